@@ -1,0 +1,1 @@
+//! Merge semantics of the Kubernetes API: strategic merge patch and server-side apply.
