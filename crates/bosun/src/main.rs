@@ -14,6 +14,8 @@ enum Command {
     /// The local Kubernetes-compatible cluster.
     #[command(subcommand)]
     Cluster(ClusterCommand),
+    /// Next semantic version, changelog and tag from Conventional Commits.
+    Version(bosun_release::cli::VersionArgs),
 }
 
 #[derive(Subcommand)]
@@ -26,5 +28,6 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Command::Cluster(ClusterCommand::Up(args)) => bosun_cluster::cli::up(args),
+        Command::Version(args) => bosun_release::cli::run(args),
     }
 }
