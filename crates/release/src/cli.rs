@@ -169,7 +169,7 @@ pub fn execute(args: &VersionArgs, out: &mut dyn Write) -> Result<()> {
     }
 
     if args.json {
-        let json = if targets.len() == 1 && targets[0].component.is_none() {
+        let json = if releases.len() == 1 {
             serde_json::to_string_pretty(&releases[0])
         } else {
             serde_json::to_string_pretty(&releases)
@@ -182,18 +182,19 @@ pub fn execute(args: &VersionArgs, out: &mut dyn Write) -> Result<()> {
     Ok(())
 }
 
-/// The text output: the version alone; `name version` per component.
+/// The text output: the version alone for one target; `name version` per component (`-` for a
+/// component never released with nothing to release) when the call reports several.
 fn text(releases: &[Release], current: bool) -> String {
     let mut out = String::new();
+    let single = releases.len() == 1;
     for r in releases {
         let version = if current { &r.previous } else { &r.version };
         match (&r.component, version) {
-            (None, Some(v)) => out.push_str(&format!("{v}\n")),
-            (Some(name), Some(v)) => out.push_str(&format!("{name} {v}\n")),
-            (Some(name), None) => out.push_str(&format!("{name} -\n")),
-            (None, None) => {
-                eprintln!("bosun version: no release yet and nothing to release");
+            (Some(name), v) if !single => {
+                out.push_str(&format!("{name} {}\n", v.as_deref().unwrap_or("-")))
             }
+            (_, Some(v)) => out.push_str(&format!("{v}\n")),
+            (_, None) => eprintln!("bosun version: no release yet and nothing to release"),
         }
     }
     out

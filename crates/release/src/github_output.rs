@@ -7,11 +7,12 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::release::Release;
 
-/// The lines for `releases`. One release: `version`, `previous`, `bump`, `released`, `tag`.
-/// Several components: the same keys prefixed `<component>_`, plus `released` (any of them).
+/// The lines for `releases`. One release (the repository, or one component): `version`,
+/// `previous`, `bump`, `released`, `tag`. Several components: the same keys prefixed
+/// `<component>_`, plus `released` (true if any of them is released).
 pub fn lines(releases: &[Release]) -> String {
     let mut out = String::new();
-    let single = releases.len() == 1 && releases[0].component.is_none();
+    let single = releases.len() == 1;
     for r in releases {
         let prefix = match (&r.component, single) {
             (Some(name), false) => format!("{}_", key(name)),
