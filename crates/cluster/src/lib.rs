@@ -2,5 +2,19 @@
 //! the way kwok does. The engine never imports this crate; it reaches it over HTTP through kube-rs,
 //! exactly as it reaches a real cluster.
 
+pub mod api;
 pub mod cli;
+pub mod controllers;
+pub mod defaults;
+pub mod faults;
+pub mod kubeconfig;
+pub mod managed;
 pub mod merge;
+pub mod objects;
+pub mod persist;
+pub mod resources;
+pub mod selectors;
+pub mod server;
+pub mod status;
+pub mod store;
+pub mod validate;

@@ -1,0 +1,68 @@
+//! Request bodies: size limit, media types, and JSON or YAML decoding, with the apiserver's errors.
+
+use axum::body::Body;
+use axum::http::HeaderMap;
+use serde_json::Value;
+
+use crate::status::ApiError;
+
+/// The apiserver's default limit on a request body (3 MiB).
+pub const MAX_BODY_BYTES: usize = 3 * 1024 * 1024;
+
+/// The media types a write can carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MediaType {
+    Json,
+    Yaml,
+    JsonPatch,
+    MergePatch,
+    StrategicMergePatch,
+    ApplyPatch,
+}
+
+pub fn media_type(headers: &HeaderMap) -> Result<MediaType, ApiError> {
+    let raw = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    let essence = raw
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    Ok(match essence.as_str() {
+        "application/json" | "" | "*/*" => MediaType::Json,
+        "application/yaml" | "application/x-yaml" | "text/yaml" => MediaType::Yaml,
+        "application/json-patch+json" => MediaType::JsonPatch,
+        "application/merge-patch+json" => MediaType::MergePatch,
+        "application/strategic-merge-patch+json" => MediaType::StrategicMergePatch,
+        "application/apply-patch+yaml" | "application/apply-patch+json" => MediaType::ApplyPatch,
+        _ => return Err(ApiError::unsupported_media_type(raw)),
+    })
+}
+
+/// Reads at most [`MAX_BODY_BYTES`]; a larger body is refused with 413 before it is parsed.
+pub async fn read(body: Body) -> Result<Vec<u8>, ApiError> {
+    axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map(|b| b.to_vec())
+        .map_err(|_| ApiError::too_large(MAX_BODY_BYTES))
+}
+
+/// Decodes a body as JSON, or YAML for the YAML media types (apply patches are YAML, of which
+/// JSON is a subset).
+pub fn decode(bytes: &[u8], media: MediaType) -> Result<Value, ApiError> {
+    match media {
+        MediaType::Yaml | MediaType::ApplyPatch => {
+            let text = std::str::from_utf8(bytes).map_err(|e| {
+                ApiError::bad_request(format!("the request body is not UTF-8: {e}"))
+            })?;
+            serde_saphyr::from_str::<Value>(text)
+                .map_err(|e| ApiError::bad_request(format!("error converting YAML to JSON: {e}")))
+        }
+        _ => serde_json::from_slice(bytes).map_err(|e| {
+            ApiError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+        }),
+    }
+}

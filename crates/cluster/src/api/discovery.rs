@@ -1,0 +1,88 @@
+//! Discovery documents: /version, /api, /apis, /apis/GROUP and /api(s)/…/VERSION resource lists.
+
+use serde_json::{Value, json};
+
+use crate::resources::Registry;
+
+/// The Kubernetes version this server reports (and whose API it follows).
+pub const KUBE_MINOR: &str = "33";
+
+pub fn version() -> Value {
+    json!({
+        "major": "1",
+        "minor": KUBE_MINOR,
+        "gitVersion": format!("v1.{KUBE_MINOR}.0-bosun"),
+        "gitCommit": "bosun",
+        "gitTreeState": "clean",
+        "buildDate": "2026-11-01T00:00:00Z",
+        "goVersion": "n/a",
+        "compiler": "rustc",
+        "platform": format!("{}/{}", std::env::consts::OS, std::env::consts::ARCH),
+    })
+}
+
+pub fn core_versions() -> Value {
+    json!({
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "127.0.0.1"}],
+    })
+}
+
+fn group_entry(group: &str, versions: &[String]) -> Value {
+    let versions: Vec<Value> = versions
+        .iter()
+        .map(|v| json!({"groupVersion": format!("{group}/{v}"), "version": v}))
+        .collect();
+    json!({
+        "name": group,
+        "versions": versions,
+        "preferredVersion": versions[0],
+    })
+}
+
+pub fn group_list(registry: &Registry) -> Value {
+    let groups: Vec<Value> = registry
+        .groups()
+        .into_iter()
+        .filter(|(g, _)| !g.is_empty())
+        .map(|(g, vs)| group_entry(&g, &vs))
+        .collect();
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": groups})
+}
+
+pub fn group(registry: &Registry, group: &str) -> Option<Value> {
+    registry
+        .groups()
+        .into_iter()
+        .find(|(g, _)| g == group && !g.is_empty())
+        .map(|(g, vs)| {
+            let mut entry = group_entry(&g, &vs);
+            entry["kind"] = json!("APIGroup");
+            entry["apiVersion"] = json!("v1");
+            entry
+        })
+}
+
+pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<Value> {
+    let types: Vec<_> = registry
+        .all()
+        .into_iter()
+        .filter(|t| t.group == group && t.version == version)
+        .collect();
+    if types.is_empty() {
+        return None;
+    }
+    let group_version = if group.is_empty() {
+        version.to_string()
+    } else {
+        format!("{group}/{version}")
+    };
+    let resources: Vec<Value> = types.iter().flat_map(|t| t.discovery_entries()).collect();
+    Some(json!({
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": group_version,
+        "resources": resources,
+    }))
+}

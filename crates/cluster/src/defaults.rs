@@ -1,0 +1,183 @@
+//! Defaulting: the fields a real apiserver fills in when a client leaves them out (the
+//! `SetDefaults_*` functions of the built-in API groups), so that what a client reads back — and
+//! what a server-side dry run returns — looks like a real cluster's answer.
+
+use serde_json::{Value, json};
+
+use crate::resources::ResourceType;
+
+fn set_default(object: &mut Value, field: &str, value: Value) {
+    if let Some(map) = object.as_object_mut()
+        && map.get(field).is_none_or(Value::is_null)
+    {
+        map.insert(field.to_string(), value);
+    }
+}
+
+/// Fills the defaults for `rt`'s kind in place.
+pub fn apply_defaults(rt: &ResourceType, object: &mut Value) {
+    if rt.schema.is_some() {
+        return;
+    }
+    match (rt.group.as_str(), rt.kind.as_str()) {
+        ("apps", "Deployment") => {
+            let spec = &mut object["spec"];
+            set_default(spec, "replicas", json!(1));
+            set_default(spec, "revisionHistoryLimit", json!(10));
+            set_default(spec, "progressDeadlineSeconds", json!(600));
+            set_default(
+                spec,
+                "strategy",
+                json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}),
+            );
+            if spec["strategy"]["type"] == "RollingUpdate" {
+                set_default(&mut spec["strategy"], "rollingUpdate", json!({}));
+                let ru = &mut spec["strategy"]["rollingUpdate"];
+                set_default(ru, "maxSurge", json!("25%"));
+                set_default(ru, "maxUnavailable", json!("25%"));
+            }
+            pod_template(&mut spec["template"]);
+        }
+        ("apps", "ReplicaSet") => {
+            set_default(&mut object["spec"], "replicas", json!(1));
+            pod_template(&mut object["spec"]["template"]);
+        }
+        ("apps", "StatefulSet") => {
+            let spec = &mut object["spec"];
+            set_default(spec, "replicas", json!(1));
+            set_default(spec, "podManagementPolicy", json!("OrderedReady"));
+            set_default(spec, "revisionHistoryLimit", json!(10));
+            set_default(
+                spec,
+                "updateStrategy",
+                json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 0}}),
+            );
+            set_default(
+                spec,
+                "persistentVolumeClaimRetentionPolicy",
+                json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
+            );
+            pod_template(&mut spec["template"]);
+        }
+        ("apps", "DaemonSet") => {
+            let spec = &mut object["spec"];
+            set_default(spec, "revisionHistoryLimit", json!(10));
+            set_default(
+                spec,
+                "updateStrategy",
+                json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}),
+            );
+            pod_template(&mut spec["template"]);
+        }
+        ("batch", "Job") => {
+            job_spec(&mut object["spec"]);
+        }
+        ("batch", "CronJob") => {
+            let spec = &mut object["spec"];
+            set_default(spec, "concurrencyPolicy", json!("Allow"));
+            set_default(spec, "suspend", json!(false));
+            set_default(spec, "successfulJobsHistoryLimit", json!(3));
+            set_default(spec, "failedJobsHistoryLimit", json!(1));
+            job_spec(&mut spec["jobTemplate"]["spec"]);
+        }
+        ("", "Pod") => pod_spec(&mut object["spec"]),
+        ("", "Service") => service(object),
+        ("", "Namespace") => {
+            set_default(&mut object["spec"], "finalizers", json!(["kubernetes"]));
+        }
+        ("", "PersistentVolumeClaim") => {
+            set_default(&mut object["spec"], "volumeMode", json!("Filesystem"));
+        }
+        ("", "Secret") => {
+            set_default(object, "type", json!("Opaque"));
+        }
+        _ => {}
+    }
+}
+
+fn job_spec(spec: &mut Value) {
+    if !spec.is_object() {
+        return;
+    }
+    set_default(spec, "backoffLimit", json!(6));
+    set_default(spec, "completions", json!(1));
+    set_default(spec, "parallelism", json!(1));
+    set_default(spec, "completionMode", json!("NonIndexed"));
+    set_default(spec, "suspend", json!(false));
+    set_default(spec, "manualSelector", json!(false));
+    set_default(spec, "podReplacementPolicy", json!("TerminatingOrFailed"));
+    pod_template(&mut spec["template"]);
+    set_default(
+        &mut spec["template"]["spec"],
+        "restartPolicy",
+        json!("Never"),
+    );
+}
+
+fn pod_template(template: &mut Value) {
+    if template.is_object() {
+        pod_spec(&mut template["spec"]);
+    }
+}
+
+fn pod_spec(spec: &mut Value) {
+    if !spec.is_object() {
+        return;
+    }
+    set_default(spec, "restartPolicy", json!("Always"));
+    set_default(spec, "terminationGracePeriodSeconds", json!(30));
+    set_default(spec, "dnsPolicy", json!("ClusterFirst"));
+    set_default(spec, "securityContext", json!({}));
+    set_default(spec, "schedulerName", json!("default-scheduler"));
+    for list in ["containers", "initContainers"] {
+        if let Some(containers) = spec[list].as_array_mut() {
+            for c in containers {
+                container(c);
+            }
+        }
+    }
+}
+
+fn container(c: &mut Value) {
+    let image = c["image"].as_str().unwrap_or_default().to_string();
+    // No tag (or `:latest`) means Always, as the kubelet's defaulting does; a digest counts as a tag.
+    let last = image.rsplit('/').next().unwrap_or_default();
+    let tagged = last.contains(':') || image.contains('@');
+    let pull = if !tagged || image.ends_with(":latest") {
+        "Always"
+    } else {
+        "IfNotPresent"
+    };
+    set_default(c, "imagePullPolicy", json!(pull));
+    set_default(c, "terminationMessagePath", json!("/dev/termination-log"));
+    set_default(c, "terminationMessagePolicy", json!("File"));
+    set_default(c, "resources", json!({}));
+    if let Some(ports) = c["ports"].as_array_mut() {
+        for p in ports {
+            set_default(p, "protocol", json!("TCP"));
+        }
+    }
+}
+
+fn service(object: &mut Value) {
+    let spec = &mut object["spec"];
+    if !spec.is_object() {
+        *spec = json!({});
+    }
+    set_default(spec, "type", json!("ClusterIP"));
+    set_default(spec, "sessionAffinity", json!("None"));
+    set_default(spec, "internalTrafficPolicy", json!("Cluster"));
+    set_default(spec, "ipFamilyPolicy", json!("SingleStack"));
+    set_default(spec, "ipFamilies", json!(["IPv4"]));
+    let external = matches!(spec["type"].as_str(), Some("LoadBalancer" | "NodePort"));
+    if external {
+        set_default(spec, "externalTrafficPolicy", json!("Cluster"));
+    }
+    if let Some(ports) = spec["ports"].as_array_mut() {
+        for p in ports {
+            set_default(p, "protocol", json!("TCP"));
+            let port = p["port"].clone();
+            set_default(p, "targetPort", port);
+        }
+    }
+}
