@@ -1,1 +1,10 @@
 //! Merge semantics of the Kubernetes API: strategic merge patch and server-side apply.
+//!
+//! - [`schema`]: which lists and maps of a kind merge how (list types, map types, SMP metadata).
+//! - [`strategic`]: strategic merge patch.
+//! - [`patch`]: one entry point for the three patch content types (JSON patch, JSON merge patch,
+//!   strategic merge patch).
+
+pub mod patch;
+pub mod schema;
+pub mod strategic;
