@@ -4,7 +4,11 @@
 //! - [`strategic`]: strategic merge patch.
 //! - [`patch`]: one entry point for the three patch content types (JSON patch, JSON merge patch,
 //!   strategic merge patch).
+//! - [`fieldpath`]: field paths and sets, in the `FieldsV1` encoding of `managedFields`.
+//! - [`structured`]: the value operations of server-side apply (field set, compare, merge, remove).
 
+pub mod fieldpath;
 pub mod patch;
 pub mod schema;
 pub mod strategic;
+pub mod structured;

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::schema::Schema;
-use super::strategic::{strategic_merge_patch, StrategicPatchError};
+use super::strategic::{StrategicPatchError, strategic_merge_patch};
 
 /// The patch formats of `PATCH` requests, by their content type.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

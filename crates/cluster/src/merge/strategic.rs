@@ -708,9 +708,10 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, StrategicPatchError::UnknownDirective { .. }));
-        assert!(err
-            .to_string()
-            .starts_with("unknown patch type: frobnicate in map:"));
+        assert!(
+            err.to_string()
+                .starts_with("unknown patch type: frobnicate in map:")
+        );
         let err = strategic_merge_patch(
             &web_deployment(),
             &json!({"spec": {"template": {"spec": {"containers": [{"$patch": "merge"}]}}}}),
@@ -789,11 +790,13 @@ mod tests {
         assert_eq!(names(list), ["sidecar", "web"]);
         assert_eq!(list[1]["image"], json!("nginx:3"));
         assert_eq!(list[0]["image"], json!("envoy:1"));
-        assert!(patched["spec"]["template"]["spec"]
-            .as_object()
-            .unwrap()
-            .keys()
-            .all(|k| !k.starts_with('$')));
+        assert!(
+            patched["spec"]["template"]["spec"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .all(|k| !k.starts_with('$'))
+        );
     }
 
     // A patch list out of the `$setElementOrder` order is rejected.
