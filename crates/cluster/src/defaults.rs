@@ -14,6 +14,11 @@ fn set_default(object: &mut Value, field: &str, value: Value) {
     }
 }
 
+/// A nested field, without creating it (indexing a `Value` mutably would insert a null).
+fn field<'a>(v: &'a mut Value, key: &str) -> Option<&'a mut Value> {
+    v.get_mut(key).filter(|f| f.is_object())
+}
+
 /// Fills the defaults for `rt`'s kind in place.
 pub fn apply_defaults(rt: &ResourceType, object: &mut Value) {
     if rt.schema.is_some() {
@@ -21,7 +26,9 @@ pub fn apply_defaults(rt: &ResourceType, object: &mut Value) {
     }
     match (rt.group.as_str(), rt.kind.as_str()) {
         ("apps", "Deployment") => {
-            let spec = &mut object["spec"];
+            let Some(spec) = field(object, "spec") else {
+                return;
+            };
             set_default(spec, "replicas", json!(1));
             set_default(spec, "revisionHistoryLimit", json!(10));
             set_default(spec, "progressDeadlineSeconds", json!(600));
@@ -30,20 +37,28 @@ pub fn apply_defaults(rt: &ResourceType, object: &mut Value) {
                 "strategy",
                 json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}),
             );
-            if spec["strategy"]["type"] == "RollingUpdate" {
-                set_default(&mut spec["strategy"], "rollingUpdate", json!({}));
-                let ru = &mut spec["strategy"]["rollingUpdate"];
-                set_default(ru, "maxSurge", json!("25%"));
-                set_default(ru, "maxUnavailable", json!("25%"));
+            if spec["strategy"]["type"] == "RollingUpdate"
+                && let Some(strategy) = field(spec, "strategy")
+            {
+                set_default(strategy, "rollingUpdate", json!({}));
+                if let Some(ru) = field(strategy, "rollingUpdate") {
+                    set_default(ru, "maxSurge", json!("25%"));
+                    set_default(ru, "maxUnavailable", json!("25%"));
+                }
             }
-            pod_template(&mut spec["template"]);
+            pod_template(spec);
         }
         ("apps", "ReplicaSet") => {
-            set_default(&mut object["spec"], "replicas", json!(1));
-            pod_template(&mut object["spec"]["template"]);
+            let Some(spec) = field(object, "spec") else {
+                return;
+            };
+            set_default(spec, "replicas", json!(1));
+            pod_template(spec);
         }
         ("apps", "StatefulSet") => {
-            let spec = &mut object["spec"];
+            let Some(spec) = field(object, "spec") else {
+                return;
+            };
             set_default(spec, "replicas", json!(1));
             set_default(spec, "podManagementPolicy", json!("OrderedReady"));
             set_default(spec, "revisionHistoryLimit", json!(10));
@@ -57,36 +72,53 @@ pub fn apply_defaults(rt: &ResourceType, object: &mut Value) {
                 "persistentVolumeClaimRetentionPolicy",
                 json!({"whenDeleted": "Retain", "whenScaled": "Retain"}),
             );
-            pod_template(&mut spec["template"]);
+            pod_template(spec);
         }
         ("apps", "DaemonSet") => {
-            let spec = &mut object["spec"];
+            let Some(spec) = field(object, "spec") else {
+                return;
+            };
             set_default(spec, "revisionHistoryLimit", json!(10));
             set_default(
                 spec,
                 "updateStrategy",
                 json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}),
             );
-            pod_template(&mut spec["template"]);
+            pod_template(spec);
         }
         ("batch", "Job") => {
-            job_spec(&mut object["spec"]);
+            if let Some(spec) = field(object, "spec") {
+                job_spec(spec);
+            }
         }
         ("batch", "CronJob") => {
-            let spec = &mut object["spec"];
+            let Some(spec) = field(object, "spec") else {
+                return;
+            };
             set_default(spec, "concurrencyPolicy", json!("Allow"));
             set_default(spec, "suspend", json!(false));
             set_default(spec, "successfulJobsHistoryLimit", json!(3));
             set_default(spec, "failedJobsHistoryLimit", json!(1));
-            job_spec(&mut spec["jobTemplate"]["spec"]);
+            if let Some(job) = field(spec, "jobTemplate").and_then(|t| field(t, "spec")) {
+                job_spec(job);
+            }
         }
-        ("", "Pod") => pod_spec(&mut object["spec"]),
+        ("", "Pod") => {
+            if let Some(spec) = field(object, "spec") {
+                pod_spec(spec);
+            }
+        }
         ("", "Service") => service(object),
         ("", "Namespace") => {
-            set_default(&mut object["spec"], "finalizers", json!(["kubernetes"]));
+            set_default(object, "spec", json!({}));
+            if let Some(spec) = field(object, "spec") {
+                set_default(spec, "finalizers", json!(["kubernetes"]));
+            }
         }
         ("", "PersistentVolumeClaim") => {
-            set_default(&mut object["spec"], "volumeMode", json!("Filesystem"));
+            if let Some(spec) = field(object, "spec") {
+                set_default(spec, "volumeMode", json!("Filesystem"));
+            }
         }
         ("", "Secret") => {
             set_default(object, "type", json!("Opaque"));
@@ -96,9 +128,6 @@ pub fn apply_defaults(rt: &ResourceType, object: &mut Value) {
 }
 
 fn job_spec(spec: &mut Value) {
-    if !spec.is_object() {
-        return;
-    }
     set_default(spec, "backoffLimit", json!(6));
     set_default(spec, "completions", json!(1));
     set_default(spec, "parallelism", json!(1));
@@ -106,31 +135,27 @@ fn job_spec(spec: &mut Value) {
     set_default(spec, "suspend", json!(false));
     set_default(spec, "manualSelector", json!(false));
     set_default(spec, "podReplacementPolicy", json!("TerminatingOrFailed"));
-    pod_template(&mut spec["template"]);
-    set_default(
-        &mut spec["template"]["spec"],
-        "restartPolicy",
-        json!("Never"),
-    );
+    if let Some(pod) = field(spec, "template").and_then(|t| field(t, "spec")) {
+        set_default(pod, "restartPolicy", json!("Never"));
+    }
+    pod_template(spec);
 }
 
-fn pod_template(template: &mut Value) {
-    if template.is_object() {
-        pod_spec(&mut template["spec"]);
+/// Defaults the pod template under a workload's `spec.template`.
+fn pod_template(workload_spec: &mut Value) {
+    if let Some(pod) = field(workload_spec, "template").and_then(|t| field(t, "spec")) {
+        pod_spec(pod);
     }
 }
 
 fn pod_spec(spec: &mut Value) {
-    if !spec.is_object() {
-        return;
-    }
     set_default(spec, "restartPolicy", json!("Always"));
     set_default(spec, "terminationGracePeriodSeconds", json!(30));
     set_default(spec, "dnsPolicy", json!("ClusterFirst"));
     set_default(spec, "securityContext", json!({}));
     set_default(spec, "schedulerName", json!("default-scheduler"));
     for list in ["containers", "initContainers"] {
-        if let Some(containers) = spec[list].as_array_mut() {
+        if let Some(containers) = spec.get_mut(list).and_then(Value::as_array_mut) {
             for c in containers {
                 container(c);
             }
@@ -152,7 +177,7 @@ fn container(c: &mut Value) {
     set_default(c, "terminationMessagePath", json!("/dev/termination-log"));
     set_default(c, "terminationMessagePolicy", json!("File"));
     set_default(c, "resources", json!({}));
-    if let Some(ports) = c["ports"].as_array_mut() {
+    if let Some(ports) = c.get_mut("ports").and_then(Value::as_array_mut) {
         for p in ports {
             set_default(p, "protocol", json!("TCP"));
         }
@@ -160,10 +185,10 @@ fn container(c: &mut Value) {
 }
 
 fn service(object: &mut Value) {
-    let spec = &mut object["spec"];
-    if !spec.is_object() {
-        *spec = json!({});
-    }
+    set_default(object, "spec", json!({}));
+    let Some(spec) = field(object, "spec") else {
+        return;
+    };
     set_default(spec, "type", json!("ClusterIP"));
     set_default(spec, "sessionAffinity", json!("None"));
     set_default(spec, "internalTrafficPolicy", json!("Cluster"));
@@ -173,7 +198,7 @@ fn service(object: &mut Value) {
     if external {
         set_default(spec, "externalTrafficPolicy", json!("Cluster"));
     }
-    if let Some(ports) = spec["ports"].as_array_mut() {
+    if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
         for p in ports {
             set_default(p, "protocol", json!("TCP"));
             let port = p["port"].clone();

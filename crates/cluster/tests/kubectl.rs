@@ -1,0 +1,684 @@
+//! The real kubectl (v1.32 and v1.35) against the local cluster. Each assertion names the
+//! behaviour of a real apiserver that it checks.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{TestCluster, eventually, kubectls};
+use serde_json::Value;
+
+const MANIFEST: &str = r#"
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: shop
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: shop
+data:
+  mode: fast
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: shop
+  labels: {app: web}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: registry.local/web:1.0.0
+        ports:
+        - containerPort: 8080
+      - name: sidecar
+        image: registry.local/proxy:2.1
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: web
+  namespace: shop
+spec:
+  selector: {app: web}
+  ports:
+  - port: 80
+    targetPort: 8080
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: rollouts.argoproj.io
+spec:
+  group: argoproj.io
+  scope: Namespaced
+  names: {plural: rollouts, singular: rollout, kind: Rollout, shortNames: [ro]}
+  versions:
+  - name: v1alpha1
+    served: true
+    storage: true
+    subresources: {status: {}}
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+"#;
+
+const CUSTOM_RESOURCE: &str = r#"
+apiVersion: argoproj.io/v1alpha1
+kind: Rollout
+metadata:
+  name: web
+  namespace: shop
+spec:
+  replicas: 3
+  strategy:
+    canary:
+      steps:
+      - setWeight: 20
+"#;
+
+fn json(text: &str) -> Value {
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
+}
+
+/// `kubectl apply --server-side` of a multi-document manifest creates every object; a CRD is
+/// served within a second, so a custom resource can be applied right after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_server_side_multi_document_with_crd() {
+    for kubectl in kubectls() {
+        let c = TestCluster::start().await;
+        let out = c
+            .kubectl_ok_stdin(
+                &kubectl,
+                &["apply", "--server-side", "-f", "-"],
+                Some(MANIFEST),
+            )
+            .await;
+        for line in [
+            "namespace/shop serverside-applied",
+            "configmap/settings serverside-applied",
+            "deployment.apps/web serverside-applied",
+            "service/web serverside-applied",
+            "customresourcedefinition.apiextensions.k8s.io/rollouts.argoproj.io serverside-applied",
+        ] {
+            assert!(
+                out.contains(line),
+                "{} missing {line:?} in:\n{out}",
+                kubectl.display()
+            );
+        }
+        // The CRD becomes Established and its kind is discoverable (kubectl re-reads discovery).
+        eventually(5, "the Rollout CRD to be established", || async {
+            let out = c
+                .kubectl(
+                    &kubectl,
+                    &["get", "crd", "rollouts.argoproj.io", "-o", "json"],
+                )
+                .await;
+            let crd = json(&String::from_utf8_lossy(&out.stdout));
+            crd["status"]["conditions"]
+                .as_array()?
+                .iter()
+                .any(|c| c["type"] == "Established" && c["status"] == "True")
+                .then_some(())
+        })
+        .await;
+        let out = c
+            .kubectl_ok_stdin(
+                &kubectl,
+                &["apply", "--server-side", "-f", "-"],
+                Some(CUSTOM_RESOURCE),
+            )
+            .await;
+        assert!(
+            out.contains("rollout.argoproj.io/web serverside-applied"),
+            "{out}"
+        );
+        // Short names from the CRD work, and the custom resource reads back as applied.
+        let ro = json(
+            &c.kubectl_ok(&kubectl, &["get", "ro", "web", "-n", "shop", "-o", "json"])
+                .await,
+        );
+        assert_eq!(
+            ro["spec"]["strategy"]["canary"]["steps"][0]["setWeight"],
+            20
+        );
+        assert_eq!(
+            ro["metadata"]["generation"], 1,
+            "custom resources start at generation 1"
+        );
+        // The apiserver defaults what the manifest left out.
+        let deploy = json(
+            &c.kubectl_ok(
+                &kubectl,
+                &["get", "deployment", "web", "-n", "shop", "-o", "json"],
+            )
+            .await,
+        );
+        assert_eq!(
+            deploy["spec"]["strategy"]["rollingUpdate"]["maxSurge"],
+            "25%"
+        );
+        assert_eq!(
+            deploy["spec"]["template"]["spec"]["containers"][0]["imagePullPolicy"],
+            "IfNotPresent"
+        );
+        assert_eq!(
+            deploy["spec"]["template"]["spec"]["containers"][0]["ports"][0]["protocol"],
+            "TCP"
+        );
+        assert!(
+            deploy["metadata"]["uid"]
+                .as_str()
+                .is_some_and(|u| u.len() == 36)
+        );
+        let svc = json(
+            &c.kubectl_ok(&kubectl, &["get", "svc", "web", "-n", "shop", "-o", "json"])
+                .await,
+        );
+        assert_eq!(svc["spec"]["type"], "ClusterIP");
+        // Applying the same manifest again changes nothing: same resourceVersion.
+        let rv = deploy["metadata"]["resourceVersion"].clone();
+        c.kubectl_ok_stdin(
+            &kubectl,
+            &["apply", "--server-side", "-f", "-"],
+            Some(MANIFEST),
+        )
+        .await;
+        let again = json(
+            &c.kubectl_ok(
+                &kubectl,
+                &["get", "deployment", "web", "-n", "shop", "-o", "json"],
+            )
+            .await,
+        );
+        assert_eq!(
+            again["metadata"]["resourceVersion"],
+            rv,
+            "{}: a no-op apply must not bump resourceVersion",
+            kubectl.display()
+        );
+        c.shutdown().await;
+    }
+}
+
+/// `get -o json|yaml|wide` print what the server returns; `-o wide` shows the server's priority-1
+/// table columns (a Deployment's containers, images and selector).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_output_formats() {
+    for kubectl in kubectls() {
+        let c = TestCluster::start().await;
+        c.kubectl_ok_stdin(
+            &kubectl,
+            &["apply", "--server-side", "-f", "-"],
+            Some(MANIFEST),
+        )
+        .await;
+        let list = json(
+            &c.kubectl_ok(&kubectl, &["get", "configmaps", "-n", "shop", "-o", "json"])
+                .await,
+        );
+        assert_eq!(list["kind"], "List");
+        assert_eq!(list["items"][0]["data"]["mode"], "fast");
+        let yaml = c
+            .kubectl_ok(
+                &kubectl,
+                &["get", "configmap", "settings", "-n", "shop", "-o", "yaml"],
+            )
+            .await;
+        assert!(
+            yaml.contains("mode: fast") && yaml.contains("kind: ConfigMap"),
+            "{yaml}"
+        );
+        let wide = c
+            .kubectl_ok(
+                &kubectl,
+                &["get", "deployment", "web", "-n", "shop", "-o", "wide"],
+            )
+            .await;
+        let header = wide.lines().next().unwrap_or_default();
+        for column in [
+            "NAME",
+            "READY",
+            "UP-TO-DATE",
+            "AVAILABLE",
+            "AGE",
+            "CONTAINERS",
+            "IMAGES",
+            "SELECTOR",
+        ] {
+            assert!(
+                header.contains(column),
+                "{}: -o wide header lacks {column}: {header}",
+                kubectl.display()
+            );
+        }
+        assert!(
+            wide.contains("web,sidecar")
+                && wide.contains("registry.local/web:1.0.0,registry.local/proxy:2.1"),
+            "{wide}"
+        );
+        let plain = c.kubectl_ok(&kubectl, &["get", "svc", "-n", "shop"]).await;
+        assert!(
+            plain.contains("ClusterIP") && plain.contains("80/TCP"),
+            "{plain}"
+        );
+        // A name that does not exist: NotFound, as the apiserver words it.
+        let missing = c
+            .kubectl(&kubectl, &["get", "configmap", "nope", "-n", "shop"])
+            .await;
+        assert!(!missing.status.success());
+        let err = String::from_utf8_lossy(&missing.stderr);
+        assert!(err.contains(r#"configmaps "nope" not found"#), "{err}");
+        c.shutdown().await;
+    }
+}
+
+/// `kubectl get -w` lists, then streams changes as they happen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn get_watch_streams_changes() {
+    for kubectl in kubectls() {
+        let c = TestCluster::start().await;
+        let mut watch = tokio::process::Command::new(&kubectl)
+            .args(["get", "configmaps", "-n", "default", "-w", "-o", "name"])
+            .env("KUBECONFIG", &c.kubeconfig)
+            .env("HOME", c.dir.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("kubectl get -w");
+        let stdout = watch.stdout.take().expect("stdout");
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<String>();
+        tokio::spawn(async move {
+            use tokio::io::AsyncBufReadExt;
+            let mut lines = tokio::io::BufReader::new(stdout).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                let _ = tx.send(line);
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        for name in ["first", "second"] {
+            let cm = format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: {name}, namespace: default}}\ndata: {{k: v}}\n"
+            );
+            c.kubectl_ok_stdin(&kubectl, &["apply", "--server-side", "-f", "-"], Some(&cm))
+                .await;
+        }
+        let mut seen = Vec::new();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while seen.len() < 2 {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(line)) => seen.push(line),
+                _ => panic!("{}: get -w printed only {seen:?}", kubectl.display()),
+            }
+        }
+        assert_eq!(seen, vec!["configmap/first", "configmap/second"]);
+        watch.kill().await.ok();
+        c.shutdown().await;
+    }
+}
+
+/// label, annotate and scale change exactly the targeted fields; label and annotate leave the
+/// generation alone (metadata), scale bumps it (spec).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn label_annotate_scale() {
+    for kubectl in kubectls() {
+        let c = TestCluster::start().await;
+        c.kubectl_ok_stdin(
+            &kubectl,
+            &["apply", "--server-side", "-f", "-"],
+            Some(MANIFEST),
+        )
+        .await;
+        let ns = ["-n", "shop"];
+        let args = |extra: &[&'static str]| -> Vec<&'static str> { [&ns[..], extra].concat() };
+        c.kubectl_ok(
+            &kubectl,
+            &args(&["label", "deployment", "web", "tier=frontend"]),
+        )
+        .await;
+        c.kubectl_ok(
+            &kubectl,
+            &args(&["annotate", "deployment", "web", "owner=team-a"]),
+        )
+        .await;
+        let d = json(
+            &c.kubectl_ok(&kubectl, &args(&["get", "deployment", "web", "-o", "json"]))
+                .await,
+        );
+        assert_eq!(d["metadata"]["labels"]["tier"], "frontend");
+        assert_eq!(d["metadata"]["annotations"]["owner"], "team-a");
+        assert_eq!(
+            d["metadata"]["generation"], 1,
+            "metadata changes do not bump generation"
+        );
+        c.kubectl_ok(
+            &kubectl,
+            &args(&["scale", "deployment", "web", "--replicas=5"]),
+        )
+        .await;
+        let d = json(
+            &c.kubectl_ok(&kubectl, &args(&["get", "deployment", "web", "-o", "json"]))
+                .await,
+        );
+        assert_eq!(d["spec"]["replicas"], 5);
+        assert_eq!(
+            d["metadata"]["generation"], 2,
+            "a spec change bumps generation"
+        );
+        // Removing a label with the trailing-dash syntax.
+        c.kubectl_ok(&kubectl, &args(&["label", "deployment", "web", "tier-"]))
+            .await;
+        let d = json(
+            &c.kubectl_ok(&kubectl, &args(&["get", "deployment", "web", "-o", "json"]))
+                .await,
+        );
+        assert!(d["metadata"]["labels"].get("tier").is_none());
+        // Overwriting a label without --overwrite is refused by kubectl itself; with it, it changes.
+        c.kubectl_ok(
+            &kubectl,
+            &args(&["label", "deployment", "web", "app=other", "--overwrite"]),
+        )
+        .await;
+        let d = json(
+            &c.kubectl_ok(&kubectl, &args(&["get", "deployment", "web", "-o", "json"]))
+                .await,
+        );
+        assert_eq!(d["metadata"]["labels"]["app"], "other");
+        c.shutdown().await;
+    }
+}
+
+/// The three patch types: a JSON merge patch replaces lists, a JSON patch edits by path, and a
+/// strategic merge patch merges the containers list by name (the other container stays).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn patch_merge_json_strategic() {
+    for kubectl in kubectls() {
+        let c = TestCluster::start().await;
+        c.kubectl_ok_stdin(
+            &kubectl,
+            &["apply", "--server-side", "-f", "-"],
+            Some(MANIFEST),
+        )
+        .await;
+        let get = || async {
+            json(
+                &c.kubectl_ok(
+                    &kubectl,
+                    &["get", "deployment", "web", "-n", "shop", "-o", "json"],
+                )
+                .await,
+            )
+        };
+        // Strategic: only the named container's image changes.
+        c.kubectl_ok(
+            &kubectl,
+            &["patch", "deployment", "web", "-n", "shop", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"registry.local/web:1.1.0"}]}}}}"#],
+        )
+        .await;
+        let d = get().await;
+        let containers = d["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .expect("containers")
+            .clone();
+        assert_eq!(
+            containers.len(),
+            2,
+            "strategic merge keeps the sidecar: {containers:?}"
+        );
+        assert_eq!(containers[0]["image"], "registry.local/web:1.1.0");
+        assert_eq!(containers[1]["name"], "sidecar");
+        // JSON patch: by path, with a test that holds.
+        c.kubectl_ok(
+            &kubectl,
+            &["patch", "deployment", "web", "-n", "shop", "--type", "json", "-p", r#"[{"op":"test","path":"/spec/replicas","value":2},{"op":"replace","path":"/spec/replicas","value":4}]"#],
+        )
+        .await;
+        assert_eq!(get().await["spec"]["replicas"], 4);
+        // A failing JSON-patch test changes nothing.
+        let failed = c
+            .kubectl(&kubectl, &["patch", "deployment", "web", "-n", "shop", "--type", "json", "-p", r#"[{"op":"test","path":"/spec/replicas","value":99},{"op":"replace","path":"/spec/replicas","value":7}]"#])
+            .await;
+        assert!(!failed.status.success());
+        assert_eq!(get().await["spec"]["replicas"], 4);
+        // Merge patch: a list is replaced whole (the sidecar goes).
+        c.kubectl_ok(
+            &kubectl,
+            &["patch", "deployment", "web", "-n", "shop", "--type", "merge", "-p", r#"{"spec":{"template":{"spec":{"containers":[{"name":"web","image":"registry.local/web:2.0.0"}]}}}}"#],
+        )
+        .await;
+        let d = get().await;
+        let containers = d["spec"]["template"]["spec"]["containers"]
+            .as_array()
+            .expect("containers")
+            .clone();
+        assert_eq!(
+            containers.len(),
+            1,
+            "merge patch replaces lists: {containers:?}"
+        );
+        // null deletes a key.
+        c.kubectl_ok(
+            &kubectl,
+            &[
+                "patch",
+                "configmap",
+                "settings",
+                "-n",
+                "shop",
+                "--type",
+                "merge",
+                "-p",
+                r#"{"data":{"mode":null,"extra":"1"}}"#,
+            ],
+        )
+        .await;
+        let cm = json(
+            &c.kubectl_ok(
+                &kubectl,
+                &["get", "configmap", "settings", "-n", "shop", "-o", "json"],
+            )
+            .await,
+        );
+        assert_eq!(cm["data"], serde_json::json!({"extra": "1"}));
+        c.shutdown().await;
+    }
+}
+
+/// `kubectl diff --server-side` exits 0 when the live objects equal the dry-run apply, and 1 with
+/// a diff when they differ.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn diff_server_side() {
+    for kubectl in kubectls() {
+        let c = TestCluster::start().await;
+        c.kubectl_ok_stdin(
+            &kubectl,
+            &["apply", "--server-side", "-f", "-"],
+            Some(MANIFEST),
+        )
+        .await;
+        let same = c
+            .kubectl_stdin(
+                &kubectl,
+                &["diff", "--server-side", "-f", "-"],
+                Some(MANIFEST),
+            )
+            .await;
+        assert_eq!(
+            same.status.code(),
+            Some(0),
+            "{}: no diff expected:\n{}{}",
+            kubectl.display(),
+            String::from_utf8_lossy(&same.stdout),
+            String::from_utf8_lossy(&same.stderr)
+        );
+        let changed = MANIFEST.replace("mode: fast", "mode: slow");
+        let diff = c
+            .kubectl_stdin(
+                &kubectl,
+                &["diff", "--server-side", "-f", "-"],
+                Some(&changed),
+            )
+            .await;
+        assert_eq!(
+            diff.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&diff.stderr)
+        );
+        let text = String::from_utf8_lossy(&diff.stdout);
+        assert!(
+            text.contains("-  mode: fast") && text.contains("+  mode: slow"),
+            "{text}"
+        );
+        // The dry run stored nothing.
+        let cm = json(
+            &c.kubectl_ok(
+                &kubectl,
+                &["get", "configmap", "settings", "-n", "shop", "-o", "json"],
+            )
+            .await,
+        );
+        assert_eq!(cm["data"]["mode"], "fast");
+        c.shutdown().await;
+    }
+}
+
+/// `delete --cascade=foreground`: the owner stays (with a deletionTimestamp and the
+/// foregroundDeletion finalizer) until its dependents are gone, then goes too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_cascade_foreground_removes_dependents_first() {
+    for kubectl in kubectls() {
+        let c = TestCluster::start().await;
+        c.kubectl_ok_stdin(
+            &kubectl,
+            &["apply", "--server-side", "-f", "-"],
+            Some("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: owner, namespace: default}\ndata: {a: b}\n"),
+        )
+        .await;
+        let owner = json(
+            &c.kubectl_ok(&kubectl, &["get", "configmap", "owner", "-o", "json"])
+                .await,
+        );
+        let uid = owner["metadata"]["uid"].as_str().expect("uid");
+        let dependent = format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: dependent\n  namespace: default\n  finalizers: [example.com/hold]\n  ownerReferences:\n  - {{apiVersion: v1, kind: ConfigMap, name: owner, uid: {uid}, blockOwnerDeletion: true}}\n"
+        );
+        c.kubectl_ok_stdin(
+            &kubectl,
+            &["apply", "--server-side", "-f", "-"],
+            Some(&dependent),
+        )
+        .await;
+        c.kubectl_ok(
+            &kubectl,
+            &[
+                "delete",
+                "configmap",
+                "owner",
+                "--cascade=foreground",
+                "--wait=false",
+            ],
+        )
+        .await;
+        // The dependent holds a finalizer, so the owner must still be there, marked for deletion.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let owner = json(
+            &c.kubectl_ok(&kubectl, &["get", "configmap", "owner", "-o", "json"])
+                .await,
+        );
+        assert!(owner["metadata"]["deletionTimestamp"].is_string());
+        assert!(
+            owner["metadata"]["finalizers"]
+                .as_array()
+                .is_some_and(|f| f.contains(&serde_json::json!("foregroundDeletion")))
+        );
+        // Releasing the dependent's finalizer lets both go.
+        c.kubectl_ok(
+            &kubectl,
+            &[
+                "patch",
+                "configmap",
+                "dependent",
+                "--type",
+                "json",
+                "-p",
+                r#"[{"op":"remove","path":"/metadata/finalizers"}]"#,
+            ],
+        )
+        .await;
+        eventually(10, "owner and dependent to be deleted", || async {
+            let out = c
+                .kubectl(&kubectl, &["get", "configmaps", "-o", "name"])
+                .await;
+            let names = String::from_utf8_lossy(&out.stdout).to_string();
+            (!names.contains("owner") && !names.contains("dependent")).then_some(())
+        })
+        .await;
+        c.shutdown().await;
+    }
+}
+
+/// Deleting a namespace: it is Terminating until its contents are deleted, then it is gone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn namespace_deletion_removes_contents() {
+    for kubectl in kubectls() {
+        let c = TestCluster::start().await;
+        c.kubectl_ok_stdin(
+            &kubectl,
+            &["apply", "--server-side", "-f", "-"],
+            Some(MANIFEST),
+        )
+        .await;
+        c.kubectl_ok(
+            &kubectl,
+            &[
+                "delete",
+                "namespace",
+                "shop",
+                "--wait=true",
+                "--timeout=30s",
+            ],
+        )
+        .await;
+        let ns = c.kubectl(&kubectl, &["get", "namespace", "shop"]).await;
+        assert!(!ns.status.success(), "namespace still there");
+        let left = c
+            .kubectl_ok(
+                &kubectl,
+                &[
+                    "get",
+                    "configmaps,deployments,services",
+                    "-n",
+                    "shop",
+                    "-o",
+                    "name",
+                ],
+            )
+            .await;
+        assert!(left.trim().is_empty(), "contents left: {left}");
+        // Creating in a deleted namespace fails: the namespace is not found.
+        let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x, namespace: shop}\n";
+        let out = c
+            .kubectl_stdin(&kubectl, &["apply", "--server-side", "-f", "-"], Some(cm))
+            .await;
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(r#"namespaces "shop" not found"#),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        c.shutdown().await;
+    }
+}
