@@ -193,6 +193,18 @@ fn scenarios() -> Vec<Scenario> {
                 "services/api/**",
             ],
         },
+        plain("breaking note on a non-conventional header", |r| {
+            init(r, "v1.0.0");
+            r.commit("Update the config loader\n\nBREAKING CHANGE: the old file is ignored");
+        }),
+        plain("typed revert header without the git revert line", |r| {
+            init(r, "v1.0.0");
+            r.commit("revert: feat: a");
+        }),
+        plain("chore(deps) only", |r| {
+            init(r, "v1.0.0");
+            r.commit("chore(deps): bump serde");
+        }),
     ]
 }
 
@@ -229,6 +241,9 @@ fn git_cliff_profile_agrees_with_git_cliff() {
         "1.1.0",
         "1.3.0",
         "1.0.1",
+        "1.0.0",
+        "1.0.1",
+        "1.0.0",
     ];
     let scenarios = scenarios();
     assert_eq!(scenarios.len(), recorded.len());
@@ -273,6 +288,8 @@ const SEMANTIC_RELEASE_SCENARIOS: &[(&str, Option<&str>)] = &[
     ("s15 feat and its revert", None),
     ("s16 --no-ff merge of a feat branch", Some("1.1.0")),
     ("non-semver and other-prefix tags mixed in", Some("1.3.0")),
+    ("breaking note on a non-conventional header", Some("2.0.0")),
+    ("typed revert header without the git revert line", None),
 ];
 
 /// The config the dry run extends: only the commit-analyzer and release-notes-generator
