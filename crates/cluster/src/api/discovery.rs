@@ -86,3 +86,67 @@ pub fn resource_list(registry: &Registry, group: &str, version: &str) -> Option<
         "resources": resources,
     }))
 }
+
+/// The media type of aggregated discovery (apidiscovery.k8s.io/v2), which kubectl and kube-rs
+/// ask for first: one document per root with every group, version and resource.
+pub const AGGREGATED_MEDIA_TYPE: &str =
+    "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList";
+
+/// Whether the Accept header asks for aggregated discovery.
+pub fn wants_aggregated(accept: &str) -> bool {
+    accept.contains("as=APIGroupDiscoveryList") && accept.contains("v=v2")
+}
+
+/// `/api` (core only) or `/apis` (every named group) as an APIGroupDiscoveryList.
+pub fn aggregated(registry: &Registry, core: bool) -> Value {
+    let types = registry.all();
+    let items: Vec<Value> = registry
+        .groups()
+        .into_iter()
+        .filter(|(g, _)| g.is_empty() == core)
+        .map(|(group, versions)| {
+            let versions: Vec<Value> = versions
+                .iter()
+                .map(|version| {
+                    let resources: Vec<Value> = types
+                        .iter()
+                        .filter(|t| t.group == group && &t.version == version)
+                        .map(|t| {
+                            let kind = json!({"group": t.group, "version": t.version, "kind": t.kind});
+                            let mut subresources = Vec::new();
+                            if t.status_subresource {
+                                subresources.push(json!({"subresource": "status", "responseKind": kind, "verbs": ["get", "patch", "update"]}));
+                            }
+                            if t.scale_subresource {
+                                subresources.push(json!({"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]}));
+                            }
+                            let mut r = json!({
+                                "resource": t.plural,
+                                "responseKind": kind,
+                                "scope": if t.namespaced { "Namespaced" } else { "Cluster" },
+                                "singularResource": t.singular,
+                                "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+                                "subresources": subresources,
+                            });
+                            if !t.short_names.is_empty() {
+                                r["shortNames"] = json!(t.short_names);
+                            }
+                            if !t.categories.is_empty() {
+                                r["categories"] = json!(t.categories);
+                            }
+                            r
+                        })
+                        .collect();
+                    json!({"version": version, "resources": resources, "freshness": "Current"})
+                })
+                .collect();
+            json!({"metadata": {"name": group}, "versions": versions})
+        })
+        .collect();
+    json!({
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
+    })
+}

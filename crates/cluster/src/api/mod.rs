@@ -211,7 +211,21 @@ async fn dispatch(
 ) -> ApiResult<Response> {
     let target = route(state, path)?;
     let registry = &state.objects.registry;
+    let accept = req
+        .headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     match target {
+        Target::CoreVersions | Target::Groups if discovery::wants_aggregated(accept) => {
+            let doc = discovery::aggregated(registry, matches!(target, Target::CoreVersions));
+            let mut response = json_response(StatusCode::OK, &doc);
+            response.headers_mut().insert(
+                "content-type",
+                axum::http::HeaderValue::from_static(discovery::AGGREGATED_MEDIA_TYPE),
+            );
+            Ok(response)
+        }
         Target::CoreVersions => Ok(json_response(StatusCode::OK, &discovery::core_versions())),
         Target::Groups => Ok(json_response(
             StatusCode::OK,
