@@ -5,9 +5,11 @@
 //! - [`patch`]: one entry point for the three patch content types (JSON patch, JSON merge patch,
 //!   strategic merge patch).
 //! - [`fieldpath`]: field paths and sets, in the `FieldsV1` encoding of `managedFields`.
+//! - [`managed`]: server-side apply and the managedFields bookkeeping of every other write.
 //! - [`structured`]: the value operations of server-side apply (field set, compare, merge, remove).
 
 pub mod fieldpath;
+pub mod managed;
 pub mod patch;
 pub mod schema;
 pub mod strategic;

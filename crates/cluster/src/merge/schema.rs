@@ -87,6 +87,10 @@ pub struct Node {
     /// Items of a list, values of a map.
     items: Option<Box<Node>>,
     patch: PatchMeta,
+    /// The Go type always serializes this field (a non-pointer struct, a list without
+    /// `omitempty`), so the apiserver never sees it appear or vanish: an `Update` never owns the
+    /// field itself (no `.` in its managedFields), only what is in it.
+    always_serialized: bool,
 }
 
 static TYPED_DEFAULT: Node = Node::auto(false);
@@ -111,18 +115,31 @@ impl Node {
             fields: BTreeMap::new(),
             items: None,
             patch: PatchMeta::NONE,
+            always_serialized: false,
         }
     }
 
-    /// A struct of a built-in type; undeclared fields are struct fields too.
+    /// A (non-pointer) struct of a built-in type; undeclared fields are struct fields too.
     fn strukt() -> Node {
         Node {
             shape: Shape::Struct {
                 atomic: false,
                 unknown_deduced: false,
             },
+            always_serialized: true,
             ..Node::auto(false)
         }
+    }
+
+    /// Marks a list field declared without `omitempty` (e.g. `PodSpec.containers`).
+    fn not_omitempty(mut self) -> Node {
+        self.always_serialized = true;
+        self
+    }
+
+    /// Whether the Go type always serializes this field (see the field's doc).
+    pub(crate) fn always_serialized(&self) -> bool {
+        self.always_serialized
     }
 
     fn atomic_struct() -> Node {
@@ -481,7 +498,7 @@ fn by_name(item: Node) -> Node {
 
 fn pod_spec() -> Node {
     Node::strukt()
-        .field("containers", by_name(container()))
+        .field("containers", by_name(container()).not_omitempty())
         .field("initContainers", by_name(container()))
         .field("ephemeralContainers", by_name(container()))
         .field("volumes", by_name(Node::strukt()).smp_retain_keys())

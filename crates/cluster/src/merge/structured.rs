@@ -248,6 +248,12 @@ fn walk_compare(
         }
         Resolved::Scalar => {}
     }
+    // A field the Go type always serializes never appears or vanishes as a whole in the
+    // apiserver (it is at least `null` / zero on both sides); only a list item does.
+    let is_field = matches!(path.0.last(), Some(PathElement::Field(_)));
+    if is_field && node.always_serialized() {
+        return Ok(());
+    }
     match (old, new) {
         (None, Some(_)) => out.added.insert(path),
         (Some(_), None) => out.removed.insert(path),
@@ -482,7 +488,8 @@ mod tests {
         assert!(err.message.contains("omits key field \"name\""));
     }
 
-    // Comparison: a new label map is added with its key; a changed image is modified; a removed
+    // Comparison: a new label map is added with its key (but not `metadata`, a Go struct that is
+    // always serialized); a changed image is modified; a removed
     // container is removed with its fields.
     #[test]
     fn compare_objects() {
@@ -494,10 +501,7 @@ mod tests {
             {"name": "a", "image": "2"}]}}}});
         let cmp = compare(&old, &new, schema.root()).unwrap();
         let added: Vec<String> = cmp.added.paths().iter().map(|p| p.to_string()).collect();
-        assert_eq!(
-            added,
-            [".metadata", ".metadata.labels", ".metadata.labels.x"]
-        );
+        assert_eq!(added, [".metadata.labels", ".metadata.labels.x"]);
         let modified: Vec<String> = cmp.modified.paths().iter().map(|p| p.to_string()).collect();
         assert_eq!(
             modified,
