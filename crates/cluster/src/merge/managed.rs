@@ -24,6 +24,13 @@ use super::structured::{self, StructureError};
 /// when it was first applied to.
 pub const BEFORE_FIRST_APPLY: &str = "before-first-apply";
 
+/// The manager into which the apiserver folds the oldest `Update` entries once there are more than
+/// [`MAX_UPDATE_MANAGERS`] of them.
+pub const ANCIENT_CHANGES: &str = "ancient-changes";
+
+/// How many `Update` entries an object keeps (`DefaultMaxUpdateManagers`).
+pub const MAX_UPDATE_MANAGERS: usize = 10;
+
 /// The longest manager name the apiserver accepts (`FieldManagerMaxLength`).
 pub const FIELD_MANAGER_MAX_LENGTH: usize = 128;
 
@@ -345,6 +352,16 @@ impl Conflict {
     /// `conflict with "mgr" using apps/v1`, for `details.causes[].message`.
     pub fn cause_message(&self) -> String {
         format!("conflict with {}", self.manager)
+    }
+
+    /// The `details.causes[]` entry of the 409 Status:
+    /// `{"type": "FieldManagerConflict", "message": "conflict with …", "field": ".spec.replicas"}`.
+    pub fn status_cause(&self) -> Value {
+        serde_json::json!({
+            "type": "FieldManagerConflict",
+            "message": self.cause_message(),
+            "field": self.field(),
+        })
     }
 }
 
@@ -683,8 +700,55 @@ pub fn record_update(
             }),
         }
     }
+    managers.retain(|e| !e.fields.is_empty());
+    cap_update_managers(&mut managers);
     encode_managed_fields(&mut new_object, &managers);
     Ok(new_object)
+}
+
+/// Keeps at most [`MAX_UPDATE_MANAGERS`] `Update` entries (`capManagersManager`): the oldest ones
+/// are folded, per apiVersion, into an [`ANCIENT_CHANGES`] entry that takes the time of the last
+/// entry folded into it.
+fn cap_update_managers(managers: &mut Vec<ManagedFieldsEntry>) {
+    let mut updaters: Vec<usize> = (0..managers.len())
+        .filter(|&i| managers[i].operation == Operation::Update)
+        .collect();
+    if updaters.len() <= MAX_UPDATE_MANAGERS {
+        return;
+    }
+    updaters.sort_by(|&a, &b| {
+        compare_times(managers[a].time.as_deref(), managers[b].time.as_deref())
+            .then_with(|| managers[a].manager.cmp(&managers[b].manager))
+    });
+    let mut remaining = updaters.len();
+    // apiVersion → index of the first entry seen for it, which becomes the bucket.
+    let mut buckets: Vec<(String, usize)> = Vec::new();
+    let mut folded: Vec<usize> = Vec::new();
+    for &i in &updaters {
+        if remaining <= MAX_UPDATE_MANAGERS {
+            break;
+        }
+        let version = managers[i].api_version.clone();
+        match buckets.iter().find(|(v, _)| *v == version) {
+            Some(&(_, bucket)) => {
+                let (fields, time) = (managers[i].fields.clone(), managers[i].time.clone());
+                let target = &mut managers[bucket];
+                target.manager = ANCIENT_CHANGES.to_string();
+                target.subresource = None;
+                target.fields = target.fields.union(&fields);
+                target.time = time;
+                folded.push(i);
+                remaining -= 1;
+            }
+            None => buckets.push((version, i)),
+        }
+    }
+    let mut index = 0;
+    managers.retain(|_| {
+        let keep = !folded.contains(&index);
+        index += 1;
+        keep
+    });
 }
 
 #[cfg(test)]
@@ -1170,6 +1234,137 @@ mod tests {
         let err =
             apply_as(None, &json!({"kind": "ConfigMap"}), "m", false, &schema, T1).unwrap_err();
         assert!(matches!(err, ApplyError::Invalid(_)));
+    }
+
+    // More than ten Update managers: the oldest are folded into "ancient-changes".
+    #[test]
+    fn update_managers_are_capped() {
+        let schema = cm_schema();
+        let mut object = config_map(json!({}));
+        let mut old: Option<Value> = None;
+        for i in 0..12 {
+            let mut next = object.clone();
+            next["data"][format!("k{i}")] = json!("v");
+            let options = UpdateOptions {
+                manager: &format!("m{i:02}"),
+                subresource: None,
+                now: &format!("2024-01-01T00:00:{i:02}Z"),
+                reset_fields: &[],
+            };
+            object = record_update(old.as_ref(), &next, &options, &schema).unwrap();
+            old = Some(object.clone());
+        }
+        let entries = decode_managed_fields(&object).unwrap();
+        assert_eq!(entries.len(), MAX_UPDATE_MANAGERS);
+        let ancient = entries
+            .iter()
+            .find(|e| e.manager == ANCIENT_CHANGES)
+            .unwrap();
+        // m00 (which also owns the labels), m01 and m02 were folded together.
+        assert!(ancient.fields.has(&FieldPath::fields(&["data", "k0"])));
+        assert!(ancient.fields.has(&FieldPath::fields(&["data", "k2"])));
+        assert_eq!(ancient.time.as_deref(), Some("2024-01-01T00:00:02Z"));
+        assert!(
+            entries
+                .iter()
+                .all(|e| e.manager != "m00" && e.manager != "m02")
+        );
+    }
+
+    // The 409 Status causes carry the apiserver's type, message and field.
+    #[test]
+    fn conflict_status_cause() {
+        let conflict = Conflict {
+            manager: "\"kubectl-client-side-apply\" using apps/v1".into(),
+            path: FieldPath::fields(&["spec", "replicas"]),
+        };
+        assert_eq!(
+            conflict.status_cause(),
+            json!({"type": "FieldManagerConflict",
+                   "message": "conflict with \"kubectl-client-side-apply\" using apps/v1",
+                   "field": ".spec.replicas"})
+        );
+    }
+
+    // A custom resource gets its CRD's semantics: a list-map keyed by name merges per item
+    // between two appliers, and an unlisted list is atomic (owned whole).
+    #[test]
+    fn custom_resource_with_crd_schema() {
+        let schema = Schema::from_crd_validation(&json!({
+            "type": "object",
+            "properties": {"spec": {"type": "object", "properties": {
+                "routes": {"type": "array", "x-kubernetes-list-type": "map",
+                           "x-kubernetes-list-map-keys": ["name"],
+                           "items": {"type": "object", "properties": {
+                               "name": {"type": "string"}, "weight": {"type": "integer"}}}},
+                "hosts": {"type": "array", "items": {"type": "string"}}
+            }}}
+        }));
+        let cr = |routes: Value, hosts: Value| {
+            json!({"apiVersion": "example.com/v1", "kind": "Router", "metadata": {"name": "r"},
+                   "spec": {"routes": routes, "hosts": hosts}})
+        };
+        let first = apply_as(
+            None,
+            &cr(json!([{"name": "a", "weight": 1}]), json!(["x"])),
+            "team-a",
+            false,
+            &schema,
+            T1,
+        )
+        .unwrap()
+        .object;
+        let second = json!({"apiVersion": "example.com/v1", "kind": "Router",
+                            "metadata": {"name": "r"},
+                            "spec": {"routes": [{"name": "b", "weight": 2}]}});
+        let both = apply_as(Some(&first), &second, "team-b", false, &schema, T2)
+            .unwrap()
+            .object;
+        assert_eq!(
+            both["spec"]["routes"],
+            json!([{"name": "a", "weight": 1}, {"name": "b", "weight": 2}])
+        );
+        assert_eq!(
+            entry(&both, "team-a").unwrap()["fieldsV1"]["f:spec"]["f:hosts"],
+            json!({})
+        );
+        let hosts = json!({"apiVersion": "example.com/v1", "kind": "Router",
+                           "metadata": {"name": "r"}, "spec": {"hosts": ["y"]}});
+        let err = apply_as(Some(&both), &hosts, "team-b", false, &schema, T2).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Apply failed with 1 conflict: conflict with \"team-a\": .spec.hosts"
+        );
+    }
+
+    // Whatever the configuration, applying it twice gives the same object, and the applied
+    // field set survives the FieldsV1 encoding.
+    #[test]
+    fn apply_is_idempotent_and_fields_round_trip() {
+        let schema = deploy_schema();
+        let configs = [
+            with_containers(json!([{"name": "a", "image": "1", "ports": [
+                {"containerPort": 80}, {"containerPort": 53, "protocol": "UDP"}]}])),
+            json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                   "metadata": {"name": "web", "labels": {"a": "b"}, "finalizers": ["x", "y"],
+                                "annotations": {"k": "v"}},
+                   "spec": {"replicas": 2, "selector": {"matchLabels": {"a": "b"}},
+                            "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1}},
+                            "template": {"metadata": {"labels": {"a": "b"}}, "spec": {
+                                "tolerations": [{"key": "k"}], "nodeSelector": {"x": "y"},
+                                "containers": [{"name": "c", "env": [{"name": "E", "value": "1"}],
+                                                "resources": {"limits": {"cpu": "1"}}}]}}}}),
+        ];
+        for config in configs {
+            let once = apply_as(None, &config, "m", false, &schema, T1)
+                .unwrap()
+                .object;
+            let twice = apply_as(Some(&once), &config, "m", false, &schema, T2).unwrap();
+            assert!(!twice.changed, "{config}");
+            assert_eq!(twice.object, once);
+            let set = structured::field_set(&config, schema.root()).unwrap();
+            assert_eq!(FieldSet::from_fields_v1(&set.to_fields_v1()).unwrap(), set);
+        }
     }
 
     // The default manager is the User-Agent's product name.
