@@ -53,6 +53,8 @@ pub struct ClusterState {
     pub objects: Objects,
     pub faults: Arc<Faults>,
     pub timing: controllers::Timing,
+    /// Becomes true when the cluster stops, so long-lived watch streams end with it.
+    pub stopping: watch::Receiver<bool>,
 }
 
 pub type Shared = Arc<ClusterState>;
@@ -63,6 +65,7 @@ pub struct RunningCluster {
     pub state: Shared,
     stop: watch::Sender<bool>,
     server: tokio::task::JoinHandle<()>,
+    controllers: tokio::task::JoinSet<()>,
 }
 
 impl RunningCluster {
@@ -71,8 +74,10 @@ impl RunningCluster {
         format!("http://{}", self.addr)
     }
 
-    pub async fn shutdown(self) {
+    /// Stops serving and stops the controllers; open watch streams end with the server.
+    pub async fn shutdown(mut self) {
         let _ = self.stop.send(true);
+        self.controllers.shutdown().await;
         let _ = self.server.await;
     }
 
@@ -87,12 +92,15 @@ pub async fn start(config: ClusterConfig) -> anyhow::Result<RunningCluster> {
         Some(dir) => Store::open(dir, config.history_limit)?,
         None => Store::in_memory(config.history_limit),
     };
+    let (stop, stopping) = watch::channel(false);
     let state: Shared = Arc::new(ClusterState {
         objects: Objects::new(Registry::new(), store),
         faults: Arc::new(Faults::new(config.faults.clone())),
         timing: config.timing.clone(),
+        stopping: stopping.clone(),
     });
-    controllers::start(state.clone(), config.nodes);
+    let mut controller_tasks = tokio::task::JoinSet::new();
+    controllers::start(state.clone(), config.nodes, &mut controller_tasks);
 
     let api_routes = Router::new()
         .route("/api", any(api::handle))
@@ -118,7 +126,7 @@ pub async fn start(config: ClusterConfig) -> anyhow::Result<RunningCluster> {
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
     let addr = listener.local_addr()?;
-    let (stop, mut stopped) = watch::channel(false);
+    let mut stopped = stopping;
     let server = tokio::spawn(async move {
         let shutdown = async move {
             let _ = stopped.wait_for(|s| *s).await;
@@ -135,6 +143,7 @@ pub async fn start(config: ClusterConfig) -> anyhow::Result<RunningCluster> {
         state,
         stop,
         server,
+        controllers: controller_tasks,
     })
 }
 

@@ -159,6 +159,7 @@ pub async fn watch(
         }
     };
     let faults = state.faults.clone();
+    let stopping = state.stopping.clone();
     tokio::spawn(async move {
         for object in &initial {
             if tx.send(Ok(line("ADDED", object))).await.is_err() {
@@ -168,7 +169,15 @@ pub async fn watch(
         if send_initial && spec.bookmarks {
             let _ = tx.send(Ok(bookmark(&spec.rt, start_rv, true))).await;
         }
-        stream_changes(spec, start_rv, receiver, tx, faults.watch_drop_after()).await;
+        stream_changes(
+            spec,
+            start_rv,
+            receiver,
+            tx,
+            faults.watch_drop_after(),
+            stopping,
+        )
+        .await;
     });
     Ok(stream_response(rx))
 }
@@ -179,6 +188,7 @@ async fn stream_changes(
     mut receiver: broadcast::Receiver<Arc<WatchEvent>>,
     tx: mpsc::Sender<Result<Bytes, Infallible>>,
     drop_after: Option<Duration>,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
 ) {
     let deadline =
         tokio::time::Instant::now() + drop_after.map_or(spec.timeout, |d| d.min(spec.timeout));
@@ -188,6 +198,7 @@ async fn stream_changes(
         tokio::select! {
             _ = tokio::time::sleep_until(deadline) => return,
             _ = tx.closed() => return,
+            _ = stopping.changed() => return,
             _ = ticker.tick(), if spec.bookmarks => {
                 if tx.send(Ok(bookmark(&spec.rt, last_rv, false))).await.is_err() {
                     return;

@@ -54,12 +54,13 @@ pub fn builtin(state: &Shared, group: &str, version: &str, plural: &str) -> Reso
         .unwrap_or_else(|| panic!("{plural}.{group} is a built-in type"))
 }
 
-/// Starts every controller and creates what a fresh cluster has (nodes, system namespaces).
-pub fn start(state: Shared, nodes: usize) {
+/// Starts every controller in `tasks` (so that stopping the cluster stops them) and creates what
+/// a fresh cluster has (nodes, system namespaces).
+pub fn start(state: Shared, nodes: usize, tasks: &mut tokio::task::JoinSet<()>) {
     bootstrap(&state, nodes);
-    tokio::spawn(crd::run(state.clone()));
-    tokio::spawn(namespace::run(state.clone()));
-    tokio::spawn(gc::run(state));
+    tasks.spawn(crd::run(state.clone()));
+    tasks.spawn(namespace::run(state.clone()));
+    tasks.spawn(gc::run(state));
 }
 
 fn bootstrap(state: &Shared, nodes: usize) {

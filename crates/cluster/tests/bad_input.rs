@@ -1,0 +1,278 @@
+//! Bad input gets the Status error a real apiserver returns, and the store is unchanged.
+
+mod common;
+
+use common::TestCluster;
+use kube::core::Status;
+use serde_json::json;
+
+/// Sends a raw request; returns the Status of a refusal (panics if the request succeeded).
+async fn refused(
+    client: &kube::Client,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> Status {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", content_type)
+        .body(body)
+        .expect("request");
+    match client.request_text(request).await {
+        Err(kube::Error::Api(status)) => *status,
+        other => panic!("{method} {path} should have been refused, got {other:?}"),
+    }
+}
+
+/// The newest resourceVersion of the store, read through a list.
+async fn store_version(client: &kube::Client) -> String {
+    let request = http::Request::get("/api/v1/configmaps")
+        .body(Vec::new())
+        .unwrap();
+    let list: serde_json::Value =
+        serde_json::from_str(&client.request_text(request).await.unwrap()).unwrap();
+    list["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+const CM_PATH: &str = "/api/v1/namespaces/default/configmaps";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_with_status_and_changes_nothing() {
+    let c = TestCluster::start().await;
+    let client = c.client();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let before = store_version(&client).await;
+
+    // Malformed JSON: 400 BadRequest.
+    let s = refused(
+        &client,
+        "POST",
+        CM_PATH,
+        "application/json",
+        b"{\"apiVersion\": \"v1\", \"kind\":".to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (s.code, s.reason.as_str()),
+        (400, "BadRequest"),
+        "{}",
+        s.message
+    );
+
+    // Malformed YAML: 400 BadRequest.
+    let s = refused(
+        &client,
+        "POST",
+        CM_PATH,
+        "application/yaml",
+        b"apiVersion: v1\nkind: [ConfigMap\n  bad".to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (s.code, s.reason.as_str()),
+        (400, "BadRequest"),
+        "{}",
+        s.message
+    );
+
+    // An unknown resource type: 404 NotFound (the URL names nothing served).
+    let s = refused(
+        &client,
+        "POST",
+        "/apis/example.com/v1/namespaces/default/gizmos",
+        "application/json",
+        b"{}".to_vec(),
+    )
+    .await;
+    assert_eq!(
+        (s.code, s.reason.as_str()),
+        (404, "NotFound"),
+        "{}",
+        s.message
+    );
+
+    // A kind that does not match the URL: 400 BadRequest naming both kinds.
+    let body = json!({"apiVersion": "v1", "kind": "Gizmo", "metadata": {"name": "g"}});
+    let s = refused(
+        &client,
+        "POST",
+        CM_PATH,
+        "application/json",
+        body.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(s.code, 400);
+    assert!(
+        s.message.contains("Gizmo") && s.message.contains("ConfigMap"),
+        "{}",
+        s.message
+    );
+
+    // The wrong apiVersion for a kind: 400 BadRequest naming the versions.
+    let body = json!({"apiVersion": "apps/v1beta1", "kind": "Deployment", "metadata": {"name": "d"}, "spec": {}});
+    let s = refused(
+        &client,
+        "POST",
+        "/apis/apps/v1/namespaces/default/deployments",
+        "application/json",
+        body.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(s.code, 400);
+    assert!(
+        s.message.contains("apps/v1beta1") && s.message.contains("apps/v1"),
+        "{}",
+        s.message
+    );
+
+    // Names that are not RFC 1123 subdomains: 422 Invalid with a cause on metadata.name.
+    for name in ["Bad_Name", "-leading", "UPPER", "a..b"] {
+        let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": name}});
+        let s = refused(
+            &client,
+            "POST",
+            CM_PATH,
+            "application/json",
+            body.to_string().into_bytes(),
+        )
+        .await;
+        assert_eq!(
+            (s.code, s.reason.as_str()),
+            (422, "Invalid"),
+            "{name}: {}",
+            s.message
+        );
+        assert!(
+            s.message.starts_with(&format!(
+                "ConfigMap \"{name}\" is invalid: metadata.name: Invalid value"
+            )),
+            "{}",
+            s.message
+        );
+        let causes = s
+            .details
+            .as_ref()
+            .map(|d| d.causes.clone())
+            .unwrap_or_default();
+        assert_eq!(
+            causes.first().map(|c| c.field.as_str()),
+            Some("metadata.name"),
+            "{causes:?}"
+        );
+    }
+    // Namespaces must be DNS labels: a dot is refused.
+    let body = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a.b"}});
+    let s = refused(
+        &client,
+        "POST",
+        "/api/v1/namespaces",
+        "application/json",
+        body.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(s.code, 422, "{}", s.message);
+
+    // A body over the 3 MiB limit: 413 RequestEntityTooLarge, refused before parsing.
+    let big = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "big"}, "data": {"x": "a".repeat(4 * 1024 * 1024)}});
+    let s = refused(
+        &client,
+        "POST",
+        CM_PATH,
+        "application/json",
+        big.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(
+        (s.code, s.reason.as_str()),
+        (413, "RequestEntityTooLarge"),
+        "{}",
+        s.message
+    );
+
+    // An unsupported media type: 415.
+    let s = refused(&client, "POST", CM_PATH, "text/plain", b"hello".to_vec()).await;
+    assert_eq!(s.code, 415, "{}", s.message);
+
+    // Server-side apply without fieldManager: 400.
+    let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}});
+    let s = refused(
+        &client,
+        "PATCH",
+        &format!("{CM_PATH}/x"),
+        "application/apply-patch+yaml",
+        body.to_string().into_bytes(),
+    )
+    .await;
+    assert_eq!(s.code, 400, "{}", s.message);
+
+    assert_eq!(
+        store_version(&client).await,
+        before,
+        "a refused request must not change the store"
+    );
+    c.shutdown().await;
+}
+
+/// Two managers applying different values to the same field: the second is refused with 409
+/// Conflict naming the field and the other manager, unless it forces; the store is unchanged by
+/// the refused apply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_side_apply_conflict_without_force() {
+    let c = TestCluster::start().await;
+    let client = c.client();
+    let apply = |manager: &str, value: &str, force: bool| {
+        let body = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shared"}, "data": {"key": value}});
+        let force = if force { "&force=true" } else { "" };
+        http::Request::builder()
+            .method("PATCH")
+            .uri(format!("{CM_PATH}/shared?fieldManager={manager}{force}"))
+            .header("content-type", "application/apply-patch+yaml")
+            .body(body.to_string().into_bytes())
+            .unwrap()
+    };
+    client
+        .request_text(apply("alice", "one", false))
+        .await
+        .expect("first apply");
+    let before = store_version(&client).await;
+    let status = match client.request_text(apply("bob", "two", false)).await {
+        Err(kube::Error::Api(s)) => s,
+        other => panic!("expected a conflict, got {other:?}"),
+    };
+    assert_eq!((status.code, status.reason.as_str()), (409, "Conflict"));
+    assert_eq!(
+        status.message,
+        r#"Apply failed with 1 conflict: conflict with "alice": .data.key"#
+    );
+    let causes = status
+        .details
+        .as_ref()
+        .map(|d| d.causes.clone())
+        .unwrap_or_default();
+    assert_eq!(causes.len(), 1);
+    assert_eq!(causes[0].reason, "FieldManagerConflict");
+    assert_eq!(causes[0].field, ".data.key");
+    assert_eq!(store_version(&client).await, before);
+    // With force, bob takes the field over.
+    let forced: serde_json::Value = serde_json::from_str(
+        &client
+            .request_text(apply("bob", "two", true))
+            .await
+            .expect("forced apply"),
+    )
+    .unwrap();
+    assert_eq!(forced["data"]["key"], "two");
+    let managers: Vec<&str> = forced["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["manager"].as_str())
+        .collect();
+    assert!(managers.contains(&"bob"), "{managers:?}");
+    c.shutdown().await;
+}
