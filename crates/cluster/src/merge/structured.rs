@@ -1,4 +1,5 @@
-//! The value operations of server-side apply, walking an object alongside its [`Schema`] node
+//! The value operations of server-side apply, walking an object alongside its
+//! [`Schema`](super::schema::Schema) node
 //! (after structured-merge-diff's `typed` package): the field set of a value, the comparison of two
 //! values, the merge of an applied configuration into a live object, and the removal of items.
 
@@ -263,7 +264,8 @@ fn walk_compare(
 }
 
 /// Merges an applied configuration into a live value (`typed.Merge`): granular objects merge key
-/// by key, granular lists merge item by item (see [`merge_lists`]), everything else is taken from
+/// by key, granular lists merge item by item (shared items in the configuration's order,
+/// live-only items where they were), everything else is taken from
 /// the configuration.
 pub fn merge(live: &Value, config: &Value, node: &Node) -> Result<Value, StructureError> {
     merge_at(live, config, node, &FieldPath::default())
