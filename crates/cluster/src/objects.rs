@@ -12,9 +12,19 @@ use crate::status::{ApiError, ApiResult};
 use crate::store::{Listing, Store, StoreError};
 use crate::{defaults, validate};
 
+/// Whether a write records ownership itself (server-side apply) or is an Update whose changed
+/// fields go to its manager.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Operation {
+    #[default]
+    Update,
+    Apply,
+}
+
 /// Who is writing and how: the parts of a request that change how a write is carried out.
 #[derive(Clone, Debug, Default)]
 pub struct WriteOptions {
+    pub operation: Operation,
     /// `dryRun=All`: run every check and return the result without storing it.
     pub dry_run: bool,
     /// The field manager recorded in managedFields.
@@ -186,7 +196,9 @@ impl Objects {
             // Custom resources with a status subresource drop status on create.
             object.as_object_mut().expect("object").remove("status");
         }
-        crate::managed::record_update(rt, None, &mut object, &opts.manager, None, &now);
+        if opts.operation == Operation::Update {
+            crate::field_manager::record_update(rt, None, &mut object, &opts.manager, None, &now);
+        }
         let ns = if rt.namespaced { namespace } else { "" };
         if opts.dry_run {
             if self.store.get(&rt.group_resource(), ns, &name).is_some() {
@@ -280,14 +292,9 @@ impl Objects {
                     next["metadata"]["generation"] = json!(generation);
                 }
                 let now = now();
-                crate::managed::record_update(
-                    rt,
-                    Some(live),
-                    &mut next,
-                    &opts.manager,
-                    subresource,
-                    &now,
-                );
+                if opts.operation == Operation::Update {
+                crate::field_manager::record_update(rt, Some(live), &mut next, &opts.manager, subresource, &now);
+            }
                 // Unchanged object: no new resourceVersion, no event (as the apiserver skips no-op writes).
                 let mut same = next.clone();
                 same["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"].clone();
@@ -475,8 +482,7 @@ impl Objects {
         // Graceful: mark for deletion and leave the rest to finalizers' owners.
         let write = WriteOptions {
             dry_run: opts.dry_run,
-            manager: String::new(),
-            force: false,
+            ..WriteOptions::default()
         };
         let now = now();
         let result = self

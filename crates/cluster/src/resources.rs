@@ -22,8 +22,10 @@ pub struct ResourceType {
     pub status_subresource: bool,
     /// Whether `/scale` is served (spec.replicas ↔ autoscaling/v1 Scale).
     pub scale_subresource: bool,
-    /// For custom resources: the CRD's `openAPIV3Schema`, used for list semantics.
+    /// For custom resources: the CRD's `openAPIV3Schema`.
     pub schema: Option<Arc<Value>>,
+    /// How the kind's lists and maps merge (strategic merge patch, server-side apply).
+    pub merge_schema: Arc<crate::merge::schema::Schema>,
 }
 
 impl ResourceType {
@@ -280,6 +282,7 @@ fn builtin_types() -> Vec<ResourceType> {
             status_subresource: b.status,
             scale_subresource: b.scale,
             schema: None,
+            merge_schema: crate::field_manager::schema_for(b.group, b.version, b.kind, None),
         })
         .collect()
 }
@@ -318,9 +321,16 @@ pub fn types_from_crd(crd: &Value) -> Vec<ResourceType> {
             categories: strings(&names["categories"]),
             status_subresource: v["subresources"].get("status").is_some(),
             scale_subresource: v["subresources"].get("scale").is_some(),
-            schema: v["schema"]
-                .get("openAPIV3Schema")
-                .map(|s| Arc::new(s.clone())),
+            schema: Some(Arc::new(crd_schema(v))),
+            merge_schema: crate::field_manager::schema_for(group, "", kind, Some(&crd_schema(v))),
         })
         .collect()
+}
+
+/// A CRD version's `openAPIV3Schema`; a version without one keeps any field.
+fn crd_schema(version: &Value) -> Value {
+    version["schema"]
+        .get("openAPIV3Schema")
+        .cloned()
+        .unwrap_or_else(|| json!({"type": "object", "x-kubernetes-preserve-unknown-fields": true}))
 }

@@ -169,7 +169,7 @@ impl Request {
     fn manager(&self) -> String {
         match self.param("fieldManager") {
             Some(m) => m.to_string(),
-            None => crate::managed::default_manager(self.user_agent()),
+            None => crate::field_manager::default_manager(self.user_agent()),
         }
     }
 
@@ -178,6 +178,7 @@ impl Request {
             dry_run: self.dry_run(),
             manager: self.manager(),
             force: self.param("force") == Some("true"),
+            ..WriteOptions::default()
         }
     }
 }
@@ -527,7 +528,7 @@ fn patch(
         }
         let applied = body::decode(bytes, media)?;
         let (object, created) =
-            crate::managed::apply(&state.objects, rt, ns, name, sub, applied, &opts)?;
+            crate::field_manager::apply(&state.objects, rt, ns, name, sub, applied, &opts)?;
         let code = if created {
             StatusCode::CREATED
         } else {
@@ -536,9 +537,8 @@ fn patch(
         return Ok(json_response(code, &object));
     }
     let patch_doc = body::decode(bytes, media)?;
-    let schema = crate::managed::schema_for(rt);
     let patched = state.objects.modify(rt, ns, name, sub, &opts, |live| {
-        crate::managed::patch(&schema, rt, live, &patch_doc, media)
+        crate::field_manager::patch(rt, live, &patch_doc, media)
     })?;
     Ok(json_response(StatusCode::OK, &patched))
 }
@@ -591,10 +591,7 @@ async fn scale(
                 }
                 doc.clone()
             }
-            Method::PATCH => {
-                let sch = crate::managed::schema_for(rt);
-                crate::managed::patch(&sch, rt, &current, &doc, media)?
-            }
+            Method::PATCH => crate::field_manager::patch(rt, &current, &doc, media)?,
             _ => return Err(ApiError::method_not_allowed()),
         };
         let replicas = wanted["spec"]["replicas"]

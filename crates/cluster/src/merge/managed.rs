@@ -354,11 +354,11 @@ impl Conflict {
         format!("conflict with {}", self.manager)
     }
 
-    /// The `details.causes[]` entry of the 409 Status:
-    /// `{"type": "FieldManagerConflict", "message": "conflict with …", "field": ".spec.replicas"}`.
+    /// The `details.causes[]` entry of the 409 Status (Go's `StatusCause.Type` is serialised as `reason`):
+    /// `{"reason": "FieldManagerConflict", "message": "conflict with …", "field": ".spec.replicas"}`.
     pub fn status_cause(&self) -> Value {
         serde_json::json!({
-            "type": "FieldManagerConflict",
+            "reason": "FieldManagerConflict",
             "message": self.cause_message(),
             "field": self.field(),
         })
@@ -1280,7 +1280,7 @@ mod tests {
         };
         assert_eq!(
             conflict.status_cause(),
-            json!({"type": "FieldManagerConflict",
+            json!({"reason": "FieldManagerConflict",
                    "message": "conflict with \"kubectl-client-side-apply\" using apps/v1",
                    "field": ".spec.replicas"})
         );
