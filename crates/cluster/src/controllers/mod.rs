@@ -4,9 +4,17 @@
 //! [`Objects`](crate::objects::Objects) API as HTTP clients, so every change they make is
 //! versioned, persisted and watchable.
 
+pub mod conditions;
 pub mod crd;
+pub mod deployment;
 pub mod gc;
+pub mod intstr;
+pub mod kubelet;
 pub mod namespace;
+pub mod ownership;
+pub mod podstate;
+pub mod replicaset;
+pub mod runner;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -60,6 +68,9 @@ pub fn start(state: Shared, nodes: usize, tasks: &mut tokio::task::JoinSet<()>) 
     bootstrap(&state, nodes);
     tasks.spawn(crd::run(state.clone()));
     tasks.spawn(namespace::run(state.clone()));
+    tasks.spawn(deployment::run(state.clone()));
+    tasks.spawn(replicaset::run(state.clone()));
+    tasks.spawn(kubelet::run(state.clone()));
     tasks.spawn(gc::run(state));
 }
 
