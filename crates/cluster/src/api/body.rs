@@ -1,4 +1,5 @@
-//! Request bodies: size limit, media types, and JSON or YAML decoding, with the apiserver's errors.
+//! Request bodies: size limit, media types, and JSON, YAML or protobuf decoding, with the
+//! apiserver's errors.
 
 use axum::body::Body;
 use axum::http::HeaderMap;
@@ -18,6 +19,8 @@ pub enum MediaType {
     MergePatch,
     StrategicMergePatch,
     ApplyPatch,
+    /// `application/vnd.kubernetes.protobuf`: what kubectl's typed clients send.
+    Protobuf,
 }
 
 pub fn media_type(headers: &HeaderMap) -> Result<MediaType, ApiError> {
@@ -38,6 +41,7 @@ pub fn media_type(headers: &HeaderMap) -> Result<MediaType, ApiError> {
         "application/merge-patch+json" => MediaType::MergePatch,
         "application/strategic-merge-patch+json" => MediaType::StrategicMergePatch,
         "application/apply-patch+yaml" | "application/apply-patch+json" => MediaType::ApplyPatch,
+        super::protobuf::MEDIA_TYPE => MediaType::Protobuf,
         _ => return Err(ApiError::unsupported_media_type(raw)),
     })
 }
@@ -51,9 +55,10 @@ pub async fn read(body: Body) -> Result<Vec<u8>, ApiError> {
 }
 
 /// Decodes a body as JSON, or YAML for the YAML media types (apply patches are YAML, of which
-/// JSON is a subset).
+/// JSON is a subset), or protobuf.
 pub fn decode(bytes: &[u8], media: MediaType) -> Result<Value, ApiError> {
     match media {
+        MediaType::Protobuf => super::protobuf::decode(bytes),
         MediaType::Yaml | MediaType::ApplyPatch => {
             let text = std::str::from_utf8(bytes).map_err(|e| {
                 ApiError::bad_request(format!("the request body is not UTF-8: {e}"))

@@ -4,6 +4,7 @@
 pub mod body;
 pub mod discovery;
 pub mod openapi;
+pub mod protobuf;
 pub mod table;
 pub mod watch;
 
