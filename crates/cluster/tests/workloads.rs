@@ -466,3 +466,359 @@ async fn foreground_deletion_removes_replica_sets_and_pods_first() {
     .await;
     c.shutdown().await;
 }
+
+#[tokio::test]
+async fn statefulset_creates_pods_in_order() {
+    let c = cluster(1).await;
+    let sets = rt(&c, "apps", "v1", "statefulsets");
+    let claims = rt(&c, "", "v1", "persistentvolumeclaims");
+    // Replay the event stream: when web-i appears, web-0..i-1 must already be Ready.
+    let mut events = c.state.objects.store.subscribe();
+    let order = tokio::spawn(async move {
+        let mut ready = std::collections::BTreeMap::new();
+        let mut created = Vec::new();
+        while let Ok(e) = events.recv().await {
+            if e.gr.resource != "pods" {
+                continue;
+            }
+            let i: usize = e.name.trim_start_matches("web-").parse().unwrap();
+            if e.event_type == bosun_cluster::store::EventType::Added {
+                assert!(
+                    (0..i).all(|j| ready.get(&j) == Some(&true)),
+                    "web-{i} created before its predecessors were ready"
+                );
+                created.push(e.name.clone());
+            }
+            ready.insert(i, is_ready(&e.object));
+            if created.len() == 3 && ready.values().all(|r| *r) && ready.len() == 3 {
+                return created;
+            }
+        }
+        created
+    });
+    let set = json!({"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "web"},
+        "spec": {"replicas": 3, "serviceName": "web", "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "c", "image": "db:1"}]}},
+            "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {"accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "1Gi"}}}}]}});
+    c.state
+        .objects
+        .create(&sets, "default", set, &client())
+        .unwrap();
+    let created = tokio::time::timeout(DEADLINE, order)
+        .await
+        .expect("three ready pods")
+        .unwrap();
+    assert_eq!(created, ["web-0", "web-1", "web-2"]);
+    let s = wait_for("statefulset status", || {
+        let s = get(&c, &sets, "default", "web")?;
+        (s["status"]["readyReplicas"] == 3
+            && s["status"]["currentRevision"] == s["status"]["updateRevision"])
+            .then_some(s)
+    })
+    .await;
+    assert_eq!(s["status"]["replicas"], 3);
+    let pvc = wait_for("bound claim", || {
+        let p = get(&c, &claims, "default", "data-web-1")?;
+        (p["status"]["phase"] == "Bound").then_some(p)
+    })
+    .await;
+    assert_eq!(pvc["status"]["capacity"]["storage"], "1Gi");
+    let pods = rt(&c, "", "v1", "pods");
+    let web1 = get(&c, &pods, "default", "web-1").unwrap();
+    assert_eq!(web1["spec"]["hostname"], "web-1");
+    assert_eq!(
+        web1["metadata"]["labels"]["apps.kubernetes.io/pod-index"],
+        "1"
+    );
+
+    // A rolling update with partition 2 replaces only web-2.
+    c.state
+        .objects
+        .modify(&sets, "default", "web", None, &client(), |live| {
+            let mut next = live.clone();
+            next["spec"]["updateStrategy"] =
+                json!({"type": "RollingUpdate", "rollingUpdate": {"partition": 2}});
+            next["spec"]["template"]["spec"]["containers"][0]["image"] = json!("db:2");
+            Ok(next)
+        })
+        .unwrap();
+    wait_for("web-2 updated and ready", || {
+        let p = get(&c, &pods, "default", "web-2")?;
+        (p["spec"]["containers"][0]["image"] == "db:2" && is_ready(&p)).then_some(())
+    })
+    .await;
+    let s = wait_for("one updated replica", || {
+        let s = get(&c, &sets, "default", "web")?;
+        (s["status"]["updatedReplicas"] == 1 && s["status"]["readyReplicas"] == 3).then_some(s)
+    })
+    .await;
+    assert_ne!(
+        s["status"]["currentRevision"],
+        s["status"]["updateRevision"]
+    );
+    assert_eq!(
+        get(&c, &pods, "default", "web-0").unwrap()["spec"]["containers"][0]["image"],
+        "db:1"
+    );
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn daemonset_runs_one_pod_per_node() {
+    let c = cluster(3).await;
+    let sets = rt(&c, "apps", "v1", "daemonsets");
+    let pods = rt(&c, "", "v1", "pods");
+    let ds = json!({"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
+        "spec": {"selector": {"matchLabels": {"app": "agent"}},
+            "template": {"metadata": {"labels": {"app": "agent"}}, "spec": {"containers": [{"name": "c", "image": "agent:1"}]}}}});
+    c.state
+        .objects
+        .create(&sets, "default", ds, &client())
+        .unwrap();
+    let ds = wait_for("daemonset ready on 3 nodes", || {
+        let d = get(&c, &sets, "default", "agent")?;
+        (d["status"]["numberReady"] == 3 && d["status"]["numberAvailable"] == 3).then_some(d)
+    })
+    .await;
+    assert_eq!(ds["status"]["desiredNumberScheduled"], 3);
+    assert_eq!(ds["status"]["updatedNumberScheduled"], 3);
+    let mut nodes: Vec<String> = list(&c, &pods, "default")
+        .iter()
+        .map(|p| p["spec"]["nodeName"].as_str().unwrap().to_string())
+        .collect();
+    nodes.sort();
+    assert_eq!(nodes, ["bosun-node-0", "bosun-node-1", "bosun-node-2"]);
+    c.shutdown().await;
+}
+
+fn job(name: &str, image: &str, backoff_limit: i64) -> Value {
+    json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
+        "spec": {"backoffLimit": backoff_limit, "template": {"spec": {"restartPolicy": "Never",
+            "containers": [{"name": "c", "image": image}]}}}})
+}
+
+#[tokio::test]
+async fn jobs_complete_or_hit_their_backoff_limit() {
+    let c = cluster(1).await;
+    let jobs = rt(&c, "batch", "v1", "jobs");
+    let pods = rt(&c, "", "v1", "pods");
+    c.state
+        .objects
+        .create(&jobs, "default", job("ok", "busybox:1", 6), &client())
+        .unwrap();
+    c.state
+        .objects
+        .create(&jobs, "default", job("bad", "busybox:fail", 2), &client())
+        .unwrap();
+    let ok = wait_for("job complete", || {
+        let j = get(&c, &jobs, "default", "ok")?;
+        condition(&j, "Complete").filter(|c| c["status"] == "True")?;
+        Some(j)
+    })
+    .await;
+    assert_eq!(ok["status"]["succeeded"], 1);
+    assert!(ok["status"]["completionTime"].is_string());
+    assert_eq!(
+        condition(&ok, "SuccessCriteriaMet").unwrap()["status"],
+        "True"
+    );
+    let bad = wait_for("job failed", || {
+        let j = get(&c, &jobs, "default", "bad")?;
+        condition(&j, "Failed").filter(|c| c["status"] == "True")?;
+        Some(j)
+    })
+    .await;
+    assert_eq!(
+        condition(&bad, "Failed").unwrap()["reason"],
+        "BackoffLimitExceeded"
+    );
+    assert_eq!(
+        bad["status"]["failed"], 3,
+        "backoffLimit 2: the third failure ends it"
+    );
+    let failed_pods = list(&c, &pods, "default")
+        .into_iter()
+        .filter(|p| p["metadata"]["labels"]["job-name"] == "bad")
+        .filter(|p| p["status"]["phase"] == "Failed")
+        .count();
+    assert_eq!(failed_pods, 3);
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn cronjob_creates_the_job_that_is_due() {
+    let c = cluster(1).await;
+    let cronjobs = rt(&c, "batch", "v1", "cronjobs");
+    let jobs = rt(&c, "batch", "v1", "jobs");
+    // Last run three minutes ago: the run of the current minute is due now.
+    let three_minutes_ago = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(180);
+    let cj = json!({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "tick"},
+        "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {"spec": {
+            "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}},
+        "status": {"lastScheduleTime": three_minutes_ago.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()}});
+    c.state
+        .objects
+        .create(&cronjobs, "default", cj, &client())
+        .unwrap();
+    let job = wait_for("a job", || list(&c, &jobs, "default").into_iter().next()).await;
+    let name = job["metadata"]["name"].as_str().unwrap();
+    assert!(name.starts_with("tick-"), "{name}");
+    assert_eq!(job["metadata"]["ownerReferences"][0]["kind"], "CronJob");
+    assert_eq!(job["metadata"]["ownerReferences"][0]["controller"], true);
+    wait_for("lastSuccessfulTime", || {
+        let cj = get(&c, &cronjobs, "default", "tick")?;
+        cj["status"]["lastSuccessfulTime"]
+            .as_str()
+            .map(String::from)
+    })
+    .await;
+    assert_eq!(list(&c, &jobs, "default").len(), 1, "one run per schedule");
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn services_get_cluster_ips_endpoints_and_load_balancer_addresses() {
+    let c = cluster(1).await;
+    let deployments = rt(&c, "apps", "v1", "deployments");
+    let services = rt(&c, "", "v1", "services");
+    let endpoints = rt(&c, "", "v1", "endpoints");
+    let pods = rt(&c, "", "v1", "pods");
+    let strategy = json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}});
+    let mut d = deployment("front", 2, "front:1", strategy);
+    d["spec"]["template"]["spec"]["containers"][0]["ports"] =
+        json!([{"name": "http", "containerPort": 8080}]);
+    c.state
+        .objects
+        .create(&deployments, "default", d, &client())
+        .unwrap();
+    // One more matching Pod that never becomes ready.
+    let lame = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "lame", "labels": {"app": "front"},
+        "annotations": {"bosun.dev/simulate": "never-ready"}},
+        "spec": {"containers": [{"name": "app", "image": "front:1", "ports": [{"name": "http", "containerPort": 8080}]}]}});
+    c.state
+        .objects
+        .create(&pods, "default", lame, &client())
+        .unwrap();
+    let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "front"},
+        "spec": {"type": "LoadBalancer", "selector": {"app": "front"}, "ports": [{"name": "web", "port": 80, "targetPort": "http"}]}});
+    c.state
+        .objects
+        .create(&services, "default", svc, &client())
+        .unwrap();
+    wait_complete(&c, "front", 2).await;
+    let svc = wait_for("allocations", || {
+        let s = get(&c, &services, "default", "front")?;
+        s["status"]["loadBalancer"]["ingress"][0]["ip"].as_str()?;
+        Some(s)
+    })
+    .await;
+    let ip = svc["spec"]["clusterIP"].as_str().unwrap();
+    assert!(ip.starts_with("10.96."), "{ip}");
+    assert_eq!(svc["spec"]["clusterIPs"][0], ip);
+    let node_port = svc["spec"]["ports"][0]["nodePort"].as_u64().unwrap();
+    assert!((30000..=32767).contains(&node_port));
+    assert!(
+        svc["status"]["loadBalancer"]["ingress"][0]["ip"]
+            .as_str()
+            .unwrap()
+            .starts_with("172.18.")
+    );
+
+    let ready_ips: std::collections::BTreeSet<String> = list(&c, &pods, "default")
+        .iter()
+        .filter(|p| is_ready(p))
+        .map(|p| p["status"]["podIP"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ready_ips.len(), 2);
+    let ep = wait_for("endpoints with the ready pods", || {
+        let e = get(&c, &endpoints, "default", "front")?;
+        let listed: std::collections::BTreeSet<String> = e["subsets"][0]["addresses"]
+            .as_array()?
+            .iter()
+            .map(|a| a["ip"].as_str().unwrap().to_string())
+            .collect();
+        (listed == ready_ips && e["subsets"][0]["notReadyAddresses"].as_array()?.len() == 1)
+            .then_some(e)
+    })
+    .await;
+    assert_eq!(
+        ep["subsets"][0]["ports"][0],
+        json!({"name": "web", "port": 8080, "protocol": "TCP"})
+    );
+
+    // Scaling the Deployment down takes a Pod out of the Endpoints.
+    c.state
+        .objects
+        .modify(&deployments, "default", "front", None, &client(), |live| {
+            let mut next = live.clone();
+            next["spec"]["replicas"] = json!(1);
+            Ok(next)
+        })
+        .unwrap();
+    wait_for("one ready address", || {
+        let e = get(&c, &endpoints, "default", "front")?;
+        (e["subsets"][0]["addresses"].as_array()?.len() == 1).then_some(())
+    })
+    .await;
+    c.state
+        .objects
+        .delete(&services, "default", "front", &DeleteOptions::default())
+        .unwrap();
+    wait_for("endpoints removed with the service", || {
+        get(&c, &endpoints, "default", "front")
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    c.shutdown().await;
+}
+
+#[tokio::test]
+async fn ingress_and_hpa_get_status() {
+    let c = cluster(1).await;
+    let ingresses = rt(&c, "networking.k8s.io", "v1", "ingresses");
+    let hpas = rt(&c, "autoscaling", "v2", "horizontalpodautoscalers");
+    let deployments = rt(&c, "apps", "v1", "deployments");
+    let strategy = json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}});
+    c.state
+        .objects
+        .create(
+            &deployments,
+            "default",
+            deployment("scaled", 1, "s:1", strategy),
+            &client(),
+        )
+        .unwrap();
+    let ing = json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "site"},
+        "spec": {"rules": [{"host": "site.local", "http": {"paths": [{"path": "/", "pathType": "Prefix",
+            "backend": {"service": {"name": "front", "port": {"number": 80}}}}]}}]}});
+    c.state
+        .objects
+        .create(&ingresses, "default", ing, &client())
+        .unwrap();
+    let hpa = json!({"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": "scaled"},
+        "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "scaled"},
+            "minReplicas": 2, "maxReplicas": 5}});
+    c.state
+        .objects
+        .create(&hpas, "default", hpa, &client())
+        .unwrap();
+    wait_for("ingress address", || {
+        let i = get(&c, &ingresses, "default", "site")?;
+        (i["status"]["loadBalancer"]["ingress"][0]["ip"] == "10.0.0.1").then_some(())
+    })
+    .await;
+    let h = wait_for("hpa status", || {
+        let h = get(&c, &hpas, "default", "scaled")?;
+        (h["status"]["currentReplicas"] == 1).then_some(h)
+    })
+    .await;
+    assert_eq!(h["status"]["desiredReplicas"], 2);
+    assert_eq!(
+        condition(&h, "ScalingLimited").unwrap()["reason"],
+        "TooFewReplicas"
+    );
+    assert_eq!(condition(&h, "ScalingActive").unwrap()["status"], "False");
+    c.shutdown().await;
+}

@@ -247,7 +247,7 @@ impl Kubelet {
 }
 
 /// Whether `node` satisfies the Pod's nodeSelector and required node affinity.
-fn node_matches(pod: &Value, node: &Value) -> bool {
+pub(crate) fn node_matches(pod: &Value, node: &Value) -> bool {
     let labels = labels_of(node);
     if let Some(selector) = pod["spec"]["nodeSelector"].as_object()
         && selector
@@ -275,7 +275,7 @@ fn node_matches(pod: &Value, node: &Value) -> bool {
     })
 }
 
-fn node_ip(state: &Shared, node: &str) -> String {
+pub(crate) fn node_ip(state: &Shared, node: &str) -> String {
     let nodes = builtin(state, "", "v1", "nodes");
     state
         .objects

@@ -6,15 +6,23 @@
 
 pub mod conditions;
 pub mod crd;
+pub mod cronjob;
+pub mod daemonset;
 pub mod deployment;
 pub mod gc;
+pub mod hpa;
+pub mod ingress;
 pub mod intstr;
+pub mod job;
 pub mod kubelet;
 pub mod namespace;
 pub mod ownership;
 pub mod podstate;
+pub mod pvc;
 pub mod replicaset;
 pub mod runner;
+pub mod service;
+pub mod statefulset;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -71,6 +79,14 @@ pub fn start(state: Shared, nodes: usize, tasks: &mut tokio::task::JoinSet<()>) 
     tasks.spawn(deployment::run(state.clone()));
     tasks.spawn(replicaset::run(state.clone()));
     tasks.spawn(kubelet::run(state.clone()));
+    tasks.spawn(statefulset::run(state.clone()));
+    tasks.spawn(daemonset::run(state.clone()));
+    tasks.spawn(job::run(state.clone()));
+    tasks.spawn(cronjob::run(state.clone()));
+    tasks.spawn(service::run(state.clone()));
+    tasks.spawn(pvc::run(state.clone()));
+    tasks.spawn(ingress::run(state.clone()));
+    tasks.spawn(hpa::run(state.clone()));
     tasks.spawn(gc::run(state));
 }
 
