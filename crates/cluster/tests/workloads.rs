@@ -822,3 +822,44 @@ async fn ingress_and_hpa_get_status() {
     assert_eq!(condition(&h, "ScalingActive").unwrap()["status"], "False");
     c.shutdown().await;
 }
+
+// Many Deployments converge, and once they have, the controllers stop writing: resyncs and
+// the events of their own writes must not turn into no-op updates or a busy loop.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn many_deployments_settle_and_go_quiet() {
+    let c = cluster(3).await;
+    let deployments = rt(&c, "apps", "v1", "deployments");
+    let count = 300;
+    for i in 0..count {
+        let strategy = json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}});
+        c.state
+            .objects
+            .create(
+                &deployments,
+                "default",
+                deployment(&format!("d{i}"), 1, "app:1", strategy),
+                &client(),
+            )
+            .unwrap();
+    }
+    wait_for("every deployment available", || {
+        let done = list(&c, &deployments, "default")
+            .iter()
+            .filter(|d| {
+                condition(d, "Progressing").is_some_and(|p| p["reason"] == "NewReplicaSetAvailable")
+            })
+            .count();
+        (done == count).then_some(())
+    })
+    .await;
+    // Let in-flight writes land, then watch two resync periods go by.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let before = c.state.objects.store.current_rv();
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        c.state.objects.store.current_rv(),
+        before,
+        "no writes once converged"
+    );
+    c.shutdown().await;
+}

@@ -35,7 +35,7 @@ pub fn set(status: &mut Value, mut condition: Value) {
 
 /// Removes the condition of `kind`.
 pub fn remove(status: &mut Value, kind: &str) {
-    if let Some(list) = status["conditions"].as_array_mut() {
+    if let Some(list) = status.get_mut("conditions").and_then(Value::as_array_mut) {
         list.retain(|c| c["type"] != kind);
     }
 }

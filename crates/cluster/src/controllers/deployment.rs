@@ -880,7 +880,13 @@ fn is_rolling(d: &Value) -> bool {
 
 fn fenceposts(d: &Value) -> (i64, i64) {
     let ru = &d["spec"]["strategy"]["rollingUpdate"];
-    resolve_fenceposts(&ru["maxSurge"], &ru["maxUnavailable"], replicas(d))
+    // Unset values mean the API defaults (`strategy: {}` is what `kubectl create` sends).
+    let or_default = |v: &Value| if v.is_null() { json!("25%") } else { v.clone() };
+    resolve_fenceposts(
+        &or_default(&ru["maxSurge"]),
+        &or_default(&ru["maxUnavailable"]),
+        replicas(d),
+    )
 }
 
 /// `MaxSurge`
@@ -1196,7 +1202,10 @@ fn sort_by_creation(list: &mut [Value]) {
 pub fn equal_ignore_hash(a: &Value, b: &Value) -> bool {
     fn without_hash(t: &Value) -> Value {
         let mut t = t.clone();
-        if let Some(labels) = t["metadata"]["labels"].as_object_mut() {
+        if let Some(labels) = t
+            .pointer_mut("/metadata/labels")
+            .and_then(Value::as_object_mut)
+        {
             labels.remove(POD_TEMPLATE_HASH);
             if labels.is_empty() {
                 t["metadata"].as_object_mut().map(|m| m.remove("labels"));

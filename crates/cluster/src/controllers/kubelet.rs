@@ -208,7 +208,7 @@ impl Kubelet {
 
     fn mark_terminating(&mut self, state: &Shared, pod: &Value) {
         let mut status = pod["status"].clone();
-        if let Some(list) = status["conditions"].as_array_mut() {
+        if let Some(list) = status.get_mut("conditions").and_then(Value::as_array_mut) {
             for c in list.iter_mut() {
                 if (c["type"] == "Ready" || c["type"] == "ContainersReady") && c["status"] == "True"
                 {
@@ -217,7 +217,10 @@ impl Kubelet {
                 }
             }
         }
-        if let Some(list) = status["containerStatuses"].as_array_mut() {
+        if let Some(list) = status
+            .get_mut("containerStatuses")
+            .and_then(Value::as_array_mut)
+        {
             for c in list.iter_mut() {
                 c["ready"] = json!(false);
             }
@@ -305,7 +308,7 @@ fn unschedulable_status(pod: &Value, message: &str) -> Value {
 /// A condition keeps its lastTransitionTime while its status stays the same, so rewriting an
 /// unchanged status is a no-op.
 fn keep_transition_times(live: &Value, mut next: Value) -> Value {
-    if let Some(list) = next["conditions"].as_array_mut() {
+    if let Some(list) = next.get_mut("conditions").and_then(Value::as_array_mut) {
         for c in list.iter_mut() {
             let old = live["conditions"]
                 .as_array()

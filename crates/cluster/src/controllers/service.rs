@@ -240,7 +240,12 @@ impl ServiceController {
             changed = true;
         }
         if wants_node_ports(service) {
-            for port in spec["ports"].as_array_mut().into_iter().flatten() {
+            for port in spec
+                .get_mut("ports")
+                .and_then(Value::as_array_mut)
+                .into_iter()
+                .flatten()
+            {
                 if port["nodePort"].as_u64().is_none() {
                     let free = (30000u32..=32767).find(|p| !self.node_ports.contains(p))?;
                     self.node_ports.insert(free);
