@@ -3,7 +3,11 @@
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "bosun", version, about = "GitOps continuous delivery for Kubernetes")]
+#[command(
+    name = "bosun",
+    version,
+    about = "GitOps continuous delivery for Kubernetes"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

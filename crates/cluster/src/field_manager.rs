@@ -17,7 +17,12 @@ use crate::status::{ApiError, ApiResult, Cause};
 
 /// The list/map semantics of a type: the CRD's schema for custom resources, the built-in table
 /// otherwise, and "lists atomic, maps granular" for anything unknown.
-pub fn schema_for(group: &str, version: &str, kind: &str, crd_schema: Option<&Value>) -> Arc<Schema> {
+pub fn schema_for(
+    group: &str,
+    version: &str,
+    kind: &str,
+    crd_schema: Option<&Value>,
+) -> Arc<Schema> {
     Arc::new(match crd_schema {
         Some(s) => Schema::from_crd_validation(s),
         None => Schema::builtin(group, version, kind).unwrap_or_else(Schema::deduced),
@@ -27,7 +32,14 @@ pub fn schema_for(group: &str, version: &str, kind: &str, crd_schema: Option<&Va
 pub use ssa::default_manager;
 
 /// Records that `manager` wrote `next` over `live` (an Update operation) in `next`'s managedFields.
-pub fn record_update(rt: &ResourceType, live: Option<&Value>, next: &mut Value, manager: &str, subresource: Option<&str>, now: &str) {
+pub fn record_update(
+    rt: &ResourceType,
+    live: Option<&Value>,
+    next: &mut Value,
+    manager: &str,
+    subresource: Option<&str>,
+    now: &str,
+) {
     if manager.is_empty() {
         return;
     }
@@ -53,7 +65,9 @@ pub fn patch(rt: &ResourceType, live: &Value, patch: &Value, media: MediaType) -
         MediaType::MergePatch => PatchType::Merge,
         // Custom resources have no patch-strategy metadata: the apiserver refuses strategic patches.
         MediaType::StrategicMergePatch if rt.schema.is_some() => {
-            return Err(ApiError::unsupported_media_type("application/strategic-merge-patch+json"));
+            return Err(ApiError::unsupported_media_type(
+                "application/strategic-merge-patch+json",
+            ));
         }
         MediaType::StrategicMergePatch => PatchType::Strategic,
         other => return Err(ApiError::unsupported_media_type(&format!("{other:?}"))),
@@ -117,13 +131,24 @@ pub fn apply(
         now: &now,
         reset_fields: &reset,
     };
-    if objects.store.get(&rt.group_resource(), if rt.namespaced { ns } else { "" }, name).is_none() {
+    if objects
+        .store
+        .get(
+            &rt.group_resource(),
+            if rt.namespaced { ns } else { "" },
+            name,
+        )
+        .is_none()
+    {
         if subresource.is_some() {
             return Err(ApiError::not_found(rt, name));
         }
         crate::validate::validate_object(rt, rt.namespaced.then_some(ns), &applied)?;
-        let written = ssa::apply(None, &applied, &options, &rt.merge_schema).map_err(|e| apply_error(rt, name, e))?;
-        return objects.create(rt, ns, written.object, &opts).map(|o| (o, true));
+        let written = ssa::apply(None, &applied, &options, &rt.merge_schema)
+            .map_err(|e| apply_error(rt, name, e))?;
+        return objects
+            .create(rt, ns, written.object, &opts)
+            .map(|o| (o, true));
     }
     crate::validate::validate_object(rt, rt.namespaced.then_some(ns), &applied)?;
     let updated = objects.modify(rt, ns, name, subresource, &opts, |live| {

@@ -293,8 +293,15 @@ impl Objects {
                 }
                 let now = now();
                 if opts.operation == Operation::Update {
-                crate::field_manager::record_update(rt, Some(live), &mut next, &opts.manager, subresource, &now);
-            }
+                    crate::field_manager::record_update(
+                        rt,
+                        Some(live),
+                        &mut next,
+                        &opts.manager,
+                        subresource,
+                        &now,
+                    );
+                }
                 // Unchanged object: no new resourceVersion, no event (as the apiserver skips no-op writes).
                 let mut same = next.clone();
                 same["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"].clone();

@@ -56,6 +56,9 @@ pub enum StoreError {
     Persist(String),
 }
 
+/// Every change from some point on, in order.
+pub type EventReceiver = broadcast::Receiver<Arc<WatchEvent>>;
+
 /// A watch that starts from a resourceVersion older than the retained history.
 #[derive(Debug)]
 pub struct TooOld {
@@ -282,7 +285,7 @@ impl Store {
     pub fn watch_from(
         &self,
         from_rv: u64,
-    ) -> Result<(Vec<Arc<WatchEvent>>, broadcast::Receiver<Arc<WatchEvent>>), TooOld> {
+    ) -> Result<(Vec<Arc<WatchEvent>>, EventReceiver), TooOld> {
         let inner = self.lock();
         if from_rv < inner.history_floor {
             return Err(TooOld {

@@ -108,15 +108,14 @@ pub fn validate_object(
         }
     }
     let body_namespace = object["metadata"]["namespace"].as_str();
-    if rt.namespaced {
-        if let (Some(body), Some(url)) = (body_namespace, url_namespace)
-            && !body.is_empty()
-            && body != url
-        {
-            return Err(ApiError::bad_request(
-                "the namespace of the provided object does not match the namespace sent on the request",
-            ));
-        }
+    if rt.namespaced
+        && let (Some(body), Some(url)) = (body_namespace, url_namespace)
+        && !body.is_empty()
+        && body != url
+    {
+        return Err(ApiError::bad_request(
+            "the namespace of the provided object does not match the namespace sent on the request",
+        ));
     }
     if causes.is_empty() {
         Ok(())
