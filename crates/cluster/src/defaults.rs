@@ -37,6 +37,10 @@ pub fn apply_defaults(rt: &ResourceType, object: &mut Value) {
                 "strategy",
                 json!({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}),
             );
+            // `strategy: {}` (what `kubectl create deployment` sends) means RollingUpdate.
+            if let Some(strategy) = field(spec, "strategy") {
+                set_default(strategy, "type", json!("RollingUpdate"));
+            }
             if spec["strategy"]["type"] == "RollingUpdate"
                 && let Some(strategy) = field(spec, "strategy")
             {
@@ -201,8 +205,51 @@ fn service(object: &mut Value) {
     if let Some(ports) = spec.get_mut("ports").and_then(Value::as_array_mut) {
         for p in ports {
             set_default(p, "protocol", json!("TCP"));
+            // A zero targetPort (protobuf clients send it) means "the same as port".
+            if p["targetPort"] == json!(0) || p["targetPort"] == json!("") {
+                p.as_object_mut().expect("port").remove("targetPort");
+            }
             let port = p["port"].clone();
             set_default(p, "targetPort", port);
+        }
+    }
+}
+
+/// Defaults that need the server-assigned uid: a Job's selector and the labels that tie its Pods
+/// to it (`batch.kubernetes.io/controller-uid`, `job-name`), as the Job registry's create strategy
+/// writes them unless `manualSelector` is set.
+pub fn apply_create_defaults(rt: &ResourceType, object: &mut Value) {
+    if (rt.group.as_str(), rt.kind.as_str()) != ("batch", "Job")
+        || object["spec"]["manualSelector"] == true
+    {
+        return;
+    }
+    let uid = object["metadata"]["uid"].clone();
+    let name = object["metadata"]["name"].clone();
+    let labels = json!({
+        "batch.kubernetes.io/controller-uid": uid,
+        "batch.kubernetes.io/job-name": name,
+        "controller-uid": uid,
+        "job-name": name,
+    });
+    let Some(spec) = field(object, "spec") else {
+        return;
+    };
+    if spec.get("selector").is_none_or(Value::is_null) {
+        spec["selector"] = json!({"matchLabels": {"batch.kubernetes.io/controller-uid": uid}});
+    }
+    if let Some(template) = field(spec, "template") {
+        set_default(template, "metadata", json!({}));
+        if let Some(meta) = field(template, "metadata") {
+            set_default(meta, "labels", json!({}));
+            if let (Some(existing), Some(add)) = (
+                meta.get_mut("labels").and_then(Value::as_object_mut),
+                labels.as_object(),
+            ) {
+                for (k, v) in add {
+                    existing.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
         }
     }
 }

@@ -97,6 +97,19 @@ pub fn namespace_of(object: &Value) -> &str {
     object["metadata"]["namespace"].as_str().unwrap_or_default()
 }
 
+/// Drops `null` values: the apiserver decodes writes into typed structs, where an explicit null
+/// is the same as an absent field (clients such as kubectl send `creationTimestamp: null`).
+fn drop_nulls(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_nulls);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
+}
+
 fn metadata_mut(object: &mut Value) -> &mut Map<String, Value> {
     if !object["metadata"].is_object() {
         object["metadata"] = json!({});
@@ -171,6 +184,7 @@ impl Objects {
         if rt.namespaced && namespace != "default" && !namespace.is_empty() {
             self.require_namespace(namespace)?;
         }
+        drop_nulls(&mut object);
         defaults::apply_defaults(rt, &mut object);
         let name = name_of(&object).to_string();
         let now = now();
@@ -192,6 +206,7 @@ impl Objects {
                 meta.remove("generation");
             }
         }
+        defaults::apply_create_defaults(rt, &mut object);
         if rt.status_subresource && rt.schema.is_some() {
             // Custom resources with a status subresource drop status on create.
             object.as_object_mut().expect("object").remove("status");
@@ -286,6 +301,7 @@ impl Objects {
             .update(&gr, ns, name, |live, rv| -> ApiResult<Option<Value>> {
                 let desired = change(live)?;
                 let mut next = self.merge_write(rt, live, desired, subresource)?;
+            drop_nulls(&mut next);
                 defaults::apply_defaults(rt, &mut next);
                 if tracks_generation(rt) && spec_part(rt, live) != spec_part(rt, &next) {
                     let generation = live["metadata"]["generation"].as_i64().unwrap_or(0) + 1;

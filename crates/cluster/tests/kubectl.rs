@@ -682,3 +682,147 @@ async fn namespace_deletion_removes_contents() {
         c.shutdown().await;
     }
 }
+
+const ROLLOUT: &str = r#"
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: default
+spec:
+  replicas: 3
+  progressDeadlineSeconds: 4
+  selector:
+    matchLabels: {app: api}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      containers:
+      - name: api
+        image: registry.local/api:1.0.0
+"#;
+
+/// `rollout status` waits for a rollout and reports success; `set image` starts revision 2;
+/// `rollout history` lists revisions from the ReplicaSets' revision annotations; `rollout undo`
+/// puts the previous template back as revision 3. An update to an image that crash-loops ends
+/// with `rollout status` failing on the progress deadline while the old ReplicaSet keeps its
+/// ready Pods — a real Deployment controller's behaviour.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollout_status_history_undo_and_a_failed_rollout() {
+    for kubectl in kubectls() {
+        let c = TestCluster::start().await;
+        c.kubectl_ok_stdin(
+            &kubectl,
+            &["apply", "--server-side", "-f", "-"],
+            Some(ROLLOUT),
+        )
+        .await;
+        let status = c
+            .kubectl_ok(
+                &kubectl,
+                &["rollout", "status", "deployment/api", "--timeout=60s"],
+            )
+            .await;
+        assert!(status.contains("successfully rolled out"), "{status}");
+
+        c.kubectl_ok(
+            &kubectl,
+            &[
+                "set",
+                "image",
+                "deployment/api",
+                "api=registry.local/api:1.1.0",
+            ],
+        )
+        .await;
+        let status = c
+            .kubectl_ok(
+                &kubectl,
+                &["rollout", "status", "deployment/api", "--timeout=60s"],
+            )
+            .await;
+        assert!(status.contains("successfully rolled out"), "{status}");
+        let history = c
+            .kubectl_ok(&kubectl, &["rollout", "history", "deployment/api"])
+            .await;
+        let revisions: Vec<&str> = history
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|w| w.parse::<u32>().is_ok())
+            .collect();
+        assert_eq!(revisions, vec!["1", "2"], "{history}");
+
+        c.kubectl_ok(&kubectl, &["rollout", "undo", "deployment/api"])
+            .await;
+        c.kubectl_ok(
+            &kubectl,
+            &["rollout", "status", "deployment/api", "--timeout=60s"],
+        )
+        .await;
+        let d = json(
+            &c.kubectl_ok(&kubectl, &["get", "deployment", "api", "-o", "json"])
+                .await,
+        );
+        assert_eq!(
+            d["spec"]["template"]["spec"]["containers"][0]["image"],
+            "registry.local/api:1.0.0"
+        );
+        let history = c
+            .kubectl_ok(&kubectl, &["rollout", "history", "deployment/api"])
+            .await;
+        let revisions: Vec<&str> = history
+            .lines()
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|w| w.parse::<u32>().is_ok())
+            .collect();
+        assert_eq!(
+            revisions,
+            vec!["2", "3"],
+            "undo re-labels revision 1 as 3: {history}"
+        );
+
+        // A bad image: the rollout stalls and the progress deadline fails it.
+        c.kubectl_ok(
+            &kubectl,
+            &[
+                "set",
+                "image",
+                "deployment/api",
+                "api=registry.local/api:crashloop",
+            ],
+        )
+        .await;
+        let failed = c
+            .kubectl(
+                &kubectl,
+                &["rollout", "status", "deployment/api", "--timeout=60s"],
+            )
+            .await;
+        assert!(!failed.status.success());
+        let err = String::from_utf8_lossy(&failed.stderr);
+        assert!(err.contains("exceeded its progress deadline"), "{err}");
+        let rs = json(
+            &c.kubectl_ok(
+                &kubectl,
+                &["get", "replicasets", "-l", "app=api", "-o", "json"],
+            )
+            .await,
+        );
+        let old = rs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| {
+                r["spec"]["template"]["spec"]["containers"][0]["image"]
+                    == "registry.local/api:1.0.0"
+            })
+            .expect("the old ReplicaSet");
+        assert!(
+            old["status"]["readyReplicas"].as_i64().unwrap_or(0) >= 2,
+            "old ReplicaSet keeps ready Pods: {}",
+            old["status"]
+        );
+        c.shutdown().await;
+    }
+}
