@@ -77,7 +77,7 @@ impl AppHealth {
             .iter()
             .filter(|r| r.counted && r.health.status != HealthStatus::Healthy)
             .collect();
-        bad.sort_by(|a, b| b.health.status.cmp(&a.health.status));
+        bad.sort_by_key(|r| std::cmp::Reverse(r.health.status));
         bad
     }
 }
@@ -116,9 +116,12 @@ pub fn aggregate<'a>(resources: impl IntoIterator<Item = ManagedResource<'a>>) -
         };
         let child_app =
             object::group(identity) == "argoproj.io" && object::kind(identity) == "Application";
-        let counted = !(resource.live.is_none() && health.status == HealthStatus::Missing)
-            && !(child_app
-                && matches!(health.status, HealthStatus::Missing | HealthStatus::Unknown));
+        // Argo CD 3.4: a Missing resource is already reported as OutOfSync; and a child
+        // Application that is Missing or Unknown says nothing about this one.
+        let missing = resource.live.is_none() && health.status == HealthStatus::Missing;
+        let silent_child =
+            child_app && matches!(health.status, HealthStatus::Missing | HealthStatus::Unknown);
+        let counted = !missing && !silent_child;
         if counted {
             status = status.max(health.status);
         }
