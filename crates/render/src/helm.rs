@@ -1,0 +1,303 @@
+//! Helm sources, rendered by the real `helm template` with the arguments Argo CD's repo server
+//! passes (`util/helm/cmd.go`): release name, namespace, `--include-crds`, value files, the
+//! inline values as one more values file, `--set`/`--set-string` parameters, and the target
+//! cluster's `--kube-version` and `--api-versions` for `.Capabilities`.
+//!
+//! Helm runs with private `HELM_CACHE_HOME`/`HELM_CONFIG_HOME`/`HELM_DATA_HOME` (as Argo CD does),
+//! so neither the host's repositories nor a previous render can change the output.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+use bosun_model::HelmSource;
+use serde_json::Value;
+
+use crate::error::RenderError;
+use crate::process::{Invocation, ToolRunner};
+use crate::workdir::WorkCopy;
+
+/// What `helm template` needs beyond the chart.
+pub(crate) struct HelmRender<'a> {
+    /// Canonical checkout root.
+    pub root: &'a Path,
+    /// Canonical chart directory inside `root`.
+    pub chart_dir: &'a Path,
+    pub release: &'a str,
+    pub namespace: &'a str,
+    pub kube_version: Option<&'a str>,
+    pub api_versions: &'a [String],
+    pub options: Option<&'a HelmSource>,
+}
+
+/// Files helm needs that are not in the checkout, and the checkout copy when one was needed.
+struct Prepared {
+    scratch: tempfile::TempDir,
+    copy: Option<WorkCopy>,
+    value_files: Vec<OsString>,
+    inline_values: Option<PathBuf>,
+}
+
+pub(crate) async fn template(
+    runner: &ToolRunner,
+    helm: &Path,
+    render: HelmRender<'_>,
+) -> Result<String, RenderError> {
+    let prepared = {
+        let root = render.root.to_path_buf();
+        let chart_dir = render.chart_dir.to_path_buf();
+        let options = render.options.cloned().unwrap_or_default();
+        tokio::task::spawn_blocking(move || prepare(&root, &chart_dir, &options))
+            .await
+            .expect("helm preparation task does not panic")?
+    };
+    let chart_dir = match &prepared.copy {
+        Some(copy) => copy.path_of(render.root, render.chart_dir),
+        None => render.chart_dir.to_path_buf(),
+    };
+    let home = prepared.scratch.path();
+    let env = vec![
+        ("HELM_CACHE_HOME", home.join("cache")),
+        ("HELM_CONFIG_HOME", home.join("config")),
+        ("HELM_DATA_HOME", home.join("data")),
+    ];
+    let rewrite = prepared
+        .copy
+        .as_ref()
+        .map(|c| (c.root.clone(), render.root.to_path_buf()));
+
+    if prepared.copy.is_some() {
+        runner
+            .run(Invocation {
+                name: "helm dependency build",
+                binary: helm,
+                args: vec![
+                    "dependency".into(),
+                    "build".into(),
+                    chart_dir.clone().into_os_string(),
+                ],
+                cwd: Some(&chart_dir),
+                env: env.clone(),
+                rewrite: rewrite.clone(),
+            })
+            .await?;
+    }
+
+    let mut args: Vec<OsString> = vec![
+        "template".into(),
+        render.release.into(),
+        chart_dir.clone().into_os_string(),
+        "--include-crds".into(),
+    ];
+    if !render.namespace.is_empty() {
+        args.extend(["--namespace".into(), render.namespace.into()]);
+    }
+    for file in &prepared.value_files {
+        args.extend(["--values".into(), file.clone()]);
+    }
+    if let Some(file) = &prepared.inline_values {
+        args.extend(["--values".into(), file.clone().into_os_string()]);
+    }
+    for parameter in render
+        .options
+        .map(|o| o.parameters.as_slice())
+        .unwrap_or_default()
+    {
+        let flag = if parameter.force_string {
+            "--set-string"
+        } else {
+            "--set"
+        };
+        args.push(flag.into());
+        args.push(format!("{}={}", parameter.name, escape_set_value(&parameter.value)).into());
+    }
+    if let Some(version) = render.kube_version.filter(|v| !v.is_empty()) {
+        args.extend(["--kube-version".into(), version.into()]);
+    }
+    for api_version in render.api_versions {
+        args.extend(["--api-versions".into(), api_version.into()]);
+    }
+
+    runner
+        .run(Invocation {
+            name: "helm template",
+            binary: helm,
+            args,
+            cwd: Some(&chart_dir),
+            env,
+            rewrite,
+        })
+        .await
+}
+
+fn prepare(root: &Path, chart_dir: &Path, options: &HelmSource) -> Result<Prepared, RenderError> {
+    let scratch = tempfile::Builder::new()
+        .prefix("bosun-helm-")
+        .tempdir()
+        .map_err(|err| RenderError::io("creating a helm work directory", err))?;
+    let value_files = options
+        .value_files
+        .iter()
+        .map(|file| value_file(root, chart_dir, file))
+        .collect::<Result<Vec<_>, _>>()?;
+    let inline_values = inline_values(options)
+        .map(|text| {
+            let path = scratch.path().join("values-inline.yaml");
+            std::fs::write(&path, text)
+                .map(|()| path)
+                .map_err(|err| RenderError::io("writing inline helm values", err))
+        })
+        .transpose()?;
+    let copy = if missing_dependencies(chart_dir)?.is_empty() {
+        None
+    } else {
+        Some(WorkCopy::of(root)?)
+    };
+    Ok(Prepared {
+        scratch,
+        copy,
+        value_files,
+        inline_values,
+    })
+}
+
+/// A value file is relative to the chart directory and must exist inside the checkout. A URL is
+/// passed to helm as it is, as Argo CD does.
+fn value_file(root: &Path, chart_dir: &Path, file: &str) -> Result<OsString, RenderError> {
+    if file.starts_with("http://") || file.starts_with("https://") {
+        return Ok(file.into());
+    }
+    let chart = chart_dir
+        .strip_prefix(root)
+        .unwrap_or(chart_dir)
+        .display()
+        .to_string();
+    let resolved =
+        chart_dir
+            .join(file)
+            .canonicalize()
+            .map_err(|_| RenderError::ValueFileMissing {
+                file: file.to_string(),
+                chart: chart.clone(),
+            })?;
+    if !resolved.starts_with(root) {
+        return Err(RenderError::ValueFileEscapesCheckout {
+            file: file.to_string(),
+        });
+    }
+    if !resolved.is_file() {
+        return Err(RenderError::ValueFileMissing {
+            file: file.to_string(),
+            chart,
+        });
+    }
+    Ok(resolved.into_os_string())
+}
+
+/// `valuesObject` wins over `values` when both are set, as in Argo CD. An object is written as
+/// JSON, which helm reads as YAML.
+fn inline_values(options: &HelmSource) -> Option<String> {
+    match (&options.values_object, &options.values) {
+        (Some(object), _) if !object.is_null() => Some(object.to_string()),
+        (_, Some(text)) if !text.trim().is_empty() => Some(text.clone()),
+        _ => None,
+    }
+}
+
+/// Argo CD escapes commas in `--set` values (helm would split on them) unless the value is a
+/// `{a,b}` list; commas already escaped stay as they are.
+fn escape_set_value(value: &str) -> String {
+    if value.starts_with('{') && value.ends_with('}') {
+        return value.to_string();
+    }
+    let mut escaped = String::with_capacity(value.len());
+    let mut previous = None;
+    for c in value.chars() {
+        if c == ',' && previous != Some('\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+        previous = Some(c);
+    }
+    escaped
+}
+
+/// Names of `Chart.yaml` dependencies that `charts/` holds neither as a directory nor as an
+/// archive; `helm template` refuses such a chart, `helm dependency build` fills them in.
+fn missing_dependencies(chart_dir: &Path) -> Result<Vec<String>, RenderError> {
+    let chart_file = chart_dir.join("Chart.yaml");
+    let Ok(text) = std::fs::read_to_string(&chart_file) else {
+        // No Chart.yaml (an explicit `helm:` block on a non-chart): helm reports it.
+        return Ok(Vec::new());
+    };
+    let chart: Value =
+        serde_saphyr::from_str(&text).map_err(|err| RenderError::InvalidManifest {
+            origin: "Chart.yaml".into(),
+            line: err.location().map(|l| l.line()),
+            document: None,
+            template: None,
+            message: err.without_snippet().to_string(),
+        })?;
+    let names = chart
+        .get("dependencies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|d| d.get("name").and_then(Value::as_str));
+    let charts = chart_dir.join("charts");
+    let archives: Vec<String> = std::fs::read_dir(&charts)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.ends_with(".tgz"))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(names
+        .filter(|name| {
+            let unpacked = charts.join(name).join("Chart.yaml").is_file();
+            let packed = archives.iter().any(|a| {
+                a.strip_prefix(name)
+                    .and_then(|rest| rest.strip_prefix('-'))
+                    .is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+            });
+            !unpacked && !packed
+        })
+        .map(str::to_string)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_values_escape_commas_like_argo_cd() {
+        assert_eq!(escape_set_value("a,b"), "a\\,b");
+        assert_eq!(escape_set_value("a\\,b"), "a\\,b");
+        assert_eq!(escape_set_value("{a,b}"), "{a,b}");
+    }
+
+    #[test]
+    fn dependencies_present_as_directory_or_archive_are_not_missing() {
+        let chart = tempfile::tempdir().unwrap();
+        std::fs::write(
+            chart.path().join("Chart.yaml"),
+            "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n- {name: common, version: 0.1.0, repository: file://../common}\n- {name: db, version: 1.0.0, repository: file://../db}\n- {name: db-extra, version: 1.0.0, repository: file://../x}\n",
+        )
+        .unwrap();
+        assert_eq!(
+            missing_dependencies(chart.path()).unwrap(),
+            ["common", "db", "db-extra"]
+        );
+        std::fs::create_dir_all(chart.path().join("charts/common")).unwrap();
+        std::fs::write(
+            chart.path().join("charts/common/Chart.yaml"),
+            "name: common\n",
+        )
+        .unwrap();
+        std::fs::write(chart.path().join("charts/db-extra-1.0.0.tgz"), "").unwrap();
+        // `db-extra-1.0.0.tgz` must not count as the archive of `db`.
+        assert_eq!(missing_dependencies(chart.path()).unwrap(), ["db"]);
+    }
+}

@@ -1,0 +1,120 @@
+//! Running the real `helm` and `kubectl` binaries: at most `limit` at a time, each killed when it
+//! outlives the timeout (Argo CD's repo server does the same with its 90 s exec timeout and
+//! `--parallelismlimit`), so one hanging chart cannot stall every Application.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use tokio::process::Command;
+use tokio::sync::Semaphore;
+
+use crate::error::RenderError;
+
+/// Longest stderr kept in an error: enough for any helm/kustomize diagnostic, bounded for the
+/// status and the UI.
+const MAX_STDERR: usize = 8 * 1024;
+
+pub(crate) struct ToolRunner {
+    pub timeout: Duration,
+    pub limit: usize,
+    permits: Semaphore,
+}
+
+/// One invocation. `name` (`helm template`, `kubectl kustomize`) is what errors show; the full
+/// argument list is never shown, because `--set` values may be secrets.
+pub(crate) struct Invocation<'a> {
+    pub name: &'a str,
+    pub binary: &'a Path,
+    pub args: Vec<OsString>,
+    pub cwd: Option<&'a Path>,
+    pub env: Vec<(&'static str, PathBuf)>,
+    /// Replaced in stderr by `shown_as`, so that errors from a temporary copy name the checkout.
+    pub rewrite: Option<(PathBuf, PathBuf)>,
+}
+
+impl ToolRunner {
+    pub(crate) fn new(timeout: Duration, limit: usize) -> Self {
+        let limit = limit.max(1);
+        ToolRunner {
+            timeout,
+            limit,
+            permits: Semaphore::new(limit),
+        }
+    }
+
+    /// Runs the invocation to completion and returns its stdout, or why it failed.
+    pub(crate) async fn run(&self, invocation: Invocation<'_>) -> Result<String, RenderError> {
+        // The semaphore is never closed, so acquire cannot fail.
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .expect("tool semaphore is never closed");
+        let mut command = Command::new(invocation.binary);
+        command
+            .args(&invocation.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            // Dropping the wait future on timeout drops the child, which kills it.
+            .kill_on_drop(true);
+        if let Some(cwd) = invocation.cwd {
+            command.current_dir(cwd);
+        }
+        for (key, value) in &invocation.env {
+            command.env(key, value);
+        }
+        let child = command.spawn().map_err(|err| {
+            if err.kind() == std::io::ErrorKind::NotFound {
+                RenderError::BinaryMissing {
+                    tool: invocation.name.to_string(),
+                    binary: invocation.binary.to_path_buf(),
+                }
+            } else {
+                RenderError::io(format!("starting {}", invocation.name), err)
+            }
+        })?;
+        let output = match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
+            Ok(output) => output
+                .map_err(|err| RenderError::io(format!("running {}", invocation.name), err))?,
+            Err(_) => {
+                return Err(RenderError::Timeout {
+                    command: invocation.name.to_string(),
+                    after: self.timeout,
+                });
+            }
+        };
+        if !output.status.success() {
+            let mut stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+            if let Some((from, to)) = &invocation.rewrite {
+                stderr = stderr.replace(&*from.to_string_lossy(), &to.to_string_lossy());
+            }
+            return Err(RenderError::ToolFailed {
+                command: invocation.name.to_string(),
+                status: output.status.to_string(),
+                stderr: truncate(stderr),
+            });
+        }
+        String::from_utf8(output.stdout).map_err(|_| RenderError::InvalidManifest {
+            origin: invocation.name.to_string(),
+            line: None,
+            document: None,
+            template: None,
+            message: "output is not UTF-8".into(),
+        })
+    }
+}
+
+fn truncate(mut text: String) -> String {
+    if text.len() > MAX_STDERR {
+        let mut cut = MAX_STDERR;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+        text.push_str(" [...]");
+    }
+    text
+}

@@ -1,0 +1,285 @@
+//! The Render stage's entry point: one Application source at one commit → its objects, or an
+//! error that says why there are none.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bosun_model::ApplicationSource;
+use serde_json::Value;
+
+use crate::cache::{CacheKey, CachedRender, RenderCache};
+use crate::detect::{self, RenderKind};
+use crate::error::RenderError;
+use crate::helm::{self, HelmRender};
+use crate::process::ToolRunner;
+use crate::{directory, kustomize, manifests};
+
+/// Argo CD's repo server exec timeout.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(90);
+/// Rendered sources kept in memory (one per Application, commit and cluster version).
+pub const DEFAULT_CACHE_CAPACITY: usize = 1024;
+
+/// Where the `helm` and `kubectl` binaries are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Tools {
+    pub helm: PathBuf,
+    pub kubectl: PathBuf,
+}
+
+impl Tools {
+    /// `$BOSUN_TOOLS/bin/<tool>` (default `~/.cache/bosun-tools`, where
+    /// `scripts/install-test-deps` puts pinned versions) when it exists, else the bare name,
+    /// found on `PATH` when run.
+    pub fn discover() -> Tools {
+        let dir = tools_dir();
+        let pick = |name: &str| {
+            dir.as_ref()
+                .map(|d| d.join("bin").join(name))
+                .filter(|p| p.is_file())
+                .unwrap_or_else(|| PathBuf::from(name))
+        };
+        Tools {
+            helm: pick("helm"),
+            kubectl: pick("kubectl"),
+        }
+    }
+}
+
+/// `$BOSUN_TOOLS`, or `~/.cache/bosun-tools`.
+pub fn tools_dir() -> Option<PathBuf> {
+    match std::env::var_os("BOSUN_TOOLS") {
+        Some(dir) if !dir.is_empty() => Some(PathBuf::from(dir)),
+        _ => std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache/bosun-tools")),
+    }
+}
+
+/// What to render: a source at a commit, for an Application and its target cluster.
+#[derive(Clone, Debug)]
+pub struct RenderRequest<'a> {
+    /// The checkout of `commit` (the Source stage's work tree). Never written to.
+    pub checkout_root: &'a Path,
+    pub commit: &'a str,
+    pub source: &'a ApplicationSource,
+    /// The Application's name: Helm's default release name.
+    pub app_name: &'a str,
+    /// The destination namespace: Helm's `--namespace`.
+    pub namespace: &'a str,
+    /// The target cluster's version (`1.35.0`), for Helm's `.Capabilities.KubeVersion`.
+    pub kube_version: Option<String>,
+    /// The target cluster's API versions (`apps/v1`, `apps/v1/Deployment`), for
+    /// `.Capabilities.APIVersions`.
+    pub api_versions: Vec<String>,
+    /// `syncPolicy.automated.allowEmpty`: accept a render with no objects.
+    pub allow_empty: bool,
+}
+
+/// A source's objects, in the order the files or tools gave them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rendered {
+    pub objects: Vec<Value>,
+    pub kind: RenderKind,
+    /// Served from the cache; no file was read and no tool run.
+    pub from_cache: bool,
+}
+
+/// Renders sources with the real tools, bounded in time and concurrency, and remembers the
+/// results. Share one per process (it is `Send + Sync`); the cache and the concurrency limit are
+/// per `Renderer`.
+pub struct Renderer {
+    tools: Tools,
+    runner: ToolRunner,
+    cache: RenderCache,
+}
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Renderer::new(Tools::discover())
+    }
+}
+
+impl Renderer {
+    /// Defaults: 90 s per tool run, as many concurrent tool runs as CPUs, 1024 cached renders.
+    pub fn new(tools: Tools) -> Renderer {
+        let cpus = std::thread::available_parallelism().map_or(2, usize::from);
+        Renderer {
+            tools,
+            runner: ToolRunner::new(DEFAULT_TIMEOUT, cpus),
+            cache: RenderCache::new(DEFAULT_CACHE_CAPACITY),
+        }
+    }
+
+    /// The longest one `helm` or `kubectl` run may take before it is killed.
+    pub fn with_timeout(mut self, timeout: Duration) -> Renderer {
+        self.runner = ToolRunner::new(timeout, self.runner.limit);
+        self
+    }
+
+    /// How many `helm`/`kubectl` processes may run at once (at least 1).
+    pub fn with_concurrency(mut self, limit: usize) -> Renderer {
+        self.runner = ToolRunner::new(self.runner.timeout, limit);
+        self
+    }
+
+    /// How many renders the cache keeps (0 turns caching off).
+    pub fn with_cache_capacity(mut self, capacity: usize) -> Renderer {
+        self.cache = RenderCache::new(capacity);
+        self
+    }
+
+    pub fn tools(&self) -> &Tools {
+        &self.tools
+    }
+
+    /// Renders `req.source`. Any error, and an empty result unless `allow_empty`, means the
+    /// caller has no desired state for this commit: nothing may be applied or pruned.
+    pub async fn render(&self, req: &RenderRequest<'_>) -> Result<Rendered, RenderError> {
+        if let Some(chart) = &req.source.chart {
+            return Err(RenderError::Unsupported(format!(
+                "chart {chart:?} from a Helm repository is not supported yet; \
+                 keep the chart in Git and set source.path"
+            )));
+        }
+        let path = source_path(req.source);
+        let key = cache_key(req, &path);
+        if let Some(cached) = self.cache.get(&key) {
+            tracing::debug!(
+                app = req.app_name,
+                commit = req.commit,
+                path,
+                "render cache hit"
+            );
+            return finish(req, &path, cached, true);
+        }
+
+        let (root, dir, kind) = {
+            let (checkout, source, path) = (
+                req.checkout_root.to_path_buf(),
+                req.source.clone(),
+                path.clone(),
+            );
+            tokio::task::spawn_blocking(move || -> Result<_, RenderError> {
+                let root = detect::canonical_root(&checkout)?;
+                let dir = detect::app_dir(&root, &path)?;
+                detect::check_symlinks(&root)?;
+                let kind = detect::render_kind(&source, &dir)?;
+                Ok((root, dir, kind))
+            })
+            .await
+            .expect("render preparation does not panic")?
+        };
+        tracing::debug!(
+            app = req.app_name,
+            commit = req.commit,
+            path,
+            ?kind,
+            "rendering"
+        );
+
+        let objects = match kind {
+            RenderKind::Directory => {
+                let (dir, root, options) = (dir, root, req.source.directory.clone());
+                tokio::task::spawn_blocking(move || {
+                    directory::render(&dir, &root, options.as_ref())
+                })
+                .await
+                .expect("directory render does not panic")?
+            }
+            RenderKind::Kustomize => {
+                let output = kustomize::build(
+                    &self.runner,
+                    &self.tools.kubectl,
+                    &root,
+                    &dir,
+                    req.source.kustomize.as_ref(),
+                )
+                .await?;
+                parse_tool_output(&output, &format!("kubectl kustomize {path}"))?
+            }
+            RenderKind::Helm => {
+                let options = req.source.helm.as_ref();
+                let release = options
+                    .and_then(|h| h.release_name.as_deref())
+                    .filter(|r| !r.is_empty())
+                    .unwrap_or(req.app_name);
+                let output = helm::template(
+                    &self.runner,
+                    &self.tools.helm,
+                    HelmRender {
+                        root: &root,
+                        chart_dir: &dir,
+                        release,
+                        namespace: req.namespace,
+                        kube_version: req.kube_version.as_deref(),
+                        api_versions: &req.api_versions,
+                        options,
+                    },
+                )
+                .await?;
+                parse_tool_output(&output, &format!("helm template {path}"))?
+            }
+        };
+
+        let render = CachedRender {
+            kind,
+            objects: Arc::new(objects),
+        };
+        self.cache.insert(key, render.clone());
+        finish(req, &path, render, false)
+    }
+}
+
+/// `source.path`, with the checkout root for an unset or empty path (`.` in Argo CD).
+fn source_path(source: &ApplicationSource) -> String {
+    match source
+        .path
+        .as_deref()
+        .map(|p| p.trim().trim_end_matches('/'))
+    {
+        None | Some("") => ".".to_string(),
+        Some(p) => p.to_string(),
+    }
+}
+
+fn cache_key(req: &RenderRequest<'_>, path: &str) -> CacheKey {
+    let source = serde_json::json!({
+        "repoURL": req.source.repo_url,
+        "chart": req.source.chart,
+        "helm": req.source.helm,
+        "kustomize": req.source.kustomize,
+        "directory": req.source.directory,
+    });
+    CacheKey {
+        commit: req.commit.to_string(),
+        path: path.to_string(),
+        source: source.to_string(),
+        app_name: req.app_name.to_string(),
+        namespace: req.namespace.to_string(),
+        kube_version: req.kube_version.clone(),
+        api_versions: req.api_versions.clone(),
+    }
+}
+
+fn parse_tool_output(output: &str, origin: &str) -> Result<Vec<Value>, RenderError> {
+    let docs = manifests::parse_stream(output, origin)?;
+    manifests::into_objects(docs, origin, output)
+}
+
+/// The empty check runs on cached renders too: `allowEmpty` is not part of the cache key.
+fn finish(
+    req: &RenderRequest<'_>,
+    path: &str,
+    render: CachedRender,
+    from_cache: bool,
+) -> Result<Rendered, RenderError> {
+    if render.objects.is_empty() && !req.allow_empty {
+        return Err(RenderError::Empty {
+            path: path.to_string(),
+        });
+    }
+    Ok(Rendered {
+        objects: render.objects.as_ref().clone(),
+        kind: render.kind,
+        from_cache,
+    })
+}
