@@ -1,6 +1,29 @@
 //! bosun's model of desired state: Argo CD `Application`s (argoproj.io/v1alpha1) as users already
-//! write them, and bosun's own configuration. Parsing and validation only; no I/O.
+//! write them, and bosun's own configuration. Parsing and validation only; no I/O: callers read
+//! files and environment variables and hand the text to this crate.
+//!
+//! - [`load::parse_applications`]: multi-document YAML → validated [`Application`]s.
+//! - [`validate::validate_application`]: the semantic checks, for Applications from elsewhere.
+//! - [`SyncOptions`], [`RetryStrategy::delays`]: typed views the sync engine acts on.
+//! - [`config::BosunConfig`]: clusters and repository credentials (`bosun.yaml`).
 
 pub mod application;
+pub mod config;
+pub mod duration;
+pub mod error;
+pub mod ignored;
+pub mod load;
+pub mod retry;
+pub mod sync_options;
+pub mod validate;
+mod yaml;
 
 pub use application::*;
+pub use config::{BosunConfig, ClusterConfig, ClusterRef, RepositoryCredentials};
+pub use duration::{DurationError, parse_backoff_duration, parse_go_duration};
+pub use error::{ErrorKind, ModelError};
+pub use ignored::IgnoredField;
+pub use load::parse_applications;
+pub use retry::RetryDelays;
+pub use sync_options::{DeletionMode, PropagationPolicy, SyncOption, SyncOptions};
+pub use validate::validate_application;

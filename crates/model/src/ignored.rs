@@ -1,0 +1,282 @@
+//! Fields of an Application that bosun accepts, because Argo CD users have them, but does not act
+//! on. The CLI prints them as warnings so nobody believes a setting took effect when it did not.
+
+use std::fmt;
+
+use crate::application::{Application, ApplicationSource};
+
+/// A field that is set in an Application and that bosun does not act on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IgnoredField {
+    /// Field path, such as `spec.source.helm.skipCrds`.
+    pub path: String,
+    /// Why it is ignored.
+    pub reason: &'static str,
+}
+
+impl fmt::Display for IgnoredField {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ignored ({})", self.path, self.reason)
+    }
+}
+
+const SERVER_SET: &str = "set by the Kubernetes API server";
+const ARGO_CONTROLLER: &str = "Argo CD controller state; bosun keeps its own";
+const NOT_SUPPORTED: &str = "not supported by bosun";
+const NOT_YET: &str = "not acted on by bosun yet";
+
+impl Application {
+    /// The fields set in this Application that bosun does not act on, in document order.
+    pub fn ignored_fields(&self) -> Vec<IgnoredField> {
+        let mut found = Fields::default();
+        let meta = &self.metadata;
+        found.check(
+            "metadata.generateName",
+            meta.generate_name.is_some(),
+            NOT_SUPPORTED,
+        );
+        for (name, set) in [
+            ("uid", meta.uid.is_some()),
+            ("resourceVersion", meta.resource_version.is_some()),
+            ("generation", meta.generation.is_some()),
+            ("creationTimestamp", meta.creation_timestamp.is_some()),
+            ("deletionTimestamp", meta.deletion_timestamp.is_some()),
+            (
+                "deletionGracePeriodSeconds",
+                meta.deletion_grace_period_seconds.is_some(),
+            ),
+            ("selfLink", meta.self_link.is_some()),
+            ("ownerReferences", meta.owner_references.is_some()),
+            ("managedFields", meta.managed_fields.is_some()),
+        ] {
+            found.check(&format!("metadata.{name}"), set, SERVER_SET);
+        }
+        let spec = &self.spec;
+        found.check(
+            "spec.project",
+            // The `default` project allows everything, which is what bosun does.
+            spec.project
+                .as_deref()
+                .is_some_and(|p| !p.is_empty() && p != "default"),
+            "bosun has no AppProjects; every destination and source is allowed",
+        );
+        if let Some(source) = &spec.source {
+            source_fields(&mut found, "spec.source", source);
+        }
+        for (i, source) in spec.sources.iter().enumerate() {
+            source_fields(&mut found, &format!("spec.sources[{i}]"), source);
+        }
+        if let Some(policy) = &spec.sync_policy {
+            found.check(
+                "spec.syncPolicy.managedNamespaceMetadata",
+                policy.managed_namespace_metadata.is_some(),
+                NOT_YET,
+            );
+            if let Some(retry) = &policy.retry {
+                found.check(
+                    "spec.syncPolicy.retry.refresh",
+                    retry.refresh.is_some(),
+                    NOT_YET,
+                );
+            }
+        }
+        found.check(
+            "spec.info",
+            !spec.info.is_empty(),
+            "shown only in Argo CD's UI",
+        );
+        found.check(
+            "spec.sourceHydrator",
+            spec.source_hydrator.is_some(),
+            NOT_SUPPORTED,
+        );
+        found.check("status", self.status.is_some(), ARGO_CONTROLLER);
+        found.check("operation", self.operation.is_some(), ARGO_CONTROLLER);
+        found.0
+    }
+}
+
+fn source_fields(found: &mut Fields, at: &str, source: &ApplicationSource) {
+    found.check(
+        &format!("{at}.plugin"),
+        source.plugin.is_some(),
+        "bosun does not run config management plugins",
+    );
+    if let Some(helm) = &source.helm {
+        for (name, set) in [
+            ("fileParameters", !helm.file_parameters.is_empty()),
+            ("version", helm.version.is_some()),
+            ("passCredentials", helm.pass_credentials.is_some()),
+            (
+                "ignoreMissingValueFiles",
+                helm.ignore_missing_value_files.is_some(),
+            ),
+            ("skipCrds", helm.skip_crds.is_some()),
+            ("skipTests", helm.skip_tests.is_some()),
+            (
+                "skipSchemaValidation",
+                helm.skip_schema_validation.is_some(),
+            ),
+            ("namespace", helm.namespace.is_some()),
+            ("kubeVersion", helm.kube_version.is_some()),
+            ("apiVersions", !helm.api_versions.is_empty()),
+        ] {
+            found.check(&format!("{at}.helm.{name}"), set, NOT_YET);
+        }
+    }
+    if let Some(kustomize) = &source.kustomize {
+        for (name, set) in [
+            ("version", kustomize.version.is_some()),
+            ("forceCommonLabels", kustomize.force_common_labels.is_some()),
+            (
+                "forceCommonAnnotations",
+                kustomize.force_common_annotations.is_some(),
+            ),
+            (
+                "commonAnnotationsEnvsubst",
+                kustomize.common_annotations_envsubst.is_some(),
+            ),
+            (
+                "labelWithoutSelector",
+                kustomize.label_without_selector.is_some(),
+            ),
+            ("replicas", kustomize.replicas.is_some()),
+            ("patches", kustomize.patches.is_some()),
+            ("components", !kustomize.components.is_empty()),
+            (
+                "ignoreMissingComponents",
+                kustomize.ignore_missing_components.is_some(),
+            ),
+            ("kubeVersion", kustomize.kube_version.is_some()),
+            ("apiVersions", !kustomize.api_versions.is_empty()),
+        ] {
+            found.check(&format!("{at}.kustomize.{name}"), set, NOT_YET);
+        }
+    }
+    if let Some(directory) = &source.directory {
+        found.check(
+            &format!("{at}.directory.jsonnet"),
+            directory.jsonnet.is_some(),
+            "bosun renders plain YAML and JSON only",
+        );
+    }
+}
+
+#[derive(Default)]
+struct Fields(Vec<IgnoredField>);
+
+impl Fields {
+    fn check(&mut self, path: &str, set: bool, reason: &'static str) {
+        if set {
+            self.0.push(IgnoredField {
+                path: path.to_string(),
+                reason,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::load::parse_applications;
+
+    #[test]
+    fn lists_the_fields_bosun_does_not_act_on() {
+        let text = "\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: app
+  uid: 0b6b7f9e-4a55-4d4e-9d6a-1f0c2c7d0f11
+  resourceVersion: '123'
+  generation: 4
+  creationTimestamp: '2026-01-01T00:00:00Z'
+spec:
+  project: team-a
+  sources:
+  - repoURL: https://charts.example.com
+    chart: nginx
+    targetRevision: 1.2.3
+    helm:
+      skipCrds: true
+      passCredentials: false
+      ignoreMissingValueFiles: true
+      version: v3
+      fileParameters:
+      - name: config
+        path: files/config.json
+  - repoURL: https://github.com/org/repo.git
+    path: k8s
+    kustomize:
+      commonAnnotationsEnvsubst: true
+      forceCommonLabels: true
+      replicas:
+      - name: web
+        count: 3
+      patches:
+      - target: {kind: Deployment}
+        patch: '[]'
+      components: [../c]
+  - repoURL: https://github.com/org/repo.git
+    path: jsonnet
+    directory:
+      jsonnet:
+        tlas:
+        - name: a
+          value: b
+  - repoURL: https://github.com/org/repo.git
+    path: plugin
+    plugin:
+      name: cmp
+      env: [{name: A, value: b}]
+  destination:
+    name: in-cluster
+  syncPolicy:
+    managedNamespaceMetadata:
+      labels: {team: a}
+  info:
+  - name: docs
+    value: https://example.com
+status:
+  sync: {status: Synced}
+operation:
+  sync: {revision: abc}
+";
+        let apps = parse_applications(text, "all.yaml").unwrap();
+        let paths: Vec<String> = apps[0]
+            .ignored_fields()
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        assert_eq!(
+            paths,
+            [
+                "metadata.uid",
+                "metadata.resourceVersion",
+                "metadata.generation",
+                "metadata.creationTimestamp",
+                "spec.project",
+                "spec.sources[0].helm.fileParameters",
+                "spec.sources[0].helm.version",
+                "spec.sources[0].helm.passCredentials",
+                "spec.sources[0].helm.ignoreMissingValueFiles",
+                "spec.sources[0].helm.skipCrds",
+                "spec.sources[1].kustomize.forceCommonLabels",
+                "spec.sources[1].kustomize.commonAnnotationsEnvsubst",
+                "spec.sources[1].kustomize.replicas",
+                "spec.sources[1].kustomize.patches",
+                "spec.sources[1].kustomize.components",
+                "spec.sources[2].directory.jsonnet",
+                "spec.sources[3].plugin",
+                "spec.syncPolicy.managedNamespaceMetadata",
+                "spec.info",
+                "status",
+                "operation",
+            ]
+        );
+        assert_eq!(
+            apps[0].ignored_fields()[4].to_string(),
+            "spec.project: ignored (bosun has no AppProjects; every destination and source is allowed)"
+        );
+    }
+}
