@@ -1,0 +1,107 @@
+//! Reaching a destination cluster: a kube-rs client from a kubeconfig and context (bosun's config
+//! maps destinations to them), plus what rendering needs to know about the cluster.
+
+use std::path::PathBuf;
+
+use bosun_model::ClusterRef;
+use kube::config::{KubeConfigOptions, Kubeconfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("kubeconfig {path}: {message}")]
+    Kubeconfig { path: String, message: String },
+    #[error("cluster {cluster}: {source}")]
+    Client {
+        cluster: String,
+        source: kube::Error,
+    },
+}
+
+/// A connected cluster.
+#[derive(Clone)]
+pub struct Cluster {
+    pub client: kube::Client,
+    /// `1.33` style, for `helm template --kube-version`.
+    pub kube_version: String,
+    /// Served `group/version`s, for `helm template --api-versions`.
+    pub api_versions: Vec<String>,
+    /// The kubeconfig context's namespace or `default`.
+    pub default_namespace: String,
+}
+
+/// Connects to the cluster `target` names: its kubeconfig (or `$KUBECONFIG` / `~/.kube/config`)
+/// and context (or the current one).
+pub async fn connect(target: &ClusterRef) -> Result<Cluster, ConnectError> {
+    let label = target
+        .name
+        .clone()
+        .or_else(|| target.context.clone())
+        .unwrap_or_else(|| "current context".into());
+    let options = KubeConfigOptions {
+        context: target.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    let config = match &target.kubeconfig {
+        Some(path) => {
+            let path = expand_home(path);
+            let kubeconfig =
+                Kubeconfig::read_from(&path).map_err(|e| ConnectError::Kubeconfig {
+                    path: path.display().to_string(),
+                    message: e.to_string(),
+                })?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &options).await
+        }
+        None => kube::Config::from_kubeconfig(&options).await,
+    }
+    .map_err(|e| ConnectError::Kubeconfig {
+        path: target
+            .kubeconfig
+            .clone()
+            .unwrap_or_else(|| "(default kubeconfig)".into()),
+        message: e.to_string(),
+    })?;
+    let default_namespace = config.default_namespace.clone();
+    let client = kube::Client::try_from(config).map_err(|source| ConnectError::Client {
+        cluster: label.clone(),
+        source,
+    })?;
+    let version = client
+        .apiserver_version()
+        .await
+        .map_err(|source| ConnectError::Client {
+            cluster: label.clone(),
+            source,
+        })?;
+    let minor: String = version
+        .minor
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    let groups = client
+        .list_api_groups()
+        .await
+        .map_err(|source| ConnectError::Client {
+            cluster: label.clone(),
+            source,
+        })?;
+    let mut api_versions = vec!["v1".to_string()];
+    for group in groups.groups {
+        api_versions.extend(group.versions.into_iter().map(|v| v.group_version));
+    }
+    Ok(Cluster {
+        client,
+        kube_version: format!("{}.{}", version.major, minor),
+        api_versions,
+        default_namespace,
+    })
+}
+
+fn expand_home(path: &str) -> PathBuf {
+    match path.strip_prefix("~/") {
+        Some(rest) => std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_default()
+            .join(rest),
+        None => PathBuf::from(path),
+    }
+}
