@@ -1,7 +1,9 @@
 //! Helm sources, rendered by the real `helm template` with the arguments Argo CD's repo server
 //! passes (`util/helm/cmd.go`): release name, namespace, `--include-crds`, value files, the
 //! inline values as one more values file, `--set`/`--set-string` parameters, and the target
-//! cluster's `--kube-version` and `--api-versions` for `.Capabilities`.
+//! cluster's `--kube-version` and `--api-versions` for `.Capabilities` (the source's own
+//! `helm.kubeVersion`/`helm.apiVersions` win, as in Argo CD). `helm.namespace`, `skipCrds`,
+//! `skipTests`, `skipSchemaValidation` and `ignoreMissingValueFiles` mean what they mean there.
 //!
 //! Helm runs with private `HELM_CACHE_HOME`/`HELM_CONFIG_HOME`/`HELM_DATA_HOME` (as Argo CD does),
 //! so neither the host's repositories nor a previous render can change the output.
@@ -60,10 +62,12 @@ pub(crate) async fn template(
         ("HELM_CONFIG_HOME", home.join("config")),
         ("HELM_DATA_HOME", home.join("data")),
     ];
-    let rewrite = prepared
+    let hide_roots: Vec<PathBuf> = prepared
         .copy
-        .as_ref()
-        .map(|c| (c.root.clone(), render.root.to_path_buf()));
+        .iter()
+        .map(|c| c.root.clone())
+        .chain([render.root.to_path_buf()])
+        .collect();
 
     if prepared.copy.is_some() {
         runner
@@ -77,19 +81,34 @@ pub(crate) async fn template(
                 ],
                 cwd: Some(&chart_dir),
                 env: env.clone(),
-                rewrite: rewrite.clone(),
+                hide_roots: hide_roots.clone(),
             })
-            .await?;
+            .await
+            .map_err(tidy_error)?;
     }
 
+    let options = render.options.cloned().unwrap_or_default();
     let mut args: Vec<OsString> = vec![
         "template".into(),
         render.release.into(),
         chart_dir.clone().into_os_string(),
-        "--include-crds".into(),
     ];
-    if !render.namespace.is_empty() {
-        args.extend(["--namespace".into(), render.namespace.into()]);
+    if options.skip_crds != Some(true) {
+        args.push("--include-crds".into());
+    }
+    if options.skip_tests == Some(true) {
+        args.push("--skip-tests".into());
+    }
+    if options.skip_schema_validation == Some(true) {
+        args.push("--skip-schema-validation".into());
+    }
+    let namespace = options
+        .namespace
+        .as_deref()
+        .filter(|n| !n.is_empty())
+        .unwrap_or(render.namespace);
+    if !namespace.is_empty() {
+        args.extend(["--namespace".into(), namespace.into()]);
     }
     for file in &prepared.value_files {
         args.extend(["--values".into(), file.clone()]);
@@ -97,11 +116,7 @@ pub(crate) async fn template(
     if let Some(file) = &prepared.inline_values {
         args.extend(["--values".into(), file.clone().into_os_string()]);
     }
-    for parameter in render
-        .options
-        .map(|o| o.parameters.as_slice())
-        .unwrap_or_default()
-    {
+    for parameter in &options.parameters {
         let flag = if parameter.force_string {
             "--set-string"
         } else {
@@ -110,10 +125,16 @@ pub(crate) async fn template(
         args.push(flag.into());
         args.push(format!("{}={}", parameter.name, escape_set_value(&parameter.value)).into());
     }
-    if let Some(version) = render.kube_version.filter(|v| !v.is_empty()) {
+    let kube_version = options.kube_version.as_deref().or(render.kube_version);
+    if let Some(version) = kube_version.filter(|v| !v.is_empty()) {
         args.extend(["--kube-version".into(), version.into()]);
     }
-    for api_version in render.api_versions {
+    let api_versions = if options.api_versions.is_empty() {
+        render.api_versions
+    } else {
+        &options.api_versions
+    };
+    for api_version in api_versions {
         args.extend(["--api-versions".into(), api_version.into()]);
     }
 
@@ -124,9 +145,35 @@ pub(crate) async fn template(
             args,
             cwd: Some(&chart_dir),
             env,
-            rewrite,
+            hide_roots,
         })
         .await
+        .map_err(tidy_error)
+}
+
+/// helm ends every failure with advice about `--debug` that does not apply to bosun.
+fn tidy_error(err: RenderError) -> RenderError {
+    match err {
+        RenderError::ToolFailed {
+            command,
+            status,
+            stderr,
+        } => {
+            let stderr = stderr
+                .lines()
+                .filter(|l| !l.starts_with("Use --debug flag"))
+                .collect::<Vec<_>>()
+                .join("\n")
+                .trim()
+                .to_string();
+            RenderError::ToolFailed {
+                command,
+                status,
+                stderr,
+            }
+        }
+        other => other,
+    }
 }
 
 fn prepare(root: &Path, chart_dir: &Path, options: &HelmSource) -> Result<Prepared, RenderError> {
@@ -134,11 +181,21 @@ fn prepare(root: &Path, chart_dir: &Path, options: &HelmSource) -> Result<Prepar
         .prefix("bosun-helm-")
         .tempdir()
         .map_err(|err| RenderError::io("creating a helm work directory", err))?;
-    let value_files = options
-        .value_files
-        .iter()
-        .map(|file| value_file(root, chart_dir, file))
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut value_files = Vec::new();
+    for file in &options.value_files {
+        match value_file(root, chart_dir, file) {
+            Ok(path) => value_files.push(path),
+            Err(RenderError::ValueFileMissing { .. })
+                if options.ignore_missing_value_files == Some(true) =>
+            {
+                tracing::debug!(
+                    file,
+                    "helm value file missing; ignored (ignoreMissingValueFiles)"
+                );
+            }
+            Err(err) => return Err(err),
+        }
+    }
     let inline_values = inline_values(options)
         .map(|text| {
             let path = scratch.path().join("values-inline.yaml");

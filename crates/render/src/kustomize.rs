@@ -82,7 +82,11 @@ pub(crate) async fn build(
             args: vec!["kustomize".into(), build_dir.clone().into_os_string()],
             cwd: Some(&build_dir),
             env: Vec::new(),
-            rewrite: copy.as_ref().map(|c| (c.root.clone(), root.to_path_buf())),
+            hide_roots: copy
+                .iter()
+                .map(|c| c.root.clone())
+                .chain([root.to_path_buf()])
+                .collect(),
         })
         .await;
     drop(copy);

@@ -30,8 +30,9 @@ pub(crate) struct Invocation<'a> {
     pub args: Vec<OsString>,
     pub cwd: Option<&'a Path>,
     pub env: Vec<(&'static str, PathBuf)>,
-    /// Replaced in stderr by `shown_as`, so that errors from a temporary copy name the checkout.
-    pub rewrite: Option<(PathBuf, PathBuf)>,
+    /// Directories (the checkout, its temporary copy) whose `<dir>/` prefix is cut from paths in
+    /// stderr, so errors name files relative to the checkout and never a temporary directory.
+    pub hide_roots: Vec<PathBuf>,
 }
 
 impl ToolRunner {
@@ -88,8 +89,8 @@ impl ToolRunner {
         };
         if !output.status.success() {
             let mut stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
-            if let Some((from, to)) = &invocation.rewrite {
-                stderr = stderr.replace(&*from.to_string_lossy(), &to.to_string_lossy());
+            for root in &invocation.hide_roots {
+                stderr = stderr.replace(&format!("{}/", root.display()), "");
             }
             return Err(RenderError::ToolFailed {
                 command: invocation.name.to_string(),

@@ -194,7 +194,7 @@ impl Renderer {
                     req.source.kustomize.as_ref(),
                 )
                 .await?;
-                parse_tool_output(&output, &format!("kubectl kustomize {path}"))?
+                parse_tool_output(&output, &format!("output of `kubectl kustomize {path}`"))?
             }
             RenderKind::Helm => {
                 let options = req.source.helm.as_ref();
@@ -216,7 +216,7 @@ impl Renderer {
                     },
                 )
                 .await?;
-                parse_tool_output(&output, &format!("helm template {path}"))?
+                parse_tool_output(&output, &format!("output of `helm template {path}`"))?
             }
         };
 
@@ -260,9 +260,28 @@ fn cache_key(req: &RenderRequest<'_>, path: &str) -> CacheKey {
     }
 }
 
+/// Lines of a tool's output mean nothing to a reader, who never sees that output; such errors
+/// name the document and helm's `# Source:` template instead (a syntax error's message keeps
+/// its own line and column).
 fn parse_tool_output(output: &str, origin: &str) -> Result<Vec<Value>, RenderError> {
-    let docs = manifests::parse_stream(output, origin)?;
-    manifests::into_objects(docs, origin, output)
+    manifests::parse_stream(output, origin)
+        .and_then(|docs| manifests::into_objects(docs, origin, output))
+        .map_err(|err| match err {
+            RenderError::InvalidManifest {
+                origin,
+                document,
+                template,
+                message,
+                ..
+            } => RenderError::InvalidManifest {
+                origin,
+                line: None,
+                document,
+                template,
+                message,
+            },
+            other => other,
+        })
 }
 
 /// The empty check runs on cached renders too: `allowEmpty` is not part of the cache key.
