@@ -9,8 +9,10 @@
 //! overlay already renames that image, which a wrapper layer could not match. The edited file is
 //! written as JSON, which kustomize reads as YAML; only the copy ever sees it.
 //!
-//! One difference: labels and annotations overwrite existing keys (Argo CD's
-//! `forceCommonLabels`/`forceCommonAnnotations`), where Argo CD without those flags fails.
+//! Differences from Argo CD: labels and annotations always overwrite existing keys (as with
+//! `forceCommonLabels`/`forceCommonAnnotations`), where Argo CD without those flags fails; and
+//! `labelWithoutSelector`, `replicas`, `components`, `patches` and `version` are not applied
+//! (the model lists them as ignored).
 
 use std::path::Path;
 
