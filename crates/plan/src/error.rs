@@ -1,0 +1,76 @@
+//! Errors of the Plan stage, each naming the object and the call that failed.
+
+use crate::key::ResourceKey;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A desired manifest that cannot be sent to a cluster at all.
+    #[error("{key}: invalid object: {reason}")]
+    InvalidObject { key: ResourceKey, reason: String },
+
+    /// Listing the API groups and resources of the cluster failed.
+    #[error("API discovery failed: {0}")]
+    Discovery(#[source] kube::Error),
+
+    /// The cluster does not serve this apiVersion/kind, even after refreshing discovery.
+    #[error("{key}: the cluster does not serve {api_version} {kind}")]
+    UnknownKind {
+        key: ResourceKey,
+        api_version: String,
+        kind: String,
+    },
+
+    /// The server rejected the server-side-apply dry run; `message` is the server's Status message.
+    #[error("{key}: server-side apply dry run rejected: {message}")]
+    DryRun {
+        key: ResourceKey,
+        message: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    /// Reading the live object failed for a reason other than "not found".
+    #[error("{key}: reading the live object failed: {message}")]
+    Get {
+        key: ResourceKey,
+        message: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    /// Listing one resource type while looking for tracked objects failed.
+    #[error("listing {resource} labelled for app {app:?} failed: {message}")]
+    List {
+        resource: String,
+        app: String,
+        message: String,
+        #[source]
+        source: kube::Error,
+    },
+
+    /// A jqPathExpressions entry that does not parse or compile.
+    #[error(
+        "ignoreDifferences for kind {kind}: invalid jq path expression {expression:?}: {reason}"
+    )]
+    JqExpression {
+        kind: String,
+        expression: String,
+        reason: String,
+    },
+
+    /// A jsonPointers entry that is not an RFC 6901 pointer.
+    #[error(
+        "ignoreDifferences for kind {kind}: invalid JSON pointer {pointer:?}: it must be empty or start with '/'"
+    )]
+    JsonPointer { kind: String, pointer: String },
+}
+
+/// The server's own words for a failed call: the Status message when there is one.
+pub(crate) fn server_message(error: &kube::Error) -> String {
+    match error {
+        kube::Error::Api(status) if !status.message.is_empty() => status.message.clone(),
+        other => other.to_string(),
+    }
+}

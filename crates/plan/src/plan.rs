@@ -1,0 +1,310 @@
+//! Desired versus live for a whole Application: which objects are in sync, which differ, which
+//! are missing and which are left over from earlier syncs.
+
+use std::collections::BTreeSet;
+
+use bosun_model::ResourceIgnoreDifferences;
+use futures::{StreamExt, TryStreamExt, stream};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::ignore::IgnoreRules;
+use crate::key::{ResourceKey, group_of};
+use crate::live::{self, Predicted};
+use crate::managed_fields::copy_owned_fields;
+use crate::mask::mask_pair;
+use crate::normalize::normalize;
+use crate::resolve::Resolver;
+use crate::tracking;
+
+/// Argo CD's hook annotation; Helm's hooks are hooks to Argo CD as well.
+pub const HOOK_ANNOTATIONS: &[&str] = &["argocd.argoproj.io/hook", "helm.sh/hook"];
+/// Argo CD's per-object compare options (`IgnoreExtraneous`).
+pub const COMPARE_OPTIONS_ANNOTATION: &str = "argocd.argoproj.io/compare-options";
+
+/// How many objects are dry-run at once: enough to hide round trips to a remote cluster,
+/// few enough not to trip its rate limits.
+const CONCURRENCY: usize = 8;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum SyncState {
+    /// Live equals the prediction after normalisation.
+    Synced,
+    /// Live differs from the prediction.
+    OutOfSync,
+    /// Desired, not in the cluster.
+    Missing,
+    /// Tracked as this Application's in the cluster, no longer desired: pruning removes it.
+    Extraneous,
+}
+
+/// One object's comparison. Both sides are normalised and Secret values masked.
+#[derive(Clone, Debug, Serialize)]
+pub struct ResourceDiff {
+    pub key: ResourceKey,
+    pub status: SyncState,
+    pub live: Option<Value>,
+    pub predicted: Option<Value>,
+    /// An Argo CD (or Helm) hook: run by the sync, not compared (Argo CD leaves hooks out of
+    /// the sync status), so its status is always Synced and `live` is not read.
+    pub hook: bool,
+}
+
+impl ResourceDiff {
+    /// Whether this object makes the Application out of sync.
+    pub fn differs(&self) -> bool {
+        self.status != SyncState::Synced
+    }
+}
+
+/// The comparison of one Application, resources ordered by key.
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    pub app: String,
+    pub resources: Vec<ResourceDiff>,
+}
+
+impl Plan {
+    /// No object differs, is missing or is left to prune.
+    pub fn in_sync(&self) -> bool {
+        !self.resources.iter().any(ResourceDiff::differs)
+    }
+}
+
+/// Whether a manifest is an Argo CD or Helm hook.
+pub fn is_hook(object: &Value) -> bool {
+    object
+        .pointer("/metadata/annotations")
+        .and_then(Value::as_object)
+        .is_some_and(|a| HOOK_ANNOTATIONS.iter().any(|h| a.contains_key(*h)))
+}
+
+/// Compares `desired` (rendered manifests of Application `app`) with the cluster: every desired
+/// object through a server-side-apply dry run by `manager` against its live version, plus the
+/// live objects tracked as `app`'s that are no longer desired. Nothing is written.
+pub async fn plan(
+    resolver: &Resolver,
+    desired: &[Value],
+    app: &str,
+    destination_namespace: &str,
+    ignore: &[ResourceIgnoreDifferences],
+    manager: &str,
+) -> Result<Plan> {
+    // Bad ignore rules fail before any request.
+    IgnoreRules::new(ignore)?;
+    let (hooks, objects): (Vec<&Value>, Vec<&Value>) = desired.iter().partition(|o| is_hook(o));
+
+    let predictions: Vec<Outcome> = stream::iter(objects.iter().map(|object| {
+        predict_or_pending_crd(
+            resolver,
+            object,
+            desired,
+            app,
+            destination_namespace,
+            manager,
+        )
+    }))
+    .buffered(CONCURRENCY)
+    .try_collect()
+    .await?;
+
+    let mut desired_keys = BTreeSet::new();
+    for outcome in &predictions {
+        if !desired_keys.insert(outcome.key().clone()) {
+            return Err(Error::InvalidObject {
+                key: outcome.key().clone(),
+                reason: "the object appears twice in the desired manifests".into(),
+            });
+        }
+    }
+    let tracked = tracking::find_tracked(resolver, app).await?;
+
+    // Pure from here on: compile the rules (once) and compare.
+    let rules = IgnoreRules::new(ignore)?;
+    let mut resources: Vec<ResourceDiff> = predictions
+        .into_iter()
+        .map(|outcome| compare(outcome, &rules))
+        .collect();
+    resources.extend(
+        hooks
+            .into_iter()
+            .map(|hook| hook_entry(hook, destination_namespace)),
+    );
+    for live in tracked {
+        let key = ResourceKey::of(&live);
+        if desired_keys.contains(&key) || is_hook(&live) || ignores_extraneous(&live) {
+            continue;
+        }
+        let mut live = live;
+        normalize(&mut live);
+        rules.remove_ignored(&key, &mut live);
+        mask_pair(None, Some(&mut live));
+        resources.push(ResourceDiff {
+            key,
+            status: SyncState::Extraneous,
+            live: Some(live),
+            predicted: None,
+            hook: false,
+        });
+    }
+    resources.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(Plan {
+        app: app.to_owned(),
+        resources,
+    })
+}
+
+/// What the cluster said about one desired object.
+enum Outcome {
+    Predicted(Box<Predicted>),
+    /// Its kind is defined by a CustomResourceDefinition in the same desired set that the
+    /// cluster does not serve yet: it cannot be dry-run, and it is Missing by definition.
+    PendingCrd {
+        key: ResourceKey,
+        object: Value,
+    },
+}
+
+impl Outcome {
+    fn key(&self) -> &ResourceKey {
+        match self {
+            Outcome::Predicted(p) => &p.prepared.key,
+            Outcome::PendingCrd { key, .. } => key,
+        }
+    }
+}
+
+async fn predict_or_pending_crd(
+    resolver: &Resolver,
+    object: &Value,
+    desired: &[Value],
+    app: &str,
+    destination_namespace: &str,
+    manager: &str,
+) -> Result<Outcome> {
+    match live::predict(resolver, object, app, destination_namespace, manager).await {
+        Ok(predicted) => Ok(Outcome::Predicted(Box::new(predicted))),
+        Err(Error::UnknownKind {
+            key,
+            api_version,
+            kind,
+        }) => {
+            let Some(namespaced) = crd_scope(desired, group_of(&api_version), &kind) else {
+                return Err(Error::UnknownKind {
+                    key,
+                    api_version,
+                    kind,
+                });
+            };
+            let mut object =
+                live::place(object, namespaced, destination_namespace).map_err(|reason| {
+                    Error::InvalidObject {
+                        key: key.clone(),
+                        reason,
+                    }
+                })?;
+            tracking::stamp(&mut object, app);
+            Ok(Outcome::PendingCrd {
+                key: ResourceKey::of(&object),
+                object,
+            })
+        }
+        Err(other) => Err(other),
+    }
+}
+
+/// Whether a CRD among `desired` defines `group`/`kind` as namespaced (`Some(true)`) or
+/// cluster-scoped (`Some(false)`); `None` if none defines it.
+fn crd_scope(desired: &[Value], group: &str, kind: &str) -> Option<bool> {
+    desired
+        .iter()
+        .filter(|o| o.get("kind").and_then(Value::as_str) == Some("CustomResourceDefinition"))
+        .find(|crd| {
+            crd.pointer("/spec/group").and_then(Value::as_str) == Some(group)
+                && crd.pointer("/spec/names/kind").and_then(Value::as_str) == Some(kind)
+        })
+        .map(|crd| crd.pointer("/spec/scope").and_then(Value::as_str) != Some("Cluster"))
+}
+
+fn compare(outcome: Outcome, rules: &IgnoreRules) -> ResourceDiff {
+    let (key, mut predicted, live) = match outcome {
+        Outcome::Predicted(p) => {
+            let Predicted {
+                prepared,
+                predicted,
+                live,
+            } = *p;
+            (prepared.key, predicted, live)
+        }
+        Outcome::PendingCrd { key, object } => (key, object, None),
+    };
+    let Some(mut live) = live else {
+        normalize(&mut predicted);
+        rules.remove_ignored(&key, &mut predicted);
+        mask_pair(Some(&mut predicted), None);
+        return ResourceDiff {
+            key,
+            status: SyncState::Missing,
+            live: None,
+            predicted: Some(predicted),
+            hook: false,
+        };
+    };
+    // Before normalising: the trusted managers' fields are read from live managedFields.
+    copy_owned_fields(&live, &mut predicted, &rules.managers_for(&key));
+    for side in [&mut predicted, &mut live] {
+        normalize(side);
+        rules.remove_ignored(&key, side);
+    }
+    let status = if predicted == live {
+        SyncState::Synced
+    } else {
+        SyncState::OutOfSync
+    };
+    mask_pair(Some(&mut predicted), Some(&mut live));
+    ResourceDiff {
+        key,
+        status,
+        live: Some(live),
+        predicted: Some(predicted),
+        hook: false,
+    }
+}
+
+/// A hook as the plan shows it: the manifest, namespace defaulted when it has none, never
+/// compared.
+fn hook_entry(hook: &Value, destination_namespace: &str) -> ResourceDiff {
+    let mut predicted = hook.clone();
+    if let Some(meta) = predicted.get_mut("metadata").and_then(Value::as_object_mut)
+        && !meta.contains_key("namespace")
+        && !destination_namespace.is_empty()
+    {
+        meta.insert("namespace".into(), destination_namespace.into());
+    }
+    normalize(&mut predicted);
+    mask_pair(Some(&mut predicted), None);
+    let mut key = ResourceKey::of(&predicted);
+    if key.name.is_empty() {
+        // generateName hooks get their name at sync time.
+        key.name = predicted
+            .pointer("/metadata/generateName")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+    }
+    ResourceDiff {
+        key,
+        status: SyncState::Synced,
+        live: None,
+        predicted: Some(predicted),
+        hook: true,
+    }
+}
+
+fn ignores_extraneous(live: &Value) -> bool {
+    live.pointer("/metadata/annotations")
+        .and_then(|a| a.get(COMPARE_OPTIONS_ANNOTATION))
+        .and_then(Value::as_str)
+        .is_some_and(|opts| opts.split(',').any(|o| o.trim() == "IgnoreExtraneous"))
+}
