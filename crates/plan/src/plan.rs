@@ -95,19 +95,25 @@ pub async fn plan(
     IgnoreRules::new(ignore)?;
     let (hooks, objects): (Vec<&Value>, Vec<&Value>) = desired.iter().partition(|o| is_hook(o));
 
-    let predictions: Vec<Outcome> = stream::iter(objects.iter().map(|object| {
-        predict_or_pending_crd(
-            resolver,
-            object,
-            desired,
-            app,
-            destination_namespace,
-            manager,
-        )
-    }))
-    .buffered(CONCURRENCY)
-    .try_collect()
-    .await?;
+    // The futures are built before they are streamed: a closure inside the stream would make
+    // this future not `Send` (a known higher-ranked lifetime limitation of rustc).
+    let pending: Vec<_> = objects
+        .into_iter()
+        .map(|object| {
+            predict_or_pending_crd(
+                resolver,
+                object,
+                desired,
+                app,
+                destination_namespace,
+                manager,
+            )
+        })
+        .collect();
+    let predictions: Vec<Outcome> = stream::iter(pending)
+        .buffered(CONCURRENCY)
+        .try_collect()
+        .await?;
 
     let mut desired_keys = BTreeSet::new();
     for outcome in &predictions {
