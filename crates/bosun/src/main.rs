@@ -1,5 +1,7 @@
 //! The `bosun` command line: a thin front end over the stage libraries.
 
+mod apps;
+
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
@@ -20,6 +22,12 @@ enum Command {
     Cluster(ClusterCommand),
     /// Next semantic version, changelog and tag from Conventional Commits.
     Version(bosun_release::cli::VersionArgs),
+    /// Print an Application's rendered objects as a YAML stream.
+    Render(apps::AppArgs),
+    /// Diff an Application against its cluster (exit 0 in sync, 1 different, 2 error).
+    Diff(apps::DiffArgs),
+    /// Sync an Application to its cluster.
+    Sync(apps::SyncArgs),
 }
 
 #[derive(Subcommand)]
@@ -30,8 +38,18 @@ enum ClusterCommand {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Cluster(ClusterCommand::Up(args)) => bosun_cluster::cli::up(args),
-        Command::Version(args) => bosun_release::cli::run(args),
+    let code = match cli.command {
+        Command::Cluster(ClusterCommand::Up(args)) => return bosun_cluster::cli::up(args),
+        Command::Version(args) => return bosun_release::cli::run(args),
+        Command::Render(args) => apps::render(args),
+        Command::Diff(args) => apps::diff(args),
+        Command::Sync(args) => apps::sync(args),
+    };
+    match code {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(apps::EXIT_ERROR);
+        }
     }
 }

@@ -4,3 +4,4 @@
 
 pub mod connect;
 pub mod load;
+pub mod pipeline;

@@ -1,0 +1,710 @@
+//! One sync of an Application: every desired object server-side applied with bosun's field
+//! manager (tracking stamped), in Argo CD's order — PreSync hooks, then the Sync phase wave by
+//! wave with each wave healthy before the next, pruning what left Git in its wave (or after
+//! everything with PruneLast), then PostSync hooks; SyncFail hooks when it fails.
+//!
+//! The caller has rendered the complete set of objects (a partial or failed render never gets
+//! here) and decides about pruning; this module never deletes an object that does not carry the
+//! Application's exact tracking id, nor one marked `Prune=false`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use bosun_assess::{HealthStatus, assess};
+use bosun_model::{DeletionMode, SyncOptions};
+use bosun_plan::key::ResourceKey;
+use bosun_plan::live::{Prepared, prepare};
+use bosun_plan::resolve::Resolver;
+use bosun_plan::tracking::{find_tracked, is_tracked_by};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use serde_json::Value;
+use tokio::time::Instant;
+
+use crate::hooks::{DeletePolicy, Phase, hook_of};
+use crate::order::{wave_of, waves};
+
+/// The per-resource sync-options annotation (`Prune=false`, `Replace=true`, ...).
+pub const SYNC_OPTIONS_ANNOTATION: &str = "argocd.argoproj.io/sync-options";
+
+/// What to sync and how.
+#[derive(Clone, Debug)]
+pub struct SyncRequest {
+    pub app: String,
+    /// The destination namespace: namespaced objects without one go there.
+    pub namespace: String,
+    /// The complete render.
+    pub objects: Vec<Value>,
+    pub options: SyncOptions,
+    /// Delete tracked objects that are no longer rendered.
+    pub prune: bool,
+    /// Server-side dry run of every write; nothing changes, nothing is waited for.
+    pub dry_run: bool,
+    /// Upper bound for the whole sync, waits included.
+    pub timeout: Duration,
+    /// The field manager of every apply.
+    pub manager: String,
+    /// With `ApplyOutOfSyncOnly`: the objects the Plan found in sync, which are not applied.
+    pub in_sync: BTreeSet<ResourceKey>,
+}
+
+/// What happened to one resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Created,
+    Configured,
+    Unchanged,
+    /// Not applied: in sync, with ApplyOutOfSyncOnly.
+    Skipped,
+    Pruned,
+    /// Would be pruned, but `Prune=false` (or pruning was not asked for).
+    PruneSkipped,
+    HookSucceeded,
+    HookFailed,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Created => "created",
+            Action::Configured => "configured",
+            Action::Unchanged => "unchanged",
+            Action::Skipped => "skipped (in sync)",
+            Action::Pruned => "pruned",
+            Action::PruneSkipped => "prune skipped",
+            Action::HookSucceeded => "hook succeeded",
+            Action::HookFailed => "hook failed",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ResourceResult {
+    pub key: ResourceKey,
+    pub phase: Phase,
+    pub wave: i64,
+    pub action: Action,
+    pub message: String,
+}
+
+/// Progress, as it happens.
+#[derive(Clone, Debug)]
+pub enum SyncEvent {
+    /// A phase's wave is about to be applied.
+    Wave {
+        phase: Phase,
+        wave: i64,
+        objects: usize,
+    },
+    /// One resource was written (or pruned, or skipped).
+    Resource(ResourceResult),
+    /// Waiting for these resources to become healthy (or hooks to finish).
+    Waiting {
+        phase: Phase,
+        wave: i64,
+        pending: Vec<String>,
+    },
+}
+
+/// The result of a sync that ran to its end (successfully or not).
+#[derive(Clone, Debug)]
+pub struct SyncOutcome {
+    pub resources: Vec<ResourceResult>,
+    pub succeeded: bool,
+    pub message: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error(transparent)]
+    Plan(#[from] bosun_plan::error::Error),
+    #[error("{key}: {action} failed: {message}")]
+    Write {
+        key: ResourceKey,
+        action: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    Options(String),
+}
+
+fn status_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(s) => s.message.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn api_for(resolver: &Resolver, prepared: &Prepared) -> Api<DynamicObject> {
+    let client = resolver.client().clone();
+    match (prepared.resolved.namespaced(), &prepared.key.namespace) {
+        (true, Some(ns)) => Api::namespaced_with(client, ns, &prepared.resolved.resource),
+        _ => Api::all_with(client, &prepared.resolved.resource),
+    }
+}
+
+/// The resource's own sync options on top of the Application's.
+fn options_of(object: &Value, app: &SyncOptions) -> Result<SyncOptions, SyncError> {
+    match object["metadata"]["annotations"][SYNC_OPTIONS_ANNOTATION].as_str() {
+        None => Ok(app.clone()),
+        Some(annotation) => app.with_annotation(annotation).map_err(|e| {
+            SyncError::Options(format!(
+                "{}: {}: {e}",
+                ResourceKey::of(object),
+                SYNC_OPTIONS_ANNOTATION
+            ))
+        }),
+    }
+}
+
+struct Run<'a> {
+    resolver: &'a Resolver,
+    req: &'a SyncRequest,
+    deadline: Instant,
+    results: Vec<ResourceResult>,
+    on_event: &'a (dyn Fn(&SyncEvent) + Sync),
+}
+
+/// Runs one sync. `Err` means the sync could not be carried out (a write was refused, the
+/// cluster does not serve a kind); `Ok` with `succeeded: false` means it ran but the resources
+/// did not become healthy in time or a hook failed.
+pub async fn sync(
+    resolver: &Resolver,
+    req: &SyncRequest,
+    on_event: &(dyn Fn(&SyncEvent) + Sync),
+) -> Result<SyncOutcome, SyncError> {
+    let mut run = Run {
+        resolver,
+        req,
+        deadline: Instant::now() + req.timeout,
+        results: Vec::new(),
+        on_event,
+    };
+    let outcome = run.execute().await;
+    match outcome {
+        Ok(Ok(())) => Ok(SyncOutcome {
+            resources: run.results,
+            succeeded: true,
+            message: if req.dry_run {
+                "dry run succeeded".into()
+            } else {
+                "successfully synced".into()
+            },
+        }),
+        Ok(Err(message)) => {
+            run.run_sync_fail_hooks().await;
+            Ok(SyncOutcome {
+                resources: run.results,
+                succeeded: false,
+                message,
+            })
+        }
+        Err(e) => {
+            run.run_sync_fail_hooks().await;
+            Err(e)
+        }
+    }
+}
+
+impl Run<'_> {
+    fn emit(&self, event: SyncEvent) {
+        (self.on_event)(&event);
+    }
+
+    fn record(&mut self, result: ResourceResult) {
+        self.emit(SyncEvent::Resource(result.clone()));
+        self.results.push(result);
+    }
+
+    /// `Ok(Err(message))`: the sync ran and failed (unhealthy, hook failed, timeout).
+    async fn execute(&mut self) -> Result<Result<(), String>, SyncError> {
+        let req = self.req;
+        let mut hooks: BTreeMap<Phase, Vec<Value>> = BTreeMap::new();
+        let mut normal = Vec::new();
+        for object in &req.objects {
+            match hook_of(object) {
+                Some(hook) => {
+                    for phase in hook.phases {
+                        hooks.entry(phase).or_default().push(object.clone());
+                    }
+                }
+                None => normal.push(object.clone()),
+            }
+        }
+        if req.options.create_namespace && !req.namespace.is_empty() {
+            self.ensure_namespace().await?;
+        }
+        if let Some(pre) = hooks.get(&Phase::PreSync).cloned()
+            && let Err(message) = self.run_hooks(Phase::PreSync, &pre).await?
+        {
+            return Ok(Err(message));
+        }
+
+        // What to prune, by wave (PruneLast: after every wave).
+        let desired_keys: BTreeSet<ResourceKey> = {
+            let mut keys = BTreeSet::new();
+            for object in &req.objects {
+                keys.insert(
+                    prepare(self.resolver, object, &req.app, &req.namespace)
+                        .await?
+                        .key,
+                );
+            }
+            keys
+        };
+        let mut prune_by_wave: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
+        let mut prune_last = Vec::new();
+        for live in find_tracked(self.resolver, &req.app).await? {
+            let key = ResourceKey::of(&live);
+            if desired_keys.contains(&key)
+                || hook_of(&live).is_some()
+                || !is_tracked_by(&live, &req.app)
+            {
+                continue;
+            }
+            let options = options_of(&live, &req.options)?;
+            if options.prune_last {
+                prune_last.push(live);
+            } else {
+                prune_by_wave.entry(wave_of(&live)).or_default().push(live);
+            }
+        }
+
+        let mut planned = waves(&normal);
+        for wave in prune_by_wave.keys() {
+            if !planned.iter().any(|(w, _)| w == wave) {
+                planned.push((*wave, Vec::new()));
+            }
+        }
+        planned.sort_by_key(|(w, _)| *w);
+        let last_wave = planned.last().map(|(w, _)| *w);
+        for (wave, objects) in planned {
+            self.emit(SyncEvent::Wave {
+                phase: Phase::Sync,
+                wave,
+                objects: objects.len(),
+            });
+            let mut applied = Vec::new();
+            for object in &objects {
+                if let Some(prepared) = self.apply(object, Phase::Sync, wave).await? {
+                    applied.push(prepared);
+                }
+            }
+            if let Some(pruned) = prune_by_wave.remove(&wave) {
+                self.prune(&pruned, wave).await?;
+            }
+            // Each wave must be healthy before the next; the last one before PostSync hooks.
+            let more = Some(wave) != last_wave
+                || !prune_last.is_empty()
+                || hooks.contains_key(&Phase::PostSync);
+            if more
+                && !req.dry_run
+                && let Err(message) = self.wait_healthy(Phase::Sync, wave, &applied).await
+            {
+                return Ok(Err(message));
+            }
+        }
+        if !prune_last.is_empty() {
+            self.prune(&prune_last, last_wave.unwrap_or(0)).await?;
+        }
+        if let Some(post) = hooks.get(&Phase::PostSync).cloned()
+            && let Err(message) = self.run_hooks(Phase::PostSync, &post).await?
+        {
+            return Ok(Err(message));
+        }
+        Ok(Ok(()))
+    }
+
+    async fn ensure_namespace(&mut self) -> Result<(), SyncError> {
+        let namespace = serde_json::json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": self.req.namespace},
+        });
+        let api: Api<DynamicObject> = Api::all_with(
+            self.resolver.client().clone(),
+            &kube::discovery::ApiResource::erase::<k8s_openapi::api::core::v1::Namespace>(&()),
+        );
+        if api
+            .get_opt(&self.req.namespace)
+            .await
+            .map_err(|e| self.write_error("get namespace", &namespace, &e))?
+            .is_some()
+        {
+            return Ok(());
+        }
+        let mut pp = PatchParams::apply(&self.req.manager).force();
+        pp.dry_run = self.req.dry_run;
+        api.patch(&self.req.namespace, &pp, &Patch::Apply(&namespace))
+            .await
+            .map_err(|e| self.write_error("create namespace", &namespace, &e))?;
+        Ok(())
+    }
+
+    fn write_error(&self, action: &'static str, object: &Value, e: &kube::Error) -> SyncError {
+        SyncError::Write {
+            key: ResourceKey::of(object),
+            action,
+            message: status_message(e),
+        }
+    }
+
+    /// Applies one object; `None` when it was skipped (in sync under ApplyOutOfSyncOnly).
+    async fn apply(
+        &mut self,
+        object: &Value,
+        phase: Phase,
+        wave: i64,
+    ) -> Result<Option<Prepared>, SyncError> {
+        let req = self.req;
+        let options = options_of(object, &req.options)?;
+        let prepared = prepare(self.resolver, object, &req.app, &req.namespace).await?;
+        if options.apply_out_of_sync_only
+            && phase == Phase::Sync
+            && req.in_sync.contains(&prepared.key)
+        {
+            self.record(ResourceResult {
+                key: prepared.key.clone(),
+                phase,
+                wave,
+                action: Action::Skipped,
+                message: String::new(),
+            });
+            return Ok(None);
+        }
+        let api = api_for(self.resolver, &prepared);
+        let name = prepared.key.name.clone();
+        let before = api
+            .get_opt(&name)
+            .await
+            .map_err(|e| self.write_error("read", &prepared.object, &e))?;
+        let object: DynamicObject = serde_json::from_value(prepared.object.clone())
+            .map_err(|e| SyncError::Options(format!("{}: {e}", prepared.key)))?;
+        let after = if options.replace {
+            // Replace=true: create, or replace the whole object (Argo CD's `kubectl replace`).
+            let pp = PostParams {
+                dry_run: req.dry_run,
+                field_manager: Some(req.manager.clone()),
+            };
+            match &before {
+                None => api.create(&pp, &object).await,
+                Some(live) => {
+                    let mut object = object.clone();
+                    object.metadata.resource_version = live.metadata.resource_version.clone();
+                    api.replace(&name, &pp, &object).await
+                }
+            }
+        } else {
+            let mut pp = PatchParams::apply(&req.manager).force();
+            pp.dry_run = req.dry_run;
+            api.patch(&name, &pp, &Patch::Apply(&prepared.object)).await
+        }
+        .map_err(|e| self.write_error("apply", &prepared.object, &e))?;
+        let action = match &before {
+            None => Action::Created,
+            Some(live) if live.metadata.resource_version == after.metadata.resource_version => {
+                Action::Unchanged
+            }
+            Some(_) => Action::Configured,
+        };
+        self.record(ResourceResult {
+            key: prepared.key.clone(),
+            phase,
+            wave,
+            action,
+            message: if req.dry_run {
+                "(dry run)".into()
+            } else {
+                String::new()
+            },
+        });
+        Ok(Some(prepared))
+    }
+
+    async fn prune(&mut self, objects: &[Value], wave: i64) -> Result<(), SyncError> {
+        let req = self.req;
+        for live in objects {
+            let options = options_of(live, &req.options)?;
+            let key = ResourceKey::of(live);
+            if !req.prune || options.prune != DeletionMode::Allow {
+                let message = if !req.prune {
+                    "no longer in Git; pruning not enabled".to_string()
+                } else {
+                    "no longer in Git; kept by Prune=false".to_string()
+                };
+                self.record(ResourceResult {
+                    key,
+                    phase: Phase::Sync,
+                    wave,
+                    action: Action::PruneSkipped,
+                    message,
+                });
+                continue;
+            }
+            let prepared = prepare(
+                self.resolver,
+                live,
+                &req.app,
+                key.namespace.as_deref().unwrap_or_default(),
+            )
+            .await?;
+            let api = api_for(self.resolver, &prepared);
+            let dp = DeleteParams {
+                dry_run: req.dry_run,
+                propagation_policy: Some(match options.prune_propagation {
+                    bosun_model::PropagationPolicy::Foreground => {
+                        kube::api::PropagationPolicy::Foreground
+                    }
+                    bosun_model::PropagationPolicy::Background => {
+                        kube::api::PropagationPolicy::Background
+                    }
+                    bosun_model::PropagationPolicy::Orphan => kube::api::PropagationPolicy::Orphan,
+                }),
+                ..DeleteParams::default()
+            };
+            match api.delete(&key.name, &dp).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(s)) if s.code == 404 => {}
+                Err(e) => return Err(self.write_error("prune", live, &e)),
+            }
+            self.record(ResourceResult {
+                key,
+                phase: Phase::Sync,
+                wave,
+                action: Action::Pruned,
+                message: if req.dry_run {
+                    "(dry run)".into()
+                } else {
+                    String::new()
+                },
+            });
+        }
+        Ok(())
+    }
+
+    /// Polls the applied objects until each is Healthy (or Suspended, or has no health check).
+    async fn wait_healthy(
+        &self,
+        phase: Phase,
+        wave: i64,
+        objects: &[Prepared],
+    ) -> Result<(), String> {
+        let mut last_pending = Vec::new();
+        loop {
+            let mut pending = Vec::new();
+            for prepared in objects {
+                let api = api_for(self.resolver, prepared);
+                match api.get_opt(&prepared.key.name).await {
+                    Ok(Some(live)) => {
+                        let live = serde_json::to_value(&live).unwrap_or_default();
+                        if let Some(health) = assess(&live)
+                            && !matches!(
+                                health.status,
+                                HealthStatus::Healthy | HealthStatus::Suspended
+                            )
+                        {
+                            pending.push(format!(
+                                "{} is {}: {}",
+                                prepared.key,
+                                health.status.as_str(),
+                                health.message
+                            ));
+                        }
+                    }
+                    Ok(None) => pending.push(format!("{} is Missing", prepared.key)),
+                    Err(e) => pending.push(format!("{}: {}", prepared.key, status_message(&e))),
+                }
+            }
+            if pending.is_empty() {
+                return Ok(());
+            }
+            if pending != last_pending {
+                self.emit(SyncEvent::Waiting {
+                    phase,
+                    wave,
+                    pending: pending.clone(),
+                });
+                last_pending = pending.clone();
+            }
+            if Instant::now() >= self.deadline {
+                return Err(format!(
+                    "timed out waiting for wave {wave} to become healthy: {}",
+                    pending.join("; ")
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Runs the hooks of a phase wave by wave: each is (re)created and waited for until it
+    /// completes; a failed hook fails the sync.
+    async fn run_hooks(
+        &mut self,
+        phase: Phase,
+        objects: &[Value],
+    ) -> Result<Result<(), String>, SyncError> {
+        for (wave, hooks) in waves(objects) {
+            self.emit(SyncEvent::Wave {
+                phase,
+                wave,
+                objects: hooks.len(),
+            });
+            if self.req.dry_run {
+                for hook in &hooks {
+                    self.record(ResourceResult {
+                        key: ResourceKey::of(hook),
+                        phase,
+                        wave,
+                        action: Action::Skipped,
+                        message: "hook not run in a dry run".into(),
+                    });
+                }
+                continue;
+            }
+            let mut running = Vec::new();
+            for hook in &hooks {
+                let policies = hook_of(hook).map(|h| h.delete_policies).unwrap_or_default();
+                let prepared =
+                    prepare(self.resolver, hook, &self.req.app, &self.req.namespace).await?;
+                if policies.contains(&DeletePolicy::BeforeHookCreation) {
+                    self.delete_and_wait(&prepared).await?;
+                }
+                let api = api_for(self.resolver, &prepared);
+                let pp = PatchParams::apply(&self.req.manager).force();
+                api.patch(&prepared.key.name, &pp, &Patch::Apply(&prepared.object))
+                    .await
+                    .map_err(|e| self.write_error("create hook", &prepared.object, &e))?;
+                running.push((prepared, policies));
+            }
+            let mut failed = None;
+            for (prepared, policies) in &running {
+                let result = self.wait_hook(phase, wave, prepared).await;
+                let ok = result.is_ok();
+                self.record(ResourceResult {
+                    key: prepared.key.clone(),
+                    phase,
+                    wave,
+                    action: if ok {
+                        Action::HookSucceeded
+                    } else {
+                        Action::HookFailed
+                    },
+                    message: result.clone().err().unwrap_or_default(),
+                });
+                let delete = (ok && policies.contains(&DeletePolicy::HookSucceeded))
+                    || (!ok && policies.contains(&DeletePolicy::HookFailed));
+                if delete {
+                    let _ = api_for(self.resolver, prepared)
+                        .delete(&prepared.key.name, &DeleteParams::background())
+                        .await;
+                }
+                if let Err(message) = result {
+                    failed.get_or_insert(format!(
+                        "{phase:?} hook {} failed: {message}",
+                        prepared.key
+                    ));
+                }
+            }
+            if let Some(message) = failed {
+                return Ok(Err(message));
+            }
+        }
+        Ok(Ok(()))
+    }
+
+    async fn delete_and_wait(&self, prepared: &Prepared) -> Result<(), SyncError> {
+        let api = api_for(self.resolver, prepared);
+        match api
+            .delete(&prepared.key.name, &DeleteParams::foreground())
+            .await
+        {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
+            Err(e) => return Err(self.write_error("delete previous hook", &prepared.object, &e)),
+        }
+        while Instant::now() < self.deadline {
+            match api.get_opt(&prepared.key.name).await {
+                Ok(None) => return Ok(()),
+                Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(200)).await,
+                Err(e) => {
+                    return Err(self.write_error("delete previous hook", &prepared.object, &e));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A hook is done when a Job completes or fails, a Pod succeeds or fails, or any other kind is
+    /// healthy.
+    async fn wait_hook(&self, phase: Phase, wave: i64, prepared: &Prepared) -> Result<(), String> {
+        let api = api_for(self.resolver, prepared);
+        let mut announced = false;
+        loop {
+            let live = match api.get_opt(&prepared.key.name).await {
+                Ok(Some(live)) => serde_json::to_value(&live).unwrap_or_default(),
+                Ok(None) => return Err("the hook disappeared before it finished".into()),
+                Err(e) => return Err(status_message(&e)),
+            };
+            let condition = |kind: &str| {
+                live["status"]["conditions"]
+                    .as_array()
+                    .and_then(|cs| {
+                        cs.iter()
+                            .find(|c| c["type"] == kind && c["status"] == "True")
+                    })
+                    .map(|c| c["message"].as_str().unwrap_or_default().to_string())
+            };
+            match prepared.key.kind.as_str() {
+                "Job" => {
+                    if condition("Complete").is_some() {
+                        return Ok(());
+                    }
+                    if let Some(message) = condition("Failed") {
+                        return Err(message);
+                    }
+                }
+                "Pod" => match live["status"]["phase"].as_str() {
+                    Some("Succeeded") => return Ok(()),
+                    Some("Failed") => {
+                        return Err(live["status"]["message"]
+                            .as_str()
+                            .unwrap_or("pod failed")
+                            .to_string());
+                    }
+                    _ => {}
+                },
+                _ => match assess(&live) {
+                    None => return Ok(()),
+                    Some(h) if h.status == HealthStatus::Healthy => return Ok(()),
+                    Some(h) if h.status == HealthStatus::Degraded => return Err(h.message),
+                    _ => {}
+                },
+            }
+            if !announced {
+                self.emit(SyncEvent::Waiting {
+                    phase,
+                    wave,
+                    pending: vec![format!("{} running", prepared.key)],
+                });
+                announced = true;
+            }
+            if Instant::now() >= self.deadline {
+                return Err("timed out waiting for the hook to finish".into());
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    async fn run_sync_fail_hooks(&mut self) {
+        let fail: Vec<Value> = self
+            .req
+            .objects
+            .iter()
+            .filter(|o| hook_of(o).is_some_and(|h| h.phases.contains(&Phase::SyncFail)))
+            .cloned()
+            .collect();
+        if !fail.is_empty() && !self.req.dry_run {
+            // The sync already failed; a failing SyncFail hook is reported but changes nothing.
+            let _ = self.run_hooks(Phase::SyncFail, &fail).await;
+        }
+    }
+}

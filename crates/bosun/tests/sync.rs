@@ -1,0 +1,588 @@
+//! `bosun render|diff|sync` end to end: the real `bosun` binary, Git repositories made by the
+//! tests, the real helm and kubectl (kustomize), and bosun's local cluster on a free loopback port.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use bosun_cluster::server::{self, ClusterConfig, RunningCluster};
+use serde_json::Value;
+
+struct Env {
+    cluster: RunningCluster,
+    dir: tempfile::TempDir,
+    kubeconfig: PathBuf,
+    repo: PathBuf,
+}
+
+fn tools() -> PathBuf {
+    std::env::var("BOSUN_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/bosun-tools")
+        })
+}
+
+fn kubectl_path() -> PathBuf {
+    let k = tools().join("bin/kubectl");
+    assert!(
+        k.exists(),
+        "{} missing: run scripts/install-test-deps",
+        k.display()
+    );
+    k
+}
+
+fn git(repo: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(repo)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn write(root: &Path, path: &str, text: &str) {
+    let file = root.join(path);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(file, text).unwrap();
+}
+
+impl Env {
+    async fn start() -> Env {
+        let cluster = server::start(ClusterConfig {
+            timing: bosun_cluster::controllers::Timing {
+                pod_ready_delay: std::time::Duration::from_millis(200),
+                job_run_time: std::time::Duration::from_millis(400),
+                resync: std::time::Duration::from_secs(1),
+            },
+            ..ClusterConfig::default()
+        })
+        .await
+        .expect("cluster");
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        bosun_cluster::kubeconfig::write(&kubeconfig, "test", &cluster.url(), "tester").unwrap();
+        let repo = dir.path().join("config-repo");
+        std::fs::create_dir_all(&repo).unwrap();
+        git(&repo, &["init", "-q", "-b", "main"]);
+        Env {
+            cluster,
+            dir,
+            kubeconfig,
+            repo,
+        }
+    }
+
+    fn commit(&self, message: &str) {
+        git(&self.repo, &["add", "-A"]);
+        git(
+            &self.repo,
+            &["commit", "-q", "--allow-empty", "-m", message],
+        );
+    }
+
+    /// An Application for `path` of the test repository, destination namespace `ns`.
+    fn app(&self, name: &str, path: &str, ns: &str, extra: &str) -> PathBuf {
+        let file = self.dir.path().join(format!("{name}.yaml"));
+        std::fs::write(
+            &file,
+            format!(
+                "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: file://{}\n    targetRevision: main\n    path: {path}\n{extra}  destination:\n    server: https://kubernetes.default.svc\n    namespace: {ns}\n  syncPolicy:\n    syncOptions:\n    - CreateNamespace=true\n",
+                self.repo.display()
+            ),
+        )
+        .unwrap();
+        file
+    }
+
+    fn bosun(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_bosun"))
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("BOSUN_CACHE", self.dir.path().join("cache"))
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("bosun")
+    }
+
+    fn bosun_ok(&self, args: &[&str]) -> String {
+        let out = self.bosun(args);
+        assert!(
+            out.status.success(),
+            "bosun {args:?} exited {:?}\nstdout:\n{}\nstderr:\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Output {
+        Command::new(kubectl_path())
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .output()
+            .expect("kubectl")
+    }
+
+    fn get(&self, args: &[&str]) -> Option<Value> {
+        let mut full = vec!["get"];
+        full.extend_from_slice(args);
+        full.extend_from_slice(&["-o", "json"]);
+        let out = self.kubectl(&full);
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).unwrap())
+    }
+
+    /// The store's newest resourceVersion (changes with any write).
+    fn store_version(&self) -> String {
+        let list = self.get(&["configmaps", "-A"]).unwrap();
+        list["metadata"]["resourceVersion"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+const CHART: &str = "apiVersion: v2\nname: web\nversion: 0.1.0\n";
+const CHART_DEPLOYMENT: &str = r#"apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+  labels: {app: web, env: {{ .Values.env }}}
+spec:
+  replicas: {{ .Values.replicas }}
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: "{{ .Values.image.repository }}:{{ .Values.image.tag }}"
+"#;
+const CHART_SERVICE: &str = r#"apiVersion: v1
+kind: Service
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  selector: {app: web}
+  ports:
+  - port: 80
+"#;
+
+fn helm_repo(env: &Env) {
+    write(&env.repo, "charts/web/Chart.yaml", CHART);
+    write(
+        &env.repo,
+        "charts/web/templates/deployment.yaml",
+        CHART_DEPLOYMENT,
+    );
+    write(
+        &env.repo,
+        "charts/web/templates/service.yaml",
+        CHART_SERVICE,
+    );
+    write(
+        &env.repo,
+        "charts/web/values.yaml",
+        "env: base\nreplicas: 1\nimage: {repository: registry.local/web, tag: '1.0.0'}\n",
+    );
+    write(
+        &env.repo,
+        "charts/web/values-dev.yaml",
+        "env: dev\nreplicas: 1\nimage: {tag: '1.1.0-dev'}\n",
+    );
+    write(
+        &env.repo,
+        "charts/web/values-prod.yaml",
+        "env: prod\nreplicas: 3\nimage: {tag: '1.0.0'}\n",
+    );
+}
+
+/// seeds/003: one Helm chart, dev and prod value files, two Applications. Both sync; each gets
+/// its environment's replicas and image; afterwards `bosun diff` reports no difference (exit 0).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_chart_with_dev_and_prod_values() {
+    let env = Env::start().await;
+    helm_repo(&env);
+    env.commit("chart");
+    for (name, values) in [
+        ("web-dev", "values-dev.yaml"),
+        ("web-prod", "values-prod.yaml"),
+    ] {
+        let app = env.app(
+            name,
+            "charts/web",
+            name,
+            &format!("    helm:\n      valueFiles:\n      - {values}\n"),
+        );
+        let out = env.bosun_ok(&["sync", app.to_str().unwrap(), "--wait", "--timeout", "60s"]);
+        assert!(out.contains("Healthy"), "{out}");
+        let diff = env.bosun(&["diff", app.to_str().unwrap()]);
+        assert_eq!(
+            diff.status.code(),
+            Some(0),
+            "in sync after sync: {}",
+            String::from_utf8_lossy(&diff.stdout)
+        );
+    }
+    let dev = env
+        .get(&["deployment", "web-dev", "-n", "web-dev"])
+        .expect("dev deployment");
+    assert_eq!(dev["spec"]["replicas"], 1);
+    assert_eq!(
+        dev["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.local/web:1.1.0-dev"
+    );
+    assert_eq!(
+        dev["metadata"]["annotations"]["bosun.dev/tracking-id"],
+        "web-dev:apps/Deployment:web-dev/web-dev"
+    );
+    let prod = env
+        .get(&["deployment", "web-prod", "-n", "web-prod"])
+        .expect("prod deployment");
+    assert_eq!(prod["spec"]["replicas"], 3);
+    assert_eq!(prod["status"]["readyReplicas"], 3);
+    // bosun applies with its own field manager.
+    let managers: Vec<&str> = prod["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["manager"].as_str())
+        .collect();
+    assert!(managers.contains(&"bosun"), "{managers:?}");
+    env.cluster.shutdown().await;
+}
+
+/// A Kustomize base with two overlays; `kustomize.images` in the Application overrides the image.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kustomize_overlays_with_images() {
+    let env = Env::start().await;
+    write(
+        &env.repo,
+        "k8s/base/kustomization.yaml",
+        "resources:\n- deployment.yaml\n",
+    );
+    write(
+        &env.repo,
+        "k8s/base/deployment.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec:\n  replicas: 1\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec:\n      containers: [{name: api, image: registry.local/api:1.0.0}]\n",
+    );
+    write(
+        &env.repo,
+        "k8s/overlays/staging/kustomization.yaml",
+        "resources:\n- ../../base\nnamePrefix: staging-\n",
+    );
+    write(
+        &env.repo,
+        "k8s/overlays/production/kustomization.yaml",
+        "resources:\n- ../../base\nnamePrefix: prod-\nreplicas:\n- {name: api, count: 2}\n",
+    );
+    env.commit("kustomize");
+    let staging = env.app("api-staging", "k8s/overlays/staging", "staging", "");
+    let production = env.app(
+        "api-production",
+        "k8s/overlays/production",
+        "production",
+        "    kustomize:\n      images:\n      - registry.local/api:2.0.0\n",
+    );
+    env.bosun_ok(&[
+        "sync",
+        staging.to_str().unwrap(),
+        "--wait",
+        "--timeout",
+        "60s",
+    ]);
+    env.bosun_ok(&[
+        "sync",
+        production.to_str().unwrap(),
+        "--wait",
+        "--timeout",
+        "60s",
+    ]);
+    let s = env
+        .get(&["deployment", "staging-api", "-n", "staging"])
+        .expect("staging");
+    assert_eq!(
+        s["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.local/api:1.0.0"
+    );
+    let p = env
+        .get(&["deployment", "prod-api", "-n", "production"])
+        .expect("production");
+    assert_eq!(p["spec"]["replicas"], 2);
+    assert_eq!(
+        p["spec"]["template"]["spec"]["containers"][0]["image"],
+        "registry.local/api:2.0.0"
+    );
+    env.cluster.shutdown().await;
+}
+
+const CM: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: NAME\nANNOTATIONSdata: {key: value}\n";
+
+fn configmap(name: &str, annotations: &str) -> String {
+    CM.replace("NAME", name).replace("ANNOTATIONS", annotations)
+}
+
+/// A plain directory: a second commit that removes resources prunes them with `--prune` —
+/// PruneLast ones after everything else — while `Prune=false` keeps one; objects that bosun did
+/// not create are never touched. A change made with kubectl shows up as drift (`bosun diff`
+/// exit 1), and `bosun diff` agrees with `kubectl diff --server-side` about which objects differ.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn directory_prune_and_drift() {
+    let env = Env::start().await;
+    write(&env.repo, "plain/a.yaml", &configmap("a", ""));
+    write(&env.repo, "plain/b.yaml", &configmap("b", ""));
+    write(
+        &env.repo,
+        "plain/last.yaml",
+        &configmap(
+            "last",
+            "  annotations: {argocd.argoproj.io/sync-options: PruneLast=true}\n",
+        ),
+    );
+    write(
+        &env.repo,
+        "plain/keep.yaml",
+        &configmap(
+            "keep",
+            "  annotations: {argocd.argoproj.io/sync-options: Prune=false}\n",
+        ),
+    );
+    env.commit("four configmaps");
+    let app = env.app("plain", "plain", "plain", "");
+    let app = app.to_str().unwrap();
+    env.bosun_ok(&["sync", app]);
+    // An object bosun did not create, in the same namespace.
+    let foreign = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: foreign, namespace: plain, labels: {bosun.dev/app: plain}}\n";
+    let out = Command::new(kubectl_path())
+        .args(["apply", "--server-side", "-f", "-"])
+        .env("KUBECONFIG", &env.kubeconfig)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(foreign.as_bytes())?;
+            c.wait()
+        })
+        .unwrap();
+    assert!(out.success());
+
+    // Drift: kubectl changes one object; bosun diff and kubectl diff both see exactly it.
+    assert!(
+        env.kubectl(&[
+            "patch",
+            "configmap",
+            "a",
+            "-n",
+            "plain",
+            "--type",
+            "merge",
+            "-p",
+            r#"{"data":{"key":"edited"}}"#
+        ])
+        .status
+        .success()
+    );
+    let diff = env.bosun(&["diff", app, "-o", "json"]);
+    assert_eq!(
+        diff.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&diff.stderr)
+    );
+    let rendered = env.bosun_ok(&["render", app]);
+    let kubectl_diff = Command::new(kubectl_path())
+        .args([
+            "diff",
+            "--server-side",
+            "--force-conflicts",
+            "-n",
+            "plain",
+            "-f",
+            "-",
+        ])
+        .env("KUBECONFIG", &env.kubeconfig)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(rendered.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    let kubectl_text = String::from_utf8_lossy(&kubectl_diff.stdout);
+    let kubectl_differs: Vec<&str> = ["a", "b", "last", "keep"]
+        .into_iter()
+        .filter(|n| kubectl_text.contains(&format!("v1.ConfigMap.plain.{n}")))
+        .collect();
+    let plan: Value = serde_json::from_slice(&diff.stdout).unwrap();
+    let bosun_differs: Vec<String> = plan[0]["plan"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["status"] == "OutOfSync")
+        .map(|r| r["key"]["name"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(bosun_differs, vec!["a".to_string()], "{plan}");
+    assert_eq!(kubectl_differs, vec!["a"], "kubectl diff:\n{kubectl_text}");
+
+    // Remove three from Git; sync with prune.
+    for f in ["plain/b.yaml", "plain/last.yaml", "plain/keep.yaml"] {
+        std::fs::remove_file(env.repo.join(f)).unwrap();
+    }
+    env.commit("remove three");
+    let out = env.bosun(&["sync", app, "--prune"]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        out.status.success(),
+        "{stderr}\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let pos = |needle: &str| {
+        stderr
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in:\n{stderr}"))
+    };
+    assert!(
+        pos("/ConfigMap/plain/b pruned") < pos("/ConfigMap/plain/last pruned"),
+        "PruneLast prunes after the rest:\n{stderr}"
+    );
+    assert!(
+        stderr.contains("/ConfigMap/plain/keep prune skipped"),
+        "{stderr}"
+    );
+    assert!(env.get(&["configmap", "b", "-n", "plain"]).is_none());
+    assert!(env.get(&["configmap", "last", "-n", "plain"]).is_none());
+    assert!(
+        env.get(&["configmap", "keep", "-n", "plain"]).is_some(),
+        "Prune=false keeps it"
+    );
+    assert!(
+        env.get(&["configmap", "foreign", "-n", "plain"]).is_some(),
+        "never prune what bosun did not create"
+    );
+    assert_eq!(
+        env.get(&["configmap", "a", "-n", "plain"]).unwrap()["data"]["key"],
+        "value",
+        "the sync reverted the drift"
+    );
+    env.cluster.shutdown().await;
+}
+
+/// Sync waves and a PreSync hook Job run in the documented order: the hook completes before wave
+/// -1, which is applied (and healthy) before wave 0, which comes before wave 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waves_and_presync_hook_in_order() {
+    let env = Env::start().await;
+    write(
+        &env.repo,
+        "waves/cm-early.yaml",
+        &configmap(
+            "early",
+            "  annotations: {argocd.argoproj.io/sync-wave: \"-1\"}\n",
+        ),
+    );
+    write(&env.repo, "waves/cm-default.yaml", &configmap("middle", ""));
+    write(
+        &env.repo,
+        "waves/cm-late.yaml",
+        &configmap(
+            "late",
+            "  annotations: {argocd.argoproj.io/sync-wave: \"1\"}\n",
+        ),
+    );
+    write(
+        &env.repo,
+        "waves/migrate.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations: {argocd.argoproj.io/hook: PreSync, argocd.argoproj.io/hook-delete-policy: BeforeHookCreation}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: registry.local/migrate:1}]\n",
+    );
+    env.commit("waves");
+    let app = env.app("waves", "waves", "waves", "");
+    let out = env.bosun(&["sync", app.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    let pos = |needle: &str| {
+        stderr
+            .find(needle)
+            .unwrap_or_else(|| panic!("{needle:?} not in:\n{stderr}"))
+    };
+    assert!(pos("batch/Job/waves/migrate hook succeeded") < pos("/ConfigMap/waves/early"));
+    assert!(pos("/ConfigMap/waves/early") < pos("/ConfigMap/waves/middle"));
+    assert!(pos("/ConfigMap/waves/middle") < pos("/ConfigMap/waves/late"));
+    // The hook Job is not part of the Application's resources: a second sync recreates it.
+    let first = env
+        .get(&["job", "migrate", "-n", "waves"])
+        .expect("hook job kept (BeforeHookCreation)");
+    env.bosun_ok(&["sync", app.to_str().unwrap()]);
+    let second = env
+        .get(&["job", "migrate", "-n", "waves"])
+        .expect("hook job");
+    assert_ne!(
+        first["metadata"]["uid"], second["metadata"]["uid"],
+        "BeforeHookCreation recreates the hook"
+    );
+    env.cluster.shutdown().await;
+}
+
+/// A broken chart and an empty render leave the cluster untouched, with an error naming the
+/// cause (exit 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broken_chart_and_empty_render_change_nothing() {
+    let env = Env::start().await;
+    helm_repo(&env);
+    write(&env.repo, "empty/README.md", "nothing here\n");
+    env.commit("chart");
+    let app = env.app("web", "charts/web", "web", "");
+    env.bosun_ok(&["sync", app.to_str().unwrap()]);
+    let before = env.store_version();
+
+    write(
+        &env.repo,
+        "charts/web/templates/broken.yaml",
+        "kind: ConfigMap\nmetadata:\n  name: {{ .Values.missing | nonexistentfunction }}\n",
+    );
+    std::fs::remove_file(env.repo.join("charts/web/templates/service.yaml")).unwrap();
+    env.commit("break the chart");
+    let out = env.bosun(&["sync", app.to_str().unwrap(), "--prune"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("broken.yaml") || err.contains("nonexistentfunction"),
+        "{err}"
+    );
+    assert!(
+        env.get(&["service", "web", "-n", "web"]).is_some(),
+        "a failed render prunes nothing"
+    );
+
+    let empty = env.app("nothing", "empty", "web", "");
+    let out = env.bosun(&["sync", empty.to_str().unwrap(), "--prune"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .to_lowercase()
+            .contains("no objects")
+            || String::from_utf8_lossy(&out.stderr)
+                .to_lowercase()
+                .contains("empty"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(env.store_version(), before, "the cluster is untouched");
+    env.cluster.shutdown().await;
+}

@@ -1,0 +1,343 @@
+//! The path of one Application: Source (the commit and its files) → Render (the objects) →
+//! Plan (desired versus live) → Apply (sync) → Assess (health). `bosun render|diff|sync` and the
+//! controller call these, so each stage has one implementation.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bosun_apply::sync::{SyncEvent, SyncOutcome, SyncRequest, sync};
+use bosun_assess::{AppHealth, ManagedResource, aggregate};
+use bosun_model::{Application, BosunConfig, ClusterRef, SyncOptions};
+use bosun_plan::resolve::Resolver;
+use bosun_render::{RenderRequest, Renderer, Tools};
+use bosun_source::{Credentials, RepoCache};
+use serde_json::Value;
+use tokio::sync::Mutex;
+
+use crate::connect::{Cluster, ConnectError, connect};
+
+/// bosun's field manager for everything it applies.
+pub const FIELD_MANAGER: &str = "bosun";
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{app}: {source}")]
+    Model {
+        app: String,
+        source: bosun_model::ModelError,
+    },
+    #[error("{app}: source {repo}: {message}")]
+    Source {
+        app: String,
+        repo: String,
+        message: String,
+    },
+    #[error("{app}: render: {source}")]
+    Render {
+        app: String,
+        source: bosun_render::RenderError,
+    },
+    #[error("{app}: {source}")]
+    Connect { app: String, source: ConnectError },
+    #[error("{app}: {source}")]
+    Plan {
+        app: String,
+        source: bosun_plan::error::Error,
+    },
+    #[error("{app}: sync: {source}")]
+    Sync {
+        app: String,
+        source: bosun_apply::sync::SyncError,
+    },
+}
+
+/// The objects of an Application at a revision.
+#[derive(Clone, Debug)]
+pub struct AppRender {
+    /// The commit of each source, in order.
+    pub revisions: Vec<String>,
+    pub objects: Vec<Value>,
+}
+
+struct Connected {
+    cluster: Cluster,
+    resolver: Resolver,
+}
+
+/// Settings of a sync from the CLI or the controller.
+#[derive(Clone, Debug)]
+pub struct SyncSettings {
+    pub dry_run: bool,
+    /// `None`: what the Application's automated policy says.
+    pub prune: Option<bool>,
+    pub timeout: Duration,
+}
+
+/// One per process: the repository cache, the renderer and the cluster connections are shared
+/// by every Application.
+pub struct Engine {
+    pub config: BosunConfig,
+    repos: Arc<RepoCache>,
+    renderer: Renderer,
+    clusters: Mutex<HashMap<String, Arc<Connected>>>,
+}
+
+/// `~/.cache/bosun` unless `BOSUN_CACHE` says otherwise.
+pub fn default_cache_dir() -> PathBuf {
+    std::env::var_os("BOSUN_CACHE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(std::env::temp_dir)
+                .join(".cache/bosun")
+        })
+}
+
+impl Engine {
+    pub fn new(config: BosunConfig, cache_dir: PathBuf) -> Result<Engine, bosun_source::Error> {
+        Ok(Engine {
+            config,
+            repos: Arc::new(RepoCache::new(cache_dir.join("repos"))?),
+            renderer: Renderer::new(Tools::discover()),
+            clusters: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn credentials(&self, app: &str, repo_url: &str) -> Result<Credentials, EngineError> {
+        let Some(c) = self.config.credentials_for(repo_url) else {
+            return Ok(Credentials::none());
+        };
+        Credentials::from_env(
+            c.username.clone(),
+            c.token_env.as_deref().or(c.password_env.as_deref()),
+            c.ssh_key_file.as_ref().map(PathBuf::from),
+        )
+        .map_err(|e| EngineError::Source {
+            app: app.into(),
+            repo: bosun_source::redact_url(repo_url),
+            message: e.to_string(),
+        })
+    }
+
+    async fn cluster(&self, app: &Application) -> Result<Arc<Connected>, EngineError> {
+        let name = app.metadata.name.clone();
+        let target: ClusterRef = self
+            .config
+            .resolve_destination(&app.spec.destination)
+            .map_err(|source| EngineError::Model {
+                app: name.clone(),
+                source,
+            })?;
+        let key = format!("{:?}/{:?}", target.kubeconfig, target.context);
+        let mut clusters = self.clusters.lock().await;
+        if let Some(c) = clusters.get(&key) {
+            return Ok(c.clone());
+        }
+        let cluster = connect(&target)
+            .await
+            .map_err(|source| EngineError::Connect {
+                app: name.clone(),
+                source,
+            })?;
+        let resolver = Resolver::new(cluster.client.clone())
+            .await
+            .map_err(|source| EngineError::Plan {
+                app: name.clone(),
+                source,
+            })?;
+        let connected = Arc::new(Connected { cluster, resolver });
+        clusters.insert(key, connected.clone());
+        Ok(connected)
+    }
+
+    fn destination_namespace(app: &Application, cluster: Option<&Cluster>) -> String {
+        app.spec
+            .destination
+            .namespace
+            .clone()
+            .filter(|n| !n.is_empty())
+            .or_else(|| cluster.map(|c| c.default_namespace.clone()))
+            .unwrap_or_else(|| "default".into())
+    }
+
+    /// Source + Render. With a cluster, Helm sees its version and API versions.
+    async fn render_with(
+        &self,
+        app: &Application,
+        cluster: Option<&Cluster>,
+    ) -> Result<AppRender, EngineError> {
+        let name = app.metadata.name.clone();
+        let namespace = Self::destination_namespace(app, cluster);
+        let allow_empty = app
+            .spec
+            .sync_policy
+            .as_ref()
+            .and_then(|p| p.automated.as_ref())
+            .is_some_and(|a| a.allow_empty);
+        let mut revisions = Vec::new();
+        let mut objects = Vec::new();
+        for source in app.spec.all_sources() {
+            let creds = self.credentials(&name, &source.repo_url)?;
+            let source_error = |e: bosun_source::Error| EngineError::Source {
+                app: name.clone(),
+                repo: bosun_source::redact_url(&source.repo_url),
+                message: e.to_string(),
+            };
+            let revision = source.target_revision.clone().unwrap_or_default();
+            // gix is blocking: the fetch and checkout run off the async threads.
+            let (repos, url) = (self.repos.clone(), source.repo_url.clone());
+            let checkout = tokio::task::spawn_blocking(move || {
+                let commit = repos.resolve(&url, &revision, &creds)?;
+                repos.checkout(&url, &commit, &creds)
+            })
+            .await
+            .expect("checkout task panicked")
+            .map_err(source_error)?;
+            let request = RenderRequest {
+                checkout_root: &checkout.dir,
+                commit: checkout.commit.as_str(),
+                source,
+                app_name: &name,
+                namespace: &namespace,
+                kube_version: cluster.map(|c| c.kube_version.clone()),
+                api_versions: cluster.map(|c| c.api_versions.clone()).unwrap_or_default(),
+                allow_empty,
+            };
+            let rendered =
+                self.renderer
+                    .render(&request)
+                    .await
+                    .map_err(|source| EngineError::Render {
+                        app: name.clone(),
+                        source,
+                    })?;
+            revisions.push(checkout.commit.as_str().to_string());
+            objects.extend(rendered.objects);
+        }
+        Ok(AppRender { revisions, objects })
+    }
+
+    /// `bosun render`: the Application's objects, without a cluster.
+    pub async fn render(&self, app: &Application) -> Result<AppRender, EngineError> {
+        self.render_with(app, None).await
+    }
+
+    /// `bosun diff`: render, then compare with the destination cluster.
+    pub async fn diff(
+        &self,
+        app: &Application,
+    ) -> Result<(AppRender, bosun_plan::Plan), EngineError> {
+        let name = app.metadata.name.clone();
+        let connected = self.cluster(app).await?;
+        let rendered = self.render_with(app, Some(&connected.cluster)).await?;
+        let namespace = Self::destination_namespace(app, Some(&connected.cluster));
+        let plan = bosun_plan::plan(
+            &connected.resolver,
+            &rendered.objects,
+            &name,
+            &namespace,
+            &app.spec.ignore_differences,
+            FIELD_MANAGER,
+        )
+        .await
+        .map_err(|source| EngineError::Plan {
+            app: name.clone(),
+            source,
+        })?;
+        Ok((rendered, plan))
+    }
+
+    /// `bosun sync`: render, plan, apply, and assess what is live afterwards.
+    pub async fn sync(
+        &self,
+        app: &Application,
+        settings: &SyncSettings,
+        on_event: &(dyn Fn(&SyncEvent) + Sync),
+    ) -> Result<SyncReport, EngineError> {
+        let name = app.metadata.name.clone();
+        let policy = app.spec.sync_policy.clone().unwrap_or_default();
+        let options =
+            SyncOptions::parse(&policy.sync_options).map_err(|source| EngineError::Model {
+                app: name.clone(),
+                source,
+            })?;
+        let (rendered, plan) = self.diff(app).await?;
+        let connected = self.cluster(app).await?;
+        let in_sync: BTreeSet<_> = plan
+            .resources
+            .iter()
+            .filter(|r| r.status == bosun_plan::SyncState::Synced)
+            .map(|r| r.key.clone())
+            .collect();
+        let request = SyncRequest {
+            app: name.clone(),
+            namespace: Self::destination_namespace(app, Some(&connected.cluster)),
+            objects: rendered.objects.clone(),
+            options,
+            prune: settings
+                .prune
+                .unwrap_or_else(|| policy.automated.as_ref().is_some_and(|a| a.prune)),
+            dry_run: settings.dry_run,
+            timeout: settings.timeout,
+            manager: FIELD_MANAGER.into(),
+            in_sync,
+        };
+        let outcome = sync(&connected.resolver, &request, on_event)
+            .await
+            .map_err(|source| EngineError::Sync {
+                app: name.clone(),
+                source,
+            })?;
+        let health = self.health(app, &rendered).await?;
+        Ok(SyncReport {
+            rendered,
+            outcome,
+            health,
+        })
+    }
+
+    /// The health of what the render wants, as it is live now.
+    pub async fn health(
+        &self,
+        app: &Application,
+        rendered: &AppRender,
+    ) -> Result<AppHealth, EngineError> {
+        let name = app.metadata.name.clone();
+        let connected = self.cluster(app).await?;
+        let namespace = Self::destination_namespace(app, Some(&connected.cluster));
+        let mut pairs = Vec::new();
+        for object in &rendered.objects {
+            let prepared =
+                bosun_plan::live::prepare(&connected.resolver, object, &name, &namespace)
+                    .await
+                    .map_err(|source| EngineError::Plan {
+                        app: name.clone(),
+                        source,
+                    })?;
+            let live = bosun_plan::live::get_live(&connected.resolver, &prepared)
+                .await
+                .map_err(|source| EngineError::Plan {
+                    app: name.clone(),
+                    source,
+                })?;
+            pairs.push((object.clone(), live));
+        }
+        Ok(aggregate(pairs.iter().map(|(target, live)| {
+            ManagedResource {
+                target: Some(target),
+                live: live.as_ref(),
+            }
+        })))
+    }
+}
+
+/// What a sync did and where it left the Application.
+#[derive(Clone, Debug)]
+pub struct SyncReport {
+    pub rendered: AppRender,
+    pub outcome: SyncOutcome,
+    pub health: AppHealth,
+}
