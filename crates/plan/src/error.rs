@@ -15,39 +15,42 @@ pub enum Error {
     Discovery(#[source] kube::Error),
 
     /// The cluster does not serve this apiVersion/kind, even after refreshing discovery.
-    #[error("{key}: the cluster does not serve {api_version} {kind}")]
+    #[error("{key}: the cluster does not serve {api_version} {}", key.kind)]
     UnknownKind {
         key: ResourceKey,
         api_version: String,
-        kind: String,
     },
 
-    /// The server rejected the server-side-apply dry run; `message` is the server's Status message.
-    #[error("{key}: server-side apply dry run rejected: {message}")]
+    /// The server rejected the server-side-apply dry run; the message is the server's Status
+    /// message.
+    #[error(
+        "{key}: server-side apply dry run rejected: {}",
+        server_message(source)
+    )]
     DryRun {
         key: ResourceKey,
-        message: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
 
     /// Reading the live object failed for a reason other than "not found".
-    #[error("{key}: reading the live object failed: {message}")]
+    #[error("{key}: reading the live object failed: {}", server_message(source))]
     Get {
         key: ResourceKey,
-        message: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
 
     /// Listing one resource type while looking for tracked objects failed.
-    #[error("listing {resource} labelled for app {app:?} failed: {message}")]
+    #[error(
+        "listing {resource} labelled for app {app:?} failed: {}",
+        server_message(source)
+    )]
     List {
         resource: String,
         app: String,
-        message: String,
         #[source]
-        source: kube::Error,
+        source: Box<kube::Error>,
     },
 
     /// A jqPathExpressions entry that does not parse or compile.
@@ -65,6 +68,18 @@ pub enum Error {
         "ignoreDifferences for kind {kind}: invalid JSON pointer {pointer:?}: it must be empty or start with '/'"
     )]
     JsonPointer { kind: String, pointer: String },
+}
+
+impl Error {
+    /// The server's message (its Status message) when the error came from a call to it.
+    pub fn server_message(&self) -> Option<String> {
+        match self {
+            Error::DryRun { source, .. }
+            | Error::Get { source, .. }
+            | Error::List { source, .. } => Some(server_message(source)),
+            _ => None,
+        }
+    }
 }
 
 /// The server's own words for a failed call: the Status message when there is one.

@@ -9,7 +9,7 @@
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 
-use crate::error::{Error, Result, server_message};
+use crate::error::{Error, Result};
 use crate::key::ResourceKey;
 use crate::resolve::{Resolved, Resolver};
 use crate::tracking;
@@ -66,7 +66,6 @@ pub async fn prepare(
         .ok_or_else(|| Error::UnknownKind {
             key: key.clone(),
             api_version: api_version.to_owned(),
-            kind: key.kind.clone(),
         })?;
     let object = place(desired, resolved.namespaced(), destination_namespace)
         .map_err(|reason| invalid(&reason))
@@ -127,8 +126,7 @@ pub async fn get_live(resolver: &Resolver, prepared: &Prepared) -> Result<Option
         Ok(found) => Ok(found.map(|object| to_value(object, &prepared.resolved))),
         Err(source) => Err(Error::Get {
             key: prepared.key.clone(),
-            message: server_message(&source),
-            source,
+            source: Box::new(source),
         }),
     }
 }
@@ -161,8 +159,7 @@ pub async fn predict(
         Err(source) => {
             return Err(Error::DryRun {
                 key: prepared.key.clone(),
-                message: server_message(&source),
-                source,
+                source: Box::new(source),
             });
         }
     };

@@ -106,12 +106,11 @@ fn copy_items(live: &[Value], predicted: &mut Vec<Value>, set: &Map<String, Valu
         } else if let Some(index) = element
             .strip_prefix("i:")
             .and_then(|i| i.parse::<usize>().ok())
+            && let (Some(live_item), Some(slot)) = (live.get(index), predicted.get_mut(index))
         {
-            if let (Some(live_item), Some(slot)) = (live.get(index), predicted.get_mut(index)) {
-                match children {
-                    Some(children) => copy_node(live_item, slot, children),
-                    None => *slot = live_item.clone(),
-                }
+            match children {
+                Some(children) => copy_node(live_item, slot, children),
+                None => *slot = live_item.clone(),
             }
         }
     }

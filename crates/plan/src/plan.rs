@@ -191,17 +191,9 @@ async fn predict_or_pending_crd(
 ) -> Result<Outcome> {
     match live::predict(resolver, object, app, destination_namespace, manager).await {
         Ok(predicted) => Ok(Outcome::Predicted(Box::new(predicted))),
-        Err(Error::UnknownKind {
-            key,
-            api_version,
-            kind,
-        }) => {
-            let Some(namespaced) = crd_scope(desired, group_of(&api_version), &kind) else {
-                return Err(Error::UnknownKind {
-                    key,
-                    api_version,
-                    kind,
-                });
+        Err(Error::UnknownKind { key, api_version }) => {
+            let Some(namespaced) = crd_scope(desired, group_of(&api_version), &key.kind) else {
+                return Err(Error::UnknownKind { key, api_version });
             };
             let mut object =
                 live::place(object, namespaced, destination_namespace).map_err(|reason| {

@@ -11,7 +11,7 @@
 use kube::api::{Api, DynamicObject, ListParams};
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result, server_message};
+use crate::error::{Error, Result};
 use crate::key::ResourceKey;
 use crate::resolve::Resolver;
 
@@ -68,7 +68,7 @@ pub async fn find_tracked(resolver: &Resolver, app: &str) -> Result<Vec<Value>> 
         let api: Api<DynamicObject> = Api::all_with(resolver.client().clone(), resource);
         let list = match api.list(&params).await {
             Ok(list) => list,
-            Err(kube::Error::Api(status)) if matches!(status.code, 403 | 404 | 405) => {
+            Err(kube::Error::Api(status)) if (403..=405).contains(&status.code) => {
                 tracing::debug!(resource = %resource.plural, code = status.code, "not listable; skipped");
                 continue;
             }
@@ -76,8 +76,7 @@ pub async fn find_tracked(resolver: &Resolver, app: &str) -> Result<Vec<Value>> 
                 return Err(Error::List {
                     resource: format!("{}/{}", resource.api_version, resource.plural),
                     app: app.to_owned(),
-                    message: server_message(&source),
-                    source,
+                    source: Box::new(source),
                 });
             }
         };

@@ -394,6 +394,24 @@ async fn unknown_kinds_and_bad_rules() {
         SyncState::Synced
     );
 
+    // The server rejects the dry run: the error names the object and carries its message.
+    let invalid = json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "Not_A_Name"}, "data": {"k": "v"}});
+    let err = plan(&c.resolver, &[invalid], APP, "default", &[], MANAGER)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::DryRun { .. }), "{err}");
+    let message = err.to_string();
+    assert!(
+        message.starts_with("/ConfigMap/default/Not_A_Name: server-side apply dry run rejected: "),
+        "{message}"
+    );
+    assert!(message.contains("is invalid"), "{message}");
+    assert!(
+        err.server_message()
+            .is_some_and(|m| m.contains("metadata.name"))
+    );
+
     let mut bad = ignore("Deployment", Some("apps"));
     bad.jq_path_expressions = vec![".spec |||".into()];
     let err = plan(&c.resolver, &[], APP, "default", &[bad], MANAGER)

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bosun_cluster::server::{self, ClusterConfig, RunningCluster};
-use bosun_plan::{Resolver, live, tracking};
+use bosun_plan::{Resolver, live};
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 
@@ -93,9 +93,20 @@ impl TestCluster {
 
     /// Runs kubectl against this cluster, bounded to 60 s; returns (exit code, stdout, stderr).
     pub async fn kubectl(&self, args: &[&str], stdin: &str) -> (i32, String, String) {
+        self.kubectl_env(args, stdin, &[]).await
+    }
+
+    /// [`Self::kubectl`] with extra environment variables (`KUBE_EDITOR` for `kubectl edit`).
+    pub async fn kubectl_env(
+        &self,
+        args: &[&str],
+        stdin: &str,
+        env: &[(&str, &str)],
+    ) -> (i32, String, String) {
         use tokio::io::AsyncWriteExt;
         let mut child = tokio::process::Command::new(kubectl_path())
             .args(args)
+            .envs(env.iter().copied())
             .env("KUBECONFIG", &self.kubeconfig)
             .env("HOME", self.dir.path())
             .stdin(std::process::Stdio::piped())
@@ -134,9 +145,4 @@ pub fn kubectl_path() -> PathBuf {
         path.display()
     );
     path
-}
-
-/// Whether `object` would be found as the app's by tracking (for assertions).
-pub fn tracked(object: &Value) -> bool {
-    tracking::is_tracked_by(object, APP)
 }
