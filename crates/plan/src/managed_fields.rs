@@ -120,3 +120,37 @@ fn copy_items(live: &[Value], predicted: &mut Vec<Value>, set: &Map<String, Valu
 fn has_members(set: &Map<String, Value>) -> bool {
     set.keys().any(|k| k != ".")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn copies_only_the_trusted_managers_fields() {
+        let live = json!({
+            "metadata": {"managedFields": [
+                {"manager": "injector", "operation": "Update", "fieldsType": "FieldsV1", "fieldsV1": {
+                    "f:metadata": {"f:labels": {"f:injected": {}}},
+                    "f:spec": {"f:containers": {"k:{\"name\":\"sidecar\"}": {".": {}, "f:name": {}, "f:image": {}},
+                        "k:{\"name\":\"app\"}": {"f:env": {}}}}}},
+                {"manager": "other", "operation": "Update", "fieldsType": "FieldsV1",
+                    "fieldsV1": {"f:spec": {"f:paused": {}}}}],
+                "labels": {"injected": "yes", "team": "a"}},
+            "spec": {"paused": true, "containers": [
+                {"name": "app", "image": "app:1", "env": [{"name": "X", "value": "1"}]},
+                {"name": "sidecar", "image": "proxy:2"}]}});
+        let mut predicted = json!({
+            "metadata": {"labels": {"team": "b"}},
+            "spec": {"containers": [{"name": "app", "image": "app:2"}]}});
+        copy_owned_fields(&live, &mut predicted, &["injector".to_owned()]);
+        assert_eq!(
+            predicted,
+            json!({
+            "metadata": {"labels": {"team": "b", "injected": "yes"}},
+            "spec": {"containers": [
+                {"name": "app", "image": "app:2", "env": [{"name": "X", "value": "1"}]},
+                {"name": "sidecar", "image": "proxy:2"}]}})
+        );
+    }
+}

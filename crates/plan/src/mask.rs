@@ -75,3 +75,30 @@ pub fn mask_pair(predicted: Option<&mut Value>, live: Option<&mut Value>) {
 pub fn mask(object: &mut Value) {
     mask_pair(Some(object), None);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn equal_values_equal_runs_different_values_different_runs() {
+        let mut predicted = json!({"apiVersion": "v1", "kind": "Secret",
+            "data": {"same": "YQ==", "changed": "Yg==", "added": "Yw=="},
+            "metadata": {"annotations": {LAST_APPLIED: "{\"data\":{\"same\":\"YQ==\"}}"}}});
+        let mut live = json!({"apiVersion": "v1", "kind": "Secret",
+            "data": {"same": "YQ==", "changed": "eg=="}, "stringData": {"s": "plain"}});
+        mask_pair(Some(&mut predicted), Some(&mut live));
+        assert_eq!(predicted["data"]["same"], live["data"]["same"]);
+        assert_eq!(predicted["data"]["same"], "++++++++");
+        assert_eq!(predicted["data"]["changed"], "++++++++");
+        assert_eq!(live["data"]["changed"], "++++++++++++");
+        assert_eq!(predicted["data"]["added"], "++++++++");
+        assert_eq!(live["stringData"]["s"], "++++++++");
+        assert!(!predicted.to_string().contains("YQ=="), "{predicted}");
+
+        let mut config = json!({"apiVersion": "v1", "kind": "ConfigMap", "data": {"k": "v"}});
+        mask(&mut config);
+        assert_eq!(config["data"]["k"], "v");
+    }
+}
