@@ -163,8 +163,9 @@ fn run_paths(filter: &jaq_core::Filter<JustLut<Val>>, object: &Value) -> Option<
     let mut out = filter.id.run((ctx, input)).map(unwrap_valr);
     match out.next()? {
         Ok(paths) => serde_json::from_str(&paths.to_string()).ok(),
-        Err(error) => {
-            tracing::debug!(%error, "jq path expression failed on this object; nothing ignored");
+        Err(_) => {
+            // The error is not logged: jq errors quote values, and this may be a Secret.
+            tracing::debug!("jq path expression failed on an object; nothing ignored there");
             None
         }
     }
