@@ -285,12 +285,32 @@ impl Engine {
             manager: FIELD_MANAGER.into(),
             in_sync,
         };
-        let outcome = sync(&connected.resolver, &request, on_event)
-            .await
-            .map_err(|source| EngineError::Sync {
+        // A refused write is retried with the Application's backoff (Argo CD's `retry`); a sync
+        // that ran but did not become healthy is not, as in Argo CD.
+        let mut delays = match &policy.retry {
+            Some(retry) => Some(retry.delays().map_err(|source| EngineError::Model {
                 app: name.clone(),
                 source,
-            })?;
+            })?),
+            None => None,
+        };
+        let outcome = loop {
+            match sync(&connected.resolver, &request, on_event).await {
+                Ok(outcome) => break outcome,
+                Err(source) => match delays.as_mut().and_then(Iterator::next) {
+                    Some(wait) if !settings.dry_run => {
+                        tracing::warn!(app = %name, error = %source, retry_in = ?wait, "sync failed; retrying");
+                        tokio::time::sleep(wait).await;
+                    }
+                    _ => {
+                        return Err(EngineError::Sync {
+                            app: name.clone(),
+                            source,
+                        });
+                    }
+                },
+            }
+        };
         let health = self.health(app, &rendered).await?;
         Ok(SyncReport {
             rendered,
