@@ -8,14 +8,19 @@
 //! Application's exact tracking id, nor one marked `Prune=false`.
 
 use std::collections::{BTreeMap, BTreeSet};
+
+/// Writes in flight at once within a wave.
+const APPLY_CONCURRENCY: usize = 8;
 use std::time::Duration;
 
 use bosun_assess::{HealthStatus, assess};
 use bosun_model::{DeletionMode, SyncOptions};
+use bosun_plan::SyncState;
 use bosun_plan::key::ResourceKey;
 use bosun_plan::live::{Prepared, prepare};
 use bosun_plan::resolve::Resolver;
 use bosun_plan::tracking::{find_tracked, is_tracked_by};
+use futures::StreamExt;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::Value;
 use tokio::time::Instant;
@@ -43,8 +48,9 @@ pub struct SyncRequest {
     pub timeout: Duration,
     /// The field manager of every apply.
     pub manager: String,
-    /// With `ApplyOutOfSyncOnly`: the objects the Plan found in sync, which are not applied.
-    pub in_sync: BTreeSet<ResourceKey>,
+    /// The Plan's verdict per desired object: what an apply will be (created, configured,
+    /// unchanged) and, with `ApplyOutOfSyncOnly`, which objects are skipped.
+    pub planned: BTreeMap<ResourceKey, SyncState>,
 }
 
 /// What happened to one resource.
@@ -283,11 +289,20 @@ impl Run<'_> {
                 wave,
                 objects: objects.len(),
             });
+            let outcomes: Vec<Result<(ResourceResult, Option<Prepared>), SyncError>> =
+                futures::stream::iter(
+                    objects
+                        .iter()
+                        .map(|object| self.apply(object, Phase::Sync, wave)),
+                )
+                .buffered(APPLY_CONCURRENCY)
+                .collect()
+                .await;
             let mut applied = Vec::new();
-            for object in &objects {
-                if let Some(prepared) = self.apply(object, Phase::Sync, wave).await? {
-                    applied.push(prepared);
-                }
+            for outcome in outcomes {
+                let (result, prepared) = outcome?;
+                self.record(result);
+                applied.extend(prepared);
             }
             if let Some(pruned) = prune_by_wave.remove(&wave) {
                 self.prune(&pruned, wave).await?;
@@ -348,44 +363,45 @@ impl Run<'_> {
         }
     }
 
-    /// Applies one object; `None` when it was skipped (in sync under ApplyOutOfSyncOnly).
+    /// Applies one object; no `Prepared` when it was skipped (in sync under ApplyOutOfSyncOnly).
     async fn apply(
-        &mut self,
+        &self,
         object: &Value,
         phase: Phase,
         wave: i64,
-    ) -> Result<Option<Prepared>, SyncError> {
+    ) -> Result<(ResourceResult, Option<Prepared>), SyncError> {
         let req = self.req;
         let options = options_of(object, &req.options)?;
         let prepared = prepare(self.resolver, object, &req.app, &req.namespace).await?;
+        let planned = req.planned.get(&prepared.key).copied();
+        let result = |action: Action, message: &str| ResourceResult {
+            key: prepared.key.clone(),
+            phase,
+            wave,
+            action,
+            message: message.to_string(),
+        };
         if options.apply_out_of_sync_only
             && phase == Phase::Sync
-            && req.in_sync.contains(&prepared.key)
+            && planned == Some(SyncState::Synced)
         {
-            self.record(ResourceResult {
-                key: prepared.key.clone(),
-                phase,
-                wave,
-                action: Action::Skipped,
-                message: String::new(),
-            });
-            return Ok(None);
+            return Ok((result(Action::Skipped, ""), None));
         }
         let api = api_for(self.resolver, &prepared);
         let name = prepared.key.name.clone();
-        let before = api
-            .get_opt(&name)
-            .await
-            .map_err(|e| self.write_error("read", &prepared.object, &e))?;
-        let object: DynamicObject = serde_json::from_value(prepared.object.clone())
-            .map_err(|e| SyncError::Options(format!("{}: {e}", prepared.key)))?;
-        let after = if options.replace {
+        if options.replace {
             // Replace=true: create, or replace the whole object (Argo CD's `kubectl replace`).
+            let object: DynamicObject = serde_json::from_value(prepared.object.clone())
+                .map_err(|e| SyncError::Options(format!("{}: {e}", prepared.key)))?;
             let pp = PostParams {
                 dry_run: req.dry_run,
                 field_manager: Some(req.manager.clone()),
             };
-            match &before {
+            let live = api
+                .get_opt(&name)
+                .await
+                .map_err(|e| self.write_error("read", &prepared.object, &e))?;
+            match &live {
                 None => api.create(&pp, &object).await,
                 Some(live) => {
                     let mut object = object.clone();
@@ -393,31 +409,22 @@ impl Run<'_> {
                     api.replace(&name, &pp, &object).await
                 }
             }
+            .map_err(|e| self.write_error("replace", &prepared.object, &e))?;
         } else {
             let mut pp = PatchParams::apply(&req.manager).force();
             pp.dry_run = req.dry_run;
-            api.patch(&name, &pp, &Patch::Apply(&prepared.object)).await
+            api.patch(&name, &pp, &Patch::Apply(&prepared.object))
+                .await
+                .map_err(|e| self.write_error("apply", &prepared.object, &e))?;
         }
-        .map_err(|e| self.write_error("apply", &prepared.object, &e))?;
-        let action = match &before {
-            None => Action::Created,
-            Some(live) if live.metadata.resource_version == after.metadata.resource_version => {
-                Action::Unchanged
-            }
-            Some(_) => Action::Configured,
+        // The Plan's dry run already said what this apply does.
+        let action = match planned {
+            Some(SyncState::Missing) => Action::Created,
+            Some(SyncState::Synced) => Action::Unchanged,
+            _ => Action::Configured,
         };
-        self.record(ResourceResult {
-            key: prepared.key.clone(),
-            phase,
-            wave,
-            action,
-            message: if req.dry_run {
-                "(dry run)".into()
-            } else {
-                String::new()
-            },
-        });
-        Ok(Some(prepared))
+        let message = if req.dry_run { "(dry run)" } else { "" };
+        Ok((result(action, message), Some(prepared)))
     }
 
     async fn prune(&mut self, objects: &[Value], wave: i64) -> Result<(), SyncError> {

@@ -436,7 +436,7 @@ async fn directory_prune_and_drift() {
         .unwrap()
         .iter()
         .filter(|r| r["status"] == "OutOfSync")
-        .map(|r| r["key"]["name"].as_str().unwrap_or_default().to_string())
+        .map(|r| r["name"].as_str().unwrap_or_default().to_string())
         .collect();
     assert_eq!(bosun_differs, vec!["a".to_string()], "{plan}");
     assert_eq!(kubectl_differs, vec!["a"], "kubectl diff:\n{kubectl_text}");

@@ -2,7 +2,7 @@
 //! Plan (desired versus live) → Apply (sync) → Assess (health). `bosun render|diff|sync` and the
 //! controller call these, so each stage has one implementation.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -266,11 +266,10 @@ impl Engine {
             })?;
         let (rendered, plan) = self.diff(app).await?;
         let connected = self.cluster(app).await?;
-        let in_sync: BTreeSet<_> = plan
+        let planned = plan
             .resources
             .iter()
-            .filter(|r| r.status == bosun_plan::SyncState::Synced)
-            .map(|r| r.key.clone())
+            .map(|r| (r.key.clone(), r.status))
             .collect();
         let request = SyncRequest {
             app: name.clone(),
@@ -283,7 +282,7 @@ impl Engine {
             dry_run: settings.dry_run,
             timeout: settings.timeout,
             manager: FIELD_MANAGER.into(),
-            in_sync,
+            planned,
         };
         // A refused write is retried with the Application's backoff (Argo CD's `retry`); a sync
         // that ran but did not become healthy is not, as in Argo CD.
