@@ -107,19 +107,6 @@ fn source_fields(found: &mut Fields, at: &str, source: &ApplicationSource) {
             ("fileParameters", !helm.file_parameters.is_empty()),
             ("version", helm.version.is_some()),
             ("passCredentials", helm.pass_credentials.is_some()),
-            (
-                "ignoreMissingValueFiles",
-                helm.ignore_missing_value_files.is_some(),
-            ),
-            ("skipCrds", helm.skip_crds.is_some()),
-            ("skipTests", helm.skip_tests.is_some()),
-            (
-                "skipSchemaValidation",
-                helm.skip_schema_validation.is_some(),
-            ),
-            ("namespace", helm.namespace.is_some()),
-            ("kubeVersion", helm.kube_version.is_some()),
-            ("apiVersions", !helm.api_versions.is_empty()),
         ] {
             found.check(&format!("{at}.helm.{name}"), set, NOT_YET);
         }
@@ -259,8 +246,6 @@ operation:
                 "spec.sources[0].helm.fileParameters",
                 "spec.sources[0].helm.version",
                 "spec.sources[0].helm.passCredentials",
-                "spec.sources[0].helm.ignoreMissingValueFiles",
-                "spec.sources[0].helm.skipCrds",
                 "spec.sources[1].kustomize.forceCommonLabels",
                 "spec.sources[1].kustomize.commonAnnotationsEnvsubst",
                 "spec.sources[1].kustomize.replicas",
