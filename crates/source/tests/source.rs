@@ -219,7 +219,6 @@ fn concurrent_callers_share_one_fetch_and_one_tree() {
     let stats = cache.stats();
     assert_eq!(stats.fetches, 1, "{stats:?}");
     assert_eq!(stats.trees_written, 1, "{stats:?}");
-    assert!(stats.ref_listings <= callers as u64, "{stats:?}");
 }
 
 #[test]
