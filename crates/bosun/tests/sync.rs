@@ -255,6 +255,15 @@ async fn helm_chart_with_dev_and_prod_values() {
     assert_eq!(prod["spec"]["replicas"], 3);
     assert_eq!(prod["status"]["readyReplicas"], 3);
     // bosun applies with its own field manager.
+    let prod = env
+        .get(&[
+            "deployment",
+            "web-prod",
+            "-n",
+            "web-prod",
+            "--show-managed-fields",
+        ])
+        .expect("prod deployment");
     let managers: Vec<&str> = prod["metadata"]["managedFields"]
         .as_array()
         .unwrap()
@@ -439,7 +448,11 @@ async fn directory_prune_and_drift() {
         .map(|r| r["name"].as_str().unwrap_or_default().to_string())
         .collect();
     assert_eq!(bosun_differs, vec!["a".to_string()], "{plan}");
-    assert_eq!(kubectl_differs, vec!["a"], "kubectl diff:\n{kubectl_text}");
+    assert_eq!(
+        kubectl_differs,
+        vec!["a"],
+        "kubectl diff:\n{kubectl_text}\nbosun render:\n{rendered}"
+    );
 
     // Remove three from Git; sync with prune.
     for f in ["plain/b.yaml", "plain/last.yaml", "plain/keep.yaml"] {

@@ -301,7 +301,7 @@ impl Objects {
             .update(&gr, ns, name, |live, rv| -> ApiResult<Option<Value>> {
                 let desired = change(live)?;
                 let mut next = self.merge_write(rt, live, desired, subresource)?;
-            drop_nulls(&mut next);
+                drop_nulls(&mut next);
                 defaults::apply_defaults(rt, &mut next);
                 if tracks_generation(rt) && spec_part(rt, live) != spec_part(rt, &next) {
                     let generation = live["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
@@ -333,6 +333,10 @@ impl Objects {
                     .as_array()
                     .is_some_and(|f| !f.is_empty());
                 if opts.dry_run {
+                    // Nothing is stored, so the object keeps the stored resourceVersion, as the
+                    // apiserver's dry-run responses do.
+                    next["metadata"]["resourceVersion"] =
+                        live["metadata"]["resourceVersion"].clone();
                     dry_result = Some(next);
                     return Ok(None);
                 }
