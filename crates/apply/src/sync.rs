@@ -122,15 +122,21 @@ pub struct SyncOutcome {
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error(transparent)]
-    Plan(#[from] bosun_plan::error::Error),
+    Plan(Box<bosun_plan::error::Error>),
     #[error("{key}: {action} failed: {message}")]
     Write {
-        key: ResourceKey,
+        key: String,
         action: &'static str,
         message: String,
     },
     #[error("{0}")]
     Options(String),
+}
+
+impl From<bosun_plan::error::Error> for SyncError {
+    fn from(e: bosun_plan::error::Error) -> Self {
+        SyncError::Plan(Box::new(e))
+    }
 }
 
 fn status_message(e: &kube::Error) -> String {
@@ -357,7 +363,7 @@ impl Run<'_> {
 
     fn write_error(&self, action: &'static str, object: &Value, e: &kube::Error) -> SyncError {
         SyncError::Write {
-            key: ResourceKey::of(object),
+            key: ResourceKey::of(object).to_string(),
             action,
             message: status_message(e),
         }

@@ -66,8 +66,8 @@ fn load(args: &AppArgs) -> anyhow::Result<(Engine, Vec<Application>)> {
     for app in &apps {
         for ignored in app.ignored_fields() {
             eprintln!(
-                "warning: {}: {}: {} ({})",
-                app.metadata.name, ignored.path, "accepted but not acted on", ignored.reason
+                "warning: {}: {}: accepted but not acted on ({})",
+                app.metadata.name, ignored.path, ignored.reason
             );
         }
     }

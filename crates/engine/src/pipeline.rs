@@ -2,6 +2,10 @@
 //! Plan (desired versus live) → Apply (sync) → Assess (health). `bosun render|diff|sync` and the
 //! controller call these, so each stage has one implementation.
 
+// EngineError carries the stage errors whole (file, line, field path): it is returned at most
+// once per Application and command, so its size does not matter and boxing would only add noise.
+#![allow(clippy::result_large_err)]
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
