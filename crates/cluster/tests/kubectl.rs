@@ -188,25 +188,62 @@ async fn apply_server_side_multi_document_with_crd() {
                 .await,
         );
         assert_eq!(svc["spec"]["type"], "ClusterIP");
-        // Applying the same manifest again changes nothing: same resourceVersion.
-        let rv = deploy["metadata"]["resourceVersion"].clone();
+        // Applying the same manifest again changes nothing. The ConfigMap has no controller, so
+        // its resourceVersion must stay the same (the apiserver skips no-op writes). The
+        // Deployment's status is still being written by its controller while Pods come up, so its
+        // resourceVersion may move for that reason alone; what a no-op apply must not touch is its
+        // generation and the apply entry of kubectl's field manager (operation and time).
+        let get = async |kind: &str, name: &str| {
+            json(
+                &c.kubectl_ok(
+                    &kubectl,
+                    &[
+                        "get",
+                        kind,
+                        name,
+                        "-n",
+                        "shop",
+                        "-o",
+                        "json",
+                        "--show-managed-fields",
+                    ],
+                )
+                .await,
+            )
+        };
+        let apply_entry = |obj: &Value| -> Value {
+            obj["metadata"]["managedFields"]
+                .as_array()
+                .and_then(|m| m.iter().find(|e| e["operation"] == "Apply").cloned())
+                .unwrap_or(Value::Null)
+        };
+        let cm_before = get("configmap", "settings").await;
+        let deploy_before = get("deployment", "web").await;
         c.kubectl_ok_stdin(
             &kubectl,
             &["apply", "--server-side", "-f", "-"],
             Some(MANIFEST),
         )
         .await;
-        let again = json(
-            &c.kubectl_ok(
-                &kubectl,
-                &["get", "deployment", "web", "-n", "shop", "-o", "json"],
-            )
-            .await,
+        let cm_after = get("configmap", "settings").await;
+        let deploy_after = get("deployment", "web").await;
+        assert_eq!(
+            cm_after["metadata"]["resourceVersion"],
+            cm_before["metadata"]["resourceVersion"],
+            "{}: a no-op apply must not bump resourceVersion",
+            kubectl.display()
         );
         assert_eq!(
-            again["metadata"]["resourceVersion"],
-            rv,
-            "{}: a no-op apply must not bump resourceVersion",
+            deploy_after["metadata"]["generation"],
+            deploy_before["metadata"]["generation"],
+            "{}: a no-op apply must not bump generation",
+            kubectl.display()
+        );
+        assert!(apply_entry(&deploy_before).is_object(), "{deploy_before}");
+        assert_eq!(
+            apply_entry(&deploy_after),
+            apply_entry(&deploy_before),
+            "{}: a no-op apply must not rewrite the manager's managedFields entry",
             kubectl.display()
         );
         c.shutdown().await;
