@@ -143,13 +143,39 @@ impl Env {
             .then(|| serde_json::from_slice(&out.stdout).unwrap())
     }
 
-    /// The store's newest resourceVersion (changes with any write).
-    fn store_version(&self) -> String {
-        let list = self.get(&["configmaps", "-A"]).unwrap();
-        list["metadata"]["resourceVersion"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+    /// What a write by bosun would change on the Deployments, Services and ConfigMaps of `ns`:
+    /// which objects exist (uid), their generation, labels, annotations, spec and data, and
+    /// bosun's managedFields entry. Not their status or resourceVersion: the cluster's controllers
+    /// keep writing those for reasons of their own, so comparing them would race.
+    fn desired_state(&self, ns: &str) -> Vec<Value> {
+        let list = self
+            .get(&[
+                "deployments,services,configmaps",
+                "-n",
+                ns,
+                "--show-managed-fields",
+            ])
+            .expect("list");
+        list["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| {
+                let m = &o["metadata"];
+                let bosun: Vec<&Value> = m["managedFields"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter(|f| f["manager"] == "bosun")
+                    .collect();
+                serde_json::json!({
+                    "kind": o["kind"], "name": m["name"], "uid": m["uid"],
+                    "generation": m["generation"], "labels": m["labels"],
+                    "annotations": m["annotations"], "spec": o["spec"], "data": o["data"],
+                    "bosun": bosun,
+                })
+            })
+            .collect()
     }
 }
 
@@ -553,7 +579,7 @@ async fn waves_and_presync_hook_in_order() {
 }
 
 /// A broken chart and an empty render leave the cluster untouched, with an error naming the
-/// cause (exit 2).
+/// cause (exit 2): nothing is applied and nothing is pruned.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_chart_and_empty_render_change_nothing() {
     let env = Env::start().await;
@@ -561,13 +587,29 @@ async fn broken_chart_and_empty_render_change_nothing() {
     write(&env.repo, "empty/README.md", "nothing here\n");
     env.commit("chart");
     let app = env.app("web", "charts/web", "web", "");
-    env.bosun_ok(&["sync", app.to_str().unwrap()]);
-    let before = env.store_version();
+    // --wait: the Deployment's rollout is over before the snapshot is taken.
+    env.bosun_ok(&["sync", app.to_str().unwrap(), "--wait", "--timeout", "60s"]);
+    let before = env.desired_state("web");
+    let applied = |kind: &str| {
+        before.iter().any(|o| {
+            o["kind"] == kind
+                && o["name"] == "web"
+                && o["bosun"].as_array().is_some_and(|b| !b.is_empty())
+        })
+    };
+    assert!(applied("Deployment") && applied("Service"), "{before:?}");
 
+    // The broken commit also changes the Deployment (replicas) and drops the Service, so that
+    // applying the part that did render, or pruning, would show in the snapshot.
     write(
         &env.repo,
         "charts/web/templates/broken.yaml",
         "kind: ConfigMap\nmetadata:\n  name: {{ .Values.missing | nonexistentfunction }}\n",
+    );
+    write(
+        &env.repo,
+        "charts/web/values.yaml",
+        "env: base\nreplicas: 2\nimage: {repository: registry.local/web, tag: '1.0.0'}\n",
     );
     std::fs::remove_file(env.repo.join("charts/web/templates/service.yaml")).unwrap();
     env.commit("break the chart");
@@ -578,24 +620,22 @@ async fn broken_chart_and_empty_render_change_nothing() {
         err.contains("broken.yaml") || err.contains("nonexistentfunction"),
         "{err}"
     );
-    assert!(
-        env.get(&["service", "web", "-n", "web"]).is_some(),
-        "a failed render prunes nothing"
+    assert_eq!(
+        env.desired_state("web"),
+        before,
+        "a failed render applies and prunes nothing"
     );
 
-    let empty = env.app("nothing", "empty", "web", "");
+    // The same Application pointed at a path with no manifests: pruning would delete everything.
+    let empty = env.app("web", "empty", "web", "");
     let out = env.bosun(&["sync", empty.to_str().unwrap(), "--prune"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .to_lowercase()
-            .contains("no objects")
-            || String::from_utf8_lossy(&out.stderr)
-                .to_lowercase()
-                .contains("empty"),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let err = String::from_utf8_lossy(&out.stderr).to_lowercase();
+    assert!(err.contains("no objects") || err.contains("empty"), "{err}");
+    assert_eq!(
+        env.desired_state("web"),
+        before,
+        "an empty render prunes nothing"
     );
-    assert_eq!(env.store_version(), before, "the cluster is untouched");
     env.cluster.shutdown().await;
 }
