@@ -20,7 +20,7 @@ use bosun_plan::key::ResourceKey;
 use bosun_plan::live::{Prepared, prepare};
 use bosun_plan::resolve::Resolver;
 use bosun_plan::tracking::{find_tracked, is_tracked_by};
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::Value;
 use tokio::time::Instant;
@@ -295,15 +295,18 @@ impl Run<'_> {
                 wave,
                 objects: objects.len(),
             });
+            // The futures are made before streaming them: rustc cannot prove a stream that holds
+            // the mapping closure Send for every lifetime once the sync runs inside a spawned
+            // task (the controller's operations).
+            let writes: Vec<_> = objects
+                .iter()
+                .map(|object| self.apply(object, Phase::Sync, wave).boxed())
+                .collect();
             let outcomes: Vec<Result<(ResourceResult, Option<Prepared>), SyncError>> =
-                futures::stream::iter(
-                    objects
-                        .iter()
-                        .map(|object| self.apply(object, Phase::Sync, wave)),
-                )
-                .buffered(APPLY_CONCURRENCY)
-                .collect()
-                .await;
+                futures::stream::iter(writes)
+                    .buffered(APPLY_CONCURRENCY)
+                    .collect()
+                    .await;
             let mut applied = Vec::new();
             for outcome in outcomes {
                 let (result, prepared) = outcome?;

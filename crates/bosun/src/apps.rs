@@ -74,7 +74,7 @@ fn load(args: &AppArgs) -> anyhow::Result<(Engine, Vec<Application>)> {
     Ok((Engine::new(config, default_cache_dir())?, apps))
 }
 
-fn runtime() -> tokio::runtime::Runtime {
+pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

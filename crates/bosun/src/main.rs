@@ -1,6 +1,9 @@
 //! The `bosun` command line: a thin front end over the stage libraries.
 
 mod apps;
+mod client;
+mod playground;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +31,12 @@ enum Command {
     Diff(apps::DiffArgs),
     /// Sync an Application to its cluster.
     Sync(apps::SyncArgs),
+    /// Run the controller and its API: keep Applications equal to Git, continuously.
+    Serve(serve::ServeArgs),
+    /// Talk to a running `bosun serve`: list, get, diff, sync, refresh, history, rollback.
+    App(client::AppCommand),
+    /// The playground: a local cluster, an example repository and `bosun serve`, in one command.
+    Up(playground::UpArgs),
 }
 
 #[derive(Subcommand)]
@@ -44,6 +53,9 @@ fn main() -> anyhow::Result<()> {
         Command::Render(args) => apps::render(args),
         Command::Diff(args) => apps::diff(args),
         Command::Sync(args) => apps::sync(args),
+        Command::Serve(args) => return serve::serve(args),
+        Command::Up(args) => return playground::up(args),
+        Command::App(args) => client::run(args),
     };
     match code {
         Ok(code) => std::process::exit(code),

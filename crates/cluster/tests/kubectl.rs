@@ -546,13 +546,32 @@ async fn diff_server_side() {
             Some(MANIFEST),
         )
         .await;
-        let same = c
-            .kubectl_stdin(
-                &kubectl,
-                &["diff", "--server-side", "-f", "-"],
-                Some(MANIFEST),
-            )
-            .await;
+        // kubectl diff reads the live object, then asks for a dry-run apply; while the Deployment's
+        // Pods come up its controller writes status in between (as on a real apiserver), which
+        // kubectl shows as a diff of status. Once the rollout is done and its status settles, an
+        // unchanged manifest must give no diff at all; a few tries cover the last status write.
+        c.kubectl_ok(
+            &kubectl,
+            &["rollout", "status", "deployment/web", "-n", "shop", "--timeout=60s"],
+        )
+        .await;
+        let mut same = None;
+        for _ in 0..10 {
+            let out = c
+                .kubectl_stdin(
+                    &kubectl,
+                    &["diff", "--server-side", "-f", "-"],
+                    Some(MANIFEST),
+                )
+                .await;
+            let done = out.status.code() == Some(0);
+            same = Some(out);
+            if done {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        let same = same.expect("diff ran");
         assert_eq!(
             same.status.code(),
             Some(0),

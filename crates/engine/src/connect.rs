@@ -3,7 +3,11 @@
 
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use bosun_model::ClusterRef;
+
+use crate::pipeline::Observer;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +35,10 @@ pub struct Cluster {
 
 /// Connects to the cluster `target` names: its kubeconfig (or `$KUBECONFIG` / `~/.kube/config`)
 /// and context (or the current one).
-pub async fn connect(target: &ClusterRef) -> Result<Cluster, ConnectError> {
+pub async fn connect(
+    target: &ClusterRef,
+    observer: Arc<dyn Observer>,
+) -> Result<Cluster, ConnectError> {
     let label = target
         .name
         .clone()
@@ -61,10 +68,21 @@ pub async fn connect(target: &ClusterRef) -> Result<Cluster, ConnectError> {
         message: e.to_string(),
     })?;
     let default_namespace = config.default_namespace.clone();
-    let client = kube::Client::try_from(config).map_err(|source| ConnectError::Client {
-        cluster: label.clone(),
-        source,
-    })?;
+    // Every answer of the API server is counted (the controller's request and error metrics);
+    // the layer sees the response before kube-rs turns error statuses into errors.
+    let counted = tower::util::MapResultLayer::new(
+        move |result: Result<http::Response<_>, tower::BoxError>| {
+            observer.kube_response(result.as_ref().ok().map(|r| r.status().as_u16()));
+            result
+        },
+    );
+    let client = kube::client::ClientBuilder::try_from(config)
+        .map_err(|source| ConnectError::Client {
+            cluster: label.clone(),
+            source,
+        })?
+        .with_layer(&counted)
+        .build();
     let version = client
         .apiserver_version()
         .await

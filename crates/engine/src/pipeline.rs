@@ -79,6 +79,18 @@ pub struct SyncSettings {
     pub timeout: Duration,
 }
 
+/// Told how long each Git fetch and render took and how each Kubernetes API call ended, so the
+/// controller can export them as metrics without the engine knowing about Prometheus.
+pub trait Observer: Send + Sync {
+    fn git_fetch(&self, _repo: &str, _took: Duration, _ok: bool) {}
+    fn render(&self, _app: &str, _took: Duration, _ok: bool) {}
+    /// `status` is the HTTP status, or `None` when no answer arrived (connection error).
+    fn kube_response(&self, _status: Option<u16>) {}
+}
+
+struct NoObserver;
+impl Observer for NoObserver {}
+
 /// One per process: the repository cache, the renderer and the cluster connections are shared
 /// by every Application.
 pub struct Engine {
@@ -86,6 +98,7 @@ pub struct Engine {
     repos: Arc<RepoCache>,
     renderer: Renderer,
     clusters: Mutex<HashMap<String, Arc<Connected>>>,
+    observer: Arc<dyn Observer>,
 }
 
 /// `~/.cache/bosun` unless `BOSUN_CACHE` says otherwise.
@@ -107,7 +120,68 @@ impl Engine {
             repos: Arc::new(RepoCache::new(cache_dir.join("repos"))?),
             renderer: Renderer::new(Tools::discover()),
             clusters: Mutex::new(HashMap::new()),
+            observer: Arc::new(NoObserver),
         })
+    }
+
+    /// The same engine, reporting to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Engine {
+        self.observer = observer;
+        self
+    }
+
+    /// The files of `revision` of `repo_url` (app-of-apps: the controller reads Application
+    /// manifests from Git): the commit and its read-only checkout directory.
+    pub async fn checkout(
+        &self,
+        repo_url: &str,
+        revision: &str,
+    ) -> Result<(String, PathBuf), EngineError> {
+        let creds = self.credentials("app-of-apps", repo_url)?;
+        let (repos, url, revision) = (
+            self.repos.clone(),
+            repo_url.to_string(),
+            revision.to_string(),
+        );
+        let started = std::time::Instant::now();
+        let result = tokio::task::spawn_blocking(move || {
+            let commit = repos.resolve(&url, &revision, &creds)?;
+            repos.checkout(&url, &commit, &creds)
+        })
+        .await
+        .expect("checkout task panicked");
+        let redacted = bosun_source::redact_url(repo_url);
+        self.observer
+            .git_fetch(&redacted, started.elapsed(), result.is_ok());
+        let checkout = result.map_err(|e| EngineError::Source {
+            app: "app-of-apps".into(),
+            repo: redacted,
+            message: e.to_string(),
+        })?;
+        Ok((checkout.commit.as_str().to_string(), checkout.dir))
+    }
+
+    /// The kube-rs client of an Application's destination and the API resources of the kinds it
+    /// renders (those the cluster serves): what the controller watches for self-heal.
+    pub async fn live_kinds(
+        &self,
+        app: &Application,
+        objects: &[Value],
+    ) -> Result<(kube::Client, Vec<kube::discovery::ApiResource>), EngineError> {
+        let connected = self.cluster(app).await?;
+        let mut seen = std::collections::BTreeSet::new();
+        let mut kinds = Vec::new();
+        for object in objects {
+            let api_version = object["apiVersion"].as_str().unwrap_or_default();
+            let kind = object["kind"].as_str().unwrap_or_default();
+            if !seen.insert((api_version.to_string(), kind.to_string())) {
+                continue;
+            }
+            if let Ok(Some(resolved)) = connected.resolver.resolve(api_version, kind).await {
+                kinds.push(resolved.resource);
+            }
+        }
+        Ok((connected.cluster.client.clone(), kinds))
     }
 
     fn credentials(&self, app: &str, repo_url: &str) -> Result<Credentials, EngineError> {
@@ -140,7 +214,7 @@ impl Engine {
         if let Some(c) = clusters.get(&key) {
             return Ok(c.clone());
         }
-        let cluster = connect(&target)
+        let cluster = connect(&target, self.observer.clone())
             .await
             .map_err(|source| EngineError::Connect {
                 app: name.clone(),
@@ -193,13 +267,19 @@ impl Engine {
             let revision = source.target_revision.clone().unwrap_or_default();
             // gix is blocking: the fetch and checkout run off the async threads.
             let (repos, url) = (self.repos.clone(), source.repo_url.clone());
+            let started = std::time::Instant::now();
             let checkout = tokio::task::spawn_blocking(move || {
                 let commit = repos.resolve(&url, &revision, &creds)?;
                 repos.checkout(&url, &commit, &creds)
             })
             .await
-            .expect("checkout task panicked")
-            .map_err(source_error)?;
+            .expect("checkout task panicked");
+            self.observer.git_fetch(
+                &bosun_source::redact_url(&source.repo_url),
+                started.elapsed(),
+                checkout.is_ok(),
+            );
+            let checkout = checkout.map_err(source_error)?;
             let request = RenderRequest {
                 checkout_root: &checkout.dir,
                 commit: checkout.commit.as_str(),
@@ -210,14 +290,14 @@ impl Engine {
                 api_versions: cluster.map(|c| c.api_versions.clone()).unwrap_or_default(),
                 allow_empty,
             };
-            let rendered =
-                self.renderer
-                    .render(&request)
-                    .await
-                    .map_err(|source| EngineError::Render {
-                        app: name.clone(),
-                        source,
-                    })?;
+            let started = std::time::Instant::now();
+            let rendered = self.renderer.render(&request).await;
+            self.observer
+                .render(&name, started.elapsed(), rendered.is_ok());
+            let rendered = rendered.map_err(|source| EngineError::Render {
+                app: name.clone(),
+                source,
+            })?;
             revisions.push(checkout.commit.as_str().to_string());
             objects.extend(rendered.objects);
         }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::application::Destination;
 use crate::error::{ErrorKind, ModelError};
+use crate::serve::{ApplicationSourceConfig, ServerConfig, check_application_sources};
 use crate::validate::check_dns_subdomain;
 use crate::yaml;
 
@@ -25,6 +26,10 @@ pub const IN_CLUSTER_NAME: &str = "in-cluster";
 pub struct BosunConfig {
     pub clusters: Vec<ClusterConfig>,
     pub repositories: Vec<RepositoryCredentials>,
+    /// Where `bosun serve` finds its Applications.
+    pub applications: Vec<ApplicationSourceConfig>,
+    /// `bosun serve`'s refresh, API tokens and webhook secret.
+    pub server: ServerConfig,
     unknown_sections: Vec<String>,
 }
 
@@ -128,6 +133,8 @@ impl BosunConfig {
     }
 
     fn check(&self) -> Result<(), ModelError> {
+        self.server.check()?;
+        check_application_sources(&self.applications)?;
         for (i, cluster) in self.clusters.iter().enumerate() {
             let at = |field: &str| format!("clusters[{i}].{field}");
             check_dns_subdomain(&cluster.name).map_err(|m| ModelError::invalid(at("name"), m))?;
@@ -270,7 +277,7 @@ impl<'de> Deserialize<'de> for BosunConfig {
         impl<'de> Visitor<'de> for ConfigVisitor {
             type Value = BosunConfig;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a bosun config mapping (clusters, repositories)")
+                f.write_str("a bosun config mapping (clusters, repositories, applications, server)")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BosunConfig, A::Error> {
                 let mut config = BosunConfig::default();
@@ -281,6 +288,12 @@ impl<'de> Deserialize<'de> for BosunConfig {
                         }
                         "repositories" => {
                             config.repositories = map.next_value::<Option<_>>()?.unwrap_or_default()
+                        }
+                        "applications" => {
+                            config.applications = map.next_value::<Option<_>>()?.unwrap_or_default()
+                        }
+                        "server" => {
+                            config.server = map.next_value::<Option<_>>()?.unwrap_or_default()
                         }
                         _ => {
                             map.next_value::<IgnoredAny>()?;

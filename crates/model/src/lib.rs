@@ -5,7 +5,8 @@
 //! - [`load::parse_applications`]: multi-document YAML → validated [`Application`]s.
 //! - [`validate::validate_application`]: the semantic checks, for Applications from elsewhere.
 //! - [`SyncOptions`], [`RetryStrategy::delays`]: typed views the sync engine acts on.
-//! - [`config::BosunConfig`]: clusters and repository credentials (`bosun.yaml`).
+//! - [`config::BosunConfig`]: clusters and repository credentials (`bosun.yaml`), and
+//!   [`serve`]: what `bosun serve` reads from it (Application sources, tokens, webhook secret).
 
 pub mod application;
 pub mod config;
@@ -14,6 +15,7 @@ pub mod error;
 pub mod ignored;
 pub mod load;
 pub mod retry;
+pub mod serve;
 pub mod sync_options;
 pub mod validate;
 mod yaml;
@@ -25,5 +27,6 @@ pub use error::{ErrorKind, ModelError};
 pub use ignored::IgnoredField;
 pub use load::parse_applications;
 pub use retry::RetryDelays;
+pub use serve::{ApplicationSourceConfig, Role, ServerConfig, TokenConfig, WebhookConfig};
 pub use sync_options::{DeletionMode, PropagationPolicy, SyncOption, SyncOptions};
 pub use validate::validate_application;

@@ -1,0 +1,204 @@
+//! `bosun up`: the playground. A local cluster, a local Git repository with an example service
+//! (source, Dockerfile, Helm chart with dev and prod values, dev and prod Applications — the
+//! pattern of the seeds), and `bosun serve` on it, all in one process; `DIR/env` tells a shell
+//! how to reach them.
+//!
+//! Everything lives under `--dir` (default `.bosun/`): `repo/` (the example repository; commit
+//! to it and watch the change arrive), `kubeconfig`, `bosun.yaml`, `data/` (history), `env`.
+//! Running it again reuses the repository and the history.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::Context;
+
+#[derive(clap::Args, Debug)]
+pub struct UpArgs {
+    /// Where the playground keeps its files.
+    #[arg(long, default_value = ".bosun")]
+    pub dir: PathBuf,
+    /// Address of bosun's API (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Port of the local cluster's API server (0 picks a free one).
+    #[arg(long, default_value_t = 6443)]
+    pub cluster_port: u16,
+}
+
+/// The example repository, compiled in so the binary alone is enough.
+const FILES: &[(&str, &str)] = &[
+    (
+        "app/Cargo.toml",
+        include_str!("../playground/app/Cargo.toml"),
+    ),
+    (
+        "app/src/main.rs",
+        include_str!("../playground/app/src/main.rs"),
+    ),
+    (
+        "app/Dockerfile",
+        include_str!("../playground/app/Dockerfile"),
+    ),
+    (
+        "charts/hello/Chart.yaml",
+        include_str!("../playground/charts/hello/Chart.yaml"),
+    ),
+    (
+        "charts/hello/values.yaml",
+        include_str!("../playground/charts/hello/values.yaml"),
+    ),
+    (
+        "charts/hello/values-dev.yaml",
+        include_str!("../playground/charts/hello/values-dev.yaml"),
+    ),
+    (
+        "charts/hello/values-prod.yaml",
+        include_str!("../playground/charts/hello/values-prod.yaml"),
+    ),
+    (
+        "charts/hello/templates/deployment.yaml",
+        include_str!("../playground/charts/hello/templates/deployment.yaml"),
+    ),
+    (
+        "charts/hello/templates/service.yaml",
+        include_str!("../playground/charts/hello/templates/service.yaml"),
+    ),
+    (
+        "charts/hello/templates/configmap.yaml",
+        include_str!("../playground/charts/hello/templates/configmap.yaml"),
+    ),
+    (
+        "apps/hello-dev.yaml",
+        include_str!("../playground/apps/hello-dev.yaml"),
+    ),
+    (
+        "apps/hello-prod.yaml",
+        include_str!("../playground/apps/hello-prod.yaml"),
+    ),
+];
+
+fn git(repo: &Path, args: &[&str]) -> anyhow::Result<()> {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(repo)
+        .env("GIT_AUTHOR_NAME", "bosun playground")
+        .env("GIT_AUTHOR_EMAIL", "playground@bosun.invalid")
+        .env("GIT_COMMITTER_NAME", "bosun playground")
+        .env("GIT_COMMITTER_EMAIL", "playground@bosun.invalid")
+        .output()
+        .context("running git (is it installed?)")?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "git {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(())
+}
+
+/// Creates the example repository unless it exists.
+fn example_repository(repo: &Path) -> anyhow::Result<bool> {
+    if repo.join(".git").exists() {
+        return Ok(false);
+    }
+    let url = format!("file://{}", repo.display());
+    for (path, text) in FILES {
+        let file = repo.join(path);
+        std::fs::create_dir_all(file.parent().expect("files are in directories"))?;
+        std::fs::write(&file, text.replace("{{REPO_URL}}", &url))
+            .with_context(|| format!("writing {}", file.display()))?;
+    }
+    git(repo, &["init", "-q", "-b", "main"])?;
+    git(repo, &["add", "-A"])?;
+    git(
+        repo,
+        &[
+            "commit",
+            "-q",
+            "-m",
+            "feat: hello service with dev and prod environments",
+        ],
+    )?;
+    Ok(true)
+}
+
+/// A random token: 32 hex digits from the OS's randomness.
+fn random_token() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 16];
+    use std::io::Read;
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut bytes))
+        .context("reading /dev/urandom")?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Reads `path`, or writes a new random token there (owner-only).
+fn secret_file(path: &Path) -> anyhow::Result<String> {
+    if let Ok(text) = std::fs::read_to_string(path) {
+        return Ok(text.trim().to_string());
+    }
+    let token = random_token()?;
+    std::fs::write(path, format!("{token}\n"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(token)
+}
+
+pub fn up(args: UpArgs) -> anyhow::Result<()> {
+    crate::serve::init_logging();
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("creating {}", args.dir.display()))?;
+    let dir = std::fs::canonicalize(&args.dir)?;
+    let repo = dir.join("repo");
+    let created = example_repository(&repo)?;
+    let admin_token = secret_file(&dir.join("admin-token"))?;
+    secret_file(&dir.join("readonly-token"))?;
+    secret_file(&dir.join("webhook-secret"))?;
+    let config = dir.join("bosun.yaml");
+    std::fs::write(
+        &config,
+        format!(
+            "# Written by `bosun up`; rewritten at every start.\nclusters:\n  # The Applications' in-cluster destination is the playground's local cluster.\n  - name: in-cluster\n    server: https://kubernetes.default.svc\n    kubeconfig: {dir}/kubeconfig\napplications:\n  - repoURL: file://{repo}\n    targetRevision: main\n    path: apps\nserver:\n  # A local repository sends no webhooks: look at Git often.\n  refreshInterval: 10s\n  refreshJitter: 2s\n  tokens:\n    - {{name: admin, role: admin, tokenFile: {dir}/admin-token}}\n    - {{name: viewer, role: read-only, tokenFile: {dir}/readonly-token}}\n  webhook:\n    githubSecretFile: {dir}/webhook-secret\n",
+            repo = repo.display(),
+            dir = dir.display()
+        ),
+    )?;
+    let kubeconfig = dir.join("kubeconfig");
+    crate::apps::runtime().block_on(async {
+        let cluster = bosun_cluster::server::start(bosun_cluster::server::ClusterConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], args.cluster_port)),
+            data_dir: Some(dir.join("cluster")),
+            ..Default::default()
+        })
+        .await
+        .context("starting the local cluster")?;
+        bosun_cluster::kubeconfig::write(&kubeconfig, "bosun-local", &cluster.url(), "admin")?;
+        let server =
+            crate::serve::prepare(&config, args.listen, Some(&dir.join("data"))).await?;
+        let api = format!("http://{}", server.address());
+        std::fs::write(
+            dir.join("env"),
+            format!(
+                "BOSUN_SERVER={api}\nBOSUN_TOKEN={admin_token}\nKUBECONFIG={}\n",
+                kubeconfig.display()
+            ),
+        )?;
+        println!(
+            "bosun playground is up{}.\n\n  cluster     {}\n  API         {api}\n  repository  {}\n  env         {}\n\nTry, in another shell:\n\n  set -a; . {}; set +a\n  bosun app list                      # hello-dev syncs by itself; hello-prod waits\n  kubectl get deploy,svc,pods -A      # what bosun applied\n  bosun app sync hello-prod           # prod is synced by a person\n  bosun app history hello-dev\n\nChange something and watch it arrive (dev within ~10 s):\n\n  cd {}\n  sed -i 's/hello from dev/hi from dev/' charts/hello/values-dev.yaml\n  git commit -qam 'feat: friendlier greeting' && bosun app get hello-dev\n\nDrift is healed: `kubectl -n dev scale deploy hello-dev --replicas=5`, then watch it go back.\nStop with Ctrl-C; `bosun up` again resumes where you left off.",
+            if created { " (new example repository)" } else { "" },
+            cluster.url(),
+            repo.display(),
+            dir.join("env").display(),
+            dir.join("env").display(),
+            repo.display(),
+        );
+        let result = server.run(crate::serve::ctrl_c()).await;
+        cluster.shutdown().await;
+        result
+    })
+}

@@ -1,0 +1,186 @@
+//! `bosun serve`: the controller and its HTTP API in one process, configured by `bosun.yaml`.
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use bosun_controller::catalog::CatalogSource;
+use bosun_controller::metrics::Metrics;
+use bosun_controller::{Controller, ControllerSettings};
+use bosun_engine::pipeline::{Engine, default_cache_dir};
+use bosun_model::BosunConfig;
+use bosun_record::Store;
+use bosun_server::auth::Tokens;
+use bosun_server::{ApiState, router};
+
+#[derive(clap::Args, Debug)]
+pub struct ServeArgs {
+    /// bosun's config: Application sources, clusters, repository credentials, tokens, webhook.
+    #[arg(long, env = "BOSUN_CONFIG")]
+    pub config: PathBuf,
+    /// Address of the API (and /metrics, /healthz, the webhook).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Keep history, operations in flight and the audit log in SQLite here (default: memory).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+}
+
+/// Structured logs: JSON when stderr is not a terminal (a service), readable lines otherwise.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("BOSUN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::io::stderr().is_terminal() {
+        let _ = builder.try_init();
+    } else {
+        let _ = builder.json().flatten_event(true).try_init();
+    }
+}
+
+pub fn read_config(path: &Path) -> anyhow::Result<BosunConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let config = BosunConfig::parse(&text, &path.display().to_string())?;
+    if config.applications.is_empty() {
+        anyhow::bail!(
+            "{}: applications: list at least one source of Applications (path, or repoURL and path)",
+            path.display()
+        );
+    }
+    for section in config.unknown_sections() {
+        tracing::warn!(file = %path.display(), section, "unknown config section ignored");
+    }
+    Ok(config)
+}
+
+fn read_secret(env: Option<&str>, file: Option<&str>) -> anyhow::Result<Option<Vec<u8>>> {
+    match (env, file) {
+        (Some(var), _) => Ok(Some(
+            std::env::var(var)
+                .with_context(|| {
+                    format!("server.webhook.githubSecretEnv: environment variable {var} is not set")
+                })?
+                .trim()
+                .as_bytes()
+                .to_vec(),
+        )),
+        (None, Some(file)) => Ok(Some(
+            std::fs::read_to_string(file)
+                .with_context(|| format!("server.webhook.githubSecretFile: {file}"))?
+                .trim()
+                .as_bytes()
+                .to_vec(),
+        )),
+        (None, None) => Ok(None),
+    }
+}
+
+/// A controller and API ready to run, and the address they listen on.
+pub struct Server {
+    pub controller: Arc<Controller>,
+    pub listener: tokio::net::TcpListener,
+    pub state: Arc<ApiState>,
+}
+
+/// Builds everything `bosun serve` runs, failing early on bad config or an unusable store.
+pub async fn prepare(
+    config_path: &Path,
+    listen: SocketAddr,
+    data: Option<&Path>,
+) -> anyhow::Result<Server> {
+    let config = read_config(config_path)?;
+    let metrics = Arc::new(Metrics::new());
+    let cache = match data {
+        Some(dir) if std::env::var_os("BOSUN_CACHE").is_none() => dir.join("cache"),
+        _ => default_cache_dir(),
+    };
+    let engine = Arc::new(Engine::new(config.clone(), cache)?.with_observer(metrics.clone()));
+    let store = Arc::new(match data {
+        Some(dir) => Store::open(dir)?,
+        None => Store::in_memory()?,
+    });
+    let base = config_path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let sources = config
+        .applications
+        .iter()
+        .map(|entry| CatalogSource::from_config(entry, base))
+        .collect();
+    let tokens = Tokens::load(&config.server.tokens)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config_path.display()))?;
+    if tokens.is_empty() {
+        tracing::warn!(
+            "no API tokens configured (server.tokens): only /healthz, /readyz, /metrics and the webhook answer"
+        );
+    }
+    let webhook_secret = read_secret(
+        config.server.webhook.github_secret_env.as_deref(),
+        config.server.webhook.github_secret_file.as_deref(),
+    )
+    .map_err(|e| anyhow::anyhow!("{}: {e:#}", config_path.display()))?;
+    let controller = Controller::new(
+        engine,
+        store,
+        metrics,
+        ControllerSettings::from_config(&config),
+        sources,
+    );
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    let state = Arc::new(ApiState {
+        controller: controller.clone(),
+        tokens,
+        webhook_secret,
+    });
+    Ok(Server {
+        controller,
+        listener,
+        state,
+    })
+}
+
+impl Server {
+    pub fn address(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener")
+    }
+
+    /// Starts the controller, then serves until `shutdown` completes.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let interrupted = self.controller.start().await?;
+        if !interrupted.is_empty() {
+            eprintln!(
+                "bosun serve: {} operation(s) were interrupted by the last stop; see `bosun app history`",
+                interrupted.len()
+            );
+        }
+        axum::serve(self.listener, router(self.state))
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        Ok(())
+    }
+}
+
+pub async fn ctrl_c() {
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging();
+    crate::apps::runtime().block_on(async {
+        let server = prepare(&args.config, args.listen, args.data.as_deref()).await?;
+        // Tests and scripts read this line to learn the address (`--listen 127.0.0.1:0`).
+        println!("bosun serve: listening on http://{}", server.address());
+        server.run(ctrl_c()).await
+    })
+}

@@ -1,0 +1,874 @@
+//! The reconcile loop of `bosun serve`: every Application is compared with Git and its cluster
+//! on a schedule (refresh interval plus jitter, as Argo CD 3) and at once when something
+//! happens — a webhook, a change to its live objects, an API call — and acted on:
+//!
+//! - **auto-sync** once per new revision when `syncPolicy.automated` is set;
+//! - **self-heal** when `selfHeal` is set and the live objects drifted at an already-synced
+//!   revision, with exponential backoff between attempts;
+//! - **manual sync** and **rollback** through the API.
+//!
+//! One operation per Application at a time (a per-Application lock); a bounded number of
+//! Applications reconcile at once (a semaphore). Every operation is written to the store before
+//! the engine acts, and finished afterwards, so a crash leaves a trace that the next start reports.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+use bosun_engine::pipeline::{AppRender, Engine, EngineError, SyncSettings};
+use bosun_model::{Application, BosunConfig};
+use bosun_record::{NewOperation, Operation, Phase, Pin, ResourceRecord, Store};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::{Notify, Semaphore, broadcast};
+use tokio::task::JoinHandle;
+
+use crate::catalog::{self, CatalogSource};
+use crate::metrics::{AppLabel, Metrics, SyncLabels};
+use crate::repo_match;
+use crate::status::{AppStatus, HealthSummary, OperationState, ResourceStatus, now};
+use crate::watch::LiveWatch;
+
+/// Who started an operation when no person did.
+pub const AUTOMATED: &str = "automated";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error("application {0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Store(#[from] bosun_record::Error),
+    #[error(transparent)]
+    Engine(#[from] Box<EngineError>),
+}
+
+/// Timings and limits of the loop.
+#[derive(Clone, Debug)]
+pub struct ControllerSettings {
+    pub refresh_interval: Duration,
+    pub refresh_jitter: Duration,
+    pub concurrency: usize,
+    /// Upper bound of one sync, health waits between waves included.
+    pub sync_timeout: Duration,
+    /// First self-heal backoff; doubled per failed attempt up to `self_heal_max_backoff`.
+    pub self_heal_backoff: Duration,
+    pub self_heal_max_backoff: Duration,
+}
+
+impl ControllerSettings {
+    pub fn from_config(config: &BosunConfig) -> ControllerSettings {
+        ControllerSettings {
+            refresh_interval: config.server.refresh_interval(),
+            refresh_jitter: config.server.refresh_jitter(),
+            concurrency: config.server.concurrency.unwrap_or(8),
+            sync_timeout: Duration::from_secs(600),
+            self_heal_backoff: Duration::from_secs(5),
+            self_heal_max_backoff: Duration::from_secs(180),
+        }
+    }
+}
+
+/// A status change, for server-sent events.
+#[derive(Clone, Debug, Serialize)]
+pub struct AppEvent {
+    /// `MODIFIED` or `DELETED`, as Argo CD's application watch.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub application: Value,
+}
+
+#[derive(Default)]
+struct HealState {
+    attempts: u32,
+    not_before: Option<Instant>,
+}
+
+/// One managed Application and everything the loop keeps for it.
+struct AppEntry {
+    app: RwLock<Application>,
+    status: RwLock<AppStatus>,
+    /// Notified to reconcile now (webhook, live change, API).
+    refresh: Arc<Notify>,
+    /// Held for the length of a comparison or an operation: one at a time per Application.
+    busy: tokio::sync::Mutex<()>,
+    heal: Mutex<HealState>,
+    watch: Mutex<Option<LiveWatch>>,
+    worker: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for AppEntry {
+    fn drop(&mut self) {
+        if let Some(worker) = self.worker.get_mut().ok().and_then(Option::take) {
+            worker.abort();
+        }
+    }
+}
+
+/// What a comparison found.
+struct Comparison {
+    revisions: Vec<String>,
+    in_sync: bool,
+}
+
+/// What an operation is asked to do.
+#[derive(Clone, Debug)]
+pub struct OperationRequest {
+    pub kind: &'static str,
+    pub initiated_by: String,
+    /// Sync these commits instead of what `targetRevision` resolves to (rollback).
+    pub revisions: Option<Vec<String>>,
+    pub prune: bool,
+    pub dry_run: bool,
+    pub rollback_of: Option<i64>,
+}
+
+pub struct Controller {
+    engine: Arc<Engine>,
+    store: Arc<Store>,
+    metrics: Arc<Metrics>,
+    settings: ControllerSettings,
+    sources: Vec<CatalogSource>,
+    apps: RwLock<BTreeMap<String, Arc<AppEntry>>>,
+    catalog_previous: tokio::sync::Mutex<BTreeMap<usize, Vec<Application>>>,
+    catalog_errors: RwLock<Vec<String>>,
+    catalog_changed: Notify,
+    permits: Arc<Semaphore>,
+    events: broadcast::Sender<AppEvent>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn read<T>(m: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    m.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(m: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    m.write().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The Application with each source pinned to the given commit (rollback).
+fn at_revisions(app: &Application, revisions: &[String]) -> Application {
+    let mut app = app.clone();
+    if app.spec.sources.is_empty() {
+        if let (Some(source), Some(rev)) = (app.spec.source.as_mut(), revisions.first()) {
+            source.target_revision = Some(rev.clone());
+        }
+    } else {
+        for (source, rev) in app.spec.sources.iter_mut().zip(revisions) {
+            source.target_revision = Some(rev.clone());
+        }
+    }
+    app
+}
+
+impl Controller {
+    pub fn new(
+        engine: Arc<Engine>,
+        store: Arc<Store>,
+        metrics: Arc<Metrics>,
+        settings: ControllerSettings,
+        sources: Vec<CatalogSource>,
+    ) -> Arc<Controller> {
+        let (events, _) = broadcast::channel(256);
+        Arc::new(Controller {
+            engine,
+            store,
+            metrics,
+            permits: Arc::new(Semaphore::new(settings.concurrency.max(1))),
+            settings,
+            sources,
+            apps: RwLock::new(BTreeMap::new()),
+            catalog_previous: tokio::sync::Mutex::new(BTreeMap::new()),
+            catalog_errors: RwLock::new(Vec::new()),
+            catalog_changed: Notify::new(),
+            events,
+        })
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<AppEvent> {
+        self.events.subscribe()
+    }
+
+    /// Reports operations a previous run left unfinished, loads the Applications and starts a
+    /// worker for each, then keeps the catalog current. Returns when the first load is done.
+    pub async fn start(self: &Arc<Self>) -> Result<Vec<Operation>, ControllerError> {
+        let interrupted = self.store.interrupt_running()?;
+        for op in &interrupted {
+            tracing::warn!(
+                app = %op.app,
+                operation = op.id,
+                kind = %op.kind,
+                "operation interrupted by a restart; the Application is compared again"
+            );
+        }
+        self.reload_catalog().await;
+        let this = Arc::downgrade(self);
+        let interval = self.settings.refresh_interval;
+        tokio::spawn(async move {
+            loop {
+                let Some(controller) = this.upgrade() else {
+                    return;
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep(interval) => {}
+                    _ = controller.catalog_changed.notified() => {}
+                }
+                controller.reload_catalog().await;
+            }
+        });
+        Ok(interrupted)
+    }
+
+    /// Errors of the last catalog load (a bad manifest in an app-of-apps directory, ...).
+    pub fn catalog_errors(&self) -> Vec<String> {
+        read(&self.catalog_errors).clone()
+    }
+
+    async fn reload_catalog(self: &Arc<Self>) {
+        let mut previous = self.catalog_previous.lock().await;
+        let (loaded, by_entry) = catalog::load(&self.engine, &self.sources, &previous).await;
+        *previous = by_entry;
+        for error in loaded.errors.values() {
+            tracing::error!(error = %error, "loading Applications");
+        }
+        *write(&self.catalog_errors) = loaded.errors.into_values().collect();
+        let mut removed = Vec::new();
+        {
+            let mut apps = write(&self.apps);
+            apps.retain(|name, _| {
+                let keep = loaded.apps.contains_key(name);
+                if !keep {
+                    removed.push(name.clone());
+                }
+                keep
+            });
+            for (name, app) in loaded.apps {
+                if let Some(entry) = apps.get(&name) {
+                    let changed = *read(&entry.app) != app;
+                    if changed {
+                        *write(&entry.app) = app;
+                        entry.refresh.notify_one();
+                    }
+                    continue;
+                }
+                for ignored in app.ignored_fields() {
+                    tracing::warn!(app = %name, field = %ignored.path, reason = %ignored.reason, "accepted but not acted on");
+                }
+                let entry = Arc::new(AppEntry {
+                    app: RwLock::new(app),
+                    status: RwLock::new(AppStatus::unknown()),
+                    refresh: Arc::new(Notify::new()),
+                    busy: tokio::sync::Mutex::new(()),
+                    heal: Mutex::new(HealState::default()),
+                    watch: Mutex::new(None),
+                    worker: Mutex::new(None),
+                });
+                if let Ok(Some(op)) = self.store.last_operation(&name) {
+                    write(&entry.status).operation_state = Some(OperationState::from(&op));
+                }
+                let worker = tokio::spawn(Self::worker(
+                    Arc::downgrade(self),
+                    name.clone(),
+                    Arc::downgrade(&entry),
+                ));
+                *lock(&entry.worker) = Some(worker);
+                tracing::info!(app = %name, "managing Application");
+                apps.insert(name, entry);
+            }
+        }
+        for name in removed {
+            tracing::info!(app = %name, "Application removed from its source; no longer managed (its resources are left in place)");
+            let _ = self.events.send(AppEvent {
+                kind: "DELETED",
+                application: json!({"metadata": {"name": name}}),
+            });
+        }
+        self.update_app_counts();
+    }
+
+    fn entry(&self, name: &str) -> Result<Arc<AppEntry>, ControllerError> {
+        read(&self.apps)
+            .get(name)
+            .cloned()
+            .ok_or_else(|| ControllerError::NotFound(name.to_string()))
+    }
+
+    /// Reconciles one Application: at once, then after each refresh interval (plus jitter) or
+    /// when notified. It holds only weak references while it waits, so removing the Application
+    /// or stopping the controller ends it.
+    async fn worker(
+        this: std::sync::Weak<Controller>,
+        name: String,
+        entry: std::sync::Weak<AppEntry>,
+    ) {
+        let mut first = true;
+        loop {
+            if !first {
+                let (wait, refresh) = {
+                    let (Some(controller), Some(entry)) = (this.upgrade(), entry.upgrade()) else {
+                        return;
+                    };
+                    let jitter = controller.settings.refresh_jitter.as_millis() as u64;
+                    let extra = if jitter == 0 {
+                        0
+                    } else {
+                        fastrand::u64(0..jitter)
+                    };
+                    (
+                        controller.settings.refresh_interval + Duration::from_millis(extra),
+                        entry.refresh.clone(),
+                    )
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = refresh.notified() => {
+                        // Events come in bursts (a sync writes many objects): gather them.
+                        tokio::time::sleep(Duration::from_millis(300)).await;
+                    }
+                }
+            }
+            first = false;
+            let (Some(controller), Some(entry)) = (this.upgrade(), entry.upgrade()) else {
+                return;
+            };
+            controller.reconcile(&name, &entry).await;
+        }
+    }
+}
+
+impl Controller {
+    /// Compare, then act as the Application's policy says.
+    async fn reconcile(&self, name: &str, entry: &Arc<AppEntry>) {
+        let _permit = self.permits.acquire().await;
+        let started = Instant::now();
+        let busy = entry.busy.lock().await;
+        let app = read(&entry.app).clone();
+        let comparison = self.compare(name, entry, &app).await;
+        if let Some(comparison) = comparison
+            && app
+                .spec
+                .sync_policy
+                .as_ref()
+                .is_some_and(|p| p.is_automated())
+        {
+            self.automate(name, entry, &app, &comparison).await;
+        }
+        drop(busy);
+        self.metrics
+            .reconcile_seconds
+            .get_or_create(&AppLabel { app: name.into() })
+            .observe(started.elapsed().as_secs_f64());
+    }
+
+    /// Auto-sync and self-heal decisions for an automated Application.
+    async fn automate(
+        &self,
+        name: &str,
+        entry: &Arc<AppEntry>,
+        app: &Application,
+        comparison: &Comparison,
+    ) {
+        let automated = app
+            .spec
+            .sync_policy
+            .as_ref()
+            .and_then(|p| p.automated.clone())
+            .unwrap_or_default();
+        // A rollback holds the Application at an older revision until Git moves on.
+        match self.store.pin(name) {
+            Ok(Some(pin)) if pin.from_head == comparison.revisions => {
+                write(&entry.status).set_condition(
+                    "AutoSyncPaused",
+                    Some(format!(
+                        "rolled back to {} by operation {}; automated sync resumes with the next commit after {}",
+                        short(&pin.revisions),
+                        pin.operation,
+                        short(&pin.from_head)
+                    )),
+                );
+                self.publish(name, entry);
+                return;
+            }
+            Ok(Some(_)) => {
+                let _ = self.store.clear_pin(name);
+                write(&entry.status).set_condition("AutoSyncPaused", None);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::error!(app = %name, error = %e, "reading the rollback pin");
+                return;
+            }
+        }
+        if comparison.in_sync {
+            *lock(&entry.heal) = HealState::default();
+            return;
+        }
+        let last = match self.store.last_automated_revisions(name) {
+            Ok(last) => last,
+            Err(e) => {
+                tracing::error!(app = %name, error = %e, "reading the last automated sync");
+                return;
+            }
+        };
+        let kind = if last.as_ref() != Some(&comparison.revisions) {
+            "auto-sync"
+        } else if automated.self_heal {
+            let heal = lock(&entry.heal);
+            if heal.not_before.is_some_and(|t| Instant::now() < t) {
+                // Backing off: come back when the wait is over.
+                let wait = heal.not_before.unwrap() - Instant::now();
+                let refresh = entry.refresh.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    refresh.notify_one();
+                });
+                return;
+            }
+            "self-heal"
+        } else {
+            // Argo CD's rule: one automated sync per revision; drift without selfHeal waits.
+            return;
+        };
+        tracing::info!(app = %name, kind, revision = %short(&comparison.revisions), "automated sync");
+        let request = OperationRequest {
+            kind,
+            initiated_by: AUTOMATED.into(),
+            revisions: None,
+            prune: automated.prune,
+            dry_run: false,
+            rollback_of: None,
+        };
+        let result = self.operate(name, entry, app, &request).await;
+        if kind == "self-heal" {
+            let mut heal = lock(&entry.heal);
+            let succeeded = matches!(&result, Ok(op) if op.phase == Phase::Succeeded);
+            heal.attempts = if succeeded { 0 } else { heal.attempts + 1 };
+            let backoff = self
+                .settings
+                .self_heal_backoff
+                .saturating_mul(2u32.saturating_pow(heal.attempts.min(16)))
+                .min(self.settings.self_heal_max_backoff);
+            heal.not_before = Some(Instant::now() + backoff);
+        }
+    }
+
+    /// Refresh: render and compare, assess health, update the status and the live watch.
+    async fn compare(
+        &self,
+        name: &str,
+        entry: &Arc<AppEntry>,
+        app: &Application,
+    ) -> Option<Comparison> {
+        let result = self.engine.diff(app).await;
+        let comparison = match result {
+            Ok((rendered, plan)) => {
+                let health = self.engine.health(app, &rendered).await;
+                self.ensure_watch(entry, app, &rendered).await;
+                let mut status = write(&entry.status);
+                status.sync.revisions = rendered.revisions.clone();
+                status.sync.revision = rendered.revisions.first().cloned().unwrap_or_default();
+                status.sync.status = if plan.in_sync() {
+                    "Synced"
+                } else {
+                    "OutOfSync"
+                }
+                .into();
+                status.set_condition("ComparisonError", None);
+                let health = match health {
+                    Ok(health) => {
+                        status.set_condition("HealthError", None);
+                        Some(health)
+                    }
+                    Err(e) => {
+                        status.set_condition("HealthError", Some(e.to_string()));
+                        None
+                    }
+                };
+                status.resources = plan
+                    .resources
+                    .iter()
+                    .map(|r| {
+                        let ns = r.key.namespace.clone().unwrap_or_default();
+                        let resource_health = health.as_ref().and_then(|h| {
+                            h.resources
+                                .iter()
+                                .find(|x| {
+                                    x.group == r.key.group
+                                        && x.kind == r.key.kind
+                                        && x.name == r.key.name
+                                        && x.namespace == ns
+                                })
+                                .map(|x| HealthSummary {
+                                    status: x.health.status.as_str().into(),
+                                    message: x.health.message.clone(),
+                                })
+                        });
+                        ResourceStatus {
+                            group: r.key.group.clone(),
+                            kind: r.key.kind.clone(),
+                            namespace: ns,
+                            name: r.key.name.clone(),
+                            status: match r.status {
+                                bosun_plan::SyncState::Synced => "Synced",
+                                _ => "OutOfSync",
+                            }
+                            .into(),
+                            requires_pruning: r.status == bosun_plan::SyncState::Extraneous,
+                            hook: r.hook,
+                            health: resource_health,
+                        }
+                    })
+                    .collect();
+                status.health = match &health {
+                    Some(h) => HealthSummary {
+                        status: h.status.as_str().into(),
+                        message: h
+                            .unhealthy()
+                            .first()
+                            .map(|r| format!("{}: {}", r.reference(), r.health.message))
+                            .unwrap_or_default(),
+                    },
+                    None => HealthSummary {
+                        status: "Unknown".into(),
+                        message: String::new(),
+                    },
+                };
+                Some(Comparison {
+                    revisions: rendered.revisions,
+                    in_sync: plan.in_sync(),
+                })
+            }
+            Err(e) => {
+                tracing::warn!(app = %name, error = %e, "comparison failed");
+                let mut status = write(&entry.status);
+                status.sync.status = "Unknown".into();
+                status.set_condition("ComparisonError", Some(e.to_string()));
+                None
+            }
+        };
+        write(&entry.status).reconciled_at = Some(now());
+        self.publish(name, entry);
+        comparison
+    }
+
+    async fn ensure_watch(&self, entry: &Arc<AppEntry>, app: &Application, rendered: &AppRender) {
+        let Ok((client, kinds)) = self.engine.live_kinds(app, &rendered.objects).await else {
+            return;
+        };
+        let mut watch = lock(&entry.watch);
+        if watch.as_ref().is_some_and(|w| w.covers(&kinds)) {
+            return;
+        }
+        *watch = Some(LiveWatch::start(
+            client,
+            kinds,
+            &app.metadata.name,
+            entry.refresh.clone(),
+        ));
+    }
+
+    /// Runs one operation: recorded as Running first, then the engine syncs, then the record is
+    /// finished and the Application compared again.
+    async fn operate(
+        &self,
+        name: &str,
+        entry: &Arc<AppEntry>,
+        app: &Application,
+        request: &OperationRequest,
+    ) -> Result<Operation, ControllerError> {
+        let target = match &request.revisions {
+            Some(revisions) => at_revisions(app, revisions),
+            None => app.clone(),
+        };
+        let known = request
+            .revisions
+            .clone()
+            .unwrap_or_else(|| read(&entry.status).sync.revisions.clone());
+        let id = self.store.begin(&NewOperation {
+            app: name.into(),
+            kind: request.kind.into(),
+            initiated_by: request.initiated_by.clone(),
+            revisions: known.clone(),
+            prune: request.prune,
+            dry_run: request.dry_run,
+            rollback_of: request.rollback_of,
+        })?;
+        if let Ok(Some(op)) = self.store.operation(name, id) {
+            write(&entry.status).operation_state = Some(OperationState::from(&op));
+            self.publish(name, entry);
+        }
+        let settings = SyncSettings {
+            dry_run: request.dry_run,
+            prune: Some(request.prune),
+            timeout: self.settings.sync_timeout,
+        };
+        let result = self.engine.sync(&target, &settings, &ignore_progress).await;
+        let (phase, message, revisions, resources) = match &result {
+            Ok(report) => (
+                if report.outcome.succeeded {
+                    Phase::Succeeded
+                } else {
+                    Phase::Failed
+                },
+                report.outcome.message.clone(),
+                report.rendered.revisions.clone(),
+                report
+                    .outcome
+                    .resources
+                    .iter()
+                    .map(|r| ResourceRecord {
+                        group: r.key.group.clone(),
+                        kind: r.key.kind.clone(),
+                        namespace: r.key.namespace.clone().unwrap_or_default(),
+                        name: r.key.name.clone(),
+                        action: r.action.as_str().into(),
+                        message: r.message.clone(),
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            Err(e) => (Phase::Error, e.to_string(), known, Vec::new()),
+        };
+        self.store
+            .finish(id, phase, &message, &revisions, &resources)?;
+        self.metrics
+            .syncs
+            .get_or_create(&SyncLabels {
+                app: name.into(),
+                phase: phase.as_str().into(),
+                kind: request.kind.into(),
+            })
+            .inc();
+        tracing::info!(app = %name, operation = id, kind = request.kind, phase = phase.as_str(), revision = %short(&revisions), "{message}");
+        let op = self
+            .store
+            .operation(name, id)?
+            .expect("the operation was just written");
+        {
+            let mut status = write(&entry.status);
+            status.operation_state = Some(OperationState::from(&op));
+            status.set_condition(
+                "SyncError",
+                (phase != Phase::Succeeded).then(|| format!("operation {id}: {message}")),
+            );
+        }
+        if !request.dry_run {
+            self.compare(name, entry, app).await;
+        }
+        Ok(op)
+    }
+
+    fn publish(&self, name: &str, entry: &Arc<AppEntry>) {
+        let _ = self.events.send(AppEvent {
+            kind: "MODIFIED",
+            application: Self::view(name, entry),
+        });
+        self.update_app_counts();
+    }
+
+    fn update_app_counts(&self) {
+        let statuses: Vec<(String, String)> = read(&self.apps)
+            .values()
+            .map(|e| {
+                let s = read(&e.status);
+                (s.sync.status.clone(), s.health.status.clone())
+            })
+            .collect();
+        self.metrics
+            .set_app_counts(statuses.iter().map(|(a, b)| (a.as_str(), b.as_str())));
+    }
+
+    /// An Application as the API shows it: Argo CD's `{metadata, spec, status}`.
+    fn view(name: &str, entry: &Arc<AppEntry>) -> Value {
+        let app = read(&entry.app);
+        let status = read(&entry.status);
+        json!({
+            "apiVersion": bosun_model::API_VERSION,
+            "kind": bosun_model::KIND,
+            "metadata": {"name": name, "namespace": app.metadata.namespace},
+            "spec": app.spec,
+            "status": *status,
+        })
+    }
+
+    // ---- what the API calls ----
+
+    pub fn list(&self) -> Vec<Value> {
+        read(&self.apps)
+            .iter()
+            .map(|(name, entry)| Self::view(name, entry))
+            .collect()
+    }
+
+    pub fn get(&self, name: &str) -> Result<Value, ControllerError> {
+        Ok(Self::view(name, &self.entry(name)?))
+    }
+
+    /// The names of every managed Application.
+    pub fn names(&self) -> Vec<String> {
+        read(&self.apps).keys().cloned().collect()
+    }
+
+    /// Compares now and returns the fresh view (a hard refresh: Git is asked again).
+    pub async fn refresh(&self, name: &str) -> Result<Value, ControllerError> {
+        let entry = self.entry(name)?;
+        let _busy = entry.busy.lock().await;
+        let app = read(&entry.app).clone();
+        self.compare(name, &entry, &app).await;
+        Ok(Self::view(name, &entry))
+    }
+
+    /// Asks for a reconcile soon (webhook, generic refresh endpoint) without waiting for it.
+    pub fn request_refresh(&self, name: &str) -> Result<(), ControllerError> {
+        self.entry(name)?.refresh.notify_one();
+        Ok(())
+    }
+
+    /// The desired-versus-live plan, Secret values masked.
+    pub async fn diff(&self, name: &str) -> Result<Value, ControllerError> {
+        let entry = self.entry(name)?;
+        let app = read(&entry.app).clone();
+        let (_, plan) = self.engine.diff(&app).await.map_err(Box::new)?;
+        Ok(bosun_plan::text::to_json(&plan))
+    }
+
+    pub fn history(&self, name: &str) -> Result<Vec<Operation>, ControllerError> {
+        self.entry(name)?;
+        Ok(self.store.history(name)?)
+    }
+
+    /// Runs an operation to its end in its own task: a client that goes away does not cut a
+    /// sync in half.
+    pub async fn run(
+        self: &Arc<Self>,
+        name: &str,
+        request: OperationRequest,
+    ) -> Result<Operation, ControllerError> {
+        let entry = self.entry(name)?;
+        let this = self.clone();
+        let name = name.to_string();
+        tokio::spawn(async move {
+            let _busy = entry.busy.lock().await;
+            let app = read(&entry.app).clone();
+            if request.kind == "sync" && !request.dry_run {
+                // Syncing the head by hand ends a rollback's hold.
+                this.store.clear_pin(&name)?;
+                write(&entry.status).set_condition("AutoSyncPaused", None);
+            }
+            let op = this.operate(&name, &entry, &app, &request).await?;
+            if request.kind == "rollback"
+                && op.phase == Phase::Succeeded
+                && app
+                    .spec
+                    .sync_policy
+                    .as_ref()
+                    .is_some_and(|p| p.is_automated())
+            {
+                let head = read(&entry.status).sync.revisions.clone();
+                this.store.set_pin(
+                    &name,
+                    &Pin {
+                        revisions: op.revisions.clone(),
+                        from_head: head,
+                        operation: op.id,
+                    },
+                )?;
+                // Show the hold at once rather than at the next reconcile.
+                entry.refresh.notify_one();
+            }
+            Ok(op)
+        })
+        .await
+        .expect("operation task panicked")
+    }
+
+    /// Sync the revisions that history entry `id` synced.
+    pub async fn rollback(
+        self: &Arc<Self>,
+        name: &str,
+        id: i64,
+        initiated_by: &str,
+        prune: bool,
+    ) -> Result<Operation, ControllerError> {
+        let op = self.store.operation(name, id)?.ok_or_else(|| {
+            ControllerError::BadRequest(format!("{name} has no history entry {id}"))
+        })?;
+        if op.phase != Phase::Succeeded || op.dry_run || op.revisions.is_empty() {
+            return Err(ControllerError::BadRequest(format!(
+                "history entry {id} of {name} is not a successful sync ({}); pick one that is",
+                op.phase.as_str()
+            )));
+        }
+        self.run(
+            name,
+            OperationRequest {
+                kind: "rollback",
+                initiated_by: initiated_by.into(),
+                revisions: Some(op.revisions),
+                prune,
+                dry_run: false,
+                rollback_of: Some(id),
+            },
+        )
+        .await
+    }
+
+    /// A push to `repo_url` moved `pushed_ref`: refresh the Applications it concerns (and the
+    /// catalog, when an app-of-apps entry reads that repository). Returns their names.
+    pub fn pushed(&self, repo_url: &str, pushed_ref: &str, default_branch: &str) -> Vec<String> {
+        if self.sources.iter().any(|s| s.is_repo(repo_url)) {
+            self.catalog_changed.notify_one();
+        }
+        let mut refreshed = Vec::new();
+        for (name, entry) in read(&self.apps).iter() {
+            let app = read(&entry.app);
+            let concerned = app.spec.all_sources().iter().any(|s| {
+                repo_match::same_repo(&s.repo_url, repo_url)
+                    && repo_match::revision_moves(
+                        s.target_revision.as_deref().unwrap_or(""),
+                        pushed_ref,
+                        default_branch,
+                    )
+            });
+            if concerned {
+                entry.refresh.notify_one();
+                refreshed.push(name.clone());
+            }
+        }
+        refreshed
+    }
+
+    /// The local paths of the config's `applications` entries (for `bosun up`'s messages).
+    pub fn local_sources(&self) -> Vec<PathBuf> {
+        self.sources
+            .iter()
+            .filter_map(|s| match s {
+                CatalogSource::Local(p) => Some(p.clone()),
+                CatalogSource::Git { .. } => None,
+            })
+            .collect()
+    }
+}
+
+/// The controller reports operations when they end; per-resource progress is not streamed.
+fn ignore_progress(_: &bosun_apply::sync::SyncEvent) {}
+
+fn short(revisions: &[String]) -> String {
+    revisions
+        .iter()
+        .map(|r| r.chars().take(8).collect::<String>())
+        .collect::<Vec<_>>()
+        .join(",")
+}

@@ -1,0 +1,18 @@
+//! `bosun serve`'s controller: keeps every Application equal to Git, continuously.
+//!
+//! - [`catalog`]: which Applications are managed (files, or app-of-apps from Git).
+//! - [`controller`]: the reconcile loop — refresh, auto-sync, self-heal, manual sync, rollback —
+//!   over the engine's one implementation of each stage.
+//! - [`watch`]: live-object watches that trigger refreshes within seconds of drift.
+//! - [`status`]: the Application status in Argo CD's shape.
+//! - [`metrics`]: Prometheus metrics.
+//! - [`repo_match`]: which Applications a Git push concerns.
+
+pub mod catalog;
+pub mod controller;
+pub mod metrics;
+pub mod repo_match;
+pub mod status;
+pub mod watch;
+
+pub use controller::{AppEvent, Controller, ControllerError, ControllerSettings, OperationRequest};

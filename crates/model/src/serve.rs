@@ -1,0 +1,229 @@
+//! The sections of `bosun.yaml` that only `bosun serve` reads: where its Applications come from
+//! (files, or a path in a Git repository — app-of-apps), how often it refreshes them, who may call
+//! its API (bearer tokens with roles) and the secret GitHub webhooks are signed with.
+//!
+//! As everywhere in the config, secrets are referenced (environment variable or file), never
+//! written inline, so the config itself can live in Git.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::duration::parse_go_duration;
+use crate::error::ModelError;
+
+/// Where `bosun serve` finds Applications. Exactly one of `path` (a local file or directory) or
+/// `repoURL` (+ `targetRevision`, `path`: a directory in a Git repository, watched app-of-apps
+/// style: a commit there adds, changes and removes Applications).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ApplicationSourceConfig {
+    #[serde(default, rename = "repoURL")]
+    pub repo_url: Option<String>,
+    #[serde(default)]
+    pub target_revision: Option<String>,
+    /// A local file or directory (relative to the config file), or the directory in `repoURL`.
+    #[serde(default)]
+    pub path: Option<String>,
+}
+
+/// What a token may do. Ordered: each role may do everything the one before it may.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Role {
+    /// List and read Applications, diffs, history and events.
+    ReadOnly,
+    /// Also sync, refresh and roll back.
+    Deployer,
+    /// Everything.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::ReadOnly => "read-only",
+            Role::Deployer => "deployer",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+/// A bearer token of the API: its user name, its role, and where its value is read from.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TokenConfig {
+    /// Recorded as who started an operation.
+    pub name: String,
+    pub role: Role,
+    #[serde(default)]
+    pub token_env: Option<String>,
+    #[serde(default)]
+    pub token_file: Option<String>,
+}
+
+/// The secret GitHub signs push webhooks with (`X-Hub-Signature-256`).
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WebhookConfig {
+    #[serde(default)]
+    pub github_secret_env: Option<String>,
+    #[serde(default)]
+    pub github_secret_file: Option<String>,
+}
+
+/// The `server` section.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ServerConfig {
+    /// How often every Application is compared with Git and its cluster (Go duration; default
+    /// 120s, plus up to `refreshJitter` so that many Applications do not refresh at once).
+    #[serde(default)]
+    pub refresh_interval: Option<String>,
+    /// Default 60s, as Argo CD 3.
+    #[serde(default)]
+    pub refresh_jitter: Option<String>,
+    /// How many Applications are reconciled at once (default 8).
+    #[serde(default)]
+    pub concurrency: Option<usize>,
+    #[serde(default)]
+    pub tokens: Vec<TokenConfig>,
+    #[serde(default)]
+    pub webhook: WebhookConfig,
+}
+
+impl ServerConfig {
+    pub fn refresh_interval(&self) -> Duration {
+        self.refresh_interval
+            .as_deref()
+            .and_then(|t| parse_go_duration(t).ok())
+            .unwrap_or(Duration::from_secs(120))
+    }
+
+    pub fn refresh_jitter(&self) -> Duration {
+        self.refresh_jitter
+            .as_deref()
+            .and_then(|t| parse_go_duration(t).ok())
+            .unwrap_or(Duration::from_secs(60))
+    }
+
+    pub(crate) fn check(&self) -> Result<(), ModelError> {
+        for (field, value) in [
+            ("refreshInterval", &self.refresh_interval),
+            ("refreshJitter", &self.refresh_jitter),
+        ] {
+            if let Some(text) = value {
+                parse_go_duration(text)
+                    .map_err(|e| ModelError::invalid(format!("server.{field}"), e.to_string()))?;
+            }
+        }
+        if self.concurrency == Some(0) {
+            return Err(ModelError::invalid(
+                "server.concurrency",
+                "must be at least 1",
+            ));
+        }
+        for (i, token) in self.tokens.iter().enumerate() {
+            let at = |field: &str| format!("server.tokens[{i}].{field}");
+            if token.name.trim().is_empty() {
+                return Err(ModelError::invalid(at("name"), "must not be empty"));
+            }
+            if token.token_env.is_some() == token.token_file.is_some() {
+                return Err(ModelError::invalid(
+                    at("tokenEnv"),
+                    "set exactly one of tokenEnv or tokenFile",
+                ));
+            }
+            if self.tokens[..i].iter().any(|t| t.name == token.name) {
+                return Err(ModelError::invalid(
+                    at("name"),
+                    format!("`{}` is used by another token", token.name),
+                ));
+            }
+        }
+        if self.webhook.github_secret_env.is_some() && self.webhook.github_secret_file.is_some() {
+            return Err(ModelError::invalid(
+                "server.webhook.githubSecretEnv",
+                "set githubSecretEnv or githubSecretFile, not both",
+            ));
+        }
+        Ok(())
+    }
+}
+
+pub(crate) fn check_application_sources(
+    sources: &[ApplicationSourceConfig],
+) -> Result<(), ModelError> {
+    for (i, source) in sources.iter().enumerate() {
+        let at = |field: &str| format!("applications[{i}].{field}");
+        match (&source.repo_url, &source.path) {
+            (None, None) => {
+                return Err(ModelError::invalid(
+                    at("path"),
+                    "set path (a local file or directory) or repoURL and path",
+                ));
+            }
+            (None, Some(_)) if source.target_revision.is_some() => {
+                return Err(ModelError::invalid(
+                    at("targetRevision"),
+                    "only meaningful with repoURL",
+                ));
+            }
+            (Some(url), _) if url.trim().is_empty() => {
+                return Err(ModelError::invalid(at("repoURL"), "must not be empty"));
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::BosunConfig;
+
+    use super::*;
+
+    #[test]
+    fn server_section_parses_with_defaults() {
+        let config = BosunConfig::parse(
+            "applications:\n- path: apps/\n- repoURL: file:///srv/config\n  targetRevision: main\n  path: apps\nserver:\n  refreshInterval: 30s\n  tokens:\n  - {name: ci, role: deployer, tokenEnv: CI_TOKEN}\n  - {name: ro, role: read-only, tokenFile: /run/ro}\n  webhook: {githubSecretEnv: HOOK}\n",
+            "bosun.yaml",
+        )
+        .unwrap();
+        assert_eq!(config.applications.len(), 2);
+        assert_eq!(config.server.refresh_interval(), Duration::from_secs(30));
+        assert_eq!(config.server.refresh_jitter(), Duration::from_secs(60));
+        assert_eq!(config.server.tokens[0].role, Role::Deployer);
+        assert!(Role::Admin > Role::Deployer && Role::Deployer > Role::ReadOnly);
+        let defaults = BosunConfig::default();
+        assert_eq!(defaults.server.refresh_interval(), Duration::from_secs(120));
+    }
+
+    #[test]
+    fn bad_server_sections_name_the_field() {
+        for (text, path) in [
+            (
+                "server:\n  refreshInterval: soon\n",
+                "server.refreshInterval",
+            ),
+            (
+                "server:\n  tokens:\n  - {name: a, role: admin}\n",
+                "server.tokens[0].tokenEnv",
+            ),
+            (
+                "server:\n  tokens:\n  - {name: a, role: root, tokenEnv: X}\n",
+                "server.tokens[0].role",
+            ),
+            (
+                "applications:\n- targetRevision: main\n",
+                "applications[0].path",
+            ),
+            ("server:\n  concurrency: 0\n", "server.concurrency"),
+        ] {
+            let e = BosunConfig::parse(text, "bosun.yaml").unwrap_err();
+            assert_eq!(e.path, path, "{text}: {e}");
+            assert!(e.to_string().starts_with("bosun.yaml: "), "{e}");
+        }
+    }
+}

@@ -1,0 +1,8 @@
+//! `bosun serve`'s HTTP front: the API ([`api`]), bearer tokens ([`auth`]) and GitHub webhooks
+//! ([`webhook`]) over the controller. Handlers only translate HTTP to controller calls.
+
+pub mod api;
+pub mod auth;
+pub mod webhook;
+
+pub use api::{ApiState, router};
