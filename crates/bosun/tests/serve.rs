@@ -1,0 +1,772 @@
+//! `bosun serve` end to end: the real `bosun` binary as a server process, Git repositories made
+//! by the tests, bosun's local cluster on a free loopback port, and the `bosun app` client.
+//! Convergence is awaited with generous bounds; nothing asserts on how fast it happens (the
+//! latency is measured by the benchmark, not here).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use bosun_cluster::server::{self, ClusterConfig, RunningCluster};
+use serde_json::{Value, json};
+
+const ADMIN: &str = "admin-token-0123456789abcdef";
+const DEPLOYER: &str = "deployer-token-0123456789abcdef";
+const VIEWER: &str = "viewer-token-0123456789abcdef";
+const HOOK_SECRET: &str = "webhook-secret-for-tests";
+
+fn tools() -> PathBuf {
+    std::env::var("BOSUN_TOOLS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/bosun-tools")
+        })
+}
+
+fn git(repo: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(repo)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .expect("git");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn write(root: &Path, path: &str, text: &str) {
+    let file = root.join(path);
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    std::fs::write(file, text).unwrap();
+}
+
+fn configmap(name: &str, value: &str, annotations: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  annotations: {{{annotations}}}\ndata:\n  value: \"{value}\"\n"
+    )
+}
+
+struct Env {
+    cluster: Option<RunningCluster>,
+    dir: tempfile::TempDir,
+    kubeconfig: PathBuf,
+    repo: PathBuf,
+    server: Option<Child>,
+    api: String,
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.server.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Env {
+    async fn start(job_run_time: Duration) -> Env {
+        let cluster = server::start(ClusterConfig {
+            timing: bosun_cluster::controllers::Timing {
+                pod_ready_delay: Duration::from_millis(200),
+                job_run_time,
+                resync: Duration::from_secs(1),
+            },
+            ..ClusterConfig::default()
+        })
+        .await
+        .expect("cluster");
+        let dir = tempfile::tempdir().unwrap();
+        let kubeconfig = dir.path().join("kubeconfig");
+        bosun_cluster::kubeconfig::write(&kubeconfig, "test", &cluster.url(), "tester").unwrap();
+        let repo = dir.path().join("config-repo");
+        std::fs::create_dir_all(&repo).unwrap();
+        git(&repo, &["init", "-q", "-b", "main"]);
+        Env {
+            cluster: Some(cluster),
+            dir,
+            kubeconfig,
+            repo,
+            server: None,
+            api: String::new(),
+        }
+    }
+
+    fn commit(&self, message: &str) -> String {
+        git(&self.repo, &["add", "-A"]);
+        git(
+            &self.repo,
+            &["commit", "-q", "--allow-empty", "-m", message],
+        );
+        git(&self.repo, &["rev-parse", "HEAD"])
+    }
+
+    /// An Application of `path` in the test repository.
+    fn app(&self, name: &str, path: &str, ns: &str, policy: &str) {
+        write(
+            self.dir.path(),
+            &format!("apps/{name}.yaml"),
+            &format!(
+                "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\nspec:\n  project: default\n  source:\n    repoURL: file://{}\n    targetRevision: main\n    path: {path}\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {ns}\n  syncPolicy:\n{policy}    syncOptions:\n    - CreateNamespace=true\n",
+                self.repo.display()
+            ),
+        );
+    }
+
+    fn config(&self, refresh: &str) -> PathBuf {
+        let file = self.dir.path().join("bosun.yaml");
+        std::fs::write(
+            &file,
+            format!(
+                "applications:\n- path: apps\nserver:\n  refreshInterval: {refresh}\n  refreshJitter: 0s\n  tokens:\n  - {{name: root, role: admin, tokenEnv: T_ADMIN}}\n  - {{name: ci, role: deployer, tokenEnv: T_DEPLOYER}}\n  - {{name: viewer, role: read-only, tokenEnv: T_VIEWER}}\n  webhook:\n    githubSecretEnv: T_HOOK\n"
+            ),
+        )
+        .unwrap();
+        file
+    }
+
+    /// Starts `bosun serve` and waits for its address.
+    fn serve(&mut self, refresh: &str) {
+        let config = self.config(refresh);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bosun"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+            .arg(&config)
+            .arg("--data")
+            .arg(self.dir.path().join("data"))
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("BOSUN_CACHE", self.dir.path().join("cache"))
+            .env("T_ADMIN", ADMIN)
+            .env("T_DEPLOYER", DEPLOYER)
+            .env("T_VIEWER", VIEWER)
+            .env("T_HOOK", HOOK_SECRET)
+            .env("BOSUN_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(self.dir.path().join("serve.log")).unwrap())
+            .spawn()
+            .expect("bosun serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let api = line
+            .trim()
+            .strip_prefix("bosun serve: listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line {line:?}; log:\n{}", self.log()))
+            .to_string();
+        self.api = api;
+        self.server = Some(child);
+    }
+
+    fn kill_server(&mut self) {
+        if let Some(mut child) = self.server.take() {
+            // SIGKILL: no chance to finish anything.
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("serve.log")).unwrap_or_default()
+    }
+
+    fn bosun(&self, token: &str, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_bosun"))
+            .args(args)
+            .env("BOSUN_SERVER", &self.api)
+            .env("BOSUN_TOKEN", token)
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("bosun")
+    }
+
+    fn app_json(&self, name: &str) -> Value {
+        let out = self.bosun(ADMIN, &["app", "get", name, "-o", "json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    fn kubectl(&self, args: &[&str]) -> Output {
+        Command::new(tools().join("bin/kubectl"))
+            .args(args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .output()
+            .expect("kubectl")
+    }
+
+    fn data(&self, ns: &str, name: &str) -> Option<String> {
+        let out = self.kubectl(&["get", "configmap", name, "-n", ns, "-o", "json"]);
+        if !out.status.success() {
+            return None;
+        }
+        let cm: Value = serde_json::from_slice(&out.stdout).unwrap();
+        cm["data"]["value"].as_str().map(String::from)
+    }
+
+    /// Waits up to `secs` for `check`, then fails with `what` and the server log.
+    fn eventually(&self, secs: u64, what: &str, mut check: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        while Instant::now() < deadline {
+            if check() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+        panic!("gave up waiting for {what}; server log:\n{}", self.log());
+    }
+
+    async fn post(&self, path: &str, headers: &[(&str, String)], body: &str) -> (u16, Value) {
+        let client = http();
+        let mut request = client
+            .post(format!("{}{path}", self.api))
+            .body(body.to_string());
+        for (k, v) in headers {
+            request = request.header(*k, v);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    async fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
+        let client = http();
+        let mut request = client.get(format!("{}{path}", self.api));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    fn push_payload(&self) -> String {
+        json!({
+            "ref": "refs/heads/main",
+            "repository": {
+                "clone_url": format!("file://{}", self.repo.display()),
+                "default_branch": "main",
+            },
+        })
+        .to_string()
+    }
+}
+
+/// reqwest is built without a default crypto provider; ring is the binary's one provider.
+fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+fn sign(body: &str) -> String {
+    bosun_server::webhook::sign(HOOK_SECRET.as_bytes(), body.as_bytes())
+}
+
+const AUTO: &str = "    automated:\n      prune: true\n";
+const AUTO_HEAL: &str = "    automated:\n      prune: true\n      selfHeal: true\n";
+
+/// A push with a valid signature syncs the new commit; a forged one is refused and changes
+/// nothing. The refresh interval is an hour, so only the webhook can explain the sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_webhook_syncs_and_forged_one_changes_nothing() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(&env.repo, "web/cm.yaml", &configmap("web", "v1", ""));
+    let first = env.commit("v1");
+    env.app("web", "web", "dev", AUTO);
+    env.serve("1h");
+    env.eventually(60, "the first auto-sync", || {
+        env.data("dev", "web").as_deref() == Some("v1")
+    });
+    env.eventually(30, "web to be Synced", || {
+        env.app_json("web")["status"]["sync"]["status"] == "Synced"
+    });
+    assert_eq!(env.app_json("web")["status"]["sync"]["revision"], first);
+
+    write(&env.repo, "web/cm.yaml", &configmap("web", "v2", ""));
+    let second = env.commit("v2");
+    let body = env.push_payload();
+    let forged = bosun_server::webhook::sign(b"not the secret", body.as_bytes());
+    let (status, answer) = env
+        .post(
+            "/api/webhook",
+            &[
+                ("X-GitHub-Event", "push".into()),
+                ("X-Hub-Signature-256", forged),
+            ],
+            &body,
+        )
+        .await;
+    assert_eq!(status, 401, "{answer}");
+    let (status, _) = env
+        .post("/api/webhook", &[("X-GitHub-Event", "push".into())], &body)
+        .await;
+    assert_eq!(status, 401, "an unsigned push is refused too");
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        env.data("dev", "web").as_deref(),
+        Some("v1"),
+        "a forged webhook changed the cluster"
+    );
+    assert_eq!(env.app_json("web")["status"]["sync"]["revision"], first);
+
+    let (status, answer) = env
+        .post(
+            "/api/webhook",
+            &[
+                ("X-GitHub-Event", "push".into()),
+                ("X-Hub-Signature-256", sign(&body)),
+            ],
+            &body,
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["refreshed"], json!(["web"]));
+    env.eventually(60, "the pushed commit to be synced", || {
+        env.data("dev", "web").as_deref() == Some("v2")
+    });
+    env.eventually(30, "the status to show the new revision", || {
+        env.app_json("web")["status"]["sync"]["revision"] == second.as_str()
+    });
+    let history = env.bosun(ADMIN, &["app", "history", "web", "-o", "json"]);
+    let history: Value = serde_json::from_slice(&history.stdout).unwrap();
+    let items = history["items"].as_array().unwrap();
+    assert!(
+        items
+            .iter()
+            .all(|op| op["kind"] == "auto-sync" && op["initiatedBy"] == "automated")
+    );
+    assert_eq!(items[0]["revisions"], json!([second]));
+    assert_eq!(items[0]["phase"], "Succeeded");
+
+    // Only health, readiness and metrics answer without a token.
+    let (status, _) = env.get("/api/v1/applications", None).await;
+    assert_eq!(status, 401);
+    let (status, _) = env
+        .get("/api/v1/applications", Some("wrong-token-0123456789"))
+        .await;
+    assert_eq!(status, 401);
+    let (status, metrics) = env.get("/metrics", None).await;
+    assert_eq!(status, 200);
+    for name in [
+        "bosun_app_reconcile_seconds",
+        "bosun_app_syncs_total",
+        "bosun_apps{",
+        "bosun_git_fetch_seconds",
+        "bosun_render_seconds",
+        "bosun_kubernetes_requests_total",
+    ] {
+        assert!(
+            metrics.contains(name),
+            "{name} missing from /metrics:\n{metrics}"
+        );
+    }
+    assert!(metrics.contains(r#"phase="Succeeded""#), "{metrics}");
+    let (status, openapi) = env.get("/api/openapi.json", Some(VIEWER)).await;
+    assert_eq!(status, 200);
+    let openapi: Value = serde_json::from_str(&openapi).unwrap();
+    assert!(openapi["paths"]["/api/v1/applications/{name}/sync"].is_object());
+}
+
+/// selfHeal reverts a kubectl change within seconds; a manual Application stays OutOfSync until
+/// someone with the deployer role syncs it; a read-only token cannot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn self_heal_manual_sync_and_roles() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(&env.repo, "dev/cm.yaml", &configmap("web", "dev", ""));
+    write(&env.repo, "prod/cm.yaml", &configmap("web", "prod", ""));
+    env.commit("dev and prod");
+    env.app("dev", "dev", "dev", AUTO_HEAL);
+    env.app("prod", "prod", "prod", "");
+    env.serve("1h");
+    env.eventually(60, "dev to be synced", || {
+        env.data("dev", "web").as_deref() == Some("dev")
+    });
+
+    // Drift by hand: healed without any refresh interval elapsing (watch-driven).
+    let out = env.kubectl(&[
+        "patch",
+        "configmap",
+        "web",
+        "-n",
+        "dev",
+        "--type",
+        "merge",
+        "-p",
+        r#"{"data":{"value":"hacked"}}"#,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(60, "self-heal to revert the kubectl change", || {
+        env.data("dev", "web").as_deref() == Some("dev")
+    });
+    let history = env.bosun(ADMIN, &["app", "history", "dev", "-o", "json"]);
+    let history: Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert!(
+        history["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|op| op["kind"] == "self-heal" && op["phase"] == "Succeeded"),
+        "{history}"
+    );
+
+    // The manual Application waits.
+    env.eventually(30, "prod to be compared", || {
+        env.app_json("prod")["status"]["sync"]["status"] == "OutOfSync"
+    });
+    assert_eq!(env.data("prod", "web"), None);
+    let list = env.bosun(VIEWER, &["app", "list"]);
+    assert!(list.status.success());
+    let table = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        table.contains("prod") && table.contains("OutOfSync"),
+        "{table}"
+    );
+
+    // Read-only may look but not sync.
+    let refused = env.bosun(VIEWER, &["app", "sync", "prod"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("403"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(
+        env.data("prod", "web"),
+        None,
+        "a refused sync changed the cluster"
+    );
+
+    let synced = env.bosun(DEPLOYER, &["app", "sync", "prod"]);
+    assert!(
+        synced.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&synced.stdout),
+        String::from_utf8_lossy(&synced.stderr)
+    );
+    assert_eq!(env.data("prod", "web").as_deref(), Some("prod"));
+    let prod = env.app_json("prod");
+    assert_eq!(prod["status"]["sync"]["status"], "Synced");
+    assert_eq!(prod["status"]["operationState"]["initiatedBy"], "ci");
+    // The refusal is in the audit log, which only admins read.
+    let (status, _) = env.get("/api/v1/audit", Some(DEPLOYER)).await;
+    assert_eq!(status, 403);
+    let (status, audit) = env.get("/api/v1/audit", Some(ADMIN)).await;
+    assert_eq!(status, 200);
+    assert!(
+        audit.contains("sync-refused") && audit.contains("viewer"),
+        "{audit}"
+    );
+    // Bad API input is a 400 naming the field, and changes nothing.
+    let (status, answer) = env
+        .post(
+            "/api/v1/applications/prod/sync",
+            &[("Authorization", format!("Bearer {DEPLOYER}"))],
+            r#"{"prune": "yes"}"#,
+        )
+        .await;
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"].as_str().unwrap().contains("prune"),
+        "{answer}"
+    );
+    let (status, _) = env
+        .post(
+            "/api/v1/applications/nope/sync",
+            &[("Authorization", format!("Bearer {DEPLOYER}"))],
+            "",
+        )
+        .await;
+    assert_eq!(status, 404);
+}
+
+/// Rollback syncs a recorded revision. Under auto-sync the rollback holds until Git moves on,
+/// then auto-sync resumes with the new commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_manual_and_under_auto_sync() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(&env.repo, "m/cm.yaml", &configmap("m", "one", ""));
+    write(&env.repo, "a/cm.yaml", &configmap("a", "one", ""));
+    let one = env.commit("one");
+    env.app("manual", "m", "m", "");
+    env.app("auto", "a", "a", AUTO);
+    env.serve("2s");
+    let sync = env.bosun(DEPLOYER, &["app", "sync", "manual"]);
+    assert!(
+        sync.status.success(),
+        "{}",
+        String::from_utf8_lossy(&sync.stderr)
+    );
+    env.eventually(60, "auto to sync one", || {
+        env.data("a", "a").as_deref() == Some("one")
+    });
+
+    write(&env.repo, "m/cm.yaml", &configmap("m", "two", ""));
+    write(&env.repo, "a/cm.yaml", &configmap("a", "two", ""));
+    let two = env.commit("two");
+    env.eventually(60, "auto to sync two", || {
+        env.data("a", "a").as_deref() == Some("two")
+    });
+    let refreshed = env.bosun(DEPLOYER, &["app", "refresh", "manual"]);
+    assert!(refreshed.status.success());
+    let sync = env.bosun(DEPLOYER, &["app", "sync", "manual"]);
+    assert!(sync.status.success());
+    assert_eq!(env.data("m", "m").as_deref(), Some("two"));
+
+    // Manual: roll back to the first sync.
+    let history: Value = serde_json::from_slice(
+        &env.bosun(ADMIN, &["app", "history", "manual", "-o", "json"])
+            .stdout,
+    )
+    .unwrap();
+    let first = history["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(first["revisions"], json!([one]));
+    let id = first["id"].to_string();
+    let back = env.bosun(DEPLOYER, &["app", "rollback", "manual", &id]);
+    assert!(
+        back.status.success(),
+        "{}",
+        String::from_utf8_lossy(&back.stderr)
+    );
+    assert_eq!(env.data("m", "m").as_deref(), Some("one"));
+    let manual = env.app_json("manual");
+    assert_eq!(manual["status"]["operationState"]["kind"], "rollback");
+    // Git still says two: the Application is OutOfSync with it, visibly.
+    assert_eq!(manual["status"]["sync"]["status"], "OutOfSync");
+
+    // Automated: the rollback holds across refreshes (every 2 s here) ...
+    let history: Value = serde_json::from_slice(
+        &env.bosun(ADMIN, &["app", "history", "auto", "-o", "json"])
+            .stdout,
+    )
+    .unwrap();
+    let first = history["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|op| op["revisions"] == json!([one]))
+        .unwrap()
+        .clone();
+    let back = env.bosun(
+        DEPLOYER,
+        &["app", "rollback", "auto", &first["id"].to_string()],
+    );
+    assert!(
+        back.status.success(),
+        "{}",
+        String::from_utf8_lossy(&back.stderr)
+    );
+    assert_eq!(env.data("a", "a").as_deref(), Some("one"));
+    env.eventually(30, "the AutoSyncPaused condition", || {
+        env.app_json("auto")["status"]["conditions"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["type"] == "AutoSyncPaused"))
+    });
+    std::thread::sleep(Duration::from_secs(5));
+    assert_eq!(
+        env.data("a", "a").as_deref(),
+        Some("one"),
+        "auto-sync undid the rollback"
+    );
+    assert_eq!(env.app_json("auto")["status"]["sync"]["revision"], two);
+
+    // ... until a new commit arrives.
+    write(&env.repo, "a/cm.yaml", &configmap("a", "three", ""));
+    env.commit("three");
+    env.eventually(60, "auto-sync to resume with the new commit", || {
+        env.data("a", "a").as_deref() == Some("three")
+    });
+    let rollback_of_missing = env.bosun(DEPLOYER, &["app", "rollback", "auto", "9999"]);
+    assert_eq!(rollback_of_missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&rollback_of_missing.stderr).contains("no history entry 9999"));
+}
+
+/// `kill -9` while an auto-sync of a large Application waits in the middle of its waves; the
+/// restarted server reports the operation as interrupted and converges.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_a_sync_then_restart_converges() {
+    // The wave-1 Job takes 4 s: the sync is certainly in flight while it runs.
+    let mut env = Env::start(Duration::from_secs(4)).await;
+    for i in 0..150 {
+        write(
+            &env.repo,
+            &format!("big/early-{i:03}.yaml"),
+            &configmap(&format!("early-{i:03}"), "x", ""),
+        );
+        write(
+            &env.repo,
+            &format!("big/late-{i:03}.yaml"),
+            &configmap(
+                &format!("late-{i:03}"),
+                "x",
+                r#""argocd.argoproj.io/sync-wave": "2""#,
+            ),
+        );
+    }
+    write(
+        &env.repo,
+        "big/job.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations: {\"argocd.argoproj.io/sync-wave\": \"1\"}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: m\n        image: migrate:1\n",
+    );
+    env.commit("big");
+    // Something in the namespace that is not the Application's: never pruned.
+    let out = env.kubectl(&["create", "namespace", "big"]);
+    assert!(out.status.success());
+    let out = env.kubectl(&[
+        "create",
+        "configmap",
+        "foreign",
+        "-n",
+        "big",
+        "--from-literal=value=mine",
+    ]);
+    assert!(out.status.success());
+    env.app("big", "big", "big", AUTO);
+    env.serve("1h");
+    env.eventually(90, "the sync to be waiting for the wave-1 Job", || {
+        let app = env.app_json("big");
+        app["status"]["operationState"]["phase"] == "Running"
+            && env.data("big", "early-149").is_some()
+    });
+    env.kill_server();
+    assert_eq!(
+        env.data("big", "late-000"),
+        None,
+        "the kill was meant to land before wave 2"
+    );
+
+    env.serve("1h");
+    env.eventually(120, "the restarted server to finish the sync", || {
+        env.data("big", "late-149").is_some()
+            && env.app_json("big")["status"]["sync"]["status"] == "Synced"
+    });
+    let history: Value = serde_json::from_slice(
+        &env.bosun(ADMIN, &["app", "history", "big", "-o", "json"])
+            .stdout,
+    )
+    .unwrap();
+    let items = history["items"].as_array().unwrap();
+    assert!(
+        items.iter().any(|op| op["phase"] == "Interrupted"),
+        "{history}"
+    );
+    env.eventually(60, "the resumed sync to be recorded", || {
+        let history: Value = serde_json::from_slice(
+            &env.bosun(ADMIN, &["app", "history", "big", "-o", "json"])
+                .stdout,
+        )
+        .unwrap();
+        history["items"][0]["phase"] == "Succeeded"
+    });
+    assert_eq!(
+        env.data("big", "foreign").as_deref(),
+        Some("mine"),
+        "a foreign object was pruned"
+    );
+    assert_eq!(env.data("big", "early-000").as_deref(), Some("x"));
+    let _ = env.cluster.take();
+}
+
+/// `bosun up`: the playground starts a cluster, an example repository and the server; the dev
+/// Application syncs itself and becomes healthy, prod waits for a person.
+#[test]
+fn bosun_up_playground() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bosun"))
+        .args([
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--cluster-port",
+            "0",
+            "--dir",
+        ])
+        .arg(dir.path())
+        .env("BOSUN_CACHE", dir.path().join("cache"))
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(dir.path().join("up.log")).unwrap())
+        .spawn()
+        .expect("bosun up");
+    struct Kill(Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let stdout = child.stdout.take().unwrap();
+    let _guard = Kill(child);
+    let mut first = String::new();
+    BufReader::new(stdout).read_line(&mut first).unwrap();
+    let log = || std::fs::read_to_string(dir.path().join("up.log")).unwrap_or_default();
+    assert!(
+        first.starts_with("bosun playground is up"),
+        "{first:?}\n{}",
+        log()
+    );
+    let env_text = std::fs::read_to_string(dir.path().join("env")).unwrap();
+    let var = |name: &str| {
+        env_text
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap_or_else(|| panic!("{name} missing from env:\n{env_text}"))
+            .to_string()
+    };
+    let (server, token, kubeconfig) = (var("BOSUN_SERVER"), var("BOSUN_TOKEN"), var("KUBECONFIG"));
+    assert!(dir.path().join("repo/app/src/main.rs").exists());
+    assert!(dir.path().join("repo/app/Dockerfile").exists());
+    let app = |name: &str| -> Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_bosun"))
+            .args(["app", "get", name, "-o", "json"])
+            .env("BOSUN_SERVER", &server)
+            .env("BOSUN_TOKEN", &token)
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    };
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let dev = app("hello-dev");
+        if dev["status"]["sync"]["status"] == "Synced"
+            && dev["status"]["health"]["status"] == "Healthy"
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "hello-dev never became Synced and Healthy: {dev}\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert_eq!(app("hello-prod")["status"]["sync"]["status"], "OutOfSync");
+    let out = Command::new(tools().join("bin/kubectl"))
+        .args(["get", "deployment", "hello-dev", "-n", "dev", "-o", "json"])
+        .env("KUBECONFIG", &kubeconfig)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deployment: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(deployment["status"]["readyReplicas"], 1);
+}
