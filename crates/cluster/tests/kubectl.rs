@@ -552,7 +552,14 @@ async fn diff_server_side() {
         // unchanged manifest must give no diff at all; a few tries cover the last status write.
         c.kubectl_ok(
             &kubectl,
-            &["rollout", "status", "deployment/web", "-n", "shop", "--timeout=60s"],
+            &[
+                "rollout",
+                "status",
+                "deployment/web",
+                "-n",
+                "shop",
+                "--timeout=60s",
+            ],
         )
         .await;
         let mut same = None;
