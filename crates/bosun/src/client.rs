@@ -207,14 +207,33 @@ fn print_operation(op: &Value) {
         text(&op["kind"]),
         text(&op["phase"]),
         text(&op["message"]),
-        op["revisions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(short)
-            .collect::<Vec<_>>()
-            .join(",")
+        revisions(op)
     );
+}
+
+fn revisions(op: &Value) -> String {
+    op["revisions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(short)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Starts an operation (sync, rollback); exit 0 when it succeeded, 2 otherwise.
+async fn operate(
+    client: &Client,
+    path: &str,
+    body: Value,
+    json: bool,
+) -> anyhow::Result<(Value, i32)> {
+    let v = client.call(reqwest::Method::POST, path, Some(body)).await?;
+    if !json {
+        print_operation(&v["operation"]);
+    }
+    let ok = v["operation"]["phase"] == "Succeeded";
+    Ok((v, if ok { 0 } else { EXIT_ERROR }))
 }
 
 pub fn run(command: AppCommand) -> anyhow::Result<i32> {
@@ -316,18 +335,13 @@ pub fn run(command: AppCommand) -> anyhow::Result<i32> {
                 prune,
                 dry_run,
             } => {
-                let v = client
-                    .call(
-                        Method::POST,
-                        &app_path(name, "/sync"),
-                        Some(json!({"prune": prune, "dryRun": dry_run})),
-                    )
-                    .await?;
-                let ok = v["operation"]["phase"] == "Succeeded";
-                if !json {
-                    print_operation(&v["operation"]);
-                }
-                (v, if ok { 0 } else { EXIT_ERROR })
+                operate(
+                    &client,
+                    &app_path(name, "/sync"),
+                    json!({"prune": prune, "dryRun": dry_run}),
+                    json,
+                )
+                .await?
             }
             AppAction::History { name } => {
                 let v = client
@@ -343,13 +357,7 @@ pub fn run(command: AppCommand) -> anyhow::Result<i32> {
                                 text(&op["id"]),
                                 text(&op["kind"]),
                                 text(&op["phase"]),
-                                op["revisions"]
-                                    .as_array()
-                                    .into_iter()
-                                    .flatten()
-                                    .map(short)
-                                    .collect::<Vec<_>>()
-                                    .join(","),
+                                revisions(op),
                                 text(&op["initiatedBy"]),
                                 text(&op["startedAt"]),
                                 op["durationMs"]
@@ -374,18 +382,13 @@ pub fn run(command: AppCommand) -> anyhow::Result<i32> {
                 (v, 0)
             }
             AppAction::Rollback { name, id, prune } => {
-                let v = client
-                    .call(
-                        Method::POST,
-                        &app_path(name, "/rollback"),
-                        Some(json!({"id": id, "prune": prune})),
-                    )
-                    .await?;
-                let ok = v["operation"]["phase"] == "Succeeded";
-                if !json {
-                    print_operation(&v["operation"]);
-                }
-                (v, if ok { 0 } else { EXIT_ERROR })
+                operate(
+                    &client,
+                    &app_path(name, "/rollback"),
+                    json!({"id": id, "prune": prune}),
+                    json,
+                )
+                .await?
             }
         };
         if json {

@@ -137,13 +137,26 @@ impl Engine {
         repo_url: &str,
         revision: &str,
     ) -> Result<(String, PathBuf), EngineError> {
-        let creds = self.credentials("app-of-apps", repo_url)?;
+        let checkout = self.fetch("app-of-apps", repo_url, revision).await?;
+        Ok((checkout.commit.as_str().to_string(), checkout.dir))
+    }
+
+    /// Resolves `revision` of `repo_url` and checks it out (timed for the observer); errors
+    /// name `app` and the repository without credentials.
+    async fn fetch(
+        &self,
+        app: &str,
+        repo_url: &str,
+        revision: &str,
+    ) -> Result<bosun_source::Checkout, EngineError> {
+        let creds = self.credentials(app, repo_url)?;
         let (repos, url, revision) = (
             self.repos.clone(),
             repo_url.to_string(),
             revision.to_string(),
         );
         let started = std::time::Instant::now();
+        // gix is blocking: the fetch and checkout run off the async threads.
         let result = tokio::task::spawn_blocking(move || {
             let commit = repos.resolve(&url, &revision, &creds)?;
             repos.checkout(&url, &commit, &creds)
@@ -153,12 +166,11 @@ impl Engine {
         let redacted = bosun_source::redact_url(repo_url);
         self.observer
             .git_fetch(&redacted, started.elapsed(), result.is_ok());
-        let checkout = result.map_err(|e| EngineError::Source {
-            app: "app-of-apps".into(),
+        result.map_err(|e| EngineError::Source {
+            app: app.into(),
             repo: redacted,
             message: e.to_string(),
-        })?;
-        Ok((checkout.commit.as_str().to_string(), checkout.dir))
+        })
     }
 
     /// The kube-rs client of an Application's destination and the API resources of the kinds it
@@ -258,28 +270,8 @@ impl Engine {
         let mut revisions = Vec::new();
         let mut objects = Vec::new();
         for source in app.spec.all_sources() {
-            let creds = self.credentials(&name, &source.repo_url)?;
-            let source_error = |e: bosun_source::Error| EngineError::Source {
-                app: name.clone(),
-                repo: bosun_source::redact_url(&source.repo_url),
-                message: e.to_string(),
-            };
             let revision = source.target_revision.clone().unwrap_or_default();
-            // gix is blocking: the fetch and checkout run off the async threads.
-            let (repos, url) = (self.repos.clone(), source.repo_url.clone());
-            let started = std::time::Instant::now();
-            let checkout = tokio::task::spawn_blocking(move || {
-                let commit = repos.resolve(&url, &revision, &creds)?;
-                repos.checkout(&url, &commit, &creds)
-            })
-            .await
-            .expect("checkout task panicked");
-            self.observer.git_fetch(
-                &bosun_source::redact_url(&source.repo_url),
-                started.elapsed(),
-                checkout.is_ok(),
-            );
-            let checkout = checkout.map_err(source_error)?;
+            let checkout = self.fetch(&name, &source.repo_url, &revision).await?;
             let request = RenderRequest {
                 checkout_root: &checkout.dir,
                 commit: checkout.commit.as_str(),
