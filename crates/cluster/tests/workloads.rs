@@ -55,6 +55,27 @@ async fn wait_for<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
     }
 }
 
+/// Waits until the store has taken no write for `quiet`, failing after DEADLINE.
+async fn wait_quiet(c: &RunningCluster, quiet: Duration) {
+    let until = tokio::time::Instant::now() + DEADLINE;
+    let mut rv = c.state.objects.store.current_rv();
+    let mut since = tokio::time::Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let now = tokio::time::Instant::now();
+        let current = c.state.objects.store.current_rv();
+        if current != rv {
+            (rv, since) = (current, now);
+        } else if now - since >= quiet {
+            return;
+        }
+        assert!(
+            now < until,
+            "the store never went {quiet:?} without a write"
+        );
+    }
+}
+
 fn get(c: &RunningCluster, t: &ResourceType, ns: &str, name: &str) -> Option<Arc<Value>> {
     c.state.objects.get(t, ns, name).ok()
 }
@@ -657,6 +678,7 @@ async fn cronjob_creates_the_job_that_is_due() {
         "spec": {"schedule": "* * * * *", "jobTemplate": {"spec": {"template": {"spec": {
             "restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}}}},
         "status": {"lastScheduleTime": three_minutes_ago.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()}});
+    let first_minute = jiff::Timestamp::now().as_second() / 60;
     c.state
         .objects
         .create(&cronjobs, "default", cj, &client())
@@ -673,7 +695,34 @@ async fn cronjob_creates_the_job_that_is_due() {
             .map(String::from)
     })
     .await;
-    assert_eq!(list(&c, &jobs, "default").len(), 1, "one run per schedule");
+    // One Job per scheduled minute. The missed runs collapse into the one due when the CronJob
+    // appeared; a minute boundary that passes while the test runs schedules one more.
+    let last_minute = jiff::Timestamp::now().as_second() / 60;
+    let mut minutes: Vec<i64> = list(&c, &jobs, "default")
+        .iter()
+        .map(|j| {
+            let name = j["metadata"]["name"].as_str().unwrap();
+            let minute: i64 = name.strip_prefix("tick-").unwrap().parse().unwrap();
+            assert_eq!(
+                j["metadata"]["annotations"]["batch.kubernetes.io/cronjob-scheduled-timestamp"],
+                jiff::Timestamp::from_second(minute * 60)
+                    .unwrap()
+                    .strftime("%Y-%m-%dT%H:%M:%SZ")
+                    .to_string(),
+                "{name}"
+            );
+            minute
+        })
+        .collect();
+    minutes.sort();
+    assert!(
+        minutes[0] >= first_minute && minutes[minutes.len() - 1] <= last_minute,
+        "no Job for the missed runs, none ahead of time: {minutes:?} (test ran in minutes {first_minute}..={last_minute})"
+    );
+    assert!(
+        minutes.windows(2).all(|w| w[1] == w[0] + 1),
+        "one run per schedule: {minutes:?}"
+    );
     c.shutdown().await;
 }
 
@@ -853,7 +902,7 @@ async fn many_deployments_settle_and_go_quiet() {
     })
     .await;
     // Let in-flight writes land, then watch two resync periods go by.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_quiet(&c, Duration::from_millis(1500)).await;
     let before = c.state.objects.store.current_rv();
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(
