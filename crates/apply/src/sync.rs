@@ -1,16 +1,14 @@
 //! One sync of an Application: every desired object server-side applied with bosun's field
 //! manager (tracking stamped), in Argo CD's order — PreSync hooks, then the Sync phase wave by
-//! wave with each wave healthy before the next, pruning what left Git in its wave (or after
-//! everything with PruneLast), then PostSync hooks; SyncFail hooks when it fails.
+//! wave (its `Sync` hooks run in their wave, next to the objects) with each wave healthy and its
+//! hooks finished before the next, pruning what left Git in its wave (or after everything with
+//! PruneLast), then PostSync hooks; SyncFail hooks when it fails.
 //!
 //! The caller has rendered the complete set of objects (a partial or failed render never gets
 //! here) and decides about pruning; this module never deletes an object that does not carry the
 //! Application's exact tracking id, nor one marked `Prune=false`.
 
 use std::collections::{BTreeMap, BTreeSet};
-
-/// Writes in flight at once within a wave.
-const APPLY_CONCURRENCY: usize = 8;
 use std::time::Duration;
 
 use bosun_assess::{HealthStatus, assess};
@@ -30,6 +28,12 @@ use crate::order::{wave_of, waves};
 
 /// The per-resource sync-options annotation (`Prune=false`, `Replace=true`, ...).
 pub const SYNC_OPTIONS_ANNOTATION: &str = "argocd.argoproj.io/sync-options";
+
+/// Writes in flight at once within a wave.
+const APPLY_CONCURRENCY: usize = 8;
+
+/// A hook that was created and is being waited for, with its delete policies.
+type RunningHook = (Prepared, Vec<DeletePolicy>);
 
 /// What to sync and how.
 #[derive(Clone, Debug)]
@@ -281,8 +285,15 @@ impl Run<'_> {
             }
         }
 
+        // Sync hooks belong to the Sync phase: each runs in its wave, after that wave's objects
+        // are applied, and the next wave waits for it to finish (gitops-engine orders hook and
+        // non-hook tasks of a phase together, by wave).
+        let mut sync_hooks: BTreeMap<i64, Vec<Value>> = hooks
+            .get(&Phase::Sync)
+            .map(|h| waves(h).into_iter().collect())
+            .unwrap_or_default();
         let mut planned = waves(&normal);
-        for wave in prune_by_wave.keys() {
+        for wave in prune_by_wave.keys().chain(sync_hooks.keys()) {
             if !planned.iter().any(|(w, _)| w == wave) {
                 planned.push((*wave, Vec::new()));
             }
@@ -290,10 +301,11 @@ impl Run<'_> {
         planned.sort_by_key(|(w, _)| *w);
         let last_wave = planned.last().map(|(w, _)| *w);
         for (wave, objects) in planned {
+            let wave_hooks = sync_hooks.remove(&wave).unwrap_or_default();
             self.emit(SyncEvent::Wave {
                 phase: Phase::Sync,
                 wave,
-                objects: objects.len(),
+                objects: objects.len() + wave_hooks.len(),
             });
             // The futures are made before streaming them: rustc cannot prove a stream that holds
             // the mapping closure Send for every lifetime once the sync runs inside a spawned
@@ -313,8 +325,13 @@ impl Run<'_> {
                 self.record(result);
                 applied.extend(prepared);
             }
+            let running = self.start_hooks(Phase::Sync, wave, &wave_hooks).await?;
             if let Some(pruned) = prune_by_wave.remove(&wave) {
                 self.prune(&pruned, wave).await?;
+            }
+            // A wave's hooks finish before the next wave, the last one's before the sync ends.
+            if let Err(message) = self.finish_hooks(Phase::Sync, wave, &running).await {
+                return Ok(Err(message));
             }
             // Each wave must be healthy before the next; the last one before PostSync hooks.
             let more = Some(wave) != last_wave
@@ -564,67 +581,87 @@ impl Run<'_> {
                 wave,
                 objects: hooks.len(),
             });
-            if self.req.dry_run {
-                for hook in &hooks {
-                    self.record(ResourceResult {
-                        key: ResourceKey::of(hook),
-                        phase,
-                        wave,
-                        action: Action::Skipped,
-                        message: "hook not run in a dry run".into(),
-                    });
-                }
-                continue;
-            }
-            let mut running = Vec::new();
-            for hook in &hooks {
-                let policies = hook_of(hook).map(|h| h.delete_policies).unwrap_or_default();
-                let prepared =
-                    prepare(self.resolver, hook, &self.req.app, &self.req.namespace).await?;
-                if policies.contains(&DeletePolicy::BeforeHookCreation) {
-                    self.delete_and_wait(&prepared).await?;
-                }
-                let api = api_for(self.resolver, &prepared);
-                let pp = PatchParams::apply(&self.req.manager).force();
-                api.patch(&prepared.key.name, &pp, &Patch::Apply(&prepared.object))
-                    .await
-                    .map_err(|e| self.write_error("create hook", &prepared.object, &e))?;
-                running.push((prepared, policies));
-            }
-            let mut failed = None;
-            for (prepared, policies) in &running {
-                let result = self.wait_hook(phase, wave, prepared).await;
-                let ok = result.is_ok();
-                self.record(ResourceResult {
-                    key: prepared.key.clone(),
-                    phase,
-                    wave,
-                    action: if ok {
-                        Action::HookSucceeded
-                    } else {
-                        Action::HookFailed
-                    },
-                    message: result.clone().err().unwrap_or_default(),
-                });
-                let delete = (ok && policies.contains(&DeletePolicy::HookSucceeded))
-                    || (!ok && policies.contains(&DeletePolicy::HookFailed));
-                if delete {
-                    let _ = api_for(self.resolver, prepared)
-                        .delete(&prepared.key.name, &DeleteParams::background())
-                        .await;
-                }
-                if let Err(message) = result {
-                    failed.get_or_insert(format!(
-                        "{phase:?} hook {} failed: {message}",
-                        prepared.key
-                    ));
-                }
-            }
-            if let Some(message) = failed {
+            let running = self.start_hooks(phase, wave, &hooks).await?;
+            if let Err(message) = self.finish_hooks(phase, wave, &running).await {
                 return Ok(Err(message));
             }
         }
         Ok(Ok(()))
+    }
+
+    /// Creates the hooks of one wave, each after deleting its previous instance when its policy
+    /// is BeforeHookCreation. In a dry run nothing is created: each is reported as skipped.
+    async fn start_hooks(
+        &mut self,
+        phase: Phase,
+        wave: i64,
+        hooks: &[Value],
+    ) -> Result<Vec<RunningHook>, SyncError> {
+        let mut running = Vec::new();
+        for hook in hooks {
+            if self.req.dry_run {
+                self.record(ResourceResult {
+                    key: ResourceKey::of(hook),
+                    phase,
+                    wave,
+                    action: Action::Skipped,
+                    message: "hook not run in a dry run".into(),
+                });
+                continue;
+            }
+            let policies = hook_of(hook).map(|h| h.delete_policies).unwrap_or_default();
+            let prepared = prepare(self.resolver, hook, &self.req.app, &self.req.namespace).await?;
+            if policies.contains(&DeletePolicy::BeforeHookCreation) {
+                self.delete_and_wait(&prepared).await?;
+            }
+            let api = api_for(self.resolver, &prepared);
+            let pp = PatchParams::apply(&self.req.manager).force();
+            api.patch(&prepared.key.name, &pp, &Patch::Apply(&prepared.object))
+                .await
+                .map_err(|e| self.write_error("create hook", &prepared.object, &e))?;
+            running.push((prepared, policies));
+        }
+        Ok(running)
+    }
+
+    /// Waits for started hooks to finish, records each outcome and applies the
+    /// HookSucceeded/HookFailed delete policies; `Err` names the first hook that failed.
+    async fn finish_hooks(
+        &mut self,
+        phase: Phase,
+        wave: i64,
+        running: &[RunningHook],
+    ) -> Result<(), String> {
+        let mut failed = None;
+        for (prepared, policies) in running {
+            let result = self.wait_hook(phase, wave, prepared).await;
+            let ok = result.is_ok();
+            self.record(ResourceResult {
+                key: prepared.key.clone(),
+                phase,
+                wave,
+                action: if ok {
+                    Action::HookSucceeded
+                } else {
+                    Action::HookFailed
+                },
+                message: result.clone().err().unwrap_or_default(),
+            });
+            let delete = (ok && policies.contains(&DeletePolicy::HookSucceeded))
+                || (!ok && policies.contains(&DeletePolicy::HookFailed));
+            if delete {
+                let _ = api_for(self.resolver, prepared)
+                    .delete(&prepared.key.name, &DeleteParams::background())
+                    .await;
+            }
+            if let Err(message) = result {
+                failed.get_or_insert(format!("{phase:?} hook {} failed: {message}", prepared.key));
+            }
+        }
+        match failed {
+            Some(message) => Err(message),
+            None => Ok(()),
+        }
     }
 
     async fn delete_and_wait(&self, prepared: &Prepared) -> Result<(), SyncError> {

@@ -523,10 +523,11 @@ async fn directory_prune_and_drift() {
     env.cluster.shutdown().await;
 }
 
-/// Sync waves and a PreSync hook Job run in the documented order: the hook completes before wave
-/// -1, which is applied (and healthy) before wave 0, which comes before wave 1.
+/// Sync waves and hook Jobs run in the documented order: the PreSync hook completes before wave
+/// -1, which is applied (and healthy) before wave 0; wave 0's Sync hook is created after wave 0's
+/// objects and completes before wave 1; the PostSync hook is created after all of that.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn waves_and_presync_hook_in_order() {
+async fn waves_and_hooks_in_order() {
     let env = Env::start().await;
     write(
         &env.repo,
@@ -550,6 +551,17 @@ async fn waves_and_presync_hook_in_order() {
         "waves/migrate.yaml",
         "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\n  annotations: {argocd.argoproj.io/hook: PreSync, argocd.argoproj.io/hook-delete-policy: BeforeHookCreation}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{name: m, image: registry.local/migrate:1}]\n",
     );
+    let hook_job = |name: &str, hook: &str| {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: {name}\n  annotations: {{argocd.argoproj.io/hook: {hook}}}\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers: [{{name: m, image: registry.local/{name}:1}}]\n"
+        )
+    };
+    write(&env.repo, "waves/seed.yaml", &hook_job("seed", "Sync"));
+    write(
+        &env.repo,
+        "waves/smoke.yaml",
+        &hook_job("smoke", "PostSync"),
+    );
     env.commit("waves");
     let app = env.app("waves", "waves", "waves", "");
     let out = env.bosun(&["sync", app.to_str().unwrap()]);
@@ -562,7 +574,42 @@ async fn waves_and_presync_hook_in_order() {
     };
     assert!(pos("batch/Job/waves/migrate hook succeeded") < pos("/ConfigMap/waves/early"));
     assert!(pos("/ConfigMap/waves/early") < pos("/ConfigMap/waves/middle"));
-    assert!(pos("/ConfigMap/waves/middle") < pos("/ConfigMap/waves/late"));
+    assert!(pos("/ConfigMap/waves/middle") < pos("batch/Job/waves/seed running"));
+    assert!(pos("batch/Job/waves/seed hook succeeded") < pos("/ConfigMap/waves/late"));
+    assert!(pos("/ConfigMap/waves/late") < pos("PostSync wave 0"));
+    assert!(pos("PostSync wave 0") < pos("batch/Job/waves/smoke hook succeeded"));
+    // In the cluster: each Job completed, and each was created no earlier than the previous
+    // phase's Job completed.
+    let complete = |name: &str| {
+        let job = env
+            .get(&["job", name, "-n", "waves"])
+            .unwrap_or_else(|| panic!("hook job {name} kept (BeforeHookCreation)"));
+        assert!(
+            job["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Complete" && c["status"] == "True"),
+            "{job}"
+        );
+        job
+    };
+    let (migrate, seed, smoke) = (complete("migrate"), complete("seed"), complete("smoke"));
+    // RFC 3339 in UTC with whole seconds: the strings order as the times do.
+    let created = |job: &Value| {
+        job["metadata"]["creationTimestamp"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let completed = |job: &Value| {
+        job["status"]["completionTime"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert!(completed(&migrate) <= created(&seed), "{migrate}\n{seed}");
+    assert!(completed(&seed) <= created(&smoke), "{seed}\n{smoke}");
     // The hook Job is not part of the Application's resources: a second sync recreates it.
     let first = env
         .get(&["job", "migrate", "-n", "waves"])
