@@ -81,21 +81,32 @@ pub fn runtime() -> tokio::runtime::Runtime {
         .expect("tokio runtime")
 }
 
-/// `bosun render`: every object as one YAML stream.
+/// `bosun render`: every object as one YAML stream, Secret values masked as in a diff.
 pub fn render(args: AppArgs) -> anyhow::Result<i32> {
     let (engine, apps) = load(&args)?;
     runtime().block_on(async {
         let mut out = String::new();
         for app in &apps {
             let rendered = engine.render(app).await?;
-            for object in &rendered.objects {
-                out.push_str("---\n");
-                out.push_str(&bosun_plan::text::to_yaml(object));
-            }
+            out.push_str(&yaml_stream(&rendered.objects));
         }
         print!("{out}");
         Ok(0)
     })
+}
+
+/// Objects as one YAML stream. Secrets never reach output in clear, so their `data` and
+/// `stringData` values (and kubectl's last-applied copy of them) are masked as `bosun diff` masks
+/// them; the stream is for reading, not for piping a Secret into `kubectl apply`.
+fn yaml_stream(objects: &[serde_json::Value]) -> String {
+    let mut out = String::new();
+    for object in objects {
+        let mut object = object.clone();
+        bosun_plan::mask::mask(&mut object);
+        out.push_str("---\n");
+        out.push_str(&bosun_plan::text::to_yaml(&object));
+    }
+    out
 }
 
 /// `bosun diff`: 0 when everything is in sync, 1 when something differs.
@@ -258,4 +269,29 @@ fn print_table(app: &Application, report: &bosun_engine::pipeline::SyncReport) {
     }
     println!("Application {}:", app.metadata.name);
     println!("{table}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    // Secrets never reach output in clear: not `data`, not `stringData`, not kubectl's
+    // last-applied copy. Other objects print as they are.
+    #[test]
+    fn yaml_stream_masks_secret_values() {
+        let secret = json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "db", "annotations": {
+                "kubectl.kubernetes.io/last-applied-configuration": "{\"stringData\":{\"password\":\"hunter2\"}}"}},
+            "data": {"token": "c2VjcmV0LXRva2Vu"}, "stringData": {"password": "hunter2"}});
+        let config = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+            "data": {"greeting": "hello"}});
+        let out = yaml_stream(&[secret, config]);
+        for value in ["c2VjcmV0LXRva2Vu", "secret-token", "hunter2"] {
+            assert!(!out.contains(value), "{value} in:\n{out}");
+        }
+        assert!(out.contains("token") && out.contains("password"), "{out}");
+        assert!(out.contains("++++++++"), "{out}");
+        assert!(out.contains("hello"), "{out}");
+    }
 }

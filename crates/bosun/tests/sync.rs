@@ -625,6 +625,35 @@ async fn waves_and_hooks_in_order() {
     env.cluster.shutdown().await;
 }
 
+/// `bosun render` prints a Secret's keys but never its values (docs/diff.md): `data`,
+/// `stringData` and their decoded text stay out of the output, as in `bosun diff`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn render_masks_secret_values() {
+    let env = Env::start().await;
+    write(
+        &env.repo,
+        "secret/secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ntype: Opaque\ndata:\n  token: c2VjcmV0LXRva2Vu\nstringData:\n  password: hunter2\n",
+    );
+    write(&env.repo, "secret/config.yaml", &configmap("settings", ""));
+    env.commit("secret");
+    let app = env.app("secret", "secret", "secret", "");
+    let out = env.bosun_ok(&["render", app.to_str().unwrap()]);
+    for value in ["c2VjcmV0LXRva2Vu", "secret-token", "hunter2"] {
+        assert!(!out.contains(value), "{value} in:\n{out}");
+    }
+    assert!(
+        out.contains("kind: Secret") && out.contains("token") && out.contains("password"),
+        "{out}"
+    );
+    assert!(out.contains("++++++++"), "{out}");
+    assert!(
+        out.contains("key: value"),
+        "other objects print unmasked:\n{out}"
+    );
+    env.cluster.shutdown().await;
+}
+
 /// A broken chart and an empty render leave the cluster untouched, with an error naming the
 /// cause (exit 2): nothing is applied and nothing is pruned.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
