@@ -238,6 +238,6 @@ fn main() {
         kd / bd
     );
     println!(
-        "\nbosun's times include resolving the Git revision and rendering (cached after the first sync), discovery, the dry-run plan before every sync, tracking-label listing for prune, and the health check of the result."
+        "\nbosun's times include resolving the Git revision and rendering (each `bosun` run is a new process, so it renders again), discovery, the dry-run plan before every sync, tracking-label listing for prune, and the health check of the result."
     );
 }

@@ -791,4 +791,41 @@ fn bosun_up_playground() {
     );
     let deployment: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(deployment["status"]["readyReplicas"], 1);
+
+    // The resource tree shows what the Deployment's controller made: a ReplicaSet and its Pod.
+    let tree: Value = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let response = http()
+            .get(format!(
+                "{server}/api/v1/applications/hello-dev/resource-tree"
+            ))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200);
+        serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
+    });
+    let nodes = tree["nodes"].as_array().unwrap();
+    let of_kind = |kind: &str| {
+        nodes
+            .iter()
+            .filter(|n| n["kind"] == kind)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let deployment_uid = &of_kind("Deployment")[0]["uid"];
+    let replica_sets = of_kind("ReplicaSet");
+    assert!(
+        replica_sets
+            .iter()
+            .any(|rs| rs["parentRefs"][0]["uid"] == *deployment_uid),
+        "{tree}"
+    );
+    let pods = of_kind("Pod");
+    assert!(
+        pods.iter()
+            .any(|p| p["parentRefs"][0]["kind"] == "ReplicaSet"
+                && p["health"]["status"] == "Healthy"),
+        "{tree}"
+    );
 }

@@ -744,6 +744,20 @@ impl Controller {
         Ok(bosun_plan::text::to_json(&plan))
     }
 
+    /// Managed resources and their descendants (ReplicaSets, Pods, Jobs), as Argo CD's
+    /// resource tree.
+    pub async fn resource_tree(&self, name: &str) -> Result<Vec<Value>, ControllerError> {
+        let entry = self.entry(name)?;
+        let app = read(&entry.app).clone();
+        let managed = read(&entry.status).resources.clone();
+        let (client, _) = self
+            .engine
+            .live_kinds(&app, &[])
+            .await
+            .map_err(Box::new)?;
+        Ok(crate::tree::resource_tree(&client, &managed).await)
+    }
+
     pub fn history(&self, name: &str) -> Result<Vec<Operation>, ControllerError> {
         self.entry(name)?;
         Ok(self.store.history(name)?)

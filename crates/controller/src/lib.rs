@@ -5,6 +5,7 @@
 //!   over the engine's one implementation of each stage.
 //! - [`watch`]: live-object watches that trigger refreshes within seconds of drift.
 //! - [`status`]: the Application status in Argo CD's shape.
+//! - [`tree`]: the resource tree (managed resources and what their controllers created).
 //! - [`metrics`]: Prometheus metrics.
 //! - [`repo_match`]: which Applications a Git push concerns.
 
@@ -13,6 +14,7 @@ pub mod controller;
 pub mod metrics;
 pub mod repo_match;
 pub mod status;
+pub mod tree;
 pub mod watch;
 
 pub use controller::{AppEvent, Controller, ControllerError, ControllerSettings, OperationRequest};

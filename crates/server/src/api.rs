@@ -197,25 +197,13 @@ async fn get_app(
     Ok(Json(state.controller.get(&name)?))
 }
 
-/// The Application and its managed resources as nodes (Argo CD's resource tree, one level).
+/// The Application's managed resources and what their controllers created, as nodes with
+/// `parentRefs` (Argo CD's resource tree).
 async fn resource_tree(
     State(state): State<Shared>,
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
-    let app = state.controller.get(&name)?;
-    let nodes: Vec<Value> = app["status"]["resources"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .map(|r| {
-            json!({
-                "group": r["group"], "kind": r["kind"], "namespace": r["namespace"],
-                "name": r["name"], "health": r["health"], "status": r["status"],
-                "parentRefs": [],
-            })
-        })
-        .collect();
+    let nodes = state.controller.resource_tree(&name).await?;
     Ok(Json(json!({"nodes": nodes})))
 }
 
