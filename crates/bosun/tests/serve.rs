@@ -412,6 +412,31 @@ async fn self_heal_manual_sync_and_roles() {
         env.data("dev", "web").as_deref() == Some("dev")
     });
 
+    // Status changes stream as server-sent events (read-only tokens may listen).
+    let response = http()
+        .get(format!("{}/api/v1/stream/applications", env.api))
+        .bearer_auth(VIEWER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 200);
+    let events = tokio::spawn(async move {
+        let mut response = response;
+        let mut text = String::new();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            match tokio::time::timeout(Duration::from_secs(5), response.chunk()).await {
+                Ok(Ok(Some(chunk))) => text.push_str(&String::from_utf8_lossy(&chunk)),
+                Ok(_) => break,
+                Err(_) => {}
+            }
+            if text.contains("self-heal") {
+                break;
+            }
+        }
+        text
+    });
+
     // Drift by hand: healed without any refresh interval elapsing (watch-driven).
     let out = env.kubectl(&[
         "patch",
@@ -441,6 +466,13 @@ async fn self_heal_manual_sync_and_roles() {
             .iter()
             .any(|op| op["kind"] == "self-heal" && op["phase"] == "Succeeded"),
         "{history}"
+    );
+
+    let events = events.await.unwrap();
+    assert!(events.contains("data:"), "{events}");
+    assert!(
+        events.contains(r#""type":"MODIFIED""#) && events.contains(r#""kind":"self-heal""#),
+        "the self-heal operation was not streamed:\n{events}"
     );
 
     // The manual Application waits.
