@@ -122,11 +122,15 @@ impl Env {
     }
 
     fn config(&self, refresh: &str) -> PathBuf {
+        self.config_with("- path: apps\n", refresh)
+    }
+
+    fn config_with(&self, applications: &str, refresh: &str) -> PathBuf {
         let file = self.dir.path().join("bosun.yaml");
         std::fs::write(
             &file,
             format!(
-                "applications:\n- path: apps\nserver:\n  refreshInterval: {refresh}\n  refreshJitter: 0s\n  tokens:\n  - {{name: root, role: admin, tokenEnv: T_ADMIN}}\n  - {{name: ci, role: deployer, tokenEnv: T_DEPLOYER}}\n  - {{name: viewer, role: read-only, tokenEnv: T_VIEWER}}\n  webhook:\n    githubSecretEnv: T_HOOK\n"
+                "applications:\n{applications}server:\n  refreshInterval: {refresh}\n  refreshJitter: 0s\n  tokens:\n  - {{name: root, role: admin, tokenEnv: T_ADMIN}}\n  - {{name: ci, role: deployer, tokenEnv: T_DEPLOYER}}\n  - {{name: viewer, role: read-only, tokenEnv: T_VIEWER}}\n  webhook:\n    githubSecretEnv: T_HOOK\n"
             ),
         )
         .unwrap();
@@ -136,9 +140,13 @@ impl Env {
     /// Starts `bosun serve` and waits for its address.
     fn serve(&mut self, refresh: &str) {
         let config = self.config(refresh);
+        self.serve_config(&config);
+    }
+
+    fn serve_config(&mut self, config: &Path) {
         let mut child = Command::new(env!("CARGO_BIN_EXE_bosun"))
             .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-            .arg(&config)
+            .arg(config)
             .arg("--data")
             .arg(self.dir.path().join("data"))
             .env("KUBECONFIG", &self.kubeconfig)
@@ -859,5 +867,92 @@ fn bosun_up_playground() {
             .any(|p| p["parentRefs"][0]["kind"] == "ReplicaSet"
                 && p["health"]["status"] == "Healthy"),
         "{tree}"
+    );
+}
+
+/// App-of-apps: the Applications themselves live in Git. A pushed commit that adds an
+/// Application starts managing it; one that removes an Application stops managing it (its
+/// resources stay, as with Argo CD without the resources finalizer).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_of_apps_from_git_adds_and_removes_applications() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    let repo = env.repo.clone();
+    let application = |name: &str| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\nspec:\n  project: default\n  source:\n    repoURL: file://{}\n    targetRevision: main\n    path: {name}\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {name}\n  syncPolicy:\n    automated: {{prune: true}}\n    syncOptions: [CreateNamespace=true]\n",
+            repo.display()
+        )
+    };
+    write(&env.repo, "apps/one.yaml", &application("one"));
+    write(&env.repo, "one/cm.yaml", &configmap("one", "1", ""));
+    env.commit("one");
+    let config = env.config_with(
+        &format!(
+            "- repoURL: file://{}\n  targetRevision: main\n  path: apps\n",
+            env.repo.display()
+        ),
+        "1h",
+    );
+    env.serve_config(&config);
+    env.eventually(60, "Application one to sync", || {
+        env.data("one", "one").as_deref() == Some("1")
+    });
+
+    write(&env.repo, "apps/two.yaml", &application("two"));
+    write(&env.repo, "two/cm.yaml", &configmap("two", "2", ""));
+    env.commit("two");
+    let body = env.push_payload();
+    let push = async || {
+        let (status, answer) = env
+            .post(
+                "/api/webhook",
+                &[
+                    ("X-GitHub-Event", "push".into()),
+                    ("X-Hub-Signature-256", sign(&body)),
+                ],
+                &body,
+            )
+            .await;
+        assert_eq!(status, 200, "{answer}");
+    };
+    push().await;
+    env.eventually(60, "Application two to appear and sync", || {
+        env.data("two", "two").as_deref() == Some("2")
+    });
+
+    std::fs::remove_file(env.repo.join("apps/one.yaml")).unwrap();
+    env.commit("drop one");
+    push().await;
+    env.eventually(60, "Application one to be gone", || {
+        let out = env.bosun(ADMIN, &["app", "get", "one"]);
+        String::from_utf8_lossy(&out.stderr).contains("404")
+    });
+    let list = String::from_utf8_lossy(&env.bosun(ADMIN, &["app", "list"]).stdout).to_string();
+    assert!(list.contains("two") && !list.contains("one "), "{list}");
+    assert_eq!(
+        env.data("one", "one").as_deref(),
+        Some("1"),
+        "removing an Application must not delete its resources"
+    );
+
+    // A broken manifest in the app-of-apps directory keeps what was there.
+    write(
+        &env.repo,
+        "apps/two.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata: {name: two}\nspec: {sourcee: {}}\n",
+    );
+    env.commit("typo");
+    push().await;
+    std::thread::sleep(Duration::from_secs(3));
+    let out = env.bosun(ADMIN, &["app", "get", "two"]);
+    assert!(
+        out.status.success(),
+        "a typo in Git removed an Application: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        env.log().contains("sourcee"),
+        "the load error names the field:\n{}",
+        env.log()
     );
 }
