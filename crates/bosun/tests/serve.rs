@@ -376,6 +376,34 @@ async fn signed_webhook_syncs_and_forged_one_changes_nothing() {
     assert_eq!(items[0]["revisions"], json!([second]));
     assert_eq!(items[0]["phase"], "Succeeded");
 
+    // The generic refresh endpoint does what the webhook does, for a deployer token.
+    env.quiet("web");
+    write(&env.repo, "web/cm.yaml", &configmap("web", "v3", ""));
+    env.commit("v3");
+    let request =
+        json!({"repoURL": format!("file://{}", env.repo.display()), "ref": "refs/heads/main"})
+            .to_string();
+    let (status, _) = env
+        .post(
+            "/api/v1/refresh",
+            &[("Authorization", format!("Bearer {VIEWER}"))],
+            &request,
+        )
+        .await;
+    assert_eq!(status, 403, "read-only tokens may not trigger refreshes");
+    let (status, answer) = env
+        .post(
+            "/api/v1/refresh",
+            &[("Authorization", format!("Bearer {DEPLOYER}"))],
+            &request,
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["refreshed"], json!(["web"]));
+    env.eventually(60, "the refreshed commit to be synced", || {
+        env.data("dev", "web").as_deref() == Some("v3")
+    });
+
     // Only health, readiness and metrics answer without a token.
     let (status, _) = env.get("/api/v1/applications", None).await;
     assert_eq!(status, 401);
