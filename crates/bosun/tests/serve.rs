@@ -3,6 +3,10 @@
 //! Convergence is awaited with generous bounds; nothing asserts on how fast it happens (the
 //! latency is measured by the benchmark, not here).
 
+mod common;
+
+use common::{git, tools, write};
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -15,38 +19,6 @@ const ADMIN: &str = "admin-token-0123456789abcdef";
 const DEPLOYER: &str = "deployer-token-0123456789abcdef";
 const VIEWER: &str = "viewer-token-0123456789abcdef";
 const HOOK_SECRET: &str = "webhook-secret-for-tests";
-
-fn tools() -> PathBuf {
-    std::env::var("BOSUN_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/bosun-tools")
-        })
-}
-
-fn git(repo: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(repo)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn write(root: &Path, path: &str, text: &str) {
-    let file = root.join(path);
-    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    std::fs::write(file, text).unwrap();
-}
 
 fn configmap(name: &str, value: &str, annotations: &str) -> String {
     format!(

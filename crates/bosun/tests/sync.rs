@@ -1,7 +1,11 @@
 //! `bosun render|diff|sync` end to end: the real `bosun` binary, Git repositories made by the
 //! tests, the real helm and kubectl (kustomize), and bosun's local cluster on a free loopback port.
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use common::{git, tools, write};
+
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use bosun_cluster::server::{self, ClusterConfig, RunningCluster};
@@ -14,14 +18,6 @@ struct Env {
     repo: PathBuf,
 }
 
-fn tools() -> PathBuf {
-    std::env::var("BOSUN_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/bosun-tools")
-        })
-}
-
 fn kubectl_path() -> PathBuf {
     let k = tools().join("bin/kubectl");
     assert!(
@@ -30,29 +26,6 @@ fn kubectl_path() -> PathBuf {
         k.display()
     );
     k
-}
-
-fn git(repo: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(repo)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .expect("git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn write(root: &Path, path: &str, text: &str) {
-    let file = root.join(path);
-    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    std::fs::write(file, text).unwrap();
 }
 
 impl Env {
