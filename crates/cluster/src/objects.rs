@@ -207,9 +207,27 @@ impl Objects {
             }
         }
         defaults::apply_create_defaults(rt, &mut object);
-        if rt.status_subresource && rt.schema.is_some() {
-            // Custom resources with a status subresource drop status on create.
-            object.as_object_mut().expect("object").remove("status");
+        if rt.status_subresource {
+            // Status is written through /status: the apiserver's create strategies drop the status
+            // a client sends for every kind that has the subresource, custom resources included,
+            // except Nodes; a Namespace starts Active and a Pod Pending with its QoS class.
+            match (rt.group.as_str(), rt.kind.as_str()) {
+                ("", "Node") => {}
+                ("", "Namespace") => object["status"] = json!({"phase": "Active"}),
+                ("", "Pod") => {
+                    let containers = object["spec"]["containers"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default();
+                    object["status"] = json!({
+                        "phase": "Pending",
+                        "qosClass": crate::controllers::kubelet::qos_class(&containers),
+                    });
+                }
+                _ => {
+                    object.as_object_mut().expect("object").remove("status");
+                }
+            }
         }
         if opts.operation == Operation::Update {
             crate::field_manager::record_update(rt, None, &mut object, &opts.manager, None, &now);
@@ -512,6 +530,7 @@ impl Objects {
             ..WriteOptions::default()
         };
         let now = now();
+        let mut dry_result: Option<Value> = None;
         let result = self
             .store
             .update(&gr, ns, name, |live, rv| -> ApiResult<Option<Value>> {
@@ -531,12 +550,17 @@ impl Objects {
                 if is_namespace {
                     next["status"]["phase"] = json!("Terminating");
                 }
-                next["metadata"]["resourceVersion"] = json!(rv.to_string());
                 if write.dry_run {
+                    // The object as the deletion would leave it, under its stored resourceVersion.
+                    dry_result = Some(next);
                     return Ok(None);
                 }
+                next["metadata"]["resourceVersion"] = json!(rv.to_string());
                 Ok(Some(next))
             })?;
+        if let Some(would_be) = dry_result {
+            return Ok(Arc::new(would_be));
+        }
         result.map_err(|e| store_error(rt, name, e))
     }
 

@@ -314,7 +314,9 @@ async fn dispatch(
                         && result["metadata"]["finalizers"]
                             .as_array()
                             .is_some_and(|f| !f.is_empty());
-                    let code = if pending {
+                    // The apiserver answers 202 only for an object left pending by a request
+                    // that set orphanDependents=false; every other delete is 200 OK.
+                    let code = if pending && orphan_dependents(req, &bytes) == Some(false) {
                         StatusCode::ACCEPTED
                     } else {
                         StatusCode::OK
@@ -424,7 +426,10 @@ fn list(
     let mut metadata = json!({"resourceVersion": listing.rv.to_string()});
     if let Some(token) = next {
         metadata["continue"] = json!(token);
-        metadata["remainingItemCount"] = json!(remaining);
+        // As ListMeta documents: with a label or field selector the count is unknown and omitted.
+        if req.param("labelSelector").is_none() && req.param("fieldSelector").is_none() {
+            metadata["remainingItemCount"] = json!(remaining);
+        }
     }
     let list = json!({
         "kind": format!("{}List", rt.kind),
@@ -433,6 +438,14 @@ fn list(
         "items": items,
     });
     Ok(json_response(StatusCode::OK, &list))
+}
+
+/// The deprecated `orphanDependents` of a delete, from the query or the DeleteOptions body.
+fn orphan_dependents(req: &Request, body: &[u8]) -> Option<bool> {
+    let from_body = serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v["orphanDependents"].as_bool());
+    from_body.or(req.param("orphanDependents").map(|v| v == "true"))
 }
 
 fn delete_options(req: &Request, body: &[u8]) -> ApiResult<DeleteOptions> {

@@ -680,7 +680,7 @@ fn go_duration(d: Duration) -> String {
 
 /// `BestEffort` without requests or limits, `Guaranteed` when every container's limits equal
 /// its requests for cpu and memory, else `Burstable`.
-fn qos_class(containers: &[Value]) -> &'static str {
+pub(crate) fn qos_class(containers: &[Value]) -> &'static str {
     let any = containers.iter().any(|c| {
         c["resources"]["requests"]
             .as_object()

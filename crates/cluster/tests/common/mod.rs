@@ -113,6 +113,14 @@ impl TestCluster {
         String::from_utf8(out.stdout).expect("utf-8")
     }
 
+    /// A kube-rs client that never retries: kube-rs retries 429 answers on its own, which would
+    /// hide them from a test that must see every answer.
+    pub fn client_without_retry(&self) -> kube::Client {
+        let mut config = kube::Config::new(self.url().parse().expect("url"));
+        config.default_retry = false;
+        kube::Client::try_from(config).expect("kube client")
+    }
+
     pub async fn shutdown(self) {
         self.cluster.shutdown().await;
     }
@@ -152,5 +160,56 @@ where
             panic!("timed out after {secs} s waiting for {what}");
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A raw HTTP answer, whatever its code.
+#[derive(Debug)]
+pub struct Answer {
+    pub code: u16,
+    pub headers: http::HeaderMap,
+    /// The body as JSON (`Null` when it is not JSON).
+    pub body: serde_json::Value,
+}
+
+/// Sends one request through `client` (which adds the cluster's address) and returns the answer,
+/// success or not. A body is sent as JSON unless `headers` names another content-type.
+pub async fn send(
+    client: &kube::Client,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&serde_json::Value>,
+) -> Answer {
+    let mut request = http::Request::builder().method(method).uri(path);
+    if body.is_some()
+        && !headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
+        request = request.header("content-type", "application/json");
+    }
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    let request = request
+        .body(kube::client::Body::from(bytes))
+        .expect("request");
+    let response = client
+        .send(request)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let code = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect_bytes()
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path}: reading the body: {e}"));
+    Answer {
+        code,
+        headers,
+        body: serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null),
     }
 }
