@@ -4,8 +4,9 @@ use std::path::Path;
 
 use anyhow::Context;
 
-/// A kubeconfig with one cluster, user and context, all named `name`. The token is not checked
-/// by the server; it is there so requests carry a user name.
+/// A kubeconfig with one cluster, user and context, all named `name`. Nothing is checked by the
+/// server; `user` is there so requests carry a user name: as the token (kube-rs sends it) and as
+/// `as:` (an Impersonate-User header), because kubectl sends a token only over TLS.
 pub fn render(name: &str, server: &str, user: &str) -> String {
     format!(
         "apiVersion: v1
@@ -18,6 +19,7 @@ users:
 - name: {name}
   user:
     token: {user}
+    as: {user}
 contexts:
 - name: {name}
   context:

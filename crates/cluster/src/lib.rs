@@ -12,6 +12,7 @@ pub mod kubeconfig;
 pub mod merge;
 pub mod objects;
 pub mod persist;
+pub mod requests;
 pub mod resources;
 pub mod selectors;
 pub mod server;

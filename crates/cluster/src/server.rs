@@ -15,6 +15,7 @@ use tokio::sync::watch;
 
 use crate::faults::{Decision, FaultConfig, Faults};
 use crate::objects::Objects;
+use crate::requests::{RequestLog, RequestRecord};
 use crate::resources::Registry;
 use crate::status::ApiError;
 use crate::store::Store;
@@ -52,6 +53,8 @@ impl Default for ClusterConfig {
 pub struct ClusterState {
     pub objects: Objects,
     pub faults: Arc<Faults>,
+    /// The most recent requests and their users, served at `/admin/requests`.
+    pub requests: RequestLog,
     pub timing: controllers::Timing,
     /// Becomes true when the cluster stops, so long-lived watch streams end with it.
     pub stopping: watch::Receiver<bool>,
@@ -96,6 +99,7 @@ pub async fn start(config: ClusterConfig) -> anyhow::Result<RunningCluster> {
     let state: Shared = Arc::new(ClusterState {
         objects: Objects::new(Registry::new(), store),
         faults: Arc::new(Faults::new(config.faults.clone())),
+        requests: RequestLog::default(),
         timing: config.timing.clone(),
         stopping: stopping.clone(),
     });
@@ -117,11 +121,15 @@ pub async fn start(config: ClusterConfig) -> anyhow::Result<RunningCluster> {
         .route("/livez", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
         .route("/admin/faults", get(get_faults).put(put_faults))
+        .route("/admin/requests", get(get_requests))
         .route("/openapi/v3", get(openapi_root))
         .route("/openapi/v3/{*gv}", get(openapi_group_version))
         .merge(api_routes)
         .fallback(|uri: axum::http::Uri| async move { ApiError::no_route(uri.path()) })
-        .layer(middleware::from_fn(record_user))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_request,
+        ))
         .with_state(state.clone());
 
     let listener = tokio::net::TcpListener::bind(config.listen).await?;
@@ -160,21 +168,36 @@ async fn inject_faults(State(state): State<Shared>, request: Request, next: Next
     }
 }
 
-/// Records who made each request: the bearer token stands for the user name (there is no real
-/// authentication in the local cluster).
-async fn record_user(request: Request, next: Next) -> Response {
-    let user = request
+/// Records each request with the user it claims to be (see `requests::user_of`; there is no real
+/// authentication in the local cluster). Reading the log itself is not recorded.
+async fn record_request(State(state): State<Shared>, request: Request, next: Next) -> Response {
+    let user = crate::requests::user_of(request.headers());
+    let user_agent = request
         .headers()
-        .get("authorization")
+        .get("user-agent")
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("system:anonymous")
+        .unwrap_or_default()
         .to_string();
     let method = request.method().clone();
     let uri = request.uri().clone();
     let response = next.run(request).await;
-    tracing::debug!(%user, %method, %uri, status = response.status().as_u16(), "request");
+    let code = response.status().as_u16();
+    tracing::debug!(%user, %method, %uri, status = code, "request");
+    if uri.path() != "/admin/requests" {
+        state.requests.record(RequestRecord {
+            time: crate::objects::now(),
+            user,
+            user_agent,
+            method: method.to_string(),
+            uri: uri.to_string(),
+            code,
+        });
+    }
     response
+}
+
+async fn get_requests(State(state): State<Shared>) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"items": state.requests.recent()}))
 }
 
 async fn get_faults(State(state): State<Shared>) -> axum::Json<FaultConfig> {
