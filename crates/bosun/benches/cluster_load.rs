@@ -6,58 +6,18 @@
 //!
 //! Run: `cargo bench -p bosun --bench cluster_load` (set `BENCH_OBJECTS` for another size).
 
+mod common;
+
+use common::{Server, start_server, tools};
+
 use std::io::Write;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
 use futures::{StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::api::{Api, ListParams, PostParams, WatchEvent, WatchParams};
-
-struct Server {
-    child: Child,
-    url: String,
-    kubeconfig: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_server(dir: &Path) -> Server {
-    let port = free_port();
-    let kubeconfig = dir.join("kubeconfig");
-    let child = Command::new(env!("CARGO_BIN_EXE_bosun"))
-        .args(["cluster", "up", "--port", &port.to_string(), "--kubeconfig"])
-        .arg(&kubeconfig)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start bosun cluster up");
-    let url = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || !kubeconfig.exists() {
-        assert!(Instant::now() < deadline, "cluster did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server {
-        child,
-        url,
-        kubeconfig,
-    }
-}
 
 /// Peak resident set size of a process, from /proc (VmHWM), in MiB.
 fn peak_rss_mib(pid: u32) -> f64 {
@@ -195,11 +155,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(10_000);
-    let tools = std::env::var("BOSUN_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/bosun-tools")
-        });
+    let tools = tools();
     let kubectl = tools.join("bin/kubectl");
     assert!(
         kubectl.exists(),

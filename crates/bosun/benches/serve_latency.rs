@@ -10,8 +10,12 @@
 //!
 //! Run: `cargo bench -p bosun --bench serve_latency` (`BENCH_OBJECTS`, `BENCH_RUNS`).
 
+mod common;
+
+use common::{git, median, start_server, tools};
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -30,46 +34,6 @@ impl Drop for Process {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn start_cluster(dir: &Path) -> (Process, PathBuf) {
-    let port = free_port();
-    let kubeconfig = dir.join("kubeconfig");
-    let child = Command::new(env!("CARGO_BIN_EXE_bosun"))
-        .args(["cluster", "up", "--port", &port.to_string(), "--kubeconfig"])
-        .arg(&kubeconfig)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("bosun cluster up");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || !kubeconfig.exists() {
-        assert!(Instant::now() < deadline, "cluster did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (Process(child), kubeconfig)
-}
-
-fn git(repo: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args(args)
-        .current_dir(repo)
-        .env("GIT_AUTHOR_NAME", "b")
-        .env("GIT_AUTHOR_EMAIL", "b@example.com")
-        .env("GIT_COMMITTER_NAME", "b")
-        .env("GIT_COMMITTER_EMAIL", "b@example.com")
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 fn write_objects(dir: &Path, n: usize, value: &str) {
     let mut yaml = String::new();
     for i in 0..n {
@@ -83,11 +47,6 @@ fn write_objects(dir: &Path, n: usize, value: &str) {
         ));
     }
     std::fs::write(dir.join("objects.yaml"), yaml).unwrap();
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
 }
 
 async fn client(kubeconfig: &Path) -> kube::Client {
@@ -129,11 +88,7 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(7);
-    let tools = std::env::var("BOSUN_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/bosun-tools")
-        });
+    let tools = tools();
     let kubectl = tools.join("bin/kubectl");
     assert!(kubectl.exists(), "run scripts/install-test-deps first");
     let dir = tempfile::tempdir().unwrap();
@@ -146,7 +101,8 @@ async fn main() {
     git(&repo, &["commit", "-q", "-m", "objects"]);
 
     // bosun serve: an automated Application, refresh interval an hour (only the webhook acts).
-    let (_cluster, kubeconfig) = start_cluster(dir.path());
+    let cluster = start_server(dir.path());
+    let kubeconfig = cluster.kubeconfig.clone();
     std::fs::create_dir_all(dir.path().join("apps")).unwrap();
     std::fs::write(
         dir.path().join("apps/bench.yaml"),
@@ -215,11 +171,12 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     drop(_serve);
-    drop(_cluster);
+    drop(cluster);
 
     // The push pipeline: after each commit, `kubectl apply --server-side` of the directory.
     let k_dir = tempfile::tempdir().unwrap();
-    let (_cluster, kubeconfig) = start_cluster(k_dir.path());
+    let cluster = start_server(k_dir.path());
+    let kubeconfig = cluster.kubeconfig.clone();
     let ns = k_dir.path().join("ns.yaml");
     std::fs::write(
         &ns,

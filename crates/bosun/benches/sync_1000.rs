@@ -6,43 +6,13 @@
 //!
 //! Run: `cargo bench -p bosun --bench sync_1000` (`BENCH_OBJECTS`, `BENCH_RUNS` to change).
 
+mod common;
+
+use common::{git, median, start_server, tools};
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-struct Server {
-    child: Child,
-    kubeconfig: PathBuf,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start_server(dir: &Path) -> Server {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let kubeconfig = dir.join("kubeconfig");
-    let child = Command::new(env!("CARGO_BIN_EXE_bosun"))
-        .args(["cluster", "up", "--port", &port.to_string(), "--kubeconfig"])
-        .arg(&kubeconfig)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("bosun cluster up");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || !kubeconfig.exists() {
-        assert!(Instant::now() < deadline, "cluster did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Server { child, kubeconfig }
-}
+use std::process::{Command, Stdio};
+use std::time::Instant;
 
 fn run(program: &Path, args: &[&str], kubeconfig: &Path, cache: &Path, ok_codes: &[i32]) -> f64 {
     let start = Instant::now();
@@ -64,25 +34,6 @@ fn run(program: &Path, args: &[&str], kubeconfig: &Path, cache: &Path, ok_codes:
     start.elapsed().as_secs_f64()
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn git(repo: &Path, args: &[&str]) {
-    let status = Command::new("git")
-        .args(args)
-        .current_dir(repo)
-        .env("GIT_AUTHOR_NAME", "b")
-        .env("GIT_AUTHOR_EMAIL", "b@example.com")
-        .env("GIT_COMMITTER_NAME", "b")
-        .env("GIT_COMMITTER_EMAIL", "b@example.com")
-        .stdout(Stdio::null())
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 fn main() {
     let n: usize = std::env::var("BENCH_OBJECTS")
         .ok()
@@ -92,11 +43,7 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(3);
-    let tools = std::env::var("BOSUN_TOOLS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/bosun-tools")
-        });
+    let tools = tools();
     let kubectl = tools.join("bin/kubectl");
     assert!(kubectl.exists(), "run scripts/install-test-deps first");
     let bosun = PathBuf::from(env!("CARGO_BIN_EXE_bosun"));
