@@ -750,11 +750,7 @@ impl Controller {
         let entry = self.entry(name)?;
         let app = read(&entry.app).clone();
         let managed = read(&entry.status).resources.clone();
-        let (client, _) = self
-            .engine
-            .live_kinds(&app, &[])
-            .await
-            .map_err(Box::new)?;
+        let (client, _) = self.engine.live_kinds(&app, &[]).await.map_err(Box::new)?;
         Ok(crate::tree::resource_tree(&client, &managed).await)
     }
 

@@ -28,9 +28,8 @@ fn node(object: &Value, parent: Option<&Value>) -> Value {
     let meta = &object["metadata"];
     let api_version = object["apiVersion"].as_str().unwrap_or_default();
     let group = api_version.rsplit_once('/').map_or("", |(g, _)| g);
-    let health = bosun_assess::assess(object).map(|h| {
-        json!({"status": h.status.as_str(), "message": h.message})
-    });
+    let health = bosun_assess::assess(object)
+        .map(|h| json!({"status": h.status.as_str(), "message": h.message}));
     json!({
         "group": group,
         "version": api_version.rsplit('/').next().unwrap_or_default(),
@@ -132,7 +131,10 @@ pub async fn resource_tree(client: &Client, managed: &[ResourceStatus]) -> Vec<V
                 .unwrap_or_default();
             for owner in owners {
                 if let Some(uid) = owner["uid"].as_str() {
-                    by_owner.entry(uid.to_string()).or_default().push(object.clone());
+                    by_owner
+                        .entry(uid.to_string())
+                        .or_default()
+                        .push(object.clone());
                 }
             }
         }
@@ -144,7 +146,10 @@ pub async fn resource_tree(client: &Client, managed: &[ResourceStatus]) -> Vec<V
             continue;
         };
         for child in by_owner.get(uid).into_iter().flatten() {
-            let child_uid = child["metadata"]["uid"].as_str().unwrap_or_default().to_string();
+            let child_uid = child["metadata"]["uid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
             if !seen.insert(child_uid) {
                 continue;
             }
