@@ -90,8 +90,11 @@ struct HealState {
 struct AppEntry {
     app: RwLock<Application>,
     status: RwLock<AppStatus>,
-    /// Notified to reconcile now (webhook, live change, API).
+    /// Notified when something may have changed in bulk (live objects, the Application's
+    /// definition): the worker waits a moment to gather the burst before reconciling.
     refresh: Arc<Notify>,
+    /// Notified when Git moved or a person asked (webhook, API): reconciled at once.
+    urgent: Arc<Notify>,
     /// Held for the length of a comparison or an operation: one at a time per Application.
     busy: tokio::sync::Mutex<()>,
     heal: Mutex<HealState>,
@@ -271,6 +274,7 @@ impl Controller {
                     app: RwLock::new(app),
                     status: RwLock::new(AppStatus::unknown()),
                     refresh: Arc::new(Notify::new()),
+                    urgent: Arc::new(Notify::new()),
                     busy: tokio::sync::Mutex::new(()),
                     heal: Mutex::new(HealState::default()),
                     watch: Mutex::new(None),
@@ -317,7 +321,7 @@ impl Controller {
         let mut first = true;
         loop {
             if !first {
-                let (wait, refresh) = {
+                let (wait, refresh, urgent) = {
                     let (Some(controller), Some(entry)) = (this.upgrade(), entry.upgrade()) else {
                         return;
                     };
@@ -330,10 +334,12 @@ impl Controller {
                     (
                         controller.settings.refresh_interval + Duration::from_millis(extra),
                         entry.refresh.clone(),
+                        entry.urgent.clone(),
                     )
                 };
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
+                    _ = urgent.notified() => {}
                     _ = refresh.notified() => {
                         // Events come in bursts (a sync writes many objects): gather them.
                         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -732,7 +738,7 @@ impl Controller {
 
     /// Asks for a reconcile soon (webhook, generic refresh endpoint) without waiting for it.
     pub fn request_refresh(&self, name: &str) -> Result<(), ControllerError> {
-        self.entry(name)?.refresh.notify_one();
+        self.entry(name)?.urgent.notify_one();
         Ok(())
     }
 
@@ -796,7 +802,7 @@ impl Controller {
                     },
                 )?;
                 // Show the hold at once rather than at the next reconcile.
-                entry.refresh.notify_one();
+                entry.urgent.notify_one();
             }
             Ok(op)
         })
@@ -853,7 +859,7 @@ impl Controller {
                     )
             });
             if concerned {
-                entry.refresh.notify_one();
+                entry.urgent.notify_one();
                 refreshed.push(name.clone());
             }
         }
