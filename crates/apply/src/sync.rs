@@ -121,6 +121,9 @@ pub struct SyncOutcome {
     pub resources: Vec<ResourceResult>,
     pub succeeded: bool,
     pub message: String,
+    /// The objects as the server answered each write of the Sync phase (after a dry run: its
+    /// predictions), so that health can be assessed without reading them again.
+    pub written: Vec<Value>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -172,11 +175,16 @@ fn options_of(object: &Value, app: &SyncOptions) -> Result<SyncOptions, SyncErro
     }
 }
 
+/// One object's write: what happened, and (unless it was skipped) the object as prepared and as
+/// the server answered.
+type Written = (ResourceResult, Option<(Prepared, Value)>);
+
 struct Run<'a> {
     resolver: &'a Resolver,
     req: &'a SyncRequest,
     deadline: Instant,
     results: Vec<ResourceResult>,
+    written: Vec<Value>,
     on_event: &'a (dyn Fn(&SyncEvent) + Sync),
 }
 
@@ -193,12 +201,14 @@ pub async fn sync(
         req,
         deadline: Instant::now() + req.timeout,
         results: Vec::new(),
+        written: Vec::new(),
         on_event,
     };
     let outcome = run.execute().await;
     match outcome {
         Ok(Ok(())) => Ok(SyncOutcome {
             resources: run.results,
+            written: run.written,
             succeeded: true,
             message: if req.dry_run {
                 "dry run succeeded".into()
@@ -210,6 +220,7 @@ pub async fn sync(
             run.run_sync_fail_hooks().await;
             Ok(SyncOutcome {
                 resources: run.results,
+                written: run.written,
                 succeeded: false,
                 message,
             })
@@ -314,16 +325,18 @@ impl Run<'_> {
                 .iter()
                 .map(|object| self.apply(object, Phase::Sync, wave).boxed())
                 .collect();
-            let outcomes: Vec<Result<(ResourceResult, Option<Prepared>), SyncError>> =
-                futures::stream::iter(writes)
-                    .buffered(APPLY_CONCURRENCY)
-                    .collect()
-                    .await;
+            let outcomes: Vec<Result<Written, SyncError>> = futures::stream::iter(writes)
+                .buffered(APPLY_CONCURRENCY)
+                .collect()
+                .await;
             let mut applied = Vec::new();
             for outcome in outcomes {
-                let (result, prepared) = outcome?;
+                let (result, written) = outcome?;
                 self.record(result);
-                applied.extend(prepared);
+                if let Some((prepared, response)) = written {
+                    applied.push(prepared);
+                    self.written.push(response);
+                }
             }
             let running = self.start_hooks(Phase::Sync, wave, &wave_hooks).await?;
             if let Some(pruned) = prune_by_wave.remove(&wave) {
@@ -390,12 +403,7 @@ impl Run<'_> {
     }
 
     /// Applies one object; no `Prepared` when it was skipped (in sync under ApplyOutOfSyncOnly).
-    async fn apply(
-        &self,
-        object: &Value,
-        phase: Phase,
-        wave: i64,
-    ) -> Result<(ResourceResult, Option<Prepared>), SyncError> {
+    async fn apply(&self, object: &Value, phase: Phase, wave: i64) -> Result<Written, SyncError> {
         let req = self.req;
         let options = options_of(object, &req.options)?;
         let prepared = prepare(self.resolver, object, &req.app, &req.namespace).await?;
@@ -415,7 +423,7 @@ impl Run<'_> {
         }
         let api = api_for(self.resolver, &prepared);
         let name = prepared.key.name.clone();
-        if options.replace {
+        let response = if options.replace {
             // Replace=true: create, or replace the whole object (Argo CD's `kubectl replace`).
             let object: DynamicObject = serde_json::from_value(prepared.object.clone())
                 .map_err(|e| SyncError::Options(format!("{}: {e}", prepared.key)))?;
@@ -435,13 +443,21 @@ impl Run<'_> {
                     api.replace(&name, &pp, &object).await
                 }
             }
-            .map_err(|e| self.write_error("replace", &prepared.object, &e))?;
+            .map_err(|e| self.write_error("replace", &prepared.object, &e))?
         } else {
             let mut pp = PatchParams::apply(&req.manager).force();
             pp.dry_run = req.dry_run;
             api.patch(&name, &pp, &Patch::Apply(&prepared.object))
                 .await
-                .map_err(|e| self.write_error("apply", &prepared.object, &e))?;
+                .map_err(|e| self.write_error("apply", &prepared.object, &e))?
+        };
+        let mut response = serde_json::to_value(response).unwrap_or(Value::Null);
+        if let Some(map) = response.as_object_mut() {
+            let resource = &prepared.resolved.resource;
+            map.entry("apiVersion")
+                .or_insert_with(|| resource.api_version.clone().into());
+            map.entry("kind")
+                .or_insert_with(|| resource.kind.clone().into());
         }
         // The Plan's dry run already said what this apply does.
         let action = match planned {
@@ -450,7 +466,7 @@ impl Run<'_> {
             _ => Action::Configured,
         };
         let message = if req.dry_run { "(dry run)" } else { "" };
-        Ok((result(action, message), Some(prepared)))
+        Ok((result(action, message), Some((prepared, response))))
     }
 
     async fn prune(&mut self, objects: &[Value], wave: i64) -> Result<(), SyncError> {

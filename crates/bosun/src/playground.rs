@@ -7,6 +7,7 @@
 //! to it and watch the change arrive), `kubeconfig`, `bosun.yaml`, `data/` (history), `env`.
 //! Running it again reuses the repository and the history.
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -188,7 +189,10 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
                 kubeconfig.display()
             ),
         )?;
-        println!(
+        // A closed stdout (the terminal went away, a pipe's reader left) must not stop the
+        // playground: the hints are a courtesy, the servers are the job.
+        let _ = writeln!(
+            std::io::stdout(),
             "bosun playground is up{}.\n\n  cluster     {}\n  API         {api}\n  repository  {}\n  env         {}\n\nTry, in another shell:\n\n  set -a; . {}; set +a\n  bosun app list                      # hello-dev syncs by itself; hello-prod waits\n  kubectl get deploy,svc,pods -A      # what bosun applied\n  bosun app sync hello-prod           # prod is synced by a person\n  bosun app history hello-dev\n\nChange something and watch it arrive (dev within ~10 s):\n\n  cd {}\n  sed -i 's/hello from dev/hi from dev/' charts/hello/values-dev.yaml\n  git commit -qam 'feat: friendlier greeting' && bosun app get hello-dev\n\nDrift is healed: `kubectl -n dev scale deploy hello-dev --replicas=5`, then watch it go back.\nStop with Ctrl-C; `bosun up` again resumes where you left off.",
             if created { " (new example repository)" } else { "" },
             cluster.url(),

@@ -1,6 +1,6 @@
 //! `bosun serve`: the controller and its HTTP API in one process, configured by `bosun.yaml`.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -180,7 +180,12 @@ pub fn serve(args: ServeArgs) -> anyhow::Result<()> {
     crate::apps::runtime().block_on(async {
         let server = prepare(&args.config, args.listen, args.data.as_deref()).await?;
         // Tests and scripts read this line to learn the address (`--listen 127.0.0.1:0`).
-        println!("bosun serve: listening on http://{}", server.address());
+        let _ = writeln!(
+            std::io::stdout(),
+            "bosun serve: listening on http://{}",
+            server.address()
+        );
+        let _ = std::io::stdout().flush();
         server.run(ctrl_c()).await
     })
 }

@@ -775,8 +775,11 @@ fn bosun_up_playground() {
     }
     let stdout = child.stdout.take().unwrap();
     let _guard = Kill(child);
+    let mut reader = BufReader::new(stdout);
     let mut first = String::new();
-    BufReader::new(stdout).read_line(&mut first).unwrap();
+    reader.read_line(&mut first).unwrap();
+    // Keep reading what `bosun up` prints, as a terminal would.
+    std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let log = || std::fs::read_to_string(dir.path().join("up.log")).unwrap_or_default();
     assert!(
         first.starts_with("bosun playground is up"),

@@ -481,7 +481,27 @@ impl Controller {
         let result = self.engine.diff(app).await;
         let comparison = match result {
             Ok((rendered, plan)) => {
-                let health = self.engine.health(app, &rendered).await;
+                // Health from the live objects the plan read: no second GET per object.
+                let health = bosun_engine::pipeline::health_of_plan(&plan);
+                let by_key: std::collections::HashMap<(&str, &str, &str, &str), HealthSummary> =
+                    health
+                        .resources
+                        .iter()
+                        .map(|x| {
+                            (
+                                (
+                                    x.group.as_str(),
+                                    x.kind.as_str(),
+                                    x.namespace.as_str(),
+                                    x.name.as_str(),
+                                ),
+                                HealthSummary {
+                                    status: x.health.status.as_str().into(),
+                                    message: x.health.message.clone(),
+                                },
+                            )
+                        })
+                        .collect();
                 self.ensure_watch(entry, app, &rendered).await;
                 let mut status = write(&entry.status);
                 status.sync.revisions = rendered.revisions.clone();
@@ -493,35 +513,19 @@ impl Controller {
                 }
                 .into();
                 status.set_condition("ComparisonError", None);
-                let health = match health {
-                    Ok(health) => {
-                        status.set_condition("HealthError", None);
-                        Some(health)
-                    }
-                    Err(e) => {
-                        status.set_condition("HealthError", Some(e.to_string()));
-                        None
-                    }
-                };
                 status.resources = plan
                     .resources
                     .iter()
                     .map(|r| {
                         let ns = r.key.namespace.clone().unwrap_or_default();
-                        let resource_health = health.as_ref().and_then(|h| {
-                            h.resources
-                                .iter()
-                                .find(|x| {
-                                    x.group == r.key.group
-                                        && x.kind == r.key.kind
-                                        && x.name == r.key.name
-                                        && x.namespace == ns
-                                })
-                                .map(|x| HealthSummary {
-                                    status: x.health.status.as_str().into(),
-                                    message: x.health.message.clone(),
-                                })
-                        });
+                        let resource_health = by_key
+                            .get(&(
+                                r.key.group.as_str(),
+                                r.key.kind.as_str(),
+                                ns.as_str(),
+                                r.key.name.as_str(),
+                            ))
+                            .cloned();
                         ResourceStatus {
                             group: r.key.group.clone(),
                             kind: r.key.kind.clone(),
@@ -538,19 +542,13 @@ impl Controller {
                         }
                     })
                     .collect();
-                status.health = match &health {
-                    Some(h) => HealthSummary {
-                        status: h.status.as_str().into(),
-                        message: h
-                            .unhealthy()
-                            .first()
-                            .map(|r| format!("{}: {}", r.reference(), r.health.message))
-                            .unwrap_or_default(),
-                    },
-                    None => HealthSummary {
-                        status: "Unknown".into(),
-                        message: String::new(),
-                    },
+                status.health = HealthSummary {
+                    status: health.status.as_str().into(),
+                    message: health
+                        .unhealthy()
+                        .first()
+                        .map(|r| format!("{}: {}", r.reference(), r.health.message))
+                        .unwrap_or_default(),
                 };
                 Some(Comparison {
                     revisions: rendered.revisions,

@@ -386,7 +386,13 @@ impl Engine {
                 },
             }
         };
-        let health = self.health(app, &rendered).await?;
+        // After a real sync the write answers are the live objects: no second read. A dry run's
+        // answers are predictions, so the cluster is read instead.
+        let health = if settings.dry_run {
+            self.health(app, &rendered).await?
+        } else {
+            health_after_sync(&plan, &outcome)
+        };
         Ok(SyncReport {
             rendered,
             outcome,
@@ -427,6 +433,39 @@ impl Engine {
             }
         })))
     }
+}
+
+/// The health of what a plan compared, from the live objects the plan already read: no request.
+/// Hooks and objects left to prune do not count, as in Argo CD.
+pub fn health_of_plan(plan: &bosun_plan::Plan) -> AppHealth {
+    aggregate(
+        plan.resources
+            .iter()
+            .filter(|r| !r.hook && r.status != bosun_plan::SyncState::Extraneous)
+            .map(|r| ManagedResource {
+                target: r.predicted.as_ref(),
+                live: r.observed.as_ref(),
+            }),
+    )
+}
+
+/// Health right after a sync: each written object as the server answered the write, and the
+/// plan's reading for those not written (skipped as in sync).
+fn health_after_sync(plan: &bosun_plan::Plan, outcome: &SyncOutcome) -> AppHealth {
+    let written: HashMap<bosun_plan::ResourceKey, &Value> = outcome
+        .written
+        .iter()
+        .map(|o| (bosun_plan::ResourceKey::of(o), o))
+        .collect();
+    aggregate(
+        plan.resources
+            .iter()
+            .filter(|r| !r.hook && r.status != bosun_plan::SyncState::Extraneous)
+            .map(|r| ManagedResource {
+                target: r.predicted.as_ref(),
+                live: written.get(&r.key).copied().or(r.observed.as_ref()),
+            }),
+    )
 }
 
 /// What a sync did and where it left the Application.

@@ -6,6 +6,8 @@
 //! --server-side` and Argo CD's server-side diff find drift, and it keeps bosun from having to
 //! know any kind's defaults.
 
+use std::collections::HashMap;
+
 use kube::api::{Api, DynamicObject, Patch, PatchParams};
 use serde_json::Value;
 
@@ -144,8 +146,37 @@ pub async fn predict(
     destination_namespace: &str,
     manager: &str,
 ) -> Result<Predicted> {
+    predict_with(
+        resolver,
+        desired,
+        app,
+        destination_namespace,
+        manager,
+        &HashMap::new(),
+    )
+    .await
+}
+
+/// [`predict`], taking the live object from `listed` (objects already read in bulk, by key)
+/// when it holds this object at the desired apiVersion, instead of reading it again.
+pub async fn predict_with(
+    resolver: &Resolver,
+    desired: &Value,
+    app: &str,
+    destination_namespace: &str,
+    manager: &str,
+    listed: &HashMap<ResourceKey, Value>,
+) -> Result<Predicted> {
     let prepared = prepare(resolver, desired, app, destination_namespace).await?;
-    let live = get_live(resolver, &prepared).await?;
+    let live = match listed.get(&prepared.key) {
+        Some(object)
+            if object.get("apiVersion").and_then(Value::as_str)
+                == Some(prepared.resolved.resource.api_version.as_str()) =>
+        {
+            Some(object.clone())
+        }
+        _ => get_live(resolver, &prepared).await?,
+    };
     let api = api_for(resolver, &prepared);
     let params = PatchParams::apply(manager).force().dry_run();
     let predicted = match api

@@ -1,7 +1,7 @@
 //! Desired versus live for a whole Application: which objects are in sync, which differ, which
 //! are missing and which are left over from earlier syncs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use bosun_model::ResourceIgnoreDifferences;
 use futures::{StreamExt, TryStreamExt, stream};
@@ -49,6 +49,11 @@ pub struct ResourceDiff {
     /// An Argo CD (or Helm) hook: run by the sync, not compared (Argo CD leaves hooks out of
     /// the sync status), so its status is always Synced and `live` is not read.
     pub hook: bool,
+    /// The live object exactly as read (status kept, not normalised), for assessing its health
+    /// without reading it again; Secret values masked. `None` when it does not exist, and for
+    /// hooks and objects left to prune. Never serialised: outputs show `live`.
+    #[serde(skip)]
+    pub observed: Option<Value>,
 }
 
 impl ResourceDiff {
@@ -95,6 +100,15 @@ pub async fn plan(
     IgnoreRules::new(ignore)?;
     let (hooks, objects): (Vec<&Value>, Vec<&Value>) = desired.iter().partition(|o| is_hook(o));
 
+    // What this Application already owns, listed per kind with its label: the comparison reads
+    // those objects from here rather than one GET each (only objects not found are read singly),
+    // and whatever is no longer desired is left to prune.
+    let tracked = tracking::find_tracked(resolver, app).await?;
+    let listed: HashMap<ResourceKey, Value> = tracked
+        .iter()
+        .map(|live| (ResourceKey::of(live), live.clone()))
+        .collect();
+
     // The futures are built before they are streamed: a closure inside the stream would make
     // this future not `Send` (a known higher-ranked lifetime limitation of rustc).
     let pending: Vec<_> = objects
@@ -107,6 +121,7 @@ pub async fn plan(
                 app,
                 destination_namespace,
                 manager,
+                &listed,
             )
         })
         .collect();
@@ -124,7 +139,6 @@ pub async fn plan(
             });
         }
     }
-    let tracked = tracking::find_tracked(resolver, app).await?;
 
     // Pure from here on: compile the rules (once) and compare.
     let rules = IgnoreRules::new(ignore)?;
@@ -152,6 +166,7 @@ pub async fn plan(
             live: Some(live),
             predicted: None,
             hook: false,
+            observed: None,
         });
     }
     resources.sort_by(|a, b| a.key.cmp(&b.key));
@@ -188,8 +203,18 @@ async fn predict_or_pending_crd(
     app: &str,
     destination_namespace: &str,
     manager: &str,
+    listed: &HashMap<ResourceKey, Value>,
 ) -> Result<Outcome> {
-    match live::predict(resolver, object, app, destination_namespace, manager).await {
+    match live::predict_with(
+        resolver,
+        object,
+        app,
+        destination_namespace,
+        manager,
+        listed,
+    )
+    .await
+    {
         Ok(predicted) => Ok(Outcome::Predicted(Box::new(predicted))),
         Err(Error::UnknownKind { key, api_version }) => {
             let Some(namespaced) = crd_scope(desired, group_of(&api_version), &key.kind) else {
@@ -247,8 +272,11 @@ fn compare(outcome: Outcome, rules: &IgnoreRules) -> ResourceDiff {
             live: None,
             predicted: Some(predicted),
             hook: false,
+            observed: None,
         };
     };
+    let mut observed = live.clone();
+    crate::mask::mask(&mut observed);
     // Before normalising: the trusted managers' fields are read from live managedFields.
     copy_owned_fields(&live, &mut predicted, &rules.managers_for(&key));
     for side in [&mut predicted, &mut live] {
@@ -267,6 +295,7 @@ fn compare(outcome: Outcome, rules: &IgnoreRules) -> ResourceDiff {
         live: Some(live),
         predicted: Some(predicted),
         hook: false,
+        observed: Some(observed),
     }
 }
 
@@ -297,6 +326,7 @@ fn hook_entry(hook: &Value, destination_namespace: &str) -> ResourceDiff {
         live: None,
         predicted: Some(predicted),
         hook: true,
+        observed: None,
     }
 }
 
