@@ -55,6 +55,9 @@ pub struct SyncRequest {
     /// The Plan's verdict per desired object: what an apply will be (created, configured,
     /// unchanged) and, with `ApplyOutOfSyncOnly`, which objects are skipped.
     pub planned: BTreeMap<ResourceKey, SyncState>,
+    /// Objects whose server-side dry run returned the live object unchanged (the Plan's `noop`),
+    /// with that live object: their apply would be a no-op, so it is not sent.
+    pub unchanged: BTreeMap<ResourceKey, Value>,
 }
 
 /// What happened to one resource.
@@ -420,6 +423,15 @@ impl Run<'_> {
             && planned == Some(SyncState::Synced)
         {
             return Ok((result(Action::Skipped, ""), None));
+        }
+        if !options.replace
+            && phase == Phase::Sync
+            && let Some(live) = req.unchanged.get(&prepared.key)
+        {
+            // The dry run already showed this apply changes nothing; the live object stands in
+            // for the answer (health gates still wait on it).
+            let live = live.clone();
+            return Ok((result(Action::Unchanged, ""), Some((prepared, live))));
         }
         let api = api_for(self.resolver, &prepared);
         let name = prepared.key.name.clone();

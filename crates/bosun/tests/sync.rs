@@ -688,3 +688,77 @@ async fn broken_chart_and_empty_render_change_nothing() {
     );
     env.cluster.shutdown().await;
 }
+
+/// The writes (not dry runs) the cluster received since the `since`-th recorded request.
+fn writes_since(env: &Env, since: usize) -> (usize, Vec<String>) {
+    let out = env.kubectl(&["get", "--raw", "/admin/requests"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let items = log["items"].as_array().unwrap();
+    let writes = items[since.min(items.len())..]
+        .iter()
+        .filter(|r| {
+            matches!(
+                r["method"].as_str(),
+                Some("PATCH" | "PUT" | "POST" | "DELETE")
+            )
+        })
+        .filter(|r| !r["uri"].as_str().unwrap_or_default().contains("dryRun"))
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["method"].as_str().unwrap(),
+                r["uri"].as_str().unwrap()
+            )
+        })
+        .collect();
+    (items.len(), writes)
+}
+
+/// A sync sends no write for an object whose server-side dry run returned the live object
+/// unchanged: syncing again sends none, and a commit that changes one object sends one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unchanged_objects_are_not_written_again() {
+    let env = Env::start().await;
+    for name in ["a", "b", "c", "d"] {
+        write(
+            &env.repo,
+            &format!("quiet/{name}.yaml"),
+            &configmap(name, ""),
+        );
+    }
+    env.commit("four configmaps");
+    let app = env.app("quiet", "quiet", "quiet", "");
+    let app = app.to_str().unwrap();
+    env.bosun_ok(&["sync", app]);
+    let (mark, _) = writes_since(&env, 0);
+
+    let out = env.bosun_ok(&["sync", app]);
+    assert!(out.contains("Synced (unchanged)"), "{out}");
+    let (mark, writes) = writes_since(&env, mark);
+    assert!(
+        writes.is_empty(),
+        "a sync with nothing to change wrote: {writes:?}"
+    );
+
+    write(
+        &env.repo,
+        "quiet/b.yaml",
+        &configmap("b", "  labels: {changed: \"yes\"}\n"),
+    );
+    env.commit("change b");
+    env.bosun_ok(&["sync", app]);
+    let (_, writes) = writes_since(&env, mark);
+    assert_eq!(
+        writes.len(),
+        1,
+        "exactly the changed object is written: {writes:?}"
+    );
+    assert!(writes[0].contains("/configmaps/b"), "{writes:?}");
+    let b = env.get(&["configmap", "b", "-n", "quiet"]).unwrap();
+    assert_eq!(b["metadata"]["labels"]["changed"], "yes");
+}

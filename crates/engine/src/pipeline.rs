@@ -359,6 +359,12 @@ impl Engine {
             timeout: settings.timeout,
             manager: FIELD_MANAGER.into(),
             planned,
+            unchanged: plan
+                .resources
+                .iter()
+                .filter(|r| r.noop)
+                .filter_map(|r| Some((r.key.clone(), r.observed.clone()?)))
+                .collect(),
         };
         // A refused write is retried with the Application's backoff (Argo CD's `retry`); a sync
         // that ran but did not become healthy is not, as in Argo CD.

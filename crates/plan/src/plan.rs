@@ -54,6 +54,11 @@ pub struct ResourceDiff {
     /// hooks and objects left to prune. Never serialised: outputs show `live`.
     #[serde(skip)]
     pub observed: Option<Value>,
+    /// The dry run answered with the live object itself, byte for byte (same resourceVersion,
+    /// same managedFields): applying it would change nothing at all, so the sync may skip the
+    /// write. Stricter than `Synced`, which ignores what normalisation and ignoreDifferences hide.
+    #[serde(skip)]
+    pub noop: bool,
 }
 
 impl ResourceDiff {
@@ -167,6 +172,7 @@ pub async fn plan(
             predicted: None,
             hook: false,
             observed: None,
+            noop: false,
         });
     }
     resources.sort_by(|a, b| a.key.cmp(&b.key));
@@ -273,8 +279,10 @@ fn compare(outcome: Outcome, rules: &IgnoreRules) -> ResourceDiff {
             predicted: Some(predicted),
             hook: false,
             observed: None,
+            noop: false,
         };
     };
+    let noop = predicted == live;
     let mut observed = live.clone();
     crate::mask::mask(&mut observed);
     // Before normalising: the trusted managers' fields are read from live managedFields.
@@ -296,6 +304,7 @@ fn compare(outcome: Outcome, rules: &IgnoreRules) -> ResourceDiff {
         predicted: Some(predicted),
         hook: false,
         observed: Some(observed),
+        noop,
     }
 }
 
@@ -327,6 +336,7 @@ fn hook_entry(hook: &Value, destination_namespace: &str) -> ResourceDiff {
         predicted: Some(predicted),
         hook: true,
         observed: None,
+        noop: false,
     }
 }
 
