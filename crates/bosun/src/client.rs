@@ -211,6 +211,15 @@ fn print_operation(op: &Value) {
     );
 }
 
+/// `850ms`, `12.3s`: sub-second syncs are common, and `0.0s` would hide them.
+fn took(ms: i64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    }
+}
+
 fn revisions(op: &Value) -> String {
     op["revisions"]
         .as_array()
@@ -360,10 +369,7 @@ pub fn run(command: AppCommand) -> anyhow::Result<i32> {
                                 revisions(op),
                                 text(&op["initiatedBy"]),
                                 text(&op["startedAt"]),
-                                op["durationMs"]
-                                    .as_i64()
-                                    .map(|ms| format!("{:.1}s", ms as f64 / 1000.0))
-                                    .unwrap_or_default(),
+                                op["durationMs"].as_i64().map(took).unwrap_or_default(),
                                 text(&op["message"]),
                             ]
                         })
