@@ -84,6 +84,9 @@ pub struct AppEvent {
 struct HealState {
     attempts: u32,
     not_before: Option<Instant>,
+    /// A wake-up at `not_before` is already scheduled (one is enough, however many refreshes
+    /// arrive while backing off).
+    wake_scheduled: bool,
 }
 
 /// One managed Application and everything the loop keeps for it.
@@ -432,15 +435,21 @@ impl Controller {
         let kind = if last.as_ref() != Some(&comparison.revisions) {
             "auto-sync"
         } else if automated.self_heal {
-            let heal = lock(&entry.heal);
-            if heal.not_before.is_some_and(|t| Instant::now() < t) {
+            let mut heal = lock(&entry.heal);
+            if let Some(not_before) = heal.not_before.filter(|t| Instant::now() < *t) {
                 // Backing off: come back when the wait is over.
-                let wait = heal.not_before.unwrap() - Instant::now();
-                let refresh = entry.refresh.clone();
-                tokio::spawn(async move {
-                    tokio::time::sleep(wait).await;
-                    refresh.notify_one();
-                });
+                if !heal.wake_scheduled {
+                    heal.wake_scheduled = true;
+                    let wait = not_before - Instant::now();
+                    let (refresh, entry) = (entry.refresh.clone(), Arc::downgrade(entry));
+                    tokio::spawn(async move {
+                        tokio::time::sleep(wait).await;
+                        if let Some(entry) = entry.upgrade() {
+                            lock(&entry.heal).wake_scheduled = false;
+                        }
+                        refresh.notify_one();
+                    });
+                }
                 return;
             }
             "self-heal"
