@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::application::{Application, ApplicationSource};
+use crate::sync_options::{DeletionMode, SyncOption};
 
 /// A field that is set in an Application and that bosun does not act on.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -67,6 +68,12 @@ impl Application {
             source_fields(&mut found, &format!("spec.sources[{i}]"), source);
         }
         if let Some(policy) = &spec.sync_policy {
+            for (i, text) in policy.sync_options.iter().enumerate() {
+                // A malformed option is a validation error, reported there.
+                if let Some(reason) = text.parse().ok().and_then(unheeded) {
+                    found.check(&format!("spec.syncPolicy.syncOptions[{i}]"), true, reason);
+                }
+            }
             found.check(
                 "spec.syncPolicy.managedNamespaceMetadata",
                 policy.managed_namespace_metadata.is_some(),
@@ -93,6 +100,70 @@ impl Application {
         found.check("status", self.status.is_some(), ARGO_CONTROLLER);
         found.check("operation", self.operation.is_some(), ARGO_CONTROLLER);
         found.0
+    }
+}
+
+/// Why a sync option asks for something bosun does not do, or `None` when bosun does what it says
+/// (acts on it, or always behaves that way). The engine reads only the other options' typed fields
+/// (crates/apply, crates/plan); every arm here is one it never reads. The match is exhaustive so
+/// that a new option needs a decision. Only the Application's `syncOptions` are seen here: the
+/// same option in a resource's `argocd.argoproj.io/sync-options` annotation is ignored likewise,
+/// unreported.
+fn unheeded(option: SyncOption) -> Option<&'static str> {
+    match option {
+        SyncOption::CreateNamespace(_)
+        | SyncOption::PruneLast(_)
+        | SyncOption::Replace(_)
+        | SyncOption::ApplyOutOfSyncOnly(_)
+        | SyncOption::PrunePropagationPolicy(_)
+        | SyncOption::Prune(_) => None,
+        // Never read; `true` is what bosun always does.
+        SyncOption::ServerSideApply(true) => None,
+        SyncOption::ServerSideApply(false) => Some(
+            "`ServerSideApply=false`: bosun has no client-side apply; it always applies \
+             server-side (or replaces, with `Replace=true`)",
+        ),
+        // Never read; bosun never deletes an Application's resources when the Application is
+        // deleted, which is what `Delete=false` asks for (docs/sync.md).
+        SyncOption::Delete(DeletionMode::Skip) => None,
+        SyncOption::Delete(DeletionMode::Allow) => Some(
+            "`Delete=true`: bosun never deletes an Application's resources when the Application \
+             is deleted",
+        ),
+        SyncOption::Delete(DeletionMode::Confirm) => Some(
+            "`Delete=confirm`: bosun never deletes an Application's resources when the \
+             Application is deleted",
+        ),
+        SyncOption::Validate(true) => None,
+        SyncOption::Validate(false) => Some(
+            "`Validate=false`: bosun's applies and dry runs carry no `fieldValidation` \
+             parameter, so the API server validates them by its own default either way",
+        ),
+        SyncOption::SkipDryRunOnMissingResource(false) => None,
+        SyncOption::SkipDryRunOnMissingResource(true) => Some(
+            "`SkipDryRunOnMissingResource=true`: bosun skips the dry run only for a custom \
+             resource whose CRD the Application itself renders; any other kind the cluster does \
+             not serve fails the plan",
+        ),
+        SyncOption::FailOnSharedResource(false) => None,
+        SyncOption::FailOnSharedResource(true) => Some(
+            "`FailOnSharedResource=true`: bosun does not check whether another Application \
+             tracks an object before applying it",
+        ),
+        SyncOption::RespectIgnoreDifferences(false) => None,
+        SyncOption::RespectIgnoreDifferences(true) => Some(
+            "`RespectIgnoreDifferences=true`: ignoreDifferences only affects the comparison; \
+             a sync applies the ignored fields as rendered",
+        ),
+        SyncOption::Force(false) => None,
+        SyncOption::Force(true) => {
+            Some("`Force=true`: bosun never deletes and re-creates an object to apply it")
+        }
+        SyncOption::ClientSideApplyMigration(false) => None,
+        SyncOption::ClientSideApplyMigration(true) => Some(
+            "`ClientSideApplyMigration=true`: bosun does not move fields owned by a \
+             client-side-apply manager to its own field manager",
+        ),
     }
 }
 
@@ -166,6 +237,101 @@ impl Fields {
 #[cfg(test)]
 mod tests {
     use crate::load::parse_applications;
+
+    fn with_sync_options(options: &[&str]) -> crate::application::Application {
+        let text = format!(
+            "\
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata:
+  name: app
+spec:
+  source:
+    repoURL: https://github.com/org/repo.git
+    path: k8s
+  destination:
+    name: in-cluster
+  syncPolicy:
+    syncOptions: [{}]
+",
+            options.join(", ")
+        );
+        parse_applications(&text, "app.yaml").unwrap().remove(0)
+    }
+
+    #[test]
+    fn reports_the_sync_options_the_engine_does_not_act_on() {
+        let app = with_sync_options(&[
+            "CreateNamespace=true",
+            "ServerSideApply=false",
+            "Validate=false",
+            "SkipDryRunOnMissingResource=true",
+            "FailOnSharedResource=true",
+            "RespectIgnoreDifferences=true",
+            "Force=true",
+            "ClientSideApplyMigration=true",
+            "Delete=true",
+            "PruneLast=true",
+        ]);
+        let reported: Vec<String> = app
+            .ignored_fields()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            reported,
+            [
+                "spec.syncPolicy.syncOptions[1]: ignored (`ServerSideApply=false`: bosun has no \
+                 client-side apply; it always applies server-side (or replaces, with \
+                 `Replace=true`))",
+                "spec.syncPolicy.syncOptions[2]: ignored (`Validate=false`: bosun's applies and \
+                 dry runs carry no `fieldValidation` parameter, so the API server validates them \
+                 by its own default either way)",
+                "spec.syncPolicy.syncOptions[3]: ignored (`SkipDryRunOnMissingResource=true`: \
+                 bosun skips the dry run only for a custom resource whose CRD the Application \
+                 itself renders; any other kind the cluster does not serve fails the plan)",
+                "spec.syncPolicy.syncOptions[4]: ignored (`FailOnSharedResource=true`: bosun does \
+                 not check whether another Application tracks an object before applying it)",
+                "spec.syncPolicy.syncOptions[5]: ignored (`RespectIgnoreDifferences=true`: \
+                 ignoreDifferences only affects the comparison; a sync applies the ignored fields \
+                 as rendered)",
+                "spec.syncPolicy.syncOptions[6]: ignored (`Force=true`: bosun never deletes and \
+                 re-creates an object to apply it)",
+                "spec.syncPolicy.syncOptions[7]: ignored (`ClientSideApplyMigration=true`: bosun \
+                 does not move fields owned by a client-side-apply manager to its own field \
+                 manager)",
+                "spec.syncPolicy.syncOptions[8]: ignored (`Delete=true`: bosun never deletes an \
+                 Application's resources when the Application is deleted)",
+            ]
+        );
+        let confirm = with_sync_options(&["Delete=confirm"]).ignored_fields();
+        assert_eq!(confirm.len(), 1);
+        assert_eq!(confirm[0].path, "spec.syncPolicy.syncOptions[0]");
+        assert!(confirm[0].reason.starts_with("`Delete=confirm`: "));
+    }
+
+    #[test]
+    fn sync_options_bosun_acts_on_or_always_follows_are_not_reported() {
+        // Acted on by the engine, or what bosun does anyway (server-side apply, keeping resources
+        // when the Application is deleted, no client-side-apply migration, ...).
+        let app = with_sync_options(&[
+            "CreateNamespace=true",
+            "PruneLast=true",
+            "ServerSideApply=true",
+            "Replace=true",
+            "ApplyOutOfSyncOnly=true",
+            "PrunePropagationPolicy=background",
+            "Prune=false",
+            "Delete=false",
+            "Validate=true",
+            "SkipDryRunOnMissingResource=false",
+            "FailOnSharedResource=false",
+            "RespectIgnoreDifferences=false",
+            "Force=false",
+            "ClientSideApplyMigration=false",
+        ]);
+        assert_eq!(app.ignored_fields(), []);
+    }
 
     #[test]
     fn lists_the_fields_bosun_does_not_act_on() {
