@@ -197,7 +197,8 @@ pub struct SyncOptions {
     pub prune_propagation: PropagationPolicy,
     pub prune: DeletionMode,
     pub delete: DeletionMode,
-    /// `Validate=false` turns off schema validation on apply; on by default.
+    /// `Validate=false`: Argo CD turns off kubectl's schema validation. Parsed and reported as not
+    /// acted on (`ignored.rs`): bosun sends no `fieldValidation`, so the API server's default holds.
     pub validate: bool,
     pub skip_dry_run_on_missing_resource: bool,
     pub fail_on_shared_resource: bool,
