@@ -1,0 +1,580 @@
+//! The sync executor (`bosun_apply::sync::sync`) against bosun's local cluster started
+//! in-process: Replace=true, ApplyOutOfSyncOnly, SyncFail and PostSync hooks, the wave health
+//! gate and dry runs. Each request is built as `Engine::sync` builds it: the Plan first, its
+//! verdicts as `planned`, its no-op objects as `unchanged`.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bosun_apply::hooks::Phase;
+use bosun_apply::sync::{Action, ResourceResult, SyncEvent, SyncOutcome, SyncRequest, sync};
+use bosun_cluster::controllers::Timing;
+use bosun_cluster::server::{self, ClusterConfig, RunningCluster};
+use bosun_model::SyncOptions;
+use bosun_plan::{Plan, Resolver, SyncState, live, plan};
+use kube::api::{Api, DynamicObject, Patch, PatchParams};
+use serde_json::{Value, json};
+
+const APP: &str = "shop";
+const NS: &str = "default";
+const MANAGER: &str = "bosun";
+/// Upper bound of one sync, waits included; generous so a slow machine does not fail a test.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(180);
+
+struct TestCluster {
+    _cluster: RunningCluster,
+    resolver: Resolver,
+}
+
+impl TestCluster {
+    async fn start() -> Self {
+        let cluster = server::start(ClusterConfig {
+            timing: Timing {
+                job_run_time: Duration::from_secs(1),
+                ..Timing::default()
+            },
+            ..ClusterConfig::default()
+        })
+        .await
+        .expect("cluster starts");
+        let config = kube::Config::new(cluster.url().parse().expect("url"));
+        let client = kube::Client::try_from(config).expect("kube client");
+        let resolver = Resolver::new(client).await.expect("discovery");
+        Self {
+            _cluster: cluster,
+            resolver,
+        }
+    }
+
+    fn api(&self, api_version: &str, kind: &str) -> Api<DynamicObject> {
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+        let gvk = kube::api::GroupVersionKind::gvk(group, version, kind);
+        let resource = kube::discovery::ApiResource::from_gvk(&gvk);
+        Api::namespaced_with(self.resolver.client().clone(), NS, &resource)
+    }
+
+    /// The live object, if any.
+    async fn get(&self, api_version: &str, kind: &str, name: &str) -> Option<Value> {
+        self.api(api_version, kind)
+            .get_opt(name)
+            .await
+            .unwrap_or_else(|e| panic!("get {kind}/{name}: {e}"))
+            .map(|o| serde_json::to_value(o).expect("json"))
+    }
+
+    async fn must_get(&self, api_version: &str, kind: &str, name: &str) -> Value {
+        self.get(api_version, kind, name)
+            .await
+            .unwrap_or_else(|| panic!("{kind}/{name} does not exist"))
+    }
+
+    /// A forced server-side apply of `object` as given, by `manager`.
+    async fn apply_as(&self, object: &Value, manager: &str) {
+        let name = object["metadata"]["name"].as_str().expect("name");
+        self.api(
+            object["apiVersion"].as_str().expect("apiVersion"),
+            object["kind"].as_str().expect("kind"),
+        )
+        .patch(
+            name,
+            &PatchParams::apply(manager).force(),
+            &Patch::Apply(object),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("apply {name} as {manager}: {e}"));
+    }
+
+    /// `object` as a bosun sync of APP puts it: tracking stamped, applied by bosun.
+    async fn synced(&self, object: &Value) {
+        let prepared = live::prepare(&self.resolver, object, APP, NS)
+            .await
+            .expect("prepare");
+        self.apply_as(&prepared.object, MANAGER).await;
+    }
+
+    async fn plan(&self, objects: &[Value]) -> Plan {
+        plan(&self.resolver, objects, APP, NS, &[], MANAGER)
+            .await
+            .expect("plan")
+    }
+
+    /// The request `Engine::sync` would make for `objects` with `options`.
+    async fn request(&self, objects: Vec<Value>, options: SyncOptions) -> SyncRequest {
+        let plan = self.plan(&objects).await;
+        SyncRequest {
+            app: APP.into(),
+            namespace: NS.into(),
+            objects,
+            options,
+            prune: false,
+            dry_run: false,
+            timeout: SYNC_TIMEOUT,
+            manager: MANAGER.into(),
+            planned: plan
+                .resources
+                .iter()
+                .map(|r| (r.key.clone(), r.status))
+                .collect(),
+            unchanged: plan
+                .resources
+                .iter()
+                .filter(|r| r.noop)
+                .filter_map(|r| Some((r.key.clone(), r.observed.clone()?)))
+                .collect::<BTreeMap<_, _>>(),
+        }
+    }
+
+    /// Runs the sync and returns its outcome with every event it emitted, in order.
+    async fn run(&self, req: &SyncRequest) -> (SyncOutcome, Vec<SyncEvent>) {
+        let events = Mutex::new(Vec::new());
+        let outcome = sync(&self.resolver, req, &|e: &SyncEvent| {
+            events.lock().unwrap().push(e.clone())
+        })
+        .await
+        .expect("the sync runs");
+        (outcome, events.into_inner().unwrap())
+    }
+
+    /// Waits (bounded, generously) until the object is gone.
+    async fn wait_gone(&self, api_version: &str, kind: &str, name: &str) -> bool {
+        for _ in 0..600 {
+            if self.get(api_version, kind, name).await.is_none() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    }
+}
+
+fn configmap(name: &str, data: Value) -> Value {
+    json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": name, "namespace": NS}, "data": data})
+}
+
+fn annotated(mut object: Value, annotations: Value) -> Value {
+    object["metadata"]["annotations"] = annotations;
+    object
+}
+
+fn deployment(name: &str) -> Value {
+    json!({"apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": {"replicas": 1,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {"metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "web", "image": "nginx:1.27"}]}}}})
+}
+
+/// A hook Job; an image with the word `fail` makes its Pod exit 1 (docs/local-cluster.md).
+fn hook_job(name: &str, hook: &str, delete_policy: Option<&str>, image: &str) -> Value {
+    let mut annotations = json!({"argocd.argoproj.io/hook": hook});
+    if let Some(policy) = delete_policy {
+        annotations["argocd.argoproj.io/hook-delete-policy"] = policy.into();
+    }
+    json!({"apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "namespace": NS, "annotations": annotations},
+        "spec": {"backoffLimit": 0,
+            "template": {"spec": {"restartPolicy": "Never",
+                "containers": [{"name": "task", "image": image}]}}}})
+}
+
+fn result_of<'a>(outcome: &'a SyncOutcome, kind: &str, name: &str) -> &'a ResourceResult {
+    let found: Vec<_> = outcome
+        .resources
+        .iter()
+        .filter(|r| r.key.kind == kind && r.key.name == name)
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "{kind}/{name}: one result expected in {:#?}",
+        outcome.resources
+    );
+    found[0]
+}
+
+fn position(outcome: &SyncOutcome, kind: &str, name: &str) -> usize {
+    outcome
+        .resources
+        .iter()
+        .position(|r| r.key.kind == kind && r.key.name == name)
+        .unwrap_or_else(|| panic!("{kind}/{name} not in {:#?}", outcome.resources))
+}
+
+fn has_condition(object: &Value, kind: &str) -> bool {
+    object["status"]["conditions"].as_array().is_some_and(|cs| {
+        cs.iter()
+            .any(|c| c["type"] == kind && c["status"] == "True")
+    })
+}
+
+/// When the Deployment's `Available` condition last turned True (RFC 3339, seconds).
+fn available_since(deployment: &Value) -> String {
+    deployment["status"]["conditions"]
+        .as_array()
+        .and_then(|cs| {
+            cs.iter()
+                .find(|c| c["type"] == "Available" && c["status"] == "True")
+        })
+        .and_then(|c| c["lastTransitionTime"].as_str())
+        .unwrap_or_else(|| panic!("no Available=True condition: {deployment:#}"))
+        .to_string()
+}
+
+fn created_at(object: &Value) -> String {
+    object["metadata"]["creationTimestamp"]
+        .as_str()
+        .expect("creationTimestamp")
+        .to_string()
+}
+
+fn managers(object: &Value) -> Vec<(String, String)> {
+    object["metadata"]["managedFields"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|e| {
+                    (
+                        e["manager"].as_str().unwrap_or_default().to_string(),
+                        e["operation"].as_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// `Replace=true` creates the object with a POST and replaces it with a PUT: the whole object
+/// becomes the manifest, so a key another manager added is gone (a forced server-side apply
+/// would have left it to its owner), and bosun's managedFields entry is an Update, not an Apply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replace_creates_and_replaces_the_whole_object() {
+    let c = TestCluster::start().await;
+    let replace = json!({"argocd.argoproj.io/sync-options": "Replace=true"});
+
+    // Created: POST by bosun.
+    let fresh = annotated(configmap("fresh", json!({"a": "1"})), replace.clone());
+    let req = c.request(vec![fresh], SyncOptions::default()).await;
+    let (outcome, _) = c.run(&req).await;
+    assert!(outcome.succeeded, "{}", outcome.message);
+    assert_eq!(
+        result_of(&outcome, "ConfigMap", "fresh").action,
+        Action::Created
+    );
+    let live = c.must_get("v1", "ConfigMap", "fresh").await;
+    assert_eq!(live["data"], json!({"a": "1"}));
+    assert_eq!(live["metadata"]["labels"]["bosun.dev/app"], APP, "{live:#}");
+    assert_eq!(
+        managers(&live),
+        vec![(MANAGER.to_string(), "Update".to_string())],
+        "{live:#}"
+    );
+
+    // Replaced: bosun applied {a, b}; someone else then added c. The manifest now says {a}.
+    c.synced(&configmap("settings", json!({"a": "1", "b": "2"})))
+        .await;
+    c.apply_as(
+        &json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "settings", "namespace": NS}, "data": {"c": "3"}}),
+        "kubectl-edit",
+    )
+    .await;
+    let before = c.must_get("v1", "ConfigMap", "settings").await;
+    assert_eq!(before["data"], json!({"a": "1", "b": "2", "c": "3"}));
+
+    let settings = annotated(configmap("settings", json!({"a": "1"})), replace);
+    let req = c.request(vec![settings], SyncOptions::default()).await;
+    let (outcome, _) = c.run(&req).await;
+    assert!(outcome.succeeded, "{}", outcome.message);
+    let after = c.must_get("v1", "ConfigMap", "settings").await;
+    assert_eq!(
+        after["data"],
+        json!({"a": "1"}),
+        "Replace=true must drop every key not in the manifest, also one another manager owns"
+    );
+    assert_eq!(
+        after["metadata"]["uid"], before["metadata"]["uid"],
+        "replaced in place, not deleted and created again"
+    );
+    assert!(
+        managers(&after).contains(&(MANAGER.to_string(), "Update".to_string())),
+        "{after:#}"
+    );
+}
+
+/// `ApplyOutOfSyncOnly=true`: an object the Plan found in sync is skipped without a write (even
+/// one an apply would change, here by taking over its fields); an out-of-sync one is configured.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_out_of_sync_only_skips_in_sync_objects() {
+    let c = TestCluster::start().await;
+    let same = configmap("same", json!({"k": "v"}));
+    let changed = configmap("changed", json!({"k": "old"}));
+    // `same` is as Git says but was written by another manager: a sync's apply would add bosun's
+    // managedFields entry (a write), yet the object is in sync.
+    let prepared = live::prepare(&c.resolver, &same, APP, NS)
+        .await
+        .expect("prepare");
+    c.apply_as(&prepared.object, "helm").await;
+    c.synced(&changed).await;
+    let same_before = c.must_get("v1", "ConfigMap", "same").await;
+    let changed_before = c.must_get("v1", "ConfigMap", "changed").await;
+
+    let desired = vec![same.clone(), configmap("changed", json!({"k": "new"}))];
+    let options = SyncOptions {
+        apply_out_of_sync_only: true,
+        ..SyncOptions::default()
+    };
+    let req = c.request(desired, options).await;
+    // Preconditions: the Plan sees `same` in sync but not a no-op, `changed` out of sync.
+    let same_key = live::prepare(&c.resolver, &same, APP, NS)
+        .await
+        .expect("prepare")
+        .key;
+    assert_eq!(req.planned.get(&same_key), Some(&SyncState::Synced));
+    assert!(
+        !req.unchanged.contains_key(&same_key),
+        "without the option `same` would be written"
+    );
+
+    let (outcome, _) = c.run(&req).await;
+    assert!(outcome.succeeded, "{}", outcome.message);
+    assert_eq!(
+        result_of(&outcome, "ConfigMap", "same").action,
+        Action::Skipped
+    );
+    assert_eq!(
+        result_of(&outcome, "ConfigMap", "changed").action,
+        Action::Configured
+    );
+
+    let same_after = c.must_get("v1", "ConfigMap", "same").await;
+    assert_eq!(
+        same_after["metadata"]["resourceVersion"], same_before["metadata"]["resourceVersion"],
+        "a skipped object is not written"
+    );
+    assert!(
+        !managers(&same_after).iter().any(|(m, _)| m == MANAGER),
+        "{same_after:#}"
+    );
+    let changed_after = c.must_get("v1", "ConfigMap", "changed").await;
+    assert_eq!(changed_after["data"], json!({"k": "new"}));
+    assert_ne!(
+        changed_after["metadata"]["resourceVersion"],
+        changed_before["metadata"]["resourceVersion"]
+    );
+}
+
+/// A Sync hook Job that fails fails the sync, and the SyncFail hook then runs (its Job is
+/// created and completes).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_sync_hook_fails_the_sync_and_runs_sync_fail_hooks() {
+    let c = TestCluster::start().await;
+    let objects = vec![
+        configmap("app-config", json!({"k": "v"})),
+        hook_job("migrate", "Sync", None, "example/migrate:fail"),
+        hook_job("on-failure", "SyncFail", None, "busybox:1.36"),
+    ];
+    let req = c.request(objects, SyncOptions::default()).await;
+    let (outcome, _) = c.run(&req).await;
+
+    assert!(!outcome.succeeded, "the sync must fail: {:#?}", outcome);
+    assert!(
+        outcome.message.contains("migrate"),
+        "the message names the failed hook: {}",
+        outcome.message
+    );
+    let migrate = result_of(&outcome, "Job", "migrate");
+    assert_eq!(
+        (migrate.phase, migrate.action),
+        (Phase::Sync, Action::HookFailed)
+    );
+    let on_failure = result_of(&outcome, "Job", "on-failure");
+    assert_eq!(
+        (on_failure.phase, on_failure.action),
+        (Phase::SyncFail, Action::HookSucceeded)
+    );
+    assert!(position(&outcome, "Job", "on-failure") > position(&outcome, "Job", "migrate"));
+
+    let migrate = c.must_get("batch/v1", "Job", "migrate").await;
+    assert!(has_condition(&migrate, "Failed"), "{migrate:#}");
+    let on_failure = c.must_get("batch/v1", "Job", "on-failure").await;
+    assert!(has_condition(&on_failure, "Complete"), "{on_failure:#}");
+    assert_eq!(
+        on_failure["metadata"]["labels"]["bosun.dev/app"], APP,
+        "{on_failure:#}"
+    );
+}
+
+/// PostSync hooks run once the Sync phase is healthy; one with `HookSucceeded` is deleted after
+/// it succeeds, one with the default policy stays; SyncFail hooks do not run when the sync
+/// succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_sync_hooks_run_after_the_sync_and_hook_succeeded_deletes() {
+    let c = TestCluster::start().await;
+    let objects = vec![
+        deployment("web"),
+        hook_job("smoke", "PostSync", Some("HookSucceeded"), "busybox:1.36"),
+        hook_job("report", "PostSync", None, "busybox:1.36"),
+        hook_job("cleanup", "SyncFail", None, "busybox:1.36"),
+    ];
+    let req = c.request(objects, SyncOptions::default()).await;
+    let (outcome, events) = c.run(&req).await;
+    assert!(outcome.succeeded, "{}", outcome.message);
+
+    let web = position(&outcome, "Deployment", "web");
+    for name in ["smoke", "report"] {
+        let result = result_of(&outcome, "Job", name);
+        assert_eq!(
+            (result.phase, result.action),
+            (Phase::PostSync, Action::HookSucceeded),
+            "{name}"
+        );
+        assert!(position(&outcome, "Job", name) > web, "{name} after web");
+    }
+    // The PostSync phase starts only after the wait for the Deployment.
+    let waited = events
+        .iter()
+        .position(|e| matches!(e, SyncEvent::Waiting { phase: Phase::Sync, wave: 0, pending } if pending.iter().any(|p| p.contains("web"))))
+        .unwrap_or_else(|| panic!("no wait for the Deployment: {events:#?}"));
+    let post = events
+        .iter()
+        .position(|e| {
+            matches!(
+                e,
+                SyncEvent::Wave {
+                    phase: Phase::PostSync,
+                    ..
+                }
+            )
+        })
+        .unwrap_or_else(|| panic!("no PostSync wave: {events:#?}"));
+    assert!(waited < post, "{events:#?}");
+    let web = c.must_get("apps/v1", "Deployment", "web").await;
+    let report = c.must_get("batch/v1", "Job", "report").await;
+    assert!(
+        created_at(&report) >= available_since(&web),
+        "the PostSync hook was created before the Deployment was Available: {report:#} {web:#}"
+    );
+    assert!(has_condition(&report, "Complete"), "{report:#}");
+
+    assert!(
+        c.wait_gone("batch/v1", "Job", "smoke").await,
+        "the HookSucceeded hook is deleted"
+    );
+    assert!(
+        c.get("batch/v1", "Job", "cleanup").await.is_none(),
+        "no SyncFail hook after a successful sync"
+    );
+    assert!(
+        !outcome.resources.iter().any(|r| r.phase == Phase::SyncFail),
+        "{:#?}",
+        outcome.resources
+    );
+}
+
+/// A wave starts only when the previous one is healthy: the ConfigMap of wave 1 is created after
+/// the Deployment of wave 0 became Available (`pod_ready_delay` after its Pod started).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn next_wave_waits_for_the_previous_to_be_healthy() {
+    let c = TestCluster::start().await;
+    let objects = vec![
+        annotated(
+            configmap("after", json!({"k": "v"})),
+            json!({"argocd.argoproj.io/sync-wave": "1"}),
+        ),
+        annotated(
+            deployment("web"),
+            json!({"argocd.argoproj.io/sync-wave": "0"}),
+        ),
+    ];
+    let req = c.request(objects, SyncOptions::default()).await;
+    let (outcome, events) = c.run(&req).await;
+    assert!(outcome.succeeded, "{}", outcome.message);
+
+    let web = result_of(&outcome, "Deployment", "web");
+    assert_eq!((web.wave, web.action), (0, Action::Created));
+    let after = result_of(&outcome, "ConfigMap", "after");
+    assert_eq!((after.wave, after.action), (1, Action::Created));
+
+    let waited = events
+        .iter()
+        .position(|e| matches!(e, SyncEvent::Waiting { phase: Phase::Sync, wave: 0, pending } if pending.iter().any(|p| p.contains("web"))))
+        .unwrap_or_else(|| panic!("no wait for wave 0: {events:#?}"));
+    let written = events
+        .iter()
+        .position(|e| matches!(e, SyncEvent::Resource(r) if r.key.name == "after"))
+        .unwrap_or_else(|| panic!("ConfigMap not written: {events:#?}"));
+    assert!(waited < written, "{events:#?}");
+
+    let web = c.must_get("apps/v1", "Deployment", "web").await;
+    let after = c.must_get("v1", "ConfigMap", "after").await;
+    assert!(
+        created_at(&after) >= available_since(&web),
+        "wave 1 created before wave 0 was healthy: {after:#} {web:#}"
+    );
+    assert!(
+        created_at(&after) > created_at(&web),
+        "pod_ready_delay (2 s) separates the waves: {after:#} {web:#}"
+    );
+}
+
+/// A dry run reports what it would do and stores nothing: no object, no Replace=true object, no
+/// hook.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_stores_nothing() {
+    let c = TestCluster::start().await;
+    let objects = vec![
+        configmap("settings", json!({"k": "v"})),
+        annotated(
+            configmap("replaced", json!({"k": "v"})),
+            json!({"argocd.argoproj.io/sync-options": "Replace=true"}),
+        ),
+        deployment("web"),
+        hook_job("migrate", "PreSync", None, "busybox:1.36"),
+        hook_job("smoke", "PostSync", None, "busybox:1.36"),
+    ];
+    let mut req = c.request(objects, SyncOptions::default()).await;
+    req.dry_run = true;
+    let (outcome, _) = c.run(&req).await;
+    assert!(outcome.succeeded, "{}", outcome.message);
+    assert_eq!(outcome.message, "dry run succeeded");
+    for (kind, name) in [
+        ("ConfigMap", "settings"),
+        ("ConfigMap", "replaced"),
+        ("Deployment", "web"),
+    ] {
+        let result = result_of(&outcome, kind, name);
+        assert_eq!(
+            (result.action, result.message.as_str()),
+            (Action::Created, "(dry run)"),
+            "{kind}/{name}"
+        );
+    }
+    for name in ["migrate", "smoke"] {
+        assert_eq!(result_of(&outcome, "Job", name).action, Action::Skipped);
+    }
+    // The server answered each write (its predictions), so the dry runs reached it.
+    assert_eq!(outcome.written.len(), 3, "{:#?}", outcome.written);
+
+    for (api_version, kind, name) in [
+        ("v1", "ConfigMap", "settings"),
+        ("v1", "ConfigMap", "replaced"),
+        ("apps/v1", "Deployment", "web"),
+        ("batch/v1", "Job", "migrate"),
+        ("batch/v1", "Job", "smoke"),
+    ] {
+        assert!(
+            c.get(api_version, kind, name).await.is_none(),
+            "{kind}/{name} was stored by a dry run"
+        );
+    }
+    let pods = c
+        .api("v1", "Pod")
+        .list(&Default::default())
+        .await
+        .expect("pods");
+    assert!(pods.items.is_empty(), "{:?}", pods.items);
+}
