@@ -45,17 +45,37 @@ fn node(object: &Value, parent: Option<&Value>) -> Value {
     })
 }
 
-async fn get<K>(client: &Client, namespace: &str, name: &str) -> Option<Value>
-where
+/// A namespaced built-in kind read as JSON (the workloads and their children).
+trait Workload:
+    Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
+    + Clone
+    + serde::de::DeserializeOwned
+    + serde::Serialize
+    + std::fmt::Debug
+{
+}
+
+impl<K> Workload for K where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
         + Clone
         + serde::de::DeserializeOwned
         + serde::Serialize
-        + std::fmt::Debug,
+        + std::fmt::Debug
+{
+}
+
+async fn get<K>(client: &Client, namespace: &str, name: &str) -> Option<Value>
+where
+    K: Workload,
 {
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
     let object = api.get_opt(name).await.ok().flatten()?;
-    let mut value = serde_json::to_value(&object).ok()?;
+    to_json(&object)
+}
+
+/// The object as JSON with its apiVersion and kind (typed objects serialise without them).
+fn to_json<K: Workload>(object: &K) -> Option<Value> {
+    let mut value = serde_json::to_value(object).ok()?;
     value["apiVersion"] = json!(K::api_version(&()));
     value["kind"] = json!(K::kind(&()));
     Some(value)
@@ -63,24 +83,11 @@ where
 
 async fn list<K>(client: &Client, namespace: &str) -> Vec<Value>
 where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>
-        + Clone
-        + serde::de::DeserializeOwned
-        + serde::Serialize
-        + std::fmt::Debug,
+    K: Workload,
 {
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
     match api.list(&ListParams::default()).await {
-        Ok(list) => list
-            .items
-            .into_iter()
-            .filter_map(|o| {
-                let mut value = serde_json::to_value(&o).ok()?;
-                value["apiVersion"] = json!(K::api_version(&()));
-                value["kind"] = json!(K::kind(&()));
-                Some(value)
-            })
-            .collect(),
+        Ok(list) => list.items.into_iter().filter_map(|o| to_json(&o)).collect(),
         Err(e) => {
             tracing::debug!(error = %e, kind = %K::kind(&()), "resource tree: list failed");
             Vec::new()

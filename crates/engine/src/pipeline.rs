@@ -444,15 +444,7 @@ impl Engine {
 /// The health of what a plan compared, from the live objects the plan already read: no request.
 /// Hooks and objects left to prune do not count, as in Argo CD.
 pub fn health_of_plan(plan: &bosun_plan::Plan) -> AppHealth {
-    aggregate(
-        plan.resources
-            .iter()
-            .filter(|r| !r.hook && r.status != bosun_plan::SyncState::Extraneous)
-            .map(|r| ManagedResource {
-                target: r.predicted.as_ref(),
-                live: r.observed.as_ref(),
-            }),
-    )
+    health_with(plan, &HashMap::new())
 }
 
 /// Health right after a sync: each written object as the server answered the write, and the
@@ -463,13 +455,22 @@ fn health_after_sync(plan: &bosun_plan::Plan, outcome: &SyncOutcome) -> AppHealt
         .iter()
         .map(|o| (bosun_plan::ResourceKey::of(o), o))
         .collect();
+    health_with(plan, &written)
+}
+
+/// The plan's resources (hooks and objects left to prune aside), each live as `newer` has it or
+/// else as the plan read it.
+fn health_with(
+    plan: &bosun_plan::Plan,
+    newer: &HashMap<bosun_plan::ResourceKey, &Value>,
+) -> AppHealth {
     aggregate(
         plan.resources
             .iter()
             .filter(|r| !r.hook && r.status != bosun_plan::SyncState::Extraneous)
             .map(|r| ManagedResource {
                 target: r.predicted.as_ref(),
-                live: written.get(&r.key).copied().or(r.observed.as_ref()),
+                live: newer.get(&r.key).copied().or(r.observed.as_ref()),
             }),
     )
 }
