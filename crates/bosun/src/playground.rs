@@ -135,18 +135,30 @@ fn random_token() -> anyhow::Result<String> {
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
+/// Writes `text` to `path`, readable by its owner only from the moment it exists.
+fn write_private(path: &Path, text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(text.as_bytes())?;
+    Ok(())
+}
+
 /// Reads `path`, or writes a new random token there (owner-only).
 fn secret_file(path: &Path) -> anyhow::Result<String> {
     if let Ok(text) = std::fs::read_to_string(path) {
         return Ok(text.trim().to_string());
     }
     let token = random_token()?;
-    std::fs::write(path, format!("{token}\n"))?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    write_private(path, &format!("{token}\n"))?;
     Ok(token)
 }
 
@@ -182,9 +194,10 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
         let server =
             crate::serve::prepare(&config, args.listen, Some(&dir.join("data"))).await?;
         let api = format!("http://{}", server.address());
-        std::fs::write(
-            dir.join("env"),
-            format!(
+        // It carries the admin token.
+        write_private(
+            &dir.join("env"),
+            &format!(
                 "BOSUN_SERVER={api}\nBOSUN_TOKEN={admin_token}\nKUBECONFIG={}\n",
                 kubeconfig.display()
             ),

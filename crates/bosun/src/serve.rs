@@ -58,7 +58,22 @@ pub fn read_config(path: &Path) -> anyhow::Result<BosunConfig> {
     Ok(config)
 }
 
+/// The webhook secret, if configured. Short secrets are refused: an HMAC under an empty or
+/// guessable key lets anyone sign webhooks.
 fn read_secret(env: Option<&str>, file: Option<&str>) -> anyhow::Result<Option<Vec<u8>>> {
+    let secret = read_secret_value(env, file)?;
+    if let Some(secret) = &secret
+        && secret.len() < 16
+    {
+        anyhow::bail!(
+            "server.webhook: the GitHub webhook secret is {} characters; use a random one of 16 or more",
+            secret.len()
+        );
+    }
+    Ok(secret)
+}
+
+fn read_secret_value(env: Option<&str>, file: Option<&str>) -> anyhow::Result<Option<Vec<u8>>> {
     match (env, file) {
         (Some(var), _) => Ok(Some(
             std::env::var(var)
@@ -164,9 +179,21 @@ impl Server {
                 interrupted.len()
             );
         }
-        axum::serve(self.listener, router(self.state))
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        // Open event streams never end on their own: after the signal, in-flight calls get a
+        // few seconds to finish, then the server stops regardless.
+        let (stop, mut stopping) = tokio::sync::watch::channel(false);
+        let serving =
+            axum::serve(self.listener, router(self.state)).with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = stop.send(true);
+            });
+        tokio::select! {
+            result = serving => result?,
+            _ = async {
+                let _ = stopping.wait_for(|stopped| *stopped).await;
+                tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            } => tracing::info!("stopped with event streams still open"),
+        }
         Ok(())
     }
 }

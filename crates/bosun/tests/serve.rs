@@ -959,3 +959,35 @@ async fn app_of_apps_from_git_adds_and_removes_applications() {
         env.log()
     );
 }
+
+/// An automated Application whose own definition changes (here its source path) at an
+/// unchanged commit is synced again: the desired state is the revision *and* the spec.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_changed_application_spec_at_the_same_commit_is_auto_synced() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(&env.repo, "one/cm.yaml", &configmap("one", "1", ""));
+    write(&env.repo, "two/cm.yaml", &configmap("two", "2", ""));
+    env.commit("two directories");
+    env.app("web", "one", "web", AUTO);
+    env.serve("2s");
+    env.eventually(60, "the first auto-sync", || {
+        env.data("web", "one").as_deref() == Some("1")
+    });
+    // Same commit, another path: only the Application file changed (no selfHeal here).
+    env.app("web", "two", "web", AUTO);
+    env.eventually(60, "the changed spec to be synced", || {
+        env.data("web", "two").as_deref() == Some("2")
+    });
+    let history: Value = serde_json::from_slice(
+        &env.bosun(ADMIN, &["app", "history", "web", "-o", "json"])
+            .stdout,
+    )
+    .unwrap();
+    let items = history["items"].as_array().unwrap();
+    assert!(items.len() >= 2, "{history}");
+    assert_eq!(
+        items[0]["revisions"], items[1]["revisions"],
+        "same commit, new spec"
+    );
+    assert_ne!(items[0]["specDigest"], items[1]["specDigest"]);
+}

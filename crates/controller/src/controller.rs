@@ -117,6 +117,19 @@ impl Drop for AppEntry {
 struct Comparison {
     revisions: Vec<String>,
     in_sync: bool,
+    /// Every difference is an object left to prune (nothing to apply).
+    only_prune: bool,
+}
+
+/// A digest of the Application's spec: with the revisions, the desired state an automated sync
+/// aims at (editing `valueFiles` at the same commit is a new desired state too).
+fn spec_digest(app: &Application) -> String {
+    use sha2::Digest;
+    let text = serde_json::to_string(&app.spec).unwrap_or_default();
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// What an operation is asked to do.
@@ -425,14 +438,19 @@ impl Controller {
             *lock(&entry.heal) = HealState::default();
             return;
         }
-        let last = match self.store.last_automated_revisions(name) {
+        if comparison.only_prune && !automated.prune {
+            // Argo CD's rule: with prune off, objects left to prune are not a reason to sync.
+            return;
+        }
+        let last = match self.store.last_automated(name) {
             Ok(last) => last,
             Err(e) => {
                 tracing::error!(app = %name, error = %e, "reading the last automated sync");
                 return;
             }
         };
-        let kind = if last.as_ref() != Some(&comparison.revisions) {
+        let target = (comparison.revisions.clone(), spec_digest(app));
+        let kind = if last.as_ref() != Some(&target) {
             "auto-sync"
         } else if automated.self_heal {
             let mut heal = lock(&entry.heal);
@@ -474,7 +492,7 @@ impl Controller {
             let backoff = self
                 .settings
                 .self_heal_backoff
-                .saturating_mul(2u32.saturating_pow(heal.attempts.min(16)))
+                .saturating_mul(2u32.saturating_pow(heal.attempts.saturating_sub(1).min(16)))
                 .min(self.settings.self_heal_max_backoff);
             heal.not_before = Some(Instant::now() + backoff);
         }
@@ -562,6 +580,11 @@ impl Controller {
                 Some(Comparison {
                     revisions: rendered.revisions,
                     in_sync: plan.in_sync(),
+                    only_prune: plan
+                        .resources
+                        .iter()
+                        .filter(|r| r.differs())
+                        .all(|r| r.status == bosun_plan::SyncState::Extraneous),
                 })
             }
             Err(e) => {
@@ -618,6 +641,7 @@ impl Controller {
             prune: request.prune,
             dry_run: request.dry_run,
             rollback_of: request.rollback_of,
+            spec_digest: spec_digest(app),
         })?;
         if let Ok(Some(op)) = self.store.operation(name, id) {
             write(&entry.status).operation_state = Some(OperationState::from(&op));
@@ -707,11 +731,16 @@ impl Controller {
     fn view(name: &str, entry: &Arc<AppEntry>) -> Value {
         let app = read(&entry.app);
         let status = read(&entry.status);
+        // A repoURL may carry credentials (`https://user:token@host/...`): never shown.
+        let mut spec = app.spec.clone();
+        for source in spec.source.iter_mut().chain(spec.sources.iter_mut()) {
+            source.repo_url = bosun_source::redact_url(&source.repo_url);
+        }
         json!({
             "apiVersion": bosun_model::API_VERSION,
             "kind": bosun_model::KIND,
             "metadata": {"name": name, "namespace": app.metadata.namespace},
-            "spec": app.spec,
+            "spec": spec,
             "status": *status,
         })
     }
@@ -740,6 +769,8 @@ impl Controller {
         let _busy = entry.busy.lock().await;
         let app = read(&entry.app).clone();
         self.compare(name, &entry, &app).await;
+        // What the fresh comparison calls for (auto-sync, self-heal) follows at once.
+        entry.urgent.notify_one();
         Ok(Self::view(name, &entry))
     }
 
@@ -790,28 +821,40 @@ impl Controller {
                 this.store.clear_pin(&name)?;
                 write(&entry.status).set_condition("AutoSyncPaused", None);
             }
-            let op = this.operate(&name, &entry, &app, &request).await?;
-            if request.kind == "rollback"
-                && op.phase == Phase::Succeeded
+            // An automated Application is pinned before the rollback touches the cluster: a
+            // crash in between must not let auto-sync or self-heal put the head back silently.
+            let pinned = request.kind == "rollback"
                 && app
                     .spec
                     .sync_policy
                     .as_ref()
-                    .is_some_and(|p| p.is_automated())
-            {
-                let head = read(&entry.status).sync.revisions.clone();
+                    .is_some_and(|p| p.is_automated());
+            if pinned && let Some(revisions) = &request.revisions {
                 this.store.set_pin(
                     &name,
                     &Pin {
-                        revisions: op.revisions.clone(),
-                        from_head: head,
-                        operation: op.id,
+                        revisions: revisions.clone(),
+                        from_head: read(&entry.status).sync.revisions.clone(),
+                        operation: request.rollback_of.unwrap_or_default(),
                     },
                 )?;
-                // Show the hold at once rather than at the next reconcile.
+            }
+            let op = this.operate(&name, &entry, &app, &request).await;
+            if pinned {
+                match &op {
+                    Ok(op) if op.phase == Phase::Succeeded => {
+                        if let Some(mut pin) = this.store.pin(&name)? {
+                            pin.operation = op.id;
+                            this.store.set_pin(&name, &pin)?;
+                        }
+                    }
+                    // The rollback did not happen: nothing to hold.
+                    _ => this.store.clear_pin(&name)?,
+                }
+                // Show the hold (or its end) at once rather than at the next reconcile.
                 entry.urgent.notify_one();
             }
-            Ok(op)
+            op
         })
         .await
         .expect("operation task panicked")
@@ -866,6 +909,28 @@ impl Controller {
                     )
             });
             if concerned {
+                entry.urgent.notify_one();
+                refreshed.push(name.clone());
+            }
+        }
+        refreshed
+    }
+
+    /// `repo_url` changed (any ref): refresh every Application that reads it, and the catalog
+    /// when an app-of-apps entry reads it. Returns the Applications' names.
+    pub fn repository_changed(&self, repo_url: &str) -> Vec<String> {
+        if self.sources.iter().any(|s| s.is_repo(repo_url)) {
+            self.catalog_changed.notify_one();
+        }
+        let mut refreshed = Vec::new();
+        for (name, entry) in read(&self.apps).iter() {
+            let app = read(&entry.app);
+            if app
+                .spec
+                .all_sources()
+                .iter()
+                .any(|s| repo_match::same_repo(&s.repo_url, repo_url))
+            {
                 entry.urgent.notify_one();
                 refreshed.push(name.clone());
             }

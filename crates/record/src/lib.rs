@@ -89,6 +89,9 @@ pub struct NewOperation {
     pub dry_run: bool,
     /// For a rollback: the history id it returns to.
     pub rollback_of: Option<i64>,
+    /// A digest of the Application's spec as it was synced: with the revisions, what auto-sync
+    /// has already tried (a changed spec at the same commit is new desired state too).
+    pub spec_digest: String,
 }
 
 /// An operation, running or finished.
@@ -103,6 +106,7 @@ pub struct Operation {
     pub prune: bool,
     pub dry_run: bool,
     pub rollback_of: Option<i64>,
+    pub spec_digest: String,
     pub phase: Phase,
     pub message: String,
     pub resources: Vec<ResourceRecord>,
@@ -142,6 +146,7 @@ CREATE TABLE IF NOT EXISTS operations (
     prune INTEGER NOT NULL,
     dry_run INTEGER NOT NULL,
     rollback_of INTEGER,
+    spec_digest TEXT NOT NULL DEFAULT '',
     phase TEXT NOT NULL,
     message TEXT NOT NULL DEFAULT '',
     resources TEXT NOT NULL DEFAULT '[]',
@@ -224,8 +229,8 @@ impl Store {
     pub fn begin(&self, op: &NewOperation) -> Result<i64> {
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO operations (app, kind, initiated_by, revisions, prune, dry_run, rollback_of, phase, started_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'Running', ?8)",
+            "INSERT INTO operations (app, kind, initiated_by, revisions, prune, dry_run, rollback_of, spec_digest, phase, started_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'Running', ?9)",
             params![
                 op.app,
                 op.kind,
@@ -234,6 +239,7 @@ impl Store {
                 op.prune,
                 op.dry_run,
                 op.rollback_of,
+                op.spec_digest,
                 now()
             ],
         )?;
@@ -304,7 +310,7 @@ impl Store {
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!(
             "SELECT id, app, kind, initiated_by, revisions, prune, dry_run, rollback_of, phase,
-                    message, resources, started_at, finished_at, duration_ms
+                    message, resources, started_at, finished_at, duration_ms, spec_digest
              FROM operations {clause}"
         ))?;
         let rows = stmt.query_map(args, |r| {
@@ -323,6 +329,7 @@ impl Store {
                 started_at: r.get(11)?,
                 finished_at: r.get(12)?,
                 duration_ms: r.get(13)?,
+                spec_digest: r.get(14)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -350,9 +357,9 @@ impl Store {
             .pop())
     }
 
-    /// The revisions automation last tried to sync `app` to (successfully or not): auto-sync
-    /// acts once per new revision, as Argo CD does.
-    pub fn last_automated_revisions(&self, app: &str) -> Result<Option<Vec<String>>> {
+    /// The revisions and spec digest automation last tried to sync `app` to (successfully or
+    /// not): auto-sync acts once per new desired state, as Argo CD does.
+    pub fn last_automated(&self, app: &str) -> Result<Option<(Vec<String>, String)>> {
         Ok(self
             .query(
                 "WHERE app = ?1 AND dry_run = 0 AND kind = 'auto-sync' AND phase != 'Interrupted'
@@ -360,7 +367,7 @@ impl Store {
                 params![app],
             )?
             .pop()
-            .map(|op| op.revisions))
+            .map(|op| (op.revisions, op.spec_digest)))
     }
 
     pub fn pin(&self, app: &str) -> Result<Option<Pin>> {
@@ -439,6 +446,7 @@ mod tests {
             prune: true,
             dry_run: false,
             rollback_of: None,
+            spec_digest: "d1".into(),
         }
     }
 
@@ -482,7 +490,7 @@ mod tests {
         assert!(history[1].duration_ms.is_some());
         assert!(store.interrupt_running().unwrap().is_empty());
         // An interrupted auto-sync does not count as tried: the revision is synced again.
-        assert_eq!(store.last_automated_revisions("web").unwrap(), None);
+        assert_eq!(store.last_automated("web").unwrap(), None);
     }
 
     #[test]
@@ -508,7 +516,7 @@ mod tests {
     }
 
     #[test]
-    fn last_automated_revisions_is_the_newest_auto_sync() {
+    fn last_automated_is_the_newest_auto_sync() {
         let store = Store::in_memory().unwrap();
         let a = store.begin(&new_op("web", "auto-sync")).unwrap();
         store
@@ -519,8 +527,8 @@ mod tests {
             .finish(b, Phase::Succeeded, "", &["r2".into()], &[])
             .unwrap();
         assert_eq!(
-            store.last_automated_revisions("web").unwrap(),
-            Some(vec!["r1".to_string()])
+            store.last_automated("web").unwrap(),
+            Some((vec!["r1".to_string()], "d1".to_string()))
         );
         assert_eq!(
             store.operation("web", b).unwrap().unwrap().revisions,

@@ -323,23 +323,7 @@ async fn refresh_repository(
         ));
     }
     let refreshed = if request.pushed_ref.is_empty() {
-        let mut all = Vec::new();
-        for name in state.controller.names() {
-            let app = state.controller.get(&name)?;
-            let sources = app["spec"]["sources"]
-                .as_array()
-                .cloned()
-                .unwrap_or_else(|| vec![app["spec"]["source"].clone()]);
-            if sources.iter().any(|s| {
-                s["repoURL"]
-                    .as_str()
-                    .is_some_and(|u| bosun_controller::repo_match::same_repo(u, &request.repo_url))
-            }) {
-                state.controller.request_refresh(&name)?;
-                all.push(name);
-            }
-        }
-        all
+        state.controller.repository_changed(&request.repo_url)
     } else {
         state
             .controller
@@ -364,11 +348,8 @@ async fn github_webhook(State(state): State<Shared>, headers: HeaderMap, bytes: 
         .get("x-hub-signature-256")
         .and_then(|v| v.to_str().ok());
     if let Err(e) = webhook::verify(secret, &bytes, signature) {
+        // Logged, not audited: anyone can send these, and the audit log must not be theirs to fill.
         tracing::warn!(error = %e, "webhook refused");
-        let _ = state
-            .controller
-            .store()
-            .audit("webhook", "webhook-refused", "", &e.to_string());
         return ApiError(StatusCode::UNAUTHORIZED, e.to_string()).into_response();
     }
     match event {
