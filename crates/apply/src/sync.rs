@@ -463,14 +463,7 @@ impl Run<'_> {
                 .await
                 .map_err(|e| self.write_error("apply", &prepared.object, &e))?
         };
-        let mut response = serde_json::to_value(response).unwrap_or(Value::Null);
-        if let Some(map) = response.as_object_mut() {
-            let resource = &prepared.resolved.resource;
-            map.entry("apiVersion")
-                .or_insert_with(|| resource.api_version.clone().into());
-            map.entry("kind")
-                .or_insert_with(|| resource.kind.clone().into());
-        }
+        let response = bosun_plan::live::to_value(response, &prepared.resolved);
         // The Plan's dry run already said what this apply does.
         let action = match planned {
             Some(SyncState::Missing) => Action::Created,

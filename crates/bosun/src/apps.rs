@@ -53,14 +53,17 @@ pub struct SyncArgs {
     pub timeout: String,
 }
 
+/// `bosun.yaml` read and validated; errors name the file (and the field).
+pub fn read_config(path: &std::path::Path) -> anyhow::Result<BosunConfig> {
+    let text =
+        std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(BosunConfig::parse(&text, &path.display().to_string())?)
+}
+
 fn load(args: &AppArgs) -> anyhow::Result<(Engine, Vec<Application>)> {
     let config = match &args.config {
         None => BosunConfig::default(),
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-            BosunConfig::parse(&text, &path.display().to_string())?
-        }
+        Some(path) => read_config(path)?,
     };
     let apps = load_applications(&args.app_file, args.app.as_deref())?;
     for app in &apps {

@@ -42,10 +42,9 @@ pub fn init_logging() {
     }
 }
 
-pub fn read_config(path: &Path) -> anyhow::Result<BosunConfig> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let config = BosunConfig::parse(&text, &path.display().to_string())?;
+/// The config, which for `bosun serve` must name where Applications come from.
+fn read_serve_config(path: &Path) -> anyhow::Result<BosunConfig> {
+    let config = crate::apps::read_config(path)?;
     if config.applications.is_empty() {
         anyhow::bail!(
             "{}: applications: list at least one source of Applications (path, or repoURL and path)",
@@ -108,7 +107,7 @@ pub async fn prepare(
     listen: SocketAddr,
     data: Option<&Path>,
 ) -> anyhow::Result<Server> {
-    let config = read_config(config_path)?;
+    let config = read_serve_config(config_path)?;
     let metrics = Arc::new(Metrics::new());
     let cache = match data {
         Some(dir) if std::env::var_os("BOSUN_CACHE").is_none() => dir.join("cache"),

@@ -213,8 +213,11 @@ impl Controller {
         &self.store
     }
 
-    pub fn metrics(&self) -> &Metrics {
-        &self.metrics
+    /// The Prometheus exposition; Applications by status are counted now, at scrape time,
+    /// rather than on every status change.
+    pub fn metrics_text(&self) -> String {
+        self.update_app_counts();
+        self.metrics.encode()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<AppEvent> {
@@ -316,7 +319,6 @@ impl Controller {
                 application: json!({"metadata": {"name": name}}),
             });
         }
-        self.update_app_counts();
     }
 
     fn entry(&self, name: &str) -> Result<Arc<AppEntry>, ControllerError> {
@@ -712,7 +714,6 @@ impl Controller {
             kind: "MODIFIED",
             application: Self::view(name, entry),
         });
-        self.update_app_counts();
     }
 
     fn update_app_counts(&self) {
@@ -766,18 +767,9 @@ impl Controller {
     /// Compares now and returns the fresh view (a hard refresh: Git is asked again).
     pub async fn refresh(&self, name: &str) -> Result<Value, ControllerError> {
         let entry = self.entry(name)?;
-        let _busy = entry.busy.lock().await;
-        let app = read(&entry.app).clone();
-        self.compare(name, &entry, &app).await;
-        // What the fresh comparison calls for (auto-sync, self-heal) follows at once.
-        entry.urgent.notify_one();
+        // A reconcile now: the comparison, and what it calls for (auto-sync, self-heal).
+        self.reconcile(name, &entry).await;
         Ok(Self::view(name, &entry))
-    }
-
-    /// Asks for a reconcile soon (webhook, generic refresh endpoint) without waiting for it.
-    pub fn request_refresh(&self, name: &str) -> Result<(), ControllerError> {
-        self.entry(name)?.urgent.notify_one();
-        Ok(())
     }
 
     /// The desired-versus-live plan, Secret values masked.
@@ -794,7 +786,7 @@ impl Controller {
         let entry = self.entry(name)?;
         let app = read(&entry.app).clone();
         let managed = read(&entry.status).resources.clone();
-        let (client, _) = self.engine.live_kinds(&app, &[]).await.map_err(Box::new)?;
+        let client = self.engine.client(&app).await.map_err(Box::new)?;
         Ok(crate::tree::resource_tree(&client, &managed).await)
     }
 
@@ -894,6 +886,20 @@ impl Controller {
     /// A push to `repo_url` moved `pushed_ref`: refresh the Applications it concerns (and the
     /// catalog, when an app-of-apps entry reads that repository). Returns their names.
     pub fn pushed(&self, repo_url: &str, pushed_ref: &str, default_branch: &str) -> Vec<String> {
+        self.repository_moved(repo_url, |target_revision| {
+            repo_match::revision_moves(target_revision, pushed_ref, default_branch)
+        })
+    }
+
+    /// `repo_url` changed (any ref): refresh every Application that reads it, and the catalog
+    /// when an app-of-apps entry reads it. Returns the Applications' names.
+    pub fn repository_changed(&self, repo_url: &str) -> Vec<String> {
+        self.repository_moved(repo_url, |_| true)
+    }
+
+    /// Refreshes the catalog (if it reads `repo_url`) and every Application with a source in
+    /// `repo_url` whose `targetRevision` `moved` says changed.
+    fn repository_moved(&self, repo_url: &str, moved: impl Fn(&str) -> bool) -> Vec<String> {
         if self.sources.iter().any(|s| s.is_repo(repo_url)) {
             self.catalog_changed.notify_one();
         }
@@ -902,35 +908,9 @@ impl Controller {
             let app = read(&entry.app);
             let concerned = app.spec.all_sources().iter().any(|s| {
                 repo_match::same_repo(&s.repo_url, repo_url)
-                    && repo_match::revision_moves(
-                        s.target_revision.as_deref().unwrap_or(""),
-                        pushed_ref,
-                        default_branch,
-                    )
+                    && moved(s.target_revision.as_deref().unwrap_or(""))
             });
             if concerned {
-                entry.urgent.notify_one();
-                refreshed.push(name.clone());
-            }
-        }
-        refreshed
-    }
-
-    /// `repo_url` changed (any ref): refresh every Application that reads it, and the catalog
-    /// when an app-of-apps entry reads it. Returns the Applications' names.
-    pub fn repository_changed(&self, repo_url: &str) -> Vec<String> {
-        if self.sources.iter().any(|s| s.is_repo(repo_url)) {
-            self.catalog_changed.notify_one();
-        }
-        let mut refreshed = Vec::new();
-        for (name, entry) in read(&self.apps).iter() {
-            let app = read(&entry.app);
-            if app
-                .spec
-                .all_sources()
-                .iter()
-                .any(|s| repo_match::same_repo(&s.repo_url, repo_url))
-            {
                 entry.urgent.notify_one();
                 refreshed.push(name.clone());
             }

@@ -173,6 +173,12 @@ impl Engine {
         })
     }
 
+    /// The kube-rs client of an Application's destination (the controller reads the resource
+    /// tree with it).
+    pub async fn client(&self, app: &Application) -> Result<kube::Client, EngineError> {
+        Ok(self.cluster(app).await?.cluster.client.clone())
+    }
+
     /// The kube-rs client of an Application's destination and the API resources of the kinds it
     /// renders (those the cluster serves): what the controller watches for self-heal.
     pub async fn live_kinds(

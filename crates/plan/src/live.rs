@@ -203,7 +203,7 @@ pub async fn predict_with(
 
 /// A server object as JSON, with apiVersion/kind filled in from discovery if the server left
 /// them out.
-fn to_value(object: DynamicObject, resolved: &Resolved) -> Value {
+pub fn to_value(object: DynamicObject, resolved: &Resolved) -> Value {
     let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
     if let Some(map) = value.as_object_mut() {
         map.entry("apiVersion")

@@ -169,7 +169,7 @@ async fn metrics(State(state): State<Shared>) -> Response {
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.controller.metrics().encode(),
+        state.controller.metrics_text(),
     )
         .into_response()
 }
