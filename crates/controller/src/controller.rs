@@ -1,29 +1,36 @@
-//! The reconcile loop of `bosun serve`: every Application is compared with Git and its cluster
-//! on a schedule (refresh interval plus jitter, as Argo CD 3) and at once when something
-//! happens — a webhook, a change to its live objects, an API call — and acted on:
+//! The Application controller of `bosun serve`: a [`Reconciler`] on bosun's runtime. Every
+//! Application is compared with Git and its cluster on a schedule (refresh interval plus
+//! jitter, as Argo CD 3) and at once when something happens — a webhook, a change to its live
+//! objects, an API call — and acted on:
 //!
-//! - **auto-sync** once per new revision when `syncPolicy.automated` is set;
+//! - **auto-sync** once per new desired state when `syncPolicy.automated` is set;
 //! - **self-heal** when `selfHeal` is set and the live objects drifted at an already-synced
-//!   revision, with exponential backoff between attempts;
-//! - **manual sync** and **rollback** through the API.
+//!   state, with a backoff between attempts (the rules: [`crate::automation`]);
+//! - **manual sync** and **rollback**, asked for through the API and run by the reconcile.
 //!
-//! One operation per Application at a time (a per-Application lock); a bounded number of
-//! Applications reconcile at once (a semaphore). Every operation is written to the store before
-//! the engine acts, and finished afterwards, so a crash leaves a trace that the next start reports.
+//! The runtime runs one reconcile per Application at a time and a bounded number at once, and
+//! owns every wait; nothing here sleeps. API calls and webhooks only enqueue work. Every
+//! operation is written to the store before the engine acts, and finished afterwards, so a
+//! crash leaves a trace that the next start reports.
+//!
+//! A second loop on the same runtime keeps the catalog (which Applications exist) current.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
 
 use bosun_engine::pipeline::{AppRender, Engine, EngineError, SyncSettings};
 use bosun_model::{Application, BosunConfig};
 use bosun_record::{NewOperation, Operation, Phase, Pin, ResourceRecord, Store};
+use bosun_runtime::{Action, Config, Reconciler, Runtime, Trigger};
 use serde::Serialize;
 use serde_json::{Value, json};
-use tokio::sync::{Notify, Semaphore, broadcast};
+use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
+use crate::automation::{self, Decision, HealBackoff, HealState, Observed, Policy, SyncKind};
 use crate::catalog::{self, CatalogSource};
 use crate::metrics::{AppLabel, Metrics, SyncLabels};
 use crate::repo_match;
@@ -32,6 +39,11 @@ use crate::watch::LiveWatch;
 
 /// Who started an operation when no person did.
 pub const AUTOMATED: &str = "automated";
+
+/// Live-object events come in bursts (a sync writes many objects, a rollout updates status
+/// many times): the first one of a burst schedules a reconcile this much later, and the rest
+/// merge into it.
+const GATHER: Duration = Duration::from_millis(300);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControllerError {
@@ -69,6 +81,13 @@ impl ControllerSettings {
             self_heal_max_backoff: Duration::from_secs(180),
         }
     }
+
+    fn heal_backoff(&self) -> HealBackoff {
+        HealBackoff {
+            first: self.self_heal_backoff,
+            max: self.self_heal_max_backoff,
+        }
+    }
 }
 
 /// A status change, for server-sent events.
@@ -80,45 +99,33 @@ pub struct AppEvent {
     pub application: Value,
 }
 
-#[derive(Default)]
-struct HealState {
-    attempts: u32,
-    not_before: Option<Instant>,
-    /// A wake-up at `not_before` is already scheduled (one is enough, however many refreshes
-    /// arrive while backing off).
-    wake_scheduled: bool,
+/// An operation asked for through the API, waiting for the Application's next reconcile.
+struct Queued {
+    request: OperationRequest,
+    done: oneshot::Sender<Result<Operation, ControllerError>>,
 }
 
 /// One managed Application and everything the loop keeps for it.
 struct AppEntry {
     app: RwLock<Application>,
     status: RwLock<AppStatus>,
-    /// Notified when something may have changed in bulk (live objects, the Application's
-    /// definition): the worker waits a moment to gather the burst before reconciling.
-    refresh: Arc<Notify>,
-    /// Notified when Git moved or a person asked (webhook, API): reconciled at once.
-    urgent: Arc<Notify>,
-    /// Held for the length of a comparison or an operation: one at a time per Application.
-    busy: tokio::sync::Mutex<()>,
     heal: Mutex<HealState>,
     watch: Mutex<Option<LiveWatch>>,
-    worker: Mutex<Option<JoinHandle<()>>>,
+    /// API operations, run in order by the next reconcile.
+    queued: Mutex<VecDeque<Queued>>,
+    /// Callers of [`Controller::refresh`] waiting for a reconcile that starts after they asked.
+    refreshed: Mutex<Vec<oneshot::Sender<()>>>,
 }
 
-impl Drop for AppEntry {
-    fn drop(&mut self) {
-        if let Some(worker) = self.worker.get_mut().ok().and_then(Option::take) {
-            worker.abort();
-        }
-    }
-}
-
-/// What a comparison found.
+/// What a comparison found, and the render and plan it made (a sync that follows applies that
+/// plan instead of making another).
 struct Comparison {
     revisions: Vec<String>,
     in_sync: bool,
     /// Every difference is an object left to prune (nothing to apply).
     only_prune: bool,
+    rendered: AppRender,
+    plan: bosun_plan::Plan,
 }
 
 /// A digest of the Application's spec: with the revisions, the desired state an automated sync
@@ -144,6 +151,9 @@ pub struct OperationRequest {
     pub rollback_of: Option<i64>,
 }
 
+/// The key of the catalog loop: there is one catalog.
+type CatalogKey = ();
+
 pub struct Controller {
     engine: Arc<Engine>,
     store: Arc<Store>,
@@ -153,9 +163,53 @@ pub struct Controller {
     apps: RwLock<BTreeMap<String, Arc<AppEntry>>>,
     catalog_previous: tokio::sync::Mutex<BTreeMap<usize, Vec<Application>>>,
     catalog_errors: RwLock<Vec<String>>,
-    catalog_changed: Notify,
-    permits: Arc<Semaphore>,
     events: broadcast::Sender<AppEvent>,
+    reconcile_app: Trigger<String>,
+    reload_catalog: Trigger<CatalogKey>,
+    /// The two loops, until [`Controller::start`] runs them.
+    runtimes: Mutex<Option<(Runtime<String>, Runtime<CatalogKey>)>>,
+    /// The running loops; stopped with the controller.
+    loops: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        for task in lock(&self.loops).drain(..) {
+            task.abort();
+        }
+    }
+}
+
+/// The Application loop's reconciler. It holds the controller weakly, so dropping the
+/// controller ends the loops.
+struct Applications(Weak<Controller>);
+
+impl Reconciler for Applications {
+    type Key = String;
+    type Error = ControllerError;
+
+    async fn reconcile(self: Arc<Self>, name: String) -> Result<Action, ControllerError> {
+        match self.0.upgrade() {
+            Some(controller) => controller.reconcile(&name).await,
+            None => Ok(Action::await_change()),
+        }
+    }
+}
+
+/// The catalog loop's reconciler: loads the config's `applications` entries.
+struct Catalog(Weak<Controller>);
+
+impl Reconciler for Catalog {
+    type Key = CatalogKey;
+    type Error = ControllerError;
+
+    async fn reconcile(self: Arc<Self>, _: CatalogKey) -> Result<Action, ControllerError> {
+        let Some(controller) = self.0.upgrade() else {
+            return Ok(Action::await_change());
+        };
+        controller.load_catalog().await;
+        Ok(Action::requeue(controller.settings.refresh_interval))
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -194,18 +248,26 @@ impl Controller {
         sources: Vec<CatalogSource>,
     ) -> Arc<Controller> {
         let (events, _) = broadcast::channel(256);
+        let mut config = Config::new("applications");
+        config.concurrency = settings.concurrency.max(1);
+        let apps = Runtime::new(config, metrics.runtime.clone());
+        let mut config = Config::new("catalog");
+        config.concurrency = 1;
+        let catalog = Runtime::new(config, metrics.runtime.clone());
         Arc::new(Controller {
             engine,
             store,
             metrics,
-            permits: Arc::new(Semaphore::new(settings.concurrency.max(1))),
             settings,
             sources,
             apps: RwLock::new(BTreeMap::new()),
             catalog_previous: tokio::sync::Mutex::new(BTreeMap::new()),
             catalog_errors: RwLock::new(Vec::new()),
-            catalog_changed: Notify::new(),
             events,
+            reconcile_app: apps.trigger(),
+            reload_catalog: catalog.trigger(),
+            runtimes: Mutex::new(Some((apps, catalog))),
+            loops: Mutex::new(Vec::new()),
         })
     }
 
@@ -224,8 +286,8 @@ impl Controller {
         self.events.subscribe()
     }
 
-    /// Reports operations a previous run left unfinished, loads the Applications and starts a
-    /// worker for each, then keeps the catalog current. Returns when the first load is done.
+    /// Reports operations a previous run left unfinished, loads the Applications and starts the
+    /// loops. Returns when the first load is done.
     pub async fn start(self: &Arc<Self>) -> Result<Vec<Operation>, ControllerError> {
         let interrupted = self.store.interrupt_running()?;
         for op in &interrupted {
@@ -236,21 +298,18 @@ impl Controller {
                 "operation interrupted by a restart; the Application is compared again"
             );
         }
-        self.reload_catalog().await;
-        let this = Arc::downgrade(self);
-        let interval = self.settings.refresh_interval;
-        tokio::spawn(async move {
-            loop {
-                let Some(controller) = this.upgrade() else {
-                    return;
-                };
-                tokio::select! {
-                    _ = tokio::time::sleep(interval) => {}
-                    _ = controller.catalog_changed.notified() => {}
-                }
-                controller.reload_catalog().await;
-            }
-        });
+        self.load_catalog().await;
+        if let Some((apps, catalog)) = lock(&self.runtimes).take() {
+            let mut loops = lock(&self.loops);
+            loops.push(tokio::spawn(
+                apps.run(Arc::new(Applications(Arc::downgrade(self)))),
+            ));
+            loops.push(tokio::spawn(
+                catalog.run(Arc::new(Catalog(Arc::downgrade(self)))),
+            ));
+        }
+        self.reload_catalog
+            .after((), self.settings.refresh_interval);
         Ok(interrupted)
     }
 
@@ -259,7 +318,7 @@ impl Controller {
         read(&self.catalog_errors).clone()
     }
 
-    async fn reload_catalog(self: &Arc<Self>) {
+    async fn load_catalog(&self) {
         let mut previous = self.catalog_previous.lock().await;
         let (loaded, by_entry) = catalog::load(&self.engine, &self.sources, &previous).await;
         *previous = by_entry;
@@ -282,7 +341,7 @@ impl Controller {
                     let changed = *read(&entry.app) != app;
                     if changed {
                         *write(&entry.app) = app;
-                        entry.refresh.notify_one();
+                        self.reconcile_app.after(name, GATHER);
                     }
                     continue;
                 }
@@ -292,23 +351,16 @@ impl Controller {
                 let entry = Arc::new(AppEntry {
                     app: RwLock::new(app),
                     status: RwLock::new(AppStatus::unknown()),
-                    refresh: Arc::new(Notify::new()),
-                    urgent: Arc::new(Notify::new()),
-                    busy: tokio::sync::Mutex::new(()),
                     heal: Mutex::new(HealState::default()),
                     watch: Mutex::new(None),
-                    worker: Mutex::new(None),
+                    queued: Mutex::new(VecDeque::new()),
+                    refreshed: Mutex::new(Vec::new()),
                 });
                 if let Ok(Some(op)) = self.store.last_operation(&name) {
                     write(&entry.status).operation_state = Some(OperationState::from(&op));
                 }
-                let worker = tokio::spawn(Self::worker(
-                    Arc::downgrade(self),
-                    name.clone(),
-                    Arc::downgrade(&entry),
-                ));
-                *lock(&entry.worker) = Some(worker);
                 tracing::info!(app = %name, "managing Application");
+                self.reconcile_app.now(name.clone());
                 apps.insert(name, entry);
             }
         }
@@ -328,92 +380,94 @@ impl Controller {
             .ok_or_else(|| ControllerError::NotFound(name.to_string()))
     }
 
-    /// Reconciles one Application: at once, then after each refresh interval (plus jitter) or
-    /// when notified. It holds only weak references while it waits, so removing the Application
-    /// or stopping the controller ends it.
-    async fn worker(
-        this: std::sync::Weak<Controller>,
-        name: String,
-        entry: std::sync::Weak<AppEntry>,
-    ) {
-        let mut first = true;
-        loop {
-            if !first {
-                let (wait, refresh, urgent) = {
-                    let (Some(controller), Some(entry)) = (this.upgrade(), entry.upgrade()) else {
-                        return;
-                    };
-                    let jitter = controller.settings.refresh_jitter.as_millis() as u64;
-                    let extra = if jitter == 0 {
-                        0
-                    } else {
-                        fastrand::u64(0..jitter)
-                    };
-                    (
-                        controller.settings.refresh_interval + Duration::from_millis(extra),
-                        entry.refresh.clone(),
-                        entry.urgent.clone(),
-                    )
-                };
-                tokio::select! {
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = urgent.notified() => {}
-                    _ = refresh.notified() => {
-                        // Events come in bursts (a sync writes many objects): gather them.
-                        tokio::time::sleep(Duration::from_millis(300)).await;
-                    }
-                }
-            }
-            first = false;
-            let (Some(controller), Some(entry)) = (this.upgrade(), entry.upgrade()) else {
-                return;
-            };
-            controller.reconcile(&name, &entry).await;
+    /// One reconcile of Application `name`: the operations the API queued, then compare, then
+    /// what the automated policy calls for. Returns when to come back.
+    async fn reconcile(&self, name: &str) -> Result<Action, ControllerError> {
+        let Ok(entry) = self.entry(name) else {
+            // Removed from the catalog since it was scheduled.
+            return Ok(Action::await_change());
+        };
+        let started = std::time::Instant::now();
+        // Those who asked before this reconcile began are answered when it ends.
+        let waiting: Vec<_> = lock(&entry.refreshed).drain(..).collect();
+        let queued: Vec<Queued> = lock(&entry.queued).drain(..).collect();
+        for Queued { request, done } in queued {
+            let result = self.run_queued(name, &entry, request).await;
+            let _ = done.send(result);
         }
-    }
-}
-
-impl Controller {
-    /// Compare, then act as the Application's policy says.
-    async fn reconcile(&self, name: &str, entry: &Arc<AppEntry>) {
-        let _permit = self.permits.acquire().await;
-        let started = Instant::now();
-        let busy = entry.busy.lock().await;
         let app = read(&entry.app).clone();
-        let comparison = self.compare(name, entry, &app).await;
+        let mut next = Action::requeue_with_jitter(
+            self.settings.refresh_interval,
+            self.settings.refresh_jitter,
+        );
+        let comparison = self.compare(name, &entry, &app).await;
         if let Some(comparison) = comparison
             && app
                 .spec
                 .sync_policy
                 .as_ref()
                 .is_some_and(|p| p.is_automated())
+            && let Some(wait) = self.automate(name, &entry, &app, comparison).await?
+            && matches!(next, Action::RequeueAfter(at) if wait < at)
         {
-            self.automate(name, entry, &app, &comparison).await;
+            next = Action::requeue(wait);
         }
-        drop(busy);
+        for waiter in waiting {
+            let _ = waiter.send(());
+        }
         self.metrics
             .reconcile_seconds
             .get_or_create(&AppLabel { app: name.into() })
             .observe(started.elapsed().as_secs_f64());
+        Ok(next)
     }
 
-    /// Auto-sync and self-heal decisions for an automated Application.
+    /// Auto-sync and self-heal for an automated Application. Returns how soon to look again
+    /// when self-heal is backing off.
     async fn automate(
         &self,
         name: &str,
         entry: &Arc<AppEntry>,
         app: &Application,
-        comparison: &Comparison,
-    ) {
+        comparison: Comparison,
+    ) -> Result<Option<Duration>, ControllerError> {
         let automated = app
             .spec
             .sync_policy
             .as_ref()
             .and_then(|p| p.automated.clone())
             .unwrap_or_default();
-        // A rollback holds the Application at an older revision until Git moves on.
-        match self.store.pin(name) {
-            Ok(Some(pin)) if pin.from_head == comparison.revisions => {
+        let mut pin = self.store.pin(name)?;
+        if pin
+            .as_ref()
+            .is_some_and(|p| automation::pin_is_stale(p, &comparison.revisions))
+        {
+            // Git moved past the revision that was rolled back from: the hold ends.
+            self.store.clear_pin(name)?;
+            write(&entry.status).set_condition("AutoSyncPaused", None);
+            pin = None;
+        }
+        let last = self.store.last_automated(name)?;
+        let digest = spec_digest(app);
+        let heal = lock(&entry.heal).clone();
+        let decision = automation::decide(
+            Instant::now(),
+            &Observed {
+                revisions: &comparison.revisions,
+                spec_digest: &digest,
+                in_sync: comparison.in_sync,
+                only_prune: comparison.only_prune,
+            },
+            Policy {
+                prune: automated.prune,
+                self_heal: automated.self_heal,
+            },
+            pin.as_ref(),
+            last.as_ref(),
+            &heal,
+        );
+        let kind = match decision {
+            Decision::Paused(pin) => {
                 write(&entry.status).set_condition(
                     "AutoSyncPaused",
                     Some(format!(
@@ -424,58 +478,16 @@ impl Controller {
                     )),
                 );
                 self.publish(name, entry);
-                return;
+                return Ok(None);
             }
-            Ok(Some(_)) => {
-                let _ = self.store.clear_pin(name);
-                write(&entry.status).set_condition("AutoSyncPaused", None);
+            Decision::InSync => {
+                *lock(&entry.heal) = HealState::default();
+                return Ok(None);
             }
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!(app = %name, error = %e, "reading the rollback pin");
-                return;
-            }
-        }
-        if comparison.in_sync {
-            *lock(&entry.heal) = HealState::default();
-            return;
-        }
-        if comparison.only_prune && !automated.prune {
-            // Argo CD's rule: with prune off, objects left to prune are not a reason to sync.
-            return;
-        }
-        let last = match self.store.last_automated(name) {
-            Ok(last) => last,
-            Err(e) => {
-                tracing::error!(app = %name, error = %e, "reading the last automated sync");
-                return;
-            }
-        };
-        let target = (comparison.revisions.clone(), spec_digest(app));
-        let kind = if last.as_ref() != Some(&target) {
-            "auto-sync"
-        } else if automated.self_heal {
-            let mut heal = lock(&entry.heal);
-            if let Some(not_before) = heal.not_before.filter(|t| Instant::now() < *t) {
-                // Backing off: come back when the wait is over.
-                if !heal.wake_scheduled {
-                    heal.wake_scheduled = true;
-                    let wait = not_before - Instant::now();
-                    let (refresh, entry) = (entry.refresh.clone(), Arc::downgrade(entry));
-                    tokio::spawn(async move {
-                        tokio::time::sleep(wait).await;
-                        if let Some(entry) = entry.upgrade() {
-                            lock(&entry.heal).wake_scheduled = false;
-                        }
-                        refresh.notify_one();
-                    });
-                }
-                return;
-            }
-            "self-heal"
-        } else {
-            // Argo CD's rule: one automated sync per revision; drift without selfHeal waits.
-            return;
+            Decision::Wait => return Ok(None),
+            Decision::BackOff(until) => return Ok(Some(until - Instant::now())),
+            Decision::Sync(SyncKind::AutoSync) => "auto-sync",
+            Decision::Sync(SyncKind::SelfHeal) => "self-heal",
         };
         tracing::info!(app = %name, kind, revision = %short(&comparison.revisions), "automated sync");
         let request = OperationRequest {
@@ -486,18 +498,65 @@ impl Controller {
             dry_run: false,
             rollback_of: None,
         };
-        let result = self.operate(name, entry, app, &request).await;
+        let result = self
+            .operate(name, entry, app, &request, Some(comparison))
+            .await;
         if kind == "self-heal" {
-            let mut heal = lock(&entry.heal);
             let succeeded = matches!(&result, Ok(op) if op.phase == Phase::Succeeded);
-            heal.attempts = if succeeded { 0 } else { heal.attempts + 1 };
-            let backoff = self
-                .settings
-                .self_heal_backoff
-                .saturating_mul(2u32.saturating_pow(heal.attempts.saturating_sub(1).min(16)))
-                .min(self.settings.self_heal_max_backoff);
-            heal.not_before = Some(Instant::now() + backoff);
+            let mut heal = lock(&entry.heal);
+            heal.healed(succeeded, Instant::now(), self.settings.heal_backoff());
+            // Drift that persists without a further event is looked at when the wait ends.
+            return Ok(heal.not_before.map(|at| at - Instant::now()));
         }
+        result.map(|_| None)
+    }
+
+    /// An operation the API queued: a manual sync ends a rollback's hold; a rollback of an
+    /// automated Application is pinned before it touches the cluster.
+    async fn run_queued(
+        &self,
+        name: &str,
+        entry: &Arc<AppEntry>,
+        request: OperationRequest,
+    ) -> Result<Operation, ControllerError> {
+        let app = read(&entry.app).clone();
+        if request.kind == "sync" && !request.dry_run {
+            // Syncing the head by hand ends a rollback's hold.
+            self.store.clear_pin(name)?;
+            write(&entry.status).set_condition("AutoSyncPaused", None);
+        }
+        // A crash between the pin and the rollback must not let auto-sync or self-heal put the
+        // head back silently: the pin is written first.
+        let pinned = request.kind == "rollback"
+            && app
+                .spec
+                .sync_policy
+                .as_ref()
+                .is_some_and(|p| p.is_automated());
+        if pinned && let Some(revisions) = &request.revisions {
+            self.store.set_pin(
+                name,
+                &Pin {
+                    revisions: revisions.clone(),
+                    from_head: read(&entry.status).sync.revisions.clone(),
+                    operation: request.rollback_of.unwrap_or_default(),
+                },
+            )?;
+        }
+        let op = self.operate(name, entry, &app, &request, None).await;
+        if pinned {
+            match &op {
+                Ok(op) if op.phase == Phase::Succeeded => {
+                    if let Some(mut pin) = self.store.pin(name)? {
+                        pin.operation = op.id;
+                        self.store.set_pin(name, &pin)?;
+                    }
+                }
+                // The rollback did not happen: nothing to hold.
+                _ => self.store.clear_pin(name)?,
+            }
+        }
+        op
     }
 
     /// Refresh: render and compare, assess health, update the status and the live watch.
@@ -579,14 +638,17 @@ impl Controller {
                         .map(|r| format!("{}: {}", r.reference(), r.health.message))
                         .unwrap_or_default(),
                 };
+                drop(status);
                 Some(Comparison {
-                    revisions: rendered.revisions,
+                    revisions: rendered.revisions.clone(),
                     in_sync: plan.in_sync(),
                     only_prune: plan
                         .resources
                         .iter()
                         .filter(|r| r.differs())
                         .all(|r| r.status == bosun_plan::SyncState::Extraneous),
+                    rendered,
+                    plan,
                 })
             }
             Err(e) => {
@@ -614,8 +676,14 @@ impl Controller {
             client,
             kinds,
             &app.metadata.name,
-            entry.refresh.clone(),
+            self.gather(&app.metadata.name),
         ));
+    }
+
+    /// A callback that schedules a gathered reconcile of `name` (live-object events).
+    fn gather(&self, name: &str) -> Arc<dyn Fn() + Send + Sync> {
+        let (trigger, name) = (self.reconcile_app.clone(), name.to_string());
+        Arc::new(move || trigger.after(name.clone(), GATHER))
     }
 
     /// Runs one operation: recorded as Running first, then the engine syncs, then the record is
@@ -626,6 +694,7 @@ impl Controller {
         entry: &Arc<AppEntry>,
         app: &Application,
         request: &OperationRequest,
+        planned: Option<Comparison>,
     ) -> Result<Operation, ControllerError> {
         let target = match &request.revisions {
             Some(revisions) => at_revisions(app, revisions),
@@ -654,7 +723,15 @@ impl Controller {
             prune: Some(request.prune),
             timeout: self.settings.sync_timeout,
         };
-        let result = self.engine.sync(&target, &settings, &ignore_progress).await;
+        let result = match planned {
+            // What the comparison just planned for the head: applied as planned.
+            Some(c) if request.revisions.is_none() => {
+                self.engine
+                    .sync_planned(&target, c.rendered, &c.plan, &settings, &ignore_progress)
+                    .await
+            }
+            _ => self.engine.sync(&target, &settings, &ignore_progress).await,
+        };
         let (phase, message, revisions, resources) = match &result {
             Ok(report) => (
                 if report.outcome.succeeded {
@@ -708,7 +785,9 @@ impl Controller {
         }
         Ok(op)
     }
+}
 
+impl Controller {
     fn publish(&self, name: &str, entry: &Arc<AppEntry>) {
         let _ = self.events.send(AppEvent {
             kind: "MODIFIED",
@@ -764,11 +843,16 @@ impl Controller {
         read(&self.apps).keys().cloned().collect()
     }
 
-    /// Compares now and returns the fresh view (a hard refresh: Git is asked again).
+    /// Compares now and returns the fresh view (a hard refresh: Git is asked again). The
+    /// reconcile runs in the Application's loop; this waits for one that starts after the call.
     pub async fn refresh(&self, name: &str) -> Result<Value, ControllerError> {
         let entry = self.entry(name)?;
-        // A reconcile now: the comparison, and what it calls for (auto-sync, self-heal).
-        self.reconcile(name, &entry).await;
+        let (done, reconciled) = oneshot::channel();
+        lock(&entry.refreshed).push(done);
+        self.reconcile_app.now(name.to_string());
+        reconciled
+            .await
+            .map_err(|_| ControllerError::NotFound(name.to_string()))?;
         Ok(Self::view(name, &entry))
     }
 
@@ -795,66 +879,25 @@ impl Controller {
         Ok(self.store.history(name)?)
     }
 
-    /// Runs an operation to its end in its own task: a client that goes away does not cut a
-    /// sync in half.
+    /// Queues an operation for the Application's loop and waits for its end. The operation runs
+    /// in the loop, not in the caller's task: a client that goes away does not cut a sync in half.
     pub async fn run(
-        self: &Arc<Self>,
+        &self,
         name: &str,
         request: OperationRequest,
     ) -> Result<Operation, ControllerError> {
         let entry = self.entry(name)?;
-        let this = self.clone();
-        let name = name.to_string();
-        tokio::spawn(async move {
-            let _busy = entry.busy.lock().await;
-            let app = read(&entry.app).clone();
-            if request.kind == "sync" && !request.dry_run {
-                // Syncing the head by hand ends a rollback's hold.
-                this.store.clear_pin(&name)?;
-                write(&entry.status).set_condition("AutoSyncPaused", None);
-            }
-            // An automated Application is pinned before the rollback touches the cluster: a
-            // crash in between must not let auto-sync or self-heal put the head back silently.
-            let pinned = request.kind == "rollback"
-                && app
-                    .spec
-                    .sync_policy
-                    .as_ref()
-                    .is_some_and(|p| p.is_automated());
-            if pinned && let Some(revisions) = &request.revisions {
-                this.store.set_pin(
-                    &name,
-                    &Pin {
-                        revisions: revisions.clone(),
-                        from_head: read(&entry.status).sync.revisions.clone(),
-                        operation: request.rollback_of.unwrap_or_default(),
-                    },
-                )?;
-            }
-            let op = this.operate(&name, &entry, &app, &request).await;
-            if pinned {
-                match &op {
-                    Ok(op) if op.phase == Phase::Succeeded => {
-                        if let Some(mut pin) = this.store.pin(&name)? {
-                            pin.operation = op.id;
-                            this.store.set_pin(&name, &pin)?;
-                        }
-                    }
-                    // The rollback did not happen: nothing to hold.
-                    _ => this.store.clear_pin(&name)?,
-                }
-                // Show the hold (or its end) at once rather than at the next reconcile.
-                entry.urgent.notify_one();
-            }
-            op
-        })
-        .await
-        .expect("operation task panicked")
+        let (done, finished) = oneshot::channel();
+        lock(&entry.queued).push_back(Queued { request, done });
+        self.reconcile_app.now(name.to_string());
+        finished
+            .await
+            .map_err(|_| ControllerError::NotFound(name.to_string()))?
     }
 
     /// Sync the revisions that history entry `id` synced.
     pub async fn rollback(
-        self: &Arc<Self>,
+        &self,
         name: &str,
         id: i64,
         initiated_by: &str,
@@ -901,7 +944,7 @@ impl Controller {
     /// `repo_url` whose `targetRevision` `moved` says changed.
     fn repository_moved(&self, repo_url: &str, moved: impl Fn(&str) -> bool) -> Vec<String> {
         if self.sources.iter().any(|s| s.is_repo(repo_url)) {
-            self.catalog_changed.notify_one();
+            self.reload_catalog.now(());
         }
         let mut refreshed = Vec::new();
         for (name, entry) in read(&self.apps).iter() {
@@ -911,7 +954,7 @@ impl Controller {
                     && moved(s.target_revision.as_deref().unwrap_or(""))
             });
             if concerned {
-                entry.urgent.notify_one();
+                self.reconcile_app.now(name.clone());
                 refreshed.push(name.clone());
             }
         }

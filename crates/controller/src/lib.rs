@@ -1,5 +1,6 @@
 //! `bosun serve`'s controller: keeps every Application equal to Git, continuously.
 //!
+//! - [`automation`]: what an automated Application's policy calls for (pure, Argo CD's rules).
 //! - [`catalog`]: which Applications are managed (files, or app-of-apps from Git).
 //! - [`controller`]: the reconcile loop — refresh, auto-sync, self-heal, manual sync, rollback —
 //!   over the engine's one implementation of each stage.
@@ -9,6 +10,7 @@
 //! - [`metrics`]: Prometheus metrics.
 //! - [`repo_match`]: which Applications a Git push concerns.
 
+pub mod automation;
 pub mod catalog;
 pub mod controller;
 pub mod metrics;

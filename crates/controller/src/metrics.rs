@@ -53,6 +53,8 @@ pub struct Metrics {
     pub render_seconds: Family<OkLabel, Histogram>,
     pub kube_requests: Family<CodeLabel, Counter>,
     pub kube_errors: Counter,
+    /// The reconcile runtime's per-loop metrics (queue, running, durations, errors).
+    pub runtime: bosun_runtime::RuntimeMetrics,
     /// The label sets last written to `apps`, so that vanished combinations drop to zero.
     app_counts: Mutex<Vec<StatusLabels>>,
 }
@@ -116,7 +118,9 @@ impl Metrics {
             "Kubernetes API calls that failed (5xx, 429 or no answer)",
             kube_errors.clone(),
         );
+        let runtime = bosun_runtime::RuntimeMetrics::register(&mut registry);
         Metrics {
+            runtime,
             registry,
             reconcile_seconds,
             syncs,

@@ -14,7 +14,6 @@ use futures::StreamExt;
 use kube::api::{Api, DynamicObject, ListParams, WatchEvent, WatchParams};
 use kube::discovery::ApiResource;
 use serde_json::Value;
-use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 /// The running watches of one Application; dropping it stops them.
@@ -32,12 +31,12 @@ impl Drop for LiveWatch {
 }
 
 impl LiveWatch {
-    /// Watches `kinds` for objects labelled as `app`'s; `changed` is notified on each change.
+    /// Watches `kinds` for objects labelled as `app`'s; `changed` is called on each change.
     pub fn start(
         client: kube::Client,
         kinds: Vec<ApiResource>,
         app: &str,
-        changed: Arc<Notify>,
+        changed: Arc<dyn Fn() + Send + Sync>,
     ) -> LiveWatch {
         let selector = format!("{}={app}", bosun_plan::tracking::APP_LABEL);
         let names = kinds.iter().map(kind_id).collect();
@@ -92,7 +91,11 @@ fn object_id(object: &DynamicObject) -> String {
 
 /// List, then watch from the list's resourceVersion; on any error or end of stream, list again
 /// after a pause. Runs until aborted.
-async fn watch_kind(api: Api<DynamicObject>, selector: String, changed: Arc<Notify>) {
+async fn watch_kind(
+    api: Api<DynamicObject>,
+    selector: String,
+    changed: Arc<dyn Fn() + Send + Sync>,
+) {
     let mut seen: HashMap<String, Value> = HashMap::new();
     loop {
         let list = match api.list(&ListParams::default().labels(&selector)).await {
@@ -109,7 +112,7 @@ async fn watch_kind(api: Api<DynamicObject>, selector: String, changed: Arc<Noti
         }
         // A change while the watch was down (or before it started) counts too.
         if !seen.is_empty() && current != seen {
-            changed.notify_one();
+            changed();
         }
         seen = current;
         let version = list.metadata.resource_version.unwrap_or_default();
@@ -130,12 +133,12 @@ async fn watch_kind(api: Api<DynamicObject>, selector: String, changed: Arc<Noti
                     let print = fingerprint(&object);
                     if seen.get(&id) != Some(&print) {
                         seen.insert(id, print);
-                        changed.notify_one();
+                        changed();
                     }
                 }
                 Ok(WatchEvent::Deleted(object)) => {
                     seen.remove(&object_id(&object));
-                    changed.notify_one();
+                    changed();
                 }
                 Ok(WatchEvent::Bookmark(_)) => {}
                 Ok(WatchEvent::Error(_)) | Err(_) => break,

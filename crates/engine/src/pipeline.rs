@@ -339,6 +339,21 @@ impl Engine {
         settings: &SyncSettings,
         on_event: &(dyn Fn(&SyncEvent) + Sync),
     ) -> Result<SyncReport, EngineError> {
+        let (rendered, plan) = self.diff(app).await?;
+        self.sync_planned(app, rendered, &plan, settings, on_event)
+            .await
+    }
+
+    /// Applies a plan made just now by [`Engine::diff`] for `app` (the controller compares,
+    /// decides, then syncs what it compared: the Application is not planned a second time).
+    pub async fn sync_planned(
+        &self,
+        app: &Application,
+        rendered: AppRender,
+        plan: &bosun_plan::Plan,
+        settings: &SyncSettings,
+        on_event: &(dyn Fn(&SyncEvent) + Sync),
+    ) -> Result<SyncReport, EngineError> {
         let name = app.metadata.name.clone();
         let policy = app.spec.sync_policy.clone().unwrap_or_default();
         let options =
@@ -346,7 +361,6 @@ impl Engine {
                 app: name.clone(),
                 source,
             })?;
-        let (rendered, plan) = self.diff(app).await?;
         let connected = self.cluster(app).await?;
         let planned = plan
             .resources
@@ -403,7 +417,7 @@ impl Engine {
         let health = if settings.dry_run {
             self.health(app, &rendered).await?
         } else {
-            health_after_sync(&plan, &outcome)
+            health_after_sync(plan, &outcome)
         };
         Ok(SyncReport {
             rendered,
