@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use bosun_engine::pipeline::{AppRender, Engine, EngineError, SyncSettings};
 use bosun_model::{Application, BosunConfig};
-use bosun_record::{NewOperation, Operation, Phase, Pin, ResourceRecord, Store};
+use bosun_record::{NewOperation, Operation, OperationKind, Phase, Pin, ResourceRecord, Store};
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::{Notify, Semaphore, broadcast};
@@ -135,7 +135,7 @@ fn spec_digest(app: &Application) -> String {
 /// What an operation is asked to do.
 #[derive(Clone, Debug)]
 pub struct OperationRequest {
-    pub kind: &'static str,
+    pub kind: OperationKind,
     pub initiated_by: String,
     /// Sync these commits instead of what `targetRevision` resolves to (rollback).
     pub revisions: Option<Vec<String>>,
@@ -453,7 +453,7 @@ impl Controller {
         };
         let target = (comparison.revisions.clone(), spec_digest(app));
         let kind = if last.as_ref() != Some(&target) {
-            "auto-sync"
+            OperationKind::AutoSync
         } else if automated.self_heal {
             let mut heal = lock(&entry.heal);
             if let Some(not_before) = heal.not_before.filter(|t| Instant::now() < *t) {
@@ -472,12 +472,12 @@ impl Controller {
                 }
                 return;
             }
-            "self-heal"
+            OperationKind::SelfHeal
         } else {
             // Argo CD's rule: one automated sync per revision; drift without selfHeal waits.
             return;
         };
-        tracing::info!(app = %name, kind, revision = %short(&comparison.revisions), "automated sync");
+        tracing::info!(app = %name, kind = kind.as_str(), revision = %short(&comparison.revisions), "automated sync");
         let request = OperationRequest {
             kind,
             initiated_by: AUTOMATED.into(),
@@ -487,7 +487,7 @@ impl Controller {
             rollback_of: None,
         };
         let result = self.operate(name, entry, app, &request).await;
-        if kind == "self-heal" {
+        if kind == OperationKind::SelfHeal {
             let mut heal = lock(&entry.heal);
             let succeeded = matches!(&result, Ok(op) if op.phase == Phase::Succeeded);
             heal.attempts = if succeeded { 0 } else { heal.attempts + 1 };
@@ -637,7 +637,7 @@ impl Controller {
             .unwrap_or_else(|| read(&entry.status).sync.revisions.clone());
         let id = self.store.begin(&NewOperation {
             app: name.into(),
-            kind: request.kind.into(),
+            kind: request.kind,
             initiated_by: request.initiated_by.clone(),
             revisions: known.clone(),
             prune: request.prune,
@@ -687,10 +687,10 @@ impl Controller {
             .get_or_create(&SyncLabels {
                 app: name.into(),
                 phase: phase.as_str().into(),
-                kind: request.kind.into(),
+                kind: request.kind.as_str().into(),
             })
             .inc();
-        tracing::info!(app = %name, operation = id, kind = request.kind, phase = phase.as_str(), revision = %short(&revisions), "{message}");
+        tracing::info!(app = %name, operation = id, kind = request.kind.as_str(), phase = phase.as_str(), revision = %short(&revisions), "{message}");
         let op = self
             .store
             .operation(name, id)?
@@ -808,14 +808,14 @@ impl Controller {
         tokio::spawn(async move {
             let _busy = entry.busy.lock().await;
             let app = read(&entry.app).clone();
-            if request.kind == "sync" && !request.dry_run {
+            if request.kind == OperationKind::Sync && !request.dry_run {
                 // Syncing the head by hand ends a rollback's hold.
                 this.store.clear_pin(&name)?;
                 write(&entry.status).set_condition("AutoSyncPaused", None);
             }
             // An automated Application is pinned before the rollback touches the cluster: a
             // crash in between must not let auto-sync or self-heal put the head back silently.
-            let pinned = request.kind == "rollback"
+            let pinned = request.kind == OperationKind::Rollback
                 && app
                     .spec
                     .sync_policy
@@ -872,7 +872,7 @@ impl Controller {
         self.run(
             name,
             OperationRequest {
-                kind: "rollback",
+                kind: OperationKind::Rollback,
                 initiated_by: initiated_by.into(),
                 revisions: Some(op.revisions),
                 prune,
