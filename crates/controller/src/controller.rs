@@ -22,7 +22,7 @@ use std::time::Duration;
 
 use bosun_engine::pipeline::{AppRender, Engine, EngineError, SyncSettings};
 use bosun_model::{Application, BosunConfig};
-use bosun_record::{NewOperation, Operation, Phase, Pin, ResourceRecord, Store};
+use bosun_record::{NewOperation, Operation, OperationKind, Phase, Pin, ResourceRecord, Store};
 use bosun_runtime::{Action, Config, Reconciler, Runtime, Trigger};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -142,7 +142,7 @@ fn spec_digest(app: &Application) -> String {
 /// What an operation is asked to do.
 #[derive(Clone, Debug)]
 pub struct OperationRequest {
-    pub kind: &'static str,
+    pub kind: OperationKind,
     pub initiated_by: String,
     /// Sync these commits instead of what `targetRevision` resolves to (rollback).
     pub revisions: Option<Vec<String>>,
@@ -486,10 +486,10 @@ impl Controller {
             }
             Decision::Wait => return Ok(None),
             Decision::BackOff(until) => return Ok(Some(until - Instant::now())),
-            Decision::Sync(SyncKind::AutoSync) => "auto-sync",
-            Decision::Sync(SyncKind::SelfHeal) => "self-heal",
+            Decision::Sync(SyncKind::AutoSync) => OperationKind::AutoSync,
+            Decision::Sync(SyncKind::SelfHeal) => OperationKind::SelfHeal,
         };
-        tracing::info!(app = %name, kind, revision = %short(&comparison.revisions), "automated sync");
+        tracing::info!(app = %name, kind = kind.as_str(), revision = %short(&comparison.revisions), "automated sync");
         let request = OperationRequest {
             kind,
             initiated_by: AUTOMATED.into(),
@@ -501,7 +501,7 @@ impl Controller {
         let result = self
             .operate(name, entry, app, &request, Some(comparison))
             .await;
-        if kind == "self-heal" {
+        if kind == OperationKind::SelfHeal {
             let succeeded = matches!(&result, Ok(op) if op.phase == Phase::Succeeded);
             let mut heal = lock(&entry.heal);
             heal.healed(succeeded, Instant::now(), self.settings.heal_backoff());
@@ -520,14 +520,14 @@ impl Controller {
         request: OperationRequest,
     ) -> Result<Operation, ControllerError> {
         let app = read(&entry.app).clone();
-        if request.kind == "sync" && !request.dry_run {
+        if request.kind == OperationKind::Sync && !request.dry_run {
             // Syncing the head by hand ends a rollback's hold.
             self.store.clear_pin(name)?;
             write(&entry.status).set_condition("AutoSyncPaused", None);
         }
         // A crash between the pin and the rollback must not let auto-sync or self-heal put the
         // head back silently: the pin is written first.
-        let pinned = request.kind == "rollback"
+        let pinned = request.kind == OperationKind::Rollback
             && app
                 .spec
                 .sync_policy
@@ -706,7 +706,7 @@ impl Controller {
             .unwrap_or_else(|| read(&entry.status).sync.revisions.clone());
         let id = self.store.begin(&NewOperation {
             app: name.into(),
-            kind: request.kind.into(),
+            kind: request.kind,
             initiated_by: request.initiated_by.clone(),
             revisions: known.clone(),
             prune: request.prune,
@@ -764,10 +764,10 @@ impl Controller {
             .get_or_create(&SyncLabels {
                 app: name.into(),
                 phase: phase.as_str().into(),
-                kind: request.kind.into(),
+                kind: request.kind.as_str().into(),
             })
             .inc();
-        tracing::info!(app = %name, operation = id, kind = request.kind, phase = phase.as_str(), revision = %short(&revisions), "{message}");
+        tracing::info!(app = %name, operation = id, kind = request.kind.as_str(), phase = phase.as_str(), revision = %short(&revisions), "{message}");
         let op = self
             .store
             .operation(name, id)?
@@ -915,7 +915,7 @@ impl Controller {
         self.run(
             name,
             OperationRequest {
-                kind: "rollback",
+                kind: OperationKind::Rollback,
                 initiated_by: initiated_by.into(),
                 revisions: Some(op.revisions),
                 prune,

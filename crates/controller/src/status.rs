@@ -71,7 +71,7 @@ impl From<&bosun_record::Operation> for OperationState {
     fn from(op: &bosun_record::Operation) -> Self {
         OperationState {
             id: op.id,
-            kind: op.kind.clone(),
+            kind: op.kind.as_str().into(),
             phase: op.phase.as_str().to_string(),
             message: op.message.clone(),
             initiated_by: op.initiated_by.clone(),

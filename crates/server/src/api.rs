@@ -19,6 +19,7 @@ use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use bosun_controller::{Controller, ControllerError, OperationRequest};
 use bosun_model::Role;
+use bosun_record::OperationKind;
 use futures::Stream;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -244,7 +245,7 @@ async fn sync(
         .run(
             &name,
             OperationRequest {
-                kind: "sync",
+                kind: OperationKind::Sync,
                 initiated_by: caller.name.clone(),
                 revisions: None,
                 prune: request.prune,
