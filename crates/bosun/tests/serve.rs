@@ -311,7 +311,8 @@ async fn signed_webhook_syncs_and_forged_one_changes_nothing() {
         .post("/api/webhook", &[("X-GitHub-Event", "push".into())], &body)
         .await;
     assert_eq!(status, 401, "an unsigned push is refused too");
-    std::thread::sleep(Duration::from_secs(3));
+    // The refusals are the event: a webhook is checked before anything is queued, so the
+    // cluster and the status are as they were when the 401s came back.
     assert_eq!(
         env.data("dev", "web").as_deref(),
         Some("v1"),
@@ -504,7 +505,7 @@ async fn self_heal_manual_sync_and_roles() {
         "{}",
         String::from_utf8_lossy(&refused.stderr)
     );
-    std::thread::sleep(Duration::from_secs(1));
+    // Refused before anything was queued (the 403 is the event).
     assert_eq!(
         env.data("prod", "web"),
         None,
@@ -636,7 +637,14 @@ async fn rollback_manual_and_under_auto_sync() {
             .as_array()
             .is_some_and(|c| c.iter().any(|c| c["type"] == "AutoSyncPaused"))
     });
-    std::thread::sleep(Duration::from_secs(5));
+    // A refresh answers after a whole reconcile that began after it was asked — one that would
+    // have auto-synced the head if the pin did not hold.
+    let refreshed = env.bosun(DEPLOYER, &["app", "refresh", "auto"]);
+    assert!(
+        refreshed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&refreshed.stderr)
+    );
     assert_eq!(
         env.data("a", "a").as_deref(),
         Some("one"),
@@ -946,7 +954,7 @@ async fn app_of_apps_from_git_adds_and_removes_applications() {
     );
     env.commit("typo");
     push().await;
-    std::thread::sleep(Duration::from_secs(3));
+    env.eventually(30, "the catalog error in the log", || env.log().contains("sourcee"));
     let out = env.bosun(ADMIN, &["app", "get", "two"]);
     assert!(
         out.status.success(),
