@@ -1,10 +1,9 @@
-//! The order of a sync, as Argo CD's gitops-engine orders sync tasks: by phase, then by sync wave
-//! (`argocd.argoproj.io/sync-wave`, default 0), then by kind (Namespaces and CRDs before what
-//! needs them), then by name.
+//! The order of a sync, as Argo CD's gitops-engine orders sync tasks: by phase, then by wave
+//! (`bosun_model::argo::wave`: sync-wave, else Helm's hook-weight, default 0), then by kind
+//! (Namespaces and CRDs before what needs them), then by name.
 
+use bosun_model::argo;
 use serde_json::Value;
-
-pub const SYNC_WAVE_ANNOTATION: &str = "argocd.argoproj.io/sync-wave";
 
 /// gitops-engine's `kindOrder`: kinds that others depend on come first; kinds not listed
 /// (custom resources among them) come after all of these.
@@ -46,12 +45,17 @@ const KIND_ORDER: &[&str] = &[
     "APIService",
 ];
 
-/// The object's sync wave; an unparsable value counts as 0, as in Argo CD.
+/// The object's wave. A value that is not an integer counts as 0 (gitops-engine ignores it too),
+/// with a warning that names the object, the annotation and the value.
 pub fn wave_of(object: &Value) -> i64 {
-    object["metadata"]["annotations"][SYNC_WAVE_ANNOTATION]
-        .as_str()
-        .and_then(|w| w.trim().parse().ok())
-        .unwrap_or(0)
+    argo::wave(object).unwrap_or_else(|e| {
+        tracing::warn!(
+            kind = object["kind"].as_str().unwrap_or_default(),
+            name = object["metadata"]["name"].as_str().unwrap_or_default(),
+            "{e}; wave 0 used"
+        );
+        0
+    })
 }
 
 fn kind_rank(kind: &str) -> usize {
@@ -81,11 +85,10 @@ pub fn sort_key(object: &Value) -> (i64, usize, String, String, String) {
 
 /// Objects grouped into waves, in order; each wave's objects in kind order.
 pub fn waves(objects: &[Value]) -> Vec<(i64, Vec<Value>)> {
-    let mut sorted: Vec<&Value> = objects.iter().collect();
-    sorted.sort_by_key(|o| sort_key(o));
+    let mut sorted: Vec<(_, &Value)> = objects.iter().map(|o| (sort_key(o), o)).collect();
+    sorted.sort_by(|a, b| a.0.cmp(&b.0));
     let mut waves: Vec<(i64, Vec<Value>)> = Vec::new();
-    for object in sorted {
-        let wave = wave_of(object);
+    for ((wave, ..), object) in sorted {
         match waves.last_mut() {
             Some((w, members)) if *w == wave => members.push(object.clone()),
             _ => waves.push((wave, vec![object.clone()])),
@@ -102,7 +105,7 @@ mod tests {
     fn obj(kind: &str, name: &str, wave: Option<&str>) -> Value {
         let mut o = json!({"kind": kind, "metadata": {"name": name}});
         if let Some(w) = wave {
-            o["metadata"]["annotations"] = json!({SYNC_WAVE_ANNOTATION: w});
+            o["metadata"]["annotations"] = json!({argo::SYNC_WAVE: w});
         }
         o
     }
@@ -159,5 +162,19 @@ mod tests {
     #[test]
     fn unparsable_wave_is_zero() {
         assert_eq!(wave_of(&obj("ConfigMap", "a", Some("soon"))), 0);
+    }
+
+    // Argo CD orders Helm hooks without a sync-wave by their hook-weight.
+    #[test]
+    fn helm_hook_weight_orders_hooks() {
+        let hook = |name: &str, weight: &str| {
+            json!({"kind": "Job", "metadata": {"name": name, "annotations":
+                {"helm.sh/hook": "pre-install", "helm.sh/hook-weight": weight}}})
+        };
+        let order: Vec<(i64, String)> = waves(&[hook("late", "5"), hook("early", "-1")])
+            .into_iter()
+            .map(|(w, os)| (w, os[0]["metadata"]["name"].as_str().unwrap().to_string()))
+            .collect();
+        assert_eq!(order, vec![(-1, "early".into()), (5, "late".into())]);
     }
 }

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use bosun_assess::{HealthStatus, assess};
+use bosun_model::argo::{self, DeletePolicy, HookType, Role};
 use bosun_model::{DeletionMode, SyncOptions};
 use bosun_plan::SyncState;
 use bosun_plan::key::ResourceKey;
@@ -23,11 +24,8 @@ use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams
 use serde_json::Value;
 use tokio::time::Instant;
 
-use crate::hooks::{DeletePolicy, Phase, hook_of};
+use crate::hooks::Phase;
 use crate::order::{wave_of, waves};
-
-/// The per-resource sync-options annotation (`Prune=false`, `Replace=true`, ...).
-pub const SYNC_OPTIONS_ANNOTATION: &str = "argocd.argoproj.io/sync-options";
 
 /// Writes in flight at once within a wave.
 const APPLY_CONCURRENCY: usize = 8;
@@ -166,16 +164,8 @@ fn api_for(resolver: &Resolver, prepared: &Prepared) -> Api<DynamicObject> {
 
 /// The resource's own sync options on top of the Application's.
 fn options_of(object: &Value, app: &SyncOptions) -> Result<SyncOptions, SyncError> {
-    match object["metadata"]["annotations"][SYNC_OPTIONS_ANNOTATION].as_str() {
-        None => Ok(app.clone()),
-        Some(annotation) => app.with_annotation(annotation).map_err(|e| {
-            SyncError::Options(format!(
-                "{}: {}: {e}",
-                ResourceKey::of(object),
-                SYNC_OPTIONS_ANNOTATION
-            ))
-        }),
-    }
+    argo::sync_options(object, app)
+        .map_err(|e| SyncError::Options(format!("{}: {e}", ResourceKey::of(object))))
 }
 
 /// One object's write: what happened, and (unless it was skipped) the object as prepared and as
@@ -251,13 +241,16 @@ impl Run<'_> {
         let mut hooks: BTreeMap<Phase, Vec<Value>> = BTreeMap::new();
         let mut normal = Vec::new();
         for object in &req.objects {
-            match hook_of(object) {
-                Some(hook) => {
-                    for phase in hook.phases {
+            match argo::role(object) {
+                // A hook runs in the sync phases of its types; a hook of none (a Helm `test`
+                // hook, PreDelete) and a skipped object are not applied.
+                Role::Hook(hook) => {
+                    for phase in hook.types.into_iter().filter_map(Phase::of_hook) {
                         hooks.entry(phase).or_default().push(object.clone());
                     }
                 }
-                None => normal.push(object.clone()),
+                Role::Skipped => {}
+                Role::Resource => normal.push(object.clone()),
             }
         }
         if req.options.create_namespace && !req.namespace.is_empty() {
@@ -286,7 +279,7 @@ impl Run<'_> {
         for live in find_tracked(self.resolver, &req.app).await? {
             let key = ResourceKey::of(&live);
             if desired_keys.contains(&key)
-                || hook_of(&live).is_some()
+                || !argo::role(&live).is_resource()
                 || !is_tracked_by(&live, &req.app)
             {
                 continue;
@@ -630,7 +623,7 @@ impl Run<'_> {
                 });
                 continue;
             }
-            let policies = hook_of(hook).map(|h| h.delete_policies).unwrap_or_default();
+            let policies = argo::delete_policies(hook);
             let prepared = prepare(self.resolver, hook, &self.req.app, &self.req.namespace).await?;
             if policies.contains(&DeletePolicy::BeforeHookCreation) {
                 self.delete_and_wait(&prepared).await?;
@@ -773,7 +766,7 @@ impl Run<'_> {
             .req
             .objects
             .iter()
-            .filter(|o| hook_of(o).is_some_and(|h| h.phases.contains(&Phase::SyncFail)))
+            .filter(|o| argo::hook(o).is_some_and(|h| h.types.contains(&HookType::SyncFail)))
             .cloned()
             .collect();
         if !fail.is_empty() && !self.req.dry_run {

@@ -1,6 +1,6 @@
 //! The sync executor (`bosun_apply::sync::sync`) against bosun's local cluster started
-//! in-process: Replace=true, ApplyOutOfSyncOnly, SyncFail and PostSync hooks, the wave health
-//! gate and dry runs. Each request is built as `Engine::sync` builds it: the Plan first, its
+//! in-process: Replace=true, ApplyOutOfSyncOnly, SyncFail and PostSync hooks, Helm hooks and
+//! `crd-install`, the wave health gate and dry runs. Each request is built as `Engine::sync` builds it: the Plan first, its
 //! verdicts as `planned`, its no-op objects as `unchanged`.
 
 use std::collections::BTreeMap;
@@ -577,4 +577,113 @@ async fn dry_run_stores_nothing() {
         .await
         .expect("pods");
     assert!(pods.items.is_empty(), "{:?}", pods.items);
+}
+
+/// A Helm hook Job of `kinds` (`helm.sh/hook`) with `helm.sh/hook-weight: weight`.
+fn helm_hook_job(name: &str, kinds: &str, weight: &str) -> Value {
+    json!({"apiVersion": "batch/v1", "kind": "Job",
+        "metadata": {"name": name, "namespace": NS,
+            "annotations": {"helm.sh/hook": kinds, "helm.sh/hook-weight": weight}},
+        "spec": {"backoffLimit": 0,
+            "template": {"spec": {"restartPolicy": "Never",
+                "containers": [{"name": "task", "image": "busybox:1.36"}]}}}})
+}
+
+/// Helm calls `crd-install` a hook, but Argo CD applies such an object as a normal resource: the
+/// CustomResourceDefinition is created in the Sync phase.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_crd_install_object_is_applied_as_a_resource() {
+    let c = TestCluster::start().await;
+    let crd = json!({"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "widgets.example.com", "annotations": {"helm.sh/hook": "crd-install"}},
+        "spec": {"group": "example.com", "scope": "Namespaced",
+            "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}});
+    let plan = c.plan(std::slice::from_ref(&crd)).await;
+    let planned = &plan.resources[0];
+    assert_eq!(
+        (planned.hook, planned.status),
+        (false, SyncState::Missing),
+        "the plan compares it like any resource: {planned:#?}"
+    );
+
+    let req = c.request(vec![crd], SyncOptions::default()).await;
+    let (outcome, _) = c.run(&req).await;
+    assert!(outcome.succeeded, "{}", outcome.message);
+    let result = result_of(&outcome, "CustomResourceDefinition", "widgets.example.com");
+    assert_eq!(
+        (result.phase, result.action),
+        (Phase::Sync, Action::Created)
+    );
+
+    let crds: Api<DynamicObject> = Api::all_with(
+        c.resolver.client().clone(),
+        &kube::discovery::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+            "apiextensions.k8s.io",
+            "v1",
+            "CustomResourceDefinition",
+        )),
+    );
+    let live = crds
+        .get_opt("widgets.example.com")
+        .await
+        .expect("get the CRD")
+        .expect("the crd-install CRD exists");
+    assert_eq!(
+        live.metadata
+            .labels
+            .unwrap_or_default()
+            .get("bosun.dev/app"),
+        Some(&APP.to_string())
+    );
+}
+
+/// Helm pre-install hooks are PreSync hooks ordered by `helm.sh/hook-weight`: the one of weight
+/// -1 runs (and finishes) before the one of weight 5 is created, both before the Sync phase.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helm_pre_install_hooks_run_in_hook_weight_order() {
+    let c = TestCluster::start().await;
+    let objects = vec![
+        helm_hook_job("late", "pre-install", "5"),
+        helm_hook_job("early", "pre-install,pre-upgrade", "-1"),
+        configmap("settings", json!({"k": "v"})),
+    ];
+    let req = c.request(objects, SyncOptions::default()).await;
+    let (outcome, events) = c.run(&req).await;
+    assert!(outcome.succeeded, "{}", outcome.message);
+
+    let early = result_of(&outcome, "Job", "early");
+    assert_eq!(
+        (early.phase, early.wave, early.action),
+        (Phase::PreSync, -1, Action::HookSucceeded)
+    );
+    let late = result_of(&outcome, "Job", "late");
+    assert_eq!(
+        (late.phase, late.wave, late.action),
+        (Phase::PreSync, 5, Action::HookSucceeded)
+    );
+    assert!(position(&outcome, "Job", "early") < position(&outcome, "Job", "late"));
+    assert!(position(&outcome, "Job", "late") < position(&outcome, "ConfigMap", "settings"));
+    let waves: Vec<(Phase, i64)> = events
+        .iter()
+        .filter_map(|e| match e {
+            SyncEvent::Wave { phase, wave, .. } => Some((*phase, *wave)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        waves,
+        vec![(Phase::PreSync, -1), (Phase::PreSync, 5), (Phase::Sync, 0)]
+    );
+
+    let early = c.must_get("batch/v1", "Job", "early").await;
+    let late = c.must_get("batch/v1", "Job", "late").await;
+    let completed = early["status"]["completionTime"]
+        .as_str()
+        .unwrap_or_else(|| panic!("early did not complete: {early:#}"));
+    assert!(
+        created_at(&late).as_str() >= completed,
+        "the weight-5 hook was created before the weight -1 hook finished: {early:#} {late:#}"
+    );
 }

@@ -14,9 +14,9 @@
 //! an Application with one not-yet-created Deployment Missing. bosun follows 3.4: `--wait`
 //! should wait for Synced as well as Healthy, as `argocd app wait` does by default.
 
+use bosun_model::argo;
 use serde_json::Value;
 
-use crate::hooks;
 use crate::object;
 use crate::status::{Health, HealthStatus};
 
@@ -91,8 +91,7 @@ pub fn aggregate<'a>(resources: impl IntoIterator<Item = ManagedResource<'a>>) -
     let mut any_live = false;
 
     for resource in resources {
-        if resource.target.is_some_and(hooks::is_skipped)
-            || resource.live.is_some_and(hooks::is_hook)
+        if resource.target.is_some_and(argo::is_skipped) || resource.live.is_some_and(argo::is_hook)
         {
             continue;
         }

@@ -19,7 +19,6 @@
 mod aggregate;
 mod batch;
 mod crd;
-mod hooks;
 mod hpa;
 mod network;
 mod object;
@@ -30,7 +29,6 @@ mod storage;
 mod workloads;
 
 pub use aggregate::{AppHealth, IGNORE_HEALTHCHECK, ManagedResource, ResourceHealth, aggregate};
-pub use hooks::{HOOK, HOOK_FINALIZER, is_hook};
 pub use pod::IGNORE_RESTART_POLICY;
 pub use registry::{BUILTIN, HealthCheck, lookup};
 pub use status::{Health, HealthStatus};
@@ -47,7 +45,7 @@ use serde_json::Value;
 /// read, and its status still says how it ended.
 pub fn assess(object: &Value) -> Option<Health> {
     if object::at(object, &["metadata", "deletionTimestamp"]).is_some()
-        && !hooks::has_hook_finalizer(object)
+        && !bosun_model::argo::has_hook_finalizer(object)
     {
         return Some(Health::progressing("Pending deletion"));
     }

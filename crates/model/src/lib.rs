@@ -5,10 +5,13 @@
 //! - [`load::parse_applications`]: multi-document YAML → validated [`Application`]s.
 //! - [`validate::validate_application`]: the semantic checks, for Applications from elsewhere.
 //! - [`SyncOptions`], [`RetryStrategy::delays`]: typed views the sync engine acts on.
+//! - [`argo`]: Argo CD's per-resource vocabulary (hooks, waves, delete policies, sync and
+//!   compare options), the one place plan, apply and assess learn what an annotation means.
 //! - [`config::BosunConfig`]: clusters and repository credentials (`bosun.yaml`), and
 //!   [`serve`]: what `bosun serve` reads from it (Application sources, tokens, webhook secret).
 
 pub mod application;
+pub mod argo;
 pub mod config;
 pub mod duration;
 pub mod error;

@@ -4,6 +4,7 @@
 use std::collections::{BTreeSet, HashMap};
 
 use bosun_model::ResourceIgnoreDifferences;
+use bosun_model::argo;
 use futures::{StreamExt, TryStreamExt, stream};
 use serde::Serialize;
 use serde_json::Value;
@@ -17,11 +18,6 @@ use crate::mask::mask_pair;
 use crate::normalize::normalize;
 use crate::resolve::Resolver;
 use crate::tracking;
-
-/// Argo CD's hook annotation; Helm's hooks are hooks to Argo CD as well.
-pub const HOOK_ANNOTATIONS: &[&str] = &["argocd.argoproj.io/hook", "helm.sh/hook"];
-/// Argo CD's per-object compare options (`IgnoreExtraneous`).
-pub const COMPARE_OPTIONS_ANNOTATION: &str = "argocd.argoproj.io/compare-options";
 
 /// How many objects are dry-run at once: enough to hide round trips to a remote cluster,
 /// few enough not to trip its rate limits.
@@ -46,8 +42,9 @@ pub struct ResourceDiff {
     pub status: SyncState,
     pub live: Option<Value>,
     pub predicted: Option<Value>,
-    /// An Argo CD (or Helm) hook: run by the sync, not compared (Argo CD leaves hooks out of
-    /// the sync status), so its status is always Synced and `live` is not read.
+    /// An Argo CD (or Helm) hook, or an object marked `argocd.argoproj.io/hook: Skip`
+    /// (`bosun_model::argo::Role`): run by the sync or never applied, not compared (Argo CD
+    /// leaves both out of the sync status), so its status is always Synced and `live` is not read.
     pub hook: bool,
     /// The live object exactly as read (status kept, not normalised), for assessing its health
     /// without reading it again; Secret values masked. `None` when it does not exist, and for
@@ -82,14 +79,6 @@ impl Plan {
     }
 }
 
-/// Whether a manifest is an Argo CD or Helm hook.
-pub fn is_hook(object: &Value) -> bool {
-    object
-        .pointer("/metadata/annotations")
-        .and_then(Value::as_object)
-        .is_some_and(|a| HOOK_ANNOTATIONS.iter().any(|h| a.contains_key(*h)))
-}
-
 /// Compares `desired` (rendered manifests of Application `app`) with the cluster: every desired
 /// object through a server-side-apply dry run by `manager` against its live version, plus the
 /// live objects tracked as `app`'s that are no longer desired. Nothing is written.
@@ -103,7 +92,9 @@ pub async fn plan(
 ) -> Result<Plan> {
     // Bad ignore rules fail before any request.
     IgnoreRules::new(ignore)?;
-    let (hooks, objects): (Vec<&Value>, Vec<&Value>) = desired.iter().partition(|o| is_hook(o));
+    // Hooks and skipped objects are listed, not compared.
+    let (objects, hooks): (Vec<&Value>, Vec<&Value>) =
+        desired.iter().partition(|o| argo::role(o).is_resource());
 
     // What this Application already owns, listed per kind with its label: the comparison reads
     // those objects from here rather than one GET each (only objects not found are read singly),
@@ -158,7 +149,10 @@ pub async fn plan(
     );
     for live in tracked {
         let key = ResourceKey::of(&live);
-        if desired_keys.contains(&key) || is_hook(&live) || ignores_extraneous(&live) {
+        if desired_keys.contains(&key)
+            || !argo::role(&live).is_resource()
+            || argo::compare_options(&live).ignore_extraneous
+        {
             continue;
         }
         let mut live = live;
@@ -338,11 +332,4 @@ fn hook_entry(hook: &Value, destination_namespace: &str) -> ResourceDiff {
         observed: None,
         noop: false,
     }
-}
-
-fn ignores_extraneous(live: &Value) -> bool {
-    live.pointer("/metadata/annotations")
-        .and_then(|a| a.get(COMPARE_OPTIONS_ANNOTATION))
-        .and_then(Value::as_str)
-        .is_some_and(|opts| opts.split(',').any(|o| o.trim() == "IgnoreExtraneous"))
 }
