@@ -954,7 +954,9 @@ async fn app_of_apps_from_git_adds_and_removes_applications() {
     );
     env.commit("typo");
     push().await;
-    env.eventually(30, "the catalog error in the log", || env.log().contains("sourcee"));
+    env.eventually(30, "the catalog error in the log", || {
+        env.log().contains("sourcee")
+    });
     let out = env.bosun(ADMIN, &["app", "get", "two"]);
     assert!(
         out.status.success(),
