@@ -56,6 +56,9 @@ pub struct SyncRequest {
     /// Objects whose server-side dry run returned the live object unchanged (the Plan's `noop`),
     /// with that live object: their apply would be a no-op, so it is not sent.
     pub unchanged: BTreeMap<ResourceKey, Value>,
+    /// The live objects tracked as this Application's, when the caller holds them already (the
+    /// controller's watch cache); `None` lists them from the cluster.
+    pub tracked: Option<Vec<Value>>,
 }
 
 /// What happened to one resource.
@@ -276,7 +279,11 @@ impl Run<'_> {
         };
         let mut prune_by_wave: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
         let mut prune_last = Vec::new();
-        for live in find_tracked(self.resolver, &req.app).await? {
+        let tracked = match &req.tracked {
+            Some(tracked) => tracked.clone(),
+            None => find_tracked(self.resolver, &req.app).await?,
+        };
+        for live in tracked {
             let key = ResourceKey::of(&live);
             if desired_keys.contains(&key)
                 || !argo::role(&live).is_resource()

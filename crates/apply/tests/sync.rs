@@ -122,6 +122,7 @@ impl TestCluster {
                 .filter(|r| r.noop)
                 .filter_map(|r| Some((r.key.clone(), r.observed.clone()?)))
                 .collect::<BTreeMap<_, _>>(),
+            tracked: None,
         }
     }
 

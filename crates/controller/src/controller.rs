@@ -17,6 +17,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -35,7 +36,6 @@ use crate::catalog::{self, CatalogSource};
 use crate::metrics::{AppLabel, Metrics, SyncLabels};
 use crate::repo_match;
 use crate::status::{AppStatus, HealthSummary, OperationState, ResourceStatus, now};
-use crate::watch::LiveWatch;
 
 /// Who started an operation when no person did.
 pub const AUTOMATED: &str = "automated";
@@ -110,7 +110,15 @@ struct AppEntry {
     app: RwLock<Application>,
     status: RwLock<AppStatus>,
     heal: Mutex<HealState>,
-    watch: Mutex<Option<LiveWatch>>,
+    /// Something may have changed what Git or the live objects' spec say (a push, the
+    /// Application's definition, drift): the next reconcile compares. Without it, a reconcile
+    /// after a status-only change re-assesses health from the watch cache alone.
+    compare: AtomicBool,
+    /// When the last comparison ran: a periodic refresh compares again.
+    compared_at: Mutex<Option<Instant>>,
+    /// What the last comparison wanted of each resource that counts for health (hooks and
+    /// objects left to prune aside), to assess live objects against without planning again.
+    targets: Mutex<Vec<(bosun_plan::ResourceKey, Option<Value>)>>,
     /// API operations, run in order by the next reconcile.
     queued: Mutex<VecDeque<Queued>>,
     /// Callers of [`Controller::refresh`] waiting for a reconcile that starts after they asked.
@@ -298,6 +306,12 @@ impl Controller {
                 "operation interrupted by a restart; the Application is compared again"
             );
         }
+        let this = Arc::downgrade(self);
+        self.engine.on_live_change(Arc::new(move |app, change| {
+            if let Some(controller) = this.upgrade() {
+                controller.live_changed(app, change);
+            }
+        }));
         self.load_catalog().await;
         if let Some((apps, catalog)) = lock(&self.runtimes).take() {
             let mut loops = lock(&self.loops);
@@ -341,7 +355,7 @@ impl Controller {
                     let changed = *read(&entry.app) != app;
                     if changed {
                         *write(&entry.app) = app;
-                        self.reconcile_app.after(name, GATHER);
+                        self.compare_after(&name, entry, GATHER);
                     }
                     continue;
                 }
@@ -352,7 +366,9 @@ impl Controller {
                     app: RwLock::new(app),
                     status: RwLock::new(AppStatus::unknown()),
                     heal: Mutex::new(HealState::default()),
-                    watch: Mutex::new(None),
+                    compare: AtomicBool::new(true),
+                    compared_at: Mutex::new(None),
+                    targets: Mutex::new(Vec::new()),
                     queued: Mutex::new(VecDeque::new()),
                     refreshed: Mutex::new(Vec::new()),
                 });
@@ -395,6 +411,19 @@ impl Controller {
             let result = self.run_queued(name, &entry, request).await;
             let _ = done.send(result);
         }
+        let since_compare = lock(&entry.compared_at).map(|at| at.elapsed());
+        let full = entry.compare.swap(false, Ordering::SeqCst)
+            || !waiting.is_empty()
+            || since_compare.is_none_or(|since| since >= self.settings.refresh_interval);
+        if !full {
+            // Only live status moved (a rollout progressing): health from the cache, no plan.
+            self.reassess(name, &entry).await;
+            let since = since_compare.unwrap_or_default();
+            return Ok(Action::requeue(
+                self.settings.refresh_interval.saturating_sub(since),
+            ));
+        }
+        *lock(&entry.compared_at) = Some(Instant::now());
         let app = read(&entry.app).clone();
         let mut next = Action::requeue_with_jitter(
             self.settings.refresh_interval,
@@ -410,6 +439,8 @@ impl Controller {
             && let Some(wait) = self.automate(name, &entry, &app, comparison).await?
             && matches!(next, Action::RequeueAfter(at) if wait < at)
         {
+            // Self-heal's backoff ends: compare then.
+            entry.compare.store(true, Ordering::SeqCst);
             next = Action::requeue(wait);
         }
         for waiter in waiting {
@@ -571,26 +602,12 @@ impl Controller {
             Ok((rendered, plan)) => {
                 // Health from the live objects the plan read: no second GET per object.
                 let health = bosun_engine::pipeline::health_of_plan(&plan);
-                let by_key: std::collections::HashMap<(&str, &str, &str, &str), HealthSummary> =
-                    health
-                        .resources
-                        .iter()
-                        .map(|x| {
-                            (
-                                (
-                                    x.group.as_str(),
-                                    x.kind.as_str(),
-                                    x.namespace.as_str(),
-                                    x.name.as_str(),
-                                ),
-                                HealthSummary {
-                                    status: x.health.status.as_str().into(),
-                                    message: x.health.message.clone(),
-                                },
-                            )
-                        })
-                        .collect();
-                self.ensure_watch(entry, app, &rendered).await;
+                *lock(&entry.targets) = plan
+                    .resources
+                    .iter()
+                    .filter(|r| !r.hook && r.status != bosun_plan::SyncState::Extraneous)
+                    .map(|r| (r.key.clone(), r.predicted.clone()))
+                    .collect();
                 let mut status = write(&entry.status);
                 status.sync.revisions = rendered.revisions.clone();
                 status.sync.revision = rendered.revisions.first().cloned().unwrap_or_default();
@@ -606,14 +623,6 @@ impl Controller {
                     .iter()
                     .map(|r| {
                         let ns = r.key.namespace.clone().unwrap_or_default();
-                        let resource_health = by_key
-                            .get(&(
-                                r.key.group.as_str(),
-                                r.key.kind.as_str(),
-                                ns.as_str(),
-                                r.key.name.as_str(),
-                            ))
-                            .cloned();
                         ResourceStatus {
                             group: r.key.group.clone(),
                             kind: r.key.kind.clone(),
@@ -626,18 +635,11 @@ impl Controller {
                             .into(),
                             requires_pruning: r.status == bosun_plan::SyncState::Extraneous,
                             hook: r.hook,
-                            health: resource_health,
+                            health: None,
                         }
                     })
                     .collect();
-                status.health = HealthSummary {
-                    status: health.status.as_str().into(),
-                    message: health
-                        .unhealthy()
-                        .first()
-                        .map(|r| format!("{}: {}", r.reference(), r.health.message))
-                        .unwrap_or_default(),
-                };
+                set_health(&mut status, &health);
                 drop(status);
                 Some(Comparison {
                     revisions: rendered.revisions.clone(),
@@ -664,26 +666,51 @@ impl Controller {
         comparison
     }
 
-    async fn ensure_watch(&self, entry: &Arc<AppEntry>, app: &Application, rendered: &AppRender) {
-        let Ok((client, kinds)) = self.engine.live_kinds(app, &rendered.objects).await else {
+    /// Health again from the watch cache's live objects against the last comparison's targets:
+    /// what a status-only change calls for (Argo CD reflects a rollout's progress in seconds).
+    async fn reassess(&self, name: &str, entry: &Arc<AppEntry>) {
+        let app = read(&entry.app).clone();
+        let Some(live) = self.engine.cached_objects(&app).await else {
             return;
         };
-        let mut watch = lock(&entry.watch);
-        if watch.as_ref().is_some_and(|w| w.covers(&kinds)) {
-            return;
+        let live: std::collections::HashMap<bosun_plan::ResourceKey, Value> = live
+            .into_iter()
+            .map(|o| (bosun_plan::ResourceKey::of(&o), o))
+            .collect();
+        let targets = lock(&entry.targets).clone();
+        let health = bosun_assess::aggregate(targets.iter().map(|(key, target)| {
+            bosun_assess::ManagedResource {
+                target: target.as_ref(),
+                live: live.get(key),
+            }
+        }));
+        let changed = {
+            let mut status = write(&entry.status);
+            let before = (status.health.clone(), status.resources.clone());
+            set_health(&mut status, &health);
+            before != (status.health.clone(), status.resources.clone())
+        };
+        if changed {
+            self.publish(name, entry);
         }
-        *watch = Some(LiveWatch::start(
-            client,
-            kinds,
-            &app.metadata.name,
-            self.gather(&app.metadata.name),
-        ));
     }
 
-    /// A callback that schedules a gathered reconcile of `name` (live-object events).
-    fn gather(&self, name: &str) -> Arc<dyn Fn() + Send + Sync> {
-        let (trigger, name) = (self.reconcile_app.clone(), name.to_string());
-        Arc::new(move || trigger.after(name.clone(), GATHER))
+    /// A tracked object changed in the cluster: drift is compared, a status change re-assessed.
+    /// Events come in bursts; the first of a burst schedules the reconcile and the rest merge.
+    fn live_changed(&self, app: &str, change: bosun_clusters::Change) {
+        let Ok(entry) = self.entry(app) else {
+            return;
+        };
+        match change {
+            bosun_clusters::Change::Spec => self.compare_after(app, &entry, GATHER),
+            bosun_clusters::Change::Status => self.reconcile_app.after(app.to_string(), GATHER),
+        }
+    }
+
+    /// Schedules a reconcile of `name` that compares with Git and the cluster.
+    fn compare_after(&self, name: &str, entry: &AppEntry, wait: Duration) {
+        entry.compare.store(true, Ordering::SeqCst);
+        self.reconcile_app.after(name.to_string(), wait);
     }
 
     /// Runs one operation: recorded as Running first, then the engine syncs, then the record is
@@ -954,7 +981,7 @@ impl Controller {
                     && moved(s.target_revision.as_deref().unwrap_or(""))
             });
             if concerned {
-                self.reconcile_app.now(name.clone());
+                self.compare_after(name, entry, Duration::ZERO);
                 refreshed.push(name.clone());
             }
         }
@@ -982,4 +1009,44 @@ fn short(revisions: &[String]) -> String {
         .map(|r| r.chars().take(8).collect::<String>())
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// The Application's and each resource's health in the status, from an assessment.
+fn set_health(status: &mut AppStatus, health: &bosun_assess::AppHealth) {
+    let by_key: std::collections::HashMap<(&str, &str, &str, &str), HealthSummary> = health
+        .resources
+        .iter()
+        .map(|x| {
+            (
+                (
+                    x.group.as_str(),
+                    x.kind.as_str(),
+                    x.namespace.as_str(),
+                    x.name.as_str(),
+                ),
+                HealthSummary {
+                    status: x.health.status.as_str().into(),
+                    message: x.health.message.clone(),
+                },
+            )
+        })
+        .collect();
+    for resource in &mut status.resources {
+        resource.health = by_key
+            .get(&(
+                resource.group.as_str(),
+                resource.kind.as_str(),
+                resource.namespace.as_str(),
+                resource.name.as_str(),
+            ))
+            .cloned();
+    }
+    status.health = HealthSummary {
+        status: health.status.as_str().into(),
+        message: health
+            .unhealthy()
+            .first()
+            .map(|r| format!("{}: {}", r.reference(), r.health.message))
+            .unwrap_or_default(),
+    };
 }

@@ -4,7 +4,6 @@
 //! - [`catalog`]: which Applications are managed (files, or app-of-apps from Git).
 //! - [`controller`]: the reconcile loop — refresh, auto-sync, self-heal, manual sync, rollback —
 //!   over the engine's one implementation of each stage.
-//! - [`watch`]: live-object watches that trigger refreshes within seconds of drift.
 //! - [`status`]: the Application status in Argo CD's shape.
 //! - [`tree`]: the resource tree (managed resources and what their controllers created).
 //! - [`metrics`]: Prometheus metrics.
@@ -17,6 +16,5 @@ pub mod metrics;
 pub mod repo_match;
 pub mod status;
 pub mod tree;
-pub mod watch;
 
 pub use controller::{AppEvent, Controller, ControllerError, ControllerSettings, OperationRequest};

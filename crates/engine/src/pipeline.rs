@@ -13,12 +13,13 @@ use std::time::Duration;
 
 use bosun_apply::sync::{SyncEvent, SyncOutcome, SyncRequest, sync};
 use bosun_assess::{AppHealth, ManagedResource, aggregate};
+use bosun_clusters::{Change, LiveCache};
 use bosun_model::{Application, BosunConfig, ClusterRef, SyncOptions};
 use bosun_plan::resolve::Resolver;
 use bosun_render::{RenderRequest, Renderer, Tools};
 use bosun_source::{Credentials, RepoCache};
 use serde_json::Value;
-use tokio::sync::Mutex;
+use tokio::sync::OnceCell;
 
 use crate::connect::{Cluster, ConnectError, connect};
 
@@ -50,6 +51,11 @@ pub enum EngineError {
         app: String,
         source: bosun_plan::error::Error,
     },
+    #[error("{app}: {source}")]
+    Cache {
+        app: String,
+        source: bosun_clusters::NotReady,
+    },
     #[error("{app}: sync: {source}")]
     Sync {
         app: String,
@@ -68,7 +74,15 @@ pub struct AppRender {
 struct Connected {
     cluster: Cluster,
     resolver: Resolver,
+    /// The cluster's watch cache, in `bosun serve` (see [`Engine::on_live_change`]).
+    cache: Option<LiveCache>,
 }
+
+/// How long a comparison waits for a new watch cache to list every type once.
+const CACHE_READY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Told which Application's live objects changed, and how (the controller's trigger).
+pub type OnLiveChange = Arc<dyn Fn(&str, Change) + Send + Sync>;
 
 /// Settings of a sync from the CLI or the controller.
 #[derive(Clone, Debug)]
@@ -97,8 +111,11 @@ pub struct Engine {
     pub config: BosunConfig,
     repos: Arc<RepoCache>,
     renderer: Renderer,
-    clusters: Mutex<HashMap<String, Arc<Connected>>>,
+    /// One cell per destination: connecting to one cluster holds no lock that another
+    /// cluster's Applications wait on, and a failed connect leaves the cell empty for a retry.
+    clusters: std::sync::Mutex<HashMap<String, Arc<OnceCell<Arc<Connected>>>>>,
     observer: Arc<dyn Observer>,
+    live_changes: std::sync::OnceLock<OnLiveChange>,
 }
 
 /// `~/.cache/bosun` unless `BOSUN_CACHE` says otherwise.
@@ -119,9 +136,64 @@ impl Engine {
             config,
             repos: Arc::new(RepoCache::new(cache_dir.join("repos"))?),
             renderer: Renderer::new(Tools::discover()),
-            clusters: Mutex::new(HashMap::new()),
+            clusters: std::sync::Mutex::new(HashMap::new()),
             observer: Arc::new(NoObserver),
+            live_changes: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Keeps a watch cache of every cluster connected from now on: comparisons read what an
+    /// Application owns from it instead of listing every type, and `on_change` hears of every
+    /// change to a tracked object (a long-running controller; one-shot commands list instead).
+    pub fn on_live_change(&self, on_change: OnLiveChange) {
+        let _ = self.live_changes.set(on_change);
+    }
+
+    /// The live objects tracked as `app`'s, from the watch cache: `None` without one (or before
+    /// its destination is connected).
+    pub async fn cached_objects(&self, app: &Application) -> Option<Vec<Value>> {
+        let connected = self.cluster(app).await.ok()?;
+        let cache = connected.cache.as_ref()?;
+        cache.ready(CACHE_READY_TIMEOUT).await.ok()?;
+        let name = &app.metadata.name;
+        Some(
+            cache
+                .objects_of(name)
+                .into_iter()
+                .filter(|o| bosun_plan::tracking::is_tracked_by(o, name))
+                .collect(),
+        )
+    }
+
+    /// What `app` owns live: from the watch cache (made current for the kinds it renders), or
+    /// listed from the cluster without one.
+    async fn tracked(
+        &self,
+        app: &Application,
+        connected: &Connected,
+        rendered: &AppRender,
+    ) -> Result<Option<Vec<Value>>, EngineError> {
+        let name = app.metadata.name.clone();
+        let Some(cache) = &connected.cache else {
+            return Ok(None);
+        };
+        // A kind defined since the cache started (a CRD a sync created) is watched from now on.
+        let (_, kinds) = self.live_kinds(app, &rendered.objects).await?;
+        cache.watch(kinds);
+        cache
+            .ready(CACHE_READY_TIMEOUT)
+            .await
+            .map_err(|source| EngineError::Cache {
+                app: name.clone(),
+                source,
+            })?;
+        Ok(Some(
+            cache
+                .objects_of(&name)
+                .into_iter()
+                .filter(|o| bosun_plan::tracking::is_tracked_by(o, &name))
+                .collect(),
+        ))
     }
 
     /// The same engine, reporting to `observer`.
@@ -228,25 +300,47 @@ impl Engine {
                 source,
             })?;
         let key = format!("{:?}/{:?}", target.kubeconfig, target.context);
-        let mut clusters = self.clusters.lock().await;
-        if let Some(c) = clusters.get(&key) {
-            return Ok(c.clone());
-        }
-        let cluster = connect(&target, self.observer.clone())
-            .await
-            .map_err(|source| EngineError::Connect {
-                app: name.clone(),
-                source,
-            })?;
-        let resolver = Resolver::new(cluster.client.clone())
-            .await
-            .map_err(|source| EngineError::Plan {
-                app: name.clone(),
-                source,
-            })?;
-        let connected = Arc::new(Connected { cluster, resolver });
-        clusters.insert(key, connected.clone());
-        Ok(connected)
+        let cell = self
+            .clusters
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(key)
+            .or_default()
+            .clone();
+        let connected = cell
+            .get_or_try_init(|| async {
+                let cluster = connect(&target, self.observer.clone())
+                    .await
+                    .map_err(|source| EngineError::Connect {
+                        app: name.clone(),
+                        source,
+                    })?;
+                let resolver = Resolver::new(cluster.client.clone())
+                    .await
+                    .map_err(|source| EngineError::Plan {
+                        app: name.clone(),
+                        source,
+                    })?;
+                let cache = self.live_changes.get().map(|on_change| {
+                    LiveCache::new(
+                        cluster.client.clone(),
+                        bosun_plan::tracking::APP_LABEL,
+                        on_change.clone(),
+                    )
+                });
+                if let Some(cache) = &cache {
+                    // Every type: an object of a kind the Application no longer renders is
+                    // still its own, to prune.
+                    cache.watch(resolver.listable().await.into_iter().map(|r| r.resource));
+                }
+                Ok::<_, EngineError>(Arc::new(Connected {
+                    cluster,
+                    resolver,
+                    cache,
+                }))
+            })
+            .await?;
+        Ok(connected.clone())
     }
 
     fn destination_namespace(app: &Application, cluster: Option<&Cluster>) -> String {
@@ -316,15 +410,31 @@ impl Engine {
         let connected = self.cluster(app).await?;
         let rendered = self.render_with(app, Some(&connected.cluster)).await?;
         let namespace = Self::destination_namespace(app, Some(&connected.cluster));
-        let plan = bosun_plan::plan(
-            &connected.resolver,
-            &rendered.objects,
-            &name,
-            &namespace,
-            &app.spec.ignore_differences,
-            FIELD_MANAGER,
-        )
-        .await
+        let plan = match self.tracked(app, &connected, &rendered).await? {
+            Some(tracked) => {
+                bosun_plan::plan_with_tracked(
+                    &connected.resolver,
+                    &rendered.objects,
+                    &name,
+                    &namespace,
+                    &app.spec.ignore_differences,
+                    FIELD_MANAGER,
+                    tracked,
+                )
+                .await
+            }
+            None => {
+                bosun_plan::plan(
+                    &connected.resolver,
+                    &rendered.objects,
+                    &name,
+                    &namespace,
+                    &app.spec.ignore_differences,
+                    FIELD_MANAGER,
+                )
+                .await
+            }
+        }
         .map_err(|source| EngineError::Plan {
             app: name.clone(),
             source,
@@ -385,6 +495,7 @@ impl Engine {
                 .filter(|r| r.noop)
                 .filter_map(|r| Some((r.key.clone(), r.observed.clone()?)))
                 .collect(),
+            tracked: self.tracked(app, &connected, &rendered).await?,
         };
         // A refused write is retried with the Application's backoff (Argo CD's `retry`); a sync
         // that ran but did not become healthy is not, as in Argo CD.

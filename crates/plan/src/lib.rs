@@ -27,5 +27,5 @@ pub use error::{Error, Result};
 pub use ignore::IgnoreRules;
 pub use key::ResourceKey;
 pub use live::{Predicted, Prepared};
-pub use plan::{Plan, ResourceDiff, SyncState, plan};
+pub use plan::{Plan, ResourceDiff, SyncState, plan, plan_with_tracked};
 pub use resolve::{Resolved, Resolver};

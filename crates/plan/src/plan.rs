@@ -92,14 +92,40 @@ pub async fn plan(
 ) -> Result<Plan> {
     // Bad ignore rules fail before any request.
     IgnoreRules::new(ignore)?;
+    let tracked = tracking::find_tracked(resolver, app).await?;
+    plan_with_tracked(
+        resolver,
+        desired,
+        app,
+        destination_namespace,
+        ignore,
+        manager,
+        tracked,
+    )
+    .await
+}
+
+/// [`plan`] with the live objects `app` owns given (a watch cache holds them; see
+/// [`tracking::is_tracked_by`]) instead of listed from the cluster.
+#[allow(clippy::too_many_arguments)] // the one entry point with everything a plan reads
+pub async fn plan_with_tracked(
+    resolver: &Resolver,
+    desired: &[Value],
+    app: &str,
+    destination_namespace: &str,
+    ignore: &[ResourceIgnoreDifferences],
+    manager: &str,
+    tracked: Vec<Value>,
+) -> Result<Plan> {
+    // Bad ignore rules fail before any request.
+    IgnoreRules::new(ignore)?;
     // Hooks and skipped objects are listed, not compared.
     let (objects, hooks): (Vec<&Value>, Vec<&Value>) =
         desired.iter().partition(|o| argo::role(o).is_resource());
 
-    // What this Application already owns, listed per kind with its label: the comparison reads
-    // those objects from here rather than one GET each (only objects not found are read singly),
-    // and whatever is no longer desired is left to prune.
-    let tracked = tracking::find_tracked(resolver, app).await?;
+    // What this Application already owns (listed per kind with its label, or from a watch
+    // cache): the comparison reads those objects from here rather than one GET each (only
+    // objects not found are read singly), and whatever is no longer desired is left to prune.
     let listed: HashMap<ResourceKey, Value> = tracked
         .iter()
         .map(|live| (ResourceKey::of(live), live.clone()))
