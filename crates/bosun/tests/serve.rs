@@ -46,9 +46,14 @@ impl Drop for Env {
 
 impl Env {
     async fn start(job_run_time: Duration) -> Env {
+        Env::start_with(job_run_time, Duration::from_millis(200)).await
+    }
+
+    /// A cluster whose pods become ready `pod_ready_delay` after they start.
+    async fn start_with(job_run_time: Duration, pod_ready_delay: Duration) -> Env {
         let cluster = server::start(ClusterConfig {
             timing: bosun_cluster::controllers::Timing {
-                pod_ready_delay: Duration::from_millis(200),
+                pod_ready_delay,
                 job_run_time,
                 resync: Duration::from_secs(1),
             },
@@ -1000,4 +1005,40 @@ async fn a_changed_application_spec_at_the_same_commit_is_auto_synced() {
         "same commit, new spec"
     );
     assert_ne!(items[0]["specDigest"], items[1]["specDigest"]);
+}
+
+/// Health follows the cluster, not the refresh interval: with an hour between refreshes, an
+/// Application whose Deployment becomes ready after its sync turns Healthy when the Deployment
+/// does (the watch cache's status events re-assess it), and drift is still compared at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_follows_live_status_between_refreshes() {
+    let mut env = Env::start_with(Duration::from_millis(400), Duration::from_secs(8)).await;
+    write(
+        &env.repo,
+        "web/deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n",
+    );
+    env.commit("a deployment");
+    env.app("web", "web", "web", AUTO);
+    env.serve("1h");
+    let mut health_after_sync = Value::Null;
+    env.eventually(60, "the sync", || {
+        let status = env.app_json("web")["status"].clone();
+        health_after_sync = status["health"]["status"].clone();
+        status["operationState"]["phase"] == "Succeeded"
+    });
+    // The pods take 8 s to become ready: the sync ended before that.
+    assert_eq!(health_after_sync, "Progressing");
+    env.eventually(60, "Healthy without a refresh", || {
+        env.app_json("web")["status"]["health"]["status"] == "Healthy"
+    });
+    let status = env.app_json("web")["status"].clone();
+    let deployment = status["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "Deployment")
+        .cloned()
+        .unwrap();
+    assert_eq!(deployment["health"]["status"], "Healthy", "{status}");
 }
