@@ -155,14 +155,7 @@ impl Engine {
         let connected = self.cluster(app).await.ok()?;
         let cache = connected.cache.as_ref()?;
         cache.ready(CACHE_READY_TIMEOUT).await.ok()?;
-        let name = &app.metadata.name;
-        Some(
-            cache
-                .objects_of(name)
-                .into_iter()
-                .filter(|o| bosun_plan::tracking::is_tracked_by(o, name))
-                .collect(),
-        )
+        Some(tracked_in(cache, &app.metadata.name))
     }
 
     /// What `app` owns live: from the watch cache (made current for the kinds it renders), or
@@ -172,10 +165,12 @@ impl Engine {
         app: &Application,
         connected: &Connected,
         rendered: &AppRender,
-    ) -> Result<Option<Vec<Value>>, EngineError> {
+    ) -> Result<Vec<Value>, EngineError> {
         let name = app.metadata.name.clone();
         let Some(cache) = &connected.cache else {
-            return Ok(None);
+            return bosun_plan::tracking::find_tracked(&connected.resolver, &name)
+                .await
+                .map_err(|source| EngineError::Plan { app: name, source });
         };
         // A kind defined since the cache started (a CRD a sync created) is watched from now on.
         let (_, kinds) = self.live_kinds(app, &rendered.objects).await?;
@@ -187,13 +182,7 @@ impl Engine {
                 app: name.clone(),
                 source,
             })?;
-        Ok(Some(
-            cache
-                .objects_of(&name)
-                .into_iter()
-                .filter(|o| bosun_plan::tracking::is_tracked_by(o, &name))
-                .collect(),
-        ))
+        Ok(tracked_in(cache, &name))
     }
 
     /// The same engine, reporting to `observer`.
@@ -410,31 +399,17 @@ impl Engine {
         let connected = self.cluster(app).await?;
         let rendered = self.render_with(app, Some(&connected.cluster)).await?;
         let namespace = Self::destination_namespace(app, Some(&connected.cluster));
-        let plan = match self.tracked(app, &connected, &rendered).await? {
-            Some(tracked) => {
-                bosun_plan::plan_with_tracked(
-                    &connected.resolver,
-                    &rendered.objects,
-                    &name,
-                    &namespace,
-                    &app.spec.ignore_differences,
-                    FIELD_MANAGER,
-                    tracked,
-                )
-                .await
-            }
-            None => {
-                bosun_plan::plan(
-                    &connected.resolver,
-                    &rendered.objects,
-                    &name,
-                    &namespace,
-                    &app.spec.ignore_differences,
-                    FIELD_MANAGER,
-                )
-                .await
-            }
-        }
+        let tracked = self.tracked(app, &connected, &rendered).await?;
+        let plan = bosun_plan::plan_with_tracked(
+            &connected.resolver,
+            &rendered.objects,
+            &name,
+            &namespace,
+            &app.spec.ignore_differences,
+            FIELD_MANAGER,
+            tracked,
+        )
+        .await
         .map_err(|source| EngineError::Plan {
             app: name.clone(),
             source,
@@ -495,7 +470,7 @@ impl Engine {
                 .filter(|r| r.noop)
                 .filter_map(|r| Some((r.key.clone(), r.observed.clone()?)))
                 .collect(),
-            tracked: self.tracked(app, &connected, &rendered).await?,
+            tracked: Some(self.tracked(app, &connected, &rendered).await?),
         };
         // A refused write is retried with the Application's backoff (Argo CD's `retry`); a sync
         // that ran but did not become healthy is not, as in Argo CD.
@@ -612,4 +587,13 @@ pub struct SyncReport {
     pub rendered: AppRender,
     pub outcome: SyncOutcome,
     pub health: AppHealth,
+}
+
+/// The objects of `cache` that `app` owns: its label and a tracking annotation naming them.
+fn tracked_in(cache: &LiveCache, app: &str) -> Vec<Value> {
+    cache
+        .objects_of(app)
+        .into_iter()
+        .filter(|o| bosun_plan::tracking::is_tracked_by(o, app))
+        .collect()
 }
