@@ -1042,3 +1042,48 @@ async fn health_follows_live_status_between_refreshes() {
         .unwrap();
     assert_eq!(deployment["health"]["status"], "Healthy", "{status}");
 }
+
+/// A refresh in which nothing changed asks the cluster nothing: what the Application owns comes
+/// from the watch cache, and each object's dry run is remembered while neither the desired nor
+/// the live object changed. (The first refresh after a rollout may dry-run the objects whose
+/// status moved since; the one after it must send nothing.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refresh_with_nothing_changed_sends_no_request() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(&env.repo, "web/cm.yaml", &configmap("web", "v1", ""));
+    write(
+        &env.repo,
+        "web/deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 1\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: nginx:1.27\n",
+    );
+    env.commit("web");
+    env.app("web", "web", "web", AUTO);
+    env.serve("1h");
+    env.eventually(60, "Synced and Healthy", || {
+        let status = env.app_json("web")["status"].clone();
+        status["sync"]["status"] == "Synced" && status["health"]["status"] == "Healthy"
+    });
+    let refresh = || {
+        let out = env.bosun(DEPLOYER, &["app", "refresh", "web"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    refresh();
+    let log = &env.cluster.as_ref().unwrap().state.requests;
+    let before = log.recent();
+    assert!(
+        before.len() < bosun_cluster::requests::CAPACITY - 100,
+        "the log must not wrap"
+    );
+    refresh();
+    let after = log.recent();
+    let sent: Vec<_> = after[before.len()..]
+        .iter()
+        .filter(|r| !r.user_agent.starts_with("kubectl") && !r.uri.contains("watch=true"))
+        .collect();
+    assert!(sent.is_empty(), "a quiet refresh sent {sent:#?}");
+    assert_eq!(env.app_json("web")["status"]["sync"]["status"], "Synced");
+}

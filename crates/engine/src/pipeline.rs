@@ -76,6 +76,8 @@ struct Connected {
     resolver: Resolver,
     /// The cluster's watch cache, in `bosun serve` (see [`Engine::on_live_change`]).
     cache: Option<LiveCache>,
+    /// Dry-run answers kept while nothing changed (with the cache: a quiet refresh asks nothing).
+    dry_runs: Option<bosun_plan::DryRunMemo>,
 }
 
 /// How long a comparison waits for a new watch cache to list every type once.
@@ -325,6 +327,7 @@ impl Engine {
                 Ok::<_, EngineError>(Arc::new(Connected {
                     cluster,
                     resolver,
+                    dry_runs: cache.as_ref().map(|_| bosun_plan::DryRunMemo::new()),
                     cache,
                 }))
             })
@@ -408,6 +411,7 @@ impl Engine {
             &app.spec.ignore_differences,
             FIELD_MANAGER,
             tracked,
+            connected.dry_runs.as_ref(),
         )
         .await
         .map_err(|source| EngineError::Plan {

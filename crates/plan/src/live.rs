@@ -153,12 +153,14 @@ pub async fn predict(
         destination_namespace,
         manager,
         &HashMap::new(),
+        None,
     )
     .await
 }
 
 /// [`predict`], taking the live object from `listed` (objects already read in bulk, by key)
-/// when it holds this object at the desired apiVersion, instead of reading it again.
+/// when it holds this object at the desired apiVersion, instead of reading it again, and the
+/// dry run's answer from `memo` when neither the desired nor the live object changed since.
 pub async fn predict_with(
     resolver: &Resolver,
     desired: &Value,
@@ -166,6 +168,7 @@ pub async fn predict_with(
     destination_namespace: &str,
     manager: &str,
     listed: &HashMap<ResourceKey, Value>,
+    memo: Option<&crate::memo::DryRunMemo>,
 ) -> Result<Predicted> {
     let prepared = prepare(resolver, desired, app, destination_namespace).await?;
     let live = match listed.get(&prepared.key) {
@@ -177,6 +180,15 @@ pub async fn predict_with(
         }
         _ => get_live(resolver, &prepared).await?,
     };
+    if let (Some(memo), Some(live)) = (memo, &live)
+        && let Some(predicted) = memo.recall(app, &prepared.key, &prepared.object, live)
+    {
+        return Ok(Predicted {
+            prepared,
+            predicted,
+            live: Some(live.clone()),
+        });
+    }
     let api = api_for(resolver, &prepared);
     let params = PatchParams::apply(manager).force().dry_run();
     let predicted = match api

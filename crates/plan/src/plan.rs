@@ -15,6 +15,7 @@ use crate::key::{ResourceKey, group_of};
 use crate::live::{self, Predicted};
 use crate::managed_fields::copy_owned_fields;
 use crate::mask::mask_pair;
+use crate::memo::DryRunMemo;
 use crate::normalize::normalize;
 use crate::resolve::Resolver;
 use crate::tracking;
@@ -101,12 +102,14 @@ pub async fn plan(
         ignore,
         manager,
         tracked,
+        None,
     )
     .await
 }
 
 /// [`plan`] with the live objects `app` owns given (a watch cache holds them; see
-/// [`tracking::is_tracked_by`]) instead of listed from the cluster.
+/// [`tracking::is_tracked_by`]) instead of listed from the cluster, and dry-run answers reused
+/// from `memo` where neither side changed since (see [`DryRunMemo`]).
 #[allow(clippy::too_many_arguments)] // the one entry point with everything a plan reads
 pub async fn plan_with_tracked(
     resolver: &Resolver,
@@ -116,6 +119,7 @@ pub async fn plan_with_tracked(
     ignore: &[ResourceIgnoreDifferences],
     manager: &str,
     tracked: Vec<Value>,
+    memo: Option<&DryRunMemo>,
 ) -> Result<Plan> {
     // Bad ignore rules fail before any request.
     IgnoreRules::new(ignore)?;
@@ -144,6 +148,7 @@ pub async fn plan_with_tracked(
                 destination_namespace,
                 manager,
                 &listed,
+                memo,
             )
         })
         .collect();
@@ -160,6 +165,24 @@ pub async fn plan_with_tracked(
                 reason: "the object appears twice in the desired manifests".into(),
             });
         }
+    }
+
+    if let Some(memo) = memo {
+        memo.remember(
+            app,
+            predictions
+                .iter()
+                .filter_map(|outcome| match outcome {
+                    Outcome::Predicted(p) => Some((
+                        p.prepared.key.clone(),
+                        &p.prepared.object,
+                        p.live.as_ref()?,
+                        &p.predicted,
+                    )),
+                    Outcome::PendingCrd { .. } => None,
+                })
+                .collect(),
+        );
     }
 
     // Pure from here on: compile the rules (once) and compare.
@@ -222,6 +245,7 @@ impl Outcome {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // plan_with_tracked's inputs, passed through per object
 async fn predict_or_pending_crd(
     resolver: &Resolver,
     object: &Value,
@@ -230,6 +254,7 @@ async fn predict_or_pending_crd(
     destination_namespace: &str,
     manager: &str,
     listed: &HashMap<ResourceKey, Value>,
+    memo: Option<&DryRunMemo>,
 ) -> Result<Outcome> {
     match live::predict_with(
         resolver,
@@ -238,6 +263,7 @@ async fn predict_or_pending_crd(
         destination_namespace,
         manager,
         listed,
+        memo,
     )
     .await
     {
