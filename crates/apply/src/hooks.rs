@@ -14,6 +14,18 @@ pub enum Phase {
 }
 
 impl Phase {
+    /// The phase [`Phase::as_str`] names.
+    pub fn parse(name: &str) -> Option<Phase> {
+        [
+            Phase::PreSync,
+            Phase::Sync,
+            Phase::PostSync,
+            Phase::SyncFail,
+        ]
+        .into_iter()
+        .find(|p| p.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Phase::PreSync => "PreSync",

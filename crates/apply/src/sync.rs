@@ -59,6 +59,17 @@ pub struct SyncRequest {
     /// The live objects tracked as this Application's, when the caller holds them already (the
     /// controller's watch cache); `None` lists them from the cluster.
     pub tracked: Option<Vec<Value>>,
+    /// Resume an operation that a restart cut short: every step (a phase's wave) before this
+    /// one is done and is skipped; this one runs again (applies are idempotent).
+    pub resume: Option<Step>,
+}
+
+/// One step of a sync: PreSync hooks (wave 0), a wave of the Sync phase, or the end (PostSync,
+/// wave 0: PruneLast and PostSync hooks). Steps run in this order (phase, then wave).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Step {
+    pub phase: Phase,
+    pub wave: i64,
 }
 
 /// What happened to one resource.
@@ -111,6 +122,8 @@ pub enum SyncEvent {
     },
     /// One resource was written (or pruned, or skipped).
     Resource(ResourceResult),
+    /// Everything before this step is done, and it starts: where a resumed sync picks up.
+    Reached(Step),
     /// Waiting for these resources to become healthy (or hooks to finish).
     Waiting {
         phase: Phase,
@@ -233,6 +246,16 @@ impl Run<'_> {
         (self.on_event)(&event);
     }
 
+    /// Whether `step` was done before the sync was resumed; if not, it starts now.
+    fn skip_or_start(&self, phase: Phase, wave: i64) -> bool {
+        let step = Step { phase, wave };
+        if self.req.resume.is_some_and(|resume| step < resume) {
+            return true;
+        }
+        self.emit(SyncEvent::Reached(step));
+        false
+    }
+
     fn record(&mut self, result: ResourceResult) {
         self.emit(SyncEvent::Resource(result.clone()));
         self.results.push(result);
@@ -259,7 +282,8 @@ impl Run<'_> {
         if req.options.create_namespace && !req.namespace.is_empty() {
             self.ensure_namespace().await?;
         }
-        if let Some(pre) = hooks.get(&Phase::PreSync).cloned()
+        if !self.skip_or_start(Phase::PreSync, 0)
+            && let Some(pre) = hooks.get(&Phase::PreSync).cloned()
             && let Err(message) = self.run_hooks(Phase::PreSync, &pre).await?
         {
             return Ok(Err(message));
@@ -316,6 +340,10 @@ impl Run<'_> {
         let last_wave = planned.last().map(|(w, _)| *w);
         for (wave, objects) in planned {
             let wave_hooks = sync_hooks.remove(&wave).unwrap_or_default();
+            if self.skip_or_start(Phase::Sync, wave) {
+                prune_by_wave.remove(&wave);
+                continue;
+            }
             self.emit(SyncEvent::Wave {
                 phase: Phase::Sync,
                 wave,
@@ -360,6 +388,7 @@ impl Run<'_> {
                 return Ok(Err(message));
             }
         }
+        self.skip_or_start(Phase::PostSync, 0);
         if !prune_last.is_empty() {
             self.prune(&prune_last, last_wave.unwrap_or(0)).await?;
         }

@@ -123,6 +123,7 @@ impl TestCluster {
                 .filter_map(|r| Some((r.key.clone(), r.observed.clone()?)))
                 .collect::<BTreeMap<_, _>>(),
             tracked: None,
+            resume: None,
         }
     }
 

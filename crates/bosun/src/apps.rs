@@ -170,6 +170,7 @@ pub fn sync(args: SyncArgs) -> anyhow::Result<i32> {
                     SyncEvent::Waiting { pending, .. } => {
                         format!("waiting: {}", pending.join("; "))
                     }
+                    SyncEvent::Reached(_) => return,
                 };
                 match &bar {
                     Some(bar) => bar.set_message(line),
@@ -180,6 +181,7 @@ pub fn sync(args: SyncArgs) -> anyhow::Result<i32> {
                 dry_run: args.dry_run,
                 prune: args.prune.then_some(true),
                 timeout,
+                resume: None,
             };
             let mut report = engine.sync(app, &settings, &progress).await?;
             if args.wait && report.outcome.succeeded && !args.dry_run {

@@ -265,6 +265,16 @@ impl Env {
 }
 
 /// reqwest is built without a default crypto provider; ring is the binary's one provider.
+/// A child process, killed when dropped.
+struct Process(Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn http() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::new()
@@ -675,8 +685,20 @@ async fn rollback_manual_and_under_auto_sync() {
 
 /// `kill -9` while an auto-sync of a large Application waits in the middle of its waves; the
 /// restarted server reports the operation as interrupted and converges.
+/// kill -9 while an automated sync of 301 objects waits between waves: the restart resumes the
+/// same operation at the wave it reached, and the history shows one operation, its whole length.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn kill_9_during_a_sync_then_restart_converges() {
+async fn kill_9_during_an_auto_sync_then_restart_resumes_it() {
+    kill_9_mid_sync(false).await;
+}
+
+/// The same for a sync asked for through the API: it finishes after the restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_a_manual_sync_then_restart_resumes_it() {
+    kill_9_mid_sync(true).await;
+}
+
+async fn kill_9_mid_sync(manual: bool) {
     // The wave-1 Job takes 4 s: the sync is certainly in flight while it runs.
     let mut env = Env::start(Duration::from_secs(4)).await;
     for i in 0..150 {
@@ -713,12 +735,31 @@ async fn kill_9_during_a_sync_then_restart_converges() {
         "--from-literal=value=mine",
     ]);
     assert!(out.status.success());
-    env.app("big", "big", "big", AUTO);
+    env.app("big", "big", "big", if manual { "" } else { AUTO });
     env.serve("1h");
+    // A manual sync is asked for through the CLI, which waits for it (and loses its server).
+    let _client = manual.then(|| {
+        env.eventually(60, "the Application to be compared", || {
+            env.app_json("big")["status"]["sync"]["status"] == "OutOfSync"
+        });
+        Process(
+            Command::new(env!("CARGO_BIN_EXE_bosun"))
+                .args(["app", "sync", "big", "--prune"])
+                .env("BOSUN_SERVER", &env.api)
+                .env("BOSUN_TOKEN", DEPLOYER)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("bosun app sync"),
+        )
+    });
     env.eventually(90, "the sync to be waiting for the wave-1 Job", || {
         let app = env.app_json("big");
         app["status"]["operationState"]["phase"] == "Running"
-            && env.data("big", "early-149").is_some()
+            && env
+                .kubectl(&["get", "job", "migrate", "-n", "big"])
+                .status
+                .success()
     });
     env.kill_server();
     assert_eq!(
@@ -732,24 +773,34 @@ async fn kill_9_during_a_sync_then_restart_converges() {
         env.data("big", "late-149").is_some()
             && env.app_json("big")["status"]["sync"]["status"] == "Synced"
     });
-    let history: Value = serde_json::from_slice(
-        &env.bosun(ADMIN, &["app", "history", "big", "-o", "json"])
-            .stdout,
-    )
-    .unwrap();
-    let items = history["items"].as_array().unwrap();
-    assert!(
-        items.iter().any(|op| op["phase"] == "Interrupted"),
-        "{history}"
-    );
+    let mut history = Value::Null;
     env.eventually(60, "the resumed sync to be recorded", || {
-        let history: Value = serde_json::from_slice(
+        history = serde_json::from_slice(
             &env.bosun(ADMIN, &["app", "history", "big", "-o", "json"])
                 .stdout,
         )
         .unwrap();
         history["items"][0]["phase"] == "Succeeded"
     });
+    let items = history["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "one operation, resumed: {history}");
+    let op = &items[0];
+    assert_eq!(op["kind"], if manual { "sync" } else { "auto-sync" });
+    assert!(
+        op["durationMs"].as_i64().unwrap() > 4000,
+        "its whole length, across the restart: {op}"
+    );
+    let action = |name: &str| {
+        op["resources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["name"] == name)
+            .map(|r| r["action"].clone())
+    };
+    // Wave 0 was done before the kill and is not applied again; wave 2 only after it.
+    assert_eq!(action("early-000"), Some(json!("created")), "{op}");
+    assert_eq!(action("late-149"), Some(json!("created")), "{op}");
     assert_eq!(
         env.data("big", "foreign").as_deref(),
         Some("mine"),

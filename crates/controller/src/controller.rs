@@ -21,6 +21,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
+use bosun_apply::hooks::Phase as SyncPhase;
+use bosun_apply::sync::{Step, SyncEvent};
 use bosun_engine::pipeline::{AppRender, Engine, EngineError, SyncSettings};
 use bosun_model::{Application, BosunConfig};
 use bosun_record::{NewOperation, Operation, OperationKind, Phase, Pin, ResourceRecord, Store};
@@ -102,6 +104,8 @@ pub struct AppEvent {
 /// An operation asked for through the API, waiting for the Application's next reconcile.
 struct Queued {
     request: OperationRequest,
+    /// The operation a restart cut short, resumed from the step it recorded.
+    resume: Option<Operation>,
     done: oneshot::Sender<Result<Operation, ControllerError>>,
 }
 
@@ -297,15 +301,7 @@ impl Controller {
     /// Reports operations a previous run left unfinished, loads the Applications and starts the
     /// loops. Returns when the first load is done.
     pub async fn start(self: &Arc<Self>) -> Result<Vec<Operation>, ControllerError> {
-        let interrupted = self.store.interrupt_running()?;
-        for op in &interrupted {
-            tracing::warn!(
-                app = %op.app,
-                operation = op.id,
-                kind = %op.kind,
-                "operation interrupted by a restart; the Application is compared again"
-            );
-        }
+        let running = self.store.running()?;
         let this = Arc::downgrade(self);
         self.engine.on_live_change(Arc::new(move |app, change| {
             if let Some(controller) = this.upgrade() {
@@ -313,6 +309,7 @@ impl Controller {
             }
         }));
         self.load_catalog().await;
+        let interrupted = self.resume(running)?;
         if let Some((apps, catalog)) = lock(&self.runtimes).take() {
             let mut loops = lock(&self.loops);
             loops.push(tokio::spawn(
@@ -324,6 +321,53 @@ impl Controller {
         }
         self.reload_catalog
             .after((), self.settings.refresh_interval);
+        Ok(interrupted)
+    }
+
+    /// Queues the operations a previous run left `Running` to resume where they got to (the
+    /// step their progress names); those that cannot resume (a dry run, an Application no
+    /// longer managed) are marked `Interrupted` and returned.
+    fn resume(&self, running: Vec<Operation>) -> Result<Vec<Operation>, ControllerError> {
+        let mut interrupted = Vec::new();
+        for op in running {
+            let entry = match self.entry(&op.app) {
+                Ok(entry) if !op.dry_run => entry,
+                _ => {
+                    let why = if op.dry_run {
+                        "bosun stopped during this dry run; nothing to resume"
+                    } else {
+                        "bosun stopped while this operation ran, and its Application is no longer managed"
+                    };
+                    tracing::warn!(app = %op.app, operation = op.id, "{why}");
+                    self.store.interrupt(op.id, why)?;
+                    interrupted.push(op);
+                    continue;
+                }
+            };
+            tracing::warn!(
+                app = %op.app,
+                operation = op.id,
+                kind = %op.kind,
+                step = ?op.progress.as_ref().map(|p| (&p.phase, p.wave)),
+                "resuming the operation a restart cut short"
+            );
+            let request = OperationRequest {
+                kind: op.kind,
+                initiated_by: op.initiated_by.clone(),
+                // The commits it was syncing, when they were known at its start.
+                revisions: (!op.revisions.is_empty()).then(|| op.revisions.clone()),
+                prune: op.prune,
+                dry_run: false,
+                rollback_of: op.rollback_of,
+            };
+            // Nobody waits for it: the caller went away with the old process.
+            let (done, _) = oneshot::channel();
+            lock(&entry.queued).push_back(Queued {
+                request,
+                resume: Some(op),
+                done,
+            });
+        }
         Ok(interrupted)
     }
 
@@ -407,8 +451,13 @@ impl Controller {
         // Those who asked before this reconcile began are answered when it ends.
         let waiting: Vec<_> = lock(&entry.refreshed).drain(..).collect();
         let queued: Vec<Queued> = lock(&entry.queued).drain(..).collect();
-        for Queued { request, done } in queued {
-            let result = self.run_queued(name, &entry, request).await;
+        for Queued {
+            request,
+            resume,
+            done,
+        } in queued
+        {
+            let result = self.run_queued(name, &entry, request, resume).await;
             let _ = done.send(result);
         }
         let since_compare = lock(&entry.compared_at).map(|at| at.elapsed());
@@ -530,7 +579,7 @@ impl Controller {
             rollback_of: None,
         };
         let result = self
-            .operate(name, entry, app, &request, Some(comparison))
+            .operate(name, entry, app, &request, Some(comparison), None)
             .await;
         if kind == OperationKind::SelfHeal {
             let succeeded = matches!(&result, Ok(op) if op.phase == Phase::Succeeded);
@@ -549,9 +598,12 @@ impl Controller {
         name: &str,
         entry: &Arc<AppEntry>,
         request: OperationRequest,
+        resume: Option<Operation>,
     ) -> Result<Operation, ControllerError> {
         let app = read(&entry.app).clone();
-        if request.kind == OperationKind::Sync && !request.dry_run {
+        // A resumed operation did this before the restart.
+        let starting = resume.is_none();
+        if starting && request.kind == OperationKind::Sync && !request.dry_run {
             // Syncing the head by hand ends a rollback's hold.
             self.store.clear_pin(name)?;
             write(&entry.status).set_condition("AutoSyncPaused", None);
@@ -564,7 +616,10 @@ impl Controller {
                 .sync_policy
                 .as_ref()
                 .is_some_and(|p| p.is_automated());
-        if pinned && let Some(revisions) = &request.revisions {
+        if starting
+            && pinned
+            && let Some(revisions) = &request.revisions
+        {
             self.store.set_pin(
                 name,
                 &Pin {
@@ -574,7 +629,9 @@ impl Controller {
                 },
             )?;
         }
-        let op = self.operate(name, entry, &app, &request, None).await;
+        let op = self
+            .operate(name, entry, &app, &request, None, resume.as_ref())
+            .await;
         if pinned {
             match &op {
                 Ok(op) if op.phase == Phase::Succeeded => {
@@ -722,6 +779,7 @@ impl Controller {
         app: &Application,
         request: &OperationRequest,
         planned: Option<Comparison>,
+        resume: Option<&Operation>,
     ) -> Result<Operation, ControllerError> {
         let target = match &request.revisions {
             Some(revisions) => at_revisions(app, revisions),
@@ -731,34 +789,67 @@ impl Controller {
             .revisions
             .clone()
             .unwrap_or_else(|| read(&entry.status).sync.revisions.clone());
-        let id = self.store.begin(&NewOperation {
-            app: name.into(),
-            kind: request.kind,
-            initiated_by: request.initiated_by.clone(),
-            revisions: known.clone(),
-            prune: request.prune,
-            dry_run: request.dry_run,
-            rollback_of: request.rollback_of,
-            spec_digest: spec_digest(app),
-        })?;
+        let id = match resume {
+            Some(op) => op.id,
+            None => self.store.begin(&NewOperation {
+                app: name.into(),
+                kind: request.kind,
+                initiated_by: request.initiated_by.clone(),
+                revisions: known.clone(),
+                prune: request.prune,
+                dry_run: request.dry_run,
+                rollback_of: request.rollback_of,
+                spec_digest: spec_digest(app),
+            })?,
+        };
         if let Ok(Some(op)) = self.store.operation(name, id) {
             write(&entry.status).operation_state = Some(OperationState::from(&op));
             self.publish(name, entry);
         }
+        // Where a resumed operation got to, and what its resources came to before the restart.
+        let before = resume.and_then(|op| op.progress.clone());
         let settings = SyncSettings {
             dry_run: request.dry_run,
             prune: Some(request.prune),
             timeout: self.settings.sync_timeout,
+            resume: before.as_ref().and_then(|p| {
+                Some(Step {
+                    phase: SyncPhase::parse(&p.phase)?,
+                    wave: p.wave,
+                })
+            }),
+        };
+        // Each step is recorded before it starts, with the results so far: a restart resumes
+        // at that step.
+        let progress = Mutex::new(before.unwrap_or_default());
+        let record_progress = |event: &SyncEvent| {
+            if request.dry_run {
+                return;
+            }
+            let mut progress = lock(&progress);
+            match event {
+                SyncEvent::Resource(r) => progress.resources.push(record_of(r)),
+                SyncEvent::Reached(step) => {
+                    progress.phase = step.phase.as_str().into();
+                    progress.wave = step.wave;
+                    if let Err(e) = self.store.record_progress(id, &progress) {
+                        tracing::error!(app = %name, operation = id, error = %e, "recording progress");
+                    }
+                }
+                _ => {}
+            }
         };
         let result = match planned {
             // What the comparison just planned for the head: applied as planned.
             Some(c) if request.revisions.is_none() => {
                 self.engine
-                    .sync_planned(&target, c.rendered, &c.plan, &settings, &ignore_progress)
+                    .sync_planned(&target, c.rendered, &c.plan, &settings, &record_progress)
                     .await
             }
-            _ => self.engine.sync(&target, &settings, &ignore_progress).await,
+            _ => self.engine.sync(&target, &settings, &record_progress).await,
         };
+        // Resources done before a restart first, each once, as its latest step left it.
+        let earlier = std::mem::take(&mut lock(&progress).resources);
         let (phase, message, revisions, resources) = match &result {
             Ok(report) => (
                 if report.outcome.succeeded {
@@ -768,22 +859,11 @@ impl Controller {
                 },
                 report.outcome.message.clone(),
                 report.rendered.revisions.clone(),
-                report
-                    .outcome
-                    .resources
-                    .iter()
-                    .map(|r| ResourceRecord {
-                        group: r.key.group.clone(),
-                        kind: r.key.kind.clone(),
-                        namespace: r.key.namespace.clone().unwrap_or_default(),
-                        name: r.key.name.clone(),
-                        action: r.action.as_str().into(),
-                        message: r.message.clone(),
-                    })
-                    .collect::<Vec<_>>(),
+                report.outcome.resources.iter().map(record_of).collect(),
             ),
             Err(e) => (Phase::Error, e.to_string(), known, Vec::new()),
         };
+        let resources = merge_resources(earlier, resources);
         self.store
             .finish(id, phase, &message, &revisions, &resources)?;
         self.metrics
@@ -915,7 +995,11 @@ impl Controller {
     ) -> Result<Operation, ControllerError> {
         let entry = self.entry(name)?;
         let (done, finished) = oneshot::channel();
-        lock(&entry.queued).push_back(Queued { request, done });
+        lock(&entry.queued).push_back(Queued {
+            request,
+            resume: None,
+            done,
+        });
         self.reconcile_app.now(name.to_string());
         finished
             .await
@@ -1000,8 +1084,34 @@ impl Controller {
     }
 }
 
-/// The controller reports operations when they end; per-resource progress is not streamed.
-fn ignore_progress(_: &bosun_apply::sync::SyncEvent) {}
+/// One resource's result as the history keeps it.
+fn record_of(r: &bosun_apply::sync::ResourceResult) -> ResourceRecord {
+    ResourceRecord {
+        group: r.key.group.clone(),
+        kind: r.key.kind.clone(),
+        namespace: r.key.namespace.clone().unwrap_or_default(),
+        name: r.key.name.clone(),
+        action: r.action.as_str().into(),
+        message: r.message.clone(),
+    }
+}
+
+/// The results recorded so far (a resumed operation's earlier steps, and this run's, in order)
+/// with each resource once, as its latest result left it.
+fn merge_resources(earlier: Vec<ResourceRecord>, now: Vec<ResourceRecord>) -> Vec<ResourceRecord> {
+    let mut merged: Vec<ResourceRecord> = Vec::new();
+    for record in earlier.into_iter().chain(now) {
+        let same = |r: &ResourceRecord| {
+            (&r.group, &r.kind, &r.namespace, &r.name)
+                == (&record.group, &record.kind, &record.namespace, &record.name)
+        };
+        match merged.iter_mut().find(|r| same(r)) {
+            Some(slot) => *slot = record,
+            None => merged.push(record),
+        }
+    }
+    merged
+}
 
 fn short(revisions: &[String]) -> String {
     revisions

@@ -93,6 +93,8 @@ pub struct SyncSettings {
     /// `None`: what the Application's automated policy says.
     pub prune: Option<bool>,
     pub timeout: Duration,
+    /// Resume a sync a restart cut short, at this step.
+    pub resume: Option<bosun_apply::sync::Step>,
 }
 
 /// Told how long each Git fetch and render took and how each Kubernetes API call ended, so the
@@ -475,6 +477,7 @@ impl Engine {
                 .filter_map(|r| Some((r.key.clone(), r.observed.clone()?)))
                 .collect(),
             tracked: Some(self.tracked(app, &connected, &rendered).await?),
+            resume: settings.resume,
         };
         // A refused write is retried with the Application's backoff (Argo CD's `retry`); a sync
         // that ran but did not become healthy is not, as in Argo CD.

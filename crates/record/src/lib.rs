@@ -2,7 +2,7 @@
 //!
 //! - **Operations** (syncs and rollbacks): written as `Running` *before* the first write to a
 //!   cluster and finished afterwards, so a `kill -9` in between leaves a `Running` row that the
-//!   next start reports as `Interrupted` ([`Store::interrupt_running`]) instead of losing it.
+//!   next start resumes from the step it recorded ([`Store::running`], [`Store::record_progress`]) instead of losing it.
 //!   Finished operations are the Application's history (`bosun app history`).
 //! - **Pins**: a rollback of an automatically synced Application holds it at the rolled-back
 //!   revision until Git moves past the revision that was rolled back from (see `docs/serve.md`).
@@ -24,7 +24,9 @@ mod operations;
 mod pins;
 
 pub use audit::AuditEntry;
-pub use operations::{NewOperation, Operation, OperationKind, Phase, ResourceRecord, UnknownValue};
+pub use operations::{
+    NewOperation, Operation, OperationKind, Phase, Progress, ResourceRecord, UnknownValue,
+};
 pub use pins::Pin;
 
 #[derive(Debug, thiserror::Error)]
@@ -262,7 +264,7 @@ CREATE TABLE IF NOT EXISTS audit (
         let store = Store::open(dir.path()).unwrap();
         assert_history_kept(&store, "d-old");
         drop(store);
-        assert_eq!(user_version(dir.path()), 2);
+        assert_eq!(user_version(dir.path()), migrations::LATEST);
         assert_history_kept_after_reopen(dir.path());
     }
 
@@ -275,7 +277,7 @@ CREATE TABLE IF NOT EXISTS audit (
         // state once, as the build that added the column did.
         assert_history_kept(&store, "");
         drop(store);
-        assert_eq!(user_version(dir.path()), 2);
+        assert_eq!(user_version(dir.path()), migrations::LATEST);
         assert_history_kept_after_reopen(dir.path());
     }
 
@@ -291,7 +293,7 @@ CREATE TABLE IF NOT EXISTS audit (
         drop(Store::open(dir.path()).unwrap());
         Connection::open(dir.path().join("bosun.db"))
             .unwrap()
-            .pragma_update(None, "user_version", 3)
+            .pragma_update(None, "user_version", migrations::LATEST + 1)
             .unwrap();
         let e = Store::open(dir.path()).err().expect("refused").to_string();
         assert!(e.contains("newer bosun"), "{e}");

@@ -27,7 +27,11 @@ pub(crate) enum MigrationError {
 type Step = fn(&Transaction) -> rusqlite::Result<()>;
 
 /// Step `n` (from 1) is `STEPS[n - 1]`; append only, never edit a released step.
-const STEPS: &[Step] = &[first_schema, spec_digest];
+const STEPS: &[Step] = &[first_schema, spec_digest, operation_progress];
+
+/// The schema version this build writes.
+#[cfg(test)]
+pub(crate) const LATEST: i64 = STEPS.len() as i64;
 
 /// Step 1: the schema of the first `bosun serve` (commit 930b23d).
 fn first_schema(tx: &Transaction) -> rusqlite::Result<()> {
@@ -84,6 +88,11 @@ fn spec_digest(tx: &Transaction) -> rusqlite::Result<()> {
 
 /// Runs the steps `conn` has not had yet. Refuses a database from a newer bosun rather than
 /// reading columns it does not know the meaning of.
+/// Step 3: where a running operation got to (JSON), so a restart resumes it there.
+fn operation_progress(tx: &Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch("ALTER TABLE operations ADD COLUMN progress TEXT")
+}
+
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), MigrationError> {
     let known = STEPS.len() as i64;
     loop {

@@ -127,6 +127,17 @@ pub struct ResourceRecord {
     pub message: String,
 }
 
+/// How far a running operation got: the step it was at (a sync phase and wave; everything
+/// before it is done) and what its resources came to so far.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Progress {
+    /// `PreSync`, `Sync` or `PostSync`.
+    pub phase: String,
+    pub wave: i64,
+    pub resources: Vec<ResourceRecord>,
+}
+
 /// An operation as it starts.
 #[derive(Clone, Debug)]
 pub struct NewOperation {
@@ -165,6 +176,9 @@ pub struct Operation {
     pub started_at: String,
     pub finished_at: Option<String>,
     pub duration_ms: Option<i64>,
+    /// While it runs: the step it reached (what a restart resumes from).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub progress: Option<Progress>,
 }
 
 /// Text column `index` (named `column`) parsed as `T`; a value this build does not know is a
@@ -230,7 +244,7 @@ impl Store {
             .map(|s| finished.as_millisecond() - s.as_millisecond());
         conn.execute(
             "UPDATE operations SET phase = ?2, message = ?3, revisions = ?4, resources = ?5,
-             finished_at = ?6, duration_ms = ?7 WHERE id = ?1",
+             finished_at = ?6, duration_ms = ?7, progress = NULL WHERE id = ?1",
             params![
                 id,
                 phase.as_str(),
@@ -244,35 +258,37 @@ impl Store {
         Ok(())
     }
 
-    /// Marks every `Running` operation `Interrupted` and returns them: called once at start,
-    /// when nothing can be running yet.
-    pub fn interrupt_running(&self) -> Result<Vec<Operation>> {
-        let running = self.query("WHERE phase = 'Running' ORDER BY id", params![])?;
-        let conn = self.conn();
-        let at = now();
-        for op in &running {
-            conn.execute(
-                "UPDATE operations SET phase = 'Interrupted', finished_at = ?2,
-                 message = 'bosun stopped while this operation ran; the next reconcile compares again and resumes it'
-                 WHERE id = ?1",
-                params![op.id, at],
-            )?;
-        }
-        drop(conn);
-        Ok(running
-            .into_iter()
-            .map(|mut op| {
-                op.phase = Phase::Interrupted;
-                op
-            })
-            .collect())
+    /// Records where running operation `id` got to. Called before the step it names starts.
+    pub fn record_progress(&self, id: i64, progress: &Progress) -> Result<()> {
+        self.conn().execute(
+            "UPDATE operations SET progress = ?2 WHERE id = ?1 AND phase = 'Running'",
+            params![id, to_json(progress)],
+        )?;
+        Ok(())
+    }
+
+    /// The operations a previous run left `Running` (with their progress), oldest first: called
+    /// once at start, when nothing can be running yet, to resume them.
+    pub fn running(&self) -> Result<Vec<Operation>> {
+        self.query("WHERE phase = 'Running' ORDER BY id", params![])
+    }
+
+    /// Marks running operation `id` `Interrupted` (it cannot be resumed), saying why.
+    pub fn interrupt(&self, id: i64, message: &str) -> Result<()> {
+        self.conn().execute(
+            "UPDATE operations SET phase = 'Interrupted', finished_at = ?2, message = ?3
+             WHERE id = ?1 AND phase = 'Running'",
+            params![id, now(), message],
+        )?;
+        Ok(())
     }
 
     fn query(&self, clause: &str, args: impl rusqlite::Params) -> Result<Vec<Operation>> {
         let conn = self.conn();
         let mut stmt = conn.prepare(&format!(
             "SELECT id, app, kind, initiated_by, revisions, prune, dry_run, rollback_of, phase,
-                    message, resources, started_at, finished_at, duration_ms, spec_digest
+                    message, resources, started_at, finished_at, duration_ms, spec_digest,
+                    progress
              FROM operations {clause}"
         ))?;
         let rows = stmt.query_map(args, |r| {
@@ -292,6 +308,9 @@ impl Store {
                 finished_at: r.get(12)?,
                 duration_ms: r.get(13)?,
                 spec_digest: r.get(14)?,
+                progress: r
+                    .get::<_, Option<String>>(15)?
+                    .and_then(|p| serde_json::from_str(&p).ok()),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -351,7 +370,7 @@ mod tests {
     }
 
     #[test]
-    fn operations_survive_reopening_and_running_ones_become_interrupted() {
+    fn operations_survive_reopening_with_their_progress() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let done = store.begin(&new_op("web", OperationKind::Sync)).unwrap();
@@ -375,12 +394,23 @@ mod tests {
         let cut = store
             .begin(&new_op("web", OperationKind::AutoSync))
             .unwrap();
+        let progress = Progress {
+            phase: "Sync".into(),
+            wave: 2,
+            resources: resources.clone(),
+        };
+        store.record_progress(cut, &progress).unwrap();
         drop(store);
 
         let store = Store::open(dir.path()).unwrap();
-        let interrupted = store.interrupt_running().unwrap();
-        assert_eq!(interrupted.len(), 1);
-        assert_eq!(interrupted[0].id, cut);
+        let running = store.running().unwrap();
+        assert_eq!(running.len(), 1);
+        assert_eq!(running[0].id, cut);
+        assert_eq!(running[0].progress.as_ref(), Some(&progress));
+        // Not resumable (say, its Application is gone): interrupted, with why.
+        store
+            .interrupt(cut, "its Application is no longer managed")
+            .unwrap();
         let history = store.history("web").unwrap();
         assert_eq!(history.len(), 2);
         assert_eq!(history[0].id, cut, "newest first");
@@ -391,7 +421,11 @@ mod tests {
         assert_eq!(history[1].revisions, ["def"]);
         assert_eq!(history[1].resources, resources);
         assert!(history[1].duration_ms.is_some());
-        assert!(store.interrupt_running().unwrap().is_empty());
+        assert_eq!(
+            history[1].progress, None,
+            "a finished operation has no progress"
+        );
+        assert!(store.running().unwrap().is_empty());
         // An interrupted auto-sync does not count as tried: the revision is synced again.
         assert_eq!(store.last_automated("web").unwrap(), None);
     }
