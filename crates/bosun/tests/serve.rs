@@ -1138,3 +1138,71 @@ async fn a_refresh_with_nothing_changed_sends_no_request() {
     assert!(sent.is_empty(), "a quiet refresh sent {sent:#?}");
     assert_eq!(env.app_json("web")["status"]["sync"]["status"], "Synced");
 }
+
+/// Two more clusters besides the live one: a local cluster that was stopped (connections
+/// refused) and an address that accepts connections and never answers. Their Applications say
+/// so in their status; the Application on the live cluster syncs as fast as ever (the
+/// connection to each cluster is made by a task of its own, holding no reconcile).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_cluster_does_not_hold_up_the_others() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    // A local cluster, stopped: its port refuses connections.
+    let stopped = server::start(ClusterConfig::default())
+        .await
+        .expect("cluster");
+    let stopped_url = stopped.url();
+    drop(stopped);
+    // An address that accepts connections and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_url = format!("http://{}", silent.local_addr().unwrap());
+    let _held = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let mut clusters = String::from("clusters:\n");
+    for (name, url) in [("stopped", &stopped_url), ("silent", &silent_url)] {
+        let kubeconfig = env.dir.path().join(format!("{name}.kubeconfig"));
+        bosun_cluster::kubeconfig::write(&kubeconfig, name, url, "tester").unwrap();
+        clusters.push_str(&format!(
+            "- {{name: {name}, kubeconfig: {}}}\n",
+            kubeconfig.display()
+        ));
+    }
+    write(&env.repo, "web/cm.yaml", &configmap("web", "v1", ""));
+    env.commit("web");
+    // Fifteen Applications on the unreachable clusters (ten on the silent one: more than the 8
+    // reconciles at once), one on the live cluster.
+    for i in 0..15 {
+        let cluster = if i % 3 == 0 { "stopped" } else { "silent" };
+        write(
+            env.dir.path(),
+            &format!("apps/far-{i}.yaml"),
+            &format!(
+                "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: far-{i}\nspec:\n  source:\n    repoURL: file://{}\n    targetRevision: main\n    path: web\n  destination:\n    name: {cluster}\n    namespace: far\n  syncPolicy:\n    automated: {{prune: true}}\n",
+                env.repo.display()
+            ),
+        );
+    }
+    env.app("near", "web", "near", AUTO);
+    let config = env.config("1h");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(&config, format!("{clusters}{text}")).unwrap();
+    env.serve_config(&config);
+    env.eventually(30, "the live cluster's Application to sync", || {
+        env.data("near", "web").as_deref() == Some("v1")
+    });
+    for (app, says) in [("far-0", "stopped"), ("far-1", "silent")] {
+        env.eventually(30, "the unreachable cluster in the status", || {
+            let status = env.app_json(app)["status"].clone();
+            status["sync"]["status"] == "Unknown"
+                && status["conditions"].as_array().is_some_and(|c| {
+                    c.iter().any(|c| {
+                        c["type"] == "ComparisonError"
+                            && c["message"].as_str().is_some_and(|m| m.contains(says))
+                    })
+                })
+        });
+    }
+}

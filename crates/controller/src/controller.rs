@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use bosun_apply::hooks::Phase as SyncPhase;
 use bosun_apply::sync::{Step, SyncEvent};
+use bosun_engine::connect::ConnectError;
 use bosun_engine::pipeline::{AppRender, Engine, EngineError, SyncSettings};
 use bosun_model::{Application, BosunConfig};
 use bosun_record::{NewOperation, Operation, OperationKind, Phase, Pin, ResourceRecord, Store};
@@ -478,20 +479,44 @@ impl Controller {
             self.settings.refresh_interval,
             self.settings.refresh_jitter,
         );
-        let comparison = self.compare(name, &entry, &app).await;
-        if let Some(comparison) = comparison
-            && app
-                .spec
-                .sync_policy
-                .as_ref()
-                .is_some_and(|p| p.is_automated())
-            && let Some(wait) = self.automate(name, &entry, &app, comparison).await?
-            && matches!(next, Action::RequeueAfter(at) if wait < at)
-        {
-            // Self-heal's backoff ends: compare then.
-            entry.compare.store(true, Ordering::SeqCst);
-            next = Action::requeue(wait);
-        }
+        let outcome = match self.compare(name, &entry, &app).await {
+            Ok(comparison)
+                if app
+                    .spec
+                    .sync_policy
+                    .as_ref()
+                    .is_some_and(|p| p.is_automated()) =>
+            {
+                match self.automate(name, &entry, &app, comparison).await {
+                    Ok(Some(wait)) if matches!(next, Action::RequeueAfter(at) if wait < at) => {
+                        // Self-heal's backoff ends: compare then.
+                        entry.compare.store(true, Ordering::SeqCst);
+                        next = Action::requeue(wait);
+                        Ok(next)
+                    }
+                    Ok(_) => Ok(next),
+                    Err(e) => Err(e),
+                }
+            }
+            Ok(_) => Ok(next),
+            Err(e) => match *e {
+                // The first connection to its cluster is being made: the engine tells when.
+                EngineError::Connect {
+                    source:
+                        ConnectError::Pending {
+                            last_error: None, ..
+                        },
+                    ..
+                } => Ok(next),
+                // Unreachable: compared again on the runtime's backoff, not a refresh later.
+                EngineError::Connect { .. } => {
+                    entry.compare.store(true, Ordering::SeqCst);
+                    Err(ControllerError::Engine(e))
+                }
+                // The status says what failed; Git or a fix brings the next comparison.
+                _ => Ok(next),
+            },
+        };
         for waiter in waiting {
             let _ = waiter.send(());
         }
@@ -499,7 +524,7 @@ impl Controller {
             .reconcile_seconds
             .get_or_create(&AppLabel { app: name.into() })
             .observe(started.elapsed().as_secs_f64());
-        Ok(next)
+        outcome
     }
 
     /// Auto-sync and self-heal for an automated Application. Returns how soon to look again
@@ -653,7 +678,7 @@ impl Controller {
         name: &str,
         entry: &Arc<AppEntry>,
         app: &Application,
-    ) -> Option<Comparison> {
+    ) -> Result<Comparison, Box<EngineError>> {
         let result = self.engine.diff(app).await;
         let comparison = match result {
             Ok((rendered, plan)) => {
@@ -698,7 +723,7 @@ impl Controller {
                     .collect();
                 set_health(&mut status, &health);
                 drop(status);
-                Some(Comparison {
+                Ok(Comparison {
                     revisions: rendered.revisions.clone(),
                     in_sync: plan.in_sync(),
                     only_prune: plan
@@ -715,7 +740,7 @@ impl Controller {
                 let mut status = write(&entry.status);
                 status.sync.status = "Unknown".into();
                 status.set_condition("ComparisonError", Some(e.to_string()));
-                None
+                Err(Box::new(e))
             }
         };
         write(&entry.status).reconciled_at = Some(now());
@@ -888,7 +913,8 @@ impl Controller {
             );
         }
         if !request.dry_run {
-            self.compare(name, entry, app).await;
+            // Its failure is in the status.
+            let _ = self.compare(name, entry, app).await;
         }
         Ok(op)
     }

@@ -19,6 +19,19 @@ pub enum ConnectError {
         cluster: String,
         source: kube::Error,
     },
+    #[error("cluster {cluster}: discovery: {message}")]
+    Discovery { cluster: String, message: String },
+    #[error("cluster {cluster}: no answer within {after:?}")]
+    Timeout {
+        cluster: String,
+        after: std::time::Duration,
+    },
+    /// `bosun serve` connects in the background; the Application is reconciled when it is done.
+    #[error("cluster {cluster}: connecting{}", last_error.as_ref().map(|e| format!(" (the last attempt failed: {e})")).unwrap_or_default())]
+    Pending {
+        cluster: String,
+        last_error: Option<String>,
+    },
 }
 
 /// A connected cluster.

@@ -71,6 +71,76 @@ pub struct AppRender {
     pub objects: Vec<Value>,
 }
 
+/// One destination's connection, made once.
+#[derive(Default)]
+struct ClusterSlot {
+    connected: OnceCell<Arc<Connected>>,
+    state: std::sync::Mutex<SlotState>,
+}
+
+/// A background connection attempt (`bosun serve`) and who waits for it.
+#[derive(Default)]
+struct SlotState {
+    connecting: bool,
+    failures: u32,
+    retry_at: Option<tokio::time::Instant>,
+    last_error: Option<String>,
+    /// Applications told when the connection is made.
+    waiting: std::collections::BTreeSet<String>,
+}
+
+/// How long connecting to a cluster (version, discovery) may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Connects to `target`, runs discovery and, when `on_change` is given, starts its watch cache.
+async fn connect_cluster(
+    target: &ClusterRef,
+    observer: Arc<dyn Observer>,
+    on_change: Option<OnLiveChange>,
+) -> Result<Arc<Connected>, ConnectError> {
+    let label = target
+        .name
+        .clone()
+        .or_else(|| target.context.clone())
+        .unwrap_or_else(|| "current context".into());
+    let connecting = async {
+        let cluster = connect(target, observer).await?;
+        let resolver =
+            Resolver::new(cluster.client.clone())
+                .await
+                .map_err(|e| ConnectError::Discovery {
+                    cluster: label.clone(),
+                    message: e.to_string(),
+                })?;
+        let cache = on_change.map(|on_change| {
+            LiveCache::new(
+                cluster.client.clone(),
+                bosun_plan::tracking::APP_LABEL,
+                on_change,
+            )
+        });
+        if let Some(cache) = &cache {
+            // Every type: an object of a kind the Application no longer renders is still its
+            // own, to prune.
+            cache.watch(resolver.listable().await.into_iter().map(|r| r.resource));
+        }
+        Ok(Arc::new(Connected {
+            cluster,
+            resolver,
+            dry_runs: cache.as_ref().map(|_| bosun_plan::DryRunMemo::new()),
+            cache,
+        }))
+    };
+    tokio::time::timeout(CONNECT_TIMEOUT, connecting)
+        .await
+        .unwrap_or_else(|_| {
+            Err(ConnectError::Timeout {
+                cluster: label.clone(),
+                after: CONNECT_TIMEOUT,
+            })
+        })
+}
+
 struct Connected {
     cluster: Cluster,
     resolver: Resolver,
@@ -117,7 +187,7 @@ pub struct Engine {
     renderer: Renderer,
     /// One cell per destination: connecting to one cluster holds no lock that another
     /// cluster's Applications wait on, and a failed connect leaves the cell empty for a retry.
-    clusters: std::sync::Mutex<HashMap<String, Arc<OnceCell<Arc<Connected>>>>>,
+    clusters: std::sync::Mutex<HashMap<String, Arc<ClusterSlot>>>,
     observer: Arc<dyn Observer>,
     live_changes: std::sync::OnceLock<OnLiveChange>,
 }
@@ -283,6 +353,10 @@ impl Engine {
         })
     }
 
+    /// The connection to `app`'s destination. One-shot commands connect here and wait. In
+    /// `bosun serve` (a watch cache is kept) the connection is made by a task of its own and this
+    /// answers at once: a slow or unreachable cluster holds no reconcile of any Application, and
+    /// the Applications that asked are told (as a live change) when it is ready.
     async fn cluster(&self, app: &Application) -> Result<Arc<Connected>, EngineError> {
         let name = app.metadata.name.clone();
         let target: ClusterRef = self
@@ -293,48 +367,73 @@ impl Engine {
                 source,
             })?;
         let key = format!("{:?}/{:?}", target.kubeconfig, target.context);
-        let cell = self
+        let slot = self
             .clusters
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .entry(key)
             .or_default()
             .clone();
-        let connected = cell
-            .get_or_try_init(|| async {
-                let cluster = connect(&target, self.observer.clone())
-                    .await
-                    .map_err(|source| EngineError::Connect {
-                        app: name.clone(),
-                        source,
-                    })?;
-                let resolver = Resolver::new(cluster.client.clone())
-                    .await
-                    .map_err(|source| EngineError::Plan {
-                        app: name.clone(),
-                        source,
-                    })?;
-                let cache = self.live_changes.get().map(|on_change| {
-                    LiveCache::new(
-                        cluster.client.clone(),
-                        bosun_plan::tracking::APP_LABEL,
-                        on_change.clone(),
-                    )
-                });
-                if let Some(cache) = &cache {
-                    // Every type: an object of a kind the Application no longer renders is
-                    // still its own, to prune.
-                    cache.watch(resolver.listable().await.into_iter().map(|r| r.resource));
+        if let Some(connected) = slot.connected.get() {
+            return Ok(connected.clone());
+        }
+        let Some(on_change) = self.live_changes.get().cloned() else {
+            let connected = slot
+                .connected
+                .get_or_try_init(|| connect_cluster(&target, self.observer.clone(), None))
+                .await
+                .map_err(|source| EngineError::Connect { app: name, source })?;
+            return Ok(connected.clone());
+        };
+        let mut state = slot.state.lock().unwrap_or_else(|p| p.into_inner());
+        state.waiting.insert(name.clone());
+        let now = tokio::time::Instant::now();
+        if !state.connecting && state.retry_at.is_none_or(|at| now >= at) {
+            state.connecting = true;
+            let (slot, observer) = (slot.clone(), self.observer.clone());
+            let target = target.clone();
+            tokio::spawn(async move {
+                let result = connect_cluster(&target, observer, Some(on_change.clone())).await;
+                let waiting = {
+                    let mut state = slot.state.lock().unwrap_or_else(|p| p.into_inner());
+                    state.connecting = false;
+                    match &result {
+                        Ok(_) => {
+                            state.last_error = None;
+                            state.failures = 0;
+                            std::mem::take(&mut state.waiting)
+                        }
+                        Err(e) => {
+                            // Those waiting retry on their own backoff; a new attempt waits for
+                            // this cluster's (1 s doubling to a minute), not for theirs.
+                            state.failures += 1;
+                            let wait = Duration::from_secs(1 << state.failures.min(6));
+                            state.retry_at = Some(tokio::time::Instant::now() + wait);
+                            state.last_error = Some(e.to_string());
+                            tracing::warn!(cluster = %e, retry_in = ?wait, "connecting failed");
+                            Default::default()
+                        }
+                    }
+                };
+                if let Ok(connected) = result {
+                    let _ = slot.connected.set(connected);
+                    for app in waiting {
+                        on_change(&app, Change::Spec);
+                    }
                 }
-                Ok::<_, EngineError>(Arc::new(Connected {
-                    cluster,
-                    resolver,
-                    dry_runs: cache.as_ref().map(|_| bosun_plan::DryRunMemo::new()),
-                    cache,
-                }))
-            })
-            .await?;
-        Ok(connected.clone())
+            });
+        }
+        Err(EngineError::Connect {
+            app: name,
+            source: ConnectError::Pending {
+                cluster: target
+                    .name
+                    .clone()
+                    .or_else(|| target.context.clone())
+                    .unwrap_or_else(|| "current context".into()),
+                last_error: state.last_error.clone(),
+            },
+        })
     }
 
     fn destination_namespace(app: &Application, cluster: Option<&Cluster>) -> String {
