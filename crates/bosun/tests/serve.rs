@@ -1206,3 +1206,136 @@ async fn an_unreachable_cluster_does_not_hold_up_the_others() {
         });
     }
 }
+
+/// 300 Applications against a cluster that answers a fifth of all requests with 500 or 429 and
+/// cuts every watch after 3 s: they all converge, nothing Git still has is pruned, and the
+/// retries are bounded (printed, for the record).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hundred_applications_converge_through_faults() {
+    const APPS: usize = 300;
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    for i in 0..APPS {
+        write(
+            &env.repo,
+            &format!("a{i:03}/cm.yaml"),
+            &configmap(&format!("cm-{i:03}"), "v1", ""),
+        );
+    }
+    env.commit("300 applications");
+    let policy = format!(
+        "{AUTO_HEAL}    retry:\n      limit: 10\n      backoff:\n        duration: 1s\n        factor: 2\n        maxDuration: 8s\n"
+    );
+    for i in 0..APPS {
+        env.app(&format!("a{i:03}"), &format!("a{i:03}"), "faults", &policy);
+    }
+    env.cluster
+        .as_ref()
+        .unwrap()
+        .state
+        .faults
+        .set(bosun_cluster::faults::FaultConfig {
+            error_rate: 0.1,
+            throttle_rate: 0.1,
+            latency_ms: 0,
+            drop_watch_after_seconds: 3,
+        })
+        .unwrap();
+    env.serve("1h");
+    let started = Instant::now();
+    let mut apps = Value::Null;
+    let mut converged = false;
+    while started.elapsed() < Duration::from_secs(600) {
+        let (code, body) = env.get("/api/v1/applications", Some(ADMIN)).await;
+        if code == 200 {
+            apps = serde_json::from_str(&body).unwrap();
+            let items = apps["items"].as_array().unwrap();
+            if items.len() == APPS
+                && items.iter().all(|a| {
+                    a["status"]["sync"]["status"] == "Synced"
+                        && a["status"]["health"]["status"] == "Healthy"
+                })
+            {
+                converged = true;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let unconverged: Vec<_> = apps["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter(|a| a["status"]["sync"]["status"] != "Synced")
+                .map(|a| {
+                    (
+                        a["metadata"]["name"].clone(),
+                        a["status"]["conditions"].clone(),
+                    )
+                })
+                .take(5)
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(converged, "not converged in 600 s: {unconverged:?}");
+    let took = started.elapsed();
+    // Heal the cluster to read the results.
+    env.cluster
+        .as_ref()
+        .unwrap()
+        .state
+        .faults
+        .set(Default::default())
+        .unwrap();
+    let (mut operations, mut failed, mut most) = (0, 0, 0);
+    for i in 0..APPS {
+        let (code, body) = env
+            .get(
+                &format!("/api/v1/applications/a{i:03}/history"),
+                Some(ADMIN),
+            )
+            .await;
+        assert_eq!(code, 200, "{body}");
+        let history: Value = serde_json::from_str(&body).unwrap();
+        let items = history["items"].as_array().unwrap();
+        for op in items {
+            assert!(
+                op["resources"]
+                    .as_array()
+                    .is_none_or(|r| r.iter().all(|r| r["action"] != "pruned")),
+                "something Git has was pruned: {op}"
+            );
+            if op["phase"] != "Succeeded" {
+                failed += 1;
+            }
+        }
+        operations += items.len();
+        most = most.max(items.len());
+        assert_eq!(
+            env.data("faults", &format!("cm-{i:03}")).as_deref(),
+            Some("v1")
+        );
+    }
+    let (_, metrics) = env.get("/metrics", None).await;
+    let errors: f64 = metrics
+        .lines()
+        .filter(|l| {
+            l.starts_with("bosun_controller_reconciles_total")
+                && l.contains("controller=\"applications\"")
+                && l.contains("result=\"error\"")
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    eprintln!(
+        "faults: {APPS} Applications converged in {took:?}; {operations} operations ({failed} not \
+         Succeeded, at most {most} for one Application); {errors} reconciles retried on error"
+    );
+    assert!(
+        most <= 10,
+        "operations per Application must stay bounded: {most}"
+    );
+    assert!(
+        errors <= (APPS * 10) as f64,
+        "reconcile retries must stay bounded: {errors}"
+    );
+}

@@ -508,13 +508,15 @@ impl Controller {
                         },
                     ..
                 } => Ok(next),
-                // Unreachable: compared again on the runtime's backoff, not a refresh later.
-                EngineError::Connect { .. } => {
+                // What only Git can fix (a bad manifest, a chart that does not render): the
+                // status says so, and a push or the next refresh brings the next comparison.
+                EngineError::Model { .. } | EngineError::Render { .. } => Ok(next),
+                // What may pass (an unreachable cluster or repository, an answer 500 or 429):
+                // compared again on the runtime's backoff, not a refresh later.
+                _ => {
                     entry.compare.store(true, Ordering::SeqCst);
                     Err(ControllerError::Engine(e))
                 }
-                // The status says what failed; Git or a fix brings the next comparison.
-                _ => Ok(next),
             },
         };
         for waiter in waiting {
