@@ -288,6 +288,13 @@ impl Controller {
         &self.store
     }
 
+    /// A store call, run where it may block: SQLite with `synchronous=FULL` waits for the disk,
+    /// and the runtime moves the worker's other tasks elsewhere meanwhile (bosun serve runs on
+    /// a multi-threaded runtime).
+    fn stored<T>(&self, call: impl FnOnce(&Store) -> T) -> T {
+        tokio::task::block_in_place(|| call(&self.store))
+    }
+
     /// The Prometheus exposition; Applications by status are counted now, at scrape time,
     /// rather than on every status change.
     pub fn metrics_text(&self) -> String {
@@ -302,7 +309,7 @@ impl Controller {
     /// Reports operations a previous run left unfinished, loads the Applications and starts the
     /// loops. Returns when the first load is done.
     pub async fn start(self: &Arc<Self>) -> Result<Vec<Operation>, ControllerError> {
-        let running = self.store.running()?;
+        let running = self.stored(|store| store.running())?;
         let this = Arc::downgrade(self);
         self.engine.on_live_change(Arc::new(move |app, change| {
             if let Some(controller) = this.upgrade() {
@@ -340,7 +347,7 @@ impl Controller {
                         "bosun stopped while this operation ran, and its Application is no longer managed"
                     };
                     tracing::warn!(app = %op.app, operation = op.id, "{why}");
-                    self.store.interrupt(op.id, why)?;
+                    self.stored(|store| store.interrupt(op.id, why))?;
                     interrupted.push(op);
                     continue;
                 }
@@ -417,7 +424,7 @@ impl Controller {
                     queued: Mutex::new(VecDeque::new()),
                     refreshed: Mutex::new(Vec::new()),
                 });
-                if let Ok(Some(op)) = self.store.last_operation(&name) {
+                if let Ok(Some(op)) = self.stored(|store| store.last_operation(&name)) {
                     write(&entry.status).operation_state = Some(OperationState::from(&op));
                 }
                 tracing::info!(app = %name, "managing Application");
@@ -544,17 +551,17 @@ impl Controller {
             .as_ref()
             .and_then(|p| p.automated.clone())
             .unwrap_or_default();
-        let mut pin = self.store.pin(name)?;
+        let mut pin = self.stored(|store| store.pin(name))?;
         if pin
             .as_ref()
             .is_some_and(|p| automation::pin_is_stale(p, &comparison.revisions))
         {
             // Git moved past the revision that was rolled back from: the hold ends.
-            self.store.clear_pin(name)?;
+            self.stored(|store| store.clear_pin(name))?;
             write(&entry.status).set_condition("AutoSyncPaused", None);
             pin = None;
         }
-        let last = self.store.last_automated(name)?;
+        let last = self.stored(|store| store.last_automated(name))?;
         let digest = spec_digest(app);
         let heal = lock(&entry.heal).clone();
         let decision = automation::decide(
@@ -632,7 +639,7 @@ impl Controller {
         let starting = resume.is_none();
         if starting && request.kind == OperationKind::Sync && !request.dry_run {
             // Syncing the head by hand ends a rollback's hold.
-            self.store.clear_pin(name)?;
+            self.stored(|store| store.clear_pin(name))?;
             write(&entry.status).set_condition("AutoSyncPaused", None);
         }
         // A crash between the pin and the rollback must not let auto-sync or self-heal put the
@@ -647,14 +654,16 @@ impl Controller {
             && pinned
             && let Some(revisions) = &request.revisions
         {
-            self.store.set_pin(
-                name,
-                &Pin {
-                    revisions: revisions.clone(),
-                    from_head: read(&entry.status).sync.revisions.clone(),
-                    operation: request.rollback_of.unwrap_or_default(),
-                },
-            )?;
+            self.stored(|store| {
+                store.set_pin(
+                    name,
+                    &Pin {
+                        revisions: revisions.clone(),
+                        from_head: read(&entry.status).sync.revisions.clone(),
+                        operation: request.rollback_of.unwrap_or_default(),
+                    },
+                )
+            })?;
         }
         let op = self
             .operate(name, entry, &app, &request, None, resume.as_ref())
@@ -662,13 +671,13 @@ impl Controller {
         if pinned {
             match &op {
                 Ok(op) if op.phase == Phase::Succeeded => {
-                    if let Some(mut pin) = self.store.pin(name)? {
+                    if let Some(mut pin) = self.stored(|store| store.pin(name))? {
                         pin.operation = op.id;
-                        self.store.set_pin(name, &pin)?;
+                        self.stored(|store| store.set_pin(name, &pin))?;
                     }
                 }
                 // The rollback did not happen: nothing to hold.
-                _ => self.store.clear_pin(name)?,
+                _ => self.stored(|store| store.clear_pin(name))?,
             }
         }
         op
@@ -818,18 +827,20 @@ impl Controller {
             .unwrap_or_else(|| read(&entry.status).sync.revisions.clone());
         let id = match resume {
             Some(op) => op.id,
-            None => self.store.begin(&NewOperation {
-                app: name.into(),
-                kind: request.kind,
-                initiated_by: request.initiated_by.clone(),
-                revisions: known.clone(),
-                prune: request.prune,
-                dry_run: request.dry_run,
-                rollback_of: request.rollback_of,
-                spec_digest: spec_digest(app),
+            None => self.stored(|store| {
+                store.begin(&NewOperation {
+                    app: name.into(),
+                    kind: request.kind,
+                    initiated_by: request.initiated_by.clone(),
+                    revisions: known.clone(),
+                    prune: request.prune,
+                    dry_run: request.dry_run,
+                    rollback_of: request.rollback_of,
+                    spec_digest: spec_digest(app),
+                })
             })?,
         };
-        if let Ok(Some(op)) = self.store.operation(name, id) {
+        if let Ok(Some(op)) = self.stored(|store| store.operation(name, id)) {
             write(&entry.status).operation_state = Some(OperationState::from(&op));
             self.publish(name, entry);
         }
@@ -859,7 +870,7 @@ impl Controller {
                 SyncEvent::Reached(step) => {
                     progress.phase = step.phase.as_str().into();
                     progress.wave = step.wave;
-                    if let Err(e) = self.store.record_progress(id, &progress) {
+                    if let Err(e) = self.stored(|store| store.record_progress(id, &progress)) {
                         tracing::error!(app = %name, operation = id, error = %e, "recording progress");
                     }
                 }
@@ -891,8 +902,7 @@ impl Controller {
             Err(e) => (Phase::Error, e.to_string(), known, Vec::new()),
         };
         let resources = merge_resources(earlier, resources);
-        self.store
-            .finish(id, phase, &message, &revisions, &resources)?;
+        self.stored(|store| store.finish(id, phase, &message, &revisions, &resources))?;
         self.metrics
             .syncs
             .get_or_create(&SyncLabels {
@@ -1011,7 +1021,7 @@ impl Controller {
 
     pub fn history(&self, name: &str) -> Result<Vec<Operation>, ControllerError> {
         self.entry(name)?;
-        Ok(self.store.history(name)?)
+        Ok(self.stored(|store| store.history(name))?)
     }
 
     /// Queues an operation for the Application's loop and waits for its end. The operation runs
@@ -1042,9 +1052,11 @@ impl Controller {
         initiated_by: &str,
         prune: bool,
     ) -> Result<Operation, ControllerError> {
-        let op = self.store.operation(name, id)?.ok_or_else(|| {
-            ControllerError::BadRequest(format!("{name} has no history entry {id}"))
-        })?;
+        let op = self
+            .stored(|store| store.operation(name, id))?
+            .ok_or_else(|| {
+                ControllerError::BadRequest(format!("{name} has no history entry {id}"))
+            })?;
         if op.phase != Phase::Succeeded || op.dry_run || op.revisions.is_empty() {
             return Err(ControllerError::BadRequest(format!(
                 "history entry {id} of {name} is not a successful sync ({}); pick one that is",
