@@ -542,7 +542,7 @@ async fn self_heal_manual_sync_and_roles() {
         .await;
     assert_eq!(status, 400);
     assert!(
-        answer["error"].as_str().unwrap().contains("prune"),
+        answer["message"].as_str().unwrap().contains("prune"),
         "{answer}"
     );
     let (status, _) = env
