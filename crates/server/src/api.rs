@@ -693,7 +693,12 @@ mod tests {
             "{}",
             schemas["ErrorBody"]
         );
-        for name in ["Application", "ApplicationStatus", "OperationResponse", "ResourceTree"] {
+        for name in [
+            "Application",
+            "ApplicationStatus",
+            "OperationResponse",
+            "ResourceTree",
+        ] {
             assert!(schemas[name].is_object(), "{name} missing");
         }
         assert_eq!(
@@ -701,7 +706,10 @@ mod tests {
                 ["application/json"]["schema"]["$ref"],
             "#/components/schemas/ErrorBody"
         );
-        assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
         for (method, path) in ROUTES {
             for (status, response) in doc["paths"][path][method]["responses"].as_object().unwrap() {
                 assert!(
@@ -712,7 +720,14 @@ mod tests {
         }
         assert_eq!(
             schemas["HealthStatusCode"]["enum"],
-            json!(["Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"])
+            json!([
+                "Healthy",
+                "Progressing",
+                "Degraded",
+                "Suspended",
+                "Missing",
+                "Unknown"
+            ])
         );
         assert_eq!(
             schemas["OperationKind"]["enum"],
@@ -752,9 +767,15 @@ mod tests {
                 .route("/query", get(|_: Query<Limit>| async { "ok" })),
         );
         let (status, body) = answer(&router, "GET", "/nowhere", vec![]).await;
-        assert_eq!((status, body.message.as_str()), (404, "no route for GET /nowhere"));
+        assert_eq!(
+            (status, body.message.as_str()),
+            (404, "no route for GET /nowhere")
+        );
         let (status, body) = answer(&router, "DELETE", "/body", vec![]).await;
-        assert_eq!((status, body.message.as_str()), (405, "DELETE is not allowed on /body"));
+        assert_eq!(
+            (status, body.message.as_str()),
+            (405, "DELETE is not allowed on /body")
+        );
         let (status, body) = answer(&router, "POST", "/body", vec![b' '; 3 << 20]).await;
         assert_eq!(status, 413, "{}", body.message);
         let (status, body) = answer(&router, "GET", "/query?limit=many", vec![]).await;
