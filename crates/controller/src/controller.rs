@@ -936,7 +936,7 @@ impl Controller {
     fn publish(&self, name: &str, entry: &Arc<AppEntry>) {
         let _ = self.events.send(AppEvent {
             kind: "MODIFIED",
-            application: Self::view(name, entry),
+            application: serde_json::to_value(Self::view(name, entry)).unwrap_or_default(),
         });
     }
 
@@ -953,7 +953,7 @@ impl Controller {
     }
 
     /// An Application as the API shows it: Argo CD's `{metadata, spec, status}`.
-    fn view(name: &str, entry: &Arc<AppEntry>) -> Value {
+    fn view(name: &str, entry: &Arc<AppEntry>) -> bosun_api::Application {
         let app = read(&entry.app);
         let status = read(&entry.status);
         // A repoURL may carry credentials (`https://user:token@host/...`): never shown.
@@ -961,25 +961,28 @@ impl Controller {
         for source in spec.source.iter_mut().chain(spec.sources.iter_mut()) {
             source.repo_url = bosun_source::redact_url(&source.repo_url);
         }
-        json!({
-            "apiVersion": bosun_model::API_VERSION,
-            "kind": bosun_model::KIND,
-            "metadata": {"name": name, "namespace": app.metadata.namespace},
-            "spec": spec,
-            "status": *status,
-        })
+        bosun_api::Application {
+            api_version: bosun_model::API_VERSION.into(),
+            kind: bosun_model::KIND.into(),
+            metadata: bosun_api::ApplicationMetadata {
+                name: name.into(),
+                namespace: app.metadata.namespace.clone(),
+            },
+            spec: serde_json::to_value(&spec).expect("an Application spec serialises to JSON"),
+            status: (&*status).into(),
+        }
     }
 
     // ---- what the API calls ----
 
-    pub fn list(&self) -> Vec<Value> {
+    pub fn list(&self) -> Vec<bosun_api::Application> {
         read(&self.apps)
             .iter()
             .map(|(name, entry)| Self::view(name, entry))
             .collect()
     }
 
-    pub fn get(&self, name: &str) -> Result<Value, ControllerError> {
+    pub fn get(&self, name: &str) -> Result<bosun_api::Application, ControllerError> {
         Ok(Self::view(name, &self.entry(name)?))
     }
 
@@ -990,7 +993,7 @@ impl Controller {
 
     /// Compares now and returns the fresh view (a hard refresh: Git is asked again). The
     /// reconcile runs in the Application's loop; this waits for one that starts after the call.
-    pub async fn refresh(&self, name: &str) -> Result<Value, ControllerError> {
+    pub async fn refresh(&self, name: &str) -> Result<bosun_api::Application, ControllerError> {
         let entry = self.entry(name)?;
         let (done, reconciled) = oneshot::channel();
         lock(&entry.refreshed).push(done);
