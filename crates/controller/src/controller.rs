@@ -58,6 +58,9 @@ pub enum ControllerError {
     Store(#[from] bosun_record::Error),
     #[error(transparent)]
     Engine(#[from] Box<EngineError>),
+    /// The Application's cluster cannot be reached now.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// Timings and limits of the loop.
@@ -458,12 +461,11 @@ impl Controller {
         let started = std::time::Instant::now();
         // Those who asked before this reconcile began are answered when it ends.
         let waiting: Vec<_> = lock(&entry.refreshed).drain(..).collect();
-        let queued: Vec<Queued> = lock(&entry.queued).drain(..).collect();
         for Queued {
             request,
             resume,
             done,
-        } in queued
+        } in self.runnable(&entry).await
         {
             let result = self.run_queued(name, &entry, request, resume).await;
             let _ = done.send(result);
@@ -534,6 +536,44 @@ impl Controller {
             .get_or_create(&AppLabel { app: name.into() })
             .observe(started.elapsed().as_secs_f64());
         outcome
+    }
+
+    /// The queued operations that can run now: all of them once the destination is connected.
+    /// While its first connection is being made they wait (the engine tells when it is ready);
+    /// when it cannot be reached, a new request is answered with why, and a resumed operation
+    /// waits for the cluster to come back (it is already recorded as running).
+    async fn runnable(&self, entry: &AppEntry) -> Vec<Queued> {
+        if lock(&entry.queued).is_empty() {
+            return Vec::new();
+        }
+        let app = read(&entry.app).clone();
+        match self.engine.connect_destination(&app).await {
+            Ok(()) => lock(&entry.queued).drain(..).collect(),
+            Err(e) => {
+                if let EngineError::Connect {
+                    source:
+                        ConnectError::Pending {
+                            last_error: None, ..
+                        },
+                    ..
+                } = &e
+                {
+                    return Vec::new();
+                }
+                let mut queued = lock(&entry.queued);
+                let (resumed, new): (Vec<Queued>, Vec<Queued>) =
+                    queued.drain(..).partition(|q| q.resume.is_some());
+                queued.extend(resumed);
+                drop(queued);
+                let message = e.to_string();
+                for q in new {
+                    let _ = q
+                        .done
+                        .send(Err(ControllerError::Unavailable(message.clone())));
+                }
+                Vec::new()
+            }
+        }
     }
 
     /// Auto-sync and self-heal for an automated Application. Returns how soon to look again

@@ -308,6 +308,12 @@ impl Engine {
         })
     }
 
+    /// Makes sure `app`'s destination is connected (in `bosun serve`, an error says it is still
+    /// connecting, and the Application is told when it is done).
+    pub async fn connect_destination(&self, app: &Application) -> Result<(), EngineError> {
+        self.cluster(app).await.map(|_| ())
+    }
+
     /// The kube-rs client of an Application's destination (the controller reads the resource
     /// tree with it).
     pub async fn client(&self, app: &Application) -> Result<kube::Client, EngineError> {

@@ -66,6 +66,7 @@ impl From<ControllerError> for ApiError {
         let code = match &e {
             ControllerError::NotFound(_) => StatusCode::NOT_FOUND,
             ControllerError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ControllerError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ControllerError::Store(_) | ControllerError::Engine(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
