@@ -287,8 +287,23 @@ impl Controller {
         })
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// Records who did what through the API.
+    pub fn audit(
+        &self,
+        who: &str,
+        action: &str,
+        app: &str,
+        detail: &str,
+    ) -> Result<(), bosun_record::Error> {
+        self.stored(|store| store.audit(who, action, app, detail))
+    }
+
+    /// The newest `limit` audit entries, newest first.
+    pub fn audit_log(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<bosun_record::AuditEntry>, bosun_record::Error> {
+        self.stored(|store| store.audit_log(limit))
     }
 
     /// A store call, run where it may block: SQLite with `synchronous=FULL` waits for the disk,

@@ -255,7 +255,7 @@ fn require(
     if caller.role >= role {
         return Ok(());
     }
-    let _ = state.controller.store().audit(
+    let _ = state.controller.audit(
         &caller.name,
         &format!("{action}-refused"),
         app,
@@ -429,7 +429,7 @@ async fn sync(
     let request: SyncRequest = body(&bytes)?;
     require(&state, &caller, Role::Deployer, "sync", &name)?;
     state.controller.get(&name)?;
-    let _ = state.controller.store().audit(
+    let _ = state.controller.audit(
         &caller.name,
         "sync",
         &name,
@@ -484,7 +484,7 @@ async fn rollback(
 ) -> ApiResult<Json<OperationResponse>> {
     let request: RollbackRequest = body(&bytes)?;
     require(&state, &caller, Role::Deployer, "rollback", &name)?;
-    let _ = state.controller.store().audit(
+    let _ = state.controller.audit(
         &caller.name,
         "rollback",
         &name,
@@ -629,7 +629,6 @@ async fn audit(
     require(&state, &caller, Role::Admin, "read the audit log", "")?;
     let entries = state
         .controller
-        .store()
         .audit_log(query.limit.unwrap_or(100))
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     Ok(Json(AuditLog {
