@@ -38,7 +38,8 @@ use crate::automation::{self, Decision, HealBackoff, HealState, Observed, Policy
 use crate::catalog::{self, CatalogSource};
 use crate::metrics::{AppLabel, Metrics, SyncLabels};
 use crate::repo_match;
-use crate::status::{AppStatus, HealthSummary, OperationState, ResourceStatus, now};
+use crate::status::{AppStatus, HealthSummary, OperationState, ResourceStatus, health_code, now};
+use bosun_api::{HealthStatusCode, SyncStatusCode};
 
 /// Who started an operation when no person did.
 pub const AUTOMATED: &str = "automated";
@@ -760,11 +761,10 @@ impl Controller {
                 status.sync.revisions = rendered.revisions.clone();
                 status.sync.revision = rendered.revisions.first().cloned().unwrap_or_default();
                 status.sync.status = if plan.in_sync() {
-                    "Synced"
+                    SyncStatusCode::Synced
                 } else {
-                    "OutOfSync"
-                }
-                .into();
+                    SyncStatusCode::OutOfSync
+                };
                 status.set_condition("ComparisonError", None);
                 status.resources = plan
                     .resources
@@ -777,10 +777,9 @@ impl Controller {
                             namespace: ns,
                             name: r.key.name.clone(),
                             status: match r.status {
-                                bosun_plan::SyncState::Synced => "Synced",
-                                _ => "OutOfSync",
-                            }
-                            .into(),
+                                bosun_plan::SyncState::Synced => SyncStatusCode::Synced,
+                                _ => SyncStatusCode::OutOfSync,
+                            },
                             requires_pruning: r.status == bosun_plan::SyncState::Extraneous,
                             hook: r.hook,
                             health: None,
@@ -804,7 +803,7 @@ impl Controller {
             Err(e) => {
                 tracing::warn!(app = %name, error = %e, "comparison failed");
                 let mut status = write(&entry.status);
-                status.sync.status = "Unknown".into();
+                status.sync.status = SyncStatusCode::Unknown;
                 status.set_condition("ComparisonError", Some(e.to_string()));
                 Err(Box::new(e))
             }
@@ -996,11 +995,11 @@ impl Controller {
     }
 
     fn update_app_counts(&self) {
-        let statuses: Vec<(String, String)> = read(&self.apps)
+        let statuses: Vec<(SyncStatusCode, HealthStatusCode)> = read(&self.apps)
             .values()
             .map(|e| {
                 let s = read(&e.status);
-                (s.sync.status.clone(), s.health.status.clone())
+                (s.sync.status, s.health.status)
             })
             .collect();
         self.metrics
@@ -1233,7 +1232,7 @@ fn set_health(status: &mut AppStatus, health: &bosun_assess::AppHealth) {
                     x.name.as_str(),
                 ),
                 HealthSummary {
-                    status: x.health.status.as_str().into(),
+                    status: health_code(x.health.status),
                     message: x.health.message.clone(),
                 },
             )
@@ -1250,7 +1249,7 @@ fn set_health(status: &mut AppStatus, health: &bosun_assess::AppHealth) {
             .cloned();
     }
     status.health = HealthSummary {
-        status: health.status.as_str().into(),
+        status: health_code(health.status),
         message: health
             .unhealthy()
             .first()

@@ -8,7 +8,7 @@ use bosun_record::{OperationKind, Phase};
 /// `Synced`, `OutOfSync` or `Unknown` (the comparison failed), with the commit(s) compared.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SyncStatus {
-    pub status: String,
+    pub status: api::SyncStatusCode,
     /// The first source's commit (Argo CD's `revision`).
     pub revision: String,
     /// Every source's commit, in order (Argo CD's `revisions` for multi-source Applications).
@@ -17,7 +17,7 @@ pub struct SyncStatus {
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct HealthSummary {
-    pub status: String,
+    pub status: api::HealthStatusCode,
     pub message: String,
 }
 
@@ -39,7 +39,7 @@ pub struct ResourceStatus {
     pub name: String,
     /// `Synced`, `OutOfSync` (also for missing ones) or, for objects left to prune, `OutOfSync`
     /// with `requiresPruning`.
-    pub status: String,
+    pub status: api::SyncStatusCode,
     pub requires_pruning: bool,
     pub hook: bool,
     pub health: Option<HealthSummary>,
@@ -89,11 +89,11 @@ impl AppStatus {
     pub fn unknown() -> AppStatus {
         AppStatus {
             sync: SyncStatus {
-                status: "Unknown".into(),
+                status: api::SyncStatusCode::Unknown,
                 ..SyncStatus::default()
             },
             health: HealthSummary {
-                status: "Unknown".into(),
+                status: api::HealthStatusCode::Unknown,
                 message: String::new(),
             },
             ..AppStatus::default()
@@ -137,31 +137,23 @@ pub(crate) fn now() -> String {
 
 // ---- to the wire ----
 
-/// The status words the controller writes (`Synced`, `OutOfSync`; anything else is `Unknown`).
-fn sync_code(status: &str) -> api::SyncStatusCode {
+/// bosun-assess's verdict as the API says it (Argo CD's words on both sides).
+pub fn health_code(status: bosun_assess::HealthStatus) -> api::HealthStatusCode {
+    use bosun_assess::HealthStatus;
     match status {
-        "Synced" => api::SyncStatusCode::Synced,
-        "OutOfSync" => api::SyncStatusCode::OutOfSync,
-        _ => api::SyncStatusCode::Unknown,
-    }
-}
-
-/// bosun-assess's health words, which are Argo CD's.
-fn health_code(status: &str) -> api::HealthStatusCode {
-    match status {
-        "Healthy" => api::HealthStatusCode::Healthy,
-        "Progressing" => api::HealthStatusCode::Progressing,
-        "Degraded" => api::HealthStatusCode::Degraded,
-        "Suspended" => api::HealthStatusCode::Suspended,
-        "Missing" => api::HealthStatusCode::Missing,
-        _ => api::HealthStatusCode::Unknown,
+        HealthStatus::Healthy => api::HealthStatusCode::Healthy,
+        HealthStatus::Progressing => api::HealthStatusCode::Progressing,
+        HealthStatus::Degraded => api::HealthStatusCode::Degraded,
+        HealthStatus::Suspended => api::HealthStatusCode::Suspended,
+        HealthStatus::Missing => api::HealthStatusCode::Missing,
+        HealthStatus::Unknown => api::HealthStatusCode::Unknown,
     }
 }
 
 impl From<&HealthSummary> for api::HealthStatus {
     fn from(h: &HealthSummary) -> Self {
         api::HealthStatus {
-            status: health_code(&h.status),
+            status: h.status,
             message: h.message.clone(),
         }
     }
@@ -174,7 +166,7 @@ impl From<&ResourceStatus> for api::ResourceStatus {
             kind: r.kind.clone(),
             namespace: r.namespace.clone(),
             name: r.name.clone(),
-            status: sync_code(&r.status),
+            status: r.status,
             requires_pruning: r.requires_pruning,
             hook: r.hook,
             health: r.health.as_ref().map(Into::into),
@@ -220,7 +212,7 @@ impl From<&AppStatus> for api::ApplicationStatus {
     fn from(s: &AppStatus) -> Self {
         api::ApplicationStatus {
             sync: api::SyncStatus {
-                status: sync_code(&s.sync.status),
+                status: s.sync.status,
                 revision: s.sync.revision.clone(),
                 revisions: s.sync.revisions.clone(),
             },
@@ -297,7 +289,7 @@ mod tests {
             kind: "Deployment".into(),
             namespace: "dev".into(),
             name: "web".into(),
-            status: "OutOfSync".into(),
+            status: api::SyncStatusCode::OutOfSync,
             requires_pruning: false,
             hook: false,
             health: None,
