@@ -1386,3 +1386,43 @@ async fn three_hundred_applications_converge_through_faults() {
         "reconcile retries must stay bounded: {errors}"
     );
 }
+
+/// A cluster that fails every request while bosun connects to it: the Application says why
+/// (not "connecting" for a refresh interval), and once the cluster answers again it is
+/// connected and synced without a refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_first_connection_is_reported_and_retried() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(&env.repo, "web/cm.yaml", &configmap("web", "v1", ""));
+    env.commit("web");
+    env.app("web", "web", "web", AUTO);
+    let faults = &env.cluster.as_ref().unwrap().state.faults;
+    faults
+        .set(bosun_cluster::faults::FaultConfig {
+            error_rate: 1.0,
+            ..Default::default()
+        })
+        .unwrap();
+    env.serve("1h");
+    env.eventually(60, "the failed connection in the status", || {
+        env.app_json("web")["status"]["conditions"]
+            .as_array()
+            .is_some_and(|c| {
+                c.iter().any(|c| {
+                    c["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("the last attempt failed"))
+                })
+            })
+    });
+    env.cluster
+        .as_ref()
+        .unwrap()
+        .state
+        .faults
+        .set(Default::default())
+        .unwrap();
+    env.eventually(90, "the sync once the cluster answers", || {
+        env.data("web", "web").as_deref() == Some("v1")
+    });
+}
