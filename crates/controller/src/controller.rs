@@ -801,7 +801,22 @@ impl Controller {
                 })
             }
             Err(e) => {
-                tracing::warn!(app = %name, error = %e, "comparison failed");
+                // The first connection to a cluster is no failure: the engine tells when it is made.
+                let connecting = matches!(
+                    &e,
+                    EngineError::Connect {
+                        source: ConnectError::Pending {
+                            last_error: None,
+                            ..
+                        },
+                        ..
+                    }
+                );
+                if connecting {
+                    tracing::debug!(app = %name, error = %e, "waiting for the cluster connection");
+                } else {
+                    tracing::warn!(app = %name, error = %e, "comparison failed");
+                }
                 let mut status = write(&entry.status);
                 status.sync.status = SyncStatusCode::Unknown;
                 status.set_condition("ComparisonError", Some(e.to_string()));

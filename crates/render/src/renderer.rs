@@ -90,6 +90,10 @@ pub struct Renderer {
     tools: Tools,
     runner: ToolRunner,
     cache: RenderCache,
+    /// Checkouts of fixed commits already checked for symlinks out of the checkout: the walk
+    /// covers the whole repository, so it is done once per commit, not once per Application
+    /// (an app-of-apps repository with thousands of directories).
+    symlinks_checked: Arc<std::sync::Mutex<std::collections::HashSet<PathBuf>>>,
 }
 
 impl Default for Renderer {
@@ -106,6 +110,7 @@ impl Renderer {
             tools,
             runner: ToolRunner::new(DEFAULT_TIMEOUT, cpus),
             cache: RenderCache::new(DEFAULT_CACHE_CAPACITY),
+            symlinks_checked: Arc::default(),
         }
     }
 
@@ -158,10 +163,23 @@ impl Renderer {
                 req.source.clone(),
                 path.clone(),
             );
+            // A plain local directory ("commit" `local`) changes under us: checked every time.
+            let checked = (req.commit != "local").then(|| self.symlinks_checked.clone());
             tokio::task::spawn_blocking(move || -> Result<_, RenderError> {
                 let root = detect::canonical_root(&checkout)?;
                 let dir = detect::app_dir(&root, &path)?;
-                detect::check_symlinks(&root)?;
+                let known = |c: &Arc<std::sync::Mutex<std::collections::HashSet<PathBuf>>>| {
+                    c.lock().unwrap_or_else(|p| p.into_inner()).contains(&root)
+                };
+                if !checked.as_ref().is_some_and(known) {
+                    detect::check_symlinks(&root)?;
+                    if let Some(checked) = &checked {
+                        checked
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .insert(root.clone());
+                    }
+                }
                 let kind = detect::render_kind(&source, &dir)?;
                 Ok((root, dir, kind))
             })
