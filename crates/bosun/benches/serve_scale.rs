@@ -511,13 +511,13 @@ async fn run(settings: &Settings, label: &str, bosun: &Path, n: usize) -> Run {
             }
         }
         if Instant::now() >= deadline {
-            // Name a few Applications that did not get there, with their status.
             break None;
         }
         tokio::time::sleep(poll).await;
     };
     let (rss_mib, cpu_s) = usage(pid, settings.clk_tck);
     let cold = counts.snapshot();
+    // On a timeout, name a few Applications that did not get there, with their status.
     let mut errors = Vec::new();
     if converged.is_none()
         && let Ok(answer) = http
@@ -565,7 +565,11 @@ async fn run(settings: &Settings, label: &str, bosun: &Path, n: usize) -> Run {
     let (rss_after_idle, cpu_after_idle) = usage(pid, settings.clk_tck);
     let reconciles = |text: &str| metric(text, "bosun_app_reconcile_seconds_count");
     let idle_reconciles = reconciles(&after) - reconciles(&before);
-    std::fs::write(settings.out.join(format!("metrics-{label}-{n}.txt")), &after).unwrap();
+    std::fs::write(
+        settings.out.join(format!("metrics-{label}-{n}.txt")),
+        &after,
+    )
+    .unwrap();
     drop(serve);
     proxy_task.abort();
     Run {
@@ -645,7 +649,12 @@ async fn main() {
     let apps: Vec<usize> = var("BENCH_APPS")
         .unwrap_or_else(|| "100,1000".into())
         .split(',')
-        .map(|v| v.trim().replace('_', "").parse().expect("BENCH_APPS: numbers"))
+        .map(|v| {
+            v.trim()
+                .replace('_', "")
+                .parse()
+                .expect("BENCH_APPS: numbers")
+        })
         .collect();
     let out = var("BENCH_OUT")
         .map(PathBuf::from)
