@@ -55,15 +55,31 @@ impl Drop for Process {
 // Counting proxy: parses the client → server direction of each HTTP/1.1 connection (request
 // head, then a Content-Length or chunked body), copies the other direction untouched.
 
+/// Requests by verb, and, while `log` is on, the first requests themselves (verb and URI), to
+/// say which objects an idle refresh still asks about.
 #[derive(Default)]
-struct Counts(Mutex<BTreeMap<String, u64>>);
+struct Counts {
+    by_verb: Mutex<BTreeMap<String, u64>>,
+    log: Mutex<Option<Vec<String>>>,
+}
 
 impl Counts {
-    fn add(&self, verb: String) {
-        *self.0.lock().unwrap().entry(verb).or_default() += 1;
+    fn add(&self, verb: String, target: &str) {
+        if let Some(log) = self.log.lock().unwrap().as_mut()
+            && log.len() < 20
+        {
+            log.push(format!("{verb} {target}"));
+        }
+        *self.by_verb.lock().unwrap().entry(verb).or_default() += 1;
     }
     fn snapshot(&self) -> BTreeMap<String, u64> {
-        self.0.lock().unwrap().clone()
+        self.by_verb.lock().unwrap().clone()
+    }
+    fn start_log(&self) {
+        *self.log.lock().unwrap() = Some(Vec::new());
+    }
+    fn take_log(&self) -> Vec<String> {
+        self.log.lock().unwrap().take().unwrap_or_default()
     }
 }
 
@@ -173,7 +189,7 @@ async fn connection(
                 _ => {}
             }
         }
-        counts.add(verb(method, target, &content_type));
+        counts.add(verb(method, target, &content_type), target);
         server_write.write_all(&head).await?;
         if chunked {
             loop {
@@ -371,6 +387,8 @@ struct Run {
     idle: BTreeMap<String, u64>,
     idle_window: f64,
     idle_reconciles: f64,
+    /// The first requests of the idle window.
+    idle_requests: Vec<String>,
     idle_cpu_s: f64,
     rss_after_idle: f64,
     metrics: String,
@@ -558,9 +576,11 @@ async fn run(settings: &Settings, label: &str, bosun: &Path, n: usize) -> Run {
     };
     let before = metrics(http.clone()).await;
     let idle_start = counts.snapshot();
+    counts.start_log();
     let window = settings.refresh + Duration::from_secs(2 + 3);
     tokio::time::sleep(window).await;
     let idle = diff(&counts.snapshot(), &idle_start);
+    let idle_requests = counts.take_log();
     let after = metrics(http.clone()).await;
     let (rss_after_idle, cpu_after_idle) = usage(pid, settings.clk_tck);
     let reconciles = |text: &str| metric(text, "bosun_app_reconcile_seconds_count");
@@ -583,6 +603,7 @@ async fn run(settings: &Settings, label: &str, bosun: &Path, n: usize) -> Run {
         idle,
         idle_window: window.as_secs_f64(),
         idle_reconciles,
+        idle_requests,
         idle_cpu_s: cpu_after_idle - cpu_s,
         rss_after_idle,
         metrics: after,
@@ -604,7 +625,7 @@ fn describe(r: &Run) -> String {
         }
     };
     format!(
-        "### {} × N={}\n\n- converged: {}; last poll: {} Synced, {} Healthy of {} listed\n- peak RSS {:.1} MiB, CPU {:.1} s (after the idle window: {:.1} MiB, +{:.1} s CPU)\n- cold-start requests ({}): {}\n- idle {:.0} s: {} requests ({}), {:.0} reconciles\n- reconcile: {}\n- git fetch: {}\n- render: {}\n- kubernetes answers by code (serve's own count): {}\n{}",
+        "### {} × N={}\n\n- converged: {}; last poll: {} Synced, {} Healthy of {} listed\n- peak RSS {:.1} MiB, CPU {:.1} s (after the idle window: {:.1} MiB, +{:.1} s CPU)\n- cold-start requests ({}): {}\n- idle {:.0} s: {} requests ({}), {:.0} reconciles\n- reconcile: {}\n- git fetch: {}\n- render: {}\n- kubernetes answers by code (serve's own count): {}\n{}{}",
         r.label,
         r.n,
         r.converged
@@ -627,6 +648,10 @@ fn describe(r: &Run) -> String {
         avg("bosun_git_fetch_seconds"),
         avg("bosun_render_seconds"),
         metric(m, "bosun_kubernetes_requests_total"),
+        r.idle_requests
+            .iter()
+            .map(|e| format!("- idle request: {e}\n"))
+            .collect::<String>(),
         r.errors
             .iter()
             .map(|e| format!("- not converged: {e}\n"))
