@@ -5,7 +5,12 @@
 use std::time::Duration;
 
 use anyhow::Context;
-use serde_json::{Value, json};
+use bosun_api::{
+    Application, ApplicationList, ErrorBody, Operation, OperationList, OperationPhase,
+    OperationResponse, RollbackRequest, SyncRequest,
+};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
 
 use crate::apps::EXIT_ERROR;
 
@@ -65,12 +70,14 @@ struct Client {
 }
 
 impl Client {
-    async fn call(
+    /// Calls the API and decodes its answer as `T`; a failure is the server's [`ErrorBody`]
+    /// message (or the raw text, from something that is not `bosun serve`).
+    async fn call<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
         body: Option<Value>,
-    ) -> anyhow::Result<Value> {
+    ) -> anyhow::Result<T> {
         let url = format!("{}{path}", self.base.trim_end_matches('/'));
         let mut request = self.http.request(method, &url);
         if let Some(token) = &self.token {
@@ -86,18 +93,17 @@ impl Client {
         })?;
         let status = response.status();
         let bytes = response.bytes().await?;
-        let value: Value = serde_json::from_slice(&bytes).unwrap_or_else(
-            |_| json!({"error": String::from_utf8_lossy(&bytes), "code": status.as_u16()}),
-        );
         if !status.is_success() {
+            let message = serde_json::from_slice::<ErrorBody>(&bytes)
+                .map(|e| e.message)
+                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
             anyhow::bail!(
-                "{} {}: {}",
+                "{} {}: {message}",
                 status.as_u16(),
                 status.canonical_reason().unwrap_or(""),
-                value["error"].as_str().unwrap_or(&value.to_string())
             );
         }
-        Ok(value)
+        serde_json::from_slice(&bytes).with_context(|| format!("reading the answer of {url}"))
     }
 }
 
@@ -111,6 +117,7 @@ fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     table.to_string()
 }
 
+/// A field of the spec, which stays Argo CD's JSON (the model crate owns its type).
 fn text(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
@@ -119,17 +126,18 @@ fn text(v: &Value) -> String {
     }
 }
 
-fn short(rev: &Value) -> String {
-    text(rev).chars().take(8).collect()
+fn short(rev: &str) -> String {
+    rev.chars().take(8).collect()
 }
 
-fn print_app(app: &Value) {
-    let status = &app["status"];
-    println!("Name:        {}", text(&app["metadata"]["name"]));
-    let source = if app["spec"]["sources"].is_array() {
-        app["spec"]["sources"][0].clone()
+fn print_app(app: &Application) {
+    let status = &app.status;
+    let spec = &app.spec;
+    println!("Name:        {}", app.metadata.name);
+    let source = if spec["sources"].is_array() {
+        &spec["sources"][0]
     } else {
-        app["spec"]["source"].clone()
+        &spec["source"]
     };
     println!(
         "Source:      {} {} {}",
@@ -139,54 +147,54 @@ fn print_app(app: &Value) {
     );
     println!(
         "Destination: {} {}",
-        text(&app["spec"]["destination"]["server"]) + &text(&app["spec"]["destination"]["name"]),
-        text(&app["spec"]["destination"]["namespace"])
+        text(&spec["destination"]["server"]) + &text(&spec["destination"]["name"]),
+        text(&spec["destination"]["namespace"])
     );
-    let automated = app["spec"]["syncPolicy"]["automated"].is_object();
+    let automated = spec["syncPolicy"]["automated"].is_object();
     println!(
         "Sync policy: {}",
         if automated { "automated" } else { "manual" }
     );
     println!(
         "Sync:        {} ({})",
-        text(&status["sync"]["status"]),
-        short(&status["sync"]["revision"])
+        status.sync.status.as_str(),
+        short(&status.sync.revision)
     );
     println!(
         "Health:      {} {}",
-        text(&status["health"]["status"]),
-        text(&status["health"]["message"])
+        status.health.status.as_str(),
+        status.health.message
     );
-    if let Some(op) = status["operationState"].as_object() {
+    if let Some(op) = &status.operation_state {
         println!(
             "Operation:   #{} {} {} by {}: {}",
-            text(&op["id"]),
-            text(&op["kind"]),
-            text(&op["phase"]),
-            text(&op["initiatedBy"]),
-            text(&op["message"])
+            op.id,
+            op.kind.as_str(),
+            op.phase.as_str(),
+            op.initiated_by,
+            op.message
         );
     }
-    for c in status["conditions"].as_array().into_iter().flatten() {
-        println!("Condition:   {}: {}", text(&c["type"]), text(&c["message"]));
+    for c in &status.conditions {
+        println!("Condition:   {}: {}", c.kind, c.message);
     }
-    let rows = status["resources"]
-        .as_array()
-        .into_iter()
-        .flatten()
+    let rows = status
+        .resources
+        .iter()
         .map(|r| {
             vec![
-                text(&r["kind"]),
-                text(&r["namespace"]),
-                text(&r["name"]),
-                text(&r["status"])
-                    + if r["requiresPruning"] == true {
-                        " (prune)"
-                    } else {
-                        ""
-                    },
-                text(&r["health"]["status"]),
-                text(&r["health"]["message"]),
+                r.kind.clone(),
+                r.namespace.clone(),
+                r.name.clone(),
+                r.status.as_str().to_string() + if r.requires_pruning { " (prune)" } else { "" },
+                r.health
+                    .as_ref()
+                    .map(|h| h.status.as_str().to_string())
+                    .unwrap_or_default(),
+                r.health
+                    .as_ref()
+                    .map(|h| h.message.clone())
+                    .unwrap_or_default(),
             ]
         })
         .collect();
@@ -200,13 +208,13 @@ fn print_app(app: &Value) {
     );
 }
 
-fn print_operation(op: &Value) {
+fn print_operation(op: &Operation) {
     println!(
         "operation #{} ({}) {}: {} (revision {})",
-        text(&op["id"]),
-        text(&op["kind"]),
-        text(&op["phase"]),
-        text(&op["message"]),
+        op.id,
+        op.kind.as_str(),
+        op.phase.as_str(),
+        op.message,
         revisions(op)
     );
 }
@@ -220,12 +228,10 @@ fn took(ms: i64) -> String {
     }
 }
 
-fn revisions(op: &Value) -> String {
-    op["revisions"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(short)
+fn revisions(op: &Operation) -> String {
+    op.revisions
+        .iter()
+        .map(|r| short(r))
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -237,12 +243,15 @@ async fn operate(
     body: Value,
     json: bool,
 ) -> anyhow::Result<(Value, i32)> {
-    let v = client.call(reqwest::Method::POST, path, Some(body)).await?;
+    let answer: OperationResponse = client.call(reqwest::Method::POST, path, Some(body)).await?;
     if !json {
-        print_operation(&v["operation"]);
+        print_operation(&answer.operation);
     }
-    let ok = v["operation"]["phase"] == "Succeeded";
-    Ok((v, if ok { 0 } else { EXIT_ERROR }))
+    let ok = answer.operation.phase == OperationPhase::Succeeded;
+    Ok((
+        serde_json::to_value(answer)?,
+        if ok { 0 } else { EXIT_ERROR },
+    ))
 }
 
 pub fn run(command: AppCommand) -> anyhow::Result<i32> {
@@ -264,22 +273,25 @@ pub fn run(command: AppCommand) -> anyhow::Result<i32> {
         let app_path = |name: &str, rest: &str| format!("/api/v1/applications/{name}{rest}");
         let (value, code) = match &command.action {
             AppAction::List => {
-                let v = client
+                let list: ApplicationList = client
                     .call(Method::GET, "/api/v1/applications", None)
                     .await?;
                 if !json {
-                    let rows = v["items"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
+                    let rows = list
+                        .items
+                        .iter()
                         .map(|a| {
                             vec![
-                                text(&a["metadata"]["name"]),
-                                text(&a["status"]["sync"]["status"]),
-                                text(&a["status"]["health"]["status"]),
-                                short(&a["status"]["sync"]["revision"]),
-                                text(&a["status"]["operationState"]["phase"]),
-                                text(&a["spec"]["destination"]["namespace"]),
+                                a.metadata.name.clone(),
+                                a.status.sync.status.as_str().to_string(),
+                                a.status.health.status.as_str().to_string(),
+                                short(&a.status.sync.revision),
+                                a.status
+                                    .operation_state
+                                    .as_ref()
+                                    .map(|op| op.phase.as_str().to_string())
+                                    .unwrap_or_default(),
+                                text(&a.spec["destination"]["namespace"]),
                             ]
                         })
                         .collect();
@@ -298,26 +310,27 @@ pub fn run(command: AppCommand) -> anyhow::Result<i32> {
                         )
                     );
                 }
-                (v, 0)
+                (serde_json::to_value(list)?, 0)
             }
             AppAction::Get { name } => {
-                let v = client.call(Method::GET, &app_path(name, ""), None).await?;
+                let app: Application = client.call(Method::GET, &app_path(name, ""), None).await?;
                 if !json {
-                    print_app(&v);
+                    print_app(&app);
                 }
-                (v, 0)
+                (serde_json::to_value(app)?, 0)
             }
             AppAction::Refresh { name } => {
-                let v = client
+                let app: Application = client
                     .call(Method::POST, &app_path(name, "/refresh"), None)
                     .await?;
                 if !json {
-                    print_app(&v);
+                    print_app(&app);
                 }
-                (v, 0)
+                (serde_json::to_value(app)?, 0)
             }
             AppAction::Diff { name } => {
-                let v = client
+                // The plan's JSON is bosun-plan's (`inSync`, `resources[].diff`), not a wire type.
+                let v: Value = client
                     .call(Method::GET, &app_path(name, "/diff"), None)
                     .await?;
                 let differs = v["inSync"] != true;
@@ -344,33 +357,36 @@ pub fn run(command: AppCommand) -> anyhow::Result<i32> {
                 prune,
                 dry_run,
             } => {
+                let request = SyncRequest {
+                    prune: *prune,
+                    dry_run: *dry_run,
+                };
                 operate(
                     &client,
                     &app_path(name, "/sync"),
-                    json!({"prune": prune, "dryRun": dry_run}),
+                    serde_json::to_value(request)?,
                     json,
                 )
                 .await?
             }
             AppAction::History { name } => {
-                let v = client
+                let history: OperationList = client
                     .call(Method::GET, &app_path(name, "/history"), None)
                     .await?;
                 if !json {
-                    let rows = v["items"]
-                        .as_array()
-                        .into_iter()
-                        .flatten()
+                    let rows = history
+                        .items
+                        .iter()
                         .map(|op| {
                             vec![
-                                text(&op["id"]),
-                                text(&op["kind"]),
-                                text(&op["phase"]),
+                                op.id.to_string(),
+                                op.kind.as_str().to_string(),
+                                op.phase.as_str().to_string(),
                                 revisions(op),
-                                text(&op["initiatedBy"]),
-                                text(&op["startedAt"]),
-                                op["durationMs"].as_i64().map(took).unwrap_or_default(),
-                                text(&op["message"]),
+                                op.initiated_by.clone(),
+                                op.started_at.clone(),
+                                op.duration_ms.map(took).unwrap_or_default(),
+                                op.message.clone(),
                             ]
                         })
                         .collect();
@@ -385,13 +401,17 @@ pub fn run(command: AppCommand) -> anyhow::Result<i32> {
                         )
                     );
                 }
-                (v, 0)
+                (serde_json::to_value(history)?, 0)
             }
             AppAction::Rollback { name, id, prune } => {
+                let request = RollbackRequest {
+                    id: *id,
+                    prune: *prune,
+                };
                 operate(
                     &client,
                     &app_path(name, "/rollback"),
-                    json!({"id": id, "prune": prune}),
+                    serde_json::to_value(request)?,
                     json,
                 )
                 .await?

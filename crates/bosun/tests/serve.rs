@@ -418,7 +418,54 @@ async fn signed_webhook_syncs_and_forged_one_changes_nothing() {
     let (status, openapi) = env.get("/api/openapi.json", Some(VIEWER)).await;
     assert_eq!(status, 200);
     let openapi: Value = serde_json::from_str(&openapi).unwrap();
-    assert!(openapi["paths"]["/api/v1/applications/{name}/sync"].is_object());
+    for path in [
+        "/api/v1/applications",
+        "/api/v1/applications/{name}",
+        "/api/v1/applications/{name}/sync",
+        "/api/v1/applications/{name}/rollback",
+        "/api/v1/applications/{name}/history",
+        "/api/v1/applications/{name}/resource-tree",
+        "/api/v1/stream/applications",
+        "/api/webhook",
+    ] {
+        assert!(openapi["paths"][path].is_object(), "{path} not documented");
+    }
+    assert!(openapi["components"]["schemas"]["ErrorBody"].is_object());
+
+    // Every failure answers {code, message}, axum's own refusals included.
+    let deployer = [("Authorization", format!("Bearer {DEPLOYER}"))];
+    let failures = [
+        (404, env.get("/api/v1/nowhere", Some(VIEWER)).await.1),
+        (
+            405,
+            env.get("/api/v1/applications/web/sync", Some(DEPLOYER))
+                .await
+                .1,
+        ),
+        (
+            400,
+            env.get("/api/v1/audit?limit=many", Some(ADMIN)).await.1,
+        ),
+        (
+            413,
+            env.post(
+                "/api/v1/applications/web/sync",
+                &deployer,
+                &" ".repeat((2 << 20) + 1024),
+            )
+            .await
+            .1
+            .to_string(),
+        ),
+    ];
+    for (code, body) in failures {
+        let body: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        assert_eq!(body["code"], code, "{body}");
+        assert!(
+            body["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+    }
 }
 
 /// selfHeal reverts a kubectl change within seconds; a manual Application stays OutOfSync until
@@ -557,7 +604,7 @@ async fn self_heal_manual_sync_and_roles() {
         .await;
     assert_eq!(status, 400);
     assert!(
-        answer["error"].as_str().unwrap().contains("prune"),
+        answer["message"].as_str().unwrap().contains("prune"),
         "{answer}"
     );
     let (status, _) = env
@@ -1338,4 +1385,44 @@ async fn three_hundred_applications_converge_through_faults() {
         errors <= (APPS * 10) as f64,
         "reconcile retries must stay bounded: {errors}"
     );
+}
+
+/// A cluster that fails every request while bosun connects to it: the Application says why
+/// (not "connecting" for a refresh interval), and once the cluster answers again it is
+/// connected and synced without a refresh.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_first_connection_is_reported_and_retried() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(&env.repo, "web/cm.yaml", &configmap("web", "v1", ""));
+    env.commit("web");
+    env.app("web", "web", "web", AUTO);
+    let faults = &env.cluster.as_ref().unwrap().state.faults;
+    faults
+        .set(bosun_cluster::faults::FaultConfig {
+            error_rate: 1.0,
+            ..Default::default()
+        })
+        .unwrap();
+    env.serve("1h");
+    env.eventually(60, "the failed connection in the status", || {
+        env.app_json("web")["status"]["conditions"]
+            .as_array()
+            .is_some_and(|c| {
+                c.iter().any(|c| {
+                    c["message"]
+                        .as_str()
+                        .is_some_and(|m| m.contains("the last attempt failed"))
+                })
+            })
+    });
+    env.cluster
+        .as_ref()
+        .unwrap()
+        .state
+        .faults
+        .set(Default::default())
+        .unwrap();
+    env.eventually(90, "the sync once the cluster answers", || {
+        env.data("web", "web").as_deref() == Some("v1")
+    });
 }

@@ -38,7 +38,8 @@ use crate::automation::{self, Decision, HealBackoff, HealState, Observed, Policy
 use crate::catalog::{self, CatalogSource};
 use crate::metrics::{AppLabel, Metrics, SyncLabels};
 use crate::repo_match;
-use crate::status::{AppStatus, HealthSummary, OperationState, ResourceStatus, now};
+use crate::status::{AppStatus, HealthSummary, OperationState, ResourceStatus, health_code, now};
+use bosun_api::{HealthStatusCode, SyncStatusCode};
 
 /// Who started an operation when no person did.
 pub const AUTOMATED: &str = "automated";
@@ -58,6 +59,9 @@ pub enum ControllerError {
     Store(#[from] bosun_record::Error),
     #[error(transparent)]
     Engine(#[from] Box<EngineError>),
+    /// The Application's cluster cannot be reached now.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 /// Timings and limits of the loop.
@@ -284,8 +288,30 @@ impl Controller {
         })
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// Records who did what through the API.
+    pub fn audit(
+        &self,
+        who: &str,
+        action: &str,
+        app: &str,
+        detail: &str,
+    ) -> Result<(), bosun_record::Error> {
+        self.stored(|store| store.audit(who, action, app, detail))
+    }
+
+    /// The newest `limit` audit entries, newest first.
+    pub fn audit_log(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<bosun_record::AuditEntry>, bosun_record::Error> {
+        self.stored(|store| store.audit_log(limit))
+    }
+
+    /// A store call, run where it may block: SQLite with `synchronous=FULL` waits for the disk,
+    /// and the runtime moves the worker's other tasks elsewhere meanwhile (bosun serve runs on
+    /// a multi-threaded runtime).
+    fn stored<T>(&self, call: impl FnOnce(&Store) -> T) -> T {
+        tokio::task::block_in_place(|| call(&self.store))
     }
 
     /// The Prometheus exposition; Applications by status are counted now, at scrape time,
@@ -302,7 +328,7 @@ impl Controller {
     /// Reports operations a previous run left unfinished, loads the Applications and starts the
     /// loops. Returns when the first load is done.
     pub async fn start(self: &Arc<Self>) -> Result<Vec<Operation>, ControllerError> {
-        let running = self.store.running()?;
+        let running = self.stored(|store| store.running())?;
         let this = Arc::downgrade(self);
         self.engine.on_live_change(Arc::new(move |app, change| {
             if let Some(controller) = this.upgrade() {
@@ -340,7 +366,7 @@ impl Controller {
                         "bosun stopped while this operation ran, and its Application is no longer managed"
                     };
                     tracing::warn!(app = %op.app, operation = op.id, "{why}");
-                    self.store.interrupt(op.id, why)?;
+                    self.stored(|store| store.interrupt(op.id, why))?;
                     interrupted.push(op);
                     continue;
                 }
@@ -417,7 +443,7 @@ impl Controller {
                     queued: Mutex::new(VecDeque::new()),
                     refreshed: Mutex::new(Vec::new()),
                 });
-                if let Ok(Some(op)) = self.store.last_operation(&name) {
+                if let Ok(Some(op)) = self.stored(|store| store.last_operation(&name)) {
                     write(&entry.status).operation_state = Some(OperationState::from(&op));
                 }
                 tracing::info!(app = %name, "managing Application");
@@ -451,12 +477,11 @@ impl Controller {
         let started = std::time::Instant::now();
         // Those who asked before this reconcile began are answered when it ends.
         let waiting: Vec<_> = lock(&entry.refreshed).drain(..).collect();
-        let queued: Vec<Queued> = lock(&entry.queued).drain(..).collect();
         for Queued {
             request,
             resume,
             done,
-        } in queued
+        } in self.runnable(&entry).await
         {
             let result = self.run_queued(name, &entry, request, resume).await;
             let _ = done.send(result);
@@ -529,6 +554,44 @@ impl Controller {
         outcome
     }
 
+    /// The queued operations that can run now: all of them once the destination is connected.
+    /// While its first connection is being made they wait (the engine tells when it is ready);
+    /// when it cannot be reached, a new request is answered with why, and a resumed operation
+    /// waits for the cluster to come back (it is already recorded as running).
+    async fn runnable(&self, entry: &AppEntry) -> Vec<Queued> {
+        if lock(&entry.queued).is_empty() {
+            return Vec::new();
+        }
+        let app = read(&entry.app).clone();
+        match self.engine.connect_destination(&app).await {
+            Ok(()) => lock(&entry.queued).drain(..).collect(),
+            Err(e) => {
+                if let EngineError::Connect {
+                    source:
+                        ConnectError::Pending {
+                            last_error: None, ..
+                        },
+                    ..
+                } = &e
+                {
+                    return Vec::new();
+                }
+                let mut queued = lock(&entry.queued);
+                let (resumed, new): (Vec<Queued>, Vec<Queued>) =
+                    queued.drain(..).partition(|q| q.resume.is_some());
+                queued.extend(resumed);
+                drop(queued);
+                let message = e.to_string();
+                for q in new {
+                    let _ = q
+                        .done
+                        .send(Err(ControllerError::Unavailable(message.clone())));
+                }
+                Vec::new()
+            }
+        }
+    }
+
     /// Auto-sync and self-heal for an automated Application. Returns how soon to look again
     /// when self-heal is backing off.
     async fn automate(
@@ -544,17 +607,17 @@ impl Controller {
             .as_ref()
             .and_then(|p| p.automated.clone())
             .unwrap_or_default();
-        let mut pin = self.store.pin(name)?;
+        let mut pin = self.stored(|store| store.pin(name))?;
         if pin
             .as_ref()
             .is_some_and(|p| automation::pin_is_stale(p, &comparison.revisions))
         {
             // Git moved past the revision that was rolled back from: the hold ends.
-            self.store.clear_pin(name)?;
+            self.stored(|store| store.clear_pin(name))?;
             write(&entry.status).set_condition("AutoSyncPaused", None);
             pin = None;
         }
-        let last = self.store.last_automated(name)?;
+        let last = self.stored(|store| store.last_automated(name))?;
         let digest = spec_digest(app);
         let heal = lock(&entry.heal).clone();
         let decision = automation::decide(
@@ -632,7 +695,7 @@ impl Controller {
         let starting = resume.is_none();
         if starting && request.kind == OperationKind::Sync && !request.dry_run {
             // Syncing the head by hand ends a rollback's hold.
-            self.store.clear_pin(name)?;
+            self.stored(|store| store.clear_pin(name))?;
             write(&entry.status).set_condition("AutoSyncPaused", None);
         }
         // A crash between the pin and the rollback must not let auto-sync or self-heal put the
@@ -647,14 +710,16 @@ impl Controller {
             && pinned
             && let Some(revisions) = &request.revisions
         {
-            self.store.set_pin(
-                name,
-                &Pin {
-                    revisions: revisions.clone(),
-                    from_head: read(&entry.status).sync.revisions.clone(),
-                    operation: request.rollback_of.unwrap_or_default(),
-                },
-            )?;
+            self.stored(|store| {
+                store.set_pin(
+                    name,
+                    &Pin {
+                        revisions: revisions.clone(),
+                        from_head: read(&entry.status).sync.revisions.clone(),
+                        operation: request.rollback_of.unwrap_or_default(),
+                    },
+                )
+            })?;
         }
         let op = self
             .operate(name, entry, &app, &request, None, resume.as_ref())
@@ -662,13 +727,13 @@ impl Controller {
         if pinned {
             match &op {
                 Ok(op) if op.phase == Phase::Succeeded => {
-                    if let Some(mut pin) = self.store.pin(name)? {
+                    if let Some(mut pin) = self.stored(|store| store.pin(name))? {
                         pin.operation = op.id;
-                        self.store.set_pin(name, &pin)?;
+                        self.stored(|store| store.set_pin(name, &pin))?;
                     }
                 }
                 // The rollback did not happen: nothing to hold.
-                _ => self.store.clear_pin(name)?,
+                _ => self.stored(|store| store.clear_pin(name))?,
             }
         }
         op
@@ -696,11 +761,10 @@ impl Controller {
                 status.sync.revisions = rendered.revisions.clone();
                 status.sync.revision = rendered.revisions.first().cloned().unwrap_or_default();
                 status.sync.status = if plan.in_sync() {
-                    "Synced"
+                    SyncStatusCode::Synced
                 } else {
-                    "OutOfSync"
-                }
-                .into();
+                    SyncStatusCode::OutOfSync
+                };
                 status.set_condition("ComparisonError", None);
                 status.resources = plan
                     .resources
@@ -713,10 +777,9 @@ impl Controller {
                             namespace: ns,
                             name: r.key.name.clone(),
                             status: match r.status {
-                                bosun_plan::SyncState::Synced => "Synced",
-                                _ => "OutOfSync",
-                            }
-                            .into(),
+                                bosun_plan::SyncState::Synced => SyncStatusCode::Synced,
+                                _ => SyncStatusCode::OutOfSync,
+                            },
                             requires_pruning: r.status == bosun_plan::SyncState::Extraneous,
                             hook: r.hook,
                             health: None,
@@ -740,7 +803,7 @@ impl Controller {
             Err(e) => {
                 tracing::warn!(app = %name, error = %e, "comparison failed");
                 let mut status = write(&entry.status);
-                status.sync.status = "Unknown".into();
+                status.sync.status = SyncStatusCode::Unknown;
                 status.set_condition("ComparisonError", Some(e.to_string()));
                 Err(Box::new(e))
             }
@@ -818,18 +881,20 @@ impl Controller {
             .unwrap_or_else(|| read(&entry.status).sync.revisions.clone());
         let id = match resume {
             Some(op) => op.id,
-            None => self.store.begin(&NewOperation {
-                app: name.into(),
-                kind: request.kind,
-                initiated_by: request.initiated_by.clone(),
-                revisions: known.clone(),
-                prune: request.prune,
-                dry_run: request.dry_run,
-                rollback_of: request.rollback_of,
-                spec_digest: spec_digest(app),
+            None => self.stored(|store| {
+                store.begin(&NewOperation {
+                    app: name.into(),
+                    kind: request.kind,
+                    initiated_by: request.initiated_by.clone(),
+                    revisions: known.clone(),
+                    prune: request.prune,
+                    dry_run: request.dry_run,
+                    rollback_of: request.rollback_of,
+                    spec_digest: spec_digest(app),
+                })
             })?,
         };
-        if let Ok(Some(op)) = self.store.operation(name, id) {
+        if let Ok(Some(op)) = self.stored(|store| store.operation(name, id)) {
             write(&entry.status).operation_state = Some(OperationState::from(&op));
             self.publish(name, entry);
         }
@@ -859,7 +924,7 @@ impl Controller {
                 SyncEvent::Reached(step) => {
                     progress.phase = step.phase.as_str().into();
                     progress.wave = step.wave;
-                    if let Err(e) = self.store.record_progress(id, &progress) {
+                    if let Err(e) = self.stored(|store| store.record_progress(id, &progress)) {
                         tracing::error!(app = %name, operation = id, error = %e, "recording progress");
                     }
                 }
@@ -891,8 +956,7 @@ impl Controller {
             Err(e) => (Phase::Error, e.to_string(), known, Vec::new()),
         };
         let resources = merge_resources(earlier, resources);
-        self.store
-            .finish(id, phase, &message, &revisions, &resources)?;
+        self.stored(|store| store.finish(id, phase, &message, &revisions, &resources))?;
         self.metrics
             .syncs
             .get_or_create(&SyncLabels {
@@ -926,16 +990,16 @@ impl Controller {
     fn publish(&self, name: &str, entry: &Arc<AppEntry>) {
         let _ = self.events.send(AppEvent {
             kind: "MODIFIED",
-            application: Self::view(name, entry),
+            application: serde_json::to_value(Self::view(name, entry)).unwrap_or_default(),
         });
     }
 
     fn update_app_counts(&self) {
-        let statuses: Vec<(String, String)> = read(&self.apps)
+        let statuses: Vec<(SyncStatusCode, HealthStatusCode)> = read(&self.apps)
             .values()
             .map(|e| {
                 let s = read(&e.status);
-                (s.sync.status.clone(), s.health.status.clone())
+                (s.sync.status, s.health.status)
             })
             .collect();
         self.metrics
@@ -943,7 +1007,7 @@ impl Controller {
     }
 
     /// An Application as the API shows it: Argo CD's `{metadata, spec, status}`.
-    fn view(name: &str, entry: &Arc<AppEntry>) -> Value {
+    fn view(name: &str, entry: &Arc<AppEntry>) -> bosun_api::Application {
         let app = read(&entry.app);
         let status = read(&entry.status);
         // A repoURL may carry credentials (`https://user:token@host/...`): never shown.
@@ -951,25 +1015,28 @@ impl Controller {
         for source in spec.source.iter_mut().chain(spec.sources.iter_mut()) {
             source.repo_url = bosun_source::redact_url(&source.repo_url);
         }
-        json!({
-            "apiVersion": bosun_model::API_VERSION,
-            "kind": bosun_model::KIND,
-            "metadata": {"name": name, "namespace": app.metadata.namespace},
-            "spec": spec,
-            "status": *status,
-        })
+        bosun_api::Application {
+            api_version: bosun_model::API_VERSION.into(),
+            kind: bosun_model::KIND.into(),
+            metadata: bosun_api::ApplicationMetadata {
+                name: name.into(),
+                namespace: app.metadata.namespace.clone(),
+            },
+            spec: serde_json::to_value(&spec).expect("an Application spec serialises to JSON"),
+            status: (&*status).into(),
+        }
     }
 
     // ---- what the API calls ----
 
-    pub fn list(&self) -> Vec<Value> {
+    pub fn list(&self) -> Vec<bosun_api::Application> {
         read(&self.apps)
             .iter()
             .map(|(name, entry)| Self::view(name, entry))
             .collect()
     }
 
-    pub fn get(&self, name: &str) -> Result<Value, ControllerError> {
+    pub fn get(&self, name: &str) -> Result<bosun_api::Application, ControllerError> {
         Ok(Self::view(name, &self.entry(name)?))
     }
 
@@ -980,7 +1047,7 @@ impl Controller {
 
     /// Compares now and returns the fresh view (a hard refresh: Git is asked again). The
     /// reconcile runs in the Application's loop; this waits for one that starts after the call.
-    pub async fn refresh(&self, name: &str) -> Result<Value, ControllerError> {
+    pub async fn refresh(&self, name: &str) -> Result<bosun_api::Application, ControllerError> {
         let entry = self.entry(name)?;
         let (done, reconciled) = oneshot::channel();
         lock(&entry.refreshed).push(done);
@@ -1011,7 +1078,7 @@ impl Controller {
 
     pub fn history(&self, name: &str) -> Result<Vec<Operation>, ControllerError> {
         self.entry(name)?;
-        Ok(self.store.history(name)?)
+        Ok(self.stored(|store| store.history(name))?)
     }
 
     /// Queues an operation for the Application's loop and waits for its end. The operation runs
@@ -1042,9 +1109,11 @@ impl Controller {
         initiated_by: &str,
         prune: bool,
     ) -> Result<Operation, ControllerError> {
-        let op = self.store.operation(name, id)?.ok_or_else(|| {
-            ControllerError::BadRequest(format!("{name} has no history entry {id}"))
-        })?;
+        let op = self
+            .stored(|store| store.operation(name, id))?
+            .ok_or_else(|| {
+                ControllerError::BadRequest(format!("{name} has no history entry {id}"))
+            })?;
         if op.phase != Phase::Succeeded || op.dry_run || op.revisions.is_empty() {
             return Err(ControllerError::BadRequest(format!(
                 "history entry {id} of {name} is not a successful sync ({}); pick one that is",
@@ -1163,7 +1232,7 @@ fn set_health(status: &mut AppStatus, health: &bosun_assess::AppHealth) {
                     x.name.as_str(),
                 ),
                 HealthSummary {
-                    status: x.health.status.as_str().into(),
+                    status: health_code(x.health.status),
                     message: x.health.message.clone(),
                 },
             )
@@ -1180,7 +1249,7 @@ fn set_health(status: &mut AppStatus, health: &bosun_assess::AppHealth) {
             .cloned();
     }
     status.health = HealthSummary {
-        status: health.status.as_str().into(),
+        status: health_code(health.status),
         message: health
             .unhealthy()
             .first()

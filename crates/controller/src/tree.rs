@@ -115,7 +115,8 @@ pub async fn resource_tree(client: &Client, managed: &[ResourceStatus]) -> Vec<V
         nodes.push(json!({
             "group": r.group, "kind": r.kind, "namespace": r.namespace, "name": r.name,
             "uid": live.as_ref().map(|l| l["metadata"]["uid"].clone()),
-            "status": r.status, "health": r.health, "parentRefs": [],
+            "status": r.status, "health": r.health.as_ref().map(bosun_api::HealthStatus::from),
+            "parentRefs": [],
         }));
         if let Some(live) = live {
             roots.push(live);

@@ -308,6 +308,12 @@ impl Engine {
         })
     }
 
+    /// Makes sure `app`'s destination is connected (in `bosun serve`, an error says it is still
+    /// connecting, and the Application is told when it is done).
+    pub async fn connect_destination(&self, app: &Application) -> Result<(), EngineError> {
+        self.cluster(app).await.map(|_| ())
+    }
+
     /// The kube-rs client of an Application's destination (the controller reads the resource
     /// tree with it).
     pub async fn client(&self, app: &Application) -> Result<kube::Client, EngineError> {
@@ -404,22 +410,23 @@ impl Engine {
                             std::mem::take(&mut state.waiting)
                         }
                         Err(e) => {
-                            // Those waiting retry on their own backoff; a new attempt waits for
-                            // this cluster's (1 s doubling to a minute), not for theirs.
+                            // Those waiting are told either way: they see the error and retry
+                            // on their own backoff; a new attempt waits for this cluster's
+                            // (1 s doubling to a minute), however often they ask.
                             state.failures += 1;
                             let wait = Duration::from_secs(1 << state.failures.min(6));
                             state.retry_at = Some(tokio::time::Instant::now() + wait);
                             state.last_error = Some(e.to_string());
                             tracing::warn!(cluster = %e, retry_in = ?wait, "connecting failed");
-                            Default::default()
+                            std::mem::take(&mut state.waiting)
                         }
                     }
                 };
                 if let Ok(connected) = result {
                     let _ = slot.connected.set(connected);
-                    for app in waiting {
-                        on_change(&app, Change::Spec);
-                    }
+                }
+                for app in waiting {
+                    on_change(&app, Change::Spec);
                 }
             });
         }

@@ -7,16 +7,22 @@
 //! audited.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
+use bosun_api::{
+    Application, ApplicationList, ApplicationWatchEvent, AuditEntry, AuditLog, ErrorBody,
+    OperationList, OperationResponse, Refreshed, RepositoryRefresh, ResourceTree, RollbackRequest,
+    SyncRequest,
+};
+use bosun_controller::status::operation;
 use bosun_controller::{Controller, ControllerError, OperationRequest};
 use bosun_model::Role;
 use bosun_record::OperationKind;
@@ -24,6 +30,7 @@ use futures::Stream;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
+use utoipa::OpenApi;
 
 use crate::auth::{Caller, Tokens};
 use crate::webhook;
@@ -38,14 +45,17 @@ pub struct ApiState {
 
 type Shared = Arc<ApiState>;
 
-/// An error answer: `{"error": message, "code": status}`.
+/// An error answer: [`ErrorBody`] `{"code": status, "message": ...}`.
 pub struct ApiError(StatusCode, String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (
             self.0,
-            Json(json!({"error": self.1, "code": self.0.as_u16()})),
+            Json(ErrorBody {
+                code: self.0.as_u16(),
+                message: self.1,
+            }),
         )
             .into_response()
     }
@@ -56,6 +66,7 @@ impl From<ControllerError> for ApiError {
         let code = match &e {
             ControllerError::NotFound(_) => StatusCode::NOT_FOUND,
             ControllerError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ControllerError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ControllerError::Store(_) | ControllerError::Engine(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -66,8 +77,65 @@ impl From<ControllerError> for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// The OpenAPI description of this API.
-pub const OPENAPI: &str = include_str!("openapi.json");
+/// The OpenAPI description of this API, generated from the handlers' `#[utoipa::path]`s and
+/// bosun-api's types.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "bosun API",
+        version = "1",
+        description = "bosun serve: Applications (Argo CD's paths and shapes where the same thing exists), sync, rollback, history, events, webhooks. Bearer tokens from the config carry a role: read-only, deployer (sync, refresh, rollback) or admin. Every failure answers ErrorBody."
+    ),
+    paths(
+        healthz, readyz, metrics, github_webhook, openapi, list, get_app, resource_tree, diff,
+        history, sync, refresh, rollback, refresh_repository, stream, audit
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&BearerAuth),
+    security(("bearer" = []))
+)]
+pub struct ApiDoc;
+
+/// The bearer-token scheme the document's `security` names, and a description for every
+/// response (OpenAPI requires one; the status's reason phrase where a handler gives none).
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+                for (status, response) in &mut operation.responses.responses {
+                    if let RefOr::T(response) = response
+                        && response.description.is_empty()
+                    {
+                        response.description = status
+                            .parse::<StatusCode>()
+                            .ok()
+                            .and_then(|s| s.canonical_reason())
+                            .unwrap_or("response")
+                            .to_string();
+                    }
+                }
+            }
+        }
+        openapi
+            .components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+            );
+    }
+}
+
+/// The document, generated once.
+static OPENAPI: LazyLock<String> = LazyLock::new(|| {
+    ApiDoc::openapi()
+        .to_json()
+        .expect("the OpenAPI document serialises")
+});
 
 pub fn router(state: Shared) -> Router {
     let authenticated = Router::new()
@@ -87,13 +155,76 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/stream/applications", get(stream))
         .route("/api/v1/audit", get(audit))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ok" }))
+    let routes = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/api/webhook", post(github_webhook))
         .merge(authenticated)
-        .with_state(state)
+        .with_state(state);
+    with_error_bodies(routes)
+}
+
+/// Unknown paths and wrong methods answer [`ErrorBody`], and so does every other error response
+/// that is not JSON yet (see [`error_bodies`]).
+fn with_error_bodies(routes: Router) -> Router {
+    routes
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .layer(middleware::from_fn(error_bodies))
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError(
+        StatusCode::NOT_FOUND,
+        format!("no route for {method} {}", uri.path()),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// The largest error body that is turned into a message; axum's rejections are one line.
+const ERROR_TEXT_LIMIT: usize = 64 * 1024;
+
+/// Every failure answers [`ErrorBody`]: an error response that is not JSON (axum's rejections —
+/// a body over the limit, a query string or path that does not decode) is rewritten, its text
+/// becoming the message. Headers other than the body's own are kept.
+async fn error_bodies(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, ERROR_TEXT_LIMIT)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text).trim().to_string();
+    let message = if text.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        text
+    };
+    let body = serde_json::to_vec(&ErrorBody {
+        code: status.as_u16(),
+        message,
+    })
+    .unwrap_or_default();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(body))
 }
 
 async fn authenticate(State(state): State<Shared>, mut request: Request, next: Next) -> Response {
@@ -124,7 +255,7 @@ fn require(
     if caller.role >= role {
         return Ok(());
     }
-    let _ = state.controller.store().audit(
+    let _ = state.controller.audit(
         &caller.name,
         &format!("{action}-refused"),
         app,
@@ -160,10 +291,32 @@ fn body<T: DeserializeOwned + Default>(bytes: &Bytes) -> ApiResult<T> {
     })
 }
 
-async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+#[utoipa::path(get, path = "/healthz", summary = "Liveness", security(()),
+    responses((status = 200, description = "ok", body = String)))]
+async fn healthz() -> &'static str {
+    "ok"
 }
 
+#[utoipa::path(get, path = "/readyz", summary = "Readiness", security(()),
+    responses((status = 200, description = "ok", body = String)))]
+async fn readyz() -> &'static str {
+    "ok"
+}
+
+#[utoipa::path(get, path = "/api/openapi.json", summary = "This document",
+    responses((status = 200, description = "OpenAPI document", body = Object),
+        (status = 401, body = ErrorBody)))]
+async fn openapi() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        OPENAPI.as_str(),
+    )
+        .into_response()
+}
+
+#[utoipa::path(get, path = "/metrics", summary = "Prometheus metrics (OpenMetrics text)", security(()),
+    responses((status = 200, description = "metrics", body = String,
+        content_type = "application/openmetrics-text")))]
 async fn metrics(State(state): State<Shared>) -> Response {
     (
         [(
@@ -175,8 +328,13 @@ async fn metrics(State(state): State<Shared>) -> Response {
         .into_response()
 }
 
-async fn list(State(state): State<Shared>) -> Json<Value> {
-    Json(json!({"items": state.controller.list()}))
+#[utoipa::path(get, path = "/api/v1/applications", tag = "applications",
+    summary = "List Applications",
+    responses((status = 200, body = ApplicationList), (status = 401, body = ErrorBody)))]
+async fn list(State(state): State<Shared>) -> Json<ApplicationList> {
+    Json(ApplicationList {
+        items: state.controller.list(),
+    })
 }
 
 #[derive(Deserialize, Default)]
@@ -185,12 +343,21 @@ struct GetQuery {
     refresh: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/applications/{name}", tag = "applications",
+    summary = "Get an Application (refresh=normal|hard compares first; deployer)",
+    params(
+        ("name" = String, Path, description = "the Application"),
+        ("refresh" = Option<String>, Query, description = "normal or hard: compare with Git and the cluster first (deployer)")
+    ),
+    responses((status = 200, body = Application), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
 async fn get_app(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     Query(query): Query<GetQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Application>> {
     if query.refresh.is_some() {
         require(&state, &caller, Role::Deployer, "refresh", &name)?;
         return Ok(Json(state.controller.refresh(&name).await?));
@@ -200,41 +367,69 @@ async fn get_app(
 
 /// The Application's managed resources and what their controllers created, as nodes with
 /// `parentRefs` (Argo CD's resource tree).
+#[utoipa::path(get, path = "/api/v1/applications/{name}/resource-tree", tag = "applications",
+    summary = "Managed resources and what their controllers created, as nodes",
+    params(("name" = String, Path, description = "the Application")),
+    responses((status = 200, body = ResourceTree), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 500, body = ErrorBody)))]
 async fn resource_tree(
     State(state): State<Shared>,
     Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<ResourceTree>> {
     let nodes = state.controller.resource_tree(&name).await?;
-    Ok(Json(json!({"nodes": nodes})))
+    // The controller builds the nodes as JSON from the live objects; reading them back through
+    // the wire type is what holds them to the documented shape.
+    let nodes = serde_json::from_value(Value::Array(nodes)).map_err(|e| {
+        ApiError(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("resource tree: {e}"),
+        )
+    })?;
+    Ok(Json(ResourceTree { nodes }))
 }
 
+#[utoipa::path(get, path = "/api/v1/applications/{name}/diff", tag = "applications",
+    summary = "Desired versus live, Secret values masked",
+    params(("name" = String, Path, description = "the Application")),
+    responses((status = 200, description = "the plan: inSync and one entry per resource", body = Object),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 500, body = ErrorBody)))]
 async fn diff(State(state): State<Shared>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
     Ok(Json(state.controller.diff(&name).await?))
 }
 
-async fn history(State(state): State<Shared>, Path(name): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({"items": state.controller.history(&name)?})))
+#[utoipa::path(get, path = "/api/v1/applications/{name}/history", tag = "applications",
+    summary = "Operations, newest first",
+    params(("name" = String, Path, description = "the Application")),
+    responses((status = 200, body = OperationList), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+async fn history(
+    State(state): State<Shared>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<OperationList>> {
+    let items = state.controller.history(&name)?;
+    Ok(Json(OperationList {
+        items: items.iter().map(operation).collect(),
+    }))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct SyncBody {
-    #[serde(default)]
-    prune: bool,
-    #[serde(default)]
-    dry_run: bool,
-}
-
+#[utoipa::path(post, path = "/api/v1/applications/{name}/sync", tag = "applications",
+    summary = "Sync to the revision targetRevision resolves to (deployer)",
+    params(("name" = String, Path, description = "the Application")),
+    request_body(content = Option<SyncRequest>, description = "empty: no prune, no dry run"),
+    responses((status = 200, body = OperationResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn sync(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     bytes: Bytes,
-) -> ApiResult<Json<Value>> {
-    let request: SyncBody = body(&bytes)?;
+) -> ApiResult<Json<OperationResponse>> {
+    let request: SyncRequest = body(&bytes)?;
     require(&state, &caller, Role::Deployer, "sync", &name)?;
     state.controller.get(&name)?;
-    let _ = state.controller.store().audit(
+    let _ = state.controller.audit(
         &caller.name,
         "sync",
         &name,
@@ -254,37 +449,42 @@ async fn sync(
             },
         )
         .await?;
-    Ok(Json(
-        json!({"operation": op, "application": state.controller.get(&name)?}),
-    ))
+    Ok(Json(OperationResponse {
+        operation: operation(&op),
+        application: state.controller.get(&name)?,
+    }))
 }
 
+#[utoipa::path(post, path = "/api/v1/applications/{name}/refresh", tag = "applications",
+    summary = "Compare with Git and the cluster now (deployer)",
+    params(("name" = String, Path, description = "the Application")),
+    responses((status = 200, body = Application), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn refresh(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Application>> {
     require(&state, &caller, Role::Deployer, "refresh", &name)?;
     Ok(Json(state.controller.refresh(&name).await?))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RollbackBody {
-    id: i64,
-    #[serde(default)]
-    prune: bool,
-}
-
+#[utoipa::path(post, path = "/api/v1/applications/{name}/rollback", tag = "applications",
+    summary = "Sync the revisions of a history entry (deployer)",
+    params(("name" = String, Path, description = "the Application")),
+    request_body = RollbackRequest,
+    responses((status = 200, body = OperationResponse), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 async fn rollback(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Path(name): Path<String>,
     bytes: Bytes,
-) -> ApiResult<Json<Value>> {
-    let request: RollbackBody = body(&bytes)?;
+) -> ApiResult<Json<OperationResponse>> {
+    let request: RollbackRequest = body(&bytes)?;
     require(&state, &caller, Role::Deployer, "rollback", &name)?;
-    let _ = state.controller.store().audit(
+    let _ = state.controller.audit(
         &caller.name,
         "rollback",
         &name,
@@ -294,27 +494,24 @@ async fn rollback(
         .controller
         .rollback(&name, request.id, &caller.name, request.prune)
         .await?;
-    Ok(Json(
-        json!({"operation": op, "application": state.controller.get(&name)?}),
-    ))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct RepositoryRefresh {
-    #[serde(rename = "repoURL")]
-    repo_url: String,
-    /// `refs/heads/main`; empty: every Application of the repository.
-    #[serde(default, rename = "ref")]
-    pushed_ref: String,
+    Ok(Json(OperationResponse {
+        operation: operation(&op),
+        application: state.controller.get(&name)?,
+    }))
 }
 
 /// The generic, authenticated form of the webhook: "this repository changed".
+#[utoipa::path(post, path = "/api/v1/refresh",
+    summary = "A repository changed: refresh its Applications (deployer)",
+    request_body = RepositoryRefresh,
+    responses((status = 200, body = Refreshed), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 413, body = ErrorBody)))]
 async fn refresh_repository(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     bytes: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<Refreshed>> {
     let request: RepositoryRefresh = body(&bytes)?;
     require(&state, &caller, Role::Deployer, "refresh", "")?;
     if request.repo_url.trim().is_empty() {
@@ -330,9 +527,18 @@ async fn refresh_repository(
             .controller
             .pushed(&request.repo_url, &request.pushed_ref, "")
     };
-    Ok(Json(json!({"refreshed": refreshed})))
+    Ok(Json(Refreshed { refreshed }))
 }
 
+#[utoipa::path(post, path = "/api/webhook",
+    summary = "GitHub push webhook, verified by X-Hub-Signature-256", security(()),
+    params(
+        ("X-Hub-Signature-256" = String, Header, description = "sha256=HMAC of the body"),
+        ("X-GitHub-Event" = String, Header, description = "push (or ping)")
+    ),
+    request_body(content = Object, description = "GitHub's push event"),
+    responses((status = 200, body = Refreshed), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn github_webhook(State(state): State<Shared>, headers: HeaderMap, bytes: Bytes) -> Response {
     let event = headers
         .get("x-github-event")
@@ -354,7 +560,7 @@ async fn github_webhook(State(state): State<Shared>, headers: HeaderMap, bytes: 
         return ApiError(StatusCode::UNAUTHORIZED, e.to_string()).into_response();
     }
     match event {
-        "ping" => return Json(json!({"refreshed": []})).into_response(),
+        "ping" => return Json(Refreshed::default()).into_response(),
         "push" => {}
         other => {
             return ApiError(
@@ -380,10 +586,14 @@ async fn github_webhook(State(state): State<Shared>, headers: HeaderMap, bytes: 
         }
     }
     tracing::info!(r#ref = %push.pushed_ref, apps = ?refreshed, "webhook push");
-    Json(json!({"refreshed": refreshed})).into_response()
+    Json(Refreshed { refreshed }).into_response()
 }
 
 /// Server-sent events: one `MODIFIED`/`DELETED` event per status change.
+#[utoipa::path(get, path = "/api/v1/stream/applications", tag = "applications",
+    summary = "Server-sent events: one per status change",
+    responses((status = 200, description = "each event's data", body = ApplicationWatchEvent,
+        content_type = "text/event-stream"), (status = 401, body = ErrorBody)))]
 async fn stream(State(state): State<Shared>) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let receiver = state.controller.subscribe();
     let events = futures::stream::unfold(receiver, |mut receiver| async move {
@@ -407,16 +617,169 @@ struct AuditQuery {
     limit: Option<usize>,
 }
 
+#[utoipa::path(get, path = "/api/v1/audit", summary = "Audit log, newest first (admin)",
+    params(("limit" = Option<usize>, Query, description = "at most this many entries (100)")),
+    responses((status = 200, body = AuditLog), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn audit(
     State(state): State<Shared>,
     Extension(caller): Extension<Caller>,
     Query(query): Query<AuditQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AuditLog>> {
     require(&state, &caller, Role::Admin, "read the audit log", "")?;
     let entries = state
         .controller
-        .store()
         .audit_log(query.limit.unwrap_or(100))
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    Ok(Json(json!({"items": entries})))
+    Ok(Json(AuditLog {
+        items: entries
+            .into_iter()
+            .map(|e| AuditEntry {
+                at: e.at,
+                who: e.who,
+                action: e.action,
+                app: e.app,
+                detail: e.detail,
+            })
+            .collect(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tower::ServiceExt;
+
+    /// The routes the router serves, as the OpenAPI document must list them.
+    const ROUTES: &[(&str, &str)] = &[
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/metrics"),
+        ("post", "/api/webhook"),
+        ("get", "/api/openapi.json"),
+        ("get", "/api/v1/applications"),
+        ("get", "/api/v1/applications/{name}"),
+        ("get", "/api/v1/applications/{name}/resource-tree"),
+        ("get", "/api/v1/applications/{name}/diff"),
+        ("get", "/api/v1/applications/{name}/history"),
+        ("post", "/api/v1/applications/{name}/sync"),
+        ("post", "/api/v1/applications/{name}/refresh"),
+        ("post", "/api/v1/applications/{name}/rollback"),
+        ("post", "/api/v1/refresh"),
+        ("get", "/api/v1/stream/applications"),
+        ("get", "/api/v1/audit"),
+    ];
+
+    #[test]
+    fn the_document_lists_every_route_and_the_error_body() {
+        let doc: Value = serde_json::from_str(&OPENAPI).unwrap();
+        for (method, path) in ROUTES {
+            assert!(
+                doc["paths"][path][method].is_object(),
+                "{method} {path} missing"
+            );
+        }
+        let documented: usize = doc["paths"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|p| p.as_object().unwrap().len())
+            .sum();
+        assert_eq!(documented, ROUTES.len(), "a documented route is not served");
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["ErrorBody"]["required"],
+            json!(["code", "message"]),
+            "{}",
+            schemas["ErrorBody"]
+        );
+        for name in [
+            "Application",
+            "ApplicationStatus",
+            "OperationResponse",
+            "ResourceTree",
+        ] {
+            assert!(schemas[name].is_object(), "{name} missing");
+        }
+        assert_eq!(
+            doc["paths"]["/api/v1/applications/{name}/sync"]["post"]["responses"]["404"]["content"]
+                ["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody"
+        );
+        assert_eq!(
+            doc["components"]["securitySchemes"]["bearer"]["scheme"],
+            "bearer"
+        );
+        for (method, path) in ROUTES {
+            for (status, response) in doc["paths"][path][method]["responses"].as_object().unwrap() {
+                assert!(
+                    response["description"].is_string(),
+                    "{method} {path} {status}: no description"
+                );
+            }
+        }
+        assert_eq!(
+            schemas["HealthStatusCode"]["enum"],
+            json!([
+                "Healthy",
+                "Progressing",
+                "Degraded",
+                "Suspended",
+                "Missing",
+                "Unknown"
+            ])
+        );
+        assert_eq!(
+            schemas["OperationKind"]["enum"],
+            json!(["sync", "auto-sync", "self-heal", "rollback"])
+        );
+    }
+
+    #[derive(Deserialize)]
+    #[allow(dead_code)]
+    struct Limit {
+        limit: usize,
+    }
+
+    async fn answer(router: &Router, method: &str, uri: &str, body: Vec<u8>) -> (u16, ErrorBody) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .body(Body::from(body))
+            .unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "application/json");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let body: ErrorBody = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&bytes)));
+        assert_eq!(body.code, status);
+        (status, body)
+    }
+
+    #[tokio::test]
+    async fn axums_own_refusals_answer_error_bodies() {
+        let router = with_error_bodies(
+            Router::new()
+                .route("/body", post(|_: Bytes| async { "ok" }))
+                .route("/query", get(|_: Query<Limit>| async { "ok" })),
+        );
+        let (status, body) = answer(&router, "GET", "/nowhere", vec![]).await;
+        assert_eq!(
+            (status, body.message.as_str()),
+            (404, "no route for GET /nowhere")
+        );
+        let (status, body) = answer(&router, "DELETE", "/body", vec![]).await;
+        assert_eq!(
+            (status, body.message.as_str()),
+            (405, "DELETE is not allowed on /body")
+        );
+        let (status, body) = answer(&router, "POST", "/body", vec![b' '; 3 << 20]).await;
+        assert_eq!(status, 413, "{}", body.message);
+        let (status, body) = answer(&router, "GET", "/query?limit=many", vec![]).await;
+        assert_eq!(status, 400);
+        assert!(body.message.contains("limit"), "{}", body.message);
+    }
 }

@@ -1,0 +1,472 @@
+//! The wire types of `bosun serve`'s HTTP API: what the server answers, what the CLI reads and
+//! what the OpenAPI document describes — one definition for all three.
+//!
+//! Shapes are Argo CD's where the same thing exists (`Application` with `status.sync`,
+//! `status.health`, `status.operationState`, `status.resources`; the resource tree's nodes), so
+//! tools written against Argo CD's API read them unchanged. Status words are enums here, so a
+//! misspelt one does not compile. No I/O: the server builds these, the CLI decodes them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// Every failure, whatever answers it (a handler, an unknown path, a wrong method, a body too
+/// large, a bad query string or JSON body): the HTTP status again, and what went wrong.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    pub code: u16,
+    pub message: String,
+}
+
+/// An Argo CD `Application` as the API shows it: its spec as Git has it (repository
+/// credentials removed) and bosun's status.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Application {
+    /// `argoproj.io/v1alpha1`.
+    pub api_version: String,
+    /// `Application`.
+    pub kind: String,
+    pub metadata: ApplicationMetadata,
+    /// Argo CD's Application spec, as the model crate reads it.
+    #[schema(value_type = Object)]
+    pub spec: Value,
+    pub status: ApplicationStatus,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationMetadata {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationList {
+    pub items: Vec<Application>,
+}
+
+/// `status` of an Application (Argo CD's shape).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApplicationStatus {
+    pub sync: SyncStatus,
+    pub health: HealthStatus,
+    pub conditions: Vec<Condition>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub operation_state: Option<OperationState>,
+    pub resources: Vec<ResourceStatus>,
+    /// When the Application was last compared with Git and its cluster (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reconciled_at: Option<String>,
+}
+
+/// Whether the cluster matches Git, with the commit(s) compared.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SyncStatus {
+    pub status: SyncStatusCode,
+    /// The first source's commit (Argo CD's `revision`).
+    pub revision: String,
+    /// Every source's commit, in order (Argo CD's `revisions` for multi-source Applications).
+    pub revisions: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub enum SyncStatusCode {
+    Synced,
+    /// Different from Git (also: missing from the cluster, or left to prune).
+    OutOfSync,
+    /// Not compared yet, or the comparison failed.
+    #[default]
+    Unknown,
+}
+
+impl SyncStatusCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncStatusCode::Synced => "Synced",
+            SyncStatusCode::OutOfSync => "OutOfSync",
+            SyncStatusCode::Unknown => "Unknown",
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct HealthStatus {
+    pub status: HealthStatusCode,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+/// Argo CD's health words.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub enum HealthStatusCode {
+    Healthy,
+    Progressing,
+    Degraded,
+    Suspended,
+    Missing,
+    #[default]
+    Unknown,
+}
+
+impl HealthStatusCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HealthStatusCode::Healthy => "Healthy",
+            HealthStatusCode::Progressing => "Progressing",
+            HealthStatusCode::Degraded => "Degraded",
+            HealthStatusCode::Suspended => "Suspended",
+            HealthStatusCode::Missing => "Missing",
+            HealthStatusCode::Unknown => "Unknown",
+        }
+    }
+}
+
+/// Something the user should know: `ComparisonError`, `SyncError`, `AutoSyncPaused`, ...
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Condition {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub message: String,
+    pub last_transition_time: String,
+}
+
+/// One resource of the Application with its own sync and health status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceStatus {
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// `OutOfSync` also for missing objects and, with `requiresPruning`, for ones left to prune.
+    pub status: SyncStatusCode,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub requires_pruning: bool,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hook: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthStatus>,
+}
+
+/// What started an operation (bosun-record's kind words).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum OperationKind {
+    /// Asked for through the API or the CLI.
+    Sync,
+    /// The automated sync policy found Git ahead of the cluster.
+    AutoSync,
+    /// The automated sync policy found the cluster drifted (`selfHeal`).
+    SelfHeal,
+    /// A sync back to the revisions of an earlier history entry.
+    Rollback,
+}
+
+impl OperationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationKind::Sync => "sync",
+            OperationKind::AutoSync => "auto-sync",
+            OperationKind::SelfHeal => "self-heal",
+            OperationKind::Rollback => "rollback",
+        }
+    }
+}
+
+/// Where an operation ended (or that it has not).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+pub enum OperationPhase {
+    Running,
+    Succeeded,
+    /// The sync ran and something in it failed.
+    Failed,
+    /// The sync could not start or stopped with an error.
+    Error,
+    /// bosun stopped while the operation ran.
+    Interrupted,
+}
+
+impl OperationPhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OperationPhase::Running => "Running",
+            OperationPhase::Succeeded => "Succeeded",
+            OperationPhase::Failed => "Failed",
+            OperationPhase::Error => "Error",
+            OperationPhase::Interrupted => "Interrupted",
+        }
+    }
+}
+
+/// The current or last operation, in the Application's status.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OperationState {
+    pub id: i64,
+    pub kind: OperationKind,
+    pub phase: OperationPhase,
+    pub message: String,
+    pub initiated_by: String,
+    pub revisions: Vec<String>,
+    pub started_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finished_at: Option<String>,
+}
+
+/// An operation, running or finished: a history entry, and what sync and rollback answer.
+/// The same fields as the store's record (`null` where not known).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Operation {
+    pub id: i64,
+    pub app: String,
+    pub kind: OperationKind,
+    pub initiated_by: String,
+    pub revisions: Vec<String>,
+    pub prune: bool,
+    pub dry_run: bool,
+    /// For a rollback: the history id it returned to.
+    pub rollback_of: Option<i64>,
+    pub spec_digest: String,
+    pub phase: OperationPhase,
+    pub message: String,
+    pub resources: Vec<ResourceResult>,
+    /// RFC 3339.
+    pub started_at: String,
+    pub finished_at: Option<String>,
+    pub duration_ms: Option<i64>,
+}
+
+/// What one resource's write came to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ResourceResult {
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// `created`, `configured`, `pruned`, ...
+    pub action: String,
+    pub message: String,
+}
+
+/// An Application's operations, newest first.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OperationList {
+    pub items: Vec<Operation>,
+}
+
+/// What sync and rollback answer: the operation as it ended, and the Application after it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OperationResponse {
+    pub operation: Operation,
+    pub application: Application,
+}
+
+/// `POST /api/v1/applications/{name}/sync`; an empty body is all defaults.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SyncRequest {
+    /// Delete live objects that Git no longer has.
+    #[serde(default)]
+    pub prune: bool,
+    /// Plan and validate with the cluster, change nothing.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// `POST /api/v1/applications/{name}/rollback`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RollbackRequest {
+    /// The history entry (a successful sync) whose revisions to sync.
+    pub id: i64,
+    #[serde(default)]
+    pub prune: bool,
+}
+
+/// `POST /api/v1/refresh`: "this repository changed".
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryRefresh {
+    #[serde(rename = "repoURL")]
+    pub repo_url: String,
+    /// `refs/heads/main`; empty: every Application of the repository.
+    #[serde(default, rename = "ref")]
+    pub pushed_ref: String,
+}
+
+/// The Applications a push or a repository refresh concerned.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Refreshed {
+    pub refreshed: Vec<String>,
+}
+
+/// The managed resources and what their controllers created (Argo CD's resource tree).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ResourceTree {
+    pub nodes: Vec<ResourceNode>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceNode {
+    pub group: String,
+    /// Only for the nodes found below a managed resource.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    /// `null` for a managed resource that is not live.
+    #[serde(default)]
+    pub uid: Option<String>,
+    /// The managed resources' sync status; absent below them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<SyncStatusCode>,
+    #[serde(default)]
+    pub health: Option<HealthStatus>,
+    #[serde(default)]
+    pub parent_refs: Vec<ParentRef>,
+}
+
+/// The controlling owner of a node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ParentRef {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub uid: String,
+}
+
+/// One audit-log entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AuditEntry {
+    pub at: String,
+    pub who: String,
+    pub action: String,
+    pub app: String,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AuditLog {
+    pub items: Vec<AuditEntry>,
+}
+
+/// One server-sent event of `/api/v1/stream/applications`: `{"result": {"type", "application"}}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationWatchEvent {
+    pub result: ApplicationEvent,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ApplicationEvent {
+    /// `MODIFIED` or `DELETED`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The whole Application (`MODIFIED`), or only its `metadata` (`DELETED`).
+    #[schema(value_type = Object)]
+    pub application: Value,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn operation() -> Operation {
+        Operation {
+            id: 3,
+            app: "web".into(),
+            kind: OperationKind::AutoSync,
+            initiated_by: "automated".into(),
+            revisions: vec!["abc".into()],
+            prune: false,
+            dry_run: false,
+            rollback_of: None,
+            spec_digest: "d".into(),
+            phase: OperationPhase::Succeeded,
+            message: "ok".into(),
+            resources: vec![],
+            started_at: "2026-01-01T00:00:00Z".into(),
+            finished_at: None,
+            duration_ms: None,
+        }
+    }
+
+    #[test]
+    fn status_serialises_in_argo_cd_shape() {
+        let status = ApplicationStatus {
+            resources: vec![ResourceStatus {
+                group: "apps".into(),
+                kind: "Deployment".into(),
+                namespace: "dev".into(),
+                name: "web".into(),
+                status: SyncStatusCode::OutOfSync,
+                requires_pruning: false,
+                hook: false,
+                health: None,
+            }],
+            conditions: vec![Condition {
+                kind: "SyncError".into(),
+                message: "x".into(),
+                last_transition_time: "t".into(),
+            }],
+            ..ApplicationStatus::default()
+        };
+        let json = serde_json::to_value(&status).unwrap();
+        assert_eq!(
+            json,
+            json!({
+                "sync": {"status": "Unknown", "revision": "", "revisions": []},
+                "health": {"status": "Unknown"},
+                "conditions": [{"type": "SyncError", "message": "x", "lastTransitionTime": "t"}],
+                "resources": [{"group": "apps", "kind": "Deployment", "namespace": "dev",
+                               "name": "web", "status": "OutOfSync"}],
+            })
+        );
+        let back: ApplicationStatus = serde_json::from_value(json).unwrap();
+        assert_eq!(back, status);
+    }
+
+    #[test]
+    fn operations_keep_the_stores_words_and_nulls() {
+        let json = serde_json::to_value(operation()).unwrap();
+        assert_eq!(json["kind"], "auto-sync");
+        assert_eq!(json["phase"], "Succeeded");
+        assert!(json["rollbackOf"].is_null() && json.get("rollbackOf").is_some());
+        assert!(json.get("durationMs").is_some());
+        for kind in [
+            OperationKind::Sync,
+            OperationKind::AutoSync,
+            OperationKind::SelfHeal,
+            OperationKind::Rollback,
+        ] {
+            assert_eq!(serde_json::to_value(kind).unwrap(), json!(kind.as_str()));
+        }
+    }
+
+    #[test]
+    fn requests_refuse_unknown_fields() {
+        assert!(serde_json::from_str::<SyncRequest>(r#"{"prune": true, "force": 1}"#).is_err());
+        let r: SyncRequest = serde_json::from_str(r#"{"dryRun": true}"#).unwrap();
+        assert!(r.dry_run && !r.prune);
+        assert!(serde_json::from_str::<RollbackRequest>(r#"{"prune": true}"#).is_err());
+    }
+
+    #[test]
+    fn tree_nodes_read_what_the_controller_builds() {
+        let managed = json!({"group": "apps", "kind": "Deployment", "namespace": "dev",
+            "name": "web", "uid": null, "status": "Synced", "health": null, "parentRefs": []});
+        let node: ResourceNode = serde_json::from_value(managed.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&node).unwrap(), managed);
+        let child = json!({"group": "", "version": "v1", "kind": "Pod", "namespace": "dev",
+            "name": "web-1", "uid": "u", "health": {"status": "Healthy", "message": "up"},
+            "parentRefs": [{"kind": "ReplicaSet", "namespace": "dev", "name": "web", "uid": "r"}]});
+        let node: ResourceNode = serde_json::from_value(child.clone()).unwrap();
+        assert_eq!(serde_json::to_value(&node).unwrap(), child);
+    }
+}
