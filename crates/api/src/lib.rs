@@ -470,3 +470,87 @@ mod tests {
         assert_eq!(serde_json::to_value(&node).unwrap(), child);
     }
 }
+
+/// A Rollout bosun drives, in a line: where it is, its phase and its step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutSummary {
+    /// bosun.yaml's name of the cluster (or its kubeconfig context).
+    pub cluster: String,
+    pub namespace: String,
+    pub name: String,
+    /// `canary` or `blueGreen`.
+    pub strategy: String,
+    /// Argo Rollouts' phase: Healthy, Progressing, Paused or Degraded.
+    pub phase: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    /// The canary step it is at (= `steps` when done).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<u64>,
+    pub steps: u64,
+    pub desired: i64,
+    pub ready: i64,
+    pub available: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stable_hash: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_hash: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RolloutList {
+    pub items: Vec<RolloutSummary>,
+}
+
+/// One revision of a Rollout: its ReplicaSet.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutRevision {
+    pub revision: u64,
+    pub replica_set: String,
+    pub hash: String,
+    /// `stable`, `canary`, `preview`, `active` or `old`.
+    pub role: String,
+    pub desired: i64,
+    pub ready: i64,
+    pub available: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scale_down_deadline: Option<String>,
+}
+
+/// A Rollout in full: the summary, its steps, its revisions and its object as the cluster has
+/// it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutView {
+    pub summary: RolloutSummary,
+    /// `spec.strategy.canary.steps` as written.
+    #[schema(value_type = Vec<Object>)]
+    pub steps: Vec<Value>,
+    pub revisions: Vec<RolloutRevision>,
+    #[schema(value_type = Object)]
+    pub object: Value,
+}
+
+/// The body of `POST /api/v1/rollouts/{cluster}/{namespace}/{name}/undo` (optional).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UndoRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to_revision: Option<u64>,
+}
+
+/// Said on the Rollout event stream at every change of phase, step or message.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutWatchEvent {
+    pub cluster: String,
+    pub namespace: String,
+    pub name: String,
+    pub phase: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<u64>,
+}

@@ -24,6 +24,7 @@ mod network;
 mod object;
 mod pod;
 mod registry;
+mod rollout;
 mod status;
 mod storage;
 mod workloads;

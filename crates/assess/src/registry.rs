@@ -9,7 +9,7 @@
 use serde_json::Value;
 
 use crate::status::Health;
-use crate::{batch, crd, hpa, network, pod, storage, workloads};
+use crate::{batch, crd, hpa, network, pod, rollout, storage, workloads};
 
 /// One health check: the kind it judges, the versions it understands, and the judgement.
 #[derive(Debug)]
@@ -97,6 +97,12 @@ pub const BUILTIN: &[HealthCheck] = &[
         kind: "CustomResourceDefinition",
         versions: None,
         check: crd::custom_resource_definition,
+    },
+    HealthCheck {
+        group: "argoproj.io",
+        kind: "Rollout",
+        versions: Some(&["v1alpha1"]),
+        check: rollout::rollout,
     },
 ];
 

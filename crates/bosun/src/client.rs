@@ -16,6 +16,15 @@ use crate::apps::EXIT_ERROR;
 
 #[derive(clap::Args, Debug)]
 pub struct AppCommand {
+    #[command(flatten)]
+    pub api: ApiArgs,
+    #[command(subcommand)]
+    pub action: AppAction,
+}
+
+/// Where `bosun serve` answers, with what token, and how to print its answers.
+#[derive(clap::Args, Debug)]
+pub struct ApiArgs {
     /// The API of `bosun serve`.
     #[arg(
         long,
@@ -30,8 +39,28 @@ pub struct AppCommand {
     /// `table` or `json`.
     #[arg(short = 'o', long, global = true, default_value = "table")]
     pub output: String,
-    #[command(subcommand)]
-    pub action: AppAction,
+}
+
+impl ApiArgs {
+    /// `true` for `-o json`.
+    pub(crate) fn json(&self) -> anyhow::Result<bool> {
+        match self.output.as_str() {
+            "table" | "wide" => Ok(false),
+            "json" => Ok(true),
+            other => anyhow::bail!("-o {other}: expected table or json"),
+        }
+    }
+
+    pub(crate) fn client(&self) -> anyhow::Result<Client> {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        Ok(Client {
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(900))
+                .build()?,
+            base: self.server.clone(),
+            token: self.token.clone(),
+        })
+    }
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -63,8 +92,8 @@ pub enum AppAction {
     },
 }
 
-struct Client {
-    http: reqwest::Client,
+pub(crate) struct Client {
+    pub(crate) http: reqwest::Client,
     base: String,
     token: Option<String>,
 }
@@ -72,7 +101,7 @@ struct Client {
 impl Client {
     /// Calls the API and decodes its answer as `T`; a failure is the server's [`ErrorBody`]
     /// message (or the raw text, from something that is not `bosun serve`).
-    async fn call<T: DeserializeOwned>(
+    pub(crate) async fn call<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -107,7 +136,7 @@ impl Client {
     }
 }
 
-fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
+pub(crate) fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
     let mut table = comfy_table::Table::new();
     table.load_style(comfy_table::presets::NOTHING);
     table.set_header(header.to_vec());
@@ -255,19 +284,8 @@ async fn operate(
 }
 
 pub fn run(command: AppCommand) -> anyhow::Result<i32> {
-    let json = match command.output.as_str() {
-        "table" | "wide" => false,
-        "json" => true,
-        other => anyhow::bail!("-o {other}: expected table or json"),
-    };
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let client = Client {
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(900))
-            .build()?,
-        base: command.server.clone(),
-        token: command.token.clone(),
-    };
+    let json = command.api.json()?;
+    let client = command.api.client()?;
     crate::apps::runtime().block_on(async move {
         use reqwest::Method;
         let app_path = |name: &str, rest: &str| format!("/api/v1/applications/{name}{rest}");

@@ -3,6 +3,7 @@
 mod apps;
 mod client;
 mod playground;
+mod rollout_client;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +36,9 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Talk to a running `bosun serve`: list, get, diff, sync, refresh, history, rollback.
     App(client::AppCommand),
+    /// Argo Rollouts' Rollouts that bosun drives: list, get, watch, promote, abort, retry,
+    /// pause, resume, undo.
+    Rollout(rollout_client::RolloutCommand),
     /// The playground: a local cluster, an example repository and `bosun serve`, in one command.
     Up(playground::UpArgs),
 }
@@ -56,6 +60,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => return serve::serve(args),
         Command::Up(args) => return playground::up(args),
         Command::App(args) => client::run(args),
+        Command::Rollout(args) => rollout_client::run(args),
     };
     match code {
         Ok(code) => std::process::exit(code),

@@ -12,6 +12,7 @@ use bosun_controller::{Controller, ControllerSettings};
 use bosun_engine::pipeline::{Engine, default_cache_dir};
 use bosun_model::BosunConfig;
 use bosun_record::Store;
+use bosun_rollout::RolloutController;
 use bosun_server::auth::Tokens;
 use bosun_server::{ApiState, router};
 
@@ -114,6 +115,20 @@ pub async fn prepare(
         _ => default_cache_dir(),
     };
     let engine = Arc::new(Engine::new(config.clone(), cache)?.with_observer(metrics.clone()));
+    // Every cluster the Applications reach: its Rollouts are driven by bosun (CRDs installed
+    // before the cluster is first compared, so a synced Rollout is served at once).
+    let rollouts = RolloutController::new(metrics.runtime.clone(), 8);
+    {
+        let rollouts = Arc::downgrade(&rollouts);
+        engine.on_connect(Arc::new(move |cluster, client| {
+            let rollouts = rollouts.clone();
+            Box::pin(async move {
+                if let Some(rollouts) = rollouts.upgrade() {
+                    rollouts.add_cluster(cluster, client).await;
+                }
+            })
+        }));
+    }
     let store = Arc::new(match data {
         Some(dir) => Store::open(dir)?,
         None => Store::in_memory()?,
@@ -151,6 +166,7 @@ pub async fn prepare(
         .with_context(|| format!("listening on {listen}"))?;
     let state = Arc::new(ApiState {
         controller: controller.clone(),
+        rollouts: rollouts.clone(),
         tokens,
         webhook_secret,
     });
@@ -171,6 +187,7 @@ impl Server {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        self.state.rollouts.start();
         let interrupted = self.controller.start().await?;
         if !interrupted.is_empty() {
             eprintln!(

@@ -97,6 +97,7 @@ async fn connect_cluster(
     target: &ClusterRef,
     observer: Arc<dyn Observer>,
     on_change: Option<OnLiveChange>,
+    on_connect: Option<OnConnect>,
 ) -> Result<Arc<Connected>, ConnectError> {
     let label = target
         .name
@@ -105,6 +106,10 @@ async fn connect_cluster(
         .unwrap_or_else(|| "current context".into());
     let connecting = async {
         let cluster = connect(target, observer).await?;
+        // Before discovery: what the hook installs (CRDs) is then served from the start.
+        if let Some(on_connect) = &on_connect {
+            on_connect(label.clone(), cluster.client.clone()).await;
+        }
         let resolver =
             Resolver::new(cluster.client.clone())
                 .await
@@ -156,6 +161,14 @@ const CACHE_READY_TIMEOUT: Duration = Duration::from_secs(60);
 /// Told which Application's live objects changed, and how (the controller's trigger).
 pub type OnLiveChange = Arc<dyn Fn(&str, Change) + Send + Sync>;
 
+/// Told of every cluster `bosun serve` connects to, by its name and client, before the
+/// cluster is used (the rollout controller installs its CRDs and starts its watches).
+pub type OnConnect = Arc<
+    dyn Fn(String, kube::Client) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>
+        + Send
+        + Sync,
+>;
+
 /// Settings of a sync from the CLI or the controller.
 #[derive(Clone, Debug)]
 pub struct SyncSettings {
@@ -190,6 +203,7 @@ pub struct Engine {
     clusters: std::sync::Mutex<HashMap<String, Arc<ClusterSlot>>>,
     observer: Arc<dyn Observer>,
     live_changes: std::sync::OnceLock<OnLiveChange>,
+    on_connect: std::sync::OnceLock<OnConnect>,
 }
 
 /// `~/.cache/bosun` unless `BOSUN_CACHE` says otherwise.
@@ -213,6 +227,7 @@ impl Engine {
             clusters: std::sync::Mutex::new(HashMap::new()),
             observer: Arc::new(NoObserver),
             live_changes: std::sync::OnceLock::new(),
+            on_connect: std::sync::OnceLock::new(),
         })
     }
 
@@ -221,6 +236,11 @@ impl Engine {
     /// change to a tracked object (a long-running controller; one-shot commands list instead).
     pub fn on_live_change(&self, on_change: OnLiveChange) {
         let _ = self.live_changes.set(on_change);
+    }
+
+    /// Calls `on_connect` for each cluster connected from now on, before it is used.
+    pub fn on_connect(&self, on_connect: OnConnect) {
+        let _ = self.on_connect.set(on_connect);
     }
 
     /// The live objects tracked as `app`'s, from the watch cache: `None` without one (or before
@@ -386,7 +406,7 @@ impl Engine {
         let Some(on_change) = self.live_changes.get().cloned() else {
             let connected = slot
                 .connected
-                .get_or_try_init(|| connect_cluster(&target, self.observer.clone(), None))
+                .get_or_try_init(|| connect_cluster(&target, self.observer.clone(), None, None))
                 .await
                 .map_err(|source| EngineError::Connect { app: name, source })?;
             return Ok(connected.clone());
@@ -398,8 +418,10 @@ impl Engine {
             state.connecting = true;
             let (slot, observer) = (slot.clone(), self.observer.clone());
             let target = target.clone();
+            let on_connect = self.on_connect.get().cloned();
             tokio::spawn(async move {
-                let result = connect_cluster(&target, observer, Some(on_change.clone())).await;
+                let result =
+                    connect_cluster(&target, observer, Some(on_change.clone()), on_connect).await;
                 let waiting = {
                     let mut state = slot.state.lock().unwrap_or_else(|p| p.into_inner());
                     state.connecting = false;

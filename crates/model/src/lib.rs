@@ -18,6 +18,7 @@ pub mod error;
 pub mod ignored;
 pub mod load;
 pub mod retry;
+pub mod rollout;
 pub mod serve;
 pub mod sync_options;
 pub mod validate;

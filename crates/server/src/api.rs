@@ -38,15 +38,16 @@ use crate::webhook;
 /// Everything a handler needs.
 pub struct ApiState {
     pub controller: Arc<Controller>,
+    pub rollouts: Arc<bosun_rollout::RolloutController>,
     pub tokens: Tokens,
     /// GitHub's webhook secret; `None` refuses every webhook.
     pub webhook_secret: Option<Vec<u8>>,
 }
 
-type Shared = Arc<ApiState>;
+pub(crate) type Shared = Arc<ApiState>;
 
 /// An error answer: [`ErrorBody`] `{"code": status, "message": ...}`.
-pub struct ApiError(StatusCode, String);
+pub struct ApiError(pub(crate) StatusCode, pub(crate) String);
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -75,7 +76,7 @@ impl From<ControllerError> for ApiError {
     }
 }
 
-type ApiResult<T> = Result<T, ApiError>;
+pub(crate) type ApiResult<T> = Result<T, ApiError>;
 
 /// The OpenAPI description of this API, generated from the handlers' `#[utoipa::path]`s and
 /// bosun-api's types.
@@ -84,11 +85,12 @@ type ApiResult<T> = Result<T, ApiError>;
     info(
         title = "bosun API",
         version = "1",
-        description = "bosun serve: Applications (Argo CD's paths and shapes where the same thing exists), sync, rollback, history, events, webhooks. Bearer tokens from the config carry a role: read-only, deployer (sync, refresh, rollback) or admin. Every failure answers ErrorBody."
+        description = "bosun serve: Applications (Argo CD's paths and shapes where the same thing exists), sync, rollback, history, events, webhooks; Argo Rollouts' Rollouts and their actions. Bearer tokens from the config carry a role: read-only, deployer (sync, refresh, rollback) or admin. Every failure answers ErrorBody."
     ),
     paths(
         healthz, readyz, metrics, github_webhook, openapi, list, get_app, resource_tree, diff,
-        history, sync, refresh, rollback, refresh_repository, stream, audit
+        history, sync, refresh, rollback, refresh_repository, stream, audit,
+        crate::rollouts::list, crate::rollouts::get, crate::rollouts::act, crate::rollouts::stream
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
@@ -154,6 +156,16 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/refresh", post(refresh_repository))
         .route("/api/v1/stream/applications", get(stream))
         .route("/api/v1/audit", get(audit))
+        .route("/api/v1/rollouts", get(crate::rollouts::list))
+        .route(
+            "/api/v1/rollouts/{cluster}/{namespace}/{name}",
+            get(crate::rollouts::get),
+        )
+        .route(
+            "/api/v1/rollouts/{cluster}/{namespace}/{name}/{action}",
+            post(crate::rollouts::act),
+        )
+        .route("/api/v1/stream/rollouts", get(crate::rollouts::stream))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
     let routes = Router::new()
         .route("/healthz", get(healthz))
@@ -245,7 +257,7 @@ async fn authenticate(State(state): State<Shared>, mut request: Request, next: N
     }
 }
 
-fn require(
+pub(crate) fn require(
     state: &ApiState,
     caller: &Caller,
     role: Role,
@@ -273,7 +285,7 @@ fn require(
 }
 
 /// A JSON body decoded strictly: unknown fields and wrong types are 400s naming the field.
-fn body<T: DeserializeOwned + Default>(bytes: &Bytes) -> ApiResult<T> {
+pub(crate) fn body<T: DeserializeOwned + Default>(bytes: &Bytes) -> ApiResult<T> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+mod rollouts;
 pub mod webhook;
 
 pub use api::{ApiState, router};

@@ -1,0 +1,381 @@
+//! Argo Rollouts' `Rollout` (argoproj.io/v1alpha1) as users write it: the parts of its spec that
+//! bosun's rollout controller acts on, read from the live object. Fields bosun does not act on
+//! are kept in the object and ignored here; a field it would act on but cannot (an `analysis`
+//! step, a traffic router it does not drive) is reported by the controller, never skipped.
+
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::duration::parse_go_duration;
+
+/// A Rollout's spec, as far as bosun drives it.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutSpec {
+    /// `None` means 1, as for a Deployment.
+    pub replicas: Option<i32>,
+    #[serde(default)]
+    pub selector: Value,
+    /// The pod template; its digest names a revision.
+    #[serde(default)]
+    pub template: Value,
+    pub workload_ref: Option<Value>,
+    #[serde(default)]
+    pub min_ready_seconds: i32,
+    pub revision_history_limit: Option<i32>,
+    #[serde(default)]
+    pub paused: bool,
+    pub progress_deadline_seconds: Option<i32>,
+    #[serde(default)]
+    pub progress_deadline_abort: bool,
+    pub restart_at: Option<String>,
+    #[serde(default)]
+    pub strategy: Strategy,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Strategy {
+    pub canary: Option<Canary>,
+    pub blue_green: Option<BlueGreen>,
+}
+
+/// `strategy.canary`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Canary {
+    #[serde(default)]
+    pub steps: Vec<CanaryStep>,
+    pub canary_service: Option<String>,
+    pub stable_service: Option<String>,
+    pub max_surge: Option<IntOrString>,
+    pub max_unavailable: Option<IntOrString>,
+    /// A router bosun would have to drive (istio, nginx, plugins, ...): kept as written.
+    pub traffic_routing: Option<Value>,
+    /// Background analysis: part 2 of progressive delivery.
+    pub analysis: Option<Value>,
+    pub scale_down_delay_seconds: Option<i32>,
+    pub abort_scale_down_delay_seconds: Option<i32>,
+    #[serde(default)]
+    pub dynamic_stable_scale: bool,
+}
+
+/// One entry of `strategy.canary.steps`: exactly one of its fields is set.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CanaryStep {
+    pub set_weight: Option<i32>,
+    pub pause: Option<Pause>,
+    pub set_canary_scale: Option<SetCanaryScale>,
+    pub analysis: Option<Value>,
+    pub experiment: Option<Value>,
+    pub set_header_route: Option<Value>,
+    pub set_mirror_route: Option<Value>,
+    pub plugin: Option<Value>,
+}
+
+/// `pause: {}` waits for a promotion; `pause: {duration: 30s}` (or an integer of seconds) waits
+/// that long.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Pause {
+    pub duration: Option<IntOrString>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SetCanaryScale {
+    pub replicas: Option<i32>,
+    pub weight: Option<i32>,
+    #[serde(default)]
+    pub match_traffic_weight: bool,
+}
+
+/// `strategy.blueGreen`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BlueGreen {
+    pub active_service: String,
+    pub preview_service: Option<String>,
+    pub preview_replica_count: Option<i32>,
+    /// `None` means true.
+    pub auto_promotion_enabled: Option<bool>,
+    pub auto_promotion_seconds: Option<i32>,
+    pub scale_down_delay_seconds: Option<i32>,
+    pub abort_scale_down_delay_seconds: Option<i32>,
+    pub pre_promotion_analysis: Option<Value>,
+    pub post_promotion_analysis: Option<Value>,
+}
+
+/// Kubernetes' int-or-string (`maxSurge: 25%`, `duration: 30` or `duration: 30s`).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum IntOrString {
+    Int(i32),
+    String(String),
+}
+
+/// A Rollout spec that bosun cannot act on: the message names the field.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("spec.{field}: {message}")]
+pub struct InvalidSpec {
+    pub field: String,
+    pub message: String,
+}
+
+impl InvalidSpec {
+    fn new(field: impl Into<String>, message: impl Into<String>) -> InvalidSpec {
+        InvalidSpec {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl RolloutSpec {
+    /// Reads and checks the `spec` of a live Rollout object.
+    pub fn from_object(object: &Value) -> Result<RolloutSpec, InvalidSpec> {
+        let spec = &object["spec"];
+        let parsed: RolloutSpec = serde_path_to_error::deserialize(spec)
+            .map_err(|e| InvalidSpec::new(e.path().to_string(), e.inner().to_string()))?;
+        parsed.validate()?;
+        Ok(parsed)
+    }
+
+    pub fn replicas(&self) -> i32 {
+        self.replicas.unwrap_or(1)
+    }
+
+    fn validate(&self) -> Result<(), InvalidSpec> {
+        if self.replicas() < 0 {
+            return Err(InvalidSpec::new("replicas", "must not be negative"));
+        }
+        if self.workload_ref.is_some() {
+            return Err(InvalidSpec::new(
+                "workloadRef",
+                "a Rollout that references a Deployment is not driven by bosun yet; write the pod template in the Rollout",
+            ));
+        }
+        if !self.template.is_object() {
+            return Err(InvalidSpec::new("template", "a pod template is required"));
+        }
+        match (&self.strategy.canary, &self.strategy.blue_green) {
+            (Some(_), Some(_)) => {
+                return Err(InvalidSpec::new(
+                    "strategy",
+                    "canary and blueGreen are mutually exclusive",
+                ));
+            }
+            (None, None) => {
+                return Err(InvalidSpec::new(
+                    "strategy",
+                    "one of canary or blueGreen is required",
+                ));
+            }
+            _ => {}
+        }
+        if let Some(canary) = &self.strategy.canary {
+            if canary.traffic_routing.is_some() {
+                return Err(InvalidSpec::new(
+                    "strategy.canary.trafficRouting",
+                    "traffic routers are not driven by bosun yet (the weight would not reach the router); remove it to split traffic by replica count",
+                ));
+            }
+            for (i, step) in canary.steps.iter().enumerate() {
+                let at = |f: &str| format!("strategy.canary.steps[{i}].{f}");
+                if let Some(w) = step.set_weight
+                    && !(0..=100).contains(&w)
+                {
+                    return Err(InvalidSpec::new(
+                        at("setWeight"),
+                        "must be between 0 and 100",
+                    ));
+                }
+                if let Some(pause) = &step.pause
+                    && let Some(d) = &pause.duration
+                {
+                    parse_pause(d).map_err(|m| InvalidSpec::new(at("pause.duration"), m))?;
+                }
+                for (name, set) in [
+                    ("experiment", step.experiment.is_some()),
+                    ("setHeaderRoute", step.set_header_route.is_some()),
+                    ("setMirrorRoute", step.set_mirror_route.is_some()),
+                    ("plugin", step.plugin.is_some()),
+                ] {
+                    if set {
+                        return Err(InvalidSpec::new(
+                            at(name),
+                            "this step is not driven by bosun yet",
+                        ));
+                    }
+                }
+            }
+            for (name, v) in [
+                ("maxSurge", &canary.max_surge),
+                ("maxUnavailable", &canary.max_unavailable),
+            ] {
+                if let Some(v) = v {
+                    int_or_percent(v)
+                        .map_err(|m| InvalidSpec::new(format!("strategy.canary.{name}"), m))?;
+                }
+            }
+        }
+        if let Some(bg) = &self.strategy.blue_green
+            && bg.active_service.is_empty()
+        {
+            return Err(InvalidSpec::new(
+                "strategy.blueGreen.activeService",
+                "is required",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A pause's duration: an integer of seconds, or a Go duration string (`30s`, `1h`).
+pub fn parse_pause(d: &IntOrString) -> Result<Duration, String> {
+    match d {
+        IntOrString::Int(s) if *s >= 0 => Ok(Duration::from_secs(*s as u64)),
+        IntOrString::Int(s) => Err(format!("{s} is negative")),
+        IntOrString::String(text) => {
+            if let Ok(secs) = text.parse::<u64>() {
+                return Ok(Duration::from_secs(secs));
+            }
+            parse_go_duration(text).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// `maxSurge`-style values: an integer, or a percentage `"25%"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntOrPercent {
+    Int(i32),
+    Percent(i32),
+}
+
+/// Argo reads every string as a percentage, with or without its `%` (`"25"` is 25 %).
+pub fn int_or_percent(v: &IntOrString) -> Result<IntOrPercent, String> {
+    match v {
+        IntOrString::Int(n) if *n >= 0 => Ok(IntOrPercent::Int(*n)),
+        IntOrString::Int(n) => Err(format!("{n} is negative")),
+        IntOrString::String(s) => s
+            .trim_end_matches('%')
+            .parse::<i32>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .map(IntOrPercent::Percent)
+            .ok_or_else(|| format!("`{s}` is neither an integer nor a percentage")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn rollout(spec: Value) -> Value {
+        json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "r"}, "spec": spec})
+    }
+
+    #[test]
+    fn the_seeds_canary_reads() {
+        let spec = RolloutSpec::from_object(&rollout(json!({
+            "replicas": 5,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "web:1"}]}},
+            "strategy": {"canary": {"maxSurge": "25%", "maxUnavailable": 0, "steps": [
+                {"setWeight": 10}, {"pause": {"duration": "1h"}}, {"setWeight": 30}, {"pause": {}},
+                {"setCanaryScale": {"replicas": 2}}, {"pause": {"duration": 30}}
+            ]}}
+        })))
+        .unwrap();
+        let canary = spec.strategy.canary.unwrap();
+        assert_eq!(canary.steps.len(), 6);
+        assert_eq!(canary.max_surge, Some(IntOrString::String("25%".into())));
+        assert_eq!(
+            parse_pause(
+                canary.steps[1]
+                    .pause
+                    .as_ref()
+                    .unwrap()
+                    .duration
+                    .as_ref()
+                    .unwrap()
+            ),
+            Ok(Duration::from_secs(3600))
+        );
+        assert_eq!(
+            parse_pause(
+                canary.steps[5]
+                    .pause
+                    .as_ref()
+                    .unwrap()
+                    .duration
+                    .as_ref()
+                    .unwrap()
+            ),
+            Ok(Duration::from_secs(30))
+        );
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        let template = json!({"spec": {"containers": []}});
+        let cases = [
+            (
+                json!({"template": template, "strategy": {"canary": {"steps": [{"setWeight": 120}]}}}),
+                "spec.strategy.canary.steps[0].setWeight: must be between 0 and 100",
+            ),
+            (
+                json!({"template": template, "strategy": {"canary": {"steps": [{"pause": {"duration": "soon"}}]}}}),
+                "spec.strategy.canary.steps[0].pause.duration",
+            ),
+            (
+                json!({"template": template, "strategy": {"canary": {"steps": [{"setWeight": "ten"}]}}}),
+                "spec.strategy.canary.steps[0].setWeight",
+            ),
+            (
+                json!({"template": template, "strategy": {}}),
+                "spec.strategy: one of canary or blueGreen is required",
+            ),
+            (
+                json!({"template": template, "strategy": {"canary": {"maxSurge": "lots"}}}),
+                "spec.strategy.canary.maxSurge",
+            ),
+            (
+                json!({"template": template, "strategy": {"canary": {"trafficRouting": {"istio": {}}}}}),
+                "spec.strategy.canary.trafficRouting",
+            ),
+            (
+                json!({"strategy": {"canary": {}}}),
+                "spec.template: a pod template is required",
+            ),
+            (
+                json!({"template": template, "strategy": {"blueGreen": {}}}),
+                "spec.strategy.blueGreen",
+            ),
+        ];
+        for (spec, expected) in cases {
+            let e = RolloutSpec::from_object(&rollout(spec.clone())).unwrap_err();
+            assert!(e.to_string().starts_with(expected), "{spec}: {e}");
+        }
+    }
+
+    #[test]
+    fn percentages_and_integers() {
+        assert_eq!(
+            int_or_percent(&IntOrString::String("25%".into())),
+            Ok(IntOrPercent::Percent(25))
+        );
+        assert_eq!(
+            int_or_percent(&IntOrString::String("3".into())),
+            Ok(IntOrPercent::Percent(3))
+        );
+        assert_eq!(
+            int_or_percent(&IntOrString::Int(0)),
+            Ok(IntOrPercent::Int(0))
+        );
+        assert!(int_or_percent(&IntOrString::Int(-1)).is_err());
+    }
+}

@@ -1,0 +1,563 @@
+//! The Rollout reconciler on bosun's runtime: per cluster, kube-runtime reflectors keep every
+//! Rollout and every ReplicaSet a Rollout owns in memory; their events queue the Rollout's key;
+//! a reconcile reads both from memory, asks [`decide`] what to do and does it. It waits for
+//! nothing: a pause or a scale-down delay is a requeue, a scaling ReplicaSet is a watch event.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::time::Duration;
+
+use bosun_runtime::{Action, Config, Reconciler, Runtime, RuntimeMetrics, Trigger};
+use futures::StreamExt;
+use jiff::Timestamp;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+use tokio::task::JoinHandle;
+
+use crate::decide::{Decision, ReplicaSetView, decide};
+use crate::revision::{HASH_LABEL, MANAGED_BY_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION};
+
+/// A Rollout, by cluster (bosun.yaml's name), namespace and name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RolloutKey {
+    pub cluster: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for RolloutKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}/{}", self.cluster, self.namespace, self.name)
+    }
+}
+
+/// Said on every change of a Rollout's phase, step or message (server-sent events).
+#[derive(Clone, Debug)]
+pub struct RolloutEvent {
+    pub key: RolloutKey,
+    pub phase: String,
+    pub message: String,
+    pub step: Option<u64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RolloutError {
+    #[error("{key}: {message}")]
+    Kube { key: String, message: String },
+    #[error("cluster `{0}` is not connected")]
+    UnknownCluster(String),
+    #[error("{0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Refused(String),
+}
+
+pub fn rollout_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Rollout"),
+        "rollouts",
+    )
+}
+
+fn replica_set_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("apps", "v1", "ReplicaSet"),
+        "replicasets",
+    )
+}
+
+/// One cluster's Rollouts.
+struct ClusterRollouts {
+    client: kube::Client,
+    rollouts: Store<DynamicObject>,
+    replica_sets: Store<DynamicObject>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for ClusterRollouts {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
+}
+
+pub struct RolloutController {
+    clusters: RwLock<HashMap<String, Arc<ClusterRollouts>>>,
+    trigger: Trigger<RolloutKey>,
+    runtime: Mutex<Option<Runtime<RolloutKey>>>,
+    events: broadcast::Sender<RolloutEvent>,
+    loops: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Drop for RolloutController {
+    fn drop(&mut self) {
+        for task in lock(&self.loops).drain(..) {
+            task.abort();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+struct Rollouts(Weak<RolloutController>);
+
+impl Reconciler for Rollouts {
+    type Key = RolloutKey;
+    type Error = RolloutError;
+
+    async fn reconcile(self: Arc<Self>, key: RolloutKey) -> Result<Action, RolloutError> {
+        match self.0.upgrade() {
+            Some(controller) => controller.reconcile(&key).await,
+            None => Ok(Action::await_change()),
+        }
+    }
+}
+
+/// How often a Rollout is looked at without any event (a missed watch event costs at most this).
+const RESYNC: Duration = Duration::from_secs(300);
+
+impl RolloutController {
+    pub fn new(metrics: RuntimeMetrics, concurrency: usize) -> Arc<RolloutController> {
+        let mut config = Config::new("rollouts");
+        config.concurrency = concurrency.max(1);
+        let runtime = Runtime::new(config, metrics);
+        Arc::new(RolloutController {
+            clusters: RwLock::default(),
+            trigger: runtime.trigger(),
+            runtime: Mutex::new(Some(runtime)),
+            events: broadcast::channel(256).0,
+            loops: Mutex::default(),
+        })
+    }
+
+    /// Starts the reconcile loop.
+    pub fn start(self: &Arc<Self>) {
+        if let Some(runtime) = lock(&self.runtime).take() {
+            lock(&self.loops).push(tokio::spawn(
+                runtime.run(Arc::new(Rollouts(Arc::downgrade(self)))),
+            ));
+        }
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<RolloutEvent> {
+        self.events.subscribe()
+    }
+
+    /// Takes `cluster`'s Rollouts in hand: installs the CRDs if the cluster lacks them, and
+    /// watches Rollouts and their ReplicaSets, unless Argo's own Rollouts controller runs
+    /// there (then it is left to it, and the log says so).
+    pub async fn add_cluster(self: &Arc<Self>, cluster: String, client: kube::Client) {
+        if self
+            .clusters
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&cluster)
+        {
+            return;
+        }
+        if let Some(at) = argo_controller(&client).await {
+            tracing::warn!(
+                cluster = %cluster,
+                argo_rollouts = %at,
+                "Argo Rollouts' controller runs in this cluster: bosun leaves its Rollouts to it"
+            );
+            return;
+        }
+        match crate::crds::ensure(&client).await {
+            Ok(installed) if !installed.is_empty() => {
+                tracing::info!(cluster = %cluster, crds = ?installed, "installed the Argo Rollouts CRDs");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(cluster = %cluster, error = %e, "installing the Argo Rollouts CRDs")
+            }
+        }
+        let rollouts_writer = reflector::store::Writer::new(rollout_resource());
+        let rollouts = rollouts_writer.as_reader();
+        let replica_sets_writer = reflector::store::Writer::new(replica_set_resource());
+        let replica_sets = replica_sets_writer.as_reader();
+        let mut tasks = Vec::new();
+        let trigger = self.trigger.clone();
+        let name = cluster.clone();
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &rollout_resource());
+        tasks.push(tokio::spawn(async move {
+            let stream = watcher::watcher(api, watcher::Config::default())
+                .default_backoff()
+                .reflect(rollouts_writer)
+                .touched_objects();
+            let mut stream = std::pin::pin!(stream);
+            while let Some(event) = stream.next().await {
+                match event {
+                    Ok(object) => {
+                        if let Some(key) =
+                            key_of(&name, &object.metadata.namespace, &object.metadata.name)
+                        {
+                            trigger.now(key);
+                        }
+                    }
+                    Err(e) => tracing::debug!(cluster = %name, error = %e, "watching Rollouts"),
+                }
+            }
+        }));
+        let trigger = self.trigger.clone();
+        let name = cluster.clone();
+        let api: Api<DynamicObject> = Api::all_with(client.clone(), &replica_set_resource());
+        tasks.push(tokio::spawn(async move {
+            let stream = watcher::watcher(api, watcher::Config::default().labels(HASH_LABEL))
+                .default_backoff()
+                .reflect(replica_sets_writer)
+                .touched_objects();
+            let mut stream = std::pin::pin!(stream);
+            while let Some(event) = stream.next().await {
+                match event {
+                    Ok(rs) => {
+                        let owner = rs
+                            .metadata
+                            .owner_references
+                            .iter()
+                            .flatten()
+                            .find(|o| o.kind == "Rollout" && o.controller == Some(true));
+                        if let Some(owner) = owner
+                            && let Some(key) =
+                                key_of(&name, &rs.metadata.namespace, &Some(owner.name.clone()))
+                        {
+                            trigger.now(key);
+                        }
+                    }
+                    Err(e) => tracing::debug!(cluster = %name, error = %e, "watching ReplicaSets"),
+                }
+            }
+        }));
+        let entry = Arc::new(ClusterRollouts {
+            client,
+            rollouts,
+            replica_sets,
+            tasks,
+        });
+        self.clusters
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(cluster, entry);
+    }
+
+    fn cluster(&self, name: &str) -> Result<Arc<ClusterRollouts>, RolloutError> {
+        self.clusters
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
+            .ok_or_else(|| RolloutError::UnknownCluster(name.to_string()))
+    }
+
+    /// Every Rollout bosun drives, as the cluster has it.
+    pub fn list(&self) -> Vec<(RolloutKey, Value)> {
+        let clusters: Vec<(String, Arc<ClusterRollouts>)> = self
+            .clusters
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut all = Vec::new();
+        for (name, cluster) in clusters {
+            for object in cluster.rollouts.state() {
+                if let Some(key) = key_of(&name, &object.metadata.namespace, &object.metadata.name)
+                {
+                    all.push((key, to_value(&object, &rollout_resource())));
+                }
+            }
+        }
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        all
+    }
+
+    /// One Rollout and the ReplicaSets it owns (newest revision first).
+    pub fn get(&self, key: &RolloutKey) -> Result<(Value, Vec<Value>), RolloutError> {
+        let cluster = self.cluster(&key.cluster)?;
+        let object = find(&cluster.rollouts, key)
+            .ok_or_else(|| RolloutError::NotFound(format!("Rollout {key}")))?;
+        let uid = object.metadata.uid.clone();
+        let mut owned: Vec<Value> = owned_by(&cluster.replica_sets, &key.namespace, uid.as_deref())
+            .into_iter()
+            .map(|rs| to_value(&rs, &replica_set_resource()))
+            .collect();
+        owned.sort_by_key(|rs| {
+            std::cmp::Reverse(
+                rs["metadata"]["annotations"][crate::revision::REVISION_ANNOTATION]
+                    .as_str()
+                    .and_then(|r| r.parse::<u64>().ok())
+                    .unwrap_or(0),
+            )
+        });
+        Ok((to_value(&object, &rollout_resource()), owned))
+    }
+
+    /// An action of `bosun rollout` (promote, abort, ...) on the Rollout: the patch Argo's
+    /// kubectl plugin sends, then a reconcile at once.
+    pub async fn act(
+        &self,
+        key: &RolloutKey,
+        action: &crate::actions::RolloutAction,
+    ) -> Result<(), RolloutError> {
+        let cluster = self.cluster(&key.cluster)?;
+        let (object, replica_sets) = self.get(key)?;
+        let patches = action
+            .patches(&object, &replica_sets)
+            .map_err(RolloutError::Refused)?;
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(cluster.client.clone(), &key.namespace, &rollout_resource());
+        for (subresource, patch) in patches {
+            let params = PatchParams::default();
+            let result = match subresource {
+                crate::actions::Target::Spec => {
+                    api.patch(&key.name, &params, &Patch::Merge(&patch)).await
+                }
+                crate::actions::Target::Status => {
+                    api.patch_status(&key.name, &params, &Patch::Merge(&patch))
+                        .await
+                }
+            };
+            result.map_err(|e| kube_error(key, e))?;
+        }
+        self.trigger.now(key.clone());
+        Ok(())
+    }
+
+    async fn reconcile(&self, key: &RolloutKey) -> Result<Action, RolloutError> {
+        let cluster = self.cluster(&key.cluster)?;
+        let Some(object) = find(&cluster.rollouts, key) else {
+            return Ok(Action::await_change());
+        };
+        if object.metadata.deletion_timestamp.is_some() {
+            return Ok(Action::await_change());
+        }
+        let value = to_value(&object, &rollout_resource());
+        let owned_objects = owned_by(
+            &cluster.replica_sets,
+            &key.namespace,
+            object.metadata.uid.as_deref(),
+        );
+        let owned: Vec<ReplicaSetView> = owned_objects
+            .iter()
+            .filter_map(|rs| ReplicaSetView::from_object(&to_value(rs, &replica_set_resource())))
+            .collect();
+        let mut decision = decide(&value, &owned, Timestamp::now());
+        self.carry_out(&cluster, key, &mut decision).await?;
+        if decision.status != value["status"] {
+            let mut next = value.clone();
+            next["status"] = decision.status.clone();
+            let api: Api<DynamicObject> =
+                Api::namespaced_with(cluster.client.clone(), &key.namespace, &rollout_resource());
+            let body: DynamicObject =
+                serde_json::from_value(next).map_err(|e| RolloutError::Kube {
+                    key: key.to_string(),
+                    message: e.to_string(),
+                })?;
+            // A replace with the resourceVersion we read: a promote or abort written meanwhile
+            // makes it conflict, and the reconcile runs again on the new object.
+            api.replace_status(&key.name, &PostParams::default(), &body)
+                .await
+                .map_err(|e| kube_error(key, e))?;
+            let said = |s: &Value| {
+                (
+                    s["phase"].clone(),
+                    s["message"].clone(),
+                    s["currentStepIndex"].clone(),
+                )
+            };
+            if said(&decision.status) != said(&value["status"]) {
+                let _ = self.events.send(RolloutEvent {
+                    key: key.clone(),
+                    phase: decision.status["phase"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    message: decision.status["message"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    step: decision.status["currentStepIndex"].as_u64(),
+                });
+                tracing::info!(
+                    rollout = %key,
+                    phase = %decision.status["phase"].as_str().unwrap_or_default(),
+                    step = ?decision.status["currentStepIndex"].as_u64(),
+                    message = %decision.status["message"].as_str().unwrap_or_default(),
+                    "rollout"
+                );
+            }
+        }
+        Ok(match decision.requeue {
+            Some(after) => Action::requeue(after.min(RESYNC)),
+            None => Action::requeue(RESYNC),
+        })
+    }
+
+    /// Creates, scales and annotates ReplicaSets and points Services, as `decision` says. A
+    /// Service that does not exist turns the Rollout Degraded with a message that names it.
+    async fn carry_out(
+        &self,
+        cluster: &ClusterRollouts,
+        key: &RolloutKey,
+        decision: &mut Decision,
+    ) -> Result<(), RolloutError> {
+        let replica_sets: Api<DynamicObject> = Api::namespaced_with(
+            cluster.client.clone(),
+            &key.namespace,
+            &replica_set_resource(),
+        );
+        if let Some(mut rs) = decision.create.take() {
+            let name = rs["metadata"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            if let Some(replicas) = decision.scale.remove(&name) {
+                rs["spec"]["replicas"] = json!(replicas);
+            }
+            let rs: DynamicObject = serde_json::from_value(rs).map_err(|e| RolloutError::Kube {
+                key: key.to_string(),
+                message: e.to_string(),
+            })?;
+            match replica_sets.create(&PostParams::default(), &rs).await {
+                Ok(_) => {}
+                // Made by a reconcile whose watch event has not arrived yet.
+                Err(kube::Error::Api(e)) if e.code == 409 => {}
+                Err(e) => return Err(kube_error(key, e)),
+            }
+        }
+        for (name, replicas) in &decision.scale {
+            let patch = json!({
+                "metadata": {"annotations": {crate::revision::DESIRED_REPLICAS_ANNOTATION: replicas.to_string()}},
+                "spec": {"replicas": replicas},
+            });
+            replica_sets
+                .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(|e| kube_error(key, e))?;
+        }
+        for (name, deadline) in &decision.deadlines {
+            let patch = json!({"metadata": {"annotations": {
+                SCALE_DOWN_DEADLINE_ANNOTATION: deadline.map(|d| d.to_string()),
+            }}});
+            replica_sets
+                .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(|e| kube_error(key, e))?;
+        }
+        let services: Api<DynamicObject> = Api::namespaced_with(
+            cluster.client.clone(),
+            &key.namespace,
+            &ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk("", "v1", "Service"),
+                "services",
+            ),
+        );
+        for (service, hash) in &decision.services {
+            let live = match services
+                .get_opt(service)
+                .await
+                .map_err(|e| kube_error(key, e))?
+            {
+                Some(live) => live,
+                None => {
+                    decision.status["phase"] = json!("Degraded");
+                    decision.status["message"] =
+                        json!(format!("InvalidSpec: Service \"{service}\" not found"));
+                    continue;
+                }
+            };
+            let live = serde_json::to_value(&live).unwrap_or_default();
+            if live["spec"]["selector"][HASH_LABEL] == json!(hash)
+                && live["metadata"]["annotations"][MANAGED_BY_ANNOTATION] == json!(key.name)
+            {
+                continue;
+            }
+            let patch = json!({
+                "metadata": {"annotations": {MANAGED_BY_ANNOTATION: key.name}},
+                "spec": {"selector": {HASH_LABEL: hash}},
+            });
+            services
+                .patch(service, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(|e| kube_error(key, e))?;
+        }
+        Ok(())
+    }
+}
+
+fn key_of(cluster: &str, namespace: &Option<String>, name: &Option<String>) -> Option<RolloutKey> {
+    Some(RolloutKey {
+        cluster: cluster.to_string(),
+        namespace: namespace.clone().unwrap_or_default(),
+        name: name.clone()?,
+    })
+}
+
+fn find(store: &Store<DynamicObject>, key: &RolloutKey) -> Option<Arc<DynamicObject>> {
+    store.get(&reflector::ObjectRef::new_with(&key.name, rollout_resource()).within(&key.namespace))
+}
+
+fn owned_by(
+    store: &Store<DynamicObject>,
+    namespace: &str,
+    uid: Option<&str>,
+) -> Vec<Arc<DynamicObject>> {
+    let Some(uid) = uid else { return Vec::new() };
+    store
+        .state()
+        .into_iter()
+        .filter(|rs| rs.metadata.namespace.as_deref() == Some(namespace))
+        .filter(|rs| {
+            rs.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.uid == uid && o.controller == Some(true))
+        })
+        .collect()
+}
+
+fn to_value(object: &DynamicObject, resource: &ApiResource) -> Value {
+    let mut value = serde_json::to_value(object).unwrap_or(Value::Null);
+    if let Some(map) = value.as_object_mut() {
+        map.insert("apiVersion".into(), resource.api_version.clone().into());
+        map.insert("kind".into(), resource.kind.clone().into());
+    }
+    value
+}
+
+fn kube_error(key: &RolloutKey, e: kube::Error) -> RolloutError {
+    RolloutError::Kube {
+        key: key.to_string(),
+        message: e.to_string(),
+    }
+}
+
+/// Where Argo Rollouts' own controller runs, if it does (a Deployment labelled as Argo's
+/// manifests label it).
+async fn argo_controller(client: &kube::Client) -> Option<String> {
+    let api: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("apps", "v1", "Deployment"),
+            "deployments",
+        ),
+    );
+    let params = ListParams::default()
+        .labels("app.kubernetes.io/name=argo-rollouts")
+        .limit(1);
+    let list = api.list_metadata(&params).await.ok()?;
+    let found = list.items.first()?;
+    Some(format!(
+        "{}/{}",
+        found.metadata.namespace.clone().unwrap_or_default(),
+        found.metadata.name.clone().unwrap_or_default()
+    ))
+}

@@ -1,0 +1,1298 @@
+//! What a Rollout needs next, as a pure function of its object (spec and status), the
+//! ReplicaSets it owns and the time: the reconciler only carries out a [`Decision`]. Every
+//! canary and blue-green rule lives here, so it is tested step by step without a cluster.
+//!
+//! The state between reconciles is the Rollout's own `status`, as Argo Rollouts keeps it
+//! (`currentStepIndex`, `pauseConditions` with their start times, `controllerPause`, `abort`,
+//! `stableRS`, `currentPodHash`): a restart of bosun, or a switch from Argo's controller to
+//! bosun's, resumes at the same step with the same pause clock.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bosun_model::rollout::{BlueGreen, Canary, IntOrString, RolloutSpec, parse_pause};
+use jiff::Timestamp;
+use serde_json::{Map, Value, json};
+
+use crate::replicas;
+use crate::revision::{self, HASH_LABEL, REVISION_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION};
+
+/// One ReplicaSet of a Rollout, as read from the cluster.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ReplicaSetView {
+    pub name: String,
+    pub hash: String,
+    /// `spec.replicas`.
+    pub desired: i32,
+    /// `status.replicas`, `status.readyReplicas`, `status.availableReplicas`.
+    pub current: i32,
+    pub ready: i32,
+    pub available: i32,
+    pub revision: u64,
+    pub scale_down_deadline: Option<Timestamp>,
+}
+
+impl ReplicaSetView {
+    pub fn from_object(rs: &Value) -> Option<ReplicaSetView> {
+        let hash = rs["metadata"]["labels"][HASH_LABEL].as_str()?.to_string();
+        let annotations = &rs["metadata"]["annotations"];
+        let int = |v: &Value| v.as_i64().unwrap_or(0) as i32;
+        Some(ReplicaSetView {
+            name: rs["metadata"]["name"].as_str()?.to_string(),
+            hash,
+            desired: rs["spec"]["replicas"].as_i64().unwrap_or(1) as i32,
+            current: int(&rs["status"]["replicas"]),
+            ready: int(&rs["status"]["readyReplicas"]),
+            available: int(&rs["status"]["availableReplicas"]),
+            revision: annotations[REVISION_ANNOTATION]
+                .as_str()
+                .and_then(|r| r.parse().ok())
+                .unwrap_or(0),
+            scale_down_deadline: annotations[SCALE_DOWN_DEADLINE_ANNOTATION]
+                .as_str()
+                .and_then(|t| t.parse().ok()),
+        })
+    }
+}
+
+/// What the reconciler does, in this order: create the new ReplicaSet, scale, point Services,
+/// then write the status.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Decision {
+    /// A ReplicaSet to create (the new revision's).
+    pub create: Option<Value>,
+    /// ReplicaSet name → `spec.replicas`, for those that differ.
+    pub scale: BTreeMap<String, i32>,
+    /// ReplicaSet name → the scale-down deadline to write (`None` removes it).
+    pub deadlines: BTreeMap<String, Option<Timestamp>>,
+    /// Service name → the pod-template hash it selects.
+    pub services: BTreeMap<String, String>,
+    /// The whole new `status`.
+    pub status: Value,
+    /// Look again after this long even if nothing changes (a pause or a scale-down delay ends).
+    pub requeue: Option<Duration>,
+}
+
+/// Argo Rollouts' defaults.
+const DEFAULT_SCALE_DOWN_DELAY: i64 = 30;
+const DEFAULT_PROGRESS_DEADLINE: i64 = 600;
+pub const CANARY_PAUSE: &str = "CanaryPauseStep";
+pub const BLUE_GREEN_PAUSE: &str = "BlueGreenPause";
+
+/// The state read from `status`, plus what this reconcile changes of it.
+struct State {
+    step: usize,
+    pauses: Vec<(String, Timestamp)>,
+    controller_pause: bool,
+    abort: bool,
+    aborted_at: Option<String>,
+    promote_full: bool,
+    stable: Option<String>,
+    /// `status.currentPodHash` as it was: a different hash now means a new revision.
+    previous_hash: Option<String>,
+    phase: &'static str,
+    message: String,
+    requeue: Option<Duration>,
+}
+
+impl State {
+    fn read(status: &Value) -> State {
+        let pauses = status["pauseConditions"]
+            .as_array()
+            .map(|list| {
+                list.iter()
+                    .filter_map(|p| {
+                        Some((
+                            p["reason"].as_str()?.to_string(),
+                            p["startTime"].as_str()?.parse().ok()?,
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        State {
+            step: status["currentStepIndex"].as_u64().unwrap_or(0) as usize,
+            pauses,
+            controller_pause: status["controllerPause"].as_bool().unwrap_or(false),
+            abort: status["abort"].as_bool().unwrap_or(false),
+            aborted_at: status["abortedAt"].as_str().map(str::to_string),
+            promote_full: status["promoteFull"].as_bool().unwrap_or(false),
+            stable: status["stableRS"].as_str().map(str::to_string),
+            previous_hash: status["currentPodHash"].as_str().map(str::to_string),
+            phase: "Progressing",
+            message: String::new(),
+            requeue: None,
+        }
+    }
+
+    fn requeue_within(&mut self, after: Duration) {
+        self.requeue = Some(self.requeue.map_or(after, |r| r.min(after)));
+    }
+
+    fn set(&mut self, phase: &'static str, message: impl Into<String>) {
+        self.phase = phase;
+        self.message = message.into();
+    }
+
+    /// A pause of `reason` that has lasted `duration` (if any): `true` when it is over
+    /// (or was promoted), and the step may advance.
+    fn pause(&mut self, reason: &str, duration: Option<Duration>, now: Timestamp) -> bool {
+        let started = self.pauses.iter().find(|(r, _)| r == reason).map(|p| p.1);
+        match started {
+            None if self.controller_pause => {
+                // Paused by us and the condition is gone: somebody promoted.
+                self.controller_pause = false;
+                true
+            }
+            None => {
+                self.pauses.push((reason.to_string(), now));
+                self.controller_pause = true;
+                if let Some(d) = duration {
+                    self.requeue_within(d);
+                }
+                self.set("Paused", reason);
+                false
+            }
+            Some(start) => {
+                let Some(d) = duration else {
+                    self.set("Paused", reason);
+                    return false;
+                };
+                let elapsed = now.duration_since(start).unsigned_abs();
+                if elapsed >= d {
+                    self.pauses.retain(|(r, _)| r != reason);
+                    self.controller_pause = false;
+                    true
+                } else {
+                    self.requeue_within(d - elapsed);
+                    self.set("Paused", reason);
+                    false
+                }
+            }
+        }
+    }
+}
+
+/// Decides the next actions of the Rollout `object`, which owns `owned`, at `now`.
+pub fn decide(object: &Value, owned: &[ReplicaSetView], now: Timestamp) -> Decision {
+    let status = &object["status"];
+    let mut state = State::read(status);
+    let spec = match RolloutSpec::from_object(object) {
+        Ok(spec) => spec,
+        Err(e) => {
+            state.set("Degraded", format!("InvalidSpec: {e}"));
+            return Decision {
+                status: write_status(object, now, None, &state, owned, None, None),
+                ..Decision::default()
+            };
+        }
+    };
+    let hash = revision::pod_template_hash(&spec.template);
+    let mut decision = Decision::default();
+    let new_rs = owned.iter().find(|rs| rs.hash == hash);
+    if new_rs.is_none() {
+        let next = owned.iter().map(|rs| rs.revision).max().unwrap_or(0) + 1;
+        decision.create = Some(revision::replica_set(object, &spec, &hash, next));
+    }
+    let new = new_rs.cloned().unwrap_or_else(|| ReplicaSetView {
+        name: revision::replica_set_name(object, &hash),
+        hash: hash.clone(),
+        desired: 0,
+        current: 0,
+        ready: 0,
+        available: 0,
+        revision: 0,
+        scale_down_deadline: None,
+    });
+    // A new revision (the template changed since the last reconcile) starts at step 0; an
+    // abort belongs to the revision it aborted.
+    if state.previous_hash.as_deref() != Some(hash.as_str()) && state.previous_hash.is_some() {
+        state.step = 0;
+        state.pauses.clear();
+        state.controller_pause = false;
+        state.abort = false;
+        state.aborted_at = None;
+        state.promote_full = false;
+    }
+    // The first revision ever, or a stable that no longer exists: no steps, it is stable as
+    // soon as it is available (Argo: "the first deploy skips steps").
+    let stable = state
+        .stable
+        .clone()
+        .filter(|s| owned.iter().any(|rs| &rs.hash == s));
+    let stable = match stable {
+        Some(s) => s,
+        None => {
+            state.stable = Some(hash.clone());
+            hash.clone()
+        }
+    };
+    let mut weights = None;
+    let mut selectors = None;
+    if let Some(canary) = &spec.strategy.canary {
+        weights = Some(canary_step(
+            &spec,
+            canary,
+            &hash,
+            &stable,
+            &new,
+            owned,
+            now,
+            &mut state,
+            &mut decision,
+        ));
+    } else if let Some(bg) = &spec.strategy.blue_green {
+        selectors = Some(blue_green_step(
+            &spec,
+            bg,
+            &hash,
+            &stable,
+            &new,
+            owned,
+            now,
+            &mut state,
+            &mut decision,
+        ));
+    }
+    if spec.paused && state.phase != "Degraded" {
+        state.set("Paused", "manually paused");
+    }
+    // Argo's progress deadline: a revision that makes no progress for that long is Degraded
+    // (and aborted with `progressDeadlineAbort`).
+    let _ = DEFAULT_PROGRESS_DEADLINE;
+    decision.requeue = state.requeue;
+    decision.status = write_status(
+        object,
+        now,
+        Some((&spec, &hash)),
+        &state,
+        owned,
+        weights,
+        selectors,
+    );
+    // The scale map only keeps real changes.
+    decision.scale.retain(|name, replicas| {
+        owned
+            .iter()
+            .find(|rs| &rs.name == name)
+            .is_none_or(|rs| rs.desired != *replicas)
+    });
+    decision
+}
+
+/// The canary weight the steps before and at `step` set (100 past the last step).
+fn current_weight(canary: &Canary, step: usize) -> i32 {
+    if step >= canary.steps.len() {
+        return 100;
+    }
+    canary.steps[..=step]
+        .iter()
+        .rev()
+        .find_map(|s| s.set_weight)
+        .unwrap_or(0)
+}
+
+/// `maxSurge`-style values as Argo reads them (every string is a percentage).
+fn argo_int_or_percent(v: &IntOrString) -> Option<replicas::IntOrPercent> {
+    match v {
+        IntOrString::Int(n) => Some(replicas::IntOrPercent::Int(*n)),
+        IntOrString::String(text) => replicas::IntOrPercent::parse(text).ok(),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn canary_step(
+    spec: &RolloutSpec,
+    canary: &Canary,
+    hash: &str,
+    stable_hash: &str,
+    new: &ReplicaSetView,
+    owned: &[ReplicaSetView],
+    now: Timestamp,
+    state: &mut State,
+    decision: &mut Decision,
+) -> (i32, i32) {
+    let replicas = spec.replicas();
+    let others: Vec<&ReplicaSetView> = owned
+        .iter()
+        .filter(|rs| rs.hash != hash && rs.hash != stable_hash)
+        .collect();
+    if let Some(svc) = &canary.canary_service {
+        decision.services.insert(svc.clone(), hash.to_string());
+    }
+    if let Some(svc) = &canary.stable_service {
+        decision
+            .services
+            .insert(svc.clone(), stable_hash.to_string());
+    }
+    // Stable (or rolled back to stable): everything on it, nothing else.
+    if hash == stable_hash {
+        state.step = canary.steps.len();
+        state.pauses.clear();
+        state.controller_pause = false;
+        state.abort = false;
+        state.promote_full = false;
+        decision.scale.insert(new.name.clone(), replicas);
+        for rs in &others {
+            decision.scale.insert(rs.name.clone(), 0);
+        }
+        if new.available >= replicas && others.iter().all(|rs| rs.current == 0) {
+            state.set("Healthy", "");
+        } else if new.available < replicas {
+            state.set(
+                "Progressing",
+                "updated replicas are still becoming available",
+            );
+        } else {
+            state.set("Progressing", "old replicas are pending termination");
+        }
+        return (0, 0);
+    }
+    let stable = owned.iter().find(|rs| rs.hash == stable_hash);
+    let arithmetic = |step: usize, abort: bool| replicas::CanaryRollout {
+        replicas: Some(replicas),
+        max_surge: canary.max_surge.as_ref().and_then(argo_int_or_percent),
+        max_unavailable: canary
+            .max_unavailable
+            .as_ref()
+            .and_then(argo_int_or_percent),
+        steps: canary
+            .steps
+            .iter()
+            .map(|s| replicas::CanaryStep {
+                set_weight: s.set_weight,
+                set_canary_scale: s
+                    .set_canary_scale
+                    .as_ref()
+                    .map(|c| replicas::SetCanaryScale {
+                        replicas: c.replicas,
+                        weight: c.weight,
+                        match_traffic_weight: c.match_traffic_weight,
+                    }),
+            })
+            .collect(),
+        dynamic_stable_scale: canary.dynamic_stable_scale,
+        abort_scale_down_delay_seconds: canary.abort_scale_down_delay_seconds,
+        current_step_index: Some(step as i32),
+        abort,
+        stable_rs: stable_hash.to_string(),
+        current_pod_hash: hash.to_string(),
+        ..Default::default()
+    };
+    let others_counts: Vec<replicas::RsCounts> = others
+        .iter()
+        .map(|rs| replicas::RsCounts::new(rs.desired, rs.available))
+        .collect();
+    let replica_sets = replicas::ReplicaSets {
+        new: (new.revision > 0).then(|| replicas::RsCounts::new(new.desired, new.available)),
+        stable: match stable {
+            Some(st) => {
+                replicas::StableRs::Distinct(replicas::RsCounts::new(st.desired, st.available))
+            }
+            None => replicas::StableRs::Missing,
+        },
+        others: &others_counts,
+    };
+    // The counts to scale to now (Argo's basic canary: towards the step's weight within
+    // maxSurge and maxUnavailable), and the step's own target (reached: the step is done).
+    let counts = |step: usize, abort: bool| -> (i32, i32) {
+        let now = replicas::basic_canary(&arithmetic(step, abort), &replica_sets);
+        (now.canary, now.stable)
+    };
+    let target = |step: usize| -> (i32, i32) {
+        let ro = arithmetic(step, false);
+        let weight = replicas::current_set_weight(&ro);
+        let t = replicas::approximate_weighted_counts(
+            replicas,
+            weight,
+            100,
+            ro.surge_unavailable().max_surge,
+        );
+        (t.canary, t.stable)
+    };
+    let stable_name = stable.map(|s| s.name.clone());
+    let at_counts = |c: i32, s: i32| -> bool {
+        new.desired == c
+            && new.available >= c
+            && stable.is_none_or(|st| st.desired == s && st.available >= s)
+            && others.iter().all(|rs| rs.current == 0)
+    };
+    let apply = |decision: &mut Decision, c: i32, s: i32| {
+        decision.scale.insert(new.name.clone(), c);
+        if let Some(name) = &stable_name {
+            decision.scale.insert(name.clone(), s);
+        }
+        for rs in &others {
+            decision.scale.insert(rs.name.clone(), 0);
+        }
+    };
+    if state.abort {
+        // Everything back on stable; the canary goes to zero, and a retry starts at step 0.
+        let (c, s) = counts(state.step, true);
+        apply(decision, c, s);
+        state.step = 0;
+        state.pauses.clear();
+        state.controller_pause = false;
+        if state.aborted_at.is_none() {
+            state.aborted_at = Some(now.to_string());
+        }
+        state.set(
+            "Degraded",
+            format!(
+                "RolloutAborted: Rollout aborted update to revision {}",
+                new.revision.max(1)
+            ),
+        );
+        return (0, 100);
+    }
+    if spec.paused {
+        // Manually paused: keep the replicas as they are.
+        return (
+            current_weight(canary, state.step),
+            100 - current_weight(canary, state.step),
+        );
+    }
+    state.aborted_at = None;
+    if state.promote_full {
+        state.step = canary.steps.len();
+        state.pauses.clear();
+        state.controller_pause = false;
+    }
+    // Walk the steps as far as they go without waiting.
+    loop {
+        let weight = current_weight(canary, state.step);
+        let (c, s) = counts(state.step, false);
+        apply(decision, c, s);
+        if state.step >= canary.steps.len() {
+            // Past the last step: the canary becomes stable once it is fully available.
+            if new.desired == replicas && new.available >= replicas {
+                state.stable = Some(hash.to_string());
+                state.promote_full = false;
+                if let Some(name) = &stable_name {
+                    decision.scale.insert(name.clone(), 0);
+                }
+                if let Some(svc) = &canary.stable_service {
+                    decision.services.insert(svc.clone(), hash.to_string());
+                }
+                state.set("Progressing", "old replicas are pending termination");
+                state.requeue_within(Duration::from_millis(1));
+            } else {
+                state.set(
+                    "Progressing",
+                    "updated replicas are still becoming available",
+                );
+            }
+            return (100, 0);
+        }
+        let step = &canary.steps[state.step];
+        if step.set_weight.is_some() || step.set_canary_scale.is_some() {
+            let (c, s) = target(state.step);
+            if at_counts(c, s) {
+                state.step += 1;
+                continue;
+            }
+            if new.desired != c || new.current < c {
+                state.set("Progressing", "more replicas need to be updated");
+            } else if new.available < c {
+                state.set(
+                    "Progressing",
+                    "updated replicas are still becoming available",
+                );
+            } else {
+                state.set("Progressing", "old replicas are pending termination");
+            }
+            return (weight, 100 - weight);
+        }
+        if let Some(pause) = &step.pause {
+            let duration = pause.duration.as_ref().and_then(|d| parse_pause(d).ok());
+            if state.pause(CANARY_PAUSE, duration, now) {
+                state.step += 1;
+                continue;
+            }
+            return (weight, 100 - weight);
+        }
+        if step.analysis.is_some() {
+            state.set(
+                "Degraded",
+                format!(
+                    "InvalidSpec: spec.strategy.canary.steps[{}].analysis: analysis steps are not run by bosun yet; the Rollout stays at this step",
+                    state.step
+                ),
+            );
+            return (weight, 100 - weight);
+        }
+        // A step of no kind bosun knows (validation rejects those it can name).
+        state.step += 1;
+    }
+}
+
+/// Blue-green: the new ReplicaSet comes up behind the preview Service, the active Service
+/// switches at promotion, and the old side is scaled down after the delay.
+#[allow(clippy::too_many_arguments)]
+fn blue_green_step(
+    spec: &RolloutSpec,
+    bg: &BlueGreen,
+    hash: &str,
+    active_hash: &str,
+    new: &ReplicaSetView,
+    owned: &[ReplicaSetView],
+    now: Timestamp,
+    state: &mut State,
+    decision: &mut Decision,
+) -> (String, String) {
+    let replicas = spec.replicas();
+    let delay = Duration::from_secs(
+        bg.scale_down_delay_seconds
+            .map(i64::from)
+            .unwrap_or(DEFAULT_SCALE_DOWN_DELAY)
+            .max(0) as u64,
+    );
+    // Old ReplicaSets (neither active nor new) go down once their deadline passes.
+    let scale_down_old = |decision: &mut Decision, state: &mut State, keep: &[&str]| {
+        for rs in owned.iter().filter(|rs| !keep.contains(&rs.hash.as_str())) {
+            if rs.desired == 0 {
+                if rs.scale_down_deadline.is_some() {
+                    decision.deadlines.insert(rs.name.clone(), None);
+                }
+                continue;
+            }
+            match rs.scale_down_deadline {
+                Some(deadline) if deadline <= now => {
+                    decision.scale.insert(rs.name.clone(), 0);
+                    decision.deadlines.insert(rs.name.clone(), None);
+                }
+                Some(deadline) => {
+                    state.requeue_within(deadline.duration_since(now).unsigned_abs());
+                }
+                None => {
+                    let deadline = now + delay;
+                    decision.deadlines.insert(rs.name.clone(), Some(deadline));
+                    state.requeue_within(delay);
+                }
+            }
+        }
+    };
+    if hash == active_hash {
+        state.pauses.clear();
+        state.controller_pause = false;
+        state.abort = false;
+        decision.scale.insert(new.name.clone(), replicas);
+        decision
+            .services
+            .insert(bg.active_service.clone(), hash.to_string());
+        if let Some(preview) = &bg.preview_service {
+            decision.services.insert(preview.clone(), hash.to_string());
+        }
+        if new.scale_down_deadline.is_some() {
+            decision.deadlines.insert(new.name.clone(), None);
+        }
+        scale_down_old(decision, state, &[hash]);
+        if new.available < replicas {
+            state.set(
+                "Progressing",
+                "updated replicas are still becoming available",
+            );
+        } else if decision.deadlines.values().any(Option::is_some)
+            || owned.iter().any(|rs| rs.hash != hash && rs.desired > 0)
+        {
+            // Argo reports the rollout Healthy while the old side waits for its delay.
+            state.set("Healthy", "");
+        } else {
+            state.set("Healthy", "");
+        }
+        return (hash.to_string(), hash.to_string());
+    }
+    let active = owned.iter().find(|rs| rs.hash == active_hash);
+    decision
+        .services
+        .insert(bg.active_service.clone(), active_hash.to_string());
+    if let Some(a) = active {
+        // The active side stays whole until promotion.
+        if a.desired < replicas {
+            decision.scale.insert(a.name.clone(), replicas);
+        }
+        if a.scale_down_deadline.is_some() {
+            decision.deadlines.insert(a.name.clone(), None);
+        }
+    }
+    if state.abort {
+        decision.scale.insert(new.name.clone(), 0);
+        if let Some(preview) = &bg.preview_service {
+            decision
+                .services
+                .insert(preview.clone(), active_hash.to_string());
+        }
+        state.pauses.clear();
+        state.controller_pause = false;
+        if state.aborted_at.is_none() {
+            state.aborted_at = Some(now.to_string());
+        }
+        state.set(
+            "Degraded",
+            format!(
+                "RolloutAborted: Rollout aborted update to revision {}",
+                new.revision.max(1)
+            ),
+        );
+        return (active_hash.to_string(), active_hash.to_string());
+    }
+    state.aborted_at = None;
+    if let Some(preview) = &bg.preview_service {
+        decision.services.insert(preview.clone(), hash.to_string());
+    }
+    scale_down_old(decision, state, &[hash, active_hash]);
+    let preview_count = bg.preview_replica_count.unwrap_or(replicas).min(replicas);
+    let promoting = state.promote_full;
+    let wanted = if promoting { replicas } else { preview_count };
+    decision
+        .scale
+        .insert(new.name.clone(), wanted.max(new.desired.min(replicas)));
+    if new.available < wanted {
+        state.set(
+            "Progressing",
+            "updated replicas are still becoming available",
+        );
+        return (active_hash.to_string(), hash.to_string());
+    }
+    if spec.paused {
+        return (active_hash.to_string(), hash.to_string());
+    }
+    if !promoting {
+        let auto = bg.auto_promotion_enabled.unwrap_or(true);
+        let wait = bg
+            .auto_promotion_seconds
+            .filter(|s| *s > 0)
+            .map(|s| Duration::from_secs(s as u64));
+        let promoted = if !auto || wait.is_some() {
+            state.pause(BLUE_GREEN_PAUSE, if auto { wait } else { None }, now)
+        } else {
+            true
+        };
+        if !promoted {
+            return (active_hash.to_string(), hash.to_string());
+        }
+        if preview_count < replicas {
+            // Full size before the switch.
+            state.promote_full = true;
+            decision.scale.insert(new.name.clone(), replicas);
+            state.set(
+                "Progressing",
+                "updated replicas are still becoming available",
+            );
+            state.requeue_within(Duration::from_millis(1));
+            return (active_hash.to_string(), hash.to_string());
+        }
+    } else if new.available < replicas {
+        return (active_hash.to_string(), hash.to_string());
+    }
+    // Promotion: the active Service switches, the old active waits out the delay.
+    state.stable = Some(hash.to_string());
+    state.promote_full = false;
+    state.step = 0;
+    decision
+        .services
+        .insert(bg.active_service.clone(), hash.to_string());
+    if let Some(a) = active {
+        let deadline = now + delay;
+        decision.deadlines.insert(a.name.clone(), Some(deadline));
+        decision.scale.remove(&a.name);
+        state.requeue_within(delay);
+    }
+    state.set("Healthy", "");
+    (hash.to_string(), hash.to_string())
+}
+
+/// The status Argo Rollouts would write, from `state` and the ReplicaSets.
+fn write_status(
+    object: &Value,
+    now: Timestamp,
+    spec: Option<(&RolloutSpec, &str)>,
+    state: &State,
+    owned: &[ReplicaSetView],
+    weights: Option<(i32, i32)>,
+    selectors: Option<(String, String)>,
+) -> Value {
+    let mut status = object["status"].as_object().cloned().unwrap_or_default();
+    let set = |status: &mut Map<String, Value>, key: &str, value: Value| {
+        if value.is_null() {
+            status.remove(key);
+        } else {
+            status.insert(key.to_string(), value);
+        }
+    };
+    let generation = object["metadata"]["generation"].as_i64().unwrap_or(0);
+    set(
+        &mut status,
+        "observedGeneration",
+        json!(generation.to_string()),
+    );
+    set(&mut status, "phase", json!(state.phase));
+    set(
+        &mut status,
+        "message",
+        if state.message.is_empty() {
+            Value::Null
+        } else {
+            json!(state.message)
+        },
+    );
+    let Some((spec, hash)) = spec else {
+        return Value::Object(status);
+    };
+    let sum = |f: fn(&ReplicaSetView) -> i32| owned.iter().map(f).sum::<i32>();
+    let updated = owned.iter().find(|rs| rs.hash == hash);
+    set(&mut status, "replicas", json!(sum(|rs| rs.current)));
+    set(&mut status, "HPAReplicas", json!(sum(|rs| rs.current)));
+    set(&mut status, "readyReplicas", json!(sum(|rs| rs.ready)));
+    set(
+        &mut status,
+        "availableReplicas",
+        json!(sum(|rs| rs.available)),
+    );
+    set(
+        &mut status,
+        "updatedReplicas",
+        json!(updated.map_or(0, |rs| rs.current)),
+    );
+    set(&mut status, "currentPodHash", json!(hash));
+    set(&mut status, "stableRS", json!(state.stable));
+    set(
+        &mut status,
+        "selector",
+        json!(revision::selector_string(&spec.selector)),
+    );
+    set(
+        &mut status,
+        "pauseConditions",
+        if state.pauses.is_empty() {
+            Value::Null
+        } else {
+            json!(
+                state
+                    .pauses
+                    .iter()
+                    .map(
+                        |(reason, start)| json!({"reason": reason, "startTime": start.to_string()})
+                    )
+                    .collect::<Vec<_>>()
+            )
+        },
+    );
+    set(
+        &mut status,
+        "controllerPause",
+        if state.controller_pause {
+            json!(true)
+        } else {
+            Value::Null
+        },
+    );
+    set(
+        &mut status,
+        "abort",
+        if state.abort {
+            json!(true)
+        } else {
+            Value::Null
+        },
+    );
+    set(&mut status, "abortedAt", json!(state.aborted_at));
+    set(
+        &mut status,
+        "promoteFull",
+        if state.promote_full {
+            json!(true)
+        } else {
+            Value::Null
+        },
+    );
+    if let Some(canary) = &spec.strategy.canary {
+        set(
+            &mut status,
+            "currentStepIndex",
+            json!(state.step.min(canary.steps.len())),
+        );
+        set(
+            &mut status,
+            "currentStepHash",
+            json!(revision::steps_hash(&canary.steps_value(object))),
+        );
+        let (canary_weight, stable_weight) = weights.unwrap_or((0, 100));
+        set(
+            &mut status,
+            "canary",
+            json!({"weights": {
+                "canary": {"weight": canary_weight, "podTemplateHash": hash, "serviceName": canary.canary_service},
+                "stable": {"weight": stable_weight, "podTemplateHash": state.stable, "serviceName": canary.stable_service},
+            }}),
+        );
+    }
+    if let Some((active, preview)) = selectors {
+        set(
+            &mut status,
+            "blueGreen",
+            json!({"activeSelector": active, "previewSelector": preview}),
+        );
+    }
+    set(
+        &mut status,
+        "conditions",
+        json!(conditions(object, state, spec, owned, hash, now)),
+    );
+    Value::Object(status)
+}
+
+trait StepsValue {
+    fn steps_value(&self, object: &Value) -> Value;
+}
+
+impl StepsValue for Canary {
+    fn steps_value(&self, object: &Value) -> Value {
+        object["spec"]["strategy"]["canary"]["steps"].clone()
+    }
+}
+
+/// Argo's conditions, keeping `lastTransitionTime` while a condition's status is unchanged.
+fn conditions(
+    object: &Value,
+    state: &State,
+    spec: &RolloutSpec,
+    owned: &[ReplicaSetView],
+    hash: &str,
+    now: Timestamp,
+) -> Vec<Value> {
+    let now = now.to_string();
+    let previous = object["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let available = owned.iter().map(|rs| rs.available).sum::<i32>() >= spec.replicas();
+    let completed = state.stable.as_deref() == Some(hash) && state.phase == "Healthy";
+    let wanted = [
+        (
+            "Available",
+            available,
+            "AvailableReason",
+            if available {
+                "Rollout has minimum availability"
+            } else {
+                "Rollout does not have minimum availability"
+            },
+        ),
+        (
+            "Progressing",
+            state.phase != "Degraded",
+            match state.phase {
+                "Degraded" if state.abort => "RolloutAborted",
+                "Degraded" => "InvalidSpec",
+                "Paused" => "RolloutPaused",
+                "Healthy" => "NewReplicaSetAvailable",
+                _ => "ReplicaSetUpdated",
+            },
+            state.message.as_str(),
+        ),
+        (
+            "Paused",
+            state.phase == "Paused",
+            "RolloutPaused",
+            "Rollout is paused",
+        ),
+        (
+            "Healthy",
+            state.phase == "Healthy",
+            "RolloutHealthy",
+            if state.phase == "Healthy" {
+                "Rollout is healthy"
+            } else {
+                "Rollout is not healthy"
+            },
+        ),
+        (
+            "Completed",
+            completed,
+            "RolloutCompleted",
+            if completed {
+                "Rollout completed update to revision"
+            } else {
+                "Rollout not completed"
+            },
+        ),
+    ];
+    wanted
+        .iter()
+        .filter(|(kind, ok, ..)| *ok || *kind != "Paused")
+        .map(|(kind, ok, reason, message)| {
+            let status = if *ok { "True" } else { "False" };
+            let kept = previous
+                .iter()
+                .find(|c| c["type"] == *kind && c["status"] == status);
+            let since = kept
+                .and_then(|c| c["lastTransitionTime"].as_str())
+                .map(str::to_string)
+                .unwrap_or_else(|| now.clone());
+            json!({"type": kind, "status": status, "reason": reason, "message": message,
+                "lastTransitionTime": since, "lastUpdateTime": since})
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cluster in miniature: ReplicaSets become available as soon as they are scaled, and the
+    /// Rollout's status is what the last decision wrote.
+    struct World {
+        rollout: Value,
+        rss: Vec<ReplicaSetView>,
+        now: Timestamp,
+        services: BTreeMap<String, String>,
+        last: Decision,
+    }
+
+    impl World {
+        fn new(spec: Value) -> World {
+            World {
+                rollout: json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+                    "metadata": {"name": "web", "namespace": "shop", "uid": "u1", "generation": 1}, "spec": spec}),
+                rss: Vec::new(),
+                now: "2026-12-05T12:00:00Z".parse().unwrap(),
+                services: BTreeMap::new(),
+                last: Decision::default(),
+            }
+        }
+
+        /// Reconciles until nothing changes; returns the last decision.
+        fn settle(&mut self) -> &Decision {
+            for _ in 0..20 {
+                let d = decide(&self.rollout, &self.rss, self.now);
+                let mut changed = d.status != self.rollout["status"];
+                if let Some(rs) = &d.create {
+                    let mut view = ReplicaSetView::from_object(rs).unwrap();
+                    view.desired = d.scale.get(&view.name).copied().unwrap_or(0);
+                    self.rss.push(view);
+                    changed = true;
+                }
+                for (name, replicas) in &d.scale {
+                    let rs = self.rss.iter_mut().find(|rs| &rs.name == name).unwrap();
+                    changed |= rs.desired != *replicas;
+                    rs.desired = *replicas;
+                }
+                for (name, deadline) in &d.deadlines {
+                    let rs = self.rss.iter_mut().find(|rs| &rs.name == name).unwrap();
+                    changed |= rs.scale_down_deadline != *deadline;
+                    rs.scale_down_deadline = *deadline;
+                }
+                for rs in &mut self.rss {
+                    changed |= rs.current != rs.desired;
+                    (rs.current, rs.ready, rs.available) = (rs.desired, rs.desired, rs.desired);
+                }
+                self.services.extend(d.services.clone());
+                self.rollout["status"] = d.status.clone();
+                self.last = d;
+                if !changed {
+                    break;
+                }
+            }
+            &self.last
+        }
+
+        fn status(&self, field: &str) -> &Value {
+            &self.rollout["status"][field]
+        }
+
+        fn replicas(&self) -> Vec<(u64, i32)> {
+            let mut r: Vec<(u64, i32)> = self
+                .rss
+                .iter()
+                .map(|rs| (rs.revision, rs.desired))
+                .collect();
+            r.sort();
+            r
+        }
+
+        fn image(&mut self, image: &str) {
+            self.rollout["spec"]["template"]["spec"]["containers"][0]["image"] = json!(image);
+            let g = self.rollout["metadata"]["generation"].as_i64().unwrap();
+            self.rollout["metadata"]["generation"] = json!(g + 1);
+        }
+
+        fn advance(&mut self, secs: i64) {
+            self.now += jiff::SignedDuration::from_secs(secs);
+        }
+    }
+
+    fn template(image: &str) -> Value {
+        json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": image}]}})
+    }
+
+    fn canary(steps: Value) -> World {
+        World::new(
+            json!({"replicas": 5, "selector": {"matchLabels": {"app": "web"}},
+            "template": template("web:1"),
+            "strategy": {"canary": {"canaryService": "web-canary", "stableService": "web-stable", "steps": steps}}}),
+        )
+    }
+
+    #[test]
+    fn the_first_deploy_skips_the_steps() {
+        let mut w = canary(json!([{"setWeight": 20}, {"pause": {}}]));
+        w.settle();
+        assert_eq!(w.replicas(), vec![(1, 5)]);
+        assert_eq!(w.status("phase"), "Healthy");
+        assert_eq!(w.status("currentStepIndex"), 2);
+        assert_eq!(w.status("stableRS"), w.status("currentPodHash"));
+        assert_eq!(w.status("observedGeneration"), "1");
+        assert_eq!(w.status("selector"), "app=web");
+        let hash = w.status("currentPodHash").as_str().unwrap().to_string();
+        assert_eq!(w.services["web-canary"], hash);
+        assert_eq!(w.services["web-stable"], hash);
+    }
+
+    #[test]
+    fn a_canary_walks_its_steps_pauses_and_is_promoted() {
+        let mut w = canary(
+            json!([{"setWeight": 20}, {"pause": {}}, {"setWeight": 60}, {"pause": {"duration": "10s"}}]),
+        );
+        w.settle();
+        let stable = w.status("stableRS").clone();
+        w.image("web:2");
+        w.settle();
+        // 20 % of 5: one canary pod and four stable ones (Argo's arithmetic), then an
+        // indefinite pause.
+        assert_eq!(w.replicas(), vec![(1, 4), (2, 1)]);
+        assert_eq!(w.status("phase"), "Paused");
+        assert_eq!(w.status("message"), "CanaryPauseStep");
+        assert_eq!(w.status("currentStepIndex"), 1);
+        assert_eq!(w.status("controllerPause"), true);
+        assert_eq!(
+            w.status("pauseConditions")[0]["startTime"],
+            "2026-12-05T12:00:00Z"
+        );
+        assert_eq!(
+            w.last.requeue, None,
+            "an indefinite pause waits for a promotion, not a timer"
+        );
+        let canary_hash = w.status("currentPodHash").clone();
+        assert_eq!(w.services["web-canary"], canary_hash);
+        assert_eq!(json!(w.services["web-stable"]), stable);
+        // Still paused an hour later.
+        w.advance(3600);
+        w.settle();
+        assert_eq!(w.status("currentStepIndex"), 1);
+        // Promote (what `bosun rollout promote` writes): the pause condition goes.
+        w.rollout["status"]["pauseConditions"] = Value::Null;
+        w.settle();
+        assert_eq!(w.replicas(), vec![(1, 2), (2, 3)]);
+        assert_eq!(w.status("currentStepIndex"), 3);
+        assert_eq!(w.status("phase"), "Paused");
+        assert_eq!(w.last.requeue, Some(Duration::from_secs(10)));
+        w.advance(4);
+        w.settle();
+        assert_eq!(
+            w.last.requeue,
+            Some(Duration::from_secs(6)),
+            "the pause clock keeps its start"
+        );
+        w.advance(6);
+        w.settle();
+        assert_eq!(w.replicas(), vec![(1, 0), (2, 5)]);
+        assert_eq!(w.status("stableRS"), &canary_hash);
+        assert_eq!(w.status("phase"), "Healthy");
+        assert_eq!(w.status("currentStepIndex"), 4);
+        assert_eq!(json!(w.services["web-stable"]), canary_hash);
+        assert!(w.status("pauseConditions").is_null());
+        assert!(w.status("controllerPause").is_null());
+    }
+
+    #[test]
+    fn abort_puts_everything_back_on_stable_and_retry_starts_again() {
+        let mut w = canary(json!([{"setWeight": 40}, {"pause": {}}]));
+        w.settle();
+        w.image("web:2");
+        w.settle();
+        assert_eq!(w.replicas(), vec![(1, 3), (2, 2)]);
+        w.rollout["status"]["abort"] = json!(true);
+        w.settle();
+        assert_eq!(w.replicas(), vec![(1, 5), (2, 0)]);
+        assert_eq!(w.status("phase"), "Degraded");
+        assert_eq!(
+            w.status("message"),
+            "RolloutAborted: Rollout aborted update to revision 2"
+        );
+        assert_eq!(w.status("currentStepIndex"), 0);
+        assert_eq!(w.status("abortedAt"), "2026-12-05T12:00:00Z");
+        assert!(w.status("pauseConditions").is_null());
+        // Retry: the steps run again from the first.
+        w.rollout["status"]["abort"] = json!(false);
+        w.settle();
+        assert_eq!(w.replicas(), vec![(1, 3), (2, 2)]);
+        assert_eq!(w.status("phase"), "Paused");
+        assert!(w.status("abortedAt").is_null());
+        // A new revision after an abort starts fresh, without the abort.
+        w.rollout["status"]["abort"] = json!(true);
+        w.settle();
+        w.image("web:3");
+        w.settle();
+        assert_eq!(w.status("phase"), "Paused");
+        assert_eq!(w.replicas(), vec![(1, 3), (2, 0), (3, 2)]);
+    }
+
+    #[test]
+    fn promote_full_skips_the_remaining_steps() {
+        let mut w =
+            canary(json!([{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}, {"pause": {}}]));
+        w.settle();
+        w.image("web:2");
+        w.settle();
+        w.rollout["status"]["promoteFull"] = json!(true);
+        w.settle();
+        assert_eq!(w.replicas(), vec![(1, 0), (2, 5)]);
+        assert_eq!(w.status("phase"), "Healthy");
+        assert!(w.status("promoteFull").is_null());
+    }
+
+    #[test]
+    fn going_back_to_the_stable_template_skips_the_steps() {
+        let mut w = canary(json!([{"setWeight": 20}, {"pause": {}}]));
+        w.settle();
+        w.image("web:2");
+        w.settle();
+        assert_eq!(w.status("phase"), "Paused");
+        w.image("web:1");
+        w.settle();
+        assert_eq!(w.replicas(), vec![(1, 5), (2, 0)]);
+        assert_eq!(w.status("phase"), "Healthy");
+    }
+
+    #[test]
+    fn a_manual_pause_holds_the_replicas() {
+        let mut w = canary(json!([{"setWeight": 20}, {"setWeight": 60}]));
+        w.settle();
+        w.rollout["spec"]["paused"] = json!(true);
+        w.image("web:2");
+        w.settle();
+        assert_eq!(w.status("phase"), "Paused");
+        assert_eq!(w.status("message"), "manually paused");
+        assert_eq!(w.replicas(), vec![(1, 5), (2, 0)]);
+        w.rollout["spec"]["paused"] = json!(false);
+        w.settle();
+        assert_eq!(w.replicas(), vec![(1, 0), (2, 5)]);
+    }
+
+    #[test]
+    fn an_analysis_step_is_an_error_that_names_it() {
+        let mut w = canary(
+            json!([{"setWeight": 20}, {"analysis": {"templates": [{"templateName": "rate"}]}}]),
+        );
+        w.settle();
+        w.image("web:2");
+        w.settle();
+        assert_eq!(w.status("phase"), "Degraded");
+        assert!(
+            w.status("message")
+                .as_str()
+                .unwrap()
+                .contains("steps[1].analysis"),
+            "{}",
+            w.status("message")
+        );
+        assert_eq!(w.replicas(), vec![(1, 4), (2, 1)]);
+    }
+
+    #[test]
+    fn an_invalid_spec_is_degraded_with_the_field() {
+        let mut w = canary(json!([{"setWeight": 200}]));
+        w.settle();
+        assert_eq!(w.status("phase"), "Degraded");
+        assert_eq!(
+            w.status("message"),
+            "InvalidSpec: spec.strategy.canary.steps[0].setWeight: must be between 0 and 100"
+        );
+        assert!(w.rss.is_empty());
+    }
+
+    fn blue_green(strategy: Value) -> World {
+        World::new(
+            json!({"replicas": 3, "selector": {"matchLabels": {"app": "web"}},
+            "template": template("web:1"), "strategy": {"blueGreen": strategy}}),
+        )
+    }
+
+    #[test]
+    fn blue_green_waits_for_promotion_then_scales_the_old_side_down_after_the_delay() {
+        let mut w = blue_green(
+            json!({"activeService": "web", "previewService": "web-preview", "autoPromotionEnabled": false}),
+        );
+        w.settle();
+        let old = w.status("currentPodHash").as_str().unwrap().to_string();
+        assert_eq!(w.services["web"], old);
+        assert_eq!(w.status("phase"), "Healthy");
+        w.image("web:2");
+        w.settle();
+        let new = w.status("currentPodHash").as_str().unwrap().to_string();
+        assert_eq!(w.replicas(), vec![(1, 3), (2, 3)]);
+        assert_eq!(
+            (
+                w.services["web"].as_str(),
+                w.services["web-preview"].as_str()
+            ),
+            (old.as_str(), new.as_str())
+        );
+        assert_eq!(w.status("phase"), "Paused");
+        assert_eq!(w.status("message"), "BlueGreenPause");
+        assert_eq!(w.status("blueGreen")["activeSelector"], old.as_str());
+        // Promote.
+        w.rollout["status"]["pauseConditions"] = Value::Null;
+        w.settle();
+        assert_eq!(w.services["web"], new);
+        assert_eq!(w.status("stableRS"), new.as_str());
+        assert_eq!(
+            w.replicas(),
+            vec![(1, 3), (2, 3)],
+            "the old side waits for scaleDownDelaySeconds"
+        );
+        assert_eq!(w.last.requeue, Some(Duration::from_secs(30)));
+        w.advance(30);
+        w.settle();
+        assert_eq!(w.replicas(), vec![(1, 0), (2, 3)]);
+        assert_eq!(w.status("phase"), "Healthy");
+    }
+
+    #[test]
+    fn blue_green_promotes_itself_after_auto_promotion_seconds_with_a_small_preview() {
+        let mut w = blue_green(
+            json!({"activeService": "web", "autoPromotionSeconds": 20, "previewReplicaCount": 1, "scaleDownDelaySeconds": 5}),
+        );
+        w.settle();
+        w.image("web:2");
+        w.settle();
+        assert_eq!(w.replicas(), vec![(1, 3), (2, 1)]);
+        assert_eq!(w.status("phase"), "Paused");
+        assert_eq!(w.last.requeue, Some(Duration::from_secs(20)));
+        w.advance(20);
+        w.settle();
+        let new = w.status("currentPodHash").as_str().unwrap().to_string();
+        assert_eq!(w.services["web"], new);
+        assert_eq!(w.replicas(), vec![(1, 3), (2, 3)]);
+        w.advance(5);
+        w.settle();
+        assert_eq!(w.replicas(), vec![(1, 0), (2, 3)]);
+    }
+
+    #[test]
+    fn blue_green_abort_keeps_the_active_side_and_drops_the_preview() {
+        let mut w = blue_green(
+            json!({"activeService": "web", "previewService": "web-preview", "autoPromotionEnabled": false}),
+        );
+        w.settle();
+        let old = w.status("currentPodHash").as_str().unwrap().to_string();
+        w.image("web:2");
+        w.settle();
+        w.rollout["status"]["abort"] = json!(true);
+        w.settle();
+        assert_eq!(w.replicas(), vec![(1, 3), (2, 0)]);
+        assert_eq!(w.services["web-preview"], old);
+        assert_eq!(w.status("phase"), "Degraded");
+    }
+}

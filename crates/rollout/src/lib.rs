@@ -1,0 +1,21 @@
+//! Progressive delivery: bosun drives Argo Rollouts' `Rollout` itself.
+//!
+//! - [`decide`]: what a Rollout needs next (canary steps, blue-green promotion, abort), a pure
+//!   function of its spec, its status, its ReplicaSets and the time;
+//! - [`controller`]: the reconciler on bosun's runtime that reads Rollouts and ReplicaSets
+//!   from per-cluster watch caches and carries a decision out;
+//! - [`actions`]: promote, abort, retry, pause, undo, as the patches Argo's plugin writes;
+//! - [`crds`]: the `argoproj.io` CRDs, installed where missing.
+
+pub mod actions;
+pub mod controller;
+pub mod crds;
+pub mod decide;
+// Argo's replica arithmetic, ported whole with its tests; the traffic-routed half waits for
+// the traffic routers (docs/rollouts.md).
+#[allow(dead_code)]
+mod replicas;
+pub mod revision;
+
+pub use actions::{RolloutAction, Target};
+pub use controller::{RolloutController, RolloutError, RolloutEvent, RolloutKey};

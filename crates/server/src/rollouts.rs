@@ -1,0 +1,208 @@
+//! The Rollout routes: list, get, the actions of `bosun rollout` (deployer, audited) and a
+//! server-sent event at every step.
+
+use std::convert::Infallible;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::{Extension, Json};
+use bosun_api::{
+    ErrorBody, RolloutList, RolloutRevision, RolloutSummary, RolloutView, RolloutWatchEvent,
+    UndoRequest,
+};
+use bosun_model::Role;
+use bosun_rollout::revision::{HASH_LABEL, REVISION_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION};
+use bosun_rollout::{RolloutAction, RolloutError, RolloutKey};
+use futures::Stream;
+use serde_json::Value;
+
+use crate::api::{ApiError, ApiResult, Shared, body, require};
+use crate::auth::Caller;
+
+impl From<RolloutError> for ApiError {
+    fn from(e: RolloutError) -> Self {
+        let code = match &e {
+            RolloutError::NotFound(_) | RolloutError::UnknownCluster(_) => StatusCode::NOT_FOUND,
+            RolloutError::Refused(_) => StatusCode::CONFLICT,
+            RolloutError::Kube { .. } => StatusCode::BAD_GATEWAY,
+        };
+        ApiError(code, e.to_string())
+    }
+}
+
+fn summary(key: &RolloutKey, object: &Value) -> RolloutSummary {
+    let status = &object["status"];
+    let int = |v: &Value| v.as_i64().unwrap_or(0);
+    let canary = &object["spec"]["strategy"]["canary"];
+    RolloutSummary {
+        cluster: key.cluster.clone(),
+        namespace: key.namespace.clone(),
+        name: key.name.clone(),
+        strategy: if canary.is_object() {
+            "canary"
+        } else {
+            "blueGreen"
+        }
+        .into(),
+        phase: status["phase"].as_str().unwrap_or("Progressing").into(),
+        message: status["message"].as_str().unwrap_or_default().into(),
+        step: status["currentStepIndex"].as_u64(),
+        steps: canary["steps"].as_array().map_or(0, Vec::len) as u64,
+        desired: object["spec"]["replicas"].as_i64().unwrap_or(1),
+        ready: int(&status["readyReplicas"]),
+        available: int(&status["availableReplicas"]),
+        stable_hash: status["stableRS"].as_str().map(str::to_string),
+        current_hash: status["currentPodHash"].as_str().map(str::to_string),
+    }
+}
+
+fn revision(rs: &Value, summary: &RolloutSummary, blue_green: bool) -> RolloutRevision {
+    let hash = rs["metadata"]["labels"][HASH_LABEL]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let is = |h: &Option<String>| h.as_deref() == Some(hash.as_str());
+    let desired = rs["spec"]["replicas"].as_i64().unwrap_or(0);
+    let role = match (
+        is(&summary.stable_hash),
+        is(&summary.current_hash),
+        blue_green,
+    ) {
+        (true, _, false) => "stable",
+        (true, _, true) => "active",
+        (false, true, false) => "canary",
+        (false, true, true) => "preview",
+        _ => "old",
+    };
+    RolloutRevision {
+        revision: rs["metadata"]["annotations"][REVISION_ANNOTATION]
+            .as_str()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(0),
+        replica_set: rs["metadata"]["name"].as_str().unwrap_or_default().into(),
+        hash,
+        role: role.into(),
+        desired,
+        ready: rs["status"]["readyReplicas"].as_i64().unwrap_or(0),
+        available: rs["status"]["availableReplicas"].as_i64().unwrap_or(0),
+        scale_down_deadline: rs["metadata"]["annotations"][SCALE_DOWN_DEADLINE_ANNOTATION]
+            .as_str()
+            .map(str::to_string),
+    }
+}
+
+fn key(cluster: String, namespace: String, name: String) -> RolloutKey {
+    RolloutKey {
+        cluster,
+        namespace,
+        name,
+    }
+}
+
+#[utoipa::path(get, path = "/api/v1/rollouts", tag = "rollouts",
+    summary = "Every Rollout bosun drives, on every connected cluster",
+    responses((status = 200, body = RolloutList), (status = 401, body = ErrorBody)))]
+pub async fn list(State(state): State<Shared>) -> Json<RolloutList> {
+    Json(RolloutList {
+        items: state
+            .rollouts
+            .list()
+            .iter()
+            .map(|(key, object)| summary(key, object))
+            .collect(),
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/rollouts/{cluster}/{namespace}/{name}", tag = "rollouts",
+    summary = "One Rollout: its steps and its revisions",
+    params(("cluster" = String, Path), ("namespace" = String, Path), ("name" = String, Path)),
+    responses((status = 200, body = RolloutView), (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+pub async fn get(
+    State(state): State<Shared>,
+    Path((cluster, namespace, name)): Path<(String, String, String)>,
+) -> ApiResult<Json<RolloutView>> {
+    let key = key(cluster, namespace, name);
+    let (object, replica_sets) = state.rollouts.get(&key)?;
+    let summary = summary(&key, &object);
+    let blue_green = summary.strategy == "blueGreen";
+    Ok(Json(RolloutView {
+        revisions: replica_sets
+            .iter()
+            .map(|rs| revision(rs, &summary, blue_green))
+            .collect(),
+        steps: object["spec"]["strategy"]["canary"]["steps"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+        summary,
+        object,
+    }))
+}
+
+#[utoipa::path(post, path = "/api/v1/rollouts/{cluster}/{namespace}/{name}/{action}", tag = "rollouts",
+    summary = "promote, promote-full, abort, retry, pause, resume or undo (deployer)",
+    params(("cluster" = String, Path), ("namespace" = String, Path), ("name" = String, Path),
+        ("action" = String, Path, description = "promote, promote-full, abort, retry, pause, resume, undo")),
+    request_body(content = Option<UndoRequest>, description = "undo only: the revision to go back to"),
+    responses((status = 200, body = RolloutView), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn act(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path((cluster, namespace, name, action)): Path<(String, String, String, String)>,
+    bytes: Bytes,
+) -> ApiResult<Json<RolloutView>> {
+    let key = key(cluster, namespace, name);
+    let subject = format!("rollout/{key}");
+    require(&state, &caller, Role::Deployer, &action, &subject)?;
+    let mut parsed: RolloutAction = action
+        .parse()
+        .map_err(|e: String| ApiError(StatusCode::BAD_REQUEST, e))?;
+    if let RolloutAction::Undo { to_revision } = &mut parsed {
+        let request: UndoRequest = body(&bytes)?;
+        *to_revision = request.to_revision;
+    } else if !bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError(
+            StatusCode::BAD_REQUEST,
+            format!("request body: `{action}` takes no body"),
+        ));
+    }
+    let _ = state.controller.audit(&caller.name, &action, &subject, "");
+    state.rollouts.act(&key, &parsed).await?;
+    get(State(state), Path((key.cluster, key.namespace, key.name))).await
+}
+
+#[utoipa::path(get, path = "/api/v1/stream/rollouts", tag = "rollouts",
+    summary = "Server-sent events: a RolloutWatchEvent at every change of phase, step or message",
+    responses((status = 200, description = "text/event-stream of RolloutWatchEvent"),
+        (status = 401, body = ErrorBody)))]
+pub async fn stream(
+    State(state): State<Shared>,
+) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    let receiver = state.rollouts.subscribe();
+    let events = futures::stream::unfold(receiver, |mut receiver| async move {
+        loop {
+            match receiver.recv().await {
+                Ok(event) => {
+                    let wire = RolloutWatchEvent {
+                        cluster: event.key.cluster,
+                        namespace: event.key.namespace,
+                        name: event.key.name,
+                        phase: event.phase,
+                        message: event.message,
+                        step: event.step,
+                    };
+                    let data = serde_json::to_string(&wire).unwrap_or_default();
+                    return Some((Ok(Event::default().data(data)), receiver));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    });
+    Sse::new(events).keep_alive(KeepAlive::default())
+}
