@@ -1426,3 +1426,173 @@ async fn a_failed_first_connection_is_reported_and_retried() {
         env.data("web", "web").as_deref() == Some("v1")
     });
 }
+
+fn rollout_yaml(image: &str) -> String {
+    format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n  replicas: 5\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n      - name: web\n        image: {image}\n  strategy:\n    canary:\n      canaryService: web-canary\n      stableService: web-stable\n      steps:\n      - setWeight: 20\n      - pause: {{}}\n      - setWeight: 60\n      - pause: {{duration: 2s}}\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web-stable\nspec:\n  selector: {{app: web}}\n  ports:\n  - port: 80\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web-canary\nspec:\n  selector: {{app: web}}\n  ports:\n  - port: 80\n"
+    )
+}
+
+impl Env {
+    fn rollout(&self, name: &str) -> Value {
+        let out = self.bosun(ADMIN, &["rollout", "get", name, "-o", "json"]);
+        if !out.status.success() {
+            return Value::Null;
+        }
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    }
+
+    /// The `rollouts-pod-template-hash` a Service selects.
+    fn selected_hash(&self, ns: &str, service: &str) -> Value {
+        let out = self.kubectl(&["get", "service", service, "-n", ns, "-o", "json"]);
+        let svc: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        svc["spec"]["selector"]["rollouts-pod-template-hash"].clone()
+    }
+
+    /// (revision, desired replicas) of each ReplicaSet of the Rollout, oldest first.
+    fn revisions(view: &Value) -> Vec<(u64, i64)> {
+        let mut r: Vec<(u64, i64)> = view["revisions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                (
+                    r["revision"].as_u64().unwrap(),
+                    r["desired"].as_i64().unwrap(),
+                )
+            })
+            .collect();
+        r.sort();
+        r
+    }
+}
+
+/// A Rollout from Git, driven by bosun with no Argo controller: the CRD is installed, the first
+/// revision skips the steps, a new image walks 20 % → pause → (promote) → 60 % → timed pause →
+/// 100 %, with the canary and stable Services pinned to their revisions and the Application's
+/// health following (Suspended while paused); an abort puts everything back on stable
+/// (Degraded), and retry starts the steps again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_rollout_walks_its_steps_and_is_promoted_aborted_and_retried() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(&env.repo, "web/rollout.yaml", &rollout_yaml("web:1"));
+    env.commit("a rollout");
+    env.app("web", "web", "web", AUTO);
+    env.serve("1h");
+    env.eventually(90, "the first revision Healthy", || {
+        let view = env.rollout("web");
+        view["summary"]["phase"] == "Healthy" && view["summary"]["available"] == 5
+    });
+    let view = env.rollout("web");
+    assert_eq!(Env::revisions(&view), vec![(1, 5)]);
+    assert_eq!(
+        view["summary"]["step"], 4,
+        "the first deploy skips the steps"
+    );
+    let stable = view["summary"]["stableHash"].clone();
+    assert_eq!(env.selected_hash("web", "web-stable"), stable);
+    // kubectl sees the CRD bosun installed, with Argo's short name.
+    let out = env.kubectl(&["get", "ro", "web", "-n", "web", "-o", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(60, "the Application Healthy", || {
+        env.app_json("web")["status"]["health"]["status"] == "Healthy"
+    });
+
+    // A new image: 20 % (one pod of five), then a pause until promoted.
+    write(&env.repo, "web/rollout.yaml", &rollout_yaml("web:2"));
+    env.commit("web:2");
+    let out = env.bosun(DEPLOYER, &["app", "refresh", "web"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(90, "the canary paused at step 1", || {
+        let view = env.rollout("web");
+        view["summary"]["phase"] == "Paused"
+            && view["summary"]["step"] == 1
+            && Env::revisions(&view) == vec![(1, 4), (2, 1)]
+    });
+    let canary = env.rollout("web")["summary"]["currentHash"].clone();
+    assert_ne!(canary, stable);
+    assert_eq!(env.selected_hash("web", "web-canary"), canary);
+    assert_eq!(env.selected_hash("web", "web-stable"), stable);
+    env.eventually(60, "the Application Suspended", || {
+        env.app_json("web")["status"]["health"]["status"] == "Suspended"
+    });
+    // A viewer may not promote.
+    let out = env.bosun(VIEWER, &["rollout", "promote", "web"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("403"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = env.bosun(DEPLOYER, &["rollout", "promote", "web"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(
+        90,
+        "60 %, the timed pause, then all on the new revision",
+        || {
+            let view = env.rollout("web");
+            view["summary"]["phase"] == "Healthy"
+                && view["summary"]["stableHash"] == canary
+                && Env::revisions(&view) == vec![(1, 0), (2, 5)]
+        },
+    );
+    assert_eq!(env.selected_hash("web", "web-stable"), canary);
+
+    // Another image, aborted at its first pause: everything back on stable.
+    write(&env.repo, "web/rollout.yaml", &rollout_yaml("web:3"));
+    env.commit("web:3");
+    let out = env.bosun(DEPLOYER, &["app", "refresh", "web"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(90, "the third revision paused", || {
+        let view = env.rollout("web");
+        view["summary"]["phase"] == "Paused"
+            && Env::revisions(&view) == vec![(1, 0), (2, 4), (3, 1)]
+    });
+    let out = env.bosun(DEPLOYER, &["rollout", "abort", "web"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(90, "the abort", || {
+        let view = env.rollout("web");
+        view["summary"]["phase"] == "Degraded"
+            && Env::revisions(&view) == vec![(1, 0), (2, 5), (3, 0)]
+    });
+    assert_eq!(
+        env.rollout("web")["summary"]["message"],
+        "RolloutAborted: Rollout aborted update to revision 3"
+    );
+    env.eventually(60, "the Application Degraded", || {
+        env.app_json("web")["status"]["health"]["status"] == "Degraded"
+    });
+    let out = env.bosun(DEPLOYER, &["rollout", "retry", "web"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(90, "the retried revision paused at step 1 again", || {
+        let view = env.rollout("web");
+        view["summary"]["phase"] == "Paused"
+            && Env::revisions(&view) == vec![(1, 0), (2, 4), (3, 1)]
+    });
+    let log = env.log();
+    assert!(log.contains("installed the Argo Rollouts CRDs"), "{log}");
+}

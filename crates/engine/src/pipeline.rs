@@ -108,7 +108,13 @@ async fn connect_cluster(
         let cluster = connect(target, observer).await?;
         // Before discovery: what the hook installs (CRDs) is then served from the start.
         if let Some(on_connect) = &on_connect {
-            on_connect(label.clone(), cluster.client.clone()).await;
+            // The default destination is called as Argo CD calls it.
+            let name = target
+                .name
+                .clone()
+                .or_else(|| target.context.clone())
+                .unwrap_or_else(|| "in-cluster".into());
+            on_connect(name, cluster.client.clone()).await;
         }
         let resolver =
             Resolver::new(cluster.client.clone())
