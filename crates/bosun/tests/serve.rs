@@ -1596,3 +1596,107 @@ async fn a_canary_rollout_walks_its_steps_and_is_promoted_aborted_and_retried() 
     let log = env.log();
     assert!(log.contains("installed the Argo Rollouts CRDs"), "{log}");
 }
+
+fn blue_green_yaml(image: &str) -> String {
+    format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: shop\nspec:\n  replicas: 3\n  selector:\n    matchLabels: {{app: shop}}\n  template:\n    metadata:\n      labels: {{app: shop}}\n    spec:\n      containers:\n      - name: shop\n        image: {image}\n  strategy:\n    blueGreen:\n      activeService: shop\n      previewService: shop-preview\n      autoPromotionEnabled: false\n      scaleDownDelaySeconds: 3\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: shop\nspec:\n  selector: {{app: shop}}\n  ports:\n  - port: 80\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: shop-preview\nspec:\n  selector: {{app: shop}}\n  ports:\n  - port: 80\n"
+    )
+}
+
+/// Blue-green: the new revision comes up behind the preview Service while the active one keeps
+/// the old revision; `promote` switches the active Service, and the old side is scaled down
+/// once its scale-down delay has passed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blue_green_rollout_previews_then_switches_on_promote() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(&env.repo, "shop/rollout.yaml", &blue_green_yaml("shop:1"));
+    env.commit("a blue-green rollout");
+    env.app("shop", "shop", "shop", AUTO);
+    env.serve("1h");
+    env.eventually(90, "the first revision Healthy", || {
+        env.rollout("shop")["summary"]["phase"] == "Healthy"
+    });
+    let blue = env.rollout("shop")["summary"]["currentHash"].clone();
+    assert_eq!(env.selected_hash("shop", "shop"), blue);
+    write(&env.repo, "shop/rollout.yaml", &blue_green_yaml("shop:2"));
+    env.commit("shop:2");
+    let out = env.bosun(DEPLOYER, &["app", "refresh", "shop"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(90, "the preview up and paused", || {
+        let view = env.rollout("shop");
+        view["summary"]["phase"] == "Paused"
+            && view["summary"]["message"] == "BlueGreenPause"
+            && Env::revisions(&view) == vec![(1, 3), (2, 3)]
+    });
+    let green = env.rollout("shop")["summary"]["currentHash"].clone();
+    assert_eq!(env.selected_hash("shop", "shop-preview"), green);
+    assert_eq!(
+        env.selected_hash("shop", "shop"),
+        blue,
+        "active stays until promoted"
+    );
+    let out = env.bosun(DEPLOYER, &["rollout", "promote", "shop"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(60, "the active Service switched", || {
+        env.selected_hash("shop", "shop") == green
+    });
+    env.eventually(60, "the old side scaled down after its delay", || {
+        let view = env.rollout("shop");
+        view["summary"]["phase"] == "Healthy" && Env::revisions(&view) == vec![(1, 0), (2, 3)]
+    });
+}
+
+/// kill -9 of `bosun serve` during a timed pause: after the restart the pause keeps the start
+/// time it had (the clock lives in the Rollout's status), and the Rollout completes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_during_a_timed_pause_keeps_its_clock() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    let timed = |image: &str| {
+        rollout_yaml(image).replace("      - pause: {}\n", "      - pause: {duration: 8s}\n")
+    };
+    write(&env.repo, "web/rollout.yaml", &timed("web:1"));
+    env.commit("a rollout");
+    env.app("web", "web", "web", AUTO);
+    env.serve("1h");
+    env.eventually(90, "the first revision Healthy", || {
+        env.rollout("web")["summary"]["phase"] == "Healthy"
+    });
+    write(&env.repo, "web/rollout.yaml", &timed("web:2"));
+    env.commit("web:2");
+    let out = env.bosun(DEPLOYER, &["app", "refresh", "web"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut started = Value::Null;
+    env.eventually(90, "the timed pause", || {
+        let view = env.rollout("web");
+        started = view["object"]["status"]["pauseConditions"][0]["startTime"].clone();
+        view["summary"]["phase"] == "Paused" && view["summary"]["step"] == 1
+    });
+    env.kill_server();
+    env.serve("1h");
+    env.eventually(30, "the restarted server to drive the Rollout", || {
+        !env.rollout("web").is_null()
+    });
+    let view = env.rollout("web");
+    if view["summary"]["step"] == 1 {
+        assert_eq!(
+            view["object"]["status"]["pauseConditions"][0]["startTime"], started,
+            "the pause clock restarted"
+        );
+    }
+    env.eventually(90, "the rollout completed", || {
+        let view = env.rollout("web");
+        view["summary"]["phase"] == "Healthy" && Env::revisions(&view) == vec![(1, 0), (2, 5)]
+    });
+}
