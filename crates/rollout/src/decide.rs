@@ -129,6 +129,23 @@ impl State {
         self.requeue = Some(self.requeue.map_or(after, |r| r.min(after)));
     }
 
+    /// Aborted: no pause holds any more, the abort time is kept from the first reconcile that
+    /// saw it, and the phase says which revision was given up.
+    fn aborted(&mut self, now: Timestamp, revision: u64) {
+        self.pauses.clear();
+        self.controller_pause = false;
+        if self.aborted_at.is_none() {
+            self.aborted_at = Some(now.to_string());
+        }
+        self.set(
+            "Degraded",
+            format!(
+                "RolloutAborted: Rollout aborted update to revision {}",
+                revision.max(1)
+            ),
+        );
+    }
+
     fn set(&mut self, phase: &'static str, message: impl Into<String>) {
         self.phase = phase;
         self.message = message.into();
@@ -431,18 +448,7 @@ fn canary_step(
         let (c, s) = counts(state.step, true);
         apply(decision, c, s);
         state.step = 0;
-        state.pauses.clear();
-        state.controller_pause = false;
-        if state.aborted_at.is_none() {
-            state.aborted_at = Some(now.to_string());
-        }
-        state.set(
-            "Degraded",
-            format!(
-                "RolloutAborted: Rollout aborted update to revision {}",
-                new.revision.max(1)
-            ),
-        );
+        state.aborted(now, new.revision);
         return (0, 100);
     }
     if spec.paused {
@@ -622,18 +628,7 @@ fn blue_green_step(
                 .services
                 .insert(preview.clone(), active_hash.to_string());
         }
-        state.pauses.clear();
-        state.controller_pause = false;
-        if state.aborted_at.is_none() {
-            state.aborted_at = Some(now.to_string());
-        }
-        state.set(
-            "Degraded",
-            format!(
-                "RolloutAborted: Rollout aborted update to revision {}",
-                new.revision.max(1)
-            ),
-        );
+        state.aborted(now, new.revision);
         return (active_hash.to_string(), active_hash.to_string());
     }
     state.aborted_at = None;
