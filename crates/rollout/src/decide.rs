@@ -75,7 +75,6 @@ pub struct Decision {
 
 /// Argo Rollouts' defaults.
 const DEFAULT_SCALE_DOWN_DELAY: i64 = 30;
-const DEFAULT_PROGRESS_DEADLINE: i64 = 600;
 pub const CANARY_PAUSE: &str = "CanaryPauseStep";
 pub const BLUE_GREEN_PAUSE: &str = "BlueGreenPause";
 
@@ -274,9 +273,6 @@ pub fn decide(object: &Value, owned: &[ReplicaSetView], now: Timestamp) -> Decis
     if spec.paused && state.phase != "Degraded" {
         state.set("Paused", "manually paused");
     }
-    // Argo's progress deadline: a revision that makes no progress for that long is Degraded
-    // (and aborted with `progressDeadlineAbort`).
-    let _ = DEFAULT_PROGRESS_DEADLINE;
     decision.requeue = state.requeue;
     decision.status = write_status(
         object,
@@ -598,12 +594,8 @@ fn blue_green_step(
                 "Progressing",
                 "updated replicas are still becoming available",
             );
-        } else if decision.deadlines.values().any(Option::is_some)
-            || owned.iter().any(|rs| rs.hash != hash && rs.desired > 0)
-        {
-            // Argo reports the rollout Healthy while the old side waits for its delay.
-            state.set("Healthy", "");
         } else {
+            // Healthy even while the old side waits out its scale-down delay, as Argo reports it.
             state.set("Healthy", "");
         }
         return (hash.to_string(), hash.to_string());
@@ -810,7 +802,9 @@ fn write_status(
         set(
             &mut status,
             "currentStepHash",
-            json!(revision::steps_hash(&canary.steps_value(object))),
+            json!(revision::steps_hash(
+                &object["spec"]["strategy"]["canary"]["steps"]
+            )),
         );
         let (canary_weight, stable_weight) = weights.unwrap_or((0, 100));
         set(
@@ -835,16 +829,6 @@ fn write_status(
         json!(conditions(object, state, spec, owned, hash, now)),
     );
     Value::Object(status)
-}
-
-trait StepsValue {
-    fn steps_value(&self, object: &Value) -> Value;
-}
-
-impl StepsValue for Canary {
-    fn steps_value(&self, object: &Value) -> Value {
-        object["spec"]["strategy"]["canary"]["steps"].clone()
-    }
 }
 
 /// Argo's conditions, keeping `lastTransitionTime` while a condition's status is unchanged.
