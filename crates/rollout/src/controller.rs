@@ -451,6 +451,13 @@ impl RolloutController {
                 .await
                 .map_err(|e| kube_error(key, e))?;
         }
+        for name in &decision.delete {
+            match replica_sets.delete(name, &Default::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => return Err(kube_error(key, e)),
+            }
+        }
         let services: Api<DynamicObject> = Api::namespaced_with(
             cluster.client.clone(),
             &key.namespace,

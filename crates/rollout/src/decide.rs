@@ -69,6 +69,8 @@ pub struct Decision {
     pub services: BTreeMap<String, String>,
     /// The whole new `status`.
     pub status: Value,
+    /// Old ReplicaSets to delete (beyond `revisionHistoryLimit`).
+    pub delete: Vec<String>,
     /// Look again after this long even if nothing changes (a pause or a scale-down delay ends).
     pub requeue: Option<Duration>,
 }
@@ -92,6 +94,9 @@ struct State {
     phase: &'static str,
     message: String,
     requeue: Option<Duration>,
+    /// When the Rollout last made progress (the Progressing condition's `lastUpdateTime`).
+    progress_at: Option<Timestamp>,
+    deadline_exceeded: bool,
 }
 
 impl State {
@@ -121,6 +126,12 @@ impl State {
             phase: "Progressing",
             message: String::new(),
             requeue: None,
+            progress_at: status["conditions"]
+                .as_array()
+                .and_then(|cs| cs.iter().find(|c| c["type"] == "Progressing"))
+                .and_then(|c| c["lastUpdateTime"].as_str())
+                .and_then(|t| t.parse().ok()),
+            deadline_exceeded: false,
         }
     }
 
@@ -273,6 +284,15 @@ pub fn decide(object: &Value, owned: &[ReplicaSetView], now: Timestamp) -> Decis
     if spec.paused && state.phase != "Degraded" {
         state.set("Paused", "manually paused");
     }
+    // The scale map only keeps real changes.
+    decision.scale.retain(|name, replicas| {
+        owned
+            .iter()
+            .find(|rs| &rs.name == name)
+            .is_none_or(|rs| rs.desired != *replicas)
+    });
+    progress_deadline(&spec, object, owned, &new, &decision, now, &mut state);
+    decision.delete = history_to_delete(&spec, owned, &hash, state.stable.as_deref());
     decision.requeue = state.requeue;
     decision.status = write_status(
         object,
@@ -283,14 +303,78 @@ pub fn decide(object: &Value, owned: &[ReplicaSetView], now: Timestamp) -> Decis
         weights,
         selectors,
     );
-    // The scale map only keeps real changes.
-    decision.scale.retain(|name, replicas| {
-        owned
-            .iter()
-            .find(|rs| &rs.name == name)
-            .is_none_or(|rs| rs.desired != *replicas)
-    });
     decision
+}
+
+/// Argo's progress deadline (`progressDeadlineSeconds`, 600 s by default): a revision that is
+/// Progressing (not paused) without any change for that long turns Degraded, and is aborted with
+/// `progressDeadlineAbort`. Progress is a ReplicaSet created or scaled, a step taken, or pods
+/// counted differently than the status says.
+fn progress_deadline(
+    spec: &RolloutSpec,
+    object: &Value,
+    owned: &[ReplicaSetView],
+    new: &ReplicaSetView,
+    decision: &Decision,
+    now: Timestamp,
+    state: &mut State,
+) {
+    let status = &object["status"];
+    let counted = |field: &str, value: i32| status[field].as_i64() != Some(i64::from(value));
+    let sum = |f: fn(&ReplicaSetView) -> i32| owned.iter().map(f).sum::<i32>();
+    let moved = decision.create.is_some()
+        || !decision.scale.is_empty()
+        || !decision.deadlines.is_empty()
+        || status["currentStepIndex"].as_u64() != Some(state.step as u64)
+        || counted("replicas", sum(|rs| rs.current))
+        || counted("availableReplicas", sum(|rs| rs.available))
+        || counted("updatedReplicas", new.current);
+    if moved || state.phase != "Progressing" || state.progress_at.is_none() {
+        state.progress_at = Some(now);
+        return;
+    }
+    let deadline = Duration::from_secs(spec.progress_deadline_seconds.unwrap_or(600).max(0) as u64);
+    let since = state.progress_at.unwrap_or(now);
+    let elapsed = now.duration_since(since).unsigned_abs();
+    if elapsed < deadline {
+        state.requeue_within(deadline - elapsed);
+        return;
+    }
+    state.deadline_exceeded = true;
+    if spec.progress_deadline_abort {
+        // Recorded as an abort: the next reconcile puts everything back on stable.
+        state.abort = true;
+        state.requeue_within(Duration::from_millis(1));
+    }
+    state.set(
+        "Degraded",
+        format!(
+            "ProgressDeadlineExceeded: ReplicaSet \"{}\" has timed out progressing.",
+            new.name
+        ),
+    );
+}
+
+/// The old ReplicaSets beyond `revisionHistoryLimit` (10 by default), oldest first: scaled to
+/// zero, neither the new nor the stable revision, and not waiting for a scale-down.
+fn history_to_delete(
+    spec: &RolloutSpec,
+    owned: &[ReplicaSetView],
+    hash: &str,
+    stable: Option<&str>,
+) -> Vec<String> {
+    let limit = spec.revision_history_limit.unwrap_or(10).max(0) as usize;
+    let mut old: Vec<&ReplicaSetView> = owned
+        .iter()
+        .filter(|rs| rs.hash != hash && Some(rs.hash.as_str()) != stable)
+        .filter(|rs| rs.desired == 0 && rs.current == 0 && rs.scale_down_deadline.is_none())
+        .collect();
+    old.sort_by_key(|rs| rs.revision);
+    let extra = old.len().saturating_sub(limit);
+    old.into_iter()
+        .take(extra)
+        .map(|rs| rs.name.clone())
+        .collect()
 }
 
 /// The canary weight the steps before and at `step` set (100 past the last step).
@@ -455,6 +539,19 @@ fn canary_step(
         );
     }
     state.aborted_at = None;
+    if canary.analysis.is_some() {
+        // Background analysis judges the whole update: without it, no step may pass.
+        let (c, s) = counts(state.step, false);
+        apply(decision, c, s);
+        state.set(
+            "Degraded",
+            "InvalidSpec: spec.strategy.canary.analysis: background analysis is not run by bosun yet; the update waits at its current step",
+        );
+        return (
+            current_weight(canary, state.step),
+            100 - current_weight(canary, state.step),
+        );
+    }
     if state.promote_full {
         state.step = canary.steps.len();
         state.pauses.clear();
@@ -643,6 +740,21 @@ fn blue_green_step(
     }
     if spec.paused {
         return (active_hash.to_string(), hash.to_string());
+    }
+    for (field, set) in [
+        ("prePromotionAnalysis", bg.pre_promotion_analysis.is_some()),
+        (
+            "postPromotionAnalysis",
+            bg.post_promotion_analysis.is_some(),
+        ),
+    ] {
+        if set {
+            state.set(
+                "Degraded",
+                format!("InvalidSpec: spec.strategy.blueGreen.{field}: analysis is not run by bosun yet; the preview is not promoted"),
+            );
+            return (active_hash.to_string(), hash.to_string());
+        }
     }
     if !promoting {
         let auto = bg.auto_promotion_enabled.unwrap_or(true);
@@ -862,6 +974,7 @@ fn conditions(
             "Progressing",
             state.phase != "Degraded",
             match state.phase {
+                "Degraded" if state.deadline_exceeded => "ProgressDeadlineExceeded",
                 "Degraded" if state.abort => "RolloutAborted",
                 "Degraded" => "InvalidSpec",
                 "Paused" => "RolloutPaused",
@@ -909,8 +1022,12 @@ fn conditions(
                 .and_then(|c| c["lastTransitionTime"].as_str())
                 .map(str::to_string)
                 .unwrap_or_else(|| now.clone());
+            let updated = match (*kind, state.progress_at) {
+                ("Progressing", Some(at)) => at.to_string(),
+                _ => since.clone(),
+            };
             json!({"type": kind, "status": status, "reason": reason, "message": message,
-                "lastTransitionTime": since, "lastUpdateTime": since})
+                "lastTransitionTime": since, "lastUpdateTime": updated})
         })
         .collect()
 }
@@ -963,7 +1080,7 @@ mod tests {
                     rs.scale_down_deadline = *deadline;
                 }
                 for rs in &mut self.rss {
-                    changed |= rs.current != rs.desired;
+                    changed |= rs.current != rs.desired || rs.available != rs.desired;
                     (rs.current, rs.ready, rs.available) = (rs.desired, rs.desired, rs.desired);
                 }
                 self.services.extend(d.services.clone());
@@ -1177,6 +1294,116 @@ mod tests {
             w.status("message")
         );
         assert_eq!(w.replicas(), vec![(1, 4), (2, 1)]);
+    }
+
+    #[test]
+    fn background_analysis_holds_the_update_with_an_error_that_names_it() {
+        let mut w = canary(json!([{"setWeight": 20}, {"pause": {}}]));
+        w.rollout["spec"]["strategy"]["canary"]["analysis"] =
+            json!({"templates": [{"templateName": "success-rate"}]});
+        w.settle();
+        assert_eq!(
+            w.status("phase"),
+            "Healthy",
+            "the first deploy runs no analysis"
+        );
+        w.image("web:2");
+        w.settle();
+        assert_eq!(w.status("phase"), "Degraded");
+        assert!(
+            w.status("message")
+                .as_str()
+                .unwrap()
+                .contains("spec.strategy.canary.analysis")
+        );
+        assert_eq!(w.replicas(), vec![(1, 4), (2, 1)]);
+    }
+
+    /// One reconcile in which the new revision's pods never become available.
+    fn stuck(w: &mut World) -> Decision {
+        let d = decide(&w.rollout, &w.rss, w.now);
+        if let Some(rs) = &d.create {
+            w.rss.push(ReplicaSetView::from_object(rs).unwrap());
+        }
+        let new = w.status("currentPodHash").clone();
+        for rs in &mut w.rss {
+            if let Some(r) = d.scale.get(&rs.name) {
+                rs.desired = *r;
+            }
+            rs.current = rs.desired;
+            if json!(rs.hash) != new || d.create.is_some() {
+                rs.ready = rs.desired;
+                rs.available = rs.desired;
+            }
+        }
+        w.rollout["status"] = d.status.clone();
+        d
+    }
+
+    #[test]
+    fn no_progress_for_the_deadline_is_degraded_and_aborts_when_asked() {
+        let mut w = canary(json!([{"setWeight": 20}, {"pause": {}}]));
+        w.rollout["spec"]["progressDeadlineSeconds"] = json!(60);
+        w.settle();
+        w.image("web:2");
+        let mut d = stuck(&mut w);
+        for _ in 0..5 {
+            d = stuck(&mut w);
+        }
+        assert_eq!(w.status("phase"), "Progressing");
+        assert_eq!(d.requeue, Some(Duration::from_secs(60)));
+        w.advance(30);
+        let d = stuck(&mut w);
+        assert_eq!(
+            d.requeue,
+            Some(Duration::from_secs(30)),
+            "the clock runs from the last progress"
+        );
+        w.advance(30);
+        stuck(&mut w);
+        assert_eq!(w.status("phase"), "Degraded");
+        assert!(
+            w.status("message")
+                .as_str()
+                .unwrap()
+                .starts_with("ProgressDeadlineExceeded: ReplicaSet"),
+            "{}",
+            w.status("message")
+        );
+        // Still Degraded on the next look; progress ends it.
+        stuck(&mut w);
+        assert_eq!(w.status("phase"), "Degraded");
+        w.settle();
+        assert_eq!(w.status("phase"), "Paused");
+        // With progressDeadlineAbort the update is aborted.
+        let mut w = canary(json!([{"setWeight": 20}, {"pause": {}}]));
+        w.rollout["spec"]["progressDeadlineSeconds"] = json!(10);
+        w.rollout["spec"]["progressDeadlineAbort"] = json!(true);
+        w.settle();
+        w.image("web:2");
+        for _ in 0..5 {
+            stuck(&mut w);
+        }
+        w.advance(10);
+        stuck(&mut w);
+        assert_eq!(w.status("abort"), true);
+        w.settle();
+        assert_eq!(w.status("phase"), "Degraded");
+        assert_eq!(w.replicas(), vec![(1, 5), (2, 0)]);
+    }
+
+    #[test]
+    fn old_revisions_beyond_the_history_limit_are_deleted() {
+        let mut w = canary(json!([]));
+        w.rollout["spec"]["revisionHistoryLimit"] = json!(1);
+        w.settle();
+        for image in ["web:2", "web:3", "web:4"] {
+            w.image(image);
+            w.settle();
+            let gone = w.last.delete.clone();
+            w.rss.retain(|rs| !gone.contains(&rs.name));
+        }
+        assert_eq!(w.replicas(), vec![(3, 0), (4, 5)]);
     }
 
     #[test]
