@@ -1,4 +1,4 @@
-//! `bosun rollout list|get|watch|promote|abort|retry|pause|resume|undo`: Argo Rollouts'
+//! `bosun rollout list|get|watch|promote|abort|retry|pause|resume|undo|restart`: Argo Rollouts'
 //! kubectl plugin verbs, as a client of `bosun serve`'s API.
 
 use bosun_api::{RolloutList, RolloutSummary, RolloutView, UndoRequest};
@@ -49,6 +49,8 @@ pub enum RolloutAction {
     Pause(Which),
     /// Let a paused Rollout go on.
     Resume(Which),
+    /// Recreate every pod, a few at a time.
+    Restart(Which),
     /// Go back to an earlier revision's pod template (the previous one by default).
     Undo {
         #[command(flatten)]
@@ -309,6 +311,10 @@ pub fn run(command: RolloutCommand) -> anyhow::Result<i32> {
             }
             RolloutAction::Resume(which) => {
                 show(&act(&client, which, "resume", None).await?)?;
+                Ok(0)
+            }
+            RolloutAction::Restart(which) => {
+                show(&act(&client, which, "restart", None).await?)?;
                 Ok(0)
             }
             RolloutAction::Undo { which, to_revision } => {

@@ -1652,6 +1652,60 @@ async fn a_blue_green_rollout_previews_then_switches_on_promote() {
         let view = env.rollout("shop");
         view["summary"]["phase"] == "Healthy" && Env::revisions(&view) == vec![(1, 0), (2, 3)]
     });
+
+    // Restart: every pod is recreated, and the restart is recorded.
+    let pods = |env: &Env| -> Vec<String> {
+        let out = env.kubectl(&["get", "pods", "-n", "shop", "-l", "app=shop", "-o", "json"]);
+        let list: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let mut names: Vec<String> = list["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+            .map(|p| {
+                p["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        names.sort();
+        names
+    };
+    let before = pods(&env);
+    assert_eq!(before.len(), 3, "{before:?}");
+    let out = env.bosun(DEPLOYER, &["rollout", "restart", "shop"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(90, "every pod recreated and the restart recorded", || {
+        let view = env.rollout("shop");
+        let now = pods(&env);
+        !view["object"]["status"]["restartedAt"].is_null()
+            && view["summary"]["phase"] == "Healthy"
+            && now.len() == 3
+            && now.iter().all(|p| !before.contains(p))
+    });
+
+    // Undo: the previous revision's pod template (as its ReplicaSet has it, with the API
+    // server's defaults) comes back as the preview, waiting for promotion.
+    let out = env.bosun(DEPLOYER, &["rollout", "undo", "shop"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(60, "the undone revision in preview", || {
+        let view = env.rollout("shop");
+        view["summary"]["phase"] == "Paused"
+            && view["summary"]["currentHash"] != green
+            && view["object"]["spec"]["template"]["spec"]["containers"][0]["image"] == "shop:1"
+    });
+    let preview = env.rollout("shop")["summary"]["currentHash"].clone();
+    assert_eq!(env.selected_hash("shop", "shop-preview"), preview);
+    assert_eq!(env.selected_hash("shop", "shop"), green);
 }
 
 /// kill -9 of `bosun serve` during a timed pause: after the restart the pause keeps the start

@@ -17,6 +17,8 @@ pub enum RolloutAction {
     Retry,
     Pause,
     Resume,
+    /// Recreates every pod (`spec.restartAt` = now).
+    Restart,
     /// Sets the template back to that of an earlier revision (`None`: the one before the
     /// current).
     Undo {
@@ -36,9 +38,10 @@ impl std::str::FromStr for RolloutAction {
             "pause" => RolloutAction::Pause,
             "resume" => RolloutAction::Resume,
             "undo" => RolloutAction::Undo { to_revision: None },
+            "restart" => RolloutAction::Restart,
             other => {
                 return Err(format!(
-                    "unknown action `{other}`: promote, promote-full, abort, retry, pause, resume, undo"
+                    "unknown action `{other}`: promote, promote-full, abort, retry, pause, resume, undo, restart"
                 ));
             }
         })
@@ -112,6 +115,10 @@ impl RolloutAction {
                 )]
             }
             RolloutAction::Pause => vec![(Target::Spec, json!({"spec": {"paused": true}}))],
+            RolloutAction::Restart => vec![(
+                Target::Spec,
+                json!({"spec": {"restartAt": jiff::Timestamp::now().round(jiff::Unit::Second).map_err(|e| e.to_string())?.to_string()}}),
+            )],
             RolloutAction::Undo { to_revision } => {
                 let revision = |rs: &Value| {
                     rs["metadata"]["annotations"][REVISION_ANNOTATION]

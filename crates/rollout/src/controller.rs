@@ -123,6 +123,10 @@ impl Reconciler for Rollouts {
 /// How often a Rollout is looked at without any event (a missed watch event costs at most this).
 const RESYNC: Duration = Duration::from_secs(300);
 
+/// After a conflicting status write, in case the newer object's watch event was already taken
+/// in: soon, not on the failure backoff.
+const CONFLICT_RETRY: Duration = Duration::from_millis(200);
+
 impl RolloutController {
     pub fn new(metrics: RuntimeMetrics, concurrency: usize) -> Arc<RolloutController> {
         let mut config = Config::new("rollouts");
@@ -348,8 +352,15 @@ impl RolloutController {
             .iter()
             .filter_map(|rs| ReplicaSetView::from_object(&to_value(rs, &replica_set_resource())))
             .collect();
-        let mut decision = decide(&value, &owned, Timestamp::now());
+        let now = Timestamp::now();
+        let mut decision = decide(&value, &owned, now);
         self.carry_out(&cluster, key, &mut decision).await?;
+        if let Some(at) = crate::restart::pending(&value, now)
+            && decision.status["phase"] != "Degraded"
+        {
+            self.restart(&cluster, key, &value, at, &mut decision)
+                .await?;
+        }
         if decision.status != value["status"] {
             let mut next = value.clone();
             next["status"] = decision.status.clone();
@@ -361,10 +372,19 @@ impl RolloutController {
                     message: e.to_string(),
                 })?;
             // A replace with the resourceVersion we read: a promote or abort written meanwhile
-            // makes it conflict, and the reconcile runs again on the new object.
-            api.replace_status(&key.name, &PostParams::default(), &body)
+            // (or our own last write, not yet in the reflector) makes it conflict, and the
+            // reconcile runs again on the newer object, which its watch event brings.
+            match api
+                .replace_status(&key.name, &PostParams::default(), &body)
                 .await
-                .map_err(|e| kube_error(key, e))?;
+            {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 409 => {
+                    tracing::debug!(rollout = %key, "status written meanwhile; looking again");
+                    return Ok(Action::requeue(CONFLICT_RETRY));
+                }
+                Err(e) => return Err(kube_error(key, e)),
+            }
             let said = |s: &Value| {
                 (
                     s["phase"].clone(),
@@ -398,6 +418,54 @@ impl RolloutController {
             Some(after) => Action::requeue(after.min(RESYNC)),
             None => Action::requeue(RESYNC),
         })
+    }
+
+    /// One round of `spec.restartAt`: the oldest pods made before it are deleted (as many as
+    /// `maxUnavailable` allows while others are not ready); when none is left the restart is
+    /// recorded in `status.restartedAt`. The ReplicaSets' pod events bring the next round.
+    async fn restart(
+        &self,
+        cluster: &ClusterRollouts,
+        key: &RolloutKey,
+        rollout: &Value,
+        at: Timestamp,
+        decision: &mut Decision,
+    ) -> Result<(), RolloutError> {
+        let pods: Api<DynamicObject> = Api::namespaced_with(
+            cluster.client.clone(),
+            &key.namespace,
+            &ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("", "v1", "Pod"), "pods"),
+        );
+        let selector = crate::revision::selector_string(&rollout["spec"]["selector"]);
+        let list = pods
+            .list(&ListParams::default().labels(&selector))
+            .await
+            .map_err(|e| kube_error(key, e))?;
+        let views: Vec<crate::restart::PodView> = list
+            .items
+            .iter()
+            .filter_map(|p| crate::restart::PodView::from_object(&serde_json::to_value(p).ok()?))
+            .collect();
+        let replicas = rollout["spec"]["replicas"].as_i64().unwrap_or(1) as i32;
+        let max_unavailable = rollout["spec"]["strategy"]["canary"]["maxUnavailable"]
+            .as_i64()
+            .map(|n| n as i32)
+            .unwrap_or((replicas / 4).max(1));
+        let (delete, done) = crate::restart::next(&views, at, max_unavailable);
+        for pod in &delete {
+            match pods.delete(pod, &Default::default()).await {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => return Err(kube_error(key, e)),
+            }
+        }
+        if done {
+            decision.status["restartedAt"] = json!(at.to_string());
+        } else if decision.status["phase"] == "Healthy" {
+            decision.status["phase"] = json!("Progressing");
+            decision.status["message"] = json!("rollout is restarting");
+        }
+        Ok(())
     }
 
     /// Creates, scales and annotates ReplicaSets and points Services, as `decision` says. A

@@ -4,7 +4,8 @@
 //!   function of its spec, its status, its ReplicaSets and the time;
 //! - [`controller`]: the reconciler on bosun's runtime that reads Rollouts and ReplicaSets
 //!   from per-cluster watch caches and carries a decision out;
-//! - [`actions`]: promote, abort, retry, pause, undo, as the patches Argo's plugin writes;
+//! - [`actions`]: promote, abort, retry, pause, undo, restart, as the patches Argo's plugin writes;
+//! - [`restart`]: `spec.restartAt`, pods recreated a few at a time;
 //! - [`crds`]: the `argoproj.io` CRDs, installed where missing.
 
 pub mod actions;
@@ -15,6 +16,7 @@ pub mod decide;
 // the traffic routers (docs/rollouts.md).
 #[allow(dead_code)]
 mod replicas;
+pub mod restart;
 pub mod revision;
 
 pub use actions::{RolloutAction, Target};

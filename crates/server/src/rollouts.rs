@@ -143,9 +143,9 @@ pub async fn get(
 }
 
 #[utoipa::path(post, path = "/api/v1/rollouts/{cluster}/{namespace}/{name}/{action}", tag = "rollouts",
-    summary = "promote, promote-full, abort, retry, pause, resume or undo (deployer)",
+    summary = "promote, promote-full, abort, retry, pause, resume, undo or restart (deployer)",
     params(("cluster" = String, Path), ("namespace" = String, Path), ("name" = String, Path),
-        ("action" = String, Path, description = "promote, promote-full, abort, retry, pause, resume, undo")),
+        ("action" = String, Path, description = "promote, promote-full, abort, retry, pause, resume, undo, restart")),
     request_body(content = Option<UndoRequest>, description = "undo only: the revision to go back to"),
     responses((status = 200, body = RolloutView), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
