@@ -293,11 +293,16 @@ impl Run<'_> {
         let desired_keys: BTreeSet<ResourceKey> = {
             let mut keys = BTreeSet::new();
             for object in &req.objects {
-                keys.insert(
-                    prepare(self.resolver, object, &req.app, &req.namespace)
-                        .await?
-                        .key,
-                );
+                let key = match prepare(self.resolver, object, &req.app, &req.namespace).await {
+                    Ok(prepared) => prepared.key,
+                    // Its CRD is applied by this sync, in an earlier wave.
+                    Err(e @ bosun_plan::Error::UnknownKind { .. }) => {
+                        bosun_plan::plan::pending_crd_key(&req.objects, object, &req.namespace)
+                            .ok_or(e)?
+                    }
+                    Err(e) => return Err(e.into()),
+                };
+                keys.insert(key);
             }
             keys
         };

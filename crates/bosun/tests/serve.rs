@@ -1754,3 +1754,122 @@ async fn a_restart_during_a_timed_pause_keeps_its_clock() {
         view["summary"]["phase"] == "Healthy" && Env::revisions(&view) == vec![(1, 0), (2, 5)]
     });
 }
+
+/// A CRD of `group`/`kind` that keeps whatever it is given (the routing kinds of Istio and the
+/// Gateway API, as far as these tests need them).
+fn open_crd(group: &str, kind: &str, plural: &str, version: &str) -> String {
+    format!(
+        "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: {plural}.{group}\n  annotations: {{argocd.argoproj.io/sync-wave: \"-1\"}}\nspec:\n  group: {group}\n  names: {{kind: {kind}, plural: {plural}, singular: {}, listKind: {kind}List}}\n  scope: Namespaced\n  versions:\n  - name: {version}\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema: {{type: object, x-kubernetes-preserve-unknown-fields: true}}\n---\n",
+        kind.to_lowercase()
+    )
+}
+
+fn routed_yaml(image: &str) -> String {
+    let service = |name: &str| {
+        format!(
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\nspec:\n  selector: {{app: web}}\n  ports:\n  - port: 80\n---\n"
+        )
+    };
+    format!(
+        "{}{}{}{}apiVersion: networking.istio.io/v1beta1\nkind: VirtualService\nmetadata:\n  name: web\nspec:\n  hosts: [web]\n  http:\n  - name: primary\n    route:\n    - destination: {{host: web-stable}}\n      weight: 100\n    - destination: {{host: web-canary}}\n      weight: 0\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: web\nspec:\n  rules:\n  - backendRefs:\n    - {{name: web-stable, port: 80, weight: 100}}\n    - {{name: web-canary, port: 80, weight: 0}}\n---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\nspec:\n  ingressClassName: nginx\n  rules:\n  - host: shop.example\n    http:\n      paths:\n      - path: /\n        pathType: Prefix\n        backend:\n          service: {{name: web-stable, port: {{number: 80}}}}\n---\n{}{}apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n  replicas: 4\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n      - name: web\n        image: {image}\n  strategy:\n    canary:\n      canaryService: web-canary\n      stableService: web-stable\n      scaleDownDelaySeconds: 2\n      trafficRouting:\n        istio:\n          virtualService: {{name: web, routes: [primary]}}\n        nginx:\n          stableIngress: web\n        plugins:\n          argoproj-labs/gatewayAPI: {{httpRoute: web}}\n      steps:\n      - setWeight: 25\n      - pause: {{}}\n",
+        open_crd(
+            "networking.istio.io",
+            "VirtualService",
+            "virtualservices",
+            "v1beta1"
+        ),
+        open_crd("gateway.networking.k8s.io", "HTTPRoute", "httproutes", "v1"),
+        "",
+        "",
+        service("web-stable"),
+        service("web-canary"),
+    )
+}
+
+/// A canary with three routers at once (an Istio VirtualService, an NGINX canary Ingress and a
+/// Gateway API HTTPRoute, their CRDs written here): the weight reaches each of them at the
+/// step, the stable keeps its pods, and after promotion the routers send everything to the
+/// new stable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_routed_canary_sets_istio_nginx_and_gateway_api_weights() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(&env.repo, "web/all.yaml", &routed_yaml("web:1"));
+    env.commit("a routed rollout");
+    env.app("web", "web", "web", AUTO);
+    env.serve("1h");
+    env.eventually(90, "the first revision Healthy", || {
+        env.rollout("web")["summary"]["phase"] == "Healthy"
+    });
+    let get = |kind: &str, name: &str| -> Value {
+        let out = env.kubectl(&["get", kind, name, "-n", "web", "-o", "json"]);
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    };
+    let istio = |get: &dyn Fn(&str, &str) -> Value| {
+        let vs = get("virtualservices.networking.istio.io", "web");
+        let route = &vs["spec"]["http"][0]["route"];
+        (route[0]["weight"].clone(), route[1]["weight"].clone())
+    };
+    let gateway = |get: &dyn Fn(&str, &str) -> Value| {
+        let r = get("httproutes.gateway.networking.k8s.io", "web");
+        let refs = &r["spec"]["rules"][0]["backendRefs"];
+        (refs[0]["weight"].clone(), refs[1]["weight"].clone())
+    };
+    write(&env.repo, "web/all.yaml", &routed_yaml("web:2"));
+    env.commit("web:2");
+    let out = env.bosun(DEPLOYER, &["app", "refresh", "web"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(90, "25 % on every router, paused", || {
+        let view = env.rollout("web");
+        view["summary"]["phase"] == "Paused"
+            && istio(&get) == (json!(75), json!(25))
+            && gateway(&get) == (json!(75), json!(25))
+            && get("ingress", "web-web-canary")["metadata"]["annotations"]
+                ["nginx.ingress.kubernetes.io/canary-weight"]
+                == "25"
+    });
+    let view = env.rollout("web");
+    assert_eq!(
+        Env::revisions(&view),
+        vec![(1, 4), (2, 1)],
+        "the stable keeps its pods"
+    );
+    assert_eq!(
+        view["object"]["status"]["canary"]["weights"]["canary"]["weight"],
+        25
+    );
+    let canary = get("ingress", "web-web-canary");
+    assert_eq!(
+        canary["metadata"]["annotations"]["nginx.ingress.kubernetes.io/canary"],
+        "true"
+    );
+    assert_eq!(
+        canary["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"],
+        "web-canary"
+    );
+    let out = env.bosun(DEPLOYER, &["rollout", "promote", "web", "--full"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(
+        90,
+        "promoted: the routers back on the (new) stable, the old pods gone",
+        || {
+            let view = env.rollout("web");
+            view["summary"]["phase"] == "Healthy"
+                && view["summary"]["stableHash"] == view["summary"]["currentHash"]
+                && istio(&get) == (json!(100), json!(0))
+                && gateway(&get) == (json!(100), json!(0))
+                && Env::revisions(&view) == vec![(1, 0), (2, 4)]
+        },
+    );
+    assert_eq!(
+        env.selected_hash("web", "web-stable"),
+        env.rollout("web")["summary"]["currentHash"]
+    );
+}

@@ -52,14 +52,129 @@ pub struct Canary {
     pub stable_service: Option<String>,
     pub max_surge: Option<IntOrString>,
     pub max_unavailable: Option<IntOrString>,
-    /// A router bosun would have to drive (istio, nginx, plugins, ...): kept as written.
-    pub traffic_routing: Option<Value>,
+    /// The router that splits traffic by weight (Istio, NGINX, the Gateway API plugin).
+    pub traffic_routing: Option<TrafficRouting>,
     /// Background analysis: part 2 of progressive delivery.
     pub analysis: Option<Value>,
     pub scale_down_delay_seconds: Option<i32>,
     pub abort_scale_down_delay_seconds: Option<i32>,
     #[serde(default)]
     pub dynamic_stable_scale: bool,
+}
+
+/// `strategy.canary.trafficRouting`: the routers bosun drives are typed; any other key names a
+/// router bosun does not drive (reported, never ignored).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrafficRouting {
+    pub istio: Option<Istio>,
+    pub nginx: Option<Nginx>,
+    #[serde(default)]
+    pub plugins: serde_json::Map<String, Value>,
+    pub max_traffic_weight: Option<i32>,
+    #[serde(flatten)]
+    pub others: serde_json::Map<String, Value>,
+}
+
+/// The Gateway API plugin's name under `plugins`.
+pub const GATEWAY_API_PLUGIN: &str = "argoproj-labs/gatewayAPI";
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Istio {
+    pub virtual_service: Option<IstioVirtualService>,
+    #[serde(default)]
+    pub virtual_services: Vec<IstioVirtualService>,
+    pub destination_rule: Option<IstioDestinationRule>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct IstioVirtualService {
+    /// `name` or `name.namespace`.
+    pub name: String,
+    /// The http routes to weigh; none means the VirtualService's only route.
+    #[serde(default)]
+    pub routes: Vec<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IstioDestinationRule {
+    pub name: String,
+    pub canary_subset_name: String,
+    pub stable_subset_name: String,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Nginx {
+    pub stable_ingress: Option<String>,
+    #[serde(default)]
+    pub stable_ingresses: Vec<String>,
+    pub annotation_prefix: Option<String>,
+    #[serde(default)]
+    pub additional_ingress_annotations: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub canary_ingress_annotations: std::collections::BTreeMap<String, String>,
+}
+
+/// The Gateway API plugin's config: `httpRoute` or `httpRoutes`, in `namespace` (the Rollout's
+/// by default).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayApi {
+    pub http_route: Option<String>,
+    #[serde(default)]
+    pub http_routes: Vec<GatewayApiRoute>,
+    pub namespace: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct GatewayApiRoute {
+    pub name: String,
+}
+
+impl TrafficRouting {
+    /// The Istio VirtualServices named, either form.
+    pub fn istio_virtual_services(&self) -> Vec<IstioVirtualService> {
+        let Some(istio) = &self.istio else {
+            return Vec::new();
+        };
+        istio
+            .virtual_service
+            .iter()
+            .cloned()
+            .chain(istio.virtual_services.iter().cloned())
+            .collect()
+    }
+
+    /// The NGINX stable Ingresses named, either form.
+    pub fn nginx_stable_ingresses(&self) -> Vec<String> {
+        let Some(nginx) = &self.nginx else {
+            return Vec::new();
+        };
+        nginx
+            .stable_ingress
+            .iter()
+            .cloned()
+            .chain(nginx.stable_ingresses.iter().cloned())
+            .collect()
+    }
+
+    /// The Gateway API plugin's config, if that plugin is named.
+    pub fn gateway_api(&self) -> Result<Option<GatewayApi>, InvalidSpec> {
+        let Some(config) = self.plugins.get(GATEWAY_API_PLUGIN) else {
+            return Ok(None);
+        };
+        serde_json::from_value(config.clone())
+            .map(Some)
+            .map_err(|e| {
+                InvalidSpec::new(
+                    format!("strategy.canary.trafficRouting.plugins.{GATEWAY_API_PLUGIN}"),
+                    e.to_string(),
+                )
+            })
+    }
 }
 
 /// One entry of `strategy.canary.steps`: exactly one of its fields is set.
@@ -176,11 +291,8 @@ impl RolloutSpec {
             _ => {}
         }
         if let Some(canary) = &self.strategy.canary {
-            if canary.traffic_routing.is_some() {
-                return Err(InvalidSpec::new(
-                    "strategy.canary.trafficRouting",
-                    "traffic routers are not driven by bosun yet (the weight would not reach the router); remove it to split traffic by replica count",
-                ));
+            if let Some(routing) = &canary.traffic_routing {
+                validate_routing(canary, routing)?;
             }
             for (i, step) in canary.steps.iter().enumerate() {
                 let at = |f: &str| format!("strategy.canary.steps[{i}].{f}");
@@ -231,6 +343,79 @@ impl RolloutSpec {
         }
         Ok(())
     }
+}
+
+fn validate_routing(canary: &Canary, routing: &TrafficRouting) -> Result<(), InvalidSpec> {
+    const AT: &str = "strategy.canary.trafficRouting";
+    if let Some(other) = routing.others.keys().next() {
+        return Err(InvalidSpec::new(
+            format!("{AT}.{other}"),
+            "this traffic router is not driven by bosun (it drives istio, nginx and the argoproj-labs/gatewayAPI plugin)",
+        ));
+    }
+    if let Some(other) = routing.plugins.keys().find(|k| *k != GATEWAY_API_PLUGIN) {
+        return Err(InvalidSpec::new(
+            format!("{AT}.plugins.{other}"),
+            "this plugin is not driven by bosun (it drives argoproj-labs/gatewayAPI)",
+        ));
+    }
+    let gateway = routing.gateway_api()?;
+    if routing.istio.is_none() && routing.nginx.is_none() && gateway.is_none() {
+        return Err(InvalidSpec::new(AT, "names no traffic router"));
+    }
+    if let Some(istio) = &routing.istio {
+        match (&istio.virtual_service, istio.virtual_services.is_empty()) {
+            (Some(_), false) => {
+                return Err(InvalidSpec::new(
+                    format!("{AT}.istio"),
+                    "either VirtualService or VirtualServices must be configured",
+                ));
+            }
+            (None, true) => {
+                return Err(InvalidSpec::new(
+                    format!("{AT}.istio.virtualService"),
+                    "is required",
+                ));
+            }
+            _ => {}
+        }
+    }
+    if let Some(nginx) = &routing.nginx
+        && nginx.stable_ingress.is_some() != nginx.stable_ingresses.is_empty()
+    {
+        return Err(InvalidSpec::new(
+            format!("{AT}.nginx"),
+            "exactly one of stableIngress or stableIngresses must be configured",
+        ));
+    }
+    if let Some(gateway) = &gateway
+        && gateway.http_route.is_none()
+        && gateway.http_routes.is_empty()
+    {
+        return Err(InvalidSpec::new(
+            format!("{AT}.plugins.{GATEWAY_API_PLUGIN}.httpRoute"),
+            "is required",
+        ));
+    }
+    let subsets = routing
+        .istio
+        .as_ref()
+        .is_some_and(|i| i.destination_rule.is_some());
+    let services_needed =
+        routing.nginx.is_some() || gateway.is_some() || (routing.istio.is_some() && !subsets);
+    if services_needed && (canary.canary_service.is_none() || canary.stable_service.is_none()) {
+        return Err(InvalidSpec::new(
+            "strategy.canary",
+            "canaryService and stableService must be set to use traffic routing",
+        ));
+    }
+    if canary.canary_service.is_some() && canary.canary_service == canary.stable_service {
+        return Err(InvalidSpec::new(
+            "strategy.canary.stableService",
+            "must differ from canaryService",
+        ));
+    }
+    Ok(())
 }
 
 /// A pause's duration: an integer of seconds, or a Go duration string (`30s`, `1h`).

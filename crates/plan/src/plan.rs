@@ -289,6 +289,21 @@ async fn predict_or_pending_crd(
     }
 }
 
+/// The key `object` will have once the CRD among `desired` that defines its kind is served
+/// (`None` when no desired CRD defines it): a sync that creates both knows it before the kind
+/// exists.
+pub fn pending_crd_key(
+    desired: &[Value],
+    object: &Value,
+    destination_namespace: &str,
+) -> Option<ResourceKey> {
+    let api_version = object.get("apiVersion").and_then(Value::as_str)?;
+    let kind = object.get("kind").and_then(Value::as_str)?;
+    let namespaced = crd_scope(desired, group_of(api_version), kind)?;
+    let placed = live::place(object, namespaced, destination_namespace).ok()?;
+    Some(ResourceKey::of(&placed))
+}
+
 /// Whether a CRD among `desired` defines `group`/`kind` as namespaced (`Some(true)`) or
 /// cluster-scoped (`Some(false)`); `None` if none defines it.
 fn crd_scope(desired: &[Value], group: &str, kind: &str) -> Option<bool> {

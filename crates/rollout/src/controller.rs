@@ -75,6 +75,8 @@ struct ClusterRollouts {
     client: kube::Client,
     rollouts: Store<DynamicObject>,
     replica_sets: Store<DynamicObject>,
+    /// Routing kinds found by discovery, by `group/kind`.
+    resources: Mutex<HashMap<String, ApiResource>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -122,6 +124,10 @@ impl Reconciler for Rollouts {
 
 /// How often a Rollout is looked at without any event (a missed watch event costs at most this).
 const RESYNC: Duration = Duration::from_secs(300);
+
+/// After a router failed (an object missing or not as the Rollout names it): looked at again
+/// this soon, as well as when the Rollout changes.
+const ROUTER_RETRY: Duration = Duration::from_secs(10);
 
 /// After a conflicting status write, in case the newer object's watch event was already taken
 /// in: soon, not on the failure backoff.
@@ -243,6 +249,7 @@ impl RolloutController {
             client,
             rollouts,
             replica_sets,
+            resources: Mutex::default(),
             tasks,
         });
         self.clusters
@@ -355,6 +362,20 @@ impl RolloutController {
         let now = Timestamp::now();
         let mut decision = decide(&value, &owned, now);
         self.carry_out(&cluster, key, &mut decision).await?;
+        if let Some(traffic) = decision.traffic.clone()
+            && let Err(message) = self.route(&cluster, key, &value, &traffic).await
+        {
+            // The weight did not reach the router: the Rollout stays where it was, and says why.
+            tracing::warn!(rollout = %key, error = %message, "traffic routing");
+            let mut kept = value["status"].clone();
+            if !kept.is_object() {
+                kept = json!({});
+            }
+            kept["phase"] = json!("Degraded");
+            kept["message"] = json!(format!("TrafficRoutingError: {message}"));
+            decision.status = kept;
+            decision.requeue = Some(ROUTER_RETRY);
+        }
         if let Some(at) = crate::restart::pending(&value, now)
             && decision.status["phase"] != "Degraded"
         {
@@ -418,6 +439,197 @@ impl RolloutController {
             Some(after) => Action::requeue(after.min(RESYNC)),
             None => Action::requeue(RESYNC),
         })
+    }
+
+    /// The API resource of `kind` in `group`, at the version the cluster prefers (Istio and the
+    /// Gateway API serve several), asked once per cluster.
+    async fn resource(
+        &self,
+        cluster: &ClusterRollouts,
+        group: &str,
+        kind: &str,
+    ) -> Result<ApiResource, String> {
+        let id = format!("{group}/{kind}");
+        if let Some(found) = lock(&cluster.resources).get(&id) {
+            return Ok(found.clone());
+        }
+        let served = kube::discovery::oneshot::group(&cluster.client, group)
+            .await
+            .map_err(|e| format!("the cluster does not serve {group}: {e}"))?;
+        let (resource, _) = served
+            .recommended_kind(kind)
+            .ok_or_else(|| format!("the cluster does not serve {kind} in {group}"))?;
+        lock(&cluster.resources).insert(id, resource.clone());
+        Ok(resource)
+    }
+
+    /// Writes `traffic` into every router the Rollout names.
+    async fn route(
+        &self,
+        cluster: &ClusterRollouts,
+        key: &RolloutKey,
+        rollout: &Value,
+        traffic: &crate::decide::Traffic,
+    ) -> Result<(), String> {
+        let spec =
+            bosun_model::rollout::RolloutSpec::from_object(rollout).map_err(|e| e.to_string())?;
+        let Some(canary) = &spec.strategy.canary else {
+            return Ok(());
+        };
+        let Some(routing) = &canary.traffic_routing else {
+            return Ok(());
+        };
+        let canary_service = canary.canary_service.clone().unwrap_or_default();
+        let stable_service = canary.stable_service.clone().unwrap_or_default();
+        let services = (canary_service.as_str(), stable_service.as_str());
+        let weight = traffic.canary_weight;
+        let api = |resource: &ApiResource, namespace: &str| -> Api<DynamicObject> {
+            Api::namespaced_with(cluster.client.clone(), namespace, resource)
+        };
+        // Reads `name`, lets `change` say what to write, and replaces it (with its
+        // resourceVersion: a concurrent change conflicts and the next reconcile retries).
+        async fn update(
+            api: &Api<DynamicObject>,
+            kind: &str,
+            name: &str,
+            change: impl FnOnce(&Value) -> Result<Option<Value>, String>,
+        ) -> Result<(), String> {
+            let live = api
+                .get_opt(name)
+                .await
+                .map_err(|e| format!("reading {kind} {name}: {e}"))?
+                .ok_or_else(|| format!("{kind} {name} not found"))?;
+            let live = serde_json::to_value(&live).map_err(|e| e.to_string())?;
+            if let Some(next) = change(&live)? {
+                let next: DynamicObject =
+                    serde_json::from_value(next).map_err(|e| e.to_string())?;
+                api.replace(name, &PostParams::default(), &next)
+                    .await
+                    .map_err(|e| format!("writing {kind} {name}: {e}"))?;
+            }
+            Ok(())
+        }
+        if let Some(istio) = &routing.istio {
+            let subsets = istio.destination_rule.as_ref();
+            if let Some(rule) = subsets {
+                let resource = self
+                    .resource(cluster, "networking.istio.io", "DestinationRule")
+                    .await?;
+                let (name, namespace) = split_namespace(&rule.name, &key.namespace);
+                update(
+                    &api(&resource, namespace),
+                    "DestinationRule",
+                    name,
+                    |live| {
+                        crate::routers::istio_destination_rule(
+                            live,
+                            &key.name,
+                            (&rule.canary_subset_name, &rule.stable_subset_name),
+                            (&traffic.canary_hash, &traffic.stable_hash),
+                        )
+                    },
+                )
+                .await?;
+            }
+            let destinations = match subsets {
+                Some(rule) => crate::routers::Destinations::Subsets {
+                    canary: &rule.canary_subset_name,
+                    stable: &rule.stable_subset_name,
+                },
+                None => crate::routers::Destinations::Services {
+                    canary: services.0,
+                    stable: services.1,
+                },
+            };
+            let resource = self
+                .resource(cluster, "networking.istio.io", "VirtualService")
+                .await?;
+            for vs in routing.istio_virtual_services() {
+                let (name, namespace) = split_namespace(&vs.name, &key.namespace);
+                update(&api(&resource, namespace), "VirtualService", name, |live| {
+                    crate::routers::istio_virtual_service(live, &vs.routes, &destinations, weight)
+                })
+                .await?;
+            }
+        }
+        if let Some(nginx) = &routing.nginx {
+            let resource = ApiResource::from_gvk_with_plural(
+                &GroupVersionKind::gvk("networking.k8s.io", "v1", "Ingress"),
+                "ingresses",
+            );
+            let ingresses = api(&resource, &key.namespace);
+            let prefix = nginx
+                .annotation_prefix
+                .clone()
+                .unwrap_or_else(|| "nginx.ingress.kubernetes.io".into());
+            for stable_name in routing.nginx_stable_ingresses() {
+                let stable = ingresses
+                    .get_opt(&stable_name)
+                    .await
+                    .map_err(|e| format!("reading Ingress {stable_name}: {e}"))?
+                    .ok_or_else(|| format!("Ingress {stable_name} not found"))?;
+                let stable = serde_json::to_value(&stable).map_err(|e| e.to_string())?;
+                let mut wanted = crate::routers::nginx_canary_ingress(
+                    &stable,
+                    rollout,
+                    services,
+                    weight,
+                    &prefix,
+                    &nginx.additional_ingress_annotations,
+                )?;
+                let name = crate::routers::nginx_canary_name(&key.name, &stable_name);
+                let live = ingresses
+                    .get_opt(&name)
+                    .await
+                    .map_err(|e| format!("reading Ingress {name}: {e}"))?;
+                match live {
+                    None => {
+                        let object: DynamicObject =
+                            serde_json::from_value(wanted).map_err(|e| e.to_string())?;
+                        ingresses
+                            .create(&PostParams::default(), &object)
+                            .await
+                            .map_err(|e| format!("creating Ingress {name}: {e}"))?;
+                    }
+                    Some(live) => {
+                        let live = serde_json::to_value(&live).map_err(|e| e.to_string())?;
+                        if live["spec"] != wanted["spec"]
+                            || live["metadata"]["annotations"] != wanted["metadata"]["annotations"]
+                        {
+                            wanted["metadata"]["resourceVersion"] =
+                                live["metadata"]["resourceVersion"].clone();
+                            let object: DynamicObject =
+                                serde_json::from_value(wanted).map_err(|e| e.to_string())?;
+                            ingresses
+                                .replace(&name, &PostParams::default(), &object)
+                                .await
+                                .map_err(|e| format!("writing Ingress {name}: {e}"))?;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(gateway) = routing.gateway_api().map_err(|e| e.to_string())? {
+            let resource = self
+                .resource(cluster, "gateway.networking.k8s.io", "HTTPRoute")
+                .await?;
+            let namespace = gateway
+                .namespace
+                .clone()
+                .unwrap_or_else(|| key.namespace.clone());
+            let names = gateway
+                .http_route
+                .iter()
+                .cloned()
+                .chain(gateway.http_routes.iter().map(|r| r.name.clone()));
+            for name in names {
+                update(&api(&resource, &namespace), "HTTPRoute", &name, |live| {
+                    crate::routers::gateway_http_route(live, services, weight)
+                })
+                .await?;
+            }
+        }
+        Ok(())
     }
 
     /// One round of `spec.restartAt`: the oldest pods made before it are deleted (as many as
@@ -565,6 +777,11 @@ impl RolloutController {
         }
         Ok(())
     }
+}
+
+/// `name` or `name.namespace` (Istio's way to name an object in another namespace).
+fn split_namespace<'a>(name: &'a str, default: &'a str) -> (&'a str, &'a str) {
+    name.split_once('.').unwrap_or((name, default))
 }
 
 fn key_of(cluster: &str, namespace: &Option<String>, name: &Option<String>) -> Option<RolloutKey> {

@@ -69,10 +69,21 @@ pub struct Decision {
     pub services: BTreeMap<String, String>,
     /// The whole new `status`.
     pub status: Value,
+    /// The weight to set on the traffic routers (a canary with `trafficRouting`).
+    pub traffic: Option<Traffic>,
     /// Old ReplicaSets to delete (beyond `revisionHistoryLimit`).
     pub delete: Vec<String>,
     /// Look again after this long even if nothing changes (a pause or a scale-down delay ends).
     pub requeue: Option<Duration>,
+}
+
+/// The traffic split a router is to carry: `canary_weight` percent to the canary's pods (by
+/// its Service or subset), the rest to the stable's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Traffic {
+    pub canary_weight: i32,
+    pub canary_hash: String,
+    pub stable_hash: String,
 }
 
 /// Argo Rollouts' defaults.
@@ -257,7 +268,15 @@ pub fn decide(object: &Value, owned: &[ReplicaSetView], now: Timestamp) -> Decis
     let mut weights = None;
     let mut selectors = None;
     if let Some(canary) = &spec.strategy.canary {
-        weights = Some(canary_step(
+        let router_weights = status["canary"]["weights"]["canary"]["weight"]
+            .as_i64()
+            .map(|canary| replicas::TrafficWeights {
+                canary: canary as i32,
+                stable: status["canary"]["weights"]["stable"]["weight"]
+                    .as_i64()
+                    .unwrap_or(100 - canary) as i32,
+            });
+        let weight = canary_step(
             &spec,
             canary,
             &hash,
@@ -267,7 +286,17 @@ pub fn decide(object: &Value, owned: &[ReplicaSetView], now: Timestamp) -> Decis
             now,
             &mut state,
             &mut decision,
-        ));
+            router_weights,
+        );
+        if canary.traffic_routing.is_some() {
+            let traffic = Traffic {
+                canary_weight: weight,
+                canary_hash: hash.clone(),
+                stable_hash: state.stable.clone().unwrap_or_else(|| stable.clone()),
+            };
+            weights = Some(traffic.clone());
+            decision.traffic = Some(traffic);
+        }
     } else if let Some(bg) = &spec.strategy.blue_green {
         selectors = Some(blue_green_step(
             &spec,
@@ -397,6 +426,18 @@ fn argo_int_or_percent(v: &IntOrString) -> Option<replicas::IntOrPercent> {
     }
 }
 
+/// A delay in seconds from the spec, or Argo's default of 30.
+fn seconds_or_30(value: Option<i32>) -> Duration {
+    Duration::from_secs(
+        value
+            .map(i64::from)
+            .unwrap_or(DEFAULT_SCALE_DOWN_DELAY)
+            .max(0) as u64,
+    )
+}
+
+/// The canary: the steps walked as far as they go without waiting. Returns the canary's share
+/// of traffic: what the router is set to (with a router), or the step's weight (without).
 #[allow(clippy::too_many_arguments)]
 fn canary_step(
     spec: &RolloutSpec,
@@ -408,8 +449,10 @@ fn canary_step(
     now: Timestamp,
     state: &mut State,
     decision: &mut Decision,
-) -> (i32, i32) {
+    router_weights: Option<replicas::TrafficWeights>,
+) -> i32 {
     let replicas = spec.replicas();
+    let routed = canary.traffic_routing.is_some();
     let others: Vec<&ReplicaSetView> = owned
         .iter()
         .filter(|rs| rs.hash != hash && rs.hash != stable_hash)
@@ -422,7 +465,8 @@ fn canary_step(
             .services
             .insert(svc.clone(), stable_hash.to_string());
     }
-    // Stable (or rolled back to stable): everything on it, nothing else.
+    // Stable (or rolled back to stable): everything on it. Without a router the old pods go at
+    // once; with one, after scaleDownDelaySeconds (the router may still send them traffic).
     if hash == stable_hash {
         state.step = canary.steps.len();
         state.pauses.clear();
@@ -430,20 +474,25 @@ fn canary_step(
         state.abort = false;
         state.promote_full = false;
         decision.scale.insert(new.name.clone(), replicas);
-        for rs in &others {
-            decision.scale.insert(rs.name.clone(), 0);
+        if routed && !canary.dynamic_stable_scale {
+            let delay = seconds_or_30(canary.scale_down_delay_seconds);
+            scale_down_after_delay(owned, &[hash], delay, now, state, decision);
+        } else {
+            for rs in &others {
+                decision.scale.insert(rs.name.clone(), 0);
+            }
         }
-        if new.available >= replicas && others.iter().all(|rs| rs.current == 0) {
-            state.set("Healthy", "");
-        } else if new.available < replicas {
+        if new.available < replicas {
             state.set(
                 "Progressing",
                 "updated replicas are still becoming available",
             );
-        } else {
+        } else if !routed && others.iter().any(|rs| rs.current > 0) {
             state.set("Progressing", "old replicas are pending termination");
+        } else {
+            state.set("Healthy", "");
         }
-        return (0, 0);
+        return 0;
     }
     let stable = owned.iter().find(|rs| rs.hash == stable_hash);
     let arithmetic = |step: usize, abort: bool| replicas::CanaryRollout {
@@ -468,6 +517,11 @@ fn canary_step(
                     }),
             })
             .collect(),
+        traffic_routing: routed,
+        max_traffic_weight: canary
+            .traffic_routing
+            .as_ref()
+            .and_then(|r| r.max_traffic_weight),
         dynamic_stable_scale: canary.dynamic_stable_scale,
         abort_scale_down_delay_seconds: canary.abort_scale_down_delay_seconds,
         current_step_index: Some(step as i32),
@@ -490,13 +544,22 @@ fn canary_step(
         },
         others: &others_counts,
     };
-    // The counts to scale to now (Argo's basic canary: towards the step's weight within
-    // maxSurge and maxUnavailable), and the step's own target (reached: the step is done).
+    // The counts to scale to now (Argo's arithmetic: a basic canary moves towards the step's
+    // weight within maxSurge and maxUnavailable; a routed one scales the canary to its weight
+    // and keeps the stable whole), and the step's own target (reached: the step is done).
     let counts = |step: usize, abort: bool| -> (i32, i32) {
-        let now = replicas::basic_canary(&arithmetic(step, abort), &replica_sets);
+        let ro = arithmetic(step, abort);
+        let now = if routed {
+            replicas::traffic_routed_canary(&ro, &replica_sets, router_weights.as_ref())
+        } else {
+            replicas::basic_canary(&ro, &replica_sets)
+        };
         (now.canary, now.stable)
     };
     let target = |step: usize| -> (i32, i32) {
+        if routed {
+            return counts(step, false);
+        }
         let ro = arithmetic(step, false);
         let weight = replicas::current_set_weight(&ro);
         let t = replicas::approximate_weighted_counts(
@@ -524,19 +587,38 @@ fn canary_step(
         }
     };
     if state.abort {
-        // Everything back on stable; the canary goes to zero, and a retry starts at step 0.
-        let (c, s) = counts(state.step, true);
-        apply(decision, c, s);
+        // Everything back on stable, and a retry starts at step 0. With a router, traffic
+        // leaves the canary first; its pods go after abortScaleDownDelaySeconds (0: never).
         state.step = 0;
         state.aborted(now, new.revision);
-        return (0, 100);
+        if routed {
+            if let Some(name) = &stable_name {
+                decision.scale.insert(name.clone(), replicas);
+            }
+            match canary.abort_scale_down_delay_seconds {
+                Some(0) => {}
+                delay => {
+                    let delay = seconds_or_30(delay);
+                    scale_down_after_delay(owned, &[stable_hash], delay, now, state, decision);
+                }
+            }
+        } else {
+            let (c, s) = counts(0, true);
+            apply(decision, c, s);
+        }
+        return 0;
     }
+    // What the router sends the canary while a step waits: the last weight set before it.
+    let weight_before = |step: usize| {
+        if step == 0 {
+            0
+        } else {
+            current_weight(canary, step - 1)
+        }
+    };
     if spec.paused {
         // Manually paused: keep the replicas as they are.
-        return (
-            current_weight(canary, state.step),
-            100 - current_weight(canary, state.step),
-        );
+        return router_weights.map_or(current_weight(canary, state.step), |w| w.canary);
     }
     state.aborted_at = None;
     if canary.analysis.is_some() {
@@ -547,10 +629,7 @@ fn canary_step(
             "Degraded",
             "InvalidSpec: spec.strategy.canary.analysis: background analysis is not run by bosun yet; the update waits at its current step",
         );
-        return (
-            current_weight(canary, state.step),
-            100 - current_weight(canary, state.step),
-        );
+        return weight_before(state.step);
     }
     if state.promote_full {
         state.step = canary.steps.len();
@@ -563,25 +642,30 @@ fn canary_step(
         let (c, s) = counts(state.step, false);
         apply(decision, c, s);
         if state.step >= canary.steps.len() {
-            // Past the last step: the canary becomes stable once it is fully available.
+            // Past the last step: all traffic to the canary once it is fully available, and
+            // then it becomes the stable.
             if new.desired == replicas && new.available >= replicas {
                 state.stable = Some(hash.to_string());
                 state.promote_full = false;
                 if let Some(name) = &stable_name {
-                    decision.scale.insert(name.clone(), 0);
+                    if routed {
+                        decision.scale.remove(name);
+                    } else {
+                        decision.scale.insert(name.clone(), 0);
+                    }
                 }
                 if let Some(svc) = &canary.stable_service {
                     decision.services.insert(svc.clone(), hash.to_string());
                 }
                 state.set("Progressing", "old replicas are pending termination");
                 state.requeue_within(Duration::from_millis(1));
-            } else {
-                state.set(
-                    "Progressing",
-                    "updated replicas are still becoming available",
-                );
+                return 100;
             }
-            return (100, 0);
+            state.set(
+                "Progressing",
+                "updated replicas are still becoming available",
+            );
+            return weight_before(state.step);
         }
         let step = &canary.steps[state.step];
         if step.set_weight.is_some() || step.set_canary_scale.is_some() {
@@ -600,7 +684,7 @@ fn canary_step(
             } else {
                 state.set("Progressing", "old replicas are pending termination");
             }
-            return (weight, 100 - weight);
+            return weight_before(state.step);
         }
         if let Some(pause) = &step.pause {
             let duration = pause.duration.as_ref().and_then(|d| parse_pause(d).ok());
@@ -608,7 +692,7 @@ fn canary_step(
                 state.step += 1;
                 continue;
             }
-            return (weight, 100 - weight);
+            return weight;
         }
         if step.analysis.is_some() {
             state.set(
@@ -618,10 +702,46 @@ fn canary_step(
                     state.step
                 ),
             );
-            return (weight, 100 - weight);
+            return weight;
         }
         // A step of no kind bosun knows (validation rejects those it can name).
         state.step += 1;
+    }
+}
+
+/// The ReplicaSets other than `keep` go to zero once their scale-down deadline passes (set to
+/// `delay` from now the first time one is seen with pods): the old side of a blue-green switch,
+/// the old stable of a traffic-routed canary, an aborted canary.
+fn scale_down_after_delay(
+    owned: &[ReplicaSetView],
+    keep: &[&str],
+    delay: Duration,
+    now: Timestamp,
+    state: &mut State,
+    decision: &mut Decision,
+) {
+    for rs in owned.iter().filter(|rs| !keep.contains(&rs.hash.as_str())) {
+        if rs.desired == 0 {
+            if rs.scale_down_deadline.is_some() {
+                decision.deadlines.insert(rs.name.clone(), None);
+            }
+            continue;
+        }
+        match rs.scale_down_deadline {
+            Some(deadline) if deadline <= now => {
+                decision.scale.insert(rs.name.clone(), 0);
+                decision.deadlines.insert(rs.name.clone(), None);
+            }
+            Some(deadline) => {
+                state.requeue_within(deadline.duration_since(now).unsigned_abs());
+            }
+            None => {
+                decision
+                    .deadlines
+                    .insert(rs.name.clone(), Some(now + delay));
+                state.requeue_within(delay);
+            }
+        }
     }
 }
 
@@ -647,30 +767,6 @@ fn blue_green_step(
             .max(0) as u64,
     );
     // Old ReplicaSets (neither active nor new) go down once their deadline passes.
-    let scale_down_old = |decision: &mut Decision, state: &mut State, keep: &[&str]| {
-        for rs in owned.iter().filter(|rs| !keep.contains(&rs.hash.as_str())) {
-            if rs.desired == 0 {
-                if rs.scale_down_deadline.is_some() {
-                    decision.deadlines.insert(rs.name.clone(), None);
-                }
-                continue;
-            }
-            match rs.scale_down_deadline {
-                Some(deadline) if deadline <= now => {
-                    decision.scale.insert(rs.name.clone(), 0);
-                    decision.deadlines.insert(rs.name.clone(), None);
-                }
-                Some(deadline) => {
-                    state.requeue_within(deadline.duration_since(now).unsigned_abs());
-                }
-                None => {
-                    let deadline = now + delay;
-                    decision.deadlines.insert(rs.name.clone(), Some(deadline));
-                    state.requeue_within(delay);
-                }
-            }
-        }
-    };
     if hash == active_hash {
         state.pauses.clear();
         state.controller_pause = false;
@@ -685,7 +781,7 @@ fn blue_green_step(
         if new.scale_down_deadline.is_some() {
             decision.deadlines.insert(new.name.clone(), None);
         }
-        scale_down_old(decision, state, &[hash]);
+        scale_down_after_delay(owned, &[hash], delay, now, state, decision);
         if new.available < replicas {
             state.set(
                 "Progressing",
@@ -724,7 +820,7 @@ fn blue_green_step(
     if let Some(preview) = &bg.preview_service {
         decision.services.insert(preview.clone(), hash.to_string());
     }
-    scale_down_old(decision, state, &[hash, active_hash]);
+    scale_down_after_delay(owned, &[hash, active_hash], delay, now, state, decision);
     let preview_count = bg.preview_replica_count.unwrap_or(replicas).min(replicas);
     let promoting = state.promote_full;
     let wanted = if promoting { replicas } else { preview_count };
@@ -808,7 +904,7 @@ fn write_status(
     spec: Option<(&RolloutSpec, &str)>,
     state: &State,
     owned: &[ReplicaSetView],
-    weights: Option<(i32, i32)>,
+    weights: Option<Traffic>,
     selectors: Option<(String, String)>,
 ) -> Value {
     let mut status = object["status"].as_object().cloned().unwrap_or_default();
@@ -918,14 +1014,17 @@ fn write_status(
                 &object["spec"]["strategy"]["canary"]["steps"]
             )),
         );
-        let (canary_weight, stable_weight) = weights.unwrap_or((0, 100));
+        // Argo writes weights only where a router carries them.
         set(
             &mut status,
             "canary",
-            json!({"weights": {
-                "canary": {"weight": canary_weight, "podTemplateHash": hash, "serviceName": canary.canary_service},
-                "stable": {"weight": stable_weight, "podTemplateHash": state.stable, "serviceName": canary.stable_service},
-            }}),
+            match &weights {
+                Some(t) => json!({"weights": {
+                    "canary": {"weight": t.canary_weight, "podTemplateHash": t.canary_hash, "serviceName": canary.canary_service},
+                    "stable": {"weight": 100 - t.canary_weight, "podTemplateHash": t.stable_hash, "serviceName": canary.stable_service},
+                }}),
+                None => json!({}),
+            },
         );
     }
     if let Some((active, preview)) = selectors {
@@ -1404,6 +1503,78 @@ mod tests {
             w.rss.retain(|rs| !gone.contains(&rs.name));
         }
         assert_eq!(w.replicas(), vec![(3, 0), (4, 5)]);
+    }
+
+    fn routed(steps: Value) -> World {
+        World::new(
+            json!({"replicas": 4, "selector": {"matchLabels": {"app": "web"}},
+            "template": template("web:1"),
+            "strategy": {"canary": {"canaryService": "web-canary", "stableService": "web-stable",
+                "trafficRouting": {"istio": {"virtualService": {"name": "web", "routes": ["primary"]}}},
+                "steps": steps}}}),
+        )
+    }
+
+    fn router_weight(w: &World) -> Option<i32> {
+        w.last.traffic.as_ref().map(|t| t.canary_weight)
+    }
+
+    #[test]
+    fn a_routed_canary_sets_the_router_once_its_pods_are_ready_and_keeps_the_stable_whole() {
+        let mut w =
+            routed(json!([{"setWeight": 20}, {"pause": {}}, {"setWeight": 50}, {"pause": {}}]));
+        w.settle();
+        assert_eq!(router_weight(&w), Some(0));
+        assert_eq!(w.status("canary")["weights"]["stable"]["weight"], 100);
+        w.image("web:2");
+        // The first look scales the canary; the router keeps everything on stable meanwhile.
+        let d = decide(&w.rollout, &w.rss, w.now);
+        assert_eq!(d.traffic.as_ref().unwrap().canary_weight, 0);
+        w.settle();
+        assert_eq!(w.replicas(), vec![(1, 4), (2, 1)]);
+        assert_eq!(router_weight(&w), Some(20));
+        assert_eq!(w.status("canary")["weights"]["canary"]["weight"], 20);
+        assert_eq!(w.status("phase"), "Paused");
+        w.rollout["status"]["pauseConditions"] = Value::Null;
+        w.settle();
+        assert_eq!(w.replicas(), vec![(1, 4), (2, 2)]);
+        assert_eq!(router_weight(&w), Some(50));
+        w.rollout["status"]["pauseConditions"] = Value::Null;
+        w.settle();
+        // Promoted: the stable Service follows the new pods, the router sends the canary
+        // Service nothing, and the old pods stay for scaleDownDelaySeconds.
+        let new = w.status("currentPodHash").clone();
+        assert_eq!(w.status("stableRS"), &new);
+        assert_eq!(router_weight(&w), Some(0));
+        assert_eq!(json!(w.services["web-stable"]), new);
+        assert_eq!(w.replicas(), vec![(1, 4), (2, 4)]);
+        assert_eq!(w.last.requeue, Some(Duration::from_secs(30)));
+        w.advance(30);
+        w.settle();
+        assert_eq!(w.replicas(), vec![(1, 0), (2, 4)]);
+        assert_eq!(w.status("phase"), "Healthy");
+    }
+
+    #[test]
+    fn a_routed_abort_moves_traffic_first_and_pods_after_the_delay() {
+        let mut w = routed(json!([{"setWeight": 50}, {"pause": {}}]));
+        w.rollout["spec"]["strategy"]["canary"]["abortScaleDownDelaySeconds"] = json!(10);
+        w.settle();
+        w.image("web:2");
+        w.settle();
+        assert_eq!(router_weight(&w), Some(50));
+        w.rollout["status"]["abort"] = json!(true);
+        w.settle();
+        assert_eq!(router_weight(&w), Some(0));
+        assert_eq!(w.status("phase"), "Degraded");
+        assert_eq!(
+            w.replicas(),
+            vec![(1, 4), (2, 2)],
+            "the canary's pods wait for the delay"
+        );
+        w.advance(10);
+        w.settle();
+        assert_eq!(w.replicas(), vec![(1, 4), (2, 0)]);
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod decide;
 mod replicas;
 pub mod restart;
 pub mod revision;
+pub mod routers;
 
 pub use actions::{RolloutAction, Target};
 pub use controller::{RolloutController, RolloutError, RolloutEvent, RolloutKey};

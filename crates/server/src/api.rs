@@ -680,6 +680,13 @@ mod tests {
         ("post", "/api/v1/refresh"),
         ("get", "/api/v1/stream/applications"),
         ("get", "/api/v1/audit"),
+        ("get", "/api/v1/rollouts"),
+        ("get", "/api/v1/rollouts/{cluster}/{namespace}/{name}"),
+        (
+            "post",
+            "/api/v1/rollouts/{cluster}/{namespace}/{name}/{action}",
+        ),
+        ("get", "/api/v1/stream/rollouts"),
     ];
 
     #[test]
