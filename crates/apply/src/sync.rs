@@ -357,22 +357,54 @@ impl Run<'_> {
             // The futures are made before streaming them: rustc cannot prove a stream that holds
             // the mapping closure Send for every lifetime once the sync runs inside a spawned
             // task (the controller's operations).
-            let writes: Vec<_> = objects
+            // A CRD and resources of its kind in one wave: the CRDs go first and are waited for
+            // until established, as Argo CD does, so the resources' kind is served when they
+            // are applied.
+            let defines = |crd: &Value, object: &Value| {
+                let (api_version, kind) = (
+                    object["apiVersion"].as_str().unwrap_or_default(),
+                    object["kind"].as_str().unwrap_or_default(),
+                );
+                crd["spec"]["names"]["kind"] == kind
+                    && api_version.split_once('/').map(|(g, _)| g) == crd["spec"]["group"].as_str()
+            };
+            let is_crd = |o: &&Value| o["kind"] == "CustomResourceDefinition";
+            let crds: Vec<&Value> = objects.iter().filter(is_crd).collect();
+            let batches: Vec<Vec<&Value>> = if objects
                 .iter()
-                .map(|object| self.apply(object, Phase::Sync, wave).boxed())
-                .collect();
-            let outcomes: Vec<Result<Written, SyncError>> = futures::stream::iter(writes)
-                .buffered(APPLY_CONCURRENCY)
-                .collect()
-                .await;
+                .any(|o| crds.iter().any(|crd| defines(crd, o)))
+            {
+                vec![crds, objects.iter().filter(|o| !is_crd(o)).collect()]
+            } else {
+                vec![objects.iter().collect()]
+            };
             let mut applied = Vec::new();
-            for outcome in outcomes {
-                let (result, written) = outcome?;
-                self.record(result);
-                if let Some((prepared, response)) = written {
-                    applied.push(prepared);
-                    self.written.push(response);
+            let last_batch = batches.len() - 1;
+            for (i, batch) in batches.into_iter().enumerate() {
+                let writes: Vec<_> = batch
+                    .into_iter()
+                    .map(|object| self.apply(object, Phase::Sync, wave).boxed())
+                    .collect();
+                let outcomes: Vec<Result<Written, SyncError>> = futures::stream::iter(writes)
+                    .buffered(APPLY_CONCURRENCY)
+                    .collect()
+                    .await;
+                let mut batch_applied = Vec::new();
+                for outcome in outcomes {
+                    let (result, written) = outcome?;
+                    self.record(result);
+                    if let Some((prepared, response)) = written {
+                        batch_applied.push(prepared);
+                        self.written.push(response);
+                    }
                 }
+                if i < last_batch
+                    && !req.dry_run
+                    && let Err(message) = self.wait_healthy(Phase::Sync, wave, &batch_applied).await
+                {
+                    return Ok(Err(message));
+                }
+                applied.extend(batch_applied);
             }
             let running = self.start_hooks(Phase::Sync, wave, &wave_hooks).await?;
             if let Some(pruned) = prune_by_wave.remove(&wave) {
