@@ -297,24 +297,19 @@ pub fn run(command: RolloutCommand) -> anyhow::Result<i32> {
                 show(&view)?;
                 Ok(0)
             }
-            RolloutAction::Abort(which) => {
-                show(&act(&client, which, "abort", None).await?)?;
-                Ok(0)
-            }
-            RolloutAction::Retry(which) => {
-                show(&act(&client, which, "retry", None).await?)?;
-                Ok(0)
-            }
-            RolloutAction::Pause(which) => {
-                show(&act(&client, which, "pause", None).await?)?;
-                Ok(0)
-            }
-            RolloutAction::Resume(which) => {
-                show(&act(&client, which, "resume", None).await?)?;
-                Ok(0)
-            }
-            RolloutAction::Restart(which) => {
-                show(&act(&client, which, "restart", None).await?)?;
+            RolloutAction::Abort(which)
+            | RolloutAction::Retry(which)
+            | RolloutAction::Pause(which)
+            | RolloutAction::Resume(which)
+            | RolloutAction::Restart(which) => {
+                let verb = match &command.action {
+                    RolloutAction::Abort(_) => "abort",
+                    RolloutAction::Retry(_) => "retry",
+                    RolloutAction::Pause(_) => "pause",
+                    RolloutAction::Resume(_) => "resume",
+                    _ => "restart",
+                };
+                show(&act(&client, which, verb, None).await?)?;
                 Ok(0)
             }
             RolloutAction::Undo { which, to_revision } => {

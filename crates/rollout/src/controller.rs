@@ -658,11 +658,9 @@ impl RolloutController {
             .iter()
             .filter_map(|p| crate::restart::PodView::from_object(&serde_json::to_value(p).ok()?))
             .collect();
-        let replicas = rollout["spec"]["replicas"].as_i64().unwrap_or(1) as i32;
-        let max_unavailable = rollout["spec"]["strategy"]["canary"]["maxUnavailable"]
-            .as_i64()
-            .map(|n| n as i32)
-            .unwrap_or((replicas / 4).max(1));
+        let max_unavailable = bosun_model::rollout::RolloutSpec::from_object(rollout)
+            .map(|spec| crate::decide::max_unavailable(&spec))
+            .unwrap_or(1);
         let (delete, done) = crate::restart::next(&views, at, max_unavailable);
         for pod in &delete {
             match pods.delete(pod, &Default::default()).await {

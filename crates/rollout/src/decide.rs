@@ -265,7 +265,6 @@ pub fn decide(object: &Value, owned: &[ReplicaSetView], now: Timestamp) -> Decis
             hash.clone()
         }
     };
-    let mut weights = None;
     let mut selectors = None;
     if let Some(canary) = &spec.strategy.canary {
         let router_weights = status["canary"]["weights"]["canary"]["weight"]
@@ -294,7 +293,6 @@ pub fn decide(object: &Value, owned: &[ReplicaSetView], now: Timestamp) -> Decis
                 canary_hash: hash.clone(),
                 stable_hash: state.stable.clone().unwrap_or_else(|| stable.clone()),
             };
-            weights = Some(traffic.clone());
             decision.traffic = Some(traffic);
         }
     } else if let Some(bg) = &spec.strategy.blue_green {
@@ -329,7 +327,7 @@ pub fn decide(object: &Value, owned: &[ReplicaSetView], now: Timestamp) -> Decis
         Some((&spec, &hash)),
         &state,
         owned,
-        weights,
+        decision.traffic.clone(),
         selectors,
     );
     decision
@@ -416,6 +414,23 @@ fn current_weight(canary: &Canary, step: usize) -> i32 {
         .rev()
         .find_map(|s| s.set_weight)
         .unwrap_or(0)
+}
+
+/// The pods that may be unavailable at once (`maxUnavailable`, resolved as Argo resolves it
+/// for the strategy in use): how many pods a restart takes down together.
+pub fn max_unavailable(spec: &RolloutSpec) -> i32 {
+    let replicas = spec.replicas();
+    if spec.strategy.blue_green.is_some() {
+        return replicas::blue_green_max_unavailable(replicas, None);
+    }
+    let canary = spec.strategy.canary.as_ref();
+    let read = |v: Option<&IntOrString>| v.and_then(argo_int_or_percent);
+    replicas::resolve_surge_unavailable(
+        replicas,
+        read(canary.and_then(|c| c.max_surge.as_ref())).as_ref(),
+        read(canary.and_then(|c| c.max_unavailable.as_ref())).as_ref(),
+    )
+    .max_unavailable
 }
 
 /// `maxSurge`-style values as Argo reads them (every string is a percentage).
