@@ -1,6 +1,6 @@
 //! `bosun up`: the playground. A local cluster, a local Git repository with an example service
 //! (source, Dockerfile, Helm chart with dev and prod values, dev and prod Applications — the
-//! pattern of the seeds), and `bosun serve` on it, all in one process; `DIR/env` tells a shell
+//! pattern of the seeds; dev runs the service as a canary Rollout, prod as a Deployment), and `bosun serve` on it, all in one process; `DIR/env` tells a shell
 //! how to reach them.
 //!
 //! Everything lives under `--dir` (default `.bosun/`): `repo/` (the example repository; commit
@@ -60,6 +60,14 @@ const FILES: &[(&str, &str)] = &[
     (
         "charts/hello/templates/deployment.yaml",
         include_str!("../playground/charts/hello/templates/deployment.yaml"),
+    ),
+    (
+        "charts/hello/templates/_pod.tpl",
+        include_str!("../playground/charts/hello/templates/_pod.tpl"),
+    ),
+    (
+        "charts/hello/templates/rollout.yaml",
+        include_str!("../playground/charts/hello/templates/rollout.yaml"),
     ),
     (
         "charts/hello/templates/service.yaml",
@@ -206,7 +214,7 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
         // playground: the hints are a courtesy, the servers are the job.
         let _ = writeln!(
             std::io::stdout(),
-            "bosun playground is up{}.\n\n  cluster     {}\n  API         {api}\n  repository  {}\n  env         {}\n\nTry, in another shell:\n\n  set -a; . {}; set +a\n  bosun app list                      # hello-dev syncs by itself; hello-prod waits\n  kubectl get deploy,svc,pods -A      # what bosun applied\n  bosun app sync hello-prod           # prod is synced by a person\n  bosun app history hello-dev\n\nChange something and watch it arrive (dev within ~10 s):\n\n  cd {}\n  sed -i 's/hello from dev/hi from dev/' charts/hello/values-dev.yaml\n  git commit -qam 'feat: friendlier greeting' && bosun app get hello-dev\n\nDrift is healed: `kubectl -n dev scale deploy hello-dev --replicas=5`, then watch it go back.\nStop with Ctrl-C; `bosun up` again resumes where you left off.",
+            "bosun playground is up{}.\n\n  cluster     {}\n  API         {api}\n  repository  {}\n  env         {}\n\nTry, in another shell:\n\n  set -a; . {}; set +a\n  bosun app list                      # hello-dev syncs by itself; hello-prod waits\n  kubectl get rollout,deploy,svc,pods -A   # what bosun applied and drives\n  bosun app sync hello-prod           # prod is synced by a person\n  bosun app history hello-dev\n\nA new image walks dev's canary Rollout (20 %, pause, 60 %, pause, all; Ctrl-C ends the watch):\n\n  cd {}\n  sed -i 's/tag: \"0.1.0\"/tag: \"0.2.0\"/' charts/hello/values-dev.yaml\n  git commit -qam 'feat: hello 0.2.0' && bosun rollout watch hello-dev\n\nDrift is healed: `kubectl -n dev delete service hello-dev`, then `kubectl -n dev get services`.\nStop with Ctrl-C; `bosun up` again resumes where you left off.",
             if created { " (new example repository)" } else { "" },
             cluster.url(),
             repo.display(),

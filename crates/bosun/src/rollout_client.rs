@@ -32,8 +32,14 @@ pub enum RolloutAction {
     List,
     /// One Rollout: steps, current step, revisions and their pods.
     Get(Which),
-    /// `get`, again at every step until the Rollout is Healthy or Degraded.
-    Watch(Which),
+    /// `get`, again at every change, until Ctrl-C (as Argo's `get rollout --watch`).
+    Watch {
+        #[command(flatten)]
+        which: Which,
+        /// Stop once the Rollout is Healthy (exit 0) or Degraded (exit 1), as Argo's `status`.
+        #[arg(long)]
+        until_done: bool,
+    },
     /// End the current pause (or skip the current step); `--full` skips every step left.
     Promote {
         #[command(flatten)]
@@ -253,7 +259,7 @@ pub fn run(command: RolloutCommand) -> anyhow::Result<i32> {
                 show(&view)?;
                 Ok(0)
             }
-            RolloutAction::Watch(which) => {
+            RolloutAction::Watch { which, until_done } => {
                 let summary = find(&client, which).await?;
                 let url = format!(
                     "{}/api/v1/stream/rollouts",
@@ -269,8 +275,8 @@ pub fn run(command: RolloutCommand) -> anyhow::Result<i32> {
                         client.call(Method::GET, &path(&summary, ""), None).await?;
                     show(&view)?;
                     match view.summary.phase.as_str() {
-                        "Healthy" => return Ok(0),
-                        "Degraded" => return Ok(crate::apps::EXIT_ERROR),
+                        "Healthy" if *until_done => return Ok(0),
+                        "Degraded" if *until_done => return Ok(crate::apps::EXIT_ERROR),
                         _ => {}
                     }
                     // The next change of this Rollout (any event line naming it).

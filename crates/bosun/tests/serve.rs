@@ -933,8 +933,22 @@ fn bosun_up_playground() {
         std::thread::sleep(Duration::from_millis(500));
     }
     assert_eq!(app("hello-prod")["status"]["sync"]["status"], "OutOfSync");
+    let rollout = |name: &str| -> Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_bosun"))
+            .args(["rollout", "get", name, "-o", "json"])
+            .env("BOSUN_SERVER", &server)
+            .env("BOSUN_TOKEN", &token)
+            .output()
+            .unwrap();
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    };
+    // dev runs the service as a canary Rollout that bosun drives: five ready pods.
+    let first_view = rollout("hello-dev");
+    assert_eq!(first_view["summary"]["ready"], 5, "{first_view}\n{}", log());
+    let first_stable = first_view["summary"]["stableHash"].clone();
+    // What Argo's tools read: the Rollout's status in the cluster, by its short name.
     let out = Command::new(tools().join("bin/kubectl"))
-        .args(["get", "deployment", "hello-dev", "-n", "dev", "-o", "json"])
+        .args(["get", "ro", "hello-dev", "-n", "dev", "-o", "json"])
         .env("KUBECONFIG", &kubeconfig)
         .output()
         .unwrap();
@@ -943,10 +957,12 @@ fn bosun_up_playground() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let deployment: Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(deployment["status"]["readyReplicas"], 1);
+    let object: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(object["status"]["phase"], "Healthy", "{object}");
+    assert_eq!(object["status"]["stableRS"], first_stable, "{object}");
 
-    // The resource tree shows what the Deployment's controller made: a ReplicaSet and its Pod.
+    // The resource tree shows what bosun's Rollout controller and the ReplicaSet controller
+    // made: the Rollout's ReplicaSet and its Pods.
     let tree: Value = tokio::runtime::Runtime::new().unwrap().block_on(async {
         let response = http()
             .get(format!(
@@ -967,12 +983,12 @@ fn bosun_up_playground() {
             .cloned()
             .collect::<Vec<_>>()
     };
-    let deployment_uid = &of_kind("Deployment")[0]["uid"];
+    let rollout_uid = &of_kind("Rollout")[0]["uid"];
     let replica_sets = of_kind("ReplicaSet");
     assert!(
         replica_sets
             .iter()
-            .any(|rs| rs["parentRefs"][0]["uid"] == *deployment_uid),
+            .any(|rs| rs["parentRefs"][0]["uid"] == *rollout_uid),
         "{tree}"
     );
     let pods = of_kind("Pod");
@@ -982,6 +998,51 @@ fn bosun_up_playground() {
                 && p["health"]["status"] == "Healthy"),
         "{tree}"
     );
+
+    // The hint the playground prints: a new image walks the canary's steps. The first pause
+    // holds one canary pod beside four stable ones; the end has the new revision stable.
+    let repo = dir.path().join("repo");
+    let values = repo.join("charts/hello/values-dev.yaml");
+    let text = std::fs::read_to_string(&values).unwrap();
+    assert!(text.contains("tag: \"0.1.0\""), "{text}");
+    std::fs::write(&values, text.replace("tag: \"0.1.0\"", "tag: \"0.2.0\"")).unwrap();
+    let commit = Command::new("git")
+        .args(["commit", "-qam", "feat: hello 0.2.0"])
+        .current_dir(&repo)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@t")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@t")
+        .status()
+        .unwrap();
+    assert!(commit.success());
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let mut saw_first_pause = false;
+    loop {
+        let view = rollout("hello-dev");
+        let summary = &view["summary"];
+        if summary["phase"] == "Paused" && summary["step"] == 1 {
+            let canary = view["revisions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["role"] == "canary")
+                .cloned()
+                .unwrap_or(Value::Null);
+            assert_eq!(canary["ready"], 1, "{view}");
+            saw_first_pause = true;
+        }
+        if saw_first_pause && summary["phase"] == "Healthy" && summary["stableHash"] != first_stable
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the canary never walked to the new image (first pause seen: {saw_first_pause}): {view}\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
 }
 
 /// App-of-apps: the Applications themselves live in Git. A pushed commit that adds an

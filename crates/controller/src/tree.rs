@@ -1,6 +1,6 @@
 //! The resource tree of an Application, as Argo CD's `resource-tree` shows it: the managed
-//! resources, and below them what their controllers created — a Deployment's ReplicaSets and
-//! their Pods, a StatefulSet's or DaemonSet's Pods, a CronJob's Jobs and their Pods — found by
+//! resources, and below them what their controllers created — a Deployment's or an Argo
+//! Rollout's ReplicaSets and their Pods, a StatefulSet's or DaemonSet's Pods, a CronJob's Jobs and their Pods — found by
 //! `ownerReferences`, each with its own health.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -16,6 +16,7 @@ use crate::status::ResourceStatus;
 
 /// Kinds whose children are looked for, and the kinds those children can be.
 const OWNERS: &[&str] = &[
+    "Rollout",
     "Deployment",
     "StatefulSet",
     "DaemonSet",
@@ -73,6 +74,21 @@ where
     to_json(&object)
 }
 
+/// An Argo Rollout (a custom resource, so read untyped).
+async fn get_rollout(client: &Client, namespace: &str, name: &str) -> Option<Value> {
+    let resource = kube::api::ApiResource::from_gvk_with_plural(
+        &kube::api::GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Rollout"),
+        "rollouts",
+    );
+    let api: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(client.clone(), namespace, &resource);
+    let object = api.get_opt(name).await.ok().flatten()?;
+    let mut value = serde_json::to_value(object).ok()?;
+    value["apiVersion"] = json!("argoproj.io/v1alpha1");
+    value["kind"] = json!("Rollout");
+    Some(value)
+}
+
 /// The object as JSON with its apiVersion and kind (typed objects serialise without them).
 fn to_json<K: Workload>(object: &K) -> Option<Value> {
     let mut value = serde_json::to_value(object).ok()?;
@@ -102,6 +118,10 @@ pub async fn resource_tree(client: &Client, managed: &[ResourceStatus]) -> Vec<V
     for r in managed {
         let live = if OWNERS.contains(&r.kind.as_str()) && !r.namespace.is_empty() {
             match r.kind.as_str() {
+                "Rollout" if r.group == "argoproj.io" => {
+                    get_rollout(client, &r.namespace, &r.name).await
+                }
+                "Rollout" => None,
                 "Deployment" => get::<Deployment>(client, &r.namespace, &r.name).await,
                 "StatefulSet" => get::<StatefulSet>(client, &r.namespace, &r.name).await,
                 "DaemonSet" => get::<DaemonSet>(client, &r.namespace, &r.name).await,
