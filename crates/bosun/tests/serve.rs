@@ -1934,3 +1934,85 @@ async fn a_routed_canary_sets_istio_nginx_and_gateway_api_weights() {
         env.rollout("web")["summary"]["currentHash"]
     );
 }
+
+fn workload_ref_yaml(image: &str) -> String {
+    format!(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: legacy\nspec:\n  selector:\n    matchLabels: {{app: legacy}}\n  template:\n    metadata:\n      labels: {{app: legacy}}\n    spec:\n      containers:\n      - name: legacy\n        image: {image}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: legacy\nspec:\n  workloadRef:\n    apiVersion: apps/v1\n    kind: Deployment\n    name: legacy\n    scaleDown: onsuccess\n  strategy:\n    canary:\n      steps:\n      - setWeight: 50\n      - pause: {{}}\n---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: legacy\nspec:\n  scaleTargetRef:\n    apiVersion: argoproj.io/v1alpha1\n    kind: Rollout\n    name: legacy\n  minReplicas: 4\n  maxReplicas: 8\n"
+    )
+}
+
+/// A Deployment moved under a Rollout unchanged (`workloadRef`, `scaleDown: onsuccess`), with
+/// an HPA on the Rollout: the HPA scales the Rollout through its scale subresource to its
+/// minimum, the Rollout runs the Deployment's pod template, the Deployment is scaled to zero
+/// once the Rollout is Healthy, and a change of the Deployment's template in Git walks the
+/// Rollout's steps.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_takes_over_a_deployment_and_is_scaled_by_an_hpa() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(&env.repo, "legacy/all.yaml", &workload_ref_yaml("legacy:1"));
+    env.commit("legacy under a rollout");
+    env.app("legacy", "legacy", "legacy", AUTO);
+    env.serve("1h");
+    let get = |env: &Env, kind: &str| -> Value {
+        let out = env.kubectl(&["get", kind, "legacy", "-n", "legacy", "-o", "json"]);
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    };
+    env.eventually(
+        90,
+        "the HPA's minimum reached through the Rollout, the Deployment at zero",
+        || {
+            let view = env.rollout("legacy");
+            view["summary"]["phase"] == "Healthy"
+                && view["summary"]["ready"] == 4
+                && get(&env, "deployment")["spec"]["replicas"] == 0
+                && get(&env, "hpa")["status"]["currentReplicas"] == 4
+        },
+    );
+    let rollout = get(&env, "rollout");
+    assert_eq!(rollout["status"]["HPAReplicas"], 4, "{rollout}");
+    assert_eq!(rollout["status"]["selector"], "app=legacy", "{rollout}");
+    assert_eq!(
+        rollout["status"]["workloadObservedGeneration"],
+        get(&env, "deployment")["metadata"]["generation"].to_string(),
+        "{rollout}"
+    );
+    let view = env.rollout("legacy");
+    let template = &view["object"]["spec"]["template"];
+    assert!(
+        template.is_null(),
+        "the Rollout's own spec is left as written: {view}"
+    );
+    env.eventually(60, "the Application Synced and Healthy", || {
+        let app = env.app_json("legacy");
+        app["status"]["sync"]["status"] == "Synced"
+            && app["status"]["health"]["status"] == "Healthy"
+    });
+
+    // The Deployment's template changes in Git: the Rollout walks its steps with it.
+    let stable = view["summary"]["stableHash"].clone();
+    write(&env.repo, "legacy/all.yaml", &workload_ref_yaml("legacy:2"));
+    env.commit("legacy:2");
+    let out = env.bosun(DEPLOYER, &["app", "refresh", "legacy"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(90, "the new template paused at 50 %", || {
+        let view = env.rollout("legacy");
+        view["summary"]["phase"] == "Paused" && Env::revisions(&view) == vec![(1, 2), (2, 2)]
+    });
+    let out = env.bosun(DEPLOYER, &["rollout", "promote", "legacy"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(90, "the new template stable", || {
+        let view = env.rollout("legacy");
+        view["summary"]["phase"] == "Healthy"
+            && view["summary"]["stableHash"] != stable
+            && Env::revisions(&view) == vec![(1, 0), (2, 4)]
+    });
+    assert_eq!(get(&env, "deployment")["spec"]["replicas"], 0);
+}

@@ -20,12 +20,63 @@ pub struct ResourceType {
     pub categories: Vec<String>,
     /// Whether `/status` is a separate subresource (writes to the main resource ignore status).
     pub status_subresource: bool,
-    /// Whether `/scale` is served (spec.replicas ↔ autoscaling/v1 Scale).
-    pub scale_subresource: bool,
+    /// Whether `/scale` is served (autoscaling/v1 Scale), and where its fields live.
+    pub scale: Option<ScalePaths>,
     /// For custom resources: the CRD's `openAPIV3Schema`.
     pub schema: Option<Arc<Value>>,
     /// How the kind's lists and maps merge (strategic merge patch, server-side apply).
     pub merge_schema: Arc<crate::merge::schema::Schema>,
+}
+
+/// Where a kind's `/scale` reads and writes: a CRD's `subresources.scale` paths, or the
+/// built-in workloads' `.spec.replicas` / `.status.replicas` with the selector from
+/// `.spec.selector`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ScalePaths {
+    pub spec_replicas: String,
+    pub status_replicas: String,
+    /// A path to the selector in string form (`.status.selector`); `None` builds it from
+    /// `.spec.selector`.
+    pub label_selector: Option<String>,
+}
+
+impl ScalePaths {
+    fn builtin() -> Self {
+        ScalePaths {
+            spec_replicas: ".spec.replicas".into(),
+            status_replicas: ".status.replicas".into(),
+            label_selector: None,
+        }
+    }
+
+    /// A CRD version's `subresources.scale`.
+    fn from_crd(scale: &Value) -> Option<Self> {
+        let path = |field: &str| scale[field].as_str().map(String::from);
+        Some(ScalePaths {
+            spec_replicas: path("specReplicasPath")?,
+            status_replicas: path("statusReplicasPath")?,
+            label_selector: path("labelSelectorPath"),
+        })
+    }
+}
+
+/// The value at a simple JSONPath (`.status.HPAReplicas`), as CRDs' scale paths are written.
+pub fn at_path<'a>(object: &'a Value, path: &str) -> &'a Value {
+    path.trim_start_matches('.')
+        .split('.')
+        .fold(object, |v, field| &v[field])
+}
+
+/// Sets the value at a simple JSONPath, creating the objects on the way.
+pub fn set_at_path(object: &mut Value, path: &str, value: Value) {
+    let mut target = object;
+    for field in path.trim_start_matches('.').split('.') {
+        if !target.is_object() {
+            *target = json!({});
+        }
+        target = &mut target[field];
+    }
+    *target = value;
 }
 
 impl ResourceType {
@@ -89,7 +140,7 @@ impl ResourceType {
                 "verbs": ["get", "patch", "update"],
             }));
         }
-        if self.scale_subresource {
+        if self.scale.is_some() {
             entries.push(json!({
                 "name": format!("{}/scale", self.plural),
                 "singularName": "",
@@ -280,7 +331,7 @@ fn builtin_types() -> Vec<ResourceType> {
             short_names: b.short_names.iter().map(|s| s.to_string()).collect(),
             categories: b.categories.iter().map(|s| s.to_string()).collect(),
             status_subresource: b.status,
-            scale_subresource: b.scale,
+            scale: b.scale.then(ScalePaths::builtin),
             schema: None,
             merge_schema: crate::field_manager::schema_for(b.group, b.version, b.kind, None),
         })
@@ -320,7 +371,9 @@ pub fn types_from_crd(crd: &Value) -> Vec<ResourceType> {
             short_names: strings(&names["shortNames"]),
             categories: strings(&names["categories"]),
             status_subresource: v["subresources"].get("status").is_some(),
-            scale_subresource: v["subresources"].get("scale").is_some(),
+            scale: v["subresources"]
+                .get("scale")
+                .and_then(ScalePaths::from_crd),
             schema: Some(Arc::new(crd_schema(v))),
             merge_schema: crate::field_manager::schema_for(group, "", kind, Some(&crd_schema(v))),
         })

@@ -840,7 +840,7 @@ async fn services_get_cluster_ips_endpoints_and_load_balancer_addresses() {
 }
 
 #[tokio::test]
-async fn ingress_and_hpa_get_status() {
+async fn ingress_gets_status_and_hpa_holds_its_bounds() {
     let c = cluster(1).await;
     let ingresses = rt(&c, "networking.k8s.io", "v1", "ingresses");
     let hpas = rt(&c, "autoscaling", "v2", "horizontalpodautoscalers");
@@ -874,15 +874,21 @@ async fn ingress_and_hpa_get_status() {
         (i["status"]["loadBalancer"]["ingress"][0]["ip"] == "10.0.0.1").then_some(())
     })
     .await;
-    let h = wait_for("hpa status", || {
+    // Below minReplicas, the HPA scales its target up to it (before, and without, metrics).
+    let h = wait_for("hpa scaled its target to minReplicas", || {
         let h = get(&c, &hpas, "default", "scaled")?;
-        (h["status"]["currentReplicas"] == 1).then_some(h)
+        (h["status"]["currentReplicas"] == 2).then_some(h)
     })
     .await;
+    assert_eq!(
+        get(&c, &deployments, "default", "scaled").unwrap()["spec"]["replicas"],
+        2
+    );
     assert_eq!(h["status"]["desiredReplicas"], 2);
+    assert!(h["status"]["lastScaleTime"].is_string(), "{h}");
     assert_eq!(
         condition(&h, "ScalingLimited").unwrap()["reason"],
-        "TooFewReplicas"
+        "DesiredWithinRange"
     );
     assert_eq!(condition(&h, "ScalingActive").unwrap()["status"], "False");
     c.shutdown().await;

@@ -21,7 +21,9 @@ pub struct RolloutSpec {
     /// The pod template; its digest names a revision.
     #[serde(default)]
     pub template: Value,
-    pub workload_ref: Option<Value>,
+    /// A workload whose pod template (and selector, unless the Rollout has one) the Rollout
+    /// uses; the controller resolves it before the spec is read here.
+    pub workload_ref: Option<WorkloadRef>,
     #[serde(default)]
     pub min_ready_seconds: i32,
     pub revision_history_limit: Option<i32>,
@@ -33,6 +35,49 @@ pub struct RolloutSpec {
     pub restart_at: Option<String>,
     #[serde(default)]
     pub strategy: Strategy,
+}
+
+/// `spec.workloadRef`.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkloadRef {
+    #[serde(default)]
+    pub api_version: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub name: String,
+    /// What happens to the referenced Deployment once the Rollout runs its pods.
+    #[serde(default)]
+    pub scale_down: ScaleDown,
+}
+
+/// `workloadRef.scaleDown` (Argo's values, lower case).
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ScaleDown {
+    /// The Deployment is left as it is.
+    #[default]
+    Never,
+    /// Scaled to zero once the Rollout's first revision is Healthy.
+    OnSuccess,
+    /// Scaled down as the Rollout's first revision becomes ready.
+    Progressively,
+}
+
+impl WorkloadRef {
+    /// The kinds Argo resolves a pod template from: (group, kind, template path, selector
+    /// path).
+    pub fn paths(&self) -> Option<(&'static [&'static str], Option<&'static [&'static str]>)> {
+        let group = self.api_version.rsplit_once('/').map_or("", |(g, _)| g);
+        match (group, self.kind.as_str()) {
+            ("apps", "Deployment" | "ReplicaSet") => {
+                Some((&["spec", "template"], Some(&["spec", "selector"])))
+            }
+            ("", "PodTemplate") => Some((&["template"], None)),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -266,11 +311,19 @@ impl RolloutSpec {
         if self.replicas() < 0 {
             return Err(InvalidSpec::new("replicas", "must not be negative"));
         }
-        if self.workload_ref.is_some() {
-            return Err(InvalidSpec::new(
-                "workloadRef",
-                "a Rollout that references a Deployment is not driven by bosun yet; write the pod template in the Rollout",
-            ));
+        if let Some(workload) = &self.workload_ref {
+            if workload.paths().is_none() {
+                return Err(InvalidSpec::new(
+                    "workloadRef.kind",
+                    format!(
+                        "workload of type {}/{} is not supported (Deployment, ReplicaSet or PodTemplate)",
+                        workload.api_version, workload.kind
+                    ),
+                ));
+            }
+            if workload.name.is_empty() {
+                return Err(InvalidSpec::new("workloadRef.name", "a name is required"));
+            }
         }
         if !self.template.is_object() {
             return Err(InvalidSpec::new("template", "a pod template is required"));

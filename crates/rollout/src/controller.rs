@@ -63,6 +63,13 @@ pub fn rollout_resource() -> ApiResource {
     )
 }
 
+fn deployment_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("apps", "v1", "Deployment"),
+        "deployments",
+    )
+}
+
 fn replica_set_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("apps", "v1", "ReplicaSet"),
@@ -245,6 +252,42 @@ impl RolloutController {
                 }
             }
         }));
+        // A Deployment's change (its generation) reaches the Rollouts whose workloadRef names
+        // it. Metadata only: the template is read when the Rollout is reconciled.
+        let trigger = self.trigger.clone();
+        let name = cluster.clone();
+        let store = rollouts.clone();
+        let api: Api<kube::core::PartialObjectMeta<DynamicObject>> =
+            Api::all_with(client.clone(), &deployment_resource());
+        tasks.push(tokio::spawn(async move {
+            let stream = watcher::watcher(api, watcher::Config::default())
+                .default_backoff()
+                .touched_objects();
+            let mut stream = std::pin::pin!(stream);
+            while let Some(event) = stream.next().await {
+                match event {
+                    Ok(deployment) => {
+                        let namespace = deployment.metadata.namespace.unwrap_or_default();
+                        let deployment = deployment.metadata.name.unwrap_or_default();
+                        for rollout in store.state() {
+                            let reference = &rollout.data["spec"]["workloadRef"];
+                            if rollout.metadata.namespace.as_deref() == Some(&namespace)
+                                && reference["kind"] == "Deployment"
+                                && reference["name"] == deployment.as_str()
+                                && let Some(key) = key_of(
+                                    &name,
+                                    &rollout.metadata.namespace,
+                                    &rollout.metadata.name,
+                                )
+                            {
+                                trigger.now(key);
+                            }
+                        }
+                    }
+                    Err(e) => tracing::debug!(cluster = %name, error = %e, "watching Deployments"),
+                }
+            }
+        }));
         let entry = Arc::new(ClusterRollouts {
             client,
             rollouts,
@@ -360,10 +403,43 @@ impl RolloutController {
             .filter_map(|rs| ReplicaSetView::from_object(&to_value(rs, &replica_set_resource())))
             .collect();
         let now = Timestamp::now();
-        let mut decision = decide(&value, &owned, now);
-        self.carry_out(&cluster, key, &mut decision).await?;
-        if let Some(traffic) = decision.traffic.clone()
-            && let Err(message) = self.route(&cluster, key, &value, &traffic).await
+        // With a workloadRef, decisions are taken on the Rollout as the workload completes it.
+        let reference = crate::workload::reference(&value);
+        let workload = match &reference {
+            Some(reference) => self.workload(&cluster, key, reference).await?,
+            None => None,
+        };
+        let resolved = match &reference {
+            Some(reference) => crate::workload::resolve(&value, reference, workload.as_ref()),
+            None => Ok(value.clone()),
+        };
+        let (effective, mut decision) = match resolved {
+            Ok(effective) => {
+                let decision = decide(&effective, &owned, now);
+                (effective, decision)
+            }
+            Err(message) => {
+                let decision = crate::decide::refuse(&value, &owned, now, &message);
+                (value.clone(), decision)
+            }
+        };
+        let collided = self.carry_out(&cluster, key, &mut decision).await?;
+        if collided {
+            // Count the collision (the hash changes with it) and decide again.
+            let mut status = value["status"].clone();
+            if !status.is_object() {
+                status = json!({});
+            }
+            let collisions = status["collisionCount"].as_i64().unwrap_or(0) + 1;
+            tracing::info!(rollout = %key, collisions, "the new ReplicaSet's name is taken; counting a hash collision");
+            status["collisionCount"] = json!(collisions);
+            decision = Decision {
+                status,
+                requeue: Some(CONFLICT_RETRY),
+                ..Decision::default()
+            };
+        } else if let Some(traffic) = decision.traffic.clone()
+            && let Err(message) = self.route(&cluster, key, &effective, &traffic).await
         {
             // The weight did not reach the router: the Rollout stays where it was, and says why.
             tracing::warn!(rollout = %key, error = %message, "traffic routing");
@@ -376,11 +452,31 @@ impl RolloutController {
             decision.status = kept;
             decision.requeue = Some(ROUTER_RETRY);
         }
-        if let Some(at) = crate::restart::pending(&value, now)
+        if !collided
+            && let Some(at) = crate::restart::pending(&effective, now)
             && decision.status["phase"] != "Degraded"
         {
-            self.restart(&cluster, key, &value, at, &mut decision)
+            self.restart(&cluster, key, &effective, at, &mut decision)
                 .await?;
+        }
+        if !collided && let (Some(reference), Some(workload)) = (&reference, &workload) {
+            crate::workload::observe(&mut decision.status, workload);
+            let current = decision.status["currentPodHash"].as_str();
+            let revision = owned
+                .iter()
+                .find(|rs| Some(rs.hash.as_str()) == current)
+                .map(|rs| rs.revision);
+            let replicas = workload["spec"]["replicas"].as_i64().unwrap_or(1);
+            if let Some(replicas) = crate::workload::deployment_replicas(
+                reference,
+                &effective,
+                &decision.status,
+                revision,
+                replicas,
+            ) {
+                self.scale_deployment(&cluster, key, &reference.name, replicas)
+                    .await?;
+            }
         }
         if decision.status != value["status"] {
             let mut next = value.clone();
@@ -439,6 +535,57 @@ impl RolloutController {
             Some(after) => Action::requeue(after.min(RESYNC)),
             None => Action::requeue(RESYNC),
         })
+    }
+
+    /// The object a Rollout's `workloadRef` names, or `None` when it does not exist.
+    async fn workload(
+        &self,
+        cluster: &ClusterRollouts,
+        key: &RolloutKey,
+        reference: &bosun_model::rollout::WorkloadRef,
+    ) -> Result<Option<Value>, RolloutError> {
+        if reference.paths().is_none() {
+            return Ok(None);
+        }
+        let resource = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::try_from(&kube::core::TypeMeta {
+                api_version: reference.api_version.clone(),
+                kind: reference.kind.clone(),
+            })
+            .map_err(|e| RolloutError::Refused(e.to_string()))?,
+            &format!("{}s", reference.kind.to_lowercase()),
+        );
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(cluster.client.clone(), &key.namespace, &resource);
+        let object = api
+            .get_opt(&reference.name)
+            .await
+            .map_err(|e| kube_error(key, e))?;
+        Ok(object.map(|o| to_value(&o, &resource)))
+    }
+
+    /// Sets the replica count of the Deployment a Rollout took over (`workloadRef.scaleDown`).
+    async fn scale_deployment(
+        &self,
+        cluster: &ClusterRollouts,
+        key: &RolloutKey,
+        name: &str,
+        replicas: i64,
+    ) -> Result<(), RolloutError> {
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            cluster.client.clone(),
+            &key.namespace,
+            &deployment_resource(),
+        );
+        tracing::info!(rollout = %key, deployment = %name, replicas, "scaling the referenced Deployment");
+        api.patch(
+            name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"replicas": replicas}})),
+        )
+        .await
+        .map_err(|e| kube_error(key, e))?;
+        Ok(())
     }
 
     /// The API resource of `kind` in `group`, at the version the cluster prefers (Istio and the
@@ -680,12 +827,14 @@ impl RolloutController {
 
     /// Creates, scales and annotates ReplicaSets and points Services, as `decision` says. A
     /// Service that does not exist turns the Rollout Degraded with a message that names it.
+    /// `true` when the new ReplicaSet's name belongs to another owner's ReplicaSet (nothing
+    /// else is done then).
     async fn carry_out(
         &self,
         cluster: &ClusterRollouts,
         key: &RolloutKey,
         decision: &mut Decision,
-    ) -> Result<(), RolloutError> {
+    ) -> Result<bool, RolloutError> {
         let replica_sets: Api<DynamicObject> = Api::namespaced_with(
             cluster.client.clone(),
             &key.namespace,
@@ -705,8 +854,33 @@ impl RolloutController {
             })?;
             match replica_sets.create(&PostParams::default(), &rs).await {
                 Ok(_) => {}
-                // Made by a reconcile whose watch event has not arrived yet.
-                Err(kube::Error::Api(e)) if e.code == 409 => {}
+                Err(kube::Error::Api(e)) if e.code == 409 => {
+                    // Made by a reconcile whose watch event has not arrived yet, or a name
+                    // taken by another owner's ReplicaSet: a collision.
+                    let existing = replica_sets
+                        .get_opt(&name)
+                        .await
+                        .map_err(|e| kube_error(key, e))?;
+                    let ours = existing.is_none_or(|existing| {
+                        existing
+                            .metadata
+                            .owner_references
+                            .iter()
+                            .flatten()
+                            .any(|o| {
+                                Some(&o.uid)
+                                    == rs
+                                        .metadata
+                                        .owner_references
+                                        .as_ref()
+                                        .and_then(|r| r.first())
+                                        .map(|r| &r.uid)
+                            })
+                    });
+                    if !ours {
+                        return Ok(true);
+                    }
+                }
                 Err(e) => return Err(kube_error(key, e)),
             }
         }
@@ -773,7 +947,7 @@ impl RolloutController {
                 .await
                 .map_err(|e| kube_error(key, e))?;
         }
-        Ok(())
+        Ok(false)
     }
 }
 

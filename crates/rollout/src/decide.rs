@@ -211,21 +211,27 @@ impl State {
     }
 }
 
+/// The decision for a Rollout whose spec cannot be acted on: nothing is done, and its status
+/// says why (`InvalidSpec: <message>`, Degraded).
+pub fn refuse(object: &Value, owned: &[ReplicaSetView], now: Timestamp, message: &str) -> Decision {
+    let mut state = State::read(&object["status"]);
+    state.set("Degraded", format!("InvalidSpec: {message}"));
+    Decision {
+        status: write_status(object, now, None, &state, owned, None, None),
+        ..Decision::default()
+    }
+}
+
 /// Decides the next actions of the Rollout `object`, which owns `owned`, at `now`.
 pub fn decide(object: &Value, owned: &[ReplicaSetView], now: Timestamp) -> Decision {
     let status = &object["status"];
     let mut state = State::read(status);
     let spec = match RolloutSpec::from_object(object) {
         Ok(spec) => spec,
-        Err(e) => {
-            state.set("Degraded", format!("InvalidSpec: {e}"));
-            return Decision {
-                status: write_status(object, now, None, &state, owned, None, None),
-                ..Decision::default()
-            };
-        }
+        Err(e) => return refuse(object, owned, now, &e.to_string()),
     };
-    let hash = revision::pod_template_hash(&spec.template);
+    let collisions = status["collisionCount"].as_i64().unwrap_or(0);
+    let hash = revision::pod_template_hash(&spec.template, collisions);
     let mut decision = Decision::default();
     let new_rs = owned.iter().find(|rs| rs.hash == hash);
     if new_rs.is_none() {

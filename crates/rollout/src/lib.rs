@@ -6,6 +6,7 @@
 //!   from per-cluster watch caches and carries a decision out;
 //! - [`actions`]: promote, abort, retry, pause, undo, restart, as the patches Argo's plugin writes;
 //! - [`restart`]: `spec.restartAt`, pods recreated a few at a time;
+//! - [`workload`]: `spec.workloadRef`, the pod template taken from a Deployment;
 //! - [`crds`]: the `argoproj.io` CRDs, installed where missing.
 
 pub mod actions;
@@ -19,6 +20,7 @@ mod replicas;
 pub mod restart;
 pub mod revision;
 pub mod routers;
+mod workload;
 
 pub use actions::{RolloutAction, Target};
 pub use controller::{RolloutController, RolloutError, RolloutEvent, RolloutKey};

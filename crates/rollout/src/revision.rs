@@ -18,8 +18,14 @@ pub const MANAGED_BY_ANNOTATION: &str = "argo-rollouts.argoproj.io/managed-by-ro
 
 /// The hash of a pod template: FNV-1a (32 bits) over its canonical JSON (keys sorted), written
 /// with Kubernetes' "safe" alphabet as Argo writes its hashes (no vowels, no look-alikes).
-pub fn pod_template_hash(template: &Value) -> String {
-    hash_value(template)
+/// `collisions` is `status.collisionCount`: as in Argo (and Deployments), a ReplicaSet name
+/// taken by something else (a Deployment of the same name running the same template, as with
+/// a `workloadRef`) is counted there, and the count goes into the hash.
+pub fn pod_template_hash(template: &Value, collisions: i64) -> String {
+    if collisions == 0 {
+        return hash_value(template);
+    }
+    hash_value(&json!([template, collisions]))
 }
 
 /// The hash of the canary steps (`status.currentStepHash`): a change of steps restarts them.
@@ -167,12 +173,12 @@ mod tests {
             r#"{"spec": {"containers": [{"name": "web", "image": "web:1"}]}, "metadata": {"labels": {"tier": "fe", "app": "web"}}}"#,
         )
         .unwrap();
-        assert_eq!(pod_template_hash(&a), pod_template_hash(&b));
+        assert_eq!(pod_template_hash(&a, 0), pod_template_hash(&b, 0));
         let mut c = a.clone();
         c["spec"]["containers"][0]["image"] = json!("web:2");
-        assert_ne!(pod_template_hash(&a), pod_template_hash(&c));
+        assert_ne!(pod_template_hash(&a, 0), pod_template_hash(&c, 0));
         assert!(
-            pod_template_hash(&a)
+            pod_template_hash(&a, 0)
                 .chars()
                 .all(|ch| "bcdfghjklmnpqrstvwxz2456789".contains(ch))
         );

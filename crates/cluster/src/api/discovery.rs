@@ -117,7 +117,7 @@ pub fn aggregated(registry: &Registry, core: bool) -> Value {
                             if t.status_subresource {
                                 subresources.push(json!({"subresource": "status", "responseKind": kind, "verbs": ["get", "patch", "update"]}));
                             }
-                            if t.scale_subresource {
+                            if t.scale.is_some() {
                                 subresources.push(json!({"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]}));
                             }
                             let mut r = json!({

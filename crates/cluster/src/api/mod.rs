@@ -270,7 +270,7 @@ async fn dispatch(
             let ns = namespace.as_deref().unwrap_or_default();
             match subresource.as_deref() {
                 None | Some("status") => {}
-                Some("scale") if rt.scale_subresource => {
+                Some("scale") if rt.scale.is_some() => {
                     return scale(state, &rt, ns, &name, method, req, body).await;
                 }
                 Some("finalize") if rt.kind == "Namespace" => {}
@@ -567,11 +567,27 @@ async fn scale(
     req: &Request,
     body: Body,
 ) -> ApiResult<Response> {
+    let paths = rt
+        .scale
+        .clone()
+        .ok_or_else(|| ApiError::no_route("scale"))?;
     let to_scale = |o: &Value| -> Value {
-        let selector = crate::selectors::LabelSelector::from_object(&o["spec"]["selector"])
-            .ok()
-            .map(|_| selector_string(&o["spec"]["selector"]))
-            .unwrap_or_default();
+        let selector = match &paths.label_selector {
+            Some(path) => crate::resources::at_path(o, path)
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            None => crate::selectors::LabelSelector::from_object(&o["spec"]["selector"])
+                .ok()
+                .map(|_| selector_string(&o["spec"]["selector"]))
+                .unwrap_or_default(),
+        };
+        let spec_replicas = crate::resources::at_path(o, &paths.spec_replicas)
+            .as_i64()
+            .unwrap_or(1);
+        let status_replicas = crate::resources::at_path(o, &paths.status_replicas)
+            .as_i64()
+            .unwrap_or(0);
         json!({
             "kind": "Scale",
             "apiVersion": "autoscaling/v1",
@@ -582,8 +598,8 @@ async fn scale(
                 "resourceVersion": o["metadata"]["resourceVersion"],
                 "creationTimestamp": o["metadata"]["creationTimestamp"],
             },
-            "spec": {"replicas": o["spec"]["replicas"].as_i64().unwrap_or(1)},
-            "status": {"replicas": o["status"]["replicas"].as_i64().unwrap_or(0), "selector": selector},
+            "spec": {"replicas": spec_replicas},
+            "status": {"replicas": status_replicas, "selector": selector},
         })
     };
     if *method == Method::GET {
@@ -612,7 +628,7 @@ async fn scale(
             .as_i64()
             .ok_or_else(|| ApiError::bad_request("Scale spec.replicas must be an integer"))?;
         let mut next = live.clone();
-        next["spec"]["replicas"] = json!(replicas);
+        crate::resources::set_at_path(&mut next, &paths.spec_replicas, json!(replicas));
         Ok(next)
     })?;
     Ok(json_response(StatusCode::OK, &to_scale(&updated)))

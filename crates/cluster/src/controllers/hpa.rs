@@ -1,8 +1,10 @@
-//! HorizontalPodAutoscaler status only: the local cluster serves no metrics, so an HPA never
-//! scales. It reports the target's current replicas, a desired count equal to that count held
-//! within [minReplicas, maxReplicas], and conditions that say why: `AbleToScale` (the target's
-//! scale could be read), `ScalingActive=False` (no metrics), `ScalingLimited` (the current count
-//! is outside the bounds).
+//! HorizontalPodAutoscaler: the local cluster serves no resource metrics, so an HPA only does
+//! what a real one does before it reads metrics — holds its target within [minReplicas,
+//! maxReplicas] (Kubernetes' "Current number of replicas below Spec.MinReplicas" rescale),
+//! through the target's `/scale` paths, so a Deployment or a custom resource with a scale
+//! subresource (an Argo Rollout) is scaled alike. It reports the target's current replicas
+//! (the scale's status, e.g. a Rollout's `status.HPAReplicas`), the desired count, and
+//! conditions that say why: `AbleToScale`, `ScalingActive=False` (no metrics), `ScalingLimited`.
 
 use std::time::Duration;
 
@@ -11,6 +13,7 @@ use serde_json::{Value, json};
 use super::runner::{Key, Reconciler, event_key, is_type};
 use super::{builtin, conditions, controller_write};
 use crate::objects::{name_of, namespace_of, now};
+use crate::resources::{ResourceType, ScalePaths, at_path, set_at_path};
 use crate::server::Shared;
 use crate::store::{EventType, WatchEvent};
 
@@ -20,14 +23,14 @@ pub async fn run(state: Shared) {
 
 struct AutoscalerStatus;
 
-/// The plural of a scale target kind the cluster simulates.
-fn target_plural(kind: &str) -> Option<&'static str> {
-    match kind {
-        "Deployment" => Some("deployments"),
-        "StatefulSet" => Some("statefulsets"),
-        "ReplicaSet" => Some("replicasets"),
-        _ => None,
-    }
+/// The scale target's type and scale paths, by `scaleTargetRef`'s apiVersion and kind.
+fn target_type(state: &Shared, target_ref: &Value) -> Option<(ResourceType, ScalePaths)> {
+    let rt = state.objects.registry.by_kind(
+        target_ref["apiVersion"].as_str().unwrap_or_default(),
+        target_ref["kind"].as_str().unwrap_or_default(),
+    )?;
+    let paths = rt.scale.clone()?;
+    Some((rt, paths))
 }
 
 fn condition(kind: &str, ok: bool, reason: &str, message: &str) -> Value {
@@ -44,7 +47,15 @@ impl Reconciler for AutoscalerStatus {
             return vec![event_key(event)];
         }
         let kind = event.object["kind"].as_str().unwrap_or_default();
-        if event.gr.group != "apps" || target_plural(kind).is_none() {
+        let scalable = state
+            .objects
+            .registry
+            .by_kind(
+                event.object["apiVersion"].as_str().unwrap_or_default(),
+                kind,
+            )
+            .is_some_and(|rt| rt.scale.is_some());
+        if !scalable {
             return Vec::new();
         }
         // The HPAs in the namespace that target this object.
@@ -77,14 +88,11 @@ impl Reconciler for AutoscalerStatus {
         let hpas = builtin(state, "autoscaling", "v2", "horizontalpodautoscalers");
         let hpa = state.objects.get(&hpas, &key.0, &key.1).ok()?;
         let target_ref = &hpa["spec"]["scaleTargetRef"];
-        let target =
-            target_plural(target_ref["kind"].as_str().unwrap_or_default()).and_then(|plural| {
-                let rt = builtin(state, "apps", "v1", plural);
-                state
-                    .objects
-                    .get(&rt, &key.0, target_ref["name"].as_str().unwrap_or_default())
-                    .ok()
-            });
+        let target_name = target_ref["name"].as_str().unwrap_or_default();
+        let target = target_type(state, target_ref).and_then(|(rt, paths)| {
+            let object = state.objects.get(&rt, &key.0, target_name).ok()?;
+            Some((rt, paths, object))
+        });
         let mut status = hpa["status"].clone();
         if !status.is_object() {
             status = json!({});
@@ -109,9 +117,28 @@ impl Reconciler for AutoscalerStatus {
                     ),
                 );
             }
-            Some(target) => {
-                let current = target["status"]["replicas"].as_i64().unwrap_or(0);
-                let desired = current.clamp(min, max.max(min));
+            Some((rt, paths, target)) => {
+                let spec = at_path(&target, &paths.spec_replicas).as_i64().unwrap_or(1);
+                let current = at_path(&target, &paths.status_replicas)
+                    .as_i64()
+                    .unwrap_or(0);
+                let desired = spec.clamp(min, max.max(min));
+                // Scaling to zero turns the HPA off, as in Kubernetes.
+                if desired != spec && spec != 0 {
+                    let _ = state.objects.modify(
+                        &rt,
+                        &key.0,
+                        target_name,
+                        None,
+                        &controller_write(),
+                        |live| {
+                            let mut next = live.clone();
+                            set_at_path(&mut next, &paths.spec_replicas, json!(desired));
+                            Ok(next)
+                        },
+                    );
+                    status["lastScaleTime"] = json!(now());
+                }
                 status["currentReplicas"] = json!(current);
                 status["desiredReplicas"] = json!(desired);
                 conditions::set(
@@ -132,14 +159,14 @@ impl Reconciler for AutoscalerStatus {
                         "the HPA was unable to compute the replica count: the simulated cluster serves no metrics",
                     ),
                 );
-                let limited = if current < min {
+                let limited = if spec < min {
                     condition(
                         "ScalingLimited",
                         true,
                         "TooFewReplicas",
                         "the desired replica count is less than the minimum replica count",
                     )
-                } else if current > max {
+                } else if spec > max {
                     condition(
                         "ScalingLimited",
                         true,
