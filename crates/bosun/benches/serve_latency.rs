@@ -12,11 +12,11 @@
 
 mod common;
 
-use common::{git, median, start_server, tools};
+use common::{Process, git, median, start_server, tools};
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::ConfigMap;
@@ -24,15 +24,6 @@ use kube::Api;
 
 const SECRET: &str = "bench-webhook-secret";
 const TOKEN: &str = "bench-admin-token-0123456789";
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn write_objects(dir: &Path, n: usize, value: &str) {
     let mut yaml = String::new();

@@ -23,13 +23,13 @@
 
 mod common;
 
-use common::{free_port, git};
+use common::{Process, clk_tck, git, start_cluster, usage};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -41,15 +41,6 @@ use tokio::net::{TcpListener, TcpStream};
 
 const TOKEN: &str = "bench-admin-token-0123456789";
 const NAMESPACE: &str = "bench";
-
-struct Process(Child);
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 // ---------------------------------------------------------------------------------------------
 // Counting proxy: parses the client → server direction of each HTTP/1.1 connection (request
@@ -230,25 +221,6 @@ async fn connection(
 // ---------------------------------------------------------------------------------------------
 // The workload.
 
-fn start_cluster(bosun: &Path, dir: &Path) -> (Process, u16, PathBuf) {
-    let port = free_port();
-    let kubeconfig = dir.join("kubeconfig");
-    let child = Command::new(bosun)
-        .args(["cluster", "up", "--port", &port.to_string(), "--kubeconfig"])
-        .arg(&kubeconfig)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start bosun cluster up");
-    let process = Process(child);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() || !kubeconfig.exists() {
-        assert!(Instant::now() < deadline, "cluster did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    (process, port, kubeconfig)
-}
-
 fn objects(i: usize, trivial: bool) -> String {
     let cm = format!(
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: app-{i}, namespace: {NAMESPACE}}}\ndata: {{index: \"{i}\"}}\n"
@@ -334,34 +306,6 @@ fn write_workload(dir: &Path, n: usize, trivial: bool, refresh: &str) -> PathBuf
     config
 }
 
-/// Peak RSS (MiB) and CPU seconds (user + system) of a process.
-fn usage(pid: u32, clk_tck: f64) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let hwm_kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> = stat
-        .rsplit_once(") ")
-        .map(|(_, rest)| rest.split_whitespace().collect())
-        .unwrap_or_default();
-    let ticks = |i: usize| -> f64 { fields.get(i).and_then(|v| v.parse().ok()).unwrap_or(0.0) };
-    (hwm_kib / 1024.0, (ticks(11) + ticks(12)) / clk_tck)
-}
-
-fn clk_tck() -> f64 {
-    Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100.0)
-}
-
 /// Sum of the samples of a metric family whose line starts with `prefix` (labels ignored).
 fn metric(text: &str, prefix: &str) -> f64 {
     text.lines()
@@ -425,7 +369,8 @@ async fn run(settings: &Settings, label: &str, bosun: &Path, n: usize) -> Run {
         trivial,
         &format!("{}s", settings.refresh.as_secs()),
     );
-    let (_cluster, port, kubeconfig) = start_cluster(&settings.cluster_bin, dir.path());
+    let cluster = start_cluster(&settings.cluster_bin, dir.path());
+    let (port, kubeconfig) = (cluster.port(), cluster.kubeconfig.clone());
 
     // The namespace every Application shares, created directly (not through the proxy).
     let kube_config = kube::Config::from_custom_kubeconfig(

@@ -1814,6 +1814,43 @@ async fn a_restart_during_a_timed_pause_keeps_its_clock() {
         let view = env.rollout("web");
         view["summary"]["phase"] == "Healthy" && Env::revisions(&view) == vec![(1, 0), (2, 5)]
     });
+    // The pause was not cut short by the restart (a restarted server that decided before its
+    // caches were filled saw no ReplicaSets and started the revision over).
+    let started: jiff::Timestamp = started.as_str().unwrap().parse().unwrap();
+    assert!(
+        jiff::Timestamp::now() >= started + jiff::SignedDuration::from_secs(8),
+        "the 8 s pause that began at {started} ended early"
+    );
+
+    // A third image aborted at its pause, and the server killed right after the abort: the
+    // restarted server finishes the abort (the abort lives in the Rollout's status, not in the
+    // process).
+    write(&env.repo, "web/rollout.yaml", &timed("web:3"));
+    env.commit("web:3");
+    let out = env.bosun(DEPLOYER, &["app", "refresh", "web"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(90, "the third revision paused", || {
+        let view = env.rollout("web");
+        view["summary"]["phase"] == "Paused"
+            && Env::revisions(&view) == vec![(1, 0), (2, 4), (3, 1)]
+    });
+    let out = env.bosun(DEPLOYER, &["rollout", "abort", "web"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.kill_server();
+    env.serve("1h");
+    env.eventually(90, "the abort finished by the restarted server", || {
+        let view = env.rollout("web");
+        view["summary"]["phase"] == "Degraded"
+            && Env::revisions(&view) == vec![(1, 0), (2, 5), (3, 0)]
+    });
 }
 
 /// A CRD of `group`/`kind` that keeps whatever it is given (the routing kinds of Istio and the

@@ -35,6 +35,10 @@ pub struct UpArgs {
     /// Close every watch stream after this many seconds (0: never).
     #[arg(long, default_value_t = 0)]
     pub fault_drop_watch_after: u64,
+    /// Simulated requests per second to each Service with ready endpoints, served at /metrics
+    /// (a Service's annotation bosun.dev/simulated-requests-per-second overrides it; 0: none).
+    #[arg(long, default_value_t = 10.0)]
+    pub requests_per_second: f64,
 }
 
 pub fn up(args: UpArgs) -> anyhow::Result<()> {
@@ -52,6 +56,7 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
         data_dir: args.data.clone(),
         nodes: args.nodes.max(1),
         faults,
+        requests_per_second: args.requests_per_second.max(0.0),
         ..ClusterConfig::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -18,4 +18,5 @@ pub mod selectors;
 pub mod server;
 pub mod status;
 pub mod store;
+pub mod traffic;
 pub mod validate;

@@ -19,6 +19,7 @@ use crate::requests::{RequestLog, RequestRecord};
 use crate::resources::Registry;
 use crate::status::ApiError;
 use crate::store::Store;
+use crate::traffic::Traffic;
 use crate::{api, controllers};
 
 /// How the cluster is started.
@@ -34,6 +35,8 @@ pub struct ClusterConfig {
     pub history_limit: usize,
     pub faults: FaultConfig,
     pub timing: controllers::Timing,
+    /// Simulated requests per second to each Service with ready endpoints (see `traffic`).
+    pub requests_per_second: f64,
 }
 
 impl Default for ClusterConfig {
@@ -45,6 +48,7 @@ impl Default for ClusterConfig {
             history_limit: 100_000,
             faults: FaultConfig::default(),
             timing: controllers::Timing::default(),
+            requests_per_second: 10.0,
         }
     }
 }
@@ -56,6 +60,8 @@ pub struct ClusterState {
     /// The most recent requests and their users, served at `/admin/requests`.
     pub requests: RequestLog,
     pub timing: controllers::Timing,
+    /// The simulated requests to Services, served at `/metrics`.
+    pub traffic: Arc<Traffic>,
     /// Becomes true when the cluster stops, so long-lived watch streams end with it.
     pub stopping: watch::Receiver<bool>,
 }
@@ -101,10 +107,12 @@ pub async fn start(config: ClusterConfig) -> anyhow::Result<RunningCluster> {
         faults: Arc::new(Faults::new(config.faults.clone())),
         requests: RequestLog::default(),
         timing: config.timing.clone(),
+        traffic: Arc::new(Traffic::new(config.requests_per_second)),
         stopping: stopping.clone(),
     });
     let mut controller_tasks = tokio::task::JoinSet::new();
     controllers::start(state.clone(), config.nodes, &mut controller_tasks);
+    controller_tasks.spawn(crate::traffic::run(state.clone(), state.traffic.clone()));
 
     let api_routes = Router::new()
         .route("/api", any(api::handle))
@@ -122,6 +130,7 @@ pub async fn start(config: ClusterConfig) -> anyhow::Result<RunningCluster> {
         .route("/readyz", get(|| async { "ok" }))
         .route("/admin/faults", get(get_faults).put(put_faults))
         .route("/admin/requests", get(get_requests))
+        .route("/metrics", get(metrics))
         .route("/openapi/v3", get(openapi_root))
         .route("/openapi/v3/{*gv}", get(openapi_group_version))
         .merge(api_routes)
@@ -153,6 +162,18 @@ pub async fn start(config: ClusterConfig) -> anyhow::Result<RunningCluster> {
         server,
         controllers: controller_tasks,
     })
+}
+
+/// The simulated traffic in Prometheus' text format, for a Prometheus to scrape.
+async fn metrics(State(state): State<Shared>) -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.traffic.exposition(),
+    )
+        .into_response()
 }
 
 /// Applies the configured faults to API requests (never to /admin, so tests can always heal).

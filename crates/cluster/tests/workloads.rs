@@ -934,3 +934,92 @@ async fn many_deployments_settle_and_go_quiet() {
     );
     c.shutdown().await;
 }
+
+/// Simulated traffic: a canary Ingress (NGINX's annotations) sends 20 % to the canary Service,
+/// the stable Ingress of the same host the rest; each Service's requests go to its ready pods,
+/// and a pod answers 500 as often as its `SIMULATED_ERROR_RATE` says. Counted exactly (a
+/// `Traffic` of the test's own, advanced by hand, so the cluster's clock adds nothing).
+#[tokio::test]
+async fn services_receive_simulated_traffic_by_router_weight_and_pod_behaviour() {
+    let c = cluster(1).await;
+    let deployments = rt(&c, "apps", "v1", "deployments");
+    let services = rt(&c, "", "v1", "services");
+    let ingresses = rt(&c, "networking.k8s.io", "v1", "ingresses");
+    let endpoints = rt(&c, "", "v1", "endpoints");
+    let mut good = deployment("good", 2, "shop:1", json!({}));
+    good["spec"]["template"]["spec"]["containers"][0]["env"] =
+        json!([{"name": "SIMULATED_LATENCY_MS", "value": "30"}]);
+    let mut bad = deployment("bad", 1, "shop:2", json!({}));
+    bad["spec"]["template"]["spec"]["containers"][0]["env"] =
+        json!([{"name": "SIMULATED_ERROR_RATE", "value": "50%"}]);
+    for d in [good, bad] {
+        c.state
+            .objects
+            .create(&deployments, "default", d, &client())
+            .unwrap();
+    }
+    for (name, app) in [("shop-stable", "good"), ("shop-canary", "bad")] {
+        let svc = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+            "spec": {"selector": {"app": app}, "ports": [{"port": 80}]}});
+        c.state
+            .objects
+            .create(&services, "default", svc, &client())
+            .unwrap();
+    }
+    let ingress = |name: &str, service: &str, annotations: Value| {
+        json!({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+            "metadata": {"name": name, "annotations": annotations},
+            "spec": {"ingressClassName": "nginx", "rules": [{"host": "shop.example", "http": {"paths": [
+                {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": service, "port": {"number": 80}}}}]}}]}})
+    };
+    for i in [
+        ingress("shop", "shop-stable", json!({})),
+        ingress(
+            "shop-canary",
+            "shop-canary",
+            json!({"nginx.ingress.kubernetes.io/canary": "true", "nginx.ingress.kubernetes.io/canary-weight": "20"}),
+        ),
+    ] {
+        c.state
+            .objects
+            .create(&ingresses, "default", i, &client())
+            .unwrap();
+    }
+    for (name, n) in [("shop-stable", 2), ("shop-canary", 1)] {
+        wait_for("ready endpoints", || {
+            let e = get(&c, &endpoints, "default", name)?;
+            (e["subsets"][0]["addresses"].as_array()?.len() == n).then_some(())
+        })
+        .await;
+    }
+    let traffic = bosun_cluster::traffic::Traffic::new(10.0);
+    traffic.advance(&c.state, Duration::from_secs(10));
+    let text = traffic.exposition();
+    let sum = |service: &str, status: &str| -> f64 {
+        text.lines()
+            .filter(|l| {
+                l.starts_with("http_requests_total{")
+                    && l.contains(&format!("service=\"{service}\""))
+                    && l.contains(&format!("status=\"{status}\""))
+            })
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum()
+    };
+    // 10 requests/s for 10 s: 80 % to the stable (2 pods), 20 % to the canary (half of them 500).
+    assert_eq!(sum("shop-stable", "200"), 80.0, "{text}");
+    assert_eq!(sum("shop-stable", "500"), 0.0, "{text}");
+    assert_eq!(sum("shop-canary", "200"), 10.0, "{text}");
+    assert_eq!(sum("shop-canary", "500"), 10.0, "{text}");
+    // The stable's 30 ms land in the 0.05 s bucket and above, none below.
+    let bucket = |le: &str| -> f64 {
+        text.lines()
+            .filter(|l| {
+                l.contains("service=\"shop-stable\"") && l.contains(&format!("le=\"{le}\""))
+            })
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum()
+    };
+    assert_eq!(bucket("0.025"), 0.0, "{text}");
+    assert_eq!(bucket("0.05"), 80.0, "{text}");
+    assert!(text.contains("# TYPE http_request_duration_seconds histogram"));
+}

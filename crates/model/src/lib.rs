@@ -10,6 +10,7 @@
 //! - [`config::BosunConfig`]: clusters and repository credentials (`bosun.yaml`), and
 //!   [`serve`]: what `bosun serve` reads from it (Application sources, tokens, webhook secret).
 
+pub mod analysis;
 pub mod application;
 pub mod argo;
 pub mod config;

@@ -386,6 +386,13 @@ impl RolloutController {
 
     async fn reconcile(&self, key: &RolloutKey) -> Result<Action, RolloutError> {
         let cluster = self.cluster(&key.cluster)?;
+        // Decisions read both caches: before their first list is in, a Rollout would look as if
+        // it owned no ReplicaSet (a restarted server would start its revision over).
+        if cluster.rollouts.wait_until_ready().await.is_err()
+            || cluster.replica_sets.wait_until_ready().await.is_err()
+        {
+            return Ok(Action::await_change());
+        }
         let Some(object) = find(&cluster.rollouts, key) else {
             return Ok(Action::await_change());
         };

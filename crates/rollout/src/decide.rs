@@ -362,8 +362,15 @@ fn progress_deadline(
         || counted("replicas", sum(|rs| rs.current))
         || counted("availableReplicas", sum(|rs| rs.available))
         || counted("updatedReplicas", new.current);
-    if moved || state.phase != "Progressing" || state.progress_at.is_none() {
+    // The clock restarts on progress and on a resume (a fresh wait); outside Progressing it
+    // stands still, so that a settled Rollout's status is a fixed point (a clock written on every
+    // reconcile would be a write, a watch event and a reconcile again).
+    let resumed = status["phase"] == "Paused" && state.phase == "Progressing";
+    if moved || resumed || state.progress_at.is_none() {
         state.progress_at = Some(now);
+        return;
+    }
+    if state.phase != "Progressing" {
         return;
     }
     let deadline = Duration::from_secs(spec.progress_deadline_seconds.unwrap_or(600).max(0) as u64);
@@ -1263,6 +1270,23 @@ mod tests {
         let hash = w.status("currentPodHash").as_str().unwrap().to_string();
         assert_eq!(w.services["web-canary"], hash);
         assert_eq!(w.services["web-stable"], hash);
+    }
+
+    /// A settled Rollout decided again later writes nothing: its status is a fixed point, or
+    /// every reconcile would write, and every write's watch event would reconcile again.
+    #[test]
+    fn a_settled_rollout_is_decided_into_the_same_status() {
+        let mut w = canary(json!([{"setWeight": 20}, {"pause": {}}]));
+        w.settle();
+        let healthy = w.rollout["status"].clone();
+        w.advance(30);
+        assert_eq!(decide(&w.rollout, &w.rss, w.now).status, healthy);
+        w.image("web:2");
+        w.settle();
+        assert_eq!(w.status("phase"), "Paused");
+        let paused = w.rollout["status"].clone();
+        w.advance(30);
+        assert_eq!(decide(&w.rollout, &w.rss, w.now).status, paused);
     }
 
     #[test]

@@ -30,9 +30,15 @@ pub fn free_port() -> u16 {
 
 /// Starts a local cluster on a free loopback port, its kubeconfig in `dir`.
 pub fn start_server(dir: &Path) -> Server {
+    start_cluster(Path::new(env!("CARGO_BIN_EXE_bosun")), dir)
+}
+
+/// Starts `bosun cluster up` of the binary `bosun` on a free loopback port, its kubeconfig in
+/// `dir`.
+pub fn start_cluster(bosun: &Path, dir: &Path) -> Server {
     let port = free_port();
     let kubeconfig = dir.join("kubeconfig");
-    let child = Command::new(env!("CARGO_BIN_EXE_bosun"))
+    let child = Command::new(bosun)
         .args(["cluster", "up", "--port", &port.to_string(), "--kubeconfig"])
         .arg(&kubeconfig)
         .stdout(Stdio::null())
@@ -50,6 +56,50 @@ pub fn start_server(dir: &Path) -> Server {
         url,
         kubeconfig,
     }
+}
+
+impl Server {
+    pub fn port(&self) -> u16 {
+        self.url.rsplit(':').next().unwrap().parse().unwrap()
+    }
+}
+
+/// A child process, killed when dropped.
+pub struct Process(pub Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Peak RSS (MiB) and CPU seconds (user + system) of a process.
+pub fn usage(pid: u32, clk_tck: f64) -> (f64, f64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let hwm_kib: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(") ")
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| -> f64 { fields.get(i).and_then(|v| v.parse().ok()).unwrap_or(0.0) };
+    (hwm_kib / 1024.0, (ticks(11) + ticks(12)) / clk_tck)
+}
+
+pub fn clk_tck() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok())
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(100.0)
 }
 
 /// `$BOSUN_TOOLS` or `~/.cache/bosun-tools` (kubectl and helm from scripts/install-test-deps).

@@ -1,0 +1,6 @@
+//! Argo Rollouts' analysis, run by bosun: an AnalysisRun's metrics measured by their providers,
+//! judged by Argo's expression language, and counted against their limits as Argo does.
+
+pub mod assess;
+pub mod condition;
+pub mod phase;
