@@ -529,8 +529,30 @@ pub struct RolloutView {
     #[schema(value_type = Vec<Object>)]
     pub steps: Vec<Value>,
     pub revisions: Vec<RolloutRevision>,
+    /// The AnalysisRuns the Rollout owns, oldest first.
+    #[serde(default)]
+    pub analysis_runs: Vec<AnalysisRunSummary>,
     #[schema(value_type = Object)]
     pub object: Value,
+}
+
+/// One AnalysisRun of a Rollout: where it runs, its phase and every metric's measurements (in
+/// Argo's `status.metricResults` shape).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AnalysisRunSummary {
+    pub name: String,
+    /// `Step` or `Background` (the run's `rollout-type` label).
+    pub rollout_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_index: Option<u64>,
+    /// The revision's pod-template hash it judges.
+    pub pod_template_hash: String,
+    pub phase: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+    #[schema(value_type = Vec<Object>)]
+    pub metric_results: Vec<Value>,
 }
 
 /// The body of `POST /api/v1/rollouts/{cluster}/{namespace}/{name}/undo` (optional).

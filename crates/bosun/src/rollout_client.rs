@@ -185,6 +185,49 @@ fn print_view(view: &RolloutView) {
             rows
         )
     );
+    if !view.analysis_runs.is_empty() {
+        println!("Analysis runs:");
+        for run in &view.analysis_runs {
+            let at = match run.step_index {
+                Some(i) => format!("step {i}"),
+                None => run.rollout_type.to_lowercase(),
+            };
+            println!(
+                "  {} ({at}, revision {}): {}{}",
+                run.name,
+                run.pod_template_hash,
+                run.phase,
+                if run.message.is_empty() {
+                    String::new()
+                } else {
+                    format!(" — {}", run.message)
+                }
+            );
+            for metric in &run.metric_results {
+                let values: Vec<String> = metric["measurements"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|m| {
+                        let value = m["value"].as_str().unwrap_or_default();
+                        let phase = m["phase"].as_str().unwrap_or_default();
+                        if value.is_empty() {
+                            phase.to_string()
+                        } else {
+                            format!("{value} {phase}")
+                        }
+                    })
+                    .collect();
+                println!(
+                    "    {}: {} ({} measured: {})",
+                    metric["name"].as_str().unwrap_or_default(),
+                    metric["phase"].as_str().unwrap_or_default(),
+                    metric["count"].as_i64().unwrap_or(0) + metric["error"].as_i64().unwrap_or(0),
+                    values.join(", ")
+                );
+            }
+        }
+    }
 }
 
 /// POSTs `action` for the Rollout `which` names; the answer is the Rollout after it.

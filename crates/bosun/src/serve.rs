@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
+use bosun_analysis::controller::AnalysisController;
 use bosun_controller::catalog::CatalogSource;
 use bosun_controller::metrics::Metrics;
 use bosun_controller::{Controller, ControllerSettings};
@@ -118,13 +119,20 @@ pub async fn prepare(
     // Every cluster the Applications reach: its Rollouts are driven by bosun (CRDs installed
     // before the cluster is first compared, so a synced Rollout is served at once).
     let rollouts = RolloutController::new(metrics.runtime.clone(), 8);
+    // AnalysisRuns: measured by their own controller, read by the Rollouts that own them.
+    let analysis = AnalysisController::new(metrics.runtime.clone(), 8);
+    rollouts.with_analysis(analysis.clone());
     {
         let rollouts = Arc::downgrade(&rollouts);
+        let analysis = Arc::downgrade(&analysis);
         engine.on_connect(Arc::new(move |cluster, client| {
-            let rollouts = rollouts.clone();
+            let (rollouts, analysis) = (rollouts.clone(), analysis.clone());
             Box::pin(async move {
                 if let Some(rollouts) = rollouts.upgrade() {
-                    rollouts.add_cluster(cluster, client).await;
+                    rollouts.add_cluster(cluster.clone(), client.clone()).await;
+                }
+                if let Some(analysis) = analysis.upgrade() {
+                    analysis.add_cluster(cluster, client).await;
                 }
             })
         }));

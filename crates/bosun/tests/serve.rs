@@ -2053,3 +2053,191 @@ async fn a_rollout_takes_over_a_deployment_and_is_scaled_by_an_hpa() {
     });
     assert_eq!(get(&env, "deployment")["spec"]["replicas"], 0);
 }
+
+/// A real Prometheus (Debian's `prometheus`, installed by scripts/install-tools) scraping the
+/// local cluster's simulated traffic every second, on a free loopback port; stopped on drop.
+struct Prometheus {
+    child: Child,
+    url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prometheus {
+    fn start(cluster_url: &str) -> Prometheus {
+        let dir = tempfile::tempdir().unwrap();
+        let target = cluster_url.trim_start_matches("http://");
+        std::fs::write(
+            dir.path().join("prometheus.yml"),
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n- job_name: bosun-cluster\n  static_configs:\n  - targets: ['{target}']\n"
+            ),
+        )
+        .unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new("prometheus")
+            .arg(format!(
+                "--config.file={}",
+                dir.path().join("prometheus.yml").display()
+            ))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.path().join("data").display()
+            ))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("prometheus.log")).unwrap())
+            .spawn()
+            .expect("prometheus (Debian package `prometheus`; scripts/install-tools installs it)");
+        let prometheus = Prometheus {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let ready = Command::new("curl")
+                .args(["-sf", &format!("{}/-/ready", prometheus.url)])
+                .stdout(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if ready {
+                return prometheus;
+            }
+            assert!(Instant::now() < deadline, "Prometheus did not become ready");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// The seeds' canary judged by the seeds' success-rate query on a real Prometheus, narrowed to
+/// the canary's pods (`podTemplateHashValue: Latest`) and to a short window for a test: the pods'
+/// answers come from the local cluster's simulated traffic.
+fn analysed_rollout_yaml(image: &str, error_rate: &str) -> String {
+    format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n  name: success-rate\nspec:\n  args:\n  - name: service-name\n  - name: canary-hash\n  metrics:\n  - name: success-rate\n    initialDelay: 4s\n    interval: 2s\n    count: 3\n    failureLimit: 1\n    successCondition: result[0] >= 0.99\n    provider:\n      prometheus:\n        address: {{{{PROMETHEUS}}}}\n        query: |\n          sum(rate(http_requests_total{{\n            service=\"{{{{args.service-name}}}}\", rollouts_pod_template_hash=\"{{{{args.canary-hash}}}}\",\n            status=~\"2..\"\n          }}[20s])) /\n          sum(rate(http_requests_total{{\n            service=\"{{{{args.service-name}}}}\", rollouts_pod_template_hash=\"{{{{args.canary-hash}}}}\"\n          }}[20s]))\n---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n  replicas: 5\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n      - name: web\n        image: {image}\n        env:\n        - name: SIMULATED_ERROR_RATE\n          value: \"{error_rate}\"\n  strategy:\n    canary:\n      steps:\n      - setWeight: 20\n      - analysis:\n          templates:\n          - templateName: success-rate\n          args:\n          - name: service-name\n            value: web\n          - name: canary-hash\n            valueFrom:\n              podTemplateHashValue: Latest\n      - setWeight: 60\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: {{app: web}}\n  ports:\n  - port: 80\n"
+    )
+}
+
+/// Analysis on a real Prometheus: a good version passes its analysis step and walks to 100 %;
+/// a version that answers 30 % of its requests with 500 fails `result[0] >= 0.99` and is
+/// aborted by bosun itself, everything back on the stable, the Rollout and the Application
+/// Degraded with the failing metric in the message; the AnalysisRuns are real objects with
+/// Argo's status and measurements.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_is_judged_by_prometheus_and_a_bad_version_is_rolled_back() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    let prometheus = Prometheus::start(&env.cluster.as_ref().unwrap().url());
+    let yaml = |image: &str, errors: &str| {
+        analysed_rollout_yaml(image, errors).replace("{{PROMETHEUS}}", &prometheus.url)
+    };
+    write(&env.repo, "web/all.yaml", &yaml("web:1", "0"));
+    env.commit("a rollout judged by prometheus");
+    env.app("web", "web", "web", AUTO);
+    env.serve("1h");
+    env.eventually(90, "the first revision Healthy", || {
+        env.rollout("web")["summary"]["phase"] == "Healthy"
+    });
+
+    // A good version: its run measures 1.0 three times and the canary walks on.
+    write(&env.repo, "web/all.yaml", &yaml("web:2", "0"));
+    env.commit("web:2");
+    let out = env.bosun(DEPLOYER, &["app", "refresh", "web"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(120, "the good version through its analysis", || {
+        let view = env.rollout("web");
+        view["summary"]["phase"] == "Healthy" && Env::revisions(&view) == vec![(1, 0), (2, 5)]
+    });
+    let view = env.rollout("web");
+    let run = &view["analysisRuns"][0];
+    assert_eq!(run["phase"], "Successful", "{run}");
+    assert_eq!(run["rolloutType"], "Step");
+    assert_eq!(run["stepIndex"], 1);
+    let metric = &run["metricResults"][0];
+    assert_eq!(metric["count"], 3, "{metric}");
+    // (A first measurement may find no data yet: an Error, retried, never a pass.)
+    for m in metric["measurements"].as_array().unwrap() {
+        match m["phase"].as_str().unwrap() {
+            "Successful" => assert_eq!(m["value"], "[1]", "{metric}"),
+            "Error" => assert!(
+                m["message"].as_str().unwrap().contains("no data returned"),
+                "{metric}"
+            ),
+            other => panic!("a {other} measurement of the good version: {metric}"),
+        }
+    }
+    let out = env.kubectl(&["get", "analysisruns.argoproj.io", "-n", "web", "-o", "json"]);
+    let runs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(runs["items"][0]["status"]["phase"], "Successful");
+    assert!(
+        runs["items"][0]["status"]["metricResults"][0]["metadata"]["ResolvedPrometheusQuery"]
+            .as_str()
+            .unwrap()
+            .contains(&format!(
+                "rollouts_pod_template_hash=\"{}\"",
+                view["summary"]["stableHash"].as_str().unwrap()
+            )),
+        "the canary's hash reached the query"
+    );
+
+    // A bad version: 30 % errors on the canary; two failed measurements > failureLimit 1.
+    write(&env.repo, "web/all.yaml", &yaml("web:3", "0.3"));
+    env.commit("web:3");
+    let out = env.bosun(DEPLOYER, &["app", "refresh", "web"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(120, "the bad version aborted by its analysis", || {
+        let view = env.rollout("web");
+        view["summary"]["phase"] == "Degraded"
+            && Env::revisions(&view) == vec![(1, 0), (2, 5), (3, 0)]
+    });
+    let view = env.rollout("web");
+    let message = view["summary"]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("RolloutAborted: Rollout aborted update to revision 3: Step-based analysis phase error/failed: Metric \"success-rate\" assessed Failed due to failed (2) > failureLimit (1)"),
+        "{message}"
+    );
+    let run = view["analysisRuns"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(run["phase"], "Failed", "{run}");
+    let values: Vec<&str> = run["metricResults"][0]["measurements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["value"].as_str())
+        .collect();
+    assert!(
+        values.iter().any(|v| v.starts_with("[0.7")),
+        "the canary's success rate is measured as 0.7: {values:?}"
+    );
+    env.eventually(60, "the Application Degraded", || {
+        env.app_json("web")["status"]["health"]["status"] == "Degraded"
+    });
+    let out = env.bosun(ADMIN, &["rollout", "get", "web"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("Analysis runs:") && text.contains("success-rate: Failed"),
+        "{text}"
+    );
+}

@@ -107,6 +107,16 @@ pub struct Canary {
     pub dynamic_stable_scale: bool,
 }
 
+impl Canary {
+    /// `analysis.startingStep`: the step from which background analysis runs (default 0).
+    pub fn analysis_starting_step(&self) -> usize {
+        self.analysis
+            .as_ref()
+            .and_then(|a| a["startingStep"].as_u64())
+            .unwrap_or(0) as usize
+    }
+}
+
 /// `strategy.canary.trafficRouting`: the routers bosun drives are typed; any other key names a
 /// router bosun does not drive (reported, never ignored).
 #[derive(Clone, Debug, Default, Deserialize)]

@@ -18,7 +18,9 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 use tokio::task::JoinHandle;
 
-use crate::decide::{Decision, ReplicaSetView, decide};
+use bosun_analysis::controller::AnalysisController;
+
+use crate::decide::{AnalysisRunView, Decision, ReplicaSetView, RunKind, decide_with_runs};
 use crate::revision::{HASH_LABEL, MANAGED_BY_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION};
 
 /// A Rollout, by cluster (bosun.yaml's name), namespace and name.
@@ -97,6 +99,8 @@ impl Drop for ClusterRollouts {
 
 pub struct RolloutController {
     clusters: RwLock<HashMap<String, Arc<ClusterRollouts>>>,
+    /// The AnalysisRun controller: the runs a Rollout owns are read from its cache.
+    analysis: RwLock<Option<Arc<AnalysisController>>>,
     trigger: Trigger<RolloutKey>,
     runtime: Mutex<Option<Runtime<RolloutKey>>>,
     events: broadcast::Sender<RolloutEvent>,
@@ -147,6 +151,7 @@ impl RolloutController {
         let runtime = Runtime::new(config, metrics);
         Arc::new(RolloutController {
             clusters: RwLock::default(),
+            analysis: RwLock::default(),
             trigger: runtime.trigger(),
             runtime: Mutex::new(Some(runtime)),
             events: broadcast::channel(256).0,
@@ -154,13 +159,44 @@ impl RolloutController {
         })
     }
 
-    /// Starts the reconcile loop.
+    /// Starts the reconcile loop, and the analysis controller's.
     pub fn start(self: &Arc<Self>) {
+        if let Some(analysis) = self.analysis() {
+            analysis.start();
+        }
         if let Some(runtime) = lock(&self.runtime).take() {
             lock(&self.loops).push(tokio::spawn(
                 runtime.run(Arc::new(Rollouts(Arc::downgrade(self)))),
             ));
         }
+    }
+
+    /// Reads AnalysisRuns from `analysis`, and reconciles a Rollout whenever one of its runs
+    /// changes.
+    pub fn with_analysis(self: &Arc<Self>, analysis: Arc<AnalysisController>) {
+        let mut changes = analysis.subscribe();
+        *self.analysis.write().unwrap_or_else(|p| p.into_inner()) = Some(analysis);
+        let trigger = self.trigger.clone();
+        lock(&self.loops).push(tokio::spawn(async move {
+            loop {
+                match changes.recv().await {
+                    Ok((cluster, namespace, name)) => trigger.now(RolloutKey {
+                        cluster,
+                        namespace,
+                        name,
+                    }),
+                    Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                    Err(broadcast::error::RecvError::Closed) => return,
+                }
+            }
+        }));
+    }
+
+    fn analysis(&self) -> Option<Arc<AnalysisController>> {
+        self.analysis
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<RolloutEvent> {
@@ -353,6 +389,17 @@ impl RolloutController {
         Ok((to_value(&object, &rollout_resource()), owned))
     }
 
+    /// The AnalysisRuns `key`'s Rollout owns, oldest first, as the cluster has them.
+    pub fn analysis_runs(&self, key: &RolloutKey) -> Vec<Value> {
+        let (Ok(cluster), Some(analysis)) = (self.cluster(&key.cluster), self.analysis()) else {
+            return Vec::new();
+        };
+        let Some(uid) = find(&cluster.rollouts, key).and_then(|o| o.metadata.uid.clone()) else {
+            return Vec::new();
+        };
+        analysis.runs_owned_by(&key.cluster, &key.namespace, &uid)
+    }
+
     /// An action of `bosun rollout` (promote, abort, ...) on the Rollout: the patch Argo's
     /// kubectl plugin sends, then a reconcile at once.
     pub async fn act(
@@ -420,9 +467,17 @@ impl RolloutController {
             Some(reference) => crate::workload::resolve(&value, reference, workload.as_ref()),
             None => Ok(value.clone()),
         };
+        let runs: Vec<AnalysisRunView> = match (self.analysis(), object.metadata.uid.as_deref()) {
+            (Some(analysis), Some(uid)) => analysis
+                .runs_owned_by(&key.cluster, &key.namespace, uid)
+                .iter()
+                .filter_map(AnalysisRunView::from_object)
+                .collect(),
+            _ => Vec::new(),
+        };
         let (effective, mut decision) = match resolved {
             Ok(effective) => {
-                let decision = decide(&effective, &owned, now);
+                let decision = decide_with_runs(&effective, &owned, &runs, now);
                 (effective, decision)
             }
             Err(message) => {
@@ -457,6 +512,18 @@ impl RolloutController {
             kept["phase"] = json!("Degraded");
             kept["message"] = json!(format!("TrafficRoutingError: {message}"));
             decision.status = kept;
+            decision.requeue = Some(ROUTER_RETRY);
+        }
+        if !collided
+            && let Err(message) = self
+                .analyse(&cluster, key, &effective, &owned, &decision)
+                .await
+        {
+            // The run could not be made (a template missing, an argument unresolved): the
+            // Rollout stays where it is and says why, as Argo's InvalidSpec.
+            tracing::warn!(rollout = %key, error = %message, "analysis");
+            decision.status["phase"] = json!("Degraded");
+            decision.status["message"] = json!(format!("InvalidSpec: {message}"));
             decision.requeue = Some(ROUTER_RETRY);
         }
         if !collided
@@ -542,6 +609,67 @@ impl RolloutController {
             Some(after) => Action::requeue(after.min(RESYNC)),
             None => Action::requeue(RESYNC),
         })
+    }
+
+    /// Makes the AnalysisRuns the decision asks for (from the Rollout's templates) and stops
+    /// those it no longer needs.
+    async fn analyse(
+        &self,
+        cluster: &ClusterRollouts,
+        key: &RolloutKey,
+        rollout: &Value,
+        owned: &[ReplicaSetView],
+        decision: &Decision,
+    ) -> Result<(), String> {
+        let api: Api<DynamicObject> = Api::namespaced_with(
+            cluster.client.clone(),
+            &key.namespace,
+            &bosun_analysis::controller::analysis_run_resource(),
+        );
+        for name in &decision.terminate {
+            let patch = json!({"spec": {"terminate": true}});
+            match api
+                .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+            {
+                Ok(_) => tracing::info!(rollout = %key, run = %name, "analysis run terminated"),
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => return Err(format!("terminating AnalysisRun {name}: {e}")),
+            }
+        }
+        let stable = decision.status["stableRS"].as_str().unwrap_or_default();
+        for request in &decision.runs {
+            let revision = owned
+                .iter()
+                .find(|rs| rs.hash == request.hash)
+                .map_or(0, |rs| rs.revision);
+            let step = match request.kind {
+                RunKind::Step(i) => Some(i),
+                RunKind::Background => None,
+            };
+            let order = bosun_analysis::template::RunOrder {
+                rollout,
+                analysis: &request.analysis,
+                name: &request.name,
+                kind: request.kind.label(),
+                step,
+                latest_hash: &request.hash,
+                stable_hash: stable,
+                revision,
+            };
+            let run = bosun_analysis::template::run_for(&cluster.client, &order).await?;
+            let object: DynamicObject = serde_json::from_value(run)
+                .map_err(|e| format!("AnalysisRun {}: {e}", request.name))?;
+            match api.create(&PostParams::default(), &object).await {
+                Ok(_) => {
+                    tracing::info!(rollout = %key, run = %request.name, "analysis run created")
+                }
+                // Made by an earlier reconcile whose status write did not land: the same run.
+                Err(kube::Error::Api(e)) if e.code == 409 => {}
+                Err(e) => return Err(format!("creating AnalysisRun {}: {e}", request.name)),
+            }
+        }
+        Ok(())
     }
 
     /// The object a Rollout's `workloadRef` names, or `None` when it does not exist.

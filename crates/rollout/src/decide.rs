@@ -75,7 +75,93 @@ pub struct Decision {
     pub delete: Vec<String>,
     /// Look again after this long even if nothing changes (a pause or a scale-down delay ends).
     pub requeue: Option<Duration>,
+    /// AnalysisRuns to create from the Rollout's templates.
+    pub runs: Vec<RunRequest>,
+    /// AnalysisRuns (by name) to stop: `spec.terminate`.
+    pub terminate: Vec<String>,
 }
+
+/// Where an AnalysisRun belongs: an analysis step (its index) or the background analysis.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunKind {
+    Step(usize),
+    Background,
+}
+
+impl RunKind {
+    /// The `rollout-type` label Argo gives the run.
+    pub fn label(&self) -> &'static str {
+        match self {
+            RunKind::Step(_) => "Step",
+            RunKind::Background => "Background",
+        }
+    }
+}
+
+/// An AnalysisRun the Rollout needs: made by the controller from `analysis` (the step's or the
+/// strategy's `templates`, `args`, `dryRun`, `measurementRetention`, `analysisRunMetadata`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunRequest {
+    /// Argo's name: `<rollout>-<hash>-<revision>[-<step>]`, with `.N` when a run of that name
+    /// exists already (a retry).
+    pub name: String,
+    pub kind: RunKind,
+    pub hash: String,
+    pub analysis: Value,
+}
+
+/// An AnalysisRun the Rollout owns, as far as decisions need it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AnalysisRunView {
+    pub name: String,
+    pub hash: String,
+    pub kind: RunKind,
+    pub phase: String,
+    pub message: String,
+    pub terminating: bool,
+}
+
+impl AnalysisRunView {
+    /// From an AnalysisRun's labels (`rollouts-pod-template-hash`, `rollout-type`,
+    /// `step-index`) and status; `None` for a run that is not a Rollout's.
+    pub fn from_object(run: &Value) -> Option<AnalysisRunView> {
+        let labels = &run["metadata"]["labels"];
+        let kind = match labels["rollout-type"].as_str()? {
+            "Step" => RunKind::Step(labels["step-index"].as_str()?.parse().ok()?),
+            "Background" => RunKind::Background,
+            _ => return None,
+        };
+        Some(AnalysisRunView {
+            name: run["metadata"]["name"].as_str()?.to_string(),
+            hash: labels[HASH_LABEL].as_str()?.to_string(),
+            kind,
+            phase: run["status"]["phase"]
+                .as_str()
+                .unwrap_or("Pending")
+                .to_string(),
+            message: run["status"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            terminating: run["spec"]["terminate"].as_bool().unwrap_or(false),
+        })
+    }
+
+    fn completed(&self) -> bool {
+        matches!(
+            self.phase.as_str(),
+            "Successful" | "Failed" | "Error" | "Inconclusive"
+        )
+    }
+
+    fn status(&self) -> Value {
+        json!({"name": self.name, "status": self.phase, "message": if self.message.is_empty() { Value::Null } else { json!(self.message) }})
+    }
+}
+
+/// Argo's pause reason for an Inconclusive analysis: a person decides (promote skips the step,
+/// abort rolls back).
+pub const INCONCLUSIVE_PAUSE: &str = "InconclusiveAnalysisRun";
 
 /// The traffic split a router is to carry: `canary_weight` percent to the canary's pods (by
 /// its Service or subset), the rest to the stable's.
@@ -108,6 +194,18 @@ struct State {
     /// When the Rollout last made progress (the Progressing condition's `lastUpdateTime`).
     progress_at: Option<Timestamp>,
     deadline_exceeded: bool,
+    /// Why the update was aborted (an analysis), kept in the message while it stays aborted.
+    abort_reason: Option<String>,
+    /// The Rollout's AnalysisRuns, oldest first.
+    runs: Vec<AnalysisRunView>,
+    /// The runs `status.canary` names as current: a run is current only while named there, so
+    /// that after an abort (which drops the names) a retry makes new runs.
+    named_step_run: Option<String>,
+    named_background_run: Option<String>,
+    rollout_name: String,
+    /// The current step's and the background run, for `status.canary`.
+    step_run: Option<AnalysisRunView>,
+    background_run: Option<AnalysisRunView>,
 }
 
 impl State {
@@ -143,6 +241,23 @@ impl State {
                 .and_then(|c| c["lastUpdateTime"].as_str())
                 .and_then(|t| t.parse().ok()),
             deadline_exceeded: false,
+            abort_reason: status["abort"]
+                .as_bool()
+                .filter(|a| *a)
+                .and_then(|_| status["message"].as_str())
+                .and_then(|m| m.strip_prefix("RolloutAborted: Rollout aborted update to revision "))
+                .and_then(|rest| rest.split_once(": "))
+                .map(|(_, reason)| reason.to_string()),
+            runs: Vec::new(),
+            named_step_run: status["canary"]["currentStepAnalysisRunStatus"]["name"]
+                .as_str()
+                .map(str::to_string),
+            named_background_run: status["canary"]["currentBackgroundAnalysisRunStatus"]["name"]
+                .as_str()
+                .map(str::to_string),
+            rollout_name: String::new(),
+            step_run: None,
+            background_run: None,
         }
     }
 
@@ -158,13 +273,89 @@ impl State {
         if self.aborted_at.is_none() {
             self.aborted_at = Some(now.to_string());
         }
-        self.set(
-            "Degraded",
-            format!(
-                "RolloutAborted: Rollout aborted update to revision {}",
-                revision.max(1)
-            ),
+        let mut message = format!(
+            "RolloutAborted: Rollout aborted update to revision {}",
+            revision.max(1)
         );
+        if let Some(reason) = &self.abort_reason {
+            message.push_str(": ");
+            message.push_str(reason);
+        }
+        self.set("Degraded", message);
+    }
+
+    /// Aborts the update because of an analysis run (`what`: Argo's words for where it ran).
+    fn abort_for(&mut self, what: &str, run: &AnalysisRunView, now: Timestamp, revision: u64) {
+        let mut reason = format!("{what} analysis phase error/failed");
+        if !run.message.is_empty() {
+            reason.push_str(": ");
+            reason.push_str(&run.message);
+        }
+        self.abort = true;
+        self.abort_reason = Some(reason);
+        self.aborted(now, revision);
+        // The next reconcile puts everything back on stable.
+        self.requeue_within(Duration::from_millis(1));
+    }
+
+    /// The current run of `kind` for revision `revision` of `hash`, or the name of the run to
+    /// make: the one `status.canary` names (made again if it is not there yet), or a new name.
+    fn current_run(
+        &self,
+        kind: &RunKind,
+        hash: &str,
+        revision: u64,
+    ) -> Result<AnalysisRunView, String> {
+        let base = match kind {
+            RunKind::Step(i) => format!("{}-{hash}-{revision}-{i}", self.rollout_name),
+            RunKind::Background => format!("{}-{hash}-{revision}", self.rollout_name),
+        };
+        let ours = |name: &str| name == base || name.starts_with(&format!("{base}."));
+        let named = match kind {
+            RunKind::Step(_) => &self.named_step_run,
+            RunKind::Background => &self.named_background_run,
+        };
+        if let Some(name) = named.as_deref().filter(|n| ours(n)) {
+            return match self.runs.iter().find(|r| r.name == name) {
+                Some(run) => Ok(run.clone()),
+                None => Err(name.to_string()),
+            };
+        }
+        let taken = self.runs.iter().filter(|r| ours(&r.name)).count();
+        Err(if taken == 0 {
+            base
+        } else {
+            format!("{base}.{taken}")
+        })
+    }
+
+    /// Asks for the run `name` and names it as current while it is made.
+    fn request_run(
+        &mut self,
+        decision: &mut Decision,
+        name: String,
+        kind: RunKind,
+        hash: &str,
+        analysis: &Value,
+    ) {
+        let pending = AnalysisRunView {
+            name: name.clone(),
+            hash: hash.to_string(),
+            kind: kind.clone(),
+            phase: "Pending".into(),
+            message: String::new(),
+            terminating: false,
+        };
+        match kind {
+            RunKind::Step(_) => self.step_run = Some(pending),
+            RunKind::Background => self.background_run = Some(pending),
+        }
+        decision.runs.push(RunRequest {
+            name,
+            kind,
+            hash: hash.to_string(),
+            analysis: analysis.clone(),
+        });
     }
 
     fn set(&mut self, phase: &'static str, message: impl Into<String>) {
@@ -224,8 +415,23 @@ pub fn refuse(object: &Value, owned: &[ReplicaSetView], now: Timestamp, message:
 
 /// Decides the next actions of the Rollout `object`, which owns `owned`, at `now`.
 pub fn decide(object: &Value, owned: &[ReplicaSetView], now: Timestamp) -> Decision {
+    decide_with_runs(object, owned, &[], now)
+}
+
+/// [`decide`], knowing the Rollout's AnalysisRuns (oldest first).
+pub fn decide_with_runs(
+    object: &Value,
+    owned: &[ReplicaSetView],
+    runs: &[AnalysisRunView],
+    now: Timestamp,
+) -> Decision {
     let status = &object["status"];
     let mut state = State::read(status);
+    state.runs = runs.to_vec();
+    state.rollout_name = object["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let spec = match RolloutSpec::from_object(object) {
         Ok(spec) => spec,
         Err(e) => return refuse(object, owned, now, &e.to_string()),
@@ -256,6 +462,7 @@ pub fn decide(object: &Value, owned: &[ReplicaSetView], now: Timestamp) -> Decis
         state.controller_pause = false;
         state.abort = false;
         state.aborted_at = None;
+        state.abort_reason = None;
         state.promote_full = false;
     }
     // The first revision ever, or a stable that no longer exists: no steps, it is stable as
@@ -316,6 +523,22 @@ pub fn decide(object: &Value, owned: &[ReplicaSetView], now: Timestamp) -> Decis
     }
     if spec.paused && state.phase != "Degraded" {
         state.set("Paused", "manually paused");
+    }
+    // Runs that no longer judge anything are stopped: another revision's, every run of an
+    // aborted or fully promoted update, a step run once the Rollout is past its step.
+    let promoted = state.stable.as_deref() == Some(hash.as_str());
+    for run in &state.runs {
+        if run.completed() || run.terminating {
+            continue;
+        }
+        let stale = run.hash != hash
+            || state.abort
+            || state.promote_full
+            || promoted
+            || matches!(run.kind, RunKind::Step(i) if i != state.step);
+        if stale {
+            decision.terminate.push(run.name.clone());
+        }
     }
     // The scale map only keeps real changes.
     decision.scale.retain(|name, replicas| {
@@ -649,15 +872,31 @@ fn canary_step(
         return router_weights.map_or(current_weight(canary, state.step), |w| w.canary);
     }
     state.aborted_at = None;
-    if canary.analysis.is_some() {
-        // Background analysis judges the whole update: without it, no step may pass.
-        let (c, s) = counts(state.step, false);
-        apply(decision, c, s);
-        state.set(
-            "Degraded",
-            "InvalidSpec: spec.strategy.canary.analysis: background analysis is not run by bosun yet; the update waits at its current step",
-        );
-        return weight_before(state.step);
+    state.abort_reason = None;
+    if let Some(analysis) = &canary.analysis
+        && hash != stable_hash
+        && new.revision > 0
+        && !state.promote_full
+        && state.step >= canary.analysis_starting_step()
+    {
+        // Background analysis runs beside the steps from `startingStep` until promotion; a
+        // failure aborts the update, an inconclusive result pauses it.
+        match state.current_run(&RunKind::Background, hash, new.revision) {
+            Ok(run) => {
+                state.background_run = Some(run.clone());
+                match run.phase.as_str() {
+                    "Failed" | "Error" => {
+                        state.abort_for("Background", &run, now, new.revision);
+                        return weight_before(state.step);
+                    }
+                    "Inconclusive" if !state.pause(INCONCLUSIVE_PAUSE, None, now) => {
+                        return weight_before(state.step);
+                    }
+                    _ => {}
+                }
+            }
+            Err(name) => state.request_run(decision, name, RunKind::Background, hash, analysis),
+        }
     }
     if state.promote_full {
         state.step = canary.steps.len();
@@ -722,15 +961,48 @@ fn canary_step(
             }
             return weight;
         }
-        if step.analysis.is_some() {
-            state.set(
-                "Degraded",
-                format!(
-                    "InvalidSpec: spec.strategy.canary.steps[{}].analysis: analysis steps are not run by bosun yet; the Rollout stays at this step",
-                    state.step
-                ),
-            );
-            return weight;
+        if let Some(analysis) = &step.analysis {
+            // The step waits for its run: Successful moves on, Failed or Error aborts,
+            // Inconclusive pauses for a person (a promote then skips the step).
+            if new.revision == 0 {
+                // The run is named after the revision: once its ReplicaSet exists.
+                return weight;
+            }
+            let kind = RunKind::Step(state.step);
+            match state.current_run(&kind, hash, new.revision) {
+                Ok(run) => {
+                    state.step_run = Some(run.clone());
+                    match run.phase.as_str() {
+                        "Successful" => {
+                            state.step += 1;
+                            continue;
+                        }
+                        "Failed" | "Error" => {
+                            state.abort_for("Step-based", &run, now, new.revision);
+                            return weight;
+                        }
+                        "Inconclusive" => {
+                            if state.pause(INCONCLUSIVE_PAUSE, None, now) {
+                                state.step += 1;
+                                continue;
+                            }
+                            return weight;
+                        }
+                        _ => {
+                            state.set(
+                                "Progressing",
+                                format!("waiting for analysis run {} to complete", run.name),
+                            );
+                            return weight;
+                        }
+                    }
+                }
+                Err(name) => {
+                    state.request_run(decision, name, kind, hash, analysis);
+                    state.set("Progressing", "creating an analysis run");
+                    return weight;
+                }
+            }
         }
         // A step of no kind bosun knows (validation rejects those it can name).
         state.step += 1;
@@ -1043,17 +1315,20 @@ fn write_status(
             )),
         );
         // Argo writes weights only where a router carries them.
-        set(
-            &mut status,
-            "canary",
-            match &weights {
-                Some(t) => json!({"weights": {
-                    "canary": {"weight": t.canary_weight, "podTemplateHash": t.canary_hash, "serviceName": canary.canary_service},
-                    "stable": {"weight": 100 - t.canary_weight, "podTemplateHash": t.stable_hash, "serviceName": canary.stable_service},
-                }}),
-                None => json!({}),
-            },
-        );
+        let mut canary_status = match &weights {
+            Some(t) => json!({"weights": {
+                "canary": {"weight": t.canary_weight, "podTemplateHash": t.canary_hash, "serviceName": canary.canary_service},
+                "stable": {"weight": 100 - t.canary_weight, "podTemplateHash": t.stable_hash, "serviceName": canary.stable_service},
+            }}),
+            None => json!({}),
+        };
+        if let Some(run) = &state.step_run {
+            canary_status["currentStepAnalysisRunStatus"] = run.status();
+        }
+        if let Some(run) = &state.background_run {
+            canary_status["currentBackgroundAnalysisRunStatus"] = run.status();
+        }
+        set(&mut status, "canary", canary_status);
     }
     if let Some((active, preview)) = selectors {
         set(
@@ -1171,6 +1446,8 @@ mod tests {
         now: Timestamp,
         services: BTreeMap<String, String>,
         last: Decision,
+        /// The AnalysisRuns made so far (Running when made; a test sets their phase).
+        runs: Vec<AnalysisRunView>,
     }
 
     impl World {
@@ -1182,14 +1459,34 @@ mod tests {
                 now: "2026-12-05T12:00:00Z".parse().unwrap(),
                 services: BTreeMap::new(),
                 last: Decision::default(),
+                runs: Vec::new(),
             }
         }
 
         /// Reconciles until nothing changes; returns the last decision.
         fn settle(&mut self) -> &Decision {
             for _ in 0..20 {
-                let d = decide(&self.rollout, &self.rss, self.now);
+                let d = decide_with_runs(&self.rollout, &self.rss, &self.runs, self.now);
                 let mut changed = d.status != self.rollout["status"];
+                for request in &d.runs {
+                    if self.runs.iter().any(|r| r.name == request.name) {
+                        continue;
+                    }
+                    self.runs.push(AnalysisRunView {
+                        name: request.name.clone(),
+                        hash: request.hash.clone(),
+                        kind: request.kind.clone(),
+                        phase: "Running".into(),
+                        message: String::new(),
+                        terminating: false,
+                    });
+                    changed = true;
+                }
+                for name in &d.terminate {
+                    let run = self.runs.iter_mut().find(|r| &r.name == name).unwrap();
+                    changed |= !run.terminating;
+                    run.terminating = true;
+                }
                 if let Some(rs) = &d.create {
                     let mut view = ReplicaSetView::from_object(rs).unwrap();
                     view.desired = d.scale.get(&view.name).copied().unwrap_or(0);
@@ -1420,47 +1717,154 @@ mod tests {
         assert_eq!(w.replicas(), vec![(1, 0), (2, 5)]);
     }
 
+    impl World {
+        /// The newest run gets `phase` (and `message`) as the analysis controller would write.
+        fn judge_last_run(&mut self, phase: &str, message: &str) {
+            let run = self.runs.last_mut().expect("a run");
+            run.phase = phase.into();
+            run.message = message.into();
+        }
+    }
+
     #[test]
-    fn an_analysis_step_is_an_error_that_names_it() {
+    fn an_analysis_step_waits_for_its_run_and_moves_on_when_it_succeeds() {
+        let mut w = canary(
+            json!([{"setWeight": 20}, {"analysis": {"templates": [{"templateName": "rate"}]}}, {"setWeight": 60}, {"pause": {}}]),
+        );
+        w.settle();
+        assert!(w.runs.is_empty(), "the first deploy runs no analysis");
+        w.image("web:2");
+        w.settle();
+        assert_eq!(w.runs.len(), 1);
+        assert_eq!(w.runs[0].kind, RunKind::Step(1));
+        assert_eq!(w.status("currentStepIndex"), 1);
+        assert_eq!(w.status("phase"), "Progressing");
+        assert_eq!(
+            w.status("canary")["currentStepAnalysisRunStatus"]["status"],
+            "Running"
+        );
+        assert_eq!(w.replicas(), vec![(1, 4), (2, 1)]);
+        w.judge_last_run("Successful", "");
+        w.settle();
+        assert_eq!(w.status("currentStepIndex"), 3);
+        assert_eq!(w.status("phase"), "Paused");
+        assert_eq!(w.runs.len(), 1, "one run per step");
+    }
+
+    #[test]
+    fn a_failed_step_run_aborts_with_argos_message_and_a_retry_runs_it_again() {
         let mut w = canary(
             json!([{"setWeight": 20}, {"analysis": {"templates": [{"templateName": "rate"}]}}]),
         );
         w.settle();
         w.image("web:2");
         w.settle();
+        w.judge_last_run(
+            "Failed",
+            "Metric \"success-rate\" assessed Failed due to failed (4) > failureLimit (3)",
+        );
+        w.settle();
         assert_eq!(w.status("phase"), "Degraded");
+        assert_eq!(
+            w.status("message"),
+            "RolloutAborted: Rollout aborted update to revision 2: Step-based analysis phase error/failed: Metric \"success-rate\" assessed Failed due to failed (4) > failureLimit (3)"
+        );
+        assert_eq!(w.status("abort"), true);
+        assert_eq!(
+            w.replicas(),
+            vec![(1, 5), (2, 0)],
+            "everything back on stable"
+        );
+        // Still aborted, still saying why, on the next looks.
+        w.advance(60);
+        w.settle();
         assert!(
             w.status("message")
                 .as_str()
                 .unwrap()
-                .contains("steps[1].analysis"),
-            "{}",
-            w.status("message")
+                .ends_with("failureLimit (3)")
         );
+        // Retry (what `bosun rollout retry` writes): a new run, not the failed one again.
+        w.rollout["status"]["abort"] = json!(false);
+        w.settle();
+        assert_eq!(w.runs.len(), 2);
+        assert_eq!(w.status("phase"), "Progressing");
         assert_eq!(w.replicas(), vec![(1, 4), (2, 1)]);
     }
 
     #[test]
-    fn background_analysis_holds_the_update_with_an_error_that_names_it() {
-        let mut w = canary(json!([{"setWeight": 20}, {"pause": {}}]));
-        w.rollout["spec"]["strategy"]["canary"]["analysis"] =
-            json!({"templates": [{"templateName": "success-rate"}]});
-        w.settle();
-        assert_eq!(
-            w.status("phase"),
-            "Healthy",
-            "the first deploy runs no analysis"
+    fn an_inconclusive_run_pauses_and_a_promote_skips_the_step() {
+        let mut w = canary(
+            json!([{"setWeight": 20}, {"analysis": {"templates": [{"templateName": "rate"}]}}]),
         );
+        w.settle();
         w.image("web:2");
+        w.settle();
+        w.judge_last_run(
+            "Inconclusive",
+            "Metric \"rate\" assessed Inconclusive due to inconclusive (1) > inconclusiveLimit (0)",
+        );
+        w.settle();
+        assert_eq!(w.status("phase"), "Paused");
+        assert_eq!(w.status("message"), INCONCLUSIVE_PAUSE);
+        assert_eq!(w.status("pauseConditions")[0]["reason"], INCONCLUSIVE_PAUSE);
+        w.rollout["status"]["pauseConditions"] = Value::Null;
+        w.settle();
+        assert_eq!(w.status("phase"), "Healthy");
+        assert_eq!(w.replicas(), vec![(1, 0), (2, 5)]);
+    }
+
+    #[test]
+    fn background_analysis_runs_from_its_starting_step_and_aborts_on_failure() {
+        let mut w =
+            canary(json!([{"setWeight": 20}, {"pause": {}}, {"setWeight": 60}, {"pause": {}}]));
+        w.rollout["spec"]["strategy"]["canary"]["analysis"] =
+            json!({"templates": [{"templateName": "success-rate"}], "startingStep": 1});
+        w.settle();
+        assert!(w.runs.is_empty(), "the first deploy runs no analysis");
+        w.image("web:2");
+        w.settle();
+        // Step 0 done, paused at step 1: the background run starts there and does not block.
+        assert_eq!(w.status("currentStepIndex"), 1);
+        assert_eq!(w.runs.len(), 1);
+        assert_eq!(w.runs[0].kind, RunKind::Background);
+        w.rollout["status"]["pauseConditions"] = Value::Null;
+        w.settle();
+        assert_eq!(w.status("currentStepIndex"), 3);
+        assert_eq!(
+            w.status("canary")["currentBackgroundAnalysisRunStatus"]["status"],
+            "Running"
+        );
+        w.judge_last_run("Error", "Metric \"success-rate\" assessed Error due to consecutiveErrors (5) > consecutiveErrorLimit (4)");
         w.settle();
         assert_eq!(w.status("phase"), "Degraded");
         assert!(
             w.status("message")
                 .as_str()
                 .unwrap()
-                .contains("spec.strategy.canary.analysis")
+                .contains(": Background analysis phase error/failed: Metric"),
+            "{}",
+            w.status("message")
         );
-        assert_eq!(w.replicas(), vec![(1, 4), (2, 1)]);
+        assert_eq!(w.replicas(), vec![(1, 5), (2, 0)]);
+    }
+
+    #[test]
+    fn a_promoted_update_stops_its_background_run() {
+        let mut w = canary(json!([{"setWeight": 20}, {"pause": {}}]));
+        w.rollout["spec"]["strategy"]["canary"]["analysis"] =
+            json!({"templates": [{"templateName": "success-rate"}]});
+        w.settle();
+        w.image("web:2");
+        w.settle();
+        assert_eq!(w.runs.len(), 1);
+        w.rollout["status"]["pauseConditions"] = Value::Null;
+        w.settle();
+        assert_eq!(w.status("phase"), "Healthy");
+        assert!(
+            w.runs[0].terminating,
+            "the run is stopped once the canary is stable"
+        );
     }
 
     /// One reconcile in which the new revision's pods never become available.

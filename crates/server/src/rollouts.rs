@@ -9,8 +9,8 @@ use axum::http::StatusCode;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::{Extension, Json};
 use bosun_api::{
-    ErrorBody, RolloutList, RolloutRevision, RolloutSummary, RolloutView, RolloutWatchEvent,
-    UndoRequest,
+    AnalysisRunSummary, ErrorBody, RolloutList, RolloutRevision, RolloutSummary, RolloutView,
+    RolloutWatchEvent, UndoRequest,
 };
 use bosun_model::Role;
 use bosun_rollout::revision::{HASH_LABEL, REVISION_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION};
@@ -137,9 +137,35 @@ pub async fn get(
             .as_array()
             .cloned()
             .unwrap_or_default(),
+        analysis_runs: state
+            .rollouts
+            .analysis_runs(&key)
+            .iter()
+            .map(analysis_run)
+            .collect(),
         summary,
         object,
     }))
+}
+
+fn analysis_run(run: &Value) -> AnalysisRunSummary {
+    let labels = &run["metadata"]["labels"];
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    AnalysisRunSummary {
+        name: text(&run["metadata"]["name"]),
+        rollout_type: text(&labels["rollout-type"]),
+        step_index: labels["step-index"].as_str().and_then(|i| i.parse().ok()),
+        pod_template_hash: text(&labels[HASH_LABEL]),
+        phase: run["status"]["phase"]
+            .as_str()
+            .unwrap_or("Pending")
+            .to_string(),
+        message: text(&run["status"]["message"]),
+        metric_results: run["status"]["metricResults"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default(),
+    }
 }
 
 #[utoipa::path(post, path = "/api/v1/rollouts/{cluster}/{namespace}/{name}/{action}", tag = "rollouts",
