@@ -73,6 +73,9 @@ pub type OwnerChange = (String, String, String);
 pub struct AnalysisController {
     clusters: RwLock<HashMap<String, Arc<ClusterRuns>>>,
     owners: broadcast::Sender<OwnerChange>,
+    /// HTTP clients of the prometheus and web providers (made when the loop starts, inside the
+    /// runtime whose connections they pool).
+    http: RwLock<Option<crate::providers::Http>>,
     trigger: Trigger<RunKey>,
     runtime: Mutex<Option<Runtime<RunKey>>>,
     loops: Mutex<Vec<JoinHandle<()>>>,
@@ -123,6 +126,7 @@ impl AnalysisController {
         Arc::new(AnalysisController {
             clusters: RwLock::default(),
             owners: broadcast::channel(1024).0,
+            http: RwLock::default(),
             trigger: runtime.trigger(),
             runtime: Mutex::new(Some(runtime)),
             loops: Mutex::default(),
@@ -131,6 +135,12 @@ impl AnalysisController {
 
     /// Starts the reconcile loop.
     pub fn start(self: &Arc<Self>) {
+        match crate::providers::Http::new() {
+            Ok(http) => *self.http.write().unwrap_or_else(|p| p.into_inner()) = Some(http),
+            Err(e) => {
+                tracing::error!(error = %e, "analysis: no HTTP client; web and prometheus metrics will error")
+            }
+        }
         if let Some(runtime) = lock(&self.runtime).take() {
             lock(&self.loops).push(tokio::spawn(
                 runtime.run(Arc::new(Runs(Arc::downgrade(self)))),
@@ -286,8 +296,11 @@ impl AnalysisController {
         let Some(value) = to_value(&object) else {
             return Ok(Action::await_change());
         };
+        let Some(http) = self.http.read().unwrap_or_else(|p| p.into_inner()).clone() else {
+            return Ok(Action::await_change());
+        };
         let (status, requeue) =
-            crate::run::look(&cluster.client, &value, jiff::Timestamp::now()).await;
+            crate::run::look(&cluster.client, &http, &value, jiff::Timestamp::now()).await;
         let status = serde_json::to_value(&status).map_err(|e| AnalysisError::Kube {
             key: key.to_string(),
             message: e.to_string(),

@@ -162,6 +162,7 @@ fn matching<'a>(rule: &Value, metrics: &'a [Metric]) -> Vec<&'a str> {
 /// The run's status after one look, and when to look again (None: it has ended).
 pub async fn look(
     client: &kube::Client,
+    http: &providers::Http,
     run: &Value,
     now: Timestamp,
 ) -> (RunStatus, Option<Duration>) {
@@ -271,8 +272,8 @@ pub async fn look(
             })
         } else {
             match due(metric, Some(&*result), Some(started), ending) {
-                Due::Now => Some(measure(client, run, metric, result).await),
-                Due::At(t) if t <= now => Some(measure(client, run, metric, result).await),
+                Due::Now => Some(measure(client, http, run, metric, result).await),
+                Due::At(t) if t <= now => Some(measure(client, http, run, metric, result).await),
                 Due::At(t) => {
                     next = Some(next.map_or(t, |n| n.min(t)));
                     None
@@ -335,6 +336,7 @@ pub async fn look(
 
 async fn measure(
     client: &kube::Client,
+    http: &providers::Http,
     run: &Value,
     metric: &Metric,
     result: &MetricResult,
@@ -342,8 +344,10 @@ async fn measure(
     let success = metric.success_condition.as_deref();
     let failure = metric.failure_condition.as_deref();
     match metric.provider() {
-        Ok(Provider::Prometheus(config)) => prometheus::measure(&config, success, failure).await,
-        Ok(Provider::Web(config)) => web::measure(&config, success, failure).await,
+        Ok(Provider::Prometheus(config)) => {
+            prometheus::measure(http, &config, success, failure).await
+        }
+        Ok(Provider::Web(config)) => web::measure(http, &config, success, failure).await,
         Ok(Provider::Job(config)) => {
             let ordinal = result.count + result.error + 1;
             job::start(client, run, &metric.name, &config, ordinal).await

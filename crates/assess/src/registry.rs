@@ -104,6 +104,12 @@ pub const BUILTIN: &[HealthCheck] = &[
         versions: Some(&["v1alpha1"]),
         check: rollout::rollout,
     },
+    HealthCheck {
+        group: "argoproj.io",
+        kind: "AnalysisRun",
+        versions: Some(&["v1alpha1"]),
+        check: rollout::analysis_run,
+    },
 ];
 
 /// The check for objects of `group` and `kind`, if bosun has one.

@@ -26,11 +26,65 @@ pub fn rollout(object: &Value) -> Health {
     }
 }
 
+/// An AnalysisRun, as Argo CD's `argoproj.io/AnalysisRun` health script: running is
+/// Progressing, Successful Healthy, Failed and Error Degraded, Inconclusive Unknown; the run's
+/// message when it has one.
+pub fn analysis_run(object: &Value) -> Health {
+    let status = &object["status"];
+    if status.is_null() {
+        return Health::progressing(
+            "Waiting for analysis run to finish: status has not been reconciled.",
+        );
+    }
+    let message = |default: &str| -> String {
+        status["message"]
+            .as_str()
+            .filter(|m| !m.is_empty())
+            .unwrap_or(default)
+            .to_string()
+    };
+    match status["phase"].as_str() {
+        Some("Successful") => Health::healthy(message("Analysis run completed successfully")),
+        Some("Failed") => Health::degraded(message("Analysis run failed")),
+        Some("Error") => Health::degraded(message("Analysis run had an error")),
+        Some("Inconclusive") => Health::unknown(message("Analysis run was inconclusive")),
+        _ => Health::progressing("Analysis run is running"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::status::HealthStatus;
     use serde_json::json;
+
+    #[test]
+    fn analysis_runs_map_as_argo_cd_maps_them() {
+        let health = |status: Value| analysis_run(&json!({"status": status}));
+        assert_eq!(
+            health(json!({"phase": "Running"})).status,
+            HealthStatus::Progressing
+        );
+        assert_eq!(
+            health(json!({"phase": "Successful"})).status,
+            HealthStatus::Healthy
+        );
+        let failed = health(json!({"phase": "Failed", "message": "Metric \"m\" assessed Failed"}));
+        assert_eq!(failed.status, HealthStatus::Degraded);
+        assert_eq!(failed.message, "Metric \"m\" assessed Failed");
+        assert_eq!(
+            health(json!({"phase": "Error"})).message,
+            "Analysis run had an error"
+        );
+        assert_eq!(
+            health(json!({"phase": "Inconclusive"})).status,
+            HealthStatus::Unknown
+        );
+        assert_eq!(
+            analysis_run(&json!({})).message,
+            "Waiting for analysis run to finish: status has not been reconciled."
+        );
+    }
 
     #[test]
     fn phases_map_as_argo_cd_maps_them() {

@@ -2194,7 +2194,11 @@ async fn a_canary_is_judged_by_prometheus_and_a_bad_version_is_rolled_back() {
         "the canary's hash reached the query"
     );
 
-    // A bad version: 30 % errors on the canary; two failed measurements > failureLimit 1.
+    // A bad version: 30 % errors on the canary; two failed measurements > failureLimit 1. bosun
+    // aborts the Rollout (everything back on stable), then rolls the Application back to the
+    // last good revision and holds it there: Git still names web:3, and auto-sync must not
+    // deploy it again.
+    let good_commit = git(&env.repo, &["rev-parse", "HEAD"]);
     write(&env.repo, "web/all.yaml", &yaml("web:3", "0.3"));
     env.commit("web:3");
     let out = env.bosun(DEPLOYER, &["app", "refresh", "web"]);
@@ -2203,24 +2207,50 @@ async fn a_canary_is_judged_by_prometheus_and_a_bad_version_is_rolled_back() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    env.eventually(120, "the bad version aborted by its analysis", || {
+    let history = |env: &Env| -> Vec<Value> {
+        let out = env.bosun(ADMIN, &["app", "history", "web", "-o", "json"]);
+        serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null)["items"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    env.eventually(
+        120,
+        "the bad version aborted by its analysis and rolled back",
+        || {
+            history(&env).first().is_some_and(|op| {
+                op["kind"] == "rollback"
+                    && op["initiatedBy"] == "automated (analysis aborted Rollout web/web)"
+                    && op["phase"] == "Succeeded"
+            })
+        },
+    );
+    assert_eq!(history(&env)[0]["revisions"], json!([good_commit]));
+    let log = env.log();
+    assert!(
+        log.contains("analysis aborted the rollout: rolling back")
+            && log.contains("Step-based analysis phase error/failed")
+            && log.contains("assessed Failed due to failed (2) > failureLimit (1)"),
+        "{log}"
+    );
+    env.eventually(60, "the Rollout back on the good version", || {
         let view = env.rollout("web");
-        view["summary"]["phase"] == "Degraded"
+        view["summary"]["phase"] == "Healthy"
             && Env::revisions(&view) == vec![(1, 0), (2, 5), (3, 0)]
+            && view["object"]["spec"]["template"]["spec"]["containers"][0]["image"] == "web:2"
     });
     let view = env.rollout("web");
-    let message = view["summary"]["message"].as_str().unwrap();
-    assert!(
-        message.starts_with("RolloutAborted: Rollout aborted update to revision 3: Step-based analysis phase error/failed: Metric \"success-rate\" assessed Failed due to failed (2) > failureLimit (1)"),
-        "{message}"
-    );
     let run = view["analysisRuns"]
         .as_array()
         .unwrap()
-        .last()
-        .unwrap()
-        .clone();
-    assert_eq!(run["phase"], "Failed", "{run}");
+        .iter()
+        .find(|r| r["phase"] == "Failed")
+        .cloned()
+        .expect("the failed run");
+    assert_eq!(
+        run["message"],
+        "Metric \"success-rate\" assessed Failed due to failed (2) > failureLimit (1)"
+    );
     let values: Vec<&str> = run["metricResults"][0]["measurements"]
         .as_array()
         .unwrap()
@@ -2231,13 +2261,48 @@ async fn a_canary_is_judged_by_prometheus_and_a_bad_version_is_rolled_back() {
         values.iter().any(|v| v.starts_with("[0.7")),
         "the canary's success rate is measured as 0.7: {values:?}"
     );
-    env.eventually(60, "the Application Degraded", || {
-        env.app_json("web")["status"]["health"]["status"] == "Degraded"
-    });
     let out = env.bosun(ADMIN, &["rollout", "get", "web"]);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.contains("Analysis runs:") && text.contains("success-rate: Failed"),
         "{text}"
     );
+    // Held: a whole reconcile after the refresh leaves web:2 in place, and says why.
+    let out = env.bosun(DEPLOYER, &["app", "refresh", "web"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let app = env.app_json("web");
+    assert_eq!(
+        app["status"]["sync"]["status"], "OutOfSync",
+        "Git still names web:3"
+    );
+    assert!(
+        app["status"]["conditions"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["type"] == "AutoSyncPaused")),
+        "{app}"
+    );
+    assert_eq!(
+        env.rollout("web")["object"]["spec"]["template"]["spec"]["containers"][0]["image"],
+        "web:2"
+    );
+
+    // A fixed version: Git moves past the bad commit, the hold ends, and it goes out.
+    write(&env.repo, "web/all.yaml", &yaml("web:4", "0"));
+    env.commit("web:4");
+    let out = env.bosun(DEPLOYER, &["app", "refresh", "web"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(120, "the fixed version through its analysis", || {
+        let view = env.rollout("web");
+        view["summary"]["phase"] == "Healthy"
+            && view["object"]["spec"]["template"]["spec"]["containers"][0]["image"] == "web:4"
+            && Env::revisions(&view).last() == Some(&(4, 5))
+    });
 }

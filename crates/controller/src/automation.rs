@@ -118,6 +118,33 @@ pub fn decide(
     }
 }
 
+/// A Rollout of the Application that its analysis aborted (Argo's `RolloutAborted: ... analysis
+/// phase error/failed: ...` message on an aborted Rollout): its `namespace/name` and message.
+/// Such an Application is rolled back to its last good revision and held there, so that the
+/// next automated sync does not deploy the version the analysis rejected again.
+pub fn aborted_by_analysis<'a>(
+    live: impl IntoIterator<Item = &'a serde_json::Value>,
+) -> Option<(String, String)> {
+    live.into_iter().find_map(|object| {
+        let status = &object["status"];
+        let message = status["message"].as_str()?;
+        (object["apiVersion"] == "argoproj.io/v1alpha1"
+            && object["kind"] == "Rollout"
+            && status["abort"] == true
+            && message.contains("analysis phase error/failed"))
+        .then(|| {
+            (
+                format!(
+                    "{}/{}",
+                    object["metadata"]["namespace"].as_str().unwrap_or_default(),
+                    object["metadata"]["name"].as_str().unwrap_or_default()
+                ),
+                message.to_string(),
+            )
+        })
+    })
+}
+
 /// A pin ends when Git's head moved past the revision that was rolled back from.
 pub fn pin_is_stale(pin: &Pin, head: &[String]) -> bool {
     pin.from_head != head
@@ -126,6 +153,29 @@ pub fn pin_is_stale(pin: &Pin, head: &[String]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_a_rollout_aborted_by_its_analysis_asks_for_a_rollback() {
+        let rollout = |abort: bool, message: &str| {
+            serde_json::json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
+                "metadata": {"name": "web", "namespace": "shop"},
+                "status": {"abort": abort, "message": message}})
+        };
+        let analysed = rollout(
+            true,
+            "RolloutAborted: Rollout aborted update to revision 3: Step-based analysis phase error/failed: Metric \"m\" assessed Failed",
+        );
+        let (which, why) = aborted_by_analysis([&analysed]).unwrap();
+        assert_eq!(which, "shop/web");
+        assert!(why.ends_with("assessed Failed"));
+        // An abort by hand, or an analysis that failed once but was retried, is left alone.
+        let by_hand = rollout(true, "RolloutAborted: Rollout aborted update to revision 3");
+        let retried = rollout(
+            false,
+            "RolloutAborted: Rollout aborted update to revision 3: Step-based analysis phase error/failed",
+        );
+        assert_eq!(aborted_by_analysis([&by_hand, &retried]), None);
+    }
 
     fn revs(r: &str) -> Vec<String> {
         vec![r.to_string()]

@@ -621,6 +621,45 @@ impl Controller {
             write(&entry.status).set_condition("AutoSyncPaused", None);
             pin = None;
         }
+        // A Rollout that its analysis aborted: back to the last good revision, held there until
+        // Git moves (the rollback is pinned as `bosun app rollback` pins it), so that auto-sync
+        // does not deploy the rejected version again.
+        if pin.is_none()
+            && lock(&entry.queued).is_empty()
+            && let Some((rollout, why)) = automation::aborted_by_analysis(
+                comparison
+                    .plan
+                    .resources
+                    .iter()
+                    .filter_map(|r| r.observed.as_ref()),
+            )
+        {
+            let history = self.stored(|store| store.history(name))?;
+            let good = history.iter().find(|op| {
+                op.phase == Phase::Succeeded
+                    && !op.dry_run
+                    && !op.revisions.is_empty()
+                    && op.revisions != comparison.revisions
+            });
+            if let Some(good) = good {
+                tracing::warn!(app = %name, rollout = %rollout, to = %short(&good.revisions), reason = %why, "analysis aborted the rollout: rolling back");
+                let (done, _) = oneshot::channel();
+                lock(&entry.queued).push_back(Queued {
+                    request: OperationRequest {
+                        kind: OperationKind::Rollback,
+                        initiated_by: format!("{AUTOMATED} (analysis aborted Rollout {rollout})"),
+                        revisions: Some(good.revisions.clone()),
+                        prune: automated.prune,
+                        dry_run: false,
+                        rollback_of: Some(good.id),
+                    },
+                    resume: None,
+                    done,
+                });
+                self.reconcile_app.now(name.to_string());
+                return Ok(None);
+            }
+        }
         let last = self.stored(|store| store.last_automated(name))?;
         let digest = spec_digest(app);
         let heal = lock(&entry.heal).clone();

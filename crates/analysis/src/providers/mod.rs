@@ -7,8 +7,6 @@ pub mod job;
 pub mod prometheus;
 pub mod web;
 
-use std::time::Duration;
-
 use crate::assess::Measurement;
 use crate::phase::Phase;
 
@@ -29,14 +27,36 @@ pub fn error(message: impl Into<String>) -> Measurement {
     finished(Phase::Error, String::new(), message.into())
 }
 
-/// An HTTP client for one provider call: its timeout, and certificate checks off when the
-/// metric says `insecure: true`.
-pub fn http_client(timeout: Duration, insecure: bool) -> Result<reqwest::Client, String> {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .tls_danger_accept_invalid_certs(insecure)
-        .build()
-        .map_err(|e| format!("building an HTTP client: {e}"))
+/// The HTTP clients of the provider calls of one controller (connections are pooled across its
+/// measurements): one that checks certificates, one for metrics that say `insecure: true`.
+/// Timeouts are set per request.
+#[derive(Clone)]
+pub struct Http {
+    secure: reqwest::Client,
+    insecure: reqwest::Client,
+}
+
+impl Http {
+    pub fn new() -> Result<Http, String> {
+        let build = |insecure: bool| {
+            reqwest::Client::builder()
+                .tls_danger_accept_invalid_certs(insecure)
+                .build()
+                .map_err(|e| format!("building an HTTP client: {e}"))
+        };
+        Ok(Http {
+            secure: build(false)?,
+            insecure: build(true)?,
+        })
+    }
+
+    pub fn client(&self, insecure: bool) -> &reqwest::Client {
+        if insecure {
+            &self.insecure
+        } else {
+            &self.secure
+        }
+    }
 }
 
 /// Go's `strconv.FormatFloat(v, 'f', -1, 64)`: the shortest form, `NaN`, `+Inf`, `-Inf`.

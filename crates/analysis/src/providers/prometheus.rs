@@ -8,7 +8,7 @@ use std::time::Duration;
 use expr::Value as ExprValue;
 use serde_json::Value;
 
-use super::{error, finished, format_float, http_client};
+use super::{Http, error, finished, format_float};
 use crate::assess::Measurement;
 use crate::condition::judge;
 use crate::phase::Phase;
@@ -68,7 +68,12 @@ pub fn result_of(data: &Value) -> Result<(ExprValue, String), String> {
 
 /// Runs the query of `config` (`address`, `query`, `timeout` in seconds, `headers`, `insecure`)
 /// and judges its result by the metric's conditions.
-pub async fn measure(config: &Value, success: Option<&str>, failure: Option<&str>) -> Measurement {
+pub async fn measure(
+    http: &Http,
+    config: &Value,
+    success: Option<&str>,
+    failure: Option<&str>,
+) -> Measurement {
     let address = config["address"]
         .as_str()
         .filter(|a| !a.is_empty())
@@ -95,10 +100,7 @@ pub async fn measure(config: &Value, success: Option<&str>, failure: Option<&str
         Some(t) if t > 0 => Duration::from_secs(t as u64),
         _ => DEFAULT_TIMEOUT,
     };
-    let client = match http_client(timeout, config["insecure"].as_bool().unwrap_or(false)) {
-        Ok(c) => c,
-        Err(e) => return error(e),
-    };
+    let client = http.client(config["insecure"].as_bool().unwrap_or(false));
     let url = match reqwest::Url::parse_with_params(
         &format!("{}/api/v1/query", address.trim_end_matches('/')),
         &[("query", query)],
@@ -106,7 +108,7 @@ pub async fn measure(config: &Value, success: Option<&str>, failure: Option<&str
         Ok(u) => u,
         Err(e) => return error(format!("prometheus address {address:?}: {e}")),
     };
-    let mut request = client.get(url);
+    let mut request = client.get(url).timeout(timeout);
     for header in config["headers"].as_array().into_iter().flatten() {
         if let (Some(k), Some(v)) = (header["key"].as_str(), header["value"].as_str()) {
             request = request.header(k, v);

@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{error, finished, http_client};
+use super::{Http, error, finished};
 use crate::assess::Measurement;
 use crate::condition::judge;
 use crate::phase::Phase;
@@ -96,7 +96,12 @@ pub fn find<'a>(body: &'a Value, path: &str) -> Result<Option<&'a Value>, String
     Ok(Some(at))
 }
 
-pub async fn measure(config: &Value, success: Option<&str>, failure: Option<&str>) -> Measurement {
+pub async fn measure(
+    http: &Http,
+    config: &Value,
+    success: Option<&str>,
+    failure: Option<&str>,
+) -> Measurement {
     let Some(url) = config["url"].as_str().filter(|u| !u.is_empty()) else {
         return error("web metric: url is empty");
     };
@@ -123,11 +128,8 @@ pub async fn measure(config: &Value, success: Option<&str>, failure: Option<&str
         Some(t) if t > 0 => Duration::from_secs(t as u64),
         _ => DEFAULT_TIMEOUT,
     };
-    let client = match http_client(timeout, config["insecure"].as_bool().unwrap_or(false)) {
-        Ok(c) => c,
-        Err(e) => return error(e),
-    };
-    let mut request = client.request(method, url);
+    let client = http.client(config["insecure"].as_bool().unwrap_or(false));
+    let mut request = client.request(method, url).timeout(timeout);
     for header in config["headers"].as_array().into_iter().flatten() {
         if let (Some(k), Some(v)) = (header["key"].as_str(), header["value"].as_str()) {
             request = request.header(k, v);
