@@ -1,7 +1,8 @@
 //! `bosun up`: the playground. A local cluster, a local Git repository with an example service
 //! (source, Dockerfile, Helm chart with dev and prod values, dev and prod Applications — the
-//! pattern of the seeds; dev runs the service as a canary Rollout, prod as a Deployment), and `bosun serve` on it, all in one process; `DIR/env` tells a shell
-//! how to reach them.
+//! pattern of the seeds; dev runs the service as a canary Rollout judged by its success rate,
+//! prod as a Deployment), a Prometheus scraping the cluster's simulated traffic (when installed),
+//! and `bosun serve` on it, all in one process; `DIR/env` tells a shell how to reach them.
 //!
 //! Everything lives under `--dir` (default `.bosun/`): `repo/` (the example repository; commit
 //! to it and watch the change arrive), `kubeconfig`, `bosun.yaml`, `data/` (history), `env`.
@@ -25,6 +26,9 @@ pub struct UpArgs {
     /// Port of the local cluster's API server (0 picks a free one).
     #[arg(long, default_value_t = 6443)]
     pub cluster_port: u16,
+    /// Port of the playground's Prometheus (0 picks a free one), when `prometheus` is installed.
+    #[arg(long, default_value_t = 9090)]
+    pub prometheus_port: u16,
 }
 
 /// The example repository, compiled in so the binary alone is enough.
@@ -74,6 +78,10 @@ const FILES: &[(&str, &str)] = &[
         include_str!("../playground/charts/hello/templates/service.yaml"),
     ),
     (
+        "charts/hello/templates/analysistemplate.yaml",
+        include_str!("../playground/charts/hello/templates/analysistemplate.yaml"),
+    ),
+    (
         "charts/hello/templates/configmap.yaml",
         include_str!("../playground/charts/hello/templates/configmap.yaml"),
     ),
@@ -120,6 +128,17 @@ fn example_repository(repo: &Path) -> anyhow::Result<bool> {
             .with_context(|| format!("writing {}", file.display()))?;
     }
     git(repo, &["init", "-q", "-b", "main"])?;
+    // The hints commit to this repository: on a machine without a Git identity that would fail,
+    // so the repository gets one of its own (a user's own identity, when set, is left to win).
+    let has_identity = Command::new("git")
+        .args(["config", "--get", "user.email"])
+        .current_dir(repo)
+        .output()
+        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
+    if !has_identity {
+        git(repo, &["config", "user.name", "bosun playground"])?;
+        git(repo, &["config", "user.email", "playground@bosun.invalid"])?;
+    }
     git(repo, &["add", "-A"])?;
     git(
         repo,
@@ -170,8 +189,87 @@ fn secret_file(path: &Path) -> anyhow::Result<String> {
     Ok(token)
 }
 
+/// The playground's Prometheus: Debian's `prometheus` scraping the local cluster's simulated
+/// traffic every 2 s (`docs/local-cluster.md`), its data under `DIR/prometheus`; stopped with
+/// the playground.
+struct Prometheus(std::process::Child);
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts Prometheus on `port`, or says why not (not installed: the hint names the script).
+async fn start_prometheus(dir: &Path, cluster_url: &str, port: u16) -> Result<Prometheus, String> {
+    let home = dir.join("prometheus");
+    std::fs::create_dir_all(&home).map_err(|e| format!("creating {}: {e}", home.display()))?;
+    let config = home.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "# Written by `bosun up`: the local cluster's simulated traffic (http_requests_total).\nglobal:\n  scrape_interval: 2s\n  evaluation_interval: 2s\nscrape_configs:\n  - job_name: bosun-cluster\n    static_configs:\n      - targets: ['{}']\n",
+            cluster_url.trim_start_matches("http://")
+        ),
+    )
+    .map_err(|e| format!("writing {}: {e}", config.display()))?;
+    let log = std::fs::File::create(home.join("prometheus.log"))
+        .map_err(|e| format!("creating the Prometheus log: {e}"))?;
+    let child = Command::new("prometheus")
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            home.join("data").display()
+        ))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--storage.tsdb.retention.time=1d")
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                "prometheus is not installed (scripts/install-tools installs it)".to_string()
+            }
+            _ => format!("starting prometheus: {e}"),
+        })?;
+    let prometheus = Prometheus(child);
+    let ready = format!("http://127.0.0.1:{port}/-/ready");
+    let http = reqwest::Client::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        if http
+            .get(&ready)
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            return Ok(prometheus);
+        }
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "prometheus did not answer on 127.0.0.1:{port} within 30 s; see {}",
+                home.join("prometheus.log").display()
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
 pub fn up(args: UpArgs) -> anyhow::Result<()> {
     crate::serve::init_logging();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let prometheus_port = match args.prometheus_port {
+        0 => std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port(),
+        port => port,
+    };
+    let prometheus_url = format!("http://127.0.0.1:{prometheus_port}");
+    // The example's AnalysisTemplate names no address: Argo's provider then reads this variable,
+    // so the repository works whatever port the playground's Prometheus has.
+    // SAFETY: no other thread runs yet (the runtime is built below).
+    unsafe { std::env::set_var("ARGO_ROLLOUTS_PROMETHEUS_ADDRESS", &prometheus_url) };
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("creating {}", args.dir.display()))?;
     let dir = std::fs::canonicalize(&args.dir)?;
@@ -199,6 +297,13 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
         .await
         .context("starting the local cluster")?;
         bosun_cluster::kubeconfig::write(&kubeconfig, "bosun-local", &cluster.url(), "admin")?;
+        let prometheus = start_prometheus(&dir, &cluster.url(), prometheus_port).await;
+        let prometheus_line = match &prometheus {
+            Ok(_) => format!("  prometheus  {prometheus_url}"),
+            Err(e) => format!(
+                "  prometheus  not running: {e} — dev's analysis steps will fail and abort its canaries"
+            ),
+        };
         let server =
             crate::serve::prepare(&config, args.listen, Some(&dir.join("data"))).await?;
         let api = format!("http://{}", server.address());
@@ -214,7 +319,7 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
         // playground: the hints are a courtesy, the servers are the job.
         let _ = writeln!(
             std::io::stdout(),
-            "bosun playground is up{}.\n\n  cluster     {}\n  API         {api}\n  repository  {}\n  env         {}\n\nTry, in another shell:\n\n  set -a; . {}; set +a\n  bosun app list                      # hello-dev syncs by itself; hello-prod waits\n  kubectl get rollout,deploy,svc,pods -A   # what bosun applied and drives\n  bosun app sync hello-prod           # prod is synced by a person\n  bosun app history hello-dev\n\nA new image walks dev's canary Rollout (20 %, pause, 60 %, pause, all; Ctrl-C ends the watch):\n\n  cd {}\n  sed -i 's/tag: \"0.1.0\"/tag: \"0.2.0\"/' charts/hello/values-dev.yaml\n  git commit -qam 'feat: hello 0.2.0' && bosun rollout watch hello-dev\n\nDrift is healed: `kubectl -n dev delete service hello-dev`, then `kubectl -n dev get services`.\nStop with Ctrl-C; `bosun up` again resumes where you left off.",
+            "bosun playground is up{}.\n\n  cluster     {}\n  API         {api}\n{prometheus_line}\n  repository  {}\n  env         {}\n\nTry, in another shell:\n\n  set -a; . {}; set +a\n  bosun app list                      # hello-dev syncs by itself; hello-prod waits\n  kubectl get rollout,deploy,svc,pods -A   # what bosun applied and drives\n  bosun app sync hello-prod           # prod is synced by a person\n  bosun app history hello-dev\n\nA new image walks dev's canary Rollout (20 %, its success rate judged on Prometheus, 60 %,\npause, all; Ctrl-C ends the watch):\n\n  cd {}\n  sed -i 's/tag: \"0.1.0\"/tag: \"0.2.0\"/' charts/hello/values-dev.yaml\n  git commit -qam 'feat: hello 0.2.0' && bosun rollout watch hello-dev\n\nA version that fails 30 % of its requests is aborted at its analysis and rolled back, by itself:\n\n  sed -i 's/tag: \"0.2.0\"/tag: \"0.3.0\"/; s/simulatedErrorRate: \"0\"/simulatedErrorRate: \"0.3\"/' charts/hello/values-dev.yaml\n  git commit -qam 'feat: hello 0.3.0' && bosun rollout watch hello-dev --until-done\n  bosun app history hello-dev         # the automatic rollback, held until the next commit\n\nDrift is healed: `kubectl -n dev delete service hello-dev`, then `kubectl -n dev get services`.\nStop with Ctrl-C; `bosun up` again resumes where you left off.",
             if created { " (new example repository)" } else { "" },
             cluster.url(),
             repo.display(),
@@ -223,6 +328,7 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
             repo.display(),
         );
         let result = server.run(crate::serve::ctrl_c()).await;
+        drop(prometheus);
         cluster.shutdown().await;
         result
     })

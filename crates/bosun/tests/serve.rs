@@ -869,6 +869,8 @@ fn bosun_up_playground() {
             "127.0.0.1:0",
             "--cluster-port",
             "0",
+            "--prometheus-port",
+            "0",
             "--dir",
         ])
         .arg(dir.path())
@@ -889,6 +891,15 @@ fn bosun_up_playground() {
     let mut reader = BufReader::new(stdout);
     let mut first = String::new();
     reader.read_line(&mut first).unwrap();
+    // The addresses, up to the hints.
+    let mut printed = first.clone();
+    while !printed.contains("Try, in another shell:") {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            break;
+        }
+        printed.push_str(&line);
+    }
     // Keep reading what `bosun up` prints, as a terminal would.
     std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     let log = || std::fs::read_to_string(dir.path().join("up.log")).unwrap_or_default();
@@ -933,6 +944,14 @@ fn bosun_up_playground() {
         std::thread::sleep(Duration::from_millis(500));
     }
     assert_eq!(app("hello-prod")["status"]["sync"]["status"], "OutOfSync");
+    let bosun = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_bosun"))
+            .args(args)
+            .env("BOSUN_SERVER", &server)
+            .env("BOSUN_TOKEN", &token)
+            .output()
+            .unwrap()
+    };
     let rollout = |name: &str| -> Value {
         let out = Command::new(env!("CARGO_BIN_EXE_bosun"))
             .args(["rollout", "get", name, "-o", "json"])
@@ -999,29 +1018,37 @@ fn bosun_up_playground() {
         "{tree}"
     );
 
-    // The hint the playground prints: a new image walks the canary's steps. The first pause
-    // holds one canary pod beside four stable ones; the end has the new revision stable.
+    // The hint the playground prints: a new image walks the canary's steps. At the analysis
+    // step one canary pod runs beside four stable ones while Prometheus judges it; the end has
+    // the new revision stable and its run Successful.
+    assert!(
+        printed.contains("prometheus  http://127.0.0.1:"),
+        "the playground's Prometheus runs: {printed}"
+    );
     let repo = dir.path().join("repo");
     let values = repo.join("charts/hello/values-dev.yaml");
+    let commit = |message: &str| {
+        let status = Command::new("git")
+            .args(["commit", "-qam", message])
+            .current_dir(&repo)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
     let text = std::fs::read_to_string(&values).unwrap();
     assert!(text.contains("tag: \"0.1.0\""), "{text}");
     std::fs::write(&values, text.replace("tag: \"0.1.0\"", "tag: \"0.2.0\"")).unwrap();
-    let commit = Command::new("git")
-        .args(["commit", "-qam", "feat: hello 0.2.0"])
-        .current_dir(&repo)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@t")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@t")
-        .status()
-        .unwrap();
-    assert!(commit.success());
-    let deadline = Instant::now() + Duration::from_secs(120);
-    let mut saw_first_pause = false;
+    commit("feat: hello 0.2.0");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let mut saw_analysis_step = false;
     loop {
         let view = rollout("hello-dev");
         let summary = &view["summary"];
-        if summary["phase"] == "Paused" && summary["step"] == 1 {
+        if summary["step"] == 1 && summary["stableHash"] == first_stable {
             let canary = view["revisions"]
                 .as_array()
                 .unwrap()
@@ -1029,16 +1056,59 @@ fn bosun_up_playground() {
                 .find(|r| r["role"] == "canary")
                 .cloned()
                 .unwrap_or(Value::Null);
-            assert_eq!(canary["ready"], 1, "{view}");
-            saw_first_pause = true;
+            if canary["ready"] == 1 {
+                saw_analysis_step = true;
+            }
         }
-        if saw_first_pause && summary["phase"] == "Healthy" && summary["stableHash"] != first_stable
+        if saw_analysis_step
+            && summary["phase"] == "Healthy"
+            && summary["stableHash"] != first_stable
         {
+            assert_eq!(view["analysisRuns"][0]["phase"], "Successful", "{view}");
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "the canary never walked to the new image (first pause seen: {saw_first_pause}): {view}\n{}",
+            "the canary never walked to the new image (analysis step seen: {saw_analysis_step}): {view}\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+
+    // The next hint: a version that fails 30 % of its requests is aborted at its analysis and
+    // the Application rolled back and held, by itself.
+    let second_stable = rollout("hello-dev")["summary"]["stableHash"].clone();
+    let text = std::fs::read_to_string(&values).unwrap();
+    assert!(text.contains("simulatedErrorRate: \"0\""), "{text}");
+    std::fs::write(
+        &values,
+        text.replace("tag: \"0.2.0\"", "tag: \"0.3.0\"")
+            .replace("simulatedErrorRate: \"0\"", "simulatedErrorRate: \"0.3\""),
+    )
+    .unwrap();
+    commit("feat: hello 0.3.0");
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let out = bosun(&["app", "history", "hello-dev", "-o", "json"]);
+        let history: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let view = rollout("hello-dev");
+        let rolled_back = history["items"][0]["kind"] == "rollback"
+            && history["items"][0]["phase"] == "Succeeded";
+        if rolled_back
+            && view["summary"]["phase"] == "Healthy"
+            && view["summary"]["stableHash"] == second_stable
+        {
+            let failed = view["analysisRuns"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|r| r["phase"] == "Failed");
+            assert!(failed, "{view}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the bad version was not rolled back: {history}\n{view}\n{}",
             log()
         );
         std::thread::sleep(Duration::from_millis(300));

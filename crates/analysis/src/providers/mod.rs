@@ -38,6 +38,8 @@ pub struct Http {
 
 impl Http {
     pub fn new() -> Result<Http, String> {
+        // reqwest needs a process-wide provider before it builds a client (installed once).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let build = |insecure: bool| {
             reqwest::Client::builder()
                 .tls_danger_accept_invalid_certs(insecure)

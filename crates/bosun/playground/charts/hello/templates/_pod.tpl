@@ -20,6 +20,9 @@ spec:
             configMapKeyRef:
               name: {{ .Release.Name }}
               key: greeting
+        # The local cluster's simulated traffic: how often this version answers 500.
+        - name: SIMULATED_ERROR_RATE
+          value: {{ .Values.simulatedErrorRate | quote }}
       livenessProbe:
         httpGet: {path: /healthz, port: http}
       readinessProbe:
