@@ -87,6 +87,10 @@ async fn endpoint(rate: f64) -> (String, Arc<AtomicUsize>) {
             }),
         )
         .route(
+            "/empty",
+            axum::routing::get(|| async { axum::Json(json!([])) }),
+        )
+        .route(
             "/broken",
             axum::routing::get(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "no") }),
         );
@@ -206,6 +210,29 @@ async fn web_and_job_metrics_judge_a_run_by_argos_rules() {
             .unwrap()
             .starts_with("Metric \"rate\" assessed Error due to consecutiveErrors (2) > consecutiveErrorLimit (1)"),
         "{status}"
+    );
+
+    // No data, with both conditions guarded against it: neither holds, so the measurement is
+    // Inconclusive (never a pass), and so is the run.
+    create_run(
+        &client,
+        "no-data",
+        json!({"metrics": [
+            {"name": "rate",
+             "successCondition": "len(result) > 0 && result[0] >= 0.99",
+             "failureCondition": "len(result) > 0 && result[0] < 0.9",
+             "provider": {"web": {"url": format!("{url}/empty")}}}
+        ]}),
+    )
+    .await;
+    let status = wait_for(&client, "no-data", "the run without data", |s| {
+        s["phase"] == "Inconclusive"
+    })
+    .await;
+    assert_eq!(status["metricResults"][0]["measurements"][0]["value"], "[]");
+    assert_eq!(
+        status["message"],
+        "Metric \"rate\" assessed Inconclusive due to inconclusive (1) > inconclusiveLimit (0)"
     );
 
     // A spec Argo rejects is an Error that says why, at once.
