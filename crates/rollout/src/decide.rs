@@ -1849,6 +1849,55 @@ mod tests {
         assert_eq!(w.replicas(), vec![(1, 5), (2, 0)]);
     }
 
+    /// The seeds' canary Rollout and AnalysisTemplate, unchanged. The template is valid by
+    /// Argo's rules. The Rollout routes through Istio without `canaryService`/`stableService`,
+    /// which Argo Rollouts' validation refuses too: bosun says so, naming the field. With the two
+    /// Services named (what Argo asks of its users), an update runs the background analysis from
+    /// `startingStep: 1` beside the steps (10 % on the Istio route, then the 5 m pause).
+    #[test]
+    fn the_seeds_canary_and_its_analysis_as_written() {
+        let text = include_str!("../tests/fixtures/seed-001-canary.yaml");
+        let docs: Vec<Value> = text
+            .split("\n---\n")
+            .map(|d| serde_saphyr::from_str(d).unwrap())
+            .collect();
+        let (rollout, template) = (&docs[0], &docs[1]);
+        let metrics = bosun_model::analysis::metrics(&template["spec"]).unwrap();
+        assert_eq!(metrics[0].failure_limit(), 3);
+        assert_eq!(
+            metrics[0].interval().unwrap(),
+            Some(Duration::from_secs(60))
+        );
+
+        let mut w = World::new(rollout["spec"].clone());
+        w.rollout["metadata"]["name"] = rollout["metadata"]["name"].clone();
+        w.settle();
+        assert_eq!(w.status("phase"), "Degraded");
+        assert_eq!(
+            w.status("message"),
+            "InvalidSpec: spec.strategy.canary: canaryService and stableService must be set to use traffic routing"
+        );
+
+        let mut spec = rollout["spec"].clone();
+        spec["strategy"]["canary"]["canaryService"] = json!("production-app-canary");
+        spec["strategy"]["canary"]["stableService"] = json!("production-app");
+        let mut w = World::new(spec);
+        w.rollout["metadata"]["name"] = rollout["metadata"]["name"].clone();
+        w.settle();
+        assert_eq!(w.status("phase"), "Healthy", "{}", w.status("message"));
+        assert!(w.runs.is_empty());
+        w.image("app:v2");
+        w.settle();
+        assert_eq!(w.status("currentStepIndex"), 1);
+        assert_eq!(w.status("phase"), "Paused");
+        assert_eq!(w.status("canary")["weights"]["canary"]["weight"], 10);
+        assert_eq!(w.runs.len(), 1);
+        assert_eq!(w.runs[0].kind, RunKind::Background);
+        let hash = w.status("currentPodHash").as_str().unwrap().to_string();
+        assert_eq!(w.runs[0].name, format!("app-rollout-{hash}-2"));
+        assert!(w.last.runs.is_empty(), "made once");
+    }
+
     #[test]
     fn a_promoted_update_stops_its_background_run() {
         let mut w = canary(json!([{"setWeight": 20}, {"pause": {}}]));
