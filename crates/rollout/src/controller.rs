@@ -645,7 +645,7 @@ impl RolloutController {
                 .map_or(0, |rs| rs.revision);
             let step = match request.kind {
                 RunKind::Step(i) => Some(i),
-                RunKind::Background => None,
+                RunKind::Background | RunKind::PrePromotion => None,
             };
             let order = bosun_analysis::template::RunOrder {
                 rollout,

@@ -86,6 +86,8 @@ pub struct Decision {
 pub enum RunKind {
     Step(usize),
     Background,
+    /// Blue-green: judges the preview before the active Service switches to it.
+    PrePromotion,
 }
 
 impl RunKind {
@@ -94,6 +96,7 @@ impl RunKind {
         match self {
             RunKind::Step(_) => "Step",
             RunKind::Background => "Background",
+            RunKind::PrePromotion => "PrePromotion",
         }
     }
 }
@@ -129,6 +132,7 @@ impl AnalysisRunView {
         let kind = match labels["rollout-type"].as_str()? {
             "Step" => RunKind::Step(labels["step-index"].as_str()?.parse().ok()?),
             "Background" => RunKind::Background,
+            "PrePromotion" => RunKind::PrePromotion,
             _ => return None,
         };
         Some(AnalysisRunView {
@@ -202,10 +206,12 @@ struct State {
     /// that after an abort (which drops the names) a retry makes new runs.
     named_step_run: Option<String>,
     named_background_run: Option<String>,
+    named_pre_promotion_run: Option<String>,
     rollout_name: String,
     /// The current step's and the background run, for `status.canary`.
     step_run: Option<AnalysisRunView>,
     background_run: Option<AnalysisRunView>,
+    pre_promotion_run: Option<AnalysisRunView>,
 }
 
 impl State {
@@ -255,9 +261,13 @@ impl State {
             named_background_run: status["canary"]["currentBackgroundAnalysisRunStatus"]["name"]
                 .as_str()
                 .map(str::to_string),
+            named_pre_promotion_run: status["blueGreen"]["prePromotionAnalysisRunStatus"]["name"]
+                .as_str()
+                .map(str::to_string),
             rollout_name: String::new(),
             step_run: None,
             background_run: None,
+            pre_promotion_run: None,
         }
     }
 
@@ -309,11 +319,13 @@ impl State {
         let base = match kind {
             RunKind::Step(i) => format!("{}-{hash}-{revision}-{i}", self.rollout_name),
             RunKind::Background => format!("{}-{hash}-{revision}", self.rollout_name),
+            RunKind::PrePromotion => format!("{}-{hash}-{revision}-pre", self.rollout_name),
         };
         let ours = |name: &str| name == base || name.starts_with(&format!("{base}."));
         let named = match kind {
             RunKind::Step(_) => &self.named_step_run,
             RunKind::Background => &self.named_background_run,
+            RunKind::PrePromotion => &self.named_pre_promotion_run,
         };
         if let Some(name) = named.as_deref().filter(|n| ours(n)) {
             return match self.runs.iter().find(|r| r.name == name) {
@@ -349,6 +361,7 @@ impl State {
         match kind {
             RunKind::Step(_) => self.step_run = Some(pending),
             RunKind::Background => self.background_run = Some(pending),
+            RunKind::PrePromotion => self.pre_promotion_run = Some(pending),
         }
         decision.runs.push(RunRequest {
             name,
@@ -1137,19 +1150,48 @@ fn blue_green_step(
     if spec.paused {
         return (active_hash.to_string(), hash.to_string());
     }
-    for (field, set) in [
-        ("prePromotionAnalysis", bg.pre_promotion_analysis.is_some()),
-        (
-            "postPromotionAnalysis",
-            bg.post_promotion_analysis.is_some(),
-        ),
-    ] {
-        if set {
-            state.set(
-                "Degraded",
-                format!("InvalidSpec: spec.strategy.blueGreen.{field}: analysis is not run by bosun yet; the preview is not promoted"),
-            );
-            return (active_hash.to_string(), hash.to_string());
+    if bg.post_promotion_analysis.is_some() {
+        state.set(
+            "Degraded",
+            "InvalidSpec: spec.strategy.blueGreen.postPromotionAnalysis: post-promotion analysis is not run by bosun yet; the preview is not promoted",
+        );
+        return (active_hash.to_string(), hash.to_string());
+    }
+    // Pre-promotion analysis judges the preview: promotion (by a person or automatic) waits for
+    // Successful; Failed or Error aborts (the preview goes, the active never switched);
+    // Inconclusive pauses for a person (a promote then goes ahead). A full promotion skips it.
+    if let Some(analysis) = &bg.pre_promotion_analysis
+        && !promoting
+        && new.revision > 0
+    {
+        match state.current_run(&RunKind::PrePromotion, hash, new.revision) {
+            Ok(run) => {
+                state.pre_promotion_run = Some(run.clone());
+                match run.phase.as_str() {
+                    "Successful" => {}
+                    "Failed" | "Error" => {
+                        state.abort_for("Blue/green pre-promotion", &run, now, new.revision);
+                        return (active_hash.to_string(), hash.to_string());
+                    }
+                    "Inconclusive" => {
+                        if !state.pause(INCONCLUSIVE_PAUSE, None, now) {
+                            return (active_hash.to_string(), hash.to_string());
+                        }
+                    }
+                    _ => {
+                        state.set(
+                            "Progressing",
+                            format!("waiting for analysis run {} to complete", run.name),
+                        );
+                        return (active_hash.to_string(), hash.to_string());
+                    }
+                }
+            }
+            Err(name) => {
+                state.request_run(decision, name, RunKind::PrePromotion, hash, analysis);
+                state.set("Progressing", "creating an analysis run");
+                return (active_hash.to_string(), hash.to_string());
+            }
         }
     }
     if !promoting {
@@ -1331,11 +1373,11 @@ fn write_status(
         set(&mut status, "canary", canary_status);
     }
     if let Some((active, preview)) = selectors {
-        set(
-            &mut status,
-            "blueGreen",
-            json!({"activeSelector": active, "previewSelector": preview}),
-        );
+        let mut blue_green = json!({"activeSelector": active, "previewSelector": preview});
+        if let Some(run) = &state.pre_promotion_run {
+            blue_green["prePromotionAnalysisRunStatus"] = run.status();
+        }
+        set(&mut status, "blueGreen", blue_green);
     }
     set(
         &mut status,
@@ -2132,6 +2174,58 @@ mod tests {
         w.settle();
         assert_eq!(w.replicas(), vec![(1, 0), (2, 3)]);
         assert_eq!(w.status("phase"), "Healthy");
+    }
+
+    #[test]
+    fn blue_green_pre_promotion_analysis_holds_the_switch_and_a_failure_drops_the_preview() {
+        let strategy = json!({"activeService": "web", "previewService": "web-preview",
+            "prePromotionAnalysis": {"templates": [{"templateName": "smoke"}]}});
+        let mut w = blue_green(strategy.clone());
+        w.settle();
+        let old = w.status("currentPodHash").as_str().unwrap().to_string();
+        assert!(w.runs.is_empty(), "the first deploy runs no analysis");
+        w.image("web:2");
+        w.settle();
+        // The preview is up; its run judges it before the active Service may switch.
+        assert_eq!(w.runs.len(), 1);
+        assert_eq!(w.runs[0].kind, RunKind::PrePromotion);
+        assert!(w.runs[0].name.ends_with("-2-pre"), "{}", w.runs[0].name);
+        assert_eq!(w.services["web"], old);
+        assert_eq!(
+            w.status("blueGreen")["prePromotionAnalysisRunStatus"]["status"],
+            "Running"
+        );
+        w.judge_last_run("Successful", "");
+        w.settle();
+        let new = w.status("currentPodHash").as_str().unwrap().to_string();
+        assert_eq!(
+            w.services["web"], new,
+            "promoted after a successful analysis"
+        );
+
+        // A bad preview: the run fails, the active Service never switches, the preview goes.
+        let mut w = blue_green(strategy);
+        w.settle();
+        let old = w.status("currentPodHash").as_str().unwrap().to_string();
+        w.image("web:2");
+        w.settle();
+        w.judge_last_run(
+            "Failed",
+            "Metric \"smoke\" assessed Failed due to failed (1) > failureLimit (0)",
+        );
+        w.settle();
+        assert_eq!(w.status("phase"), "Degraded");
+        assert!(
+            w.status("message")
+                .as_str()
+                .unwrap()
+                .contains("Blue/green pre-promotion analysis phase error/failed: Metric"),
+            "{}",
+            w.status("message")
+        );
+        assert_eq!(w.services["web"], old);
+        assert_eq!(w.services["web-preview"], old);
+        assert_eq!(w.replicas(), vec![(1, 3), (2, 0)]);
     }
 
     #[test]
