@@ -17,7 +17,7 @@
 
 mod common;
 
-use common::{Process, clk_tck, git, start_cluster, usage};
+use common::{Process, clk_tck, serve_one_application, start_cluster, usage};
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -151,43 +151,17 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    // serve, with one Application of one Deployment and Service: traffic for the query.
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(repo.join("app")).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"]);
-    std::fs::write(
-        repo.join("app/web.yaml"),
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: web:1\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: {app: web}\n  ports:\n  - port: 80\n",
-    )
-    .unwrap();
-    git(&repo, &["add", "."]);
-    git(&repo, &["commit", "-q", "-m", "app"]);
-    std::fs::create_dir_all(dir.path().join("apps")).unwrap();
-    std::fs::write(
-        dir.path().join("apps/app.yaml"),
-        format!(
-            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: bench\nspec:\n  project: default\n  source:\n    repoURL: file://{}\n    targetRevision: main\n    path: app\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {NAMESPACE}\n  syncPolicy:\n    automated: {{}}\n    syncOptions: [CreateNamespace=true]\n",
-            repo.display()
-        ),
-    )
-    .unwrap();
-    let config = dir.path().join("bosun.yaml");
-    std::fs::write(&config, "applications:\n- path: apps\n").unwrap();
     let log_path = out.join("serve.log");
-    let child = Command::new(&bosun)
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .arg("--data")
-        .arg(dir.path().join("data"))
-        .env("KUBECONFIG", &cluster.kubeconfig)
-        .env("BOSUN_CACHE", dir.path().join("cache"))
-        .env("BOSUN_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .expect("bosun serve");
-    let serve_pid = child.id();
-    let _serve = Process(child);
+    let serve = serve_one_application(
+        &bosun,
+        dir.path(),
+        &cluster.kubeconfig,
+        NAMESPACE,
+        // One Deployment and its Service: the traffic the query measures.
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: web:1\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: {app: web}\n  ports:\n  - port: 80\n",
+        &log_path,
+    );
+    let serve_pid = serve.0.id();
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), NAMESPACE, &runs_resource());
     let deadline = Instant::now() + Duration::from_secs(120);
     while api.list(&ListParams::default().limit(1)).await.is_err() {

@@ -21,11 +21,10 @@
 
 mod common;
 
-use common::{Process, clk_tck, git, start_cluster, usage};
+use common::{clk_tck, serve_one_application, start_cluster, usage};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -237,43 +236,17 @@ async fn main() {
     .unwrap();
     let client = Client::try_from(kube_config).unwrap();
 
-    // One Application of one ConfigMap: serve connects to the cluster and takes its Rollouts.
-    let repo = dir.path().join("repo");
-    std::fs::create_dir_all(repo.join("app")).unwrap();
-    git(&repo, &["init", "-q", "-b", "main"]);
-    std::fs::write(
-        repo.join("app/cm.yaml"),
-        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bench\ndata:\n  a: b\n",
-    )
-    .unwrap();
-    git(&repo, &["add", "."]);
-    git(&repo, &["commit", "-q", "-m", "app"]);
-    std::fs::create_dir_all(dir.path().join("apps")).unwrap();
-    std::fs::write(
-        dir.path().join("apps/app.yaml"),
-        format!(
-            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: bench\nspec:\n  project: default\n  source:\n    repoURL: file://{}\n    targetRevision: main\n    path: app\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {NAMESPACE}\n  syncPolicy:\n    automated: {{}}\n    syncOptions: [CreateNamespace=true]\n",
-            repo.display()
-        ),
-    )
-    .unwrap();
-    let config = dir.path().join("bosun.yaml");
-    std::fs::write(&config, "applications:\n- path: apps\n").unwrap();
     let log_path = out.join("serve.log");
-    let child = Command::new(&bosun)
-        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
-        .arg(&config)
-        .arg("--data")
-        .arg(dir.path().join("data"))
-        .env("KUBECONFIG", &cluster.kubeconfig)
-        .env("BOSUN_CACHE", dir.path().join("cache"))
-        .env("BOSUN_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .expect("bosun serve");
-    let serve_pid = child.id();
-    let _serve = Process(child);
+    let serve = serve_one_application(
+        &bosun,
+        dir.path(),
+        &cluster.kubeconfig,
+        NAMESPACE,
+        // One ConfigMap: serve connects to the cluster and takes its Rollouts.
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: bench\ndata:\n  a: b\n",
+        &log_path,
+    );
+    let serve_pid = serve.0.id();
     let cluster_pid = cluster.child.id();
 
     // The CRD is served once serve has connected.

@@ -129,3 +129,47 @@ pub fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
+
+/// `bosun serve` (the binary `bosun`) with one automated Application of `objects` (YAML) in
+/// `namespace`, from a Git repository in `dir`: enough for serve to connect to the cluster of
+/// `kubeconfig` and take its Rollouts and AnalysisRuns in hand. Its log goes to `log`; the
+/// process is stopped when the returned value is dropped.
+pub fn serve_one_application(
+    bosun: &Path,
+    dir: &Path,
+    kubeconfig: &Path,
+    namespace: &str,
+    objects: &str,
+    log: &Path,
+) -> Process {
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(repo.join("app")).unwrap();
+    git(&repo, &["init", "-q", "-b", "main"]);
+    std::fs::write(repo.join("app/objects.yaml"), objects).unwrap();
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "-q", "-m", "app"]);
+    std::fs::create_dir_all(dir.join("apps")).unwrap();
+    std::fs::write(
+        dir.join("apps/app.yaml"),
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: bench\nspec:\n  project: default\n  source:\n    repoURL: file://{}\n    targetRevision: main\n    path: app\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {namespace}\n  syncPolicy:\n    automated: {{}}\n    syncOptions: [CreateNamespace=true]\n",
+            repo.display()
+        ),
+    )
+    .unwrap();
+    let config = dir.join("bosun.yaml");
+    std::fs::write(&config, "applications:\n- path: apps\n").unwrap();
+    let child = Command::new(bosun)
+        .args(["serve", "--listen", "127.0.0.1:0", "--config"])
+        .arg(&config)
+        .arg("--data")
+        .arg(dir.join("data"))
+        .env("KUBECONFIG", kubeconfig)
+        .env("BOSUN_CACHE", dir.join("cache"))
+        .env("BOSUN_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .expect("bosun serve");
+    Process(child)
+}
