@@ -307,19 +307,29 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
         let server =
             crate::serve::prepare(&config, args.listen, Some(&dir.join("data"))).await?;
         let api = format!("http://{}", server.address());
-        // It carries the admin token.
+        // It carries the admin token, and puts this bosun and the kubectl/helm that
+        // scripts/install-tools installed first on PATH (a fresh machine has neither there).
+        let mut path = Vec::new();
+        if let Some(bin) = std::env::current_exe().ok().and_then(|e| e.parent().map(Path::to_path_buf)) {
+            path.push(bin);
+        }
+        if let Some(tools) = bosun_render::tools_dir() {
+            path.push(tools.join("bin"));
+        }
+        let path: Vec<String> = path.iter().map(|p| p.display().to_string()).collect();
         write_private(
             &dir.join("env"),
             &format!(
-                "BOSUN_SERVER={api}\nBOSUN_TOKEN={admin_token}\nKUBECONFIG={}\n",
-                kubeconfig.display()
+                "BOSUN_SERVER={api}\nBOSUN_TOKEN={admin_token}\nKUBECONFIG={}\nPATH={}:$PATH\n",
+                kubeconfig.display(),
+                path.join(":")
             ),
         )?;
         // A closed stdout (the terminal went away, a pipe's reader left) must not stop the
         // playground: the hints are a courtesy, the servers are the job.
         let _ = writeln!(
             std::io::stdout(),
-            "bosun playground is up{}.\n\n  cluster     {}\n  API         {api}\n{prometheus_line}\n  repository  {}\n  env         {}\n\nTry, in another shell:\n\n  set -a; . {}; set +a\n  bosun app list                      # hello-dev syncs by itself; hello-prod waits\n  kubectl get rollout,deploy,svc,pods -A   # what bosun applied and drives\n  bosun app sync hello-prod           # prod is synced by a person\n  bosun app history hello-dev\n\nA new image walks dev's canary Rollout (20 %, its success rate judged on Prometheus, 60 %,\npause, all; Ctrl-C ends the watch):\n\n  cd {}\n  sed -i 's/tag: \"0.1.0\"/tag: \"0.2.0\"/' charts/hello/values-dev.yaml\n  git commit -qam 'feat: hello 0.2.0' && bosun rollout watch hello-dev\n\nA version that fails 30 % of its requests is aborted at its analysis and rolled back, by itself:\n\n  sed -i 's/tag: \"0.2.0\"/tag: \"0.3.0\"/; s/simulatedErrorRate: \"0\"/simulatedErrorRate: \"0.3\"/' charts/hello/values-dev.yaml\n  git commit -qam 'feat: hello 0.3.0' && bosun rollout watch hello-dev --until-done\n  bosun app history hello-dev         # the automatic rollback, held until the next commit\n\nDrift is healed: `kubectl -n dev delete service hello-dev`, then `kubectl -n dev get services`.\nStop with Ctrl-C; `bosun up` again resumes where you left off.",
+            "bosun playground is up{}.\n\n  cluster     {}\n  API         {api}\n{prometheus_line}\n  repository  {}\n  env         {}\n\nTry, in another shell:\n\n  set -a; . {}; set +a\n  bosun app list                      # hello-dev syncs by itself; hello-prod waits\n  kubectl get rollout,deploy,svc,pods -A   # what bosun applied and drives\n  bosun app sync hello-prod           # prod is synced by a person\n  bosun app history hello-dev\n\nA new image walks dev's canary Rollout (20 %, its success rate judged on Prometheus, 60 %,\npause, all; Ctrl-C ends the watch):\n\n  cd {}\n  sed -i 's/tag: \"0.1.0\"/tag: \"0.2.0\"/' charts/hello/values-dev.yaml\n  git commit -qam 'feat: hello 0.2.0' && bosun rollout watch hello-dev\n\nA version that fails 30 % of its requests is aborted at its analysis and rolled back, by itself:\n\n  sed -i 's/tag: \"0.2.0\"/tag: \"0.3.0\"/; s/simulatedErrorRate: \"0\"/simulatedErrorRate: \"0.3\"/' charts/hello/values-dev.yaml\n  git commit -qam 'feat: hello 0.3.0' && bosun rollout watch hello-dev\n  bosun app history hello-dev         # the automatic rollback, held until the next commit\n\nDrift is healed: `kubectl -n dev delete service hello-dev`, then `kubectl -n dev get services`.\nStop with Ctrl-C; `bosun up` again resumes where you left off.",
             if created { " (new example repository)" } else { "" },
             cluster.url(),
             repo.display(),

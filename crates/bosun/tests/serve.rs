@@ -887,7 +887,7 @@ fn bosun_up_playground() {
         }
     }
     let stdout = child.stdout.take().unwrap();
-    let _guard = Kill(child);
+    let mut guard = Kill(child);
     let mut reader = BufReader::new(stdout);
     let mut first = String::new();
     reader.read_line(&mut first).unwrap();
@@ -917,6 +917,12 @@ fn bosun_up_playground() {
             .to_string()
     };
     let (server, token, kubeconfig) = (var("BOSUN_SERVER"), var("BOSUN_TOKEN"), var("KUBECONFIG"));
+    // A fresh machine has neither bosun nor kubectl on PATH: the env file puts them there.
+    let path = var("PATH");
+    assert!(
+        path.ends_with(":$PATH") && path.contains("bosun-tools/bin"),
+        "{path}"
+    );
     assert!(dir.path().join("repo/app/src/main.rs").exists());
     assert!(dir.path().join("repo/app/Dockerfile").exists());
     let app = |name: &str| -> Value {
@@ -1113,6 +1119,27 @@ fn bosun_up_playground() {
         );
         std::thread::sleep(Duration::from_millis(300));
     }
+
+    // SIGTERM (what `kill` sends) stops the playground gracefully, and its Prometheus with it.
+    let status = Command::new("kill")
+        .args(["-TERM", &guard.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while guard.0.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "bosun up did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let prometheus_dir = dir.path().join("prometheus").display().to_string();
+    let still_running = std::fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .any(|cmdline| String::from_utf8_lossy(&cmdline).contains(&prometheus_dir));
+    assert!(!still_running, "the playground's Prometheus outlived it");
 }
 
 /// App-of-apps: the Applications themselves live in Git. A pushed commit that adds an
@@ -2330,6 +2357,14 @@ async fn a_canary_is_judged_by_prometheus_and_a_bad_version_is_rolled_back() {
     assert!(
         values.iter().any(|v| v.starts_with("[0.7")),
         "the canary's success rate is measured as 0.7: {values:?}"
+    );
+    assert!(
+        view["analysisRuns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| !r["name"].as_str().unwrap().contains('.')),
+        "one run per step and revision: {view}"
     );
     let out = env.bosun(ADMIN, &["rollout", "get", "web"]);
     let text = String::from_utf8_lossy(&out.stdout);

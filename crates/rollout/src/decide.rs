@@ -333,6 +333,16 @@ impl State {
                 None => Err(name.to_string()),
             };
         }
+        // A run of ours still measuring, that the status does not name yet (made by the last
+        // reconcile, whose status write this one has not seen): the same run, not a second.
+        if let Some(run) = self
+            .runs
+            .iter()
+            .rev()
+            .find(|r| ours(&r.name) && !r.completed() && !r.terminating)
+        {
+            return Ok(run.clone());
+        }
         let taken = self.runs.iter().filter(|r| ours(&r.name)).count();
         Err(if taken == 0 {
             base
@@ -1791,6 +1801,27 @@ mod tests {
         assert_eq!(w.status("currentStepIndex"), 3);
         assert_eq!(w.status("phase"), "Paused");
         assert_eq!(w.runs.len(), 1, "one run per step");
+    }
+
+    /// The run made by the last reconcile, seen before that reconcile's status write (the
+    /// runs' cache ahead of the Rollout's): adopted, not made twice.
+    #[test]
+    fn a_run_not_yet_named_in_the_status_is_not_made_twice() {
+        let mut w = canary(
+            json!([{"setWeight": 20}, {"analysis": {"templates": [{"templateName": "rate"}]}}]),
+        );
+        w.settle();
+        w.image("web:2");
+        w.settle();
+        assert_eq!(w.runs.len(), 1);
+        let mut stale = w.rollout.clone();
+        stale["status"]["canary"] = json!({});
+        let d = decide_with_runs(&stale, &w.rss, &w.runs, w.now);
+        assert!(d.runs.is_empty(), "{:?}", d.runs);
+        assert_eq!(
+            d.status["canary"]["currentStepAnalysisRunStatus"]["name"],
+            w.runs[0].name.as_str()
+        );
     }
 
     #[test]
