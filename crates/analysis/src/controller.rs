@@ -247,6 +247,14 @@ impl AnalysisController {
             .ok_or_else(|| AnalysisError::UnknownCluster(name.to_string()))
     }
 
+    /// Waits until `cluster`'s runs are listed (a Rollout deciding before that would not see
+    /// the runs it made). Returns at once for a cluster not taken in hand.
+    pub async fn wait_ready(&self, cluster: &str) {
+        if let Ok(cluster) = self.cluster(cluster) {
+            let _ = cluster.runs.wait_until_ready().await;
+        }
+    }
+
     /// The AnalysisRuns of `namespace` that `owner_uid` owns, as the cluster has them.
     pub fn runs_owned_by(&self, cluster: &str, namespace: &str, owner_uid: &str) -> Vec<Value> {
         let Ok(cluster) = self.cluster(cluster) else {

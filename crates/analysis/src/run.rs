@@ -39,12 +39,21 @@ impl Args {
     }
 }
 
+/// Why arguments could not be resolved.
+#[derive(Debug)]
+pub enum ArgsError {
+    /// The run cannot measure: a missing Secret or key, an argument without a value.
+    Invalid(String),
+    /// The API server did not answer as it should (a timeout, a 5xx): try again later.
+    Unavailable(String),
+}
+
 /// Resolves `spec.args`: a `value`, or a `valueFrom.secretKeyRef` read from the run's namespace.
 pub async fn resolve_args(
     client: &kube::Client,
     namespace: &str,
     spec_args: &Value,
-) -> Result<Args, String> {
+) -> Result<Args, ArgsError> {
     let mut args = Args::default();
     for arg in spec_args.as_array().into_iter().flatten() {
         let name = arg["name"].as_str().unwrap_or_default().to_string();
@@ -63,22 +72,36 @@ pub async fn resolve_args(
                     "secrets",
                 ),
             );
-            let object = api
-                .get(secret)
-                .await
-                .map_err(|e| format!("args.{name}: reading Secret {namespace}/{secret}: {e}"))?;
-            let encoded = object.data["data"][key]
-                .as_str()
-                .ok_or_else(|| format!("key '{key}' does not exist in secret '{secret}'"))?;
-            let bytes = decode_base64(encoded)
-                .ok_or_else(|| format!("args.{name}: Secret {secret} key {key} is not base64"))?;
-            let value = String::from_utf8(bytes)
-                .map_err(|_| format!("args.{name}: Secret {secret} key {key} is not UTF-8"))?;
+            let object = api.get(secret).await.map_err(|e| {
+                let message = format!("args.{name}: reading Secret {namespace}/{secret}: {e}");
+                match e {
+                    kube::Error::Api(s) if matches!(s.code, 403 | 404) => {
+                        ArgsError::Invalid(message)
+                    }
+                    _ => ArgsError::Unavailable(message),
+                }
+            })?;
+            let invalid = |m: String| ArgsError::Invalid(m);
+            let encoded = object.data["data"][key].as_str().ok_or_else(|| {
+                invalid(format!("key '{key}' does not exist in secret '{secret}'"))
+            })?;
+            let bytes = decode_base64(encoded).ok_or_else(|| {
+                invalid(format!(
+                    "args.{name}: Secret {secret} key {key} is not base64"
+                ))
+            })?;
+            let value = String::from_utf8(bytes).map_err(|_| {
+                invalid(format!(
+                    "args.{name}: Secret {secret} key {key} is not UTF-8"
+                ))
+            })?;
             args.secrets.push(value.clone());
             args.values.insert(name, value);
             continue;
         }
-        return Err(format!("argument \"{name}\" was not supplied"));
+        return Err(ArgsError::Invalid(format!(
+            "argument \"{name}\" was not supplied"
+        )));
     }
     Ok(args)
 }
@@ -148,14 +171,18 @@ fn substitute_str(text: &str, args: &BTreeMap<String, String>) -> Result<String,
     Ok(out)
 }
 
-/// Metric names a `dryRun` or `measurementRetention` rule matches: its `metricName` exactly, or
-/// every metric for `.*` (Argo takes a regular expression; these are the forms its docs use).
+/// Metric names a `dryRun` or `measurementRetention` rule matches: `metricName` is a regular
+/// expression matched anywhere in the name, as Argo's (Go's `regexp.MatchString`); one that
+/// does not compile matches nothing, as in Argo.
 fn matching<'a>(rule: &Value, metrics: &'a [Metric]) -> Vec<&'a str> {
     let pattern = rule["metricName"].as_str().unwrap_or_default();
+    let Ok(re) = regex::Regex::new(pattern) else {
+        return Vec::new();
+    };
     metrics
         .iter()
         .map(|m| m.name.as_str())
-        .filter(|name| pattern == ".*" || pattern == *name)
+        .filter(|name| re.is_match(name))
         .collect()
 }
 
@@ -181,7 +208,14 @@ pub async fn look(
     let namespace = run["metadata"]["namespace"].as_str().unwrap_or("default");
     let args = match resolve_args(client, namespace, &spec["args"]).await {
         Ok(a) => a,
-        Err(e) => return fail(status, format!("Unable to resolve metric arguments: {e}")),
+        Err(ArgsError::Invalid(e)) => {
+            return fail(status, format!("Unable to resolve metric arguments: {e}"));
+        }
+        Err(ArgsError::Unavailable(e)) => {
+            // Not the run's fault: the same look, a little later.
+            tracing::warn!(error = %e, "analysis run arguments");
+            return (status, Some(Duration::from_secs(10)));
+        }
     };
     let resolved = match substitute(
         &serde_json::json!({"metrics": spec["metrics"]}),
@@ -377,6 +411,25 @@ mod tests {
             substitute(&json!("{{args.nope}}"), &args).unwrap_err(),
             "failed to resolve {{args.nope}}"
         );
+    }
+
+    #[test]
+    fn dry_run_rules_are_regular_expressions_as_argos() {
+        let metrics: Vec<Metric> = ["canary-latency", "canary-errors", "stable-errors"]
+            .iter()
+            .map(|n| serde_json::from_value(json!({"name": n})).unwrap())
+            .collect();
+        assert_eq!(
+            matching(&json!({"metricName": "^canary-"}), &metrics),
+            vec!["canary-latency", "canary-errors"]
+        );
+        assert_eq!(
+            matching(&json!({"metricName": "latency|stable"}), &metrics),
+            vec!["canary-latency", "stable-errors"]
+        );
+        assert_eq!(matching(&json!({"metricName": ".*"}), &metrics).len(), 3);
+        // A pattern that does not compile matches nothing, as in Argo (`*`).
+        assert!(matching(&json!({"metricName": "*"}), &metrics).is_empty());
     }
 
     #[test]

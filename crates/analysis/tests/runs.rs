@@ -90,6 +90,7 @@ async fn endpoint(rate: f64) -> (String, Arc<AtomicUsize>) {
             "/empty",
             axum::routing::get(|| async { axum::Json(json!([])) }),
         )
+        .route("/plain", axum::routing::get(|| async { "OK" }))
         .route(
             "/broken",
             axum::routing::get(|| async { (axum::http::StatusCode::INTERNAL_SERVER_ERROR, "no") }),
@@ -234,6 +235,22 @@ async fn web_and_job_metrics_judge_a_run_by_argos_rules() {
         status["message"],
         "Metric \"rate\" assessed Inconclusive due to inconclusive (1) > inconclusiveLimit (0)"
     );
+
+    // A plain-text answer is judged as a string.
+    create_run(
+        &client,
+        "plain",
+        json!({"metrics": [
+            {"name": "health", "successCondition": "result == \"OK\"",
+             "provider": {"web": {"url": format!("{url}/plain")}}}
+        ]}),
+    )
+    .await;
+    let status = wait_for(&client, "plain", "the plain-text run", |s| {
+        s["phase"] == "Successful"
+    })
+    .await;
+    assert_eq!(status["metricResults"][0]["measurements"][0]["value"], "OK");
 
     // A spec Argo rejects is an Error that says why, at once.
     create_run(

@@ -17,6 +17,9 @@
 //! Prints a Markdown table; serve's log goes to `BENCH_OUT` (default
 //! `$TMPDIR/bosun-rollout-scale`).
 //!
+//! `BENCH_CLUSTER_CPUS` and `BENCH_SERVE_CPUS` pin the cluster and serve (`taskset -c`), to see
+//! serve's own latency apart from the cluster it shares the machine with.
+//!
 //! Run: `BENCH_ROLLOUTS=1000 cargo bench -p bosun --bench rollout_scale`.
 
 mod common;

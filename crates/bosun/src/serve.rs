@@ -128,11 +128,12 @@ pub async fn prepare(
         engine.on_connect(Arc::new(move |cluster, client| {
             let (rollouts, analysis) = (rollouts.clone(), analysis.clone());
             Box::pin(async move {
-                if let Some(rollouts) = rollouts.upgrade() {
-                    rollouts.add_cluster(cluster.clone(), client.clone()).await;
-                }
+                // Runs first: a Rollout reconciled once its cluster is added reads them.
                 if let Some(analysis) = analysis.upgrade() {
-                    analysis.add_cluster(cluster, client).await;
+                    analysis.add_cluster(cluster.clone(), client.clone()).await;
+                }
+                if let Some(rollouts) = rollouts.upgrade() {
+                    rollouts.add_cluster(cluster, client).await;
                 }
             })
         }));

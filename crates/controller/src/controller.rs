@@ -635,12 +635,15 @@ impl Controller {
             )
         {
             let history = self.stored(|store| store.history(name))?;
-            let good = history.iter().find(|op| {
-                op.phase == Phase::Succeeded
-                    && !op.dry_run
-                    && !op.revisions.is_empty()
-                    && op.revisions != comparison.revisions
+            let mut synced = history.iter().filter(|op| {
+                op.phase == Phase::Succeeded && !op.dry_run && !op.revisions.is_empty()
             });
+            // Only while Git still names what runs (the rejected commit): a newer commit goes
+            // out as usual. The good revision is the last one synced before it.
+            let live = synced.next();
+            let good = live
+                .filter(|live| live.revisions == comparison.revisions)
+                .and_then(|live| synced.find(|op| op.revisions != live.revisions));
             if let Some(good) = good {
                 tracing::warn!(app = %name, rollout = %rollout, to = %short(&good.revisions), reason = %why, "analysis aborted the rollout: rolling back");
                 let (done, _) = oneshot::channel();

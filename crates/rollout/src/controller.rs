@@ -468,11 +468,14 @@ impl RolloutController {
             None => Ok(value.clone()),
         };
         let runs: Vec<AnalysisRunView> = match (self.analysis(), object.metadata.uid.as_deref()) {
-            (Some(analysis), Some(uid)) => analysis
-                .runs_owned_by(&key.cluster, &key.namespace, uid)
-                .iter()
-                .filter_map(AnalysisRunView::from_object)
-                .collect(),
+            (Some(analysis), Some(uid)) => {
+                analysis.wait_ready(&key.cluster).await;
+                analysis
+                    .runs_owned_by(&key.cluster, &key.namespace, uid)
+                    .iter()
+                    .filter_map(AnalysisRunView::from_object)
+                    .collect()
+            }
             _ => Vec::new(),
         };
         let (effective, mut decision) = match resolved {

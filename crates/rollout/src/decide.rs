@@ -212,6 +212,9 @@ struct State {
     step_run: Option<AnalysisRunView>,
     background_run: Option<AnalysisRunView>,
     pre_promotion_run: Option<AnalysisRunView>,
+    /// Waiting on an analysis run: like a pause, not counted against the progress deadline
+    /// (Argo exempts analysis steps).
+    waiting_on_analysis: bool,
 }
 
 impl State {
@@ -268,6 +271,7 @@ impl State {
             step_run: None,
             background_run: None,
             pre_promotion_run: None,
+            waiting_on_analysis: false,
         }
     }
 
@@ -316,11 +320,7 @@ impl State {
         hash: &str,
         revision: u64,
     ) -> Result<AnalysisRunView, String> {
-        let base = match kind {
-            RunKind::Step(i) => format!("{}-{hash}-{revision}-{i}", self.rollout_name),
-            RunKind::Background => format!("{}-{hash}-{revision}", self.rollout_name),
-            RunKind::PrePromotion => format!("{}-{hash}-{revision}-pre", self.rollout_name),
-        };
+        let base = self.run_base(kind, hash, revision);
         let ours = |name: &str| name == base || name.starts_with(&format!("{base}."));
         let named = match kind {
             RunKind::Step(_) => &self.named_step_run,
@@ -343,12 +343,31 @@ impl State {
         {
             return Ok(run.clone());
         }
-        let taken = self.runs.iter().filter(|r| ours(&r.name)).count();
-        Err(if taken == 0 {
+        Err(self.new_run_name(kind, hash, revision))
+    }
+
+    /// Argo's name for a new run: `<rollout>-<hash>-<revision>[-<step>|-pre]`, with `.N` when
+    /// runs of that name exist already (a retry, a resume after an inconclusive result).
+    fn new_run_name(&self, kind: &RunKind, hash: &str, revision: u64) -> String {
+        let base = self.run_base(kind, hash, revision);
+        let taken = self
+            .runs
+            .iter()
+            .filter(|r| r.name == base || r.name.starts_with(&format!("{base}.")))
+            .count();
+        if taken == 0 {
             base
         } else {
             format!("{base}.{taken}")
-        })
+        }
+    }
+
+    fn run_base(&self, kind: &RunKind, hash: &str, revision: u64) -> String {
+        match kind {
+            RunKind::Step(i) => format!("{}-{hash}-{revision}-{i}", self.rollout_name),
+            RunKind::Background => format!("{}-{hash}-{revision}", self.rollout_name),
+            RunKind::PrePromotion => format!("{}-{hash}-{revision}-pre", self.rollout_name),
+        }
     }
 
     /// Asks for the run `name` and names it as current while it is made.
@@ -598,6 +617,10 @@ fn progress_deadline(
     now: Timestamp,
     state: &mut State,
 ) {
+    if state.waiting_on_analysis {
+        state.progress_at = Some(now);
+        return;
+    }
     let status = &object["status"];
     let counted = |field: &str, value: i32| status[field].as_i64() != Some(i64::from(value));
     let sum = |f: fn(&ReplicaSetView) -> i32| owned.iter().map(f).sum::<i32>();
@@ -891,7 +914,24 @@ fn canary_step(
         }
     };
     if spec.paused {
-        // Manually paused: keep the replicas as they are.
+        // Manually paused: keep the replicas as they are, and keep naming the runs in progress
+        // (a result that lands during the pause is read after it).
+        if new.revision > 0 {
+            if canary
+                .steps
+                .get(state.step)
+                .is_some_and(|s| s.analysis.is_some())
+            {
+                state.step_run = state
+                    .current_run(&RunKind::Step(state.step), hash, new.revision)
+                    .ok();
+            }
+            if canary.analysis.is_some() {
+                state.background_run = state
+                    .current_run(&RunKind::Background, hash, new.revision)
+                    .ok();
+            }
+        }
         return router_weights.map_or(current_weight(canary, state.step), |w| w.canary);
     }
     state.aborted_at = None;
@@ -912,8 +952,14 @@ fn canary_step(
                         state.abort_for("Background", &run, now, new.revision);
                         return weight_before(state.step);
                     }
-                    "Inconclusive" if !state.pause(INCONCLUSIVE_PAUSE, None, now) => {
-                        return weight_before(state.step);
+                    "Inconclusive" => {
+                        if !state.pause(INCONCLUSIVE_PAUSE, None, now) {
+                            return weight_before(state.step);
+                        }
+                        // Resumed after an inconclusive result: the analysis runs again (Argo's
+                        // `needsNewAnalysisRun`), beside the steps.
+                        let name = state.new_run_name(&RunKind::Background, hash, new.revision);
+                        state.request_run(decision, name, RunKind::Background, hash, analysis);
                     }
                     _ => {}
                 }
@@ -1012,6 +1058,7 @@ fn canary_step(
                             return weight;
                         }
                         _ => {
+                            state.waiting_on_analysis = true;
                             state.set(
                                 "Progressing",
                                 format!("waiting for analysis run {} to complete", run.name),
@@ -1022,6 +1069,7 @@ fn canary_step(
                 }
                 Err(name) => {
                     state.request_run(decision, name, kind, hash, analysis);
+                    state.waiting_on_analysis = true;
                     state.set("Progressing", "creating an analysis run");
                     return weight;
                 }
@@ -1158,6 +1206,11 @@ fn blue_green_step(
         return (active_hash.to_string(), hash.to_string());
     }
     if spec.paused {
+        if bg.pre_promotion_analysis.is_some() && new.revision > 0 {
+            state.pre_promotion_run = state
+                .current_run(&RunKind::PrePromotion, hash, new.revision)
+                .ok();
+        }
         return (active_hash.to_string(), hash.to_string());
     }
     if bg.post_promotion_analysis.is_some() {
@@ -1187,8 +1240,16 @@ fn blue_green_step(
                         if !state.pause(INCONCLUSIVE_PAUSE, None, now) {
                             return (active_hash.to_string(), hash.to_string());
                         }
+                        // Resumed after an inconclusive result: the preview is judged again
+                        // (Argo's `needsNewAnalysisRun`); promote --full skips the analysis.
+                        let name = state.new_run_name(&RunKind::PrePromotion, hash, new.revision);
+                        state.request_run(decision, name, RunKind::PrePromotion, hash, analysis);
+                        state.waiting_on_analysis = true;
+                        state.set("Progressing", "creating an analysis run");
+                        return (active_hash.to_string(), hash.to_string());
                     }
                     _ => {
+                        state.waiting_on_analysis = true;
                         state.set(
                             "Progressing",
                             format!("waiting for analysis run {} to complete", run.name),
@@ -1199,6 +1260,7 @@ fn blue_green_step(
             }
             Err(name) => {
                 state.request_run(decision, name, RunKind::PrePromotion, hash, analysis);
+                state.waiting_on_analysis = true;
                 state.set("Progressing", "creating an analysis run");
                 return (active_hash.to_string(), hash.to_string());
             }
@@ -1801,6 +1863,33 @@ mod tests {
         assert_eq!(w.status("currentStepIndex"), 3);
         assert_eq!(w.status("phase"), "Paused");
         assert_eq!(w.runs.len(), 1, "one run per step");
+    }
+
+    /// A long analysis is not a stalled update: waiting on a run does not count against
+    /// `progressDeadlineSeconds` (Argo exempts analysis steps), and a manual pause meanwhile
+    /// keeps the run named, so its result is read after the pause.
+    #[test]
+    fn a_long_analysis_outlasts_the_progress_deadline_and_a_pause() {
+        let mut w = canary(
+            json!([{"setWeight": 20}, {"analysis": {"templates": [{"templateName": "rate"}]}}]),
+        );
+        w.rollout["spec"]["progressDeadlineSeconds"] = json!(60);
+        w.rollout["spec"]["progressDeadlineAbort"] = json!(true);
+        w.settle();
+        w.image("web:2");
+        w.settle();
+        w.advance(600);
+        w.settle();
+        assert_eq!(w.status("phase"), "Progressing", "{}", w.status("message"));
+        w.rollout["spec"]["paused"] = json!(true);
+        w.settle();
+        w.judge_last_run("Failed", "Metric \"rate\" assessed Failed");
+        w.settle();
+        assert_eq!(w.runs.len(), 1);
+        w.rollout["spec"]["paused"] = json!(false);
+        w.settle();
+        assert_eq!(w.status("phase"), "Degraded");
+        assert_eq!(w.runs.len(), 1, "the failed run is read, not run again");
     }
 
     /// The run made by the last reconcile, seen before that reconcile's status write (the

@@ -1,7 +1,7 @@
 //! The `web` provider: one HTTP request (`url`, `method` GET/POST/PUT, `headers`, `body` or
 //! `jsonBody`, `timeoutSeconds` default 10, `insecure`), its JSON answer narrowed by `jsonPath`
-//! (default `{$}`) and judged by the metric's conditions. A non-2xx answer, a path that matches
-//! nothing or a body that is not JSON is an Error.
+//! (default `{$}`) and judged by the metric's conditions; a body that is not JSON is judged as
+//! a string. A non-2xx answer or a path that matches nothing is an Error.
 //!
 //! `jsonPath` is Kubernetes' JSONPath as far as Argo's examples use it: `{$}`, and fields and
 //! indices from the root (`{$.data.ok}`, `{.items[0].value}`, `{$['a-b']}`); filters, wildcards
@@ -105,6 +105,9 @@ pub async fn measure(
     let Some(url) = config["url"].as_str().filter(|u| !u.is_empty()) else {
         return error("web metric: url is empty");
     };
+    if config.get("authentication").is_some_and(|a| !a.is_null()) {
+        return error("web metric authentication (OAuth2) is not supported by bosun; use headers");
+    }
     let method = config["method"].as_str().unwrap_or("GET").to_uppercase();
     let body = config["body"].as_str().filter(|b| !b.is_empty());
     let json_body = config.get("jsonBody").filter(|b| !b.is_null());
@@ -158,10 +161,11 @@ pub async fn measure(
         Err(e) => return error(format!("reading the answer of {url}: {e}")),
     };
     let Ok(answer) = serde_json::from_str::<Value>(&text) else {
-        return error(format!(
-            "the answer of {url} is not JSON: {}",
-            text.chars().take(200).collect::<String>()
-        ));
+        // Not JSON (a plain `OK`): the body itself is the result, judged by the conditions, as
+        // Argo's newer releases do (v1.9 passed it without looking).
+        let result = expr::Value::String(text.clone());
+        let (phase, message) = judge(&result, success, failure);
+        return finished(phase, text, message);
     };
     let path = config["jsonPath"].as_str().unwrap_or("{$}");
     let found = match find(&answer, path) {

@@ -33,12 +33,26 @@ pub fn start_server(dir: &Path) -> Server {
     start_cluster(Path::new(env!("CARGO_BIN_EXE_bosun")), dir)
 }
 
+/// A command for `program`, pinned with `taskset -c` to the CPUs the environment variable
+/// `cpus_var` lists (e.g. `BENCH_CLUSTER_CPUS=0`), so that a benchmark can keep the local
+/// cluster and `bosun serve` off each other's cores.
+pub fn pinned(program: &Path, cpus_var: &str) -> Command {
+    match std::env::var(cpus_var).ok().filter(|v| !v.is_empty()) {
+        Some(cpus) => {
+            let mut c = Command::new("taskset");
+            c.args(["-c", &cpus]).arg(program);
+            c
+        }
+        None => Command::new(program),
+    }
+}
+
 /// Starts `bosun cluster up` of the binary `bosun` on a free loopback port, its kubeconfig in
-/// `dir`.
+/// `dir` (pinned to `BENCH_CLUSTER_CPUS` when set).
 pub fn start_cluster(bosun: &Path, dir: &Path) -> Server {
     let port = free_port();
     let kubeconfig = dir.join("kubeconfig");
-    let child = Command::new(bosun)
+    let child = pinned(bosun, "BENCH_CLUSTER_CPUS")
         .args(["cluster", "up", "--port", &port.to_string(), "--kubeconfig"])
         .arg(&kubeconfig)
         .stdout(Stdio::null())
@@ -132,8 +146,8 @@ pub fn median(mut v: Vec<f64>) -> f64 {
 
 /// `bosun serve` (the binary `bosun`) with one automated Application of `objects` (YAML) in
 /// `namespace`, from a Git repository in `dir`: enough for serve to connect to the cluster of
-/// `kubeconfig` and take its Rollouts and AnalysisRuns in hand. Its log goes to `log`; the
-/// process is stopped when the returned value is dropped.
+/// `kubeconfig` and take its Rollouts and AnalysisRuns in hand (pinned to `BENCH_SERVE_CPUS`
+/// when set). Its log goes to `log`; the process is stopped when the returned value is dropped.
 pub fn serve_one_application(
     bosun: &Path,
     dir: &Path,
@@ -159,7 +173,7 @@ pub fn serve_one_application(
     .unwrap();
     let config = dir.join("bosun.yaml");
     std::fs::write(&config, "applications:\n- path: apps\n").unwrap();
-    let child = Command::new(bosun)
+    let child = pinned(bosun, "BENCH_SERVE_CPUS")
         .args(["serve", "--listen", "127.0.0.1:0", "--config"])
         .arg(&config)
         .arg("--data")
