@@ -247,12 +247,16 @@ impl AnalysisController {
             .ok_or_else(|| AnalysisError::UnknownCluster(name.to_string()))
     }
 
-    /// Waits until `cluster`'s runs are listed (a Rollout deciding before that would not see
-    /// the runs it made). Returns at once for a cluster not taken in hand.
-    pub async fn wait_ready(&self, cluster: &str) {
-        if let Ok(cluster) = self.cluster(cluster) {
-            let _ = cluster.runs.wait_until_ready().await;
-        }
+    /// Whether `cluster`'s runs are listed, waiting a little for it (a Rollout deciding before
+    /// that would not see the runs it made, and make them again). False for a cluster not taken
+    /// in hand yet, or not listed within a few seconds: the caller looks again later.
+    pub async fn wait_ready(&self, cluster: &str) -> bool {
+        let Ok(cluster) = self.cluster(cluster) else {
+            return false;
+        };
+        tokio::time::timeout(Duration::from_secs(5), cluster.runs.wait_until_ready())
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// The AnalysisRuns of `namespace` that `owner_uid` owns, as the cluster has them.

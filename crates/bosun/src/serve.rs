@@ -128,12 +128,13 @@ pub async fn prepare(
         engine.on_connect(Arc::new(move |cluster, client| {
             let (rollouts, analysis) = (rollouts.clone(), analysis.clone());
             Box::pin(async move {
-                // Runs first: a Rollout reconciled once its cluster is added reads them.
-                if let Some(analysis) = analysis.upgrade() {
-                    analysis.add_cluster(cluster.clone(), client.clone()).await;
-                }
+                // Rollouts first: they install the CRDs the runs' watch lists. A Rollout looks
+                // again until the runs are listed, so it never decides without them.
                 if let Some(rollouts) = rollouts.upgrade() {
-                    rollouts.add_cluster(cluster, client).await;
+                    rollouts.add_cluster(cluster.clone(), client.clone()).await;
+                }
+                if let Some(analysis) = analysis.upgrade() {
+                    analysis.add_cluster(cluster, client).await;
                 }
             })
         }));

@@ -140,6 +140,9 @@ const RESYNC: Duration = Duration::from_secs(300);
 /// this soon, as well as when the Rollout changes.
 const ROUTER_RETRY: Duration = Duration::from_secs(10);
 
+/// When a cache the decision reads is not listed yet: soon.
+const CACHE_RETRY: Duration = Duration::from_secs(1);
+
 /// After a conflicting status write, in case the newer object's watch event was already taken
 /// in: soon, not on the failure backoff.
 const CONFLICT_RETRY: Duration = Duration::from_millis(200);
@@ -435,10 +438,17 @@ impl RolloutController {
         let cluster = self.cluster(&key.cluster)?;
         // Decisions read both caches: before their first list is in, a Rollout would look as if
         // it owned no ReplicaSet (a restarted server would start its revision over).
-        if cluster.rollouts.wait_until_ready().await.is_err()
-            || cluster.replica_sets.wait_until_ready().await.is_err()
-        {
-            return Ok(Action::await_change());
+        // Bounded: a cache not listed within a few seconds is looked at again, never waited on
+        // for good (a stalled wait would hold a reconcile slot).
+        let listed = tokio::time::timeout(Duration::from_secs(5), async {
+            cluster.rollouts.wait_until_ready().await.is_ok()
+                && cluster.replica_sets.wait_until_ready().await.is_ok()
+        })
+        .await;
+        match listed {
+            Ok(true) => {}
+            Ok(false) => return Ok(Action::await_change()),
+            Err(_) => return Ok(Action::requeue(CACHE_RETRY)),
         }
         let Some(object) = find(&cluster.rollouts, key) else {
             return Ok(Action::await_change());
@@ -469,7 +479,9 @@ impl RolloutController {
         };
         let runs: Vec<AnalysisRunView> = match (self.analysis(), object.metadata.uid.as_deref()) {
             (Some(analysis), Some(uid)) => {
-                analysis.wait_ready(&key.cluster).await;
+                if !analysis.wait_ready(&key.cluster).await {
+                    return Ok(Action::requeue(CACHE_RETRY));
+                }
                 analysis
                     .runs_owned_by(&key.cluster, &key.namespace, uid)
                     .iter()
