@@ -17,7 +17,9 @@
 
 mod common;
 
-use common::{Process, clk_tck, serve_one_application, start_cluster, usage};
+use common::{
+    Process, clk_tck, serve_one_application, start_cluster, usage, wait_for_crds_and_namespace,
+};
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -163,30 +165,7 @@ async fn main() {
     );
     let serve_pid = serve.0.id();
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), NAMESPACE, &runs_resource());
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while api.list(&ListParams::default().limit(1)).await.is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the AnalysisRun CRD was not installed; see {}",
-            log_path.display()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-
-    // The namespace (the Application's sync creates it too; whichever comes first).
-    let namespaces: Api<DynamicObject> = Api::all_with(
-        client.clone(),
-        &ApiResource::erase::<k8s_openapi::api::core::v1::Namespace>(&()),
-    );
-    let _ = namespaces
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(
-                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}),
-            )
-            .unwrap(),
-        )
-        .await;
+    wait_for_crds_and_namespace(&api, &client, NAMESPACE, &log_path).await;
     eprintln!("analysis_scale: creating {n} AnalysisRuns …");
     let query = "sum(rate(http_requests_total{service=\"web\", status=~\"2..\"}[1m])) / sum(rate(http_requests_total{service=\"web\"}[1m]))";
     let started = Instant::now();

@@ -24,7 +24,7 @@
 
 mod common;
 
-use common::{clk_tck, serve_one_application, start_cluster, usage};
+use common::{clk_tck, serve_one_application, start_cluster, usage, wait_for_crds_and_namespace};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -255,28 +255,7 @@ async fn main() {
     // The CRD is served once serve has connected.
     let api: Api<DynamicObject> =
         Api::namespaced_with(client.clone(), NAMESPACE, &rollouts_resource());
-    let deadline = Instant::now() + Duration::from_secs(120);
-    while api.list(&ListParams::default().limit(1)).await.is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "the Rollout CRD was not installed; see {}",
-            log_path.display()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    let namespaces: Api<DynamicObject> = Api::all_with(
-        client.clone(),
-        &ApiResource::erase::<k8s_openapi::api::core::v1::Namespace>(&()),
-    );
-    let _ = namespaces
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(
-                json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}}),
-            )
-            .unwrap(),
-        )
-        .await;
+    wait_for_crds_and_namespace(&api, &client, NAMESPACE, &log_path).await;
 
     let watched = Arc::new(Mutex::new(Watched::default()));
     let follower = tokio::spawn(follow(api.clone(), watched.clone()));

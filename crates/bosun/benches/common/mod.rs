@@ -187,3 +187,40 @@ pub fn serve_one_application(
         .expect("bosun serve");
     Process(child)
 }
+
+/// Waits until `api`'s kind is served (serve installs the Argo Rollouts CRDs once it connects),
+/// then creates `namespace` (serve's Application may have made it first). `log` is serve's, for
+/// the message when it never happens.
+pub async fn wait_for_crds_and_namespace(
+    api: &kube::Api<kube::api::DynamicObject>,
+    client: &kube::Client,
+    namespace: &str,
+    log: &Path,
+) {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while api
+        .list(&kube::api::ListParams::default().limit(1))
+        .await
+        .is_err()
+    {
+        assert!(
+            Instant::now() < deadline,
+            "the Argo Rollouts CRDs were not installed; see {}",
+            log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let namespaces: kube::Api<kube::api::DynamicObject> = kube::Api::all_with(
+        client.clone(),
+        &kube::api::ApiResource::erase::<k8s_openapi::api::core::v1::Namespace>(&()),
+    );
+    let _ = namespaces
+        .create(
+            &kube::api::PostParams::default(),
+            &serde_json::from_value(serde_json::json!(
+                {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+            ))
+            .unwrap(),
+        )
+        .await;
+}
