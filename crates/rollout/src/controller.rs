@@ -652,6 +652,13 @@ impl RolloutController {
                 Err(e) => return Err(format!("terminating AnalysisRun {name}: {e}")),
             }
         }
+        for name in &decision.delete_runs {
+            match api.delete(name, &Default::default()).await {
+                Ok(_) => tracing::debug!(rollout = %key, run = %name, "old analysis run deleted"),
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => return Err(format!("deleting AnalysisRun {name}: {e}")),
+            }
+        }
         let stable = decision.status["stableRS"].as_str().unwrap_or_default();
         for request in &decision.runs {
             let revision = owned

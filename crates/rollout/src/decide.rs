@@ -79,6 +79,55 @@ pub struct Decision {
     pub runs: Vec<RunRequest>,
     /// AnalysisRuns (by name) to stop: `spec.terminate`.
     pub terminate: Vec<String>,
+    /// Completed AnalysisRuns (by name) to delete: beyond the history limits, or of a revision
+    /// whose ReplicaSet is gone.
+    pub delete_runs: Vec<String>,
+}
+
+/// Argo's run history (`FilterAnalysisRunsToDelete`): the newest
+/// `spec.analysis.successfulRunHistoryLimit` (default 5) successful and
+/// `unsuccessfulRunHistoryLimit` (default 5) unsuccessful completed runs stay, and so does every
+/// run still measuring or named as current; the others go, and so do completed runs of a
+/// revision whose ReplicaSet was deleted.
+fn runs_to_delete(object: &Value, owned: &[ReplicaSetView], state: &State) -> Vec<String> {
+    let limit = |field: &str| {
+        object["spec"]["analysis"][field]
+            .as_u64()
+            .map_or(5, |n| n as usize)
+    };
+    let (keep_ok, keep_bad) = (
+        limit("successfulRunHistoryLimit"),
+        limit("unsuccessfulRunHistoryLimit"),
+    );
+    let current: Vec<&str> = [
+        &state.step_run,
+        &state.background_run,
+        &state.pre_promotion_run,
+    ]
+    .into_iter()
+    .flatten()
+    .map(|r| r.name.as_str())
+    .collect();
+    let (mut ok, mut bad) = (0, 0);
+    let mut delete = Vec::new();
+    for run in state.runs.iter().rev() {
+        if !run.completed() || current.contains(&run.name.as_str()) {
+            continue;
+        }
+        let kept = if !owned.iter().any(|rs| rs.hash == run.hash) {
+            false
+        } else if run.phase == "Successful" {
+            ok += 1;
+            ok <= keep_ok
+        } else {
+            bad += 1;
+            bad <= keep_bad
+        };
+        if !kept {
+            delete.push(run.name.clone());
+        }
+    }
+    delete
 }
 
 /// Where an AnalysisRun belongs: an analysis step (its index) or the background analysis.
@@ -582,6 +631,7 @@ pub fn decide_with_runs(
             decision.terminate.push(run.name.clone());
         }
     }
+    decision.delete_runs = runs_to_delete(object, owned, &state);
     // The scale map only keeps real changes.
     decision.scale.retain(|name, replicas| {
         owned
@@ -1601,6 +1651,10 @@ mod tests {
                     changed |= !run.terminating;
                     run.terminating = true;
                 }
+                if !d.delete_runs.is_empty() {
+                    self.runs.retain(|r| !d.delete_runs.contains(&r.name));
+                    changed = true;
+                }
                 if let Some(rs) = &d.create {
                     let mut view = ReplicaSetView::from_object(rs).unwrap();
                     view.desired = d.scale.get(&view.name).copied().unwrap_or(0);
@@ -1890,6 +1944,27 @@ mod tests {
         w.settle();
         assert_eq!(w.status("phase"), "Degraded");
         assert_eq!(w.runs.len(), 1, "the failed run is read, not run again");
+    }
+
+    /// Argo's run history: five successful runs stay (the limit is the Rollout's to change),
+    /// older ones go, and the one in use is never deleted.
+    #[test]
+    fn old_runs_go_beyond_the_history_limit() {
+        let mut w = canary(
+            json!([{"setWeight": 20}, {"analysis": {"templates": [{"templateName": "rate"}]}}]),
+        );
+        w.rollout["spec"]["analysis"] = json!({"successfulRunHistoryLimit": 2});
+        w.settle();
+        for i in 2..6 {
+            w.image(&format!("web:{i}"));
+            w.settle();
+            w.judge_last_run("Successful", "");
+            w.settle();
+            assert_eq!(w.status("phase"), "Healthy");
+        }
+        let names: Vec<&str> = w.runs.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(w.runs.len(), 2, "{names:?}");
+        assert!(names[1].contains("-5-1"), "the newest stay: {names:?}");
     }
 
     /// The run made by the last reconcile, seen before that reconcile's status write (the
