@@ -5,10 +5,10 @@
 //! the run's status holds.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
-use bosun_runtime::{Action, Config, Reconciler, Runtime, RuntimeMetrics, Trigger};
+use bosun_runtime::{Action, Config, ReconcileLoop, Reconciler, RuntimeMetrics};
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
@@ -76,21 +76,7 @@ pub struct AnalysisController {
     /// HTTP clients of the prometheus and web providers (made when the loop starts, inside the
     /// runtime whose connections they pool).
     http: RwLock<Option<crate::providers::Http>>,
-    trigger: Trigger<RunKey>,
-    runtime: Mutex<Option<Runtime<RunKey>>>,
-    loops: Mutex<Vec<JoinHandle<()>>>,
-}
-
-impl Drop for AnalysisController {
-    fn drop(&mut self) {
-        for task in lock(&self.loops).drain(..) {
-            task.abort();
-        }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
+    reconciles: ReconcileLoop<RunKey>,
 }
 
 struct Runs(Weak<AnalysisController>);
@@ -122,14 +108,11 @@ impl AnalysisController {
     pub fn new(metrics: RuntimeMetrics, concurrency: usize) -> Arc<AnalysisController> {
         let mut config = Config::new("analysisruns");
         config.concurrency = concurrency.max(1);
-        let runtime = Runtime::new(config, metrics);
         Arc::new(AnalysisController {
             clusters: RwLock::default(),
             owners: broadcast::channel(1024).0,
             http: RwLock::default(),
-            trigger: runtime.trigger(),
-            runtime: Mutex::new(Some(runtime)),
-            loops: Mutex::default(),
+            reconciles: ReconcileLoop::new(config, metrics),
         })
     }
 
@@ -141,11 +124,7 @@ impl AnalysisController {
                 tracing::error!(error = %e, "analysis: no HTTP client; web and prometheus metrics will error")
             }
         }
-        if let Some(runtime) = lock(&self.runtime).take() {
-            lock(&self.loops).push(tokio::spawn(
-                runtime.run(Arc::new(Runs(Arc::downgrade(self)))),
-            ));
-        }
+        self.reconciles.start(Arc::new(Runs(Arc::downgrade(self))));
     }
 
     /// Said whenever a run that a Rollout owns changes (its phase is what the Rollout waits on).
@@ -166,7 +145,11 @@ impl AnalysisController {
         let writer = reflector::store::Writer::new(analysis_run_resource());
         let runs = writer.as_reader();
         let mut tasks = Vec::new();
-        let (trigger, name, owners) = (self.trigger.clone(), cluster.clone(), self.owners.clone());
+        let (trigger, name, owners) = (
+            self.reconciles.trigger(),
+            cluster.clone(),
+            self.owners.clone(),
+        );
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &analysis_run_resource());
         tasks.push(tokio::spawn(async move {
             let stream = watcher::watcher(api, watcher::Config::default())
@@ -199,7 +182,7 @@ impl AnalysisController {
             }
         }));
         // A Job of a `job` metric that changes brings its run back.
-        let (trigger, name, store) = (self.trigger.clone(), cluster.clone(), runs.clone());
+        let (trigger, name, store) = (self.reconciles.trigger(), cluster.clone(), runs.clone());
         let api: Api<kube::core::PartialObjectMeta<DynamicObject>> =
             Api::all_with(client.clone(), &job_resource());
         tasks.push(tokio::spawn(async move {

@@ -18,7 +18,8 @@
 mod common;
 
 use common::{
-    Process, clk_tck, serve_one_application, start_cluster, usage, wait_for_crds_and_namespace,
+    Process, clk_tck, kube_client, serve_one_application, start_cluster, usage,
+    wait_for_crds_and_namespace,
 };
 
 use std::path::PathBuf;
@@ -26,8 +27,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use kube::Api;
 use kube::api::{ApiResource, DynamicObject, ListParams, PostParams};
-use kube::{Api, Client};
 use serde_json::{Value, json};
 
 const NAMESPACE: &str = "bench";
@@ -104,15 +105,7 @@ async fn main() {
     let clk = clk_tck();
     let dir = tempfile::tempdir().unwrap();
     let cluster = start_cluster(&bosun, dir.path());
-    let client = Client::try_from(
-        kube::Config::from_custom_kubeconfig(
-            kube::config::Kubeconfig::read_from(&cluster.kubeconfig).unwrap(),
-            &Default::default(),
-        )
-        .await
-        .unwrap(),
-    )
-    .unwrap();
+    let client = kube_client(&cluster.kubeconfig).await;
 
     // Prometheus, scraping the cluster's simulated traffic.
     let prometheus_port = free_port();

@@ -24,7 +24,9 @@
 
 mod common;
 
-use common::{clk_tck, serve_one_application, start_cluster, usage, wait_for_crds_and_namespace};
+use common::{
+    clk_tck, kube_client, serve_one_application, start_cluster, usage, wait_for_crds_and_namespace,
+};
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -32,10 +34,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use futures::{StreamExt, TryStreamExt};
+use kube::Api;
 use kube::api::{
     ApiResource, DynamicObject, ListParams, Patch, PatchParams, PostParams, WatchEvent, WatchParams,
 };
-use kube::{Api, Client};
 use serde_json::{Value, json};
 
 const NAMESPACE: &str = "bench";
@@ -231,13 +233,7 @@ async fn main() {
 
     let dir = tempfile::tempdir().unwrap();
     let cluster = start_cluster(&bosun, dir.path());
-    let kube_config = kube::Config::from_custom_kubeconfig(
-        kube::config::Kubeconfig::read_from(&cluster.kubeconfig).unwrap(),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
-    let client = Client::try_from(kube_config).unwrap();
+    let client = kube_client(&cluster.kubeconfig).await;
 
     let log_path = out.join("serve.log");
     let serve = serve_one_application(

@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::{Process, git, median, start_server, tools};
+use common::{Process, git, kube_client, median, start_server, tools};
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -38,16 +38,6 @@ fn write_objects(dir: &Path, n: usize, value: &str) {
         ));
     }
     std::fs::write(dir.join("objects.yaml"), yaml).unwrap();
-}
-
-async fn client(kubeconfig: &Path) -> kube::Client {
-    let config = kube::Config::from_custom_kubeconfig(
-        kube::config::Kubeconfig::read_from(kubeconfig).unwrap(),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
-    kube::Client::try_from(config).unwrap()
 }
 
 async fn wait_value(api: &Api<ConfigMap>, value: &str, deadline: Duration) -> Instant {
@@ -130,7 +120,7 @@ async fn main() {
         .strip_prefix("bosun serve: listening on ")
         .expect("serve address")
         .to_string();
-    let kube = client(&kubeconfig).await;
+    let kube = kube_client(&kubeconfig).await;
     let cms: Api<ConfigMap> = Api::namespaced(kube, "bench");
     wait_value(&cms, "v0", Duration::from_secs(120)).await;
     let http = reqwest::Client::new();

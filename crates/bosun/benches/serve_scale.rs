@@ -23,7 +23,7 @@
 
 mod common;
 
-use common::{Process, clk_tck, git, start_cluster, usage};
+use common::{Process, clk_tck, git, kube_client, start_cluster, usage};
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -373,13 +373,7 @@ async fn run(settings: &Settings, label: &str, bosun: &Path, n: usize) -> Run {
     let (port, kubeconfig) = (cluster.port(), cluster.kubeconfig.clone());
 
     // The namespace every Application shares, created directly (not through the proxy).
-    let kube_config = kube::Config::from_custom_kubeconfig(
-        kube::config::Kubeconfig::read_from(&kubeconfig).unwrap(),
-        &Default::default(),
-    )
-    .await
-    .unwrap();
-    let kube = kube::Client::try_from(kube_config).unwrap();
+    let kube = kube_client(&kubeconfig).await;
     let namespaces: Api<Namespace> = Api::all(kube);
     namespaces
         .create(

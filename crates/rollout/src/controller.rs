@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
-use bosun_runtime::{Action, Config, Reconciler, Runtime, RuntimeMetrics, Trigger};
+use bosun_runtime::{Action, Config, ReconcileLoop, Reconciler, RuntimeMetrics};
 use futures::StreamExt;
 use jiff::Timestamp;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
@@ -101,18 +101,8 @@ pub struct RolloutController {
     clusters: RwLock<HashMap<String, Arc<ClusterRollouts>>>,
     /// The AnalysisRun controller: the runs a Rollout owns are read from its cache.
     analysis: RwLock<Option<Arc<AnalysisController>>>,
-    trigger: Trigger<RolloutKey>,
-    runtime: Mutex<Option<Runtime<RolloutKey>>>,
+    reconciles: ReconcileLoop<RolloutKey>,
     events: broadcast::Sender<RolloutEvent>,
-    loops: Mutex<Vec<JoinHandle<()>>>,
-}
-
-impl Drop for RolloutController {
-    fn drop(&mut self) {
-        for task in lock(&self.loops).drain(..) {
-            task.abort();
-        }
-    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -151,14 +141,11 @@ impl RolloutController {
     pub fn new(metrics: RuntimeMetrics, concurrency: usize) -> Arc<RolloutController> {
         let mut config = Config::new("rollouts");
         config.concurrency = concurrency.max(1);
-        let runtime = Runtime::new(config, metrics);
         Arc::new(RolloutController {
             clusters: RwLock::default(),
             analysis: RwLock::default(),
-            trigger: runtime.trigger(),
-            runtime: Mutex::new(Some(runtime)),
+            reconciles: ReconcileLoop::new(config, metrics),
             events: broadcast::channel(256).0,
-            loops: Mutex::default(),
         })
     }
 
@@ -167,11 +154,8 @@ impl RolloutController {
         if let Some(analysis) = self.analysis() {
             analysis.start();
         }
-        if let Some(runtime) = lock(&self.runtime).take() {
-            lock(&self.loops).push(tokio::spawn(
-                runtime.run(Arc::new(Rollouts(Arc::downgrade(self)))),
-            ));
-        }
+        self.reconciles
+            .start(Arc::new(Rollouts(Arc::downgrade(self))));
     }
 
     /// Reads AnalysisRuns from `analysis`, and reconciles a Rollout whenever one of its runs
@@ -179,8 +163,8 @@ impl RolloutController {
     pub fn with_analysis(self: &Arc<Self>, analysis: Arc<AnalysisController>) {
         let mut changes = analysis.subscribe();
         *self.analysis.write().unwrap_or_else(|p| p.into_inner()) = Some(analysis);
-        let trigger = self.trigger.clone();
-        lock(&self.loops).push(tokio::spawn(async move {
+        let trigger = self.reconciles.trigger();
+        self.reconciles.spawn(async move {
             loop {
                 match changes.recv().await {
                     Ok((cluster, namespace, name)) => trigger.now(RolloutKey {
@@ -192,7 +176,7 @@ impl RolloutController {
                     Err(broadcast::error::RecvError::Closed) => return,
                 }
             }
-        }));
+        });
     }
 
     fn analysis(&self) -> Option<Arc<AnalysisController>> {
@@ -240,7 +224,7 @@ impl RolloutController {
         let replica_sets_writer = reflector::store::Writer::new(replica_set_resource());
         let replica_sets = replica_sets_writer.as_reader();
         let mut tasks = Vec::new();
-        let trigger = self.trigger.clone();
+        let trigger = self.reconciles.trigger();
         let name = cluster.clone();
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &rollout_resource());
         tasks.push(tokio::spawn(async move {
@@ -262,7 +246,7 @@ impl RolloutController {
                 }
             }
         }));
-        let trigger = self.trigger.clone();
+        let trigger = self.reconciles.trigger();
         let name = cluster.clone();
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &replica_set_resource());
         tasks.push(tokio::spawn(async move {
@@ -293,7 +277,7 @@ impl RolloutController {
         }));
         // A Deployment's change (its generation) reaches the Rollouts whose workloadRef names
         // it. Metadata only: the template is read when the Rollout is reconciled.
-        let trigger = self.trigger.clone();
+        let trigger = self.reconciles.trigger();
         let name = cluster.clone();
         let store = rollouts.clone();
         let api: Api<kube::core::PartialObjectMeta<DynamicObject>> =
@@ -430,7 +414,7 @@ impl RolloutController {
             };
             result.map_err(|e| kube_error(key, e))?;
         }
-        self.trigger.now(key.clone());
+        self.reconciles.trigger().now(key.clone());
         Ok(())
     }
 

@@ -15,6 +15,7 @@
 //! Because the runtime owns time, time-driven behaviour is tested with a paused tokio clock.
 
 mod metrics;
+mod reconcile_loop;
 mod runner;
 mod trigger;
 
@@ -24,6 +25,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use metrics::RuntimeMetrics;
+pub use reconcile_loop::ReconcileLoop;
 pub use runner::{Config, Runtime};
 pub use trigger::Trigger;
 

@@ -224,3 +224,14 @@ pub async fn wait_for_crds_and_namespace(
         )
         .await;
 }
+
+/// A kube client for the cluster `kubeconfig` names.
+pub async fn kube_client(kubeconfig: &Path) -> kube::Client {
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(kubeconfig).unwrap(),
+        &Default::default(),
+    )
+    .await
+    .unwrap();
+    kube::Client::try_from(config).unwrap()
+}
