@@ -2,6 +2,7 @@
 
 mod apps;
 mod client;
+mod images;
 mod playground;
 mod rollout_client;
 mod serve;
@@ -39,6 +40,10 @@ enum Command {
     /// Argo Rollouts' Rollouts that bosun drives: list, get, watch, promote, abort, retry,
     /// pause, resume, undo.
     Rollout(rollout_client::RolloutCommand),
+    /// Image automation: set an image tag in a values file or kustomization byte-exact, commit
+    /// and push it.
+    #[command(subcommand)]
+    Image(images::ImageCommand),
     /// The playground: a local cluster, an example repository and `bosun serve`, in one command.
     Up(playground::UpArgs),
 }
@@ -61,6 +66,7 @@ fn main() -> anyhow::Result<()> {
         Command::Up(args) => return playground::up(args),
         Command::App(args) => client::run(args),
         Command::Rollout(args) => rollout_client::run(args),
+        Command::Image(args) => images::run(args),
     };
     match code {
         Ok(code) => std::process::exit(code),

@@ -19,8 +19,10 @@ mod redact;
 mod remote;
 mod revision;
 mod tree;
+mod write;
 
 pub use cache::{CacheStats, Checkout, Commit, RepoCache};
 pub use credentials::{Credentials, Secret};
 pub use error::{Error, Result};
 pub use redact::{redact_text, redact_url};
+pub use write::{Author, FileChange, Pushed, WriteError, Writer};
