@@ -576,3 +576,81 @@ pub struct RolloutWatchEvent {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<u64>,
 }
+
+/// An Application whose images bosun watches (Argo CD Image Updater's annotations): what each
+/// image is at in Git, what its policy picks from the registry, and the write-backs so far.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageApplication {
+    pub app: String,
+    /// The repository and file new tags are written to.
+    pub repository: String,
+    pub branch: String,
+    pub file: String,
+    pub images: Vec<WatchedImage>,
+    /// When the last check finished (RFC 3339), if one has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checked_at: Option<String>,
+    /// Why the last check failed as a whole (bad annotations, Git unreachable, a refused push).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Write-backs and failed checks, newest first.
+    #[serde(default)]
+    pub history: Vec<ImageUpdateEntry>,
+}
+
+/// One image of an Application's `image-list`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WatchedImage {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    pub image: String,
+    pub strategy: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub constraint: Option<String>,
+    /// The key written (`image.tag`, `images[name=nginx].newTag`).
+    pub key: String,
+    /// The value in Git now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<String>,
+    /// What the policy picks from the registry's tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest: Option<String>,
+    /// How many tags the registry listed.
+    pub tags_seen: usize,
+    /// Why this image could not be checked (401, no such repository, no allowed tag).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// A write-back commit, or a check that failed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageUpdateEntry {
+    pub id: i64,
+    pub at: String,
+    /// `Committed` or `Failed`.
+    pub outcome: String,
+    pub changes: Vec<ImageTagChange>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub branch: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub revision: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub message: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageTagChange {
+    pub image: String,
+    pub old_tag: String,
+    pub new_tag: String,
+}
+
+/// `GET /api/v1/images`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ImageApplicationList {
+    pub items: Vec<ImageApplication>,
+}

@@ -5,16 +5,40 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, anyhow, bail};
+use bosun_api::{ImageApplication, ImageApplicationList};
 use bosun_images::edit::{self, Edit};
 use bosun_images::write_back::{Expected, WriteBack};
 use bosun_source::{Author, Pushed, Writer};
 use clap::{Args, Subcommand};
+use reqwest::Method;
+
+use crate::client::{ApiArgs, Client, table};
 
 #[derive(Subcommand)]
 pub enum ImageCommand {
     /// Set values in a Helm values file or a kustomization, changing only those scalars
     /// (`image.tag=1.3.0`, `images[name=nginx].newTag=1.3.0`); optionally commit and push.
     Set(SetArgs),
+    /// Every Application whose images `bosun serve` watches, with each image's tag in Git and
+    /// the tag its policy picks.
+    List(ApiOnly),
+    /// One Application's watched images and its write-back history.
+    Get(Named),
+    /// Check an Application's images now (and write back a new tag).
+    Check(Named),
+}
+
+#[derive(Args)]
+pub struct ApiOnly {
+    #[command(flatten)]
+    pub api: ApiArgs,
+}
+
+#[derive(Args)]
+pub struct Named {
+    pub name: String,
+    #[command(flatten)]
+    pub api: ApiArgs,
 }
 
 #[derive(Args)]
@@ -50,6 +74,150 @@ pub struct SetArgs {
 pub fn run(command: ImageCommand) -> anyhow::Result<i32> {
     match command {
         ImageCommand::Set(args) => set(args),
+        ImageCommand::List(args) => remote(&args.api, |client| async move {
+            let list: ImageApplicationList =
+                client.call(Method::GET, "/api/v1/images", None).await?;
+            Ok(Shown::List(list))
+        }),
+        ImageCommand::Get(args) => {
+            let path = format!("/api/v1/images/{}", args.name);
+            remote(&args.api, |client| async move {
+                Ok(Shown::One(client.call(Method::GET, &path, None).await?))
+            })
+        }
+        ImageCommand::Check(args) => {
+            let path = format!("/api/v1/images/{}/check", args.name);
+            remote(&args.api, |client| async move {
+                Ok(Shown::One(client.call(Method::POST, &path, None).await?))
+            })
+        }
+    }
+}
+
+enum Shown {
+    List(ImageApplicationList),
+    One(ImageApplication),
+}
+
+fn remote<F, Fut>(api: &ApiArgs, call: F) -> anyhow::Result<i32>
+where
+    F: FnOnce(Client) -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<Shown>>,
+{
+    let json = api.json()?;
+    let client = api.client()?;
+    let shown = crate::apps::runtime().block_on(call(client))?;
+    match (&shown, json) {
+        (Shown::List(list), true) => println!("{}", serde_json::to_string_pretty(list)?),
+        (Shown::One(one), true) => println!("{}", serde_json::to_string_pretty(one)?),
+        (Shown::List(list), false) => {
+            let rows = list
+                .items
+                .iter()
+                .flat_map(|app| {
+                    app.images.iter().map(|image| {
+                        vec![
+                            app.app.clone(),
+                            image.image.clone(),
+                            image.strategy.clone(),
+                            image.current.clone().unwrap_or_default(),
+                            image.latest.clone().unwrap_or_default(),
+                            image
+                                .message
+                                .clone()
+                                .or_else(|| app.error.clone())
+                                .unwrap_or_default(),
+                        ]
+                    })
+                })
+                .collect();
+            print!(
+                "{}",
+                table(
+                    &["APP", "IMAGE", "STRATEGY", "IN GIT", "LATEST", "MESSAGE"],
+                    rows
+                )
+            );
+        }
+        (Shown::One(app), false) => print_app(app),
+    }
+    Ok(0)
+}
+
+fn print_app(app: &ImageApplication) {
+    println!("Application:  {}", app.app);
+    println!(
+        "Writes to:    {} {} {}",
+        app.repository, app.branch, app.file
+    );
+    if let Some(at) = &app.checked_at {
+        println!("Checked:      {at}");
+    }
+    if let Some(error) = &app.error {
+        println!("Error:        {error}");
+    }
+    let rows = app
+        .images
+        .iter()
+        .map(|image| {
+            vec![
+                image.alias.clone().unwrap_or_default(),
+                image.image.clone(),
+                format!(
+                    "{}{}",
+                    image.strategy,
+                    image
+                        .constraint
+                        .as_deref()
+                        .map(|c| format!(" {c}"))
+                        .unwrap_or_default()
+                ),
+                image.key.clone(),
+                image.current.clone().unwrap_or_default(),
+                image.latest.clone().unwrap_or_default(),
+                image.tags_seen.to_string(),
+                image.message.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    println!();
+    print!(
+        "{}",
+        table(
+            &[
+                "ALIAS", "IMAGE", "POLICY", "KEY", "IN GIT", "LATEST", "TAGS", "MESSAGE"
+            ],
+            rows
+        )
+    );
+    if !app.history.is_empty() {
+        println!();
+        let rows = app
+            .history
+            .iter()
+            .map(|entry| {
+                vec![
+                    entry.id.to_string(),
+                    entry.at.clone(),
+                    entry.outcome.clone(),
+                    entry
+                        .changes
+                        .iter()
+                        .map(|c| format!("{} {} → {}", c.image, c.old_tag, c.new_tag))
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    entry.revision.chars().take(12).collect(),
+                    entry.message.clone(),
+                ]
+            })
+            .collect();
+        print!(
+            "{}",
+            table(
+                &["ID", "AT", "OUTCOME", "CHANGES", "COMMIT", "MESSAGE"],
+                rows
+            )
+        );
     }
 }
 

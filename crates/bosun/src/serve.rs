@@ -11,6 +11,8 @@ use bosun_controller::catalog::CatalogSource;
 use bosun_controller::metrics::Metrics;
 use bosun_controller::{Controller, ControllerSettings};
 use bosun_engine::pipeline::{Engine, default_cache_dir};
+use bosun_images::registry::{Registries, RegistrySettings};
+use bosun_images::updater::{CredentialsFor, ImageUpdater, UpdaterSettings};
 use bosun_model::BosunConfig;
 use bosun_record::Store;
 use bosun_rollout::RolloutController;
@@ -166,11 +168,29 @@ pub async fn prepare(
     .map_err(|e| anyhow::anyhow!("{}: {e:#}", config_path.display()))?;
     let controller = Controller::new(
         engine,
-        store,
-        metrics,
+        store.clone(),
+        metrics.clone(),
         ControllerSettings::from_config(&config),
         sources,
     );
+    let images = image_updater(&config, config_path, data, &controller, store, &metrics)?;
+    let registry_webhook_secret = match &config.images.webhook_secret_env {
+        Some(var) => Some(
+            std::env::var(var)
+                .ok()
+                .filter(|v| v.trim().len() >= 16)
+                .with_context(|| {
+                    format!(
+                        "{}: images.webhookSecretEnv: environment variable {var} is not set or shorter than 16 characters",
+                        config_path.display()
+                    )
+                })?
+                .trim()
+                .as_bytes()
+                .to_vec(),
+        ),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
@@ -179,6 +199,8 @@ pub async fn prepare(
         rollouts: rollouts.clone(),
         tokens,
         webhook_secret,
+        images,
+        registry_webhook_secret,
     });
     Ok(Server {
         controller,
@@ -198,6 +220,34 @@ impl Server {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         self.state.rollouts.start();
+        // The image loop learns of Applications from the controller's status events: a new
+        // Application, or one whose image annotations changed, is checked at once.
+        self.state.images.start();
+        {
+            let images = Arc::downgrade(&self.state.images);
+            let mut events = self.controller.subscribe();
+            tokio::spawn(async move {
+                loop {
+                    match events.recv().await {
+                        Ok(event) => {
+                            let Some(images) = images.upgrade() else {
+                                return;
+                            };
+                            if let Some(name) = event.application["metadata"]["name"].as_str() {
+                                images.application_seen(name);
+                            }
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                            let Some(images) = images.upgrade() else {
+                                return;
+                            };
+                            images.resync();
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                    }
+                }
+            });
+        }
         let interrupted = self.controller.start().await?;
         if !interrupted.is_empty() {
             eprintln!(
@@ -222,6 +272,94 @@ impl Server {
         }
         Ok(())
     }
+}
+
+/// The Applications of the controller, as the image loop reads them.
+struct ControllerCatalog(std::sync::Weak<Controller>);
+
+impl bosun_images::updater::Catalog for ControllerCatalog {
+    fn application(&self, name: &str) -> Option<bosun_model::Application> {
+        self.0.upgrade()?.application(name)
+    }
+
+    fn names(&self) -> Vec<String> {
+        self.0.upgrade().map(|c| c.names()).unwrap_or_default()
+    }
+
+    fn repository_changed(&self, repo_url: &str) {
+        if let Some(controller) = self.0.upgrade() {
+            controller.repository_changed(repo_url);
+        }
+    }
+}
+
+/// The image update loop: registries from `images.registries` (passwords read from the
+/// environment now, so a missing one fails the start), bosun's own clones under the data or
+/// cache directory, repository credentials as the engine's.
+fn image_updater(
+    config: &BosunConfig,
+    config_path: &Path,
+    data: Option<&Path>,
+    controller: &Arc<Controller>,
+    store: Arc<Store>,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<Arc<ImageUpdater>> {
+    let mut registries = Vec::new();
+    for (i, registry) in config.images.registries.iter().enumerate() {
+        let password = match &registry.password_env {
+            Some(var) => Some(std::env::var(var).ok().filter(|v| !v.is_empty()).with_context(|| {
+                format!(
+                    "{}: images.registries[{i}].passwordEnv: environment variable {var} is not set",
+                    config_path.display()
+                )
+            })?),
+            None => None,
+        };
+        registries.push(RegistrySettings {
+            registry: registry.registry.clone(),
+            username: registry.username.clone(),
+            password,
+            insecure: registry.insecure,
+            requests_per_second: registry.requests_per_second,
+        });
+    }
+    let work_dir = match data {
+        Some(dir) => dir.join("images"),
+        None => default_cache_dir().join("image-writes"),
+    };
+    let author = config
+        .images
+        .author
+        .as_ref()
+        .map(|a| bosun_source::Author {
+            name: a.name.clone(),
+            email: a.email.clone(),
+        })
+        .unwrap_or_default();
+    let repositories = config.clone();
+    let credentials: CredentialsFor = Arc::new(move |url: &str| {
+        let Some(c) = repositories.credentials_for(url) else {
+            return Ok(bosun_source::Credentials::none());
+        };
+        bosun_source::Credentials::from_env(
+            c.username.clone(),
+            c.token_env.as_deref().or(c.password_env.as_deref()),
+            c.ssh_key_file.as_ref().map(PathBuf::from),
+        )
+        .map_err(|e| e.to_string())
+    });
+    Ok(ImageUpdater::new(
+        Arc::new(Registries::new(registries)),
+        UpdaterSettings {
+            interval: config.images.interval(),
+            author,
+            work_dir,
+        },
+        Arc::new(ControllerCatalog(Arc::downgrade(controller))),
+        store,
+        credentials,
+        metrics.runtime.clone(),
+    ))
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM (what `kill`, systemd and Kubernetes send): either

@@ -1101,6 +1101,14 @@ impl Controller {
         Ok(Self::view(name, &self.entry(name)?))
     }
 
+    /// The Application as the catalog holds it (annotations and all), for the loops that read
+    /// Applications without reconciling them (image updates).
+    pub fn application(&self, name: &str) -> Option<bosun_model::Application> {
+        read(&self.apps)
+            .get(name)
+            .map(|entry| read(&entry.app).clone())
+    }
+
     /// The names of every managed Application.
     pub fn names(&self) -> Vec<String> {
         read(&self.apps).keys().cloned().collect()

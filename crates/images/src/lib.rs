@@ -5,4 +5,7 @@
 //! ```
 
 pub mod edit;
+pub mod policy;
+pub mod registry;
+pub mod updater;
 pub mod write_back;

@@ -30,6 +30,8 @@ pub struct BosunConfig {
     pub applications: Vec<ApplicationSourceConfig>,
     /// `bosun serve`'s refresh, API tokens and webhook secret.
     pub server: ServerConfig,
+    /// Image automation: check interval, write-back author, registries.
+    pub images: ImagesConfig,
     unknown_sections: Vec<String>,
 }
 
@@ -94,6 +96,104 @@ fn without_user_info(url: &str) -> String {
     }
 }
 
+/// The `images` section: how `bosun serve` watches registries and writes new tags to Git.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ImagesConfig {
+    /// How often each watched image's tags are listed (Go duration; default 2m, as Image
+    /// Updater's `--interval`).
+    #[serde(default)]
+    pub interval: Option<String>,
+    /// Write-back commits' author (default `bosun <bosun@localhost>`).
+    #[serde(default)]
+    pub author: Option<AuthorConfig>,
+    #[serde(default)]
+    pub registries: Vec<RegistryConfig>,
+    /// Environment variable holding the secret registry webhooks carry (`?secret=` for Docker
+    /// Hub, Quay and the generic hook; the HMAC key of GitHub's; Harbor's `Authorization`).
+    #[serde(default)]
+    pub webhook_secret_env: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AuthorConfig {
+    pub name: String,
+    pub email: String,
+}
+
+/// How to reach one registry. Credentials are environment variable names, never values.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RegistryConfig {
+    /// `host[:port]` as in image names: `ghcr.io`, `registry.example.com:5000`.
+    pub registry: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password_env: Option<String>,
+    /// Plain HTTP to a registry that is not on a loopback address.
+    #[serde(default)]
+    pub insecure: bool,
+    #[serde(default)]
+    pub requests_per_second: Option<f64>,
+}
+
+impl ImagesConfig {
+    pub fn interval(&self) -> std::time::Duration {
+        self.interval
+            .as_deref()
+            .and_then(|t| crate::parse_go_duration(t).ok())
+            .unwrap_or(std::time::Duration::from_secs(120))
+    }
+
+    fn check(&self) -> Result<(), ModelError> {
+        if let Some(text) = &self.interval {
+            let interval = crate::parse_go_duration(text)
+                .map_err(|e| ModelError::invalid("images.interval", e.to_string()))?;
+            if interval < std::time::Duration::from_secs(1) {
+                return Err(ModelError::invalid(
+                    "images.interval",
+                    format!("`{text}` is below the 1s floor"),
+                ));
+            }
+        }
+        if let Some(author) = &self.author
+            && (author.name.trim().is_empty() || !author.email.contains('@'))
+        {
+            return Err(ModelError::invalid(
+                "images.author",
+                "needs a name and an email address",
+            ));
+        }
+        for (i, registry) in self.registries.iter().enumerate() {
+            let at = |field: &str| format!("images.registries[{i}].{field}");
+            if registry.registry.is_empty() || registry.registry.contains(['/', ' ']) {
+                return Err(ModelError::invalid(
+                    at("registry"),
+                    format!("`{}` is not a host[:port]", registry.registry),
+                ));
+            }
+            if registry.username.is_some() != registry.password_env.is_some() {
+                return Err(ModelError::invalid(
+                    at("passwordEnv"),
+                    "set username and passwordEnv together",
+                ));
+            }
+            if registry
+                .requests_per_second
+                .is_some_and(|r| r.is_nan() || r <= 0.0)
+            {
+                return Err(ModelError::invalid(
+                    at("requestsPerSecond"),
+                    "must be above 0",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// How to reach the cluster of a destination: a kubeconfig (or the default one) and a context (or
 /// the current one).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -134,6 +234,7 @@ impl BosunConfig {
 
     fn check(&self) -> Result<(), ModelError> {
         self.server.check()?;
+        self.images.check()?;
         check_application_sources(&self.applications)?;
         for (i, cluster) in self.clusters.iter().enumerate() {
             let at = |field: &str| format!("clusters[{i}].{field}");
@@ -277,7 +378,9 @@ impl<'de> Deserialize<'de> for BosunConfig {
         impl<'de> Visitor<'de> for ConfigVisitor {
             type Value = BosunConfig;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a bosun config mapping (clusters, repositories, applications, server)")
+                f.write_str(
+                    "a bosun config mapping (clusters, repositories, applications, server, images)",
+                )
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BosunConfig, A::Error> {
                 let mut config = BosunConfig::default();
@@ -294,6 +397,9 @@ impl<'de> Deserialize<'de> for BosunConfig {
                         }
                         "server" => {
                             config.server = map.next_value::<Option<_>>()?.unwrap_or_default()
+                        }
+                        "images" => {
+                            config.images = map.next_value::<Option<_>>()?.unwrap_or_default()
                         }
                         _ => {
                             map.next_value::<IgnoredAny>()?;

@@ -17,6 +17,7 @@ pub mod config;
 pub mod duration;
 pub mod error;
 pub mod ignored;
+pub mod image_update;
 pub mod load;
 pub mod retry;
 pub mod rollout;
@@ -26,7 +27,10 @@ pub mod validate;
 mod yaml;
 
 pub use application::*;
-pub use config::{BosunConfig, ClusterConfig, ClusterRef, RepositoryCredentials};
+pub use config::{
+    AuthorConfig, BosunConfig, ClusterConfig, ClusterRef, ImagesConfig, RegistryConfig,
+    RepositoryCredentials,
+};
 pub use duration::{DurationError, parse_backoff_duration, parse_go_duration};
 pub use error::{ErrorKind, ModelError};
 pub use ignored::IgnoredField;

@@ -7,6 +7,8 @@
 //! - **Pins**: a rollback of an automatically synced Application holds it at the rolled-back
 //!   revision until Git moves past the revision that was rolled back from (see `docs/serve.md`).
 //! - **Audit**: who did what through the API (sync, rollback, refresh, refused calls).
+//! - **Image updates**: the write-back commits pushed for an Application's images, and failed
+//!   checks.
 //!
 //! Only names, revisions, actions and messages are stored — never object bodies — so no Secret
 //! value can reach the store. The schema is versioned (`migrations`): a data directory written
@@ -19,11 +21,13 @@ use rusqlite::Connection;
 use serde::{Deserialize, Serialize};
 
 mod audit;
+mod image_updates;
 mod migrations;
 mod operations;
 mod pins;
 
 pub use audit::AuditEntry;
+pub use image_updates::{ImageChange, ImageUpdateRecord};
 pub use operations::{
     NewOperation, Operation, OperationKind, Phase, Progress, ResourceRecord, UnknownValue,
 };

@@ -27,7 +27,7 @@ pub(crate) enum MigrationError {
 type Step = fn(&Transaction) -> rusqlite::Result<()>;
 
 /// Step `n` (from 1) is `STEPS[n - 1]`; append only, never edit a released step.
-const STEPS: &[Step] = &[first_schema, spec_digest, operation_progress];
+const STEPS: &[Step] = &[first_schema, spec_digest, operation_progress, image_updates];
 
 /// The schema version this build writes.
 #[cfg(test)]
@@ -86,13 +86,33 @@ fn spec_digest(tx: &Transaction) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Runs the steps `conn` has not had yet. Refuses a database from a newer bosun rather than
-/// reading columns it does not know the meaning of.
 /// Step 3: where a running operation got to (JSON), so a restart resumes it there.
 fn operation_progress(tx: &Transaction) -> rusqlite::Result<()> {
     tx.execute_batch("ALTER TABLE operations ADD COLUMN progress TEXT")
 }
 
+/// Step 4: image write-backs and failed image checks, per Application.
+fn image_updates(tx: &Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "
+CREATE TABLE image_updates (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    app TEXT NOT NULL,
+    at TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    changes TEXT NOT NULL DEFAULT '[]',
+    repository TEXT NOT NULL DEFAULT '',
+    branch TEXT NOT NULL DEFAULT '',
+    revision TEXT NOT NULL DEFAULT '',
+    message TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX image_updates_by_app ON image_updates (app, id);
+",
+    )
+}
+
+/// Runs the steps `conn` has not had yet. Refuses a database from a newer bosun rather than
+/// reading columns it does not know the meaning of.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<(), MigrationError> {
     let known = STEPS.len() as i64;
     loop {

@@ -42,6 +42,10 @@ pub struct ApiState {
     pub tokens: Tokens,
     /// GitHub's webhook secret; `None` refuses every webhook.
     pub webhook_secret: Option<Vec<u8>>,
+    /// The image update loop (watched images, checks, registry pushes).
+    pub images: Arc<bosun_images::updater::ImageUpdater>,
+    /// The registry webhook's secret; `None` refuses every registry webhook.
+    pub registry_webhook_secret: Option<Vec<u8>>,
 }
 
 pub(crate) type Shared = Arc<ApiState>;
@@ -90,7 +94,8 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
     paths(
         healthz, readyz, metrics, github_webhook, openapi, list, get_app, resource_tree, diff,
         history, sync, refresh, rollback, refresh_repository, stream, audit,
-        crate::rollouts::list, crate::rollouts::get, crate::rollouts::act, crate::rollouts::stream
+        crate::rollouts::list, crate::rollouts::get, crate::rollouts::act, crate::rollouts::stream,
+        crate::images::list, crate::images::get, crate::images::check, crate::images::registry_webhook
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
@@ -166,12 +171,19 @@ pub fn router(state: Shared) -> Router {
             post(crate::rollouts::act),
         )
         .route("/api/v1/stream/rollouts", get(crate::rollouts::stream))
+        .route("/api/v1/images", get(crate::images::list))
+        .route("/api/v1/images/{name}", get(crate::images::get))
+        .route("/api/v1/images/{name}/check", post(crate::images::check))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
     let routes = Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/api/webhook", post(github_webhook))
+        .route(
+            "/api/webhook/registry",
+            post(crate::images::registry_webhook),
+        )
         .merge(authenticated)
         .with_state(state);
     with_error_bodies(routes)

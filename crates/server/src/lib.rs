@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+mod images;
 mod rollouts;
 pub mod webhook;
 

@@ -174,6 +174,19 @@ impl Writer {
         self.resolve(&tracking_ref(branch))
     }
 
+    /// The remote's default branch (what its `HEAD` points at).
+    pub fn default_branch(&self) -> Result<String, WriteError> {
+        let out = self.git(&["ls-remote", "--symref", &self.remote, "HEAD"], None)?;
+        out.lines()
+            .find_map(|l| l.strip_prefix("ref: refs/heads/"))
+            .and_then(|l| l.split_whitespace().next())
+            .map(str::to_string)
+            .ok_or_else(|| WriteError::NoBranch {
+                remote: self.remote_name(),
+                branch: "HEAD".to_string(),
+            })
+    }
+
     /// The commit a ref or revision names, if any.
     pub fn resolve(&self, revision: &str) -> Result<Option<String>, WriteError> {
         let spec = format!("{revision}^{{commit}}");
