@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod registry;
+
 /// `$BOSUN_TOOLS` (or `~/.cache/bosun-tools`), where scripts/install-test-deps puts kubectl and helm.
 pub fn tools() -> PathBuf {
     std::env::var("BOSUN_TOOLS")
