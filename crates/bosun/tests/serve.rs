@@ -19,6 +19,7 @@ const ADMIN: &str = "admin-token-0123456789abcdef";
 const DEPLOYER: &str = "deployer-token-0123456789abcdef";
 const VIEWER: &str = "viewer-token-0123456789abcdef";
 const HOOK_SECRET: &str = "webhook-secret-for-tests";
+const REGISTRY_HOOK_SECRET: &str = "registry-hook-secret-for-tests";
 
 fn configmap(name: &str, value: &str, annotations: &str) -> String {
     format!(
@@ -132,6 +133,7 @@ impl Env {
             .env("T_DEPLOYER", DEPLOYER)
             .env("T_VIEWER", VIEWER)
             .env("T_HOOK", HOOK_SECRET)
+            .env("T_REGISTRY_HOOK", REGISTRY_HOOK_SECRET)
             .env("BOSUN_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(self.dir.path().join("serve.log")).unwrap())
@@ -2410,4 +2412,229 @@ async fn a_canary_is_judged_by_prometheus_and_a_bad_version_is_rolled_back() {
             && view["object"]["spec"]["template"]["spec"]["containers"][0]["image"] == "web:4"
             && Env::revisions(&view).last() == Some(&(4, 5))
     });
+}
+
+// ---- image automation ----
+
+const VALUES: &str = "# dev values: the tag is written by bosun's image updater\nreplicaCount: 1\nimage:\n  repository: {{REGISTRY}}/acme/api   # pushed by CI\n  tag: \"1.2.0\"  # renovate: ignore\n\nresources: {}\n";
+
+const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  replicas: {{ .Values.replicaCount }}\n  selector:\n    matchLabels: {app: api}\n  template:\n    metadata:\n      labels: {app: api}\n    spec:\n      containers:\n      - name: api\n        image: \"{{ .Values.image.repository }}:{{ .Values.image.tag }}\"\n";
+
+impl Env {
+    /// An Application of a Helm chart at `path` whose image Image Updater's annotations watch.
+    fn image_app(&self, name: &str, path: &str, image_list: &str) {
+        write(
+            self.dir.path(),
+            &format!("apps/{name}.yaml"),
+            &format!(
+                "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\n  annotations:\n    argocd-image-updater.argoproj.io/image-list: {image_list}\n    argocd-image-updater.argoproj.io/api.update-strategy: semver\n    argocd-image-updater.argoproj.io/write-back-method: git\n    argocd-image-updater.argoproj.io/write-back-target: helmvalues\nspec:\n  project: default\n  source:\n    repoURL: file://{}\n    targetRevision: main\n    path: {path}\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {name}\n  syncPolicy:\n{AUTO}    syncOptions:\n    - CreateNamespace=true\n",
+                self.repo.display()
+            ),
+        );
+    }
+
+    fn images_config(&self, extra: &str) -> PathBuf {
+        let file = self.config("1h");
+        let mut text = std::fs::read_to_string(&file).unwrap();
+        text.push_str(&format!(
+            "images:\n  interval: 1h\n  webhookSecretEnv: T_REGISTRY_HOOK\n  author: {{name: bosun-bot, email: bot@example.com}}\n{extra}"
+        ));
+        std::fs::write(&file, text).unwrap();
+        file
+    }
+
+    fn image_view(&self, name: &str) -> Value {
+        let out = self.bosun(ADMIN, &["image", "get", name, "-o", "json"]);
+        if !out.status.success() {
+            return Value::Null;
+        }
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    }
+
+    fn deployed_image(&self, ns: &str) -> Option<String> {
+        let out = self.kubectl(&["get", "deployment", "api", "-n", ns, "-o", "json"]);
+        let d: Value = serde_json::from_slice(&out.stdout).ok()?;
+        d["spec"]["template"]["spec"]["containers"][0]["image"]
+            .as_str()
+            .map(str::to_string)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_image_reaches_dev_by_itself() {
+    use common::registry::Registry;
+    let mut env = Env::start(Duration::from_millis(200)).await;
+    let mut registry = Registry::start(false);
+    let locked = Registry::start(true);
+    registry.push("acme/api", "1.2.0", "2026-01-01T00:00:00Z");
+    locked.push("acme/api", "1.2.0", "2026-01-01T00:00:00Z");
+    // The test repository is the remote bosun pushes to: a push updates its work tree.
+    git(
+        &env.repo,
+        &["config", "receive.denyCurrentBranch", "updateInstead"],
+    );
+    let values = VALUES.replace("{{REGISTRY}}", &registry.address);
+    for (dir, values) in [
+        ("api", values.clone()),
+        ("locked", VALUES.replace("{{REGISTRY}}", &locked.address)),
+    ] {
+        write(
+            &env.repo,
+            &format!("{dir}/Chart.yaml"),
+            "apiVersion: v2\nname: api\nversion: 0.1.0\n",
+        );
+        write(&env.repo, &format!("{dir}/values.yaml"), &values);
+        write(
+            &env.repo,
+            &format!("{dir}/templates/deployment.yaml"),
+            DEPLOYMENT,
+        );
+    }
+    env.commit("api chart");
+    env.image_app(
+        "api-dev",
+        "api",
+        &format!("api={}/acme/api:~1", registry.address),
+    );
+    env.image_app(
+        "locked",
+        "locked",
+        &format!("api={}/acme/api", locked.address),
+    );
+    let config = env.images_config("");
+    env.serve_config(&config);
+    let first = format!("{}/acme/api:1.2.0", registry.address);
+    env.eventually(90, "1.2.0 deployed", || {
+        env.deployed_image("api-dev").as_deref() == Some(&first)
+    });
+    env.eventually(30, "the first image check", || {
+        env.image_view("api-dev")["images"][0]["latest"] == "1.2.0"
+    });
+    let view = env.image_view("api-dev");
+    assert_eq!(view["images"][0]["current"], "1.2.0", "{view}");
+    assert_eq!(view["images"][0]["key"], "image.tag", "{view}");
+    assert_eq!(view["file"], "api/values.yaml", "{view}");
+    // A registry that wants credentials bosun was not given: said on the image, plainly.
+    env.eventually(30, "the locked image's check", || {
+        env.image_view("locked")["images"][0]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("(401)"))
+    });
+
+    // CI pushes new tags; the registry's webhook tells bosun.
+    let before = git(&env.repo, &["rev-parse", "HEAD"]);
+    for (tag, created) in [
+        ("1.3.0-rc.1", "2026-03-01T00:00:00Z"),
+        ("1.10.0", "2026-02-01T00:00:00Z"),
+        ("latest", "2026-02-01T00:00:00Z"),
+        ("junk", "2026-02-01T00:00:00Z"),
+    ] {
+        registry.push("acme/api", tag, created);
+    }
+    let body = json!({"registry": registry.address, "repository": "acme/api", "tag": "1.10.0"})
+        .to_string();
+    let (status, _) = env
+        .post(
+            "/api/webhook/registry?type=generic&secret=wrong-secret-0123456789",
+            &[],
+            &body,
+        )
+        .await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        git(&env.repo, &["rev-parse", "HEAD"]),
+        before,
+        "a forged hook changes nothing"
+    );
+    let (status, answer) = env
+        .post(
+            &format!("/api/webhook/registry?type=generic&secret={REGISTRY_HOOK_SECRET}"),
+            &[],
+            &body,
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["refreshed"], json!(["api-dev"]));
+
+    // A write-back commit: Image Updater's message, bosun's author, only the tag changed.
+    env.eventually(60, "the write-back commit", || {
+        git(&env.repo, &["rev-parse", "HEAD"]) != before
+    });
+    assert_eq!(
+        git(&env.repo, &["log", "-1", "--format=%an <%ae>%n%B"]),
+        format!(
+            "bosun-bot <bot@example.com>\nbuild: automatic update of api-dev\n\nupdates image acme/api tag '1.2.0' to '1.10.0'"
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.repo.join("api/values.yaml")).unwrap(),
+        values.replace("\"1.2.0\"", "\"1.10.0\"")
+    );
+    let commit = git(&env.repo, &["rev-parse", "HEAD"]);
+    // The dev Application deploys it by itself.
+    let second = format!("{}/acme/api:1.10.0", registry.address);
+    env.eventually(90, "1.10.0 deployed", || {
+        env.deployed_image("api-dev").as_deref() == Some(&second)
+    });
+    let view = env.image_view("api-dev");
+    assert_eq!(view["images"][0]["current"], "1.10.0", "{view}");
+    assert_eq!(view["history"][0]["outcome"], "Committed", "{view}");
+    assert_eq!(view["history"][0]["revision"], commit.as_str(), "{view}");
+    assert_eq!(
+        view["history"][0]["changes"][0],
+        json!({"image": format!("{}/acme/api", registry.address), "oldTag": "1.2.0", "newTag": "1.10.0"})
+    );
+
+    // The registry goes down: the check fails, is recorded once, and nothing is committed.
+    registry.stop();
+    let out = env.bosun(DEPLOYER, &["image", "check", "api-dev", "-o", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let view: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let message = view["images"][0]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("cannot reach the registry"), "{view}");
+    assert!(
+        view["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("cannot reach the registry"),
+        "{view}\n{}",
+        env.log()
+    );
+    assert_eq!(view["history"][0]["outcome"], "Failed", "{view}");
+    assert_eq!(git(&env.repo, &["rev-parse", "HEAD"]), commit);
+    // It is tried again with backoff (not at the next hour's check): once the registry is
+    // back, the error clears by itself, with still nothing to commit.
+    registry.restart();
+    env.eventually(60, "the retried check to pass", || {
+        let view = env.image_view("api-dev");
+        view["error"].is_null()
+            && view["images"][0]["message"].is_null()
+            && view["checkedAt"].is_string()
+    });
+    assert_eq!(git(&env.repo, &["rev-parse", "HEAD"]), commit);
+    assert_eq!(
+        env.image_view("api-dev")["history"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    // A read-only user may look but not check.
+    let out = env.bosun(VIEWER, &["image", "check", "api-dev"]);
+    assert!(!out.status.success());
+    let out = env.bosun(VIEWER, &["image", "list"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("api-dev") && table.contains("1.10.0"),
+        "{table}"
+    );
 }

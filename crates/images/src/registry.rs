@@ -174,8 +174,8 @@ impl Registries {
     }
 
     /// Every tag of `image` (`[registry/]repository`), at most `max_age` old: one request per
-    /// image per `max_age` (pages followed), shared by concurrent callers. A failure is
-    /// remembered for `max_age` too, so a registry that is down is not hammered.
+    /// image per `max_age` (pages followed), shared by concurrent callers. A refusal (401, no
+    /// such repository) is remembered for `max_age` too; a registry that is down is not.
     pub async fn tags(
         &self,
         image: &str,
@@ -195,7 +195,11 @@ impl Registries {
             return result.clone();
         }
         let result = self.list_tags(image, &reference).await.map(Arc::new);
-        *cached = Some((Instant::now(), result.clone()));
+        // A registry that is down is not remembered as down: the caller's backoff paces the
+        // next try, and the first that succeeds is used at once.
+        if !matches!(&result, Err(e) if e.is_transient()) {
+            *cached = Some((Instant::now(), result.clone()));
+        }
         result
     }
 

@@ -97,6 +97,9 @@ impl Reconciler for Checker {
 /// One image's decision in a check.
 struct Decision {
     view: WatchedImage,
+    /// The registry could not be reached: the check is tried again with backoff, not only at
+    /// the next interval.
+    transient: Option<String>,
     edits: Vec<Expected>,
     change: Option<ImageChange>,
 }
@@ -236,8 +239,19 @@ impl ImageUpdater {
         Some(view)
     }
 
-    /// Checks `name` now and returns its view after a check that started after the call.
+    /// Checks `name` now, with fresh tags lists (someone asked: the cache is not what they
+    /// want), and returns its view after a check that started after the call.
     pub async fn check(&self, name: &str) -> Option<ImageApplication> {
+        if let Some(view) = self
+            .status
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+        {
+            for image in &view.images {
+                self.registries.invalidate(&image.image);
+            }
+        }
         let (done, checked) = oneshot::channel();
         lock(&self.waiting)
             .entry(name.to_string())
@@ -399,9 +413,10 @@ impl ImageUpdater {
         };
         let edits: Vec<Expected> = decisions.iter().flat_map(|d| d.edits.clone()).collect();
         let changes: Vec<ImageChange> = decisions.iter().filter_map(|d| d.change.clone()).collect();
+        let transient = decisions.iter().find_map(|d| d.transient.clone());
         if edits.is_empty() {
             self.set_status(status);
-            return Ok(());
+            return transient.map_or(Ok(()), |e| Err(CheckError(e)));
         }
         let target = match &update.target_branch {
             Some(template) => branch_name(template, &changes).map_err(CheckError)?,
@@ -445,7 +460,7 @@ impl ImageUpdater {
         } else {
             self.set_status(status);
         }
-        Ok(())
+        transient.map_or(Ok(()), |e| Err(CheckError(e)))
     }
 
     /// The write-back file at `head` and its text: the values file, or the directory's
@@ -497,6 +512,7 @@ impl ImageUpdater {
             ..Default::default()
         };
         let mut decision = Decision {
+            transient: None,
             view: view.clone(),
             edits: Vec::new(),
             change: None,
@@ -545,6 +561,9 @@ impl ImageUpdater {
         {
             Ok(tags) => tags,
             Err(e) => {
+                if e.is_transient() {
+                    decision.transient = Some(e.to_string());
+                }
                 decision.view = failed(view, e.to_string());
                 return decision;
             }
@@ -557,6 +576,9 @@ impl ImageUpdater {
                 match self.registries.metadata(&entry.image, tag).await {
                     Ok(info) => infos.push(info),
                     Err(e) => {
+                        if e.is_transient() {
+                            decision.transient = Some(e.to_string());
+                        }
                         decision.view = failed(view, e.to_string());
                         return decision;
                     }
