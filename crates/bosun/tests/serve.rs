@@ -2638,3 +2638,53 @@ async fn a_new_image_reaches_dev_by_itself() {
         "{table}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_hundred_applications_watching_one_image_cost_one_tags_request() {
+    use common::registry::Registry;
+    let mut env = Env::start(Duration::from_millis(200)).await;
+    let registry = Registry::start(false);
+    registry.push("acme/api", "1.10.0", "2026-01-01T00:00:00Z");
+    for i in 0..200 {
+        write(
+            &env.repo,
+            &format!("envs/app-{i}/kustomization.yaml"),
+            &format!(
+                "resources:\n- cm.yaml\nimages:\n- name: api # the chart's image\n  newName: {}/acme/api\n  newTag: 1.10.0\n",
+                registry.address
+            ),
+        );
+        write(
+            &env.repo,
+            &format!("envs/app-{i}/cm.yaml"),
+            &configmap(&format!("app-{i}"), "v", ""),
+        );
+        write(
+            env.dir.path(),
+            &format!("apps/app-{i}.yaml"),
+            &format!(
+                "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: app-{i}\n  annotations:\n    argocd-image-updater.argoproj.io/image-list: api={}/acme/api\n    argocd-image-updater.argoproj.io/api.kustomize.image-name: api\n    argocd-image-updater.argoproj.io/write-back-method: git\n    argocd-image-updater.argoproj.io/write-back-target: kustomization\nspec:\n  project: default\n  source:\n    repoURL: file://{}\n    targetRevision: main\n    path: envs/app-{i}\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: fleet\n",
+                registry.address,
+                env.repo.display()
+            ),
+        );
+    }
+    let head = env.commit("two hundred apps");
+    let config = env.images_config("");
+    env.serve_config(&config);
+    env.eventually(240, "every Application's images checked", || {
+        let out = env.bosun(ADMIN, &["image", "list", "-o", "json"]);
+        let list: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let items = list["items"].as_array().cloned().unwrap_or_default();
+        items.len() == 200
+            && items.iter().all(|app| {
+                app["images"][0]["latest"] == "1.10.0" && app["images"][0]["current"] == "1.10.0"
+            })
+    });
+    // One tags request served all 200 (counted at the registry), and nothing to write.
+    assert_eq!(registry.tag_list_requests("acme/api"), 1, "{}", registry.log());
+    assert_eq!(git(&env.repo, &["rev-parse", "HEAD"]), head);
+    let view = env.image_view("app-7");
+    assert_eq!(view["images"][0]["key"], "images[name=api].newTag", "{view}");
+    assert_eq!(view["file"], "envs/app-7/kustomization.yaml", "{view}");
+}
