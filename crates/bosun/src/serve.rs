@@ -349,7 +349,7 @@ fn image_updater(
         .map_err(|e| e.to_string())
     });
     Ok(ImageUpdater::new(
-        Arc::new(Registries::new(registries)),
+        Arc::new(Registries::with_metrics(registries, metrics.images.clone())),
         UpdaterSettings {
             interval: config.images.interval(),
             author,
@@ -359,6 +359,7 @@ fn image_updater(
         store,
         credentials,
         metrics.runtime.clone(),
+        metrics.images.clone(),
     ))
 }
 

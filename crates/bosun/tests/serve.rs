@@ -2571,6 +2571,15 @@ async fn a_new_image_reaches_dev_by_itself() {
         values.replace("\"1.2.0\"", "\"1.10.0\"")
     );
     let commit = git(&env.repo, &["rev-parse", "HEAD"]);
+    let (_, metrics) = env.get("/metrics", None).await;
+    assert!(
+        metrics.contains("bosun_image_write_backs_total{result=\"committed\"} 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("bosun_image_registry_requests_total{kind=\"tags\"}"),
+        "{metrics}"
+    );
     // The dev Application deploys it by itself.
     let second = format!("{}/acme/api:1.10.0", registry.address);
     env.eventually(90, "1.10.0 deployed", || {
@@ -2682,9 +2691,17 @@ async fn two_hundred_applications_watching_one_image_cost_one_tags_request() {
             })
     });
     // One tags request served all 200 (counted at the registry), and nothing to write.
-    assert_eq!(registry.tag_list_requests("acme/api"), 1, "{}", registry.log());
+    assert_eq!(
+        registry.tag_list_requests("acme/api"),
+        1,
+        "{}",
+        registry.log()
+    );
     assert_eq!(git(&env.repo, &["rev-parse", "HEAD"]), head);
     let view = env.image_view("app-7");
-    assert_eq!(view["images"][0]["key"], "images[name=api].newTag", "{view}");
+    assert_eq!(
+        view["images"][0]["key"], "images[name=api].newTag",
+        "{view}"
+    );
     assert_eq!(view["file"], "envs/app-7/kustomization.yaml", "{view}");
 }

@@ -55,6 +55,8 @@ pub struct Metrics {
     pub kube_errors: Counter,
     /// The reconcile runtime's per-loop metrics (queue, running, durations, errors).
     pub runtime: bosun_runtime::RuntimeMetrics,
+    /// The image loop's registry requests, write-backs and checks.
+    pub images: bosun_images::metrics::ImageMetrics,
     /// The label sets last written to `apps`, so that vanished combinations drop to zero.
     app_counts: Mutex<Vec<StatusLabels>>,
 }
@@ -119,8 +121,10 @@ impl Metrics {
             kube_errors.clone(),
         );
         let runtime = bosun_runtime::RuntimeMetrics::register(&mut registry);
+        let images = bosun_images::metrics::ImageMetrics::register(&mut registry);
         Metrics {
             runtime,
+            images,
             registry,
             reconcile_seconds,
             syncs,

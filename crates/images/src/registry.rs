@@ -78,8 +78,9 @@ pub struct Registries {
     /// when its digest does.
     metadata: Mutex<HashMap<String, TagInfo>>,
     paces: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Instant>>>>,
-    /// Tags-list requests sent (for metrics and tests).
+    /// Tags-list requests sent (for tests).
     pub tag_requests: AtomicU64,
+    metrics: crate::metrics::ImageMetrics,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -100,6 +101,13 @@ fn is_loopback(registry: &str) -> bool {
 
 impl Registries {
     pub fn new(settings: Vec<RegistrySettings>) -> Registries {
+        Registries::with_metrics(settings, crate::metrics::ImageMetrics::unregistered())
+    }
+
+    pub fn with_metrics(
+        settings: Vec<RegistrySettings>,
+        metrics: crate::metrics::ImageMetrics,
+    ) -> Registries {
         // reqwest is built without a crypto provider; ring is the binary's one.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = |protocol| {
@@ -119,6 +127,7 @@ impl Registries {
             metadata: Mutex::default(),
             paces: Mutex::default(),
             tag_requests: AtomicU64::new(0),
+            metrics,
         }
     }
 
@@ -228,6 +237,7 @@ impl Registries {
         loop {
             self.pace(&registry).await;
             self.tag_requests.fetch_add(1, Ordering::Relaxed);
+            self.metrics.request("tags");
             let page = client
                 .list_tags(
                     reference,
@@ -253,6 +263,7 @@ impl Registries {
         let client = self.client(&registry);
         let auth = self.auth(&registry);
         self.pace(&registry).await;
+        self.metrics.request("manifest");
         let digest = client
             .fetch_manifest_digest(&reference, &auth)
             .await
@@ -262,6 +273,7 @@ impl Registries {
             return Ok(info.clone());
         }
         self.pace(&registry).await;
+        self.metrics.request("manifest");
         let (_, _, config) = client
             .pull_manifest_and_config(&reference, &auth)
             .await

@@ -23,6 +23,7 @@ use bosun_source::{Author, Credentials, Pushed, Writer};
 use tokio::sync::oneshot;
 
 use crate::edit::{self, Edit, KeyPath};
+use crate::metrics::ImageMetrics;
 use crate::policy::{Policy, Strategy, TagInfo};
 use crate::registry::Registries;
 use crate::write_back::{Expected, WriteBack};
@@ -66,6 +67,7 @@ pub struct ImageUpdater {
     /// Callers of [`ImageUpdater::check`] waiting for the next check of an Application.
     waiting: Mutex<HashMap<String, Vec<oneshot::Sender<()>>>>,
     reconcile_loop: ReconcileLoop<String>,
+    metrics: ImageMetrics,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -112,6 +114,7 @@ impl ImageUpdater {
         store: Arc<Store>,
         credentials: CredentialsFor,
         metrics: RuntimeMetrics,
+        image_metrics: ImageMetrics,
     ) -> Arc<ImageUpdater> {
         let mut config = Config::new("images");
         config.concurrency = 4;
@@ -127,6 +130,7 @@ impl ImageUpdater {
             seen: Mutex::default(),
             waiting: Mutex::default(),
             reconcile_loop: ReconcileLoop::new(config, metrics),
+            metrics: image_metrics,
         })
     }
 
@@ -291,7 +295,12 @@ impl ImageUpdater {
                 return Ok(Action::await_change());
             }
         };
-        match self.check_app(name, &update).await {
+        let result = self.check_app(name, &update).await;
+        ImageMetrics::count(
+            &self.metrics.checks,
+            if result.is_ok() { "ok" } else { "failed" },
+        );
+        match result {
             Ok(()) => Ok(Action::requeue_with_jitter(
                 self.settings.interval,
                 self.settings.interval / 10,
@@ -435,8 +444,12 @@ impl ImageUpdater {
             }
             .push(&writer, &base_branch, &target_branch, None)
         })
-        .await?;
+        .await
+        .inspect_err(|_| ImageMetrics::count(&self.metrics.write_backs, "failed"))?;
         drop(repo);
+        if matches!(pushed, Pushed::Commit { .. }) {
+            ImageMetrics::count(&self.metrics.write_backs, "committed");
+        }
         if let Pushed::Commit { id, attempts } = &pushed {
             tracing::info!(app = name, commit = %id, attempts, branch = %target, "image write-back pushed");
             let _ = self.store.record_image_update(&ImageUpdateRecord {
