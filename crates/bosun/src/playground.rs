@@ -2,7 +2,8 @@
 //! (source, Dockerfile, Helm chart with dev and prod values, dev and prod Applications — the
 //! pattern of the seeds; dev runs the service as a canary Rollout judged by its success rate,
 //! prod as a Deployment), a Prometheus scraping the cluster's simulated traffic (when installed),
-//! and `bosun serve` on it, all in one process; `DIR/env` tells a shell how to reach them.
+//! a container registry whose new tags bosun writes to dev's values (when installed), and
+//! `bosun serve` on it, all in one process; `DIR/env` tells a shell how to reach them.
 //!
 //! Everything lives under `--dir` (default `.bosun/`): `repo/` (the example repository; commit
 //! to it and watch the change arrive), `kubeconfig`, `bosun.yaml`, `data/` (history), `env`.
@@ -29,6 +30,10 @@ pub struct UpArgs {
     /// Port of the playground's Prometheus (0 picks a free one), when `prometheus` is installed.
     #[arg(long, default_value_t = 9090)]
     pub prometheus_port: u16,
+    /// Port of the playground's container registry (0 picks a free one), when
+    /// `docker-registry` is installed. The example repository records it when first created.
+    #[arg(long, default_value_t = 5000)]
+    pub registry_port: u16,
 }
 
 /// The example repository, compiled in so the binary alone is enough.
@@ -115,8 +120,9 @@ fn git(repo: &Path, args: &[&str]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Creates the example repository unless it exists.
-fn example_repository(repo: &Path) -> anyhow::Result<bool> {
+/// Creates the example repository unless it exists; `registry` is the playground registry's
+/// address, which dev's image settings name.
+fn example_repository(repo: &Path, registry: &str) -> anyhow::Result<bool> {
     if repo.join(".git").exists() {
         return Ok(false);
     }
@@ -124,8 +130,12 @@ fn example_repository(repo: &Path) -> anyhow::Result<bool> {
     for (path, text) in FILES {
         let file = repo.join(path);
         std::fs::create_dir_all(file.parent().expect("files are in directories"))?;
-        std::fs::write(&file, text.replace("{{REPO_URL}}", &url))
-            .with_context(|| format!("writing {}", file.display()))?;
+        std::fs::write(
+            &file,
+            text.replace("{{REPO_URL}}", &url)
+                .replace("{{REGISTRY}}", registry),
+        )
+        .with_context(|| format!("writing {}", file.display()))?;
     }
     git(repo, &["init", "-q", "-b", "main"])?;
     // The hints commit to this repository: on a machine without a Git identity that would fail,
@@ -256,6 +266,91 @@ async fn start_prometheus(dir: &Path, cluster_url: &str, port: u16) -> Result<Pr
     }
 }
 
+/// The playground's registry: Debian's `docker-registry` on loopback, its data under
+/// `DIR/registry`; stopped with the playground.
+struct Registry(std::process::Child);
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The example's images, as an OCI layout under `DIR/images/hello` (0.3.0 is the bad build the
+/// chart's values make fail 30 % of its requests).
+const IMAGES: &[(&str, &str)] = &[
+    ("0.1.0", "2026-01-01T00:00:00Z"),
+    ("0.2.0", "2026-02-01T00:00:00Z"),
+    ("0.3.0", "2026-03-01T00:00:00Z"),
+];
+
+/// Starts the registry on `address` and pushes the example's first image, or says why not.
+async fn start_registry(dir: &Path, address: &str) -> Result<Registry, String> {
+    let home = dir.join("registry");
+    std::fs::create_dir_all(&home).map_err(|e| format!("creating {}: {e}", home.display()))?;
+    let config = home.join("config.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: {address}\n",
+            home.join("data").display()
+        ),
+    )
+    .map_err(|e| format!("writing {}: {e}", config.display()))?;
+    let log = std::fs::File::create(home.join("registry.log"))
+        .map_err(|e| format!("creating the registry log: {e}"))?;
+    let child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(&config)
+        .stdout(log.try_clone().map_err(|e| e.to_string())?)
+        .stderr(log)
+        .spawn()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                "docker-registry is not installed (scripts/install-tools installs it)".to_string()
+            }
+            _ => format!("starting docker-registry: {e}"),
+        })?;
+    let registry = Registry(child);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while tokio::net::TcpStream::connect(address).await.is_err() {
+        if std::time::Instant::now() > deadline {
+            return Err(format!(
+                "docker-registry did not answer on {address} within 30 s; see {}",
+                home.join("registry.log").display()
+            ));
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let layout = dir.join("images/hello");
+    bosun_images::layout::write(&layout, IMAGES)
+        .map_err(|e| format!("{}: {e}", layout.display()))?;
+    let out = Command::new("skopeo")
+        .args([
+            "copy",
+            "--insecure-policy",
+            "--quiet",
+            "--dest-tls-verify=false",
+        ])
+        .arg(format!("oci:{}:0.1.0", layout.display()))
+        .arg(format!("docker://{address}/hello:0.1.0"))
+        .output()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                "skopeo is not installed (scripts/install-tools installs it)".to_string()
+            }
+            _ => format!("running skopeo: {e}"),
+        })?;
+    if !out.status.success() {
+        return Err(format!(
+            "pushing hello:0.1.0: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(registry)
+}
+
 pub fn up(args: UpArgs) -> anyhow::Result<()> {
     crate::serve::init_logging();
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -274,7 +369,20 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
         .with_context(|| format!("creating {}", args.dir.display()))?;
     let dir = std::fs::canonicalize(&args.dir)?;
     let repo = dir.join("repo");
-    let created = example_repository(&repo)?;
+    let registry_port = match args.registry_port {
+        0 => std::net::TcpListener::bind("127.0.0.1:0")?
+            .local_addr()?
+            .port(),
+        port => port,
+    };
+    let registry_address = format!("127.0.0.1:{registry_port}");
+    let created = example_repository(&repo, &registry_address)?;
+    // bosun's image updater pushes its write-backs to this repository: a push to its checked-out
+    // branch updates the work tree (when it has no uncommitted changes).
+    git(
+        &repo,
+        &["config", "receive.denyCurrentBranch", "updateInstead"],
+    )?;
     let admin_token = secret_file(&dir.join("admin-token"))?;
     secret_file(&dir.join("readonly-token"))?;
     secret_file(&dir.join("webhook-secret"))?;
@@ -282,7 +390,7 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
     std::fs::write(
         &config,
         format!(
-            "# Written by `bosun up`; rewritten at every start.\nclusters:\n  # The Applications' in-cluster destination is the playground's local cluster.\n  - name: in-cluster\n    server: https://kubernetes.default.svc\n    kubeconfig: {dir}/kubeconfig\napplications:\n  - repoURL: file://{repo}\n    targetRevision: main\n    path: apps\nserver:\n  # A local repository sends no webhooks: look at Git often.\n  refreshInterval: 10s\n  refreshJitter: 2s\n  tokens:\n    - {{name: admin, role: admin, tokenFile: {dir}/admin-token}}\n    - {{name: viewer, role: read-only, tokenFile: {dir}/readonly-token}}\n  webhook:\n    githubSecretFile: {dir}/webhook-secret\n",
+            "# Written by `bosun up`; rewritten at every start.\nclusters:\n  # The Applications' in-cluster destination is the playground's local cluster.\n  - name: in-cluster\n    server: https://kubernetes.default.svc\n    kubeconfig: {dir}/kubeconfig\napplications:\n  - repoURL: file://{repo}\n    targetRevision: main\n    path: apps\nserver:\n  # A local repository sends no webhooks: look at Git often.\n  refreshInterval: 10s\n  refreshJitter: 2s\n  tokens:\n    - {{name: admin, role: admin, tokenFile: {dir}/admin-token}}\n    - {{name: viewer, role: read-only, tokenFile: {dir}/readonly-token}}\n  webhook:\n    githubSecretFile: {dir}/webhook-secret\nimages:\n  # The playground's registry is on this machine: look at its tags often.\n  interval: 10s\n  author: {{name: bosun image updater, email: images@bosun.invalid}}\n",
             repo = repo.display(),
             dir = dir.display()
         ),
@@ -302,6 +410,13 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
             Ok(_) => format!("  prometheus  {prometheus_url}"),
             Err(e) => format!(
                 "  prometheus  not running: {e} — dev's analysis steps will fail and abort its canaries"
+            ),
+        };
+        let registry = start_registry(&dir, &registry_address).await;
+        let registry_line = match &registry {
+            Ok(_) => format!("  registry    {registry_address}"),
+            Err(e) => format!(
+                "  registry    not running: {e} — dev's image updates will fail (`bosun image get hello-dev`)"
             ),
         };
         let server =
@@ -329,16 +444,20 @@ pub fn up(args: UpArgs) -> anyhow::Result<()> {
         // playground: the hints are a courtesy, the servers are the job.
         let _ = writeln!(
             std::io::stdout(),
-            "bosun playground is up{}.\n\n  cluster     {}\n  API         {api}\n{prometheus_line}\n  repository  {}\n  env         {}\n\nTry, in another shell:\n\n  set -a; . {}; set +a\n  bosun app list                      # hello-dev syncs by itself; hello-prod waits\n  kubectl get rollout,deploy,svc,pods -A   # what bosun applied and drives\n  bosun app sync hello-prod           # prod is synced by a person\n  bosun app history hello-dev\n\nA new image walks dev's canary Rollout (20 %, its success rate judged on Prometheus, 60 %,\npause, all; Ctrl-C ends the watch):\n\n  cd {}\n  sed -i 's/tag: \"0.1.0\"/tag: \"0.2.0\"/' charts/hello/values-dev.yaml\n  git commit -qam 'feat: hello 0.2.0' && bosun rollout watch hello-dev\n\nA version that fails 30 % of its requests is aborted at its analysis and rolled back, by itself:\n\n  sed -i 's/tag: \"0.2.0\"/tag: \"0.3.0\"/; s/simulatedErrorRate: \"0\"/simulatedErrorRate: \"0.3\"/' charts/hello/values-dev.yaml\n  git commit -qam 'feat: hello 0.3.0' && bosun rollout watch hello-dev\n  bosun app history hello-dev         # the automatic rollback, held until the next commit\n\nDrift is healed: `kubectl -n dev delete service hello-dev`, then `kubectl -n dev get services`.\nStop with Ctrl-C; `bosun up` again resumes where you left off.",
+            "bosun playground is up{}.\n\n  cluster     {}\n  API         {api}\n{prometheus_line}\n{registry_line}\n  repository  {}\n  env         {}\n\nTry, in another shell:\n\n  set -a; . {}; set +a\n  bosun app list                      # hello-dev syncs by itself; hello-prod waits\n  kubectl get rollout,deploy,svc,pods -A   # what bosun applied and drives\n  bosun app sync hello-prod           # prod is synced by a person\n  bosun app history hello-dev\n\nCI pushes a new image: within 10 s bosun commits its tag to charts/hello/values-dev.yaml and\ndev's canary Rollout walks it (20 %, its success rate judged on Prometheus, 60 %, pause, all;\nCtrl-C ends the watch):\n\n  {push}:0.2.0 docker://{registry_address}/hello:0.2.0\n  bosun image get hello-dev           # the write-back commit\n  bosun rollout watch hello-dev\n\nImage 0.3.0 is a bad build (it fails 30 % of its requests): it is committed the same way, aborted\nat its analysis and the Application rolled back, by itself:\n\n  {push}:0.3.0 docker://{registry_address}/hello:0.3.0\n  bosun rollout watch hello-dev\n  bosun app history hello-dev         # the automatic rollback, held until the next commit\n\nDrift is healed: `kubectl -n dev delete service hello-dev`, then `kubectl -n dev get services`.\nStop with Ctrl-C; `bosun up` again resumes where you left off.",
             if created { " (new example repository)" } else { "" },
             cluster.url(),
             repo.display(),
             dir.join("env").display(),
             dir.join("env").display(),
-            repo.display(),
+            push = format!(
+                "skopeo copy --insecure-policy --dest-tls-verify=false oci:{}",
+                dir.join("images/hello").display()
+            ),
         );
         let result = server.run(crate::serve::ctrl_c()).await;
         drop(prometheus);
+        drop(registry);
         cluster.shutdown().await;
         result
     })

@@ -873,6 +873,8 @@ fn bosun_up_playground() {
             "0",
             "--prometheus-port",
             "0",
+            "--registry-port",
+            "0",
             "--dir",
         ])
         .arg(dir.path())
@@ -893,9 +895,9 @@ fn bosun_up_playground() {
     let mut reader = BufReader::new(stdout);
     let mut first = String::new();
     reader.read_line(&mut first).unwrap();
-    // The addresses, up to the hints.
+    // The addresses and the hints.
     let mut printed = first.clone();
-    while !printed.contains("Try, in another shell:") {
+    while !printed.contains("Stop with Ctrl-C") {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
             break;
@@ -1033,24 +1035,58 @@ fn bosun_up_playground() {
         printed.contains("prometheus  http://127.0.0.1:"),
         "the playground's Prometheus runs: {printed}"
     );
+    assert!(
+        printed.contains("registry    127.0.0.1:"),
+        "the playground's registry runs: {printed}"
+    );
     let repo = dir.path().join("repo");
     let values = repo.join("charts/hello/values-dev.yaml");
-    let commit = |message: &str| {
-        let status = Command::new("git")
-            .args(["commit", "-qam", message])
-            .current_dir(&repo)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@t")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@t")
-            .status()
+    // A hint line, typed as printed (a shell runs it, with the env file's PATH).
+    let type_hint = |needle: &str| {
+        let line = printed
+            .lines()
+            .map(str::trim)
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no hint with {needle:?}: {printed}"));
+        let out = Command::new("sh")
+            .args([
+                "-c",
+                &format!(
+                    "set -a; . {}; set +a; {line}",
+                    dir.path().join("env").display()
+                ),
+            ])
+            .output()
             .unwrap();
-        assert!(status.success());
+        assert!(
+            out.status.success(),
+            "{line}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
     };
     let text = std::fs::read_to_string(&values).unwrap();
     assert!(text.contains("tag: \"0.1.0\""), "{text}");
-    std::fs::write(&values, text.replace("tag: \"0.1.0\"", "tag: \"0.2.0\"")).unwrap();
-    commit("feat: hello 0.2.0");
+    // CI pushes image 0.2.0: bosun commits its tag to dev's values by itself.
+    type_hint("hello:0.2.0");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !std::fs::read_to_string(&values)
+        .unwrap()
+        .contains("tag: \"0.2.0\"")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no write-back of 0.2.0\n{}",
+            log()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let shown = type_hint("bosun image get hello-dev");
+    assert!(
+        shown.contains("Committed") && shown.contains("0.2.0"),
+        "{shown}"
+    );
     let deadline = Instant::now() + Duration::from_secs(180);
     let mut saw_analysis_step = false;
     loop {
@@ -1086,15 +1122,9 @@ fn bosun_up_playground() {
     // The next hint: a version that fails 30 % of its requests is aborted at its analysis and
     // the Application rolled back and held, by itself.
     let second_stable = rollout("hello-dev")["summary"]["stableHash"].clone();
-    let text = std::fs::read_to_string(&values).unwrap();
-    assert!(text.contains("simulatedErrorRate: \"0\""), "{text}");
-    std::fs::write(
-        &values,
-        text.replace("tag: \"0.2.0\"", "tag: \"0.3.0\"")
-            .replace("simulatedErrorRate: \"0\"", "simulatedErrorRate: \"0.3\""),
-    )
-    .unwrap();
-    commit("feat: hello 0.3.0");
+    // Image 0.3.0, the bad build: committed the same way, then aborted and rolled back.
+    type_hint("hello:0.3.0");
+
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let out = bosun(&["app", "history", "hello-dev", "-o", "json"]);
@@ -1136,12 +1166,14 @@ fn bosun_up_playground() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let prometheus_dir = dir.path().join("prometheus").display().to_string();
-    let still_running = std::fs::read_dir("/proc")
-        .unwrap()
-        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
-        .any(|cmdline| String::from_utf8_lossy(&cmdline).contains(&prometheus_dir));
-    assert!(!still_running, "the playground's Prometheus outlived it");
+    for helper in ["prometheus", "registry"] {
+        let helper_dir = dir.path().join(helper).display().to_string();
+        let still_running = std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+            .any(|cmdline| String::from_utf8_lossy(&cmdline).contains(&helper_dir));
+        assert!(!still_running, "the playground's {helper} outlived it");
+    }
 }
 
 /// App-of-apps: the Applications themselves live in Git. A pushed commit that adds an

@@ -5,6 +5,7 @@
 //! ```
 
 pub mod edit;
+pub mod layout;
 pub mod metrics;
 pub mod policy;
 pub mod registry;

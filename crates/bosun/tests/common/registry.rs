@@ -1,8 +1,6 @@
 //! A real CNCF distribution registry (Debian's `docker-registry`) on a free loopback port, and
 //! images pushed to it by `skopeo copy` from OCI layouts the tests build (no Docker engine).
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -123,7 +121,7 @@ impl Registry {
             .dir
             .path()
             .join(format!("layouts/{}-{tag}", repository.replace('/', "_")));
-        oci_layout(&layout, tag, created);
+        bosun_images::layout::write(&layout, &[(tag, created)]).unwrap();
         let mut command = Command::new("skopeo");
         command.args([
             "copy",
@@ -160,70 +158,9 @@ impl Registry {
 }
 
 fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex(&sha2::Sha256::digest(bytes)))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn blob(layout: &Path, bytes: &[u8]) -> String {
-    let digest = sha256(bytes);
-    let path: PathBuf = layout.join("blobs/sha256").join(&digest["sha256:".len()..]);
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    std::fs::File::create(path)
-        .unwrap()
-        .write_all(bytes)
-        .unwrap();
-    digest
-}
-
-/// An OCI image layout holding one image tagged `tag`: an empty layer (an empty tar), a config
-/// with `created`, and the manifest.
-fn oci_layout(layout: &Path, tag: &str, created: &str) {
-    let _ = std::fs::remove_dir_all(layout);
-    std::fs::create_dir_all(layout).unwrap();
-    std::fs::write(
-        layout.join("oci-layout"),
-        r#"{"imageLayoutVersion":"1.0.0"}"#,
-    )
-    .unwrap();
-    let layer = vec![0u8; 1024];
-    let layer_digest = blob(layout, &layer);
-    let config = serde_json::json!({
-        "created": created,
-        "architecture": "amd64",
-        "os": "linux",
-        "config": {"Labels": {"test.tag": tag}},
-        "rootfs": {"type": "layers", "diff_ids": [layer_digest]},
-    })
-    .to_string();
-    let config_digest = blob(layout, config.as_bytes());
-    let manifest = serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {
-            "mediaType": "application/vnd.oci.image.config.v1+json",
-            "digest": config_digest,
-            "size": config.len(),
-        },
-        "layers": [{
-            "mediaType": "application/vnd.oci.image.layer.v1.tar",
-            "digest": layer_digest,
-            "size": layer.len(),
-        }],
-    })
-    .to_string();
-    let manifest_digest = blob(layout, manifest.as_bytes());
-    let index = serde_json::json!({
-        "schemaVersion": 2,
-        "manifests": [{
-            "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "digest": manifest_digest,
-            "size": manifest.len(),
-            "annotations": {"org.opencontainers.image.ref.name": tag},
-        }],
-    })
-    .to_string();
-    std::fs::write(layout.join("index.json"), index).unwrap();
+    let hex: String = sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256:{hex}")
 }

@@ -22,7 +22,7 @@ spec:
               key: greeting
         # The local cluster's simulated traffic: how often this version answers 500.
         - name: SIMULATED_ERROR_RATE
-          value: {{ .Values.simulatedErrorRate | quote }}
+          value: {{ index .Values.simulatedErrorRates .Values.image.tag | default .Values.simulatedErrorRate | quote }}
       livenessProbe:
         httpGet: {path: /healthz, port: http}
       readinessProbe:
