@@ -20,8 +20,8 @@ use tokio::time::Instant;
 
 use crate::policy::TagInfo;
 
-/// How to reach one registry (`bosun.yaml` `registries:`).
-#[derive(Clone, Debug, Default, PartialEq)]
+/// How to reach one registry (`bosun.yaml` `registries:`). `Debug` masks the password.
+#[derive(Clone, Default, PartialEq)]
 pub struct RegistrySettings {
     /// `host[:port]`, as in image names (`ghcr.io`, `127.0.0.1:5000`, `docker.io`).
     pub registry: String,
@@ -32,6 +32,18 @@ pub struct RegistrySettings {
     pub insecure: bool,
     /// At most this many requests per second to this registry.
     pub requests_per_second: Option<f64>,
+}
+
+impl std::fmt::Debug for RegistrySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrySettings")
+            .field("registry", &self.registry)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("insecure", &self.insecure)
+            .field("requests_per_second", &self.requests_per_second)
+            .finish()
+    }
 }
 
 /// Why a registry could not answer. Messages never hold a credential.
@@ -426,6 +438,18 @@ fn docker_config() -> HashMap<String, (String, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_masks_the_password() {
+        let settings = RegistrySettings {
+            registry: "ghcr.io".into(),
+            username: Some("bot".into()),
+            password: Some("hunter2-token".into()),
+            ..Default::default()
+        };
+        let text = format!("{settings:?}");
+        assert!(!text.contains("hunter2") && text.contains("***"), "{text}");
+    }
 
     #[test]
     fn loopback_registries_are_recognised() {

@@ -527,6 +527,53 @@ repositories:
     }
 
     #[test]
+    fn the_images_section_is_read_and_checked() {
+        let config = BosunConfig::parse(
+            "images:\n  interval: 30s\n  author: {name: bot, email: bot@example.com}\n  registries:\n  - registry: ghcr.io\n    username: bot\n    passwordEnv: GHCR_TOKEN\n    requestsPerSecond: 2\n",
+            "bosun.yaml",
+        )
+        .unwrap();
+        assert_eq!(config.images.interval(), std::time::Duration::from_secs(30));
+        assert_eq!(
+            config.images.registries[0].password_env.as_deref(),
+            Some("GHCR_TOKEN")
+        );
+        assert_eq!(
+            BosunConfig::default().images.interval(),
+            std::time::Duration::from_secs(120)
+        );
+        for (text, words) in [
+            (
+                "images:\n  interval: 0s\n",
+                "images.interval: `0s` is below the 1s floor",
+            ),
+            ("images:\n  interval: soon\n", "images.interval"),
+            (
+                "images:\n  registries:\n  - registry: ghcr.io/acme\n",
+                "images.registries[0].registry: `ghcr.io/acme` is not a host[:port]",
+            ),
+            (
+                "images:\n  registries:\n  - registry: ghcr.io\n    username: bot\n",
+                "images.registries[0].passwordEnv: set username and passwordEnv together",
+            ),
+            (
+                "images:\n  registries:\n  - registry: ghcr.io\n    requestsPerSecond: 0\n",
+                "images.registries[0].requestsPerSecond: must be above 0",
+            ),
+            (
+                "images:\n  author: {name: bot, email: nope}\n",
+                "images.author: needs a name and an email address",
+            ),
+            ("images:\n  intervall: 1m\n", "intervall"),
+        ] {
+            let e = BosunConfig::parse(text, "bosun.yaml")
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("bosun.yaml") && e.contains(words), "{text}: {e}");
+        }
+    }
+
+    #[test]
     fn debug_never_shows_url_credentials() {
         let creds = RepositoryCredentials {
             url: "https://bot:hunter2@github.com/org/".into(),
