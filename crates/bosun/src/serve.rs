@@ -201,6 +201,7 @@ pub async fn prepare(
         webhook_secret,
         images,
         registry_webhook_secret,
+        sessions: Default::default(),
     });
     Ok(Server {
         controller,

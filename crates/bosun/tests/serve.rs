@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 const ADMIN: &str = "admin-token-0123456789abcdef";
 const DEPLOYER: &str = "deployer-token-0123456789abcdef";
 const VIEWER: &str = "viewer-token-0123456789abcdef";
+/// The deployer token's name in the test config.
+const DEPLOYER_NAME: &str = "ci";
 const HOOK_SECRET: &str = "webhook-secret-for-tests";
 const REGISTRY_HOOK_SECRET: &str = "registry-hook-secret-for-tests";
 
@@ -2736,4 +2738,269 @@ async fn two_hundred_applications_watching_one_image_cost_one_tags_request() {
         "{view}"
     );
     assert_eq!(view["file"], "envs/app-7/kustomization.yaml", "{view}");
+}
+
+// ---- the web UI, in a real browser ----
+
+const WEB_DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  replicas: 2\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: web:1\n";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_web_ui_shows_applications_live_and_acts_through_the_api() {
+    use common::browser::Browser;
+    use fantoccini::Locator;
+    let mut env = Env::start(Duration::from_millis(200)).await;
+    write(&env.repo, "web/deployment.yaml", WEB_DEPLOYMENT);
+    write(
+        &env.repo,
+        "settings/cm.yaml",
+        &configmap("settings", "one", ""),
+    );
+    write(
+        &env.repo,
+        "broken/bad.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: [oops\n",
+    );
+    env.commit("three apps");
+    env.app("web", "web", "web", AUTO);
+    env.app("settings", "settings", "settings", "");
+    env.app("broken", "broken", "broken", "");
+    env.serve("1h");
+    env.eventually(90, "web Healthy", || {
+        env.app_json("web")["status"]["health"]["status"] == "Healthy"
+    });
+    let out = env.bosun(ADMIN, &["app", "sync", "settings"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let browser = Browser::start().await;
+    let b = &browser.client;
+    // Not signed in: the list sends to the sign-in page; a wrong token is refused there.
+    b.goto(&format!("{}/ui/applications", env.api))
+        .await
+        .unwrap();
+    let token = b.wait().for_element(Locator::Id("token")).await.unwrap();
+    token.send_keys("not-a-token").await.unwrap();
+    b.find(Locator::Css("form.login button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .until(10, "the refusal", async |b| {
+            b.text("p.error")
+                .await
+                .contains("not one this server knows")
+        })
+        .await;
+    let token = b.find(Locator::Id("token")).await.unwrap();
+    token.send_keys(DEPLOYER).await.unwrap();
+    b.find(Locator::Css("form.login button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .until(20, "the list", async |b| {
+            b.text("#count").await.contains("3 of 3 Applications")
+        })
+        .await;
+    let row = |name: &str, field: &str| format!("tr[data-app=\"{name}\"] [data-field=\"{field}\"]");
+    assert_eq!(browser.text(&row("web", "sync")).await, "Synced");
+    assert_eq!(browser.text(&row("web", "health")).await, "Healthy");
+    assert_eq!(browser.text(&row("settings", "sync")).await, "Synced");
+    browser.screenshot("list").await;
+    // What the page's headers promise: no inline script, no other origin.
+    let (_, page) = env.get("/ui/login", None).await;
+    assert!(page.contains("<script src=\"/ui/assets/app."), "{page}");
+
+    // A commit changes the status on screen, without a reload.
+    b.execute("window.notReloaded = true;", vec![])
+        .await
+        .unwrap();
+    write(
+        &env.repo,
+        "settings/cm.yaml",
+        &configmap("settings", "two", ""),
+    );
+    env.commit("settings two");
+    let (status, _) = env
+        .post(
+            "/api/webhook",
+            &[
+                ("X-GitHub-Event", "push".into()),
+                ("X-Hub-Signature-256", sign(&env.push_payload())),
+            ],
+            &env.push_payload(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    browser
+        .until(30, "settings OutOfSync on screen", async |b| {
+            b.text("tr[data-app=\"settings\"] [data-field=\"sync\"]")
+                .await
+                == "OutOfSync"
+        })
+        .await;
+    let same_page = b
+        .execute("return window.notReloaded === true;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(same_page, serde_json::json!(true), "the page was reloaded");
+    // Search as you type: only matching rows.
+    b.find(Locator::Id("q"))
+        .await
+        .unwrap()
+        .send_keys("sett")
+        .await
+        .unwrap();
+    browser
+        .until(10, "the search", async |b| {
+            b.text("#count").await.contains("1 of 3")
+        })
+        .await;
+    browser.screenshot("list-search").await;
+
+    // The tree of a Deployment: its ReplicaSet and its Pods.
+    b.goto(&format!("{}/ui/applications/web", env.api))
+        .await
+        .unwrap();
+    browser
+        .until(20, "the tree", async |b| {
+            b.client.find_all(Locator::Css("#tree li[data-kind=\"Deployment\"] li[data-kind=\"ReplicaSet\"] li[data-kind=\"Pod\"]"))
+                .await
+                .map(|pods| pods.len() == 2)
+                .unwrap_or(false)
+        })
+        .await;
+    browser.screenshot("app-tree").await;
+
+    // The diff of the changed object shows exactly the change.
+    b.goto(&format!("{}/ui/applications/settings", env.api))
+        .await
+        .unwrap();
+    browser
+        .until(20, "the diff", async |b| {
+            let diff = b.text("details.diff pre").await;
+            diff.contains("-  value: one") && diff.contains("+  value: two")
+        })
+        .await;
+    let diff = browser.text("details.diff pre").await;
+    let changed: Vec<&str> = diff
+        .lines()
+        .filter(|l| {
+            (l.starts_with('+') || l.starts_with('-'))
+                && !l.starts_with("+++")
+                && !l.starts_with("---")
+        })
+        .collect();
+    assert_eq!(changed, ["-  value: one", "+  value: two"], "{diff}");
+    browser.screenshot("app-diff").await;
+
+    // Sync from the UI (confirmed), through the API: it lands in history, and the page follows.
+    b.find(Locator::Css("button[data-action=\"sync\"]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.accept_alert().await.unwrap();
+    browser
+        .until(60, "the sync in history", async |b| {
+            b.text("table.history tbody tr:first-child")
+                .await
+                .contains(DEPLOYER_NAME)
+                && b.text("h1 [data-field=\"sync\"]").await == "Synced"
+        })
+        .await;
+    assert_eq!(env.data("settings", "settings").as_deref(), Some("two"));
+    // Roll back to the first sync (confirmed): the old value is back, and history says so.
+    let rollbacks = b
+        .find_all(Locator::Css("button[data-action=\"rollback\"]"))
+        .await
+        .unwrap();
+    rollbacks.last().unwrap().click().await.unwrap();
+    b.accept_alert().await.unwrap();
+    browser
+        .until(60, "the rollback in history", async |b| {
+            b.text("table.history tbody tr:first-child")
+                .await
+                .contains("rollback")
+        })
+        .await;
+    assert_eq!(env.data("settings", "settings").as_deref(), Some("one"));
+    browser.screenshot("app-history").await;
+    let out = env.bosun(ADMIN, &["app", "history", "settings", "-o", "json"]);
+    let history: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(history["items"][0]["kind"], "rollback", "{history}");
+    assert_eq!(
+        history["items"][0]["initiatedBy"], DEPLOYER_NAME,
+        "{history}"
+    );
+
+    // A failed render shows its error on the page.
+    b.goto(&format!("{}/ui/applications/broken", env.api))
+        .await
+        .unwrap();
+    browser
+        .until(20, "the error", async |b| {
+            b.text(".conditions li.error").await.contains("Error")
+        })
+        .await;
+    browser.screenshot("app-error").await;
+
+    // A read-only user sees no action, and a forged POST is refused (no CSRF token; then with
+    // the token but the wrong role).
+    b.goto(&format!("{}/ui/applications", env.api))
+        .await
+        .unwrap();
+    b.find(Locator::Css("form.logout button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let token = b.wait().for_element(Locator::Id("token")).await.unwrap();
+    token.send_keys(VIEWER).await.unwrap();
+    b.find(Locator::Css("form.login button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser
+        .until(20, "the list", async |b| {
+            b.text("#count").await.contains("of 3")
+        })
+        .await;
+    b.goto(&format!("{}/ui/applications/settings", env.api))
+        .await
+        .unwrap();
+    browser
+        .until(20, "the page", async |b| {
+            b.text("h1").await.contains("settings")
+        })
+        .await;
+    assert!(
+        b.find_all(Locator::Css("button[data-action]"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let forged = b
+        .execute_async(
+            "const done = arguments[0];
+             const csrf = document.querySelector('meta[name=\"csrf-token\"]').content;
+             const post = (headers) => fetch('/api/v1/applications/settings/sync', {method: 'POST', headers, body: '{}'}).then(r => r.status);
+             Promise.all([post({}), post({'X-CSRF-Token': csrf})]).then(done);",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(forged, serde_json::json!([403, 403]));
+    browser.screenshot("read-only").await;
 }

@@ -1082,6 +1082,7 @@ impl Controller {
             metadata: bosun_api::ApplicationMetadata {
                 name: name.into(),
                 namespace: app.metadata.namespace.clone(),
+                labels: app.metadata.labels.clone(),
             },
             spec: serde_json::to_value(&spec).expect("an Application spec serialises to JSON"),
             status: (&*status).into(),

@@ -46,6 +46,8 @@ pub struct ApiState {
     pub images: Arc<bosun_images::updater::ImageUpdater>,
     /// The registry webhook's secret; `None` refuses every registry webhook.
     pub registry_webhook_secret: Option<Vec<u8>>,
+    /// The web UI's signed-in browsers.
+    pub sessions: crate::ui::Sessions,
 }
 
 pub(crate) type Shared = Arc<ApiState>;
@@ -184,6 +186,7 @@ pub fn router(state: Shared) -> Router {
             "/api/webhook/registry",
             post(crate::images::registry_webhook),
         )
+        .merge(crate::ui::routes())
         .merge(authenticated)
         .with_state(state);
     with_error_bodies(routes)
@@ -221,11 +224,14 @@ const ERROR_TEXT_LIMIT: usize = 64 * 1024;
 async fn error_bodies(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
-    let json = response
+    // JSON already, or a page of the web UI (its sign-in refusal, its not-found page).
+    let formed = response
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || json {
+        .is_some_and(|v| {
+            v.as_bytes().starts_with(b"application/json") || v.as_bytes().starts_with(b"text/html")
+        });
+    if !(status.is_client_error() || status.is_server_error()) || formed {
         return response;
     }
     let (mut parts, body) = response.into_parts();
@@ -251,22 +257,43 @@ async fn error_bodies(request: Request, next: Next) -> Response {
     Response::from_parts(parts, Body::from(body))
 }
 
+/// A bearer token, or a browser session of the web UI. A session is a cookie the browser sends
+/// by itself, so a request that changes something must also carry the session's CSRF token
+/// (`X-CSRF-Token`), which only the UI's own pages know.
 async fn authenticate(State(state): State<Shared>, mut request: Request, next: Next) -> Response {
     let header = request
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
-    match state.tokens.caller(header) {
-        Some(caller) => {
-            request.extensions_mut().insert(caller);
-            next.run(request).await
-        }
-        None => ApiError(
-            StatusCode::UNAUTHORIZED,
-            "a valid bearer token is required (Authorization: Bearer <token>)".into(),
-        )
-        .into_response(),
+    if let Some(caller) = state.tokens.caller(header) {
+        request.extensions_mut().insert(caller);
+        return next.run(request).await;
     }
+    if header.is_none()
+        && let Some((_, session)) = state.sessions.from_headers(request.headers())
+    {
+        let safe = matches!(request.method().as_str(), "GET" | "HEAD" | "OPTIONS");
+        let token = request
+            .headers()
+            .get("x-csrf-token")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        if !safe && !crate::ui::same(token, &session.csrf) {
+            tracing::warn!(caller = %session.caller.name, path = %request.uri().path(), "refused: missing or wrong CSRF token");
+            return ApiError(
+                StatusCode::FORBIDDEN,
+                "a browser session needs its CSRF token (X-CSRF-Token) to change anything".into(),
+            )
+            .into_response();
+        }
+        request.extensions_mut().insert(session.caller);
+        return next.run(request).await;
+    }
+    ApiError(
+        StatusCode::UNAUTHORIZED,
+        "a valid bearer token is required (Authorization: Bearer <token>)".into(),
+    )
+    .into_response()
 }
 
 pub(crate) fn require(

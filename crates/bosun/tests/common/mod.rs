@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod browser;
 pub mod registry;
 
 /// `$BOSUN_TOOLS` (or `~/.cache/bosun-tools`), where scripts/install-test-deps puts kubectl and helm.

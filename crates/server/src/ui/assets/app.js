@@ -1,0 +1,173 @@
+// bosun's UI: live updates over the API's server-sent events, search as you type, favourites,
+// and the actions (which call the same JSON API as the CLI, with the session's CSRF token).
+// No framework and no build step. Nothing here writes untrusted text as HTML: values go in with
+// textContent; fragments come from the server, rendered and escaped by its templates.
+"use strict";
+
+(function () {
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content;
+  const favourites = new Set(JSON.parse(localStorage.getItem("bosun.favourites") || "[]"));
+
+  function saveFavourites() {
+    localStorage.setItem("bosun.favourites", JSON.stringify([...favourites]));
+  }
+
+  function setBadge(element, value) {
+    if (!element || !value) return;
+    element.textContent = value;
+    element.className = "badge " + value.toLowerCase();
+  }
+
+  // ---- the list: stars, favourites only, search as you type ----
+  function decorateRows() {
+    document.querySelectorAll("button[data-star]").forEach((button) => {
+      const name = button.dataset.star;
+      const on = favourites.has(name);
+      button.textContent = on ? "★" : "☆";
+      button.setAttribute("aria-pressed", on ? "true" : "false");
+    });
+    const only = document.getElementById("favourites-only");
+    document.querySelectorAll("tr[data-app]").forEach((row) => {
+      row.hidden = !!(only && only.checked && !favourites.has(row.dataset.app));
+    });
+  }
+
+  document.addEventListener("click", (event) => {
+    const star = event.target.closest("button[data-star]");
+    if (star) {
+      const name = star.dataset.star;
+      if (favourites.has(name)) favourites.delete(name);
+      else favourites.add(name);
+      saveFavourites();
+      decorateRows();
+    }
+  });
+
+  const filters = document.getElementById("filters");
+  let searchTimer = null;
+  async function refreshRows() {
+    const params = new URLSearchParams(new FormData(filters));
+    const query = params.toString();
+    history.replaceState(null, "", "/ui/applications" + (query ? "?" + query : ""));
+    params.set("partial", "rows");
+    const response = await fetch("/ui/applications?" + params.toString(), { credentials: "same-origin" });
+    if (response.ok) {
+      document.getElementById("rows").innerHTML = await response.text();
+      decorateRows();
+    }
+  }
+  if (filters) {
+    filters.addEventListener("input", () => {
+      clearTimeout(searchTimer);
+      searchTimer = setTimeout(refreshRows, 150);
+    });
+    filters.addEventListener("submit", (event) => {
+      event.preventDefault();
+      refreshRows();
+    });
+    document.getElementById("favourites-only")?.addEventListener("change", decorateRows);
+    decorateRows();
+  }
+
+  // ---- the Application page: tree or list, actions ----
+  const appPage = document.getElementById("app");
+  document.addEventListener("change", (event) => {
+    if (event.target.id === "tree-as-list") {
+      document.getElementById("tree").hidden = event.target.checked;
+      document.querySelector("table.resource-list").hidden = !event.target.checked;
+    }
+  });
+
+  async function act(button) {
+    const app = encodeURIComponent(button.dataset.app);
+    const action = button.dataset.action;
+    if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
+    let path = "/api/v1/applications/" + app + "/" + action;
+    let body = {};
+    if (action === "sync") {
+      body = {
+        prune: !!document.getElementById("sync-prune")?.checked,
+        dryRun: !!document.getElementById("sync-dry-run")?.checked,
+      };
+    } else if (action === "rollback") {
+      body = { id: Number(button.dataset.id) };
+    }
+    const result = document.getElementById("action-result");
+    if (result) result.textContent = action + "…";
+    button.disabled = true;
+    try {
+      const response = await fetch(path, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf || "" },
+        body: JSON.stringify(body),
+      });
+      const answer = await response.json().catch(() => ({}));
+      const text = response.ok
+        ? action + ": " + (answer.operation?.phase || "done") + (answer.operation?.message ? " — " + answer.operation.message : "")
+        : action + " refused: " + (answer.message || response.status);
+      if (result) result.textContent = text;
+      await reloadApp();
+    } finally {
+      button.disabled = false;
+    }
+  }
+
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("button[data-action]");
+    if (button) act(button);
+  });
+
+  let reloadTimer = null;
+  async function reloadApp() {
+    if (!appPage) return;
+    const kept = document.getElementById("action-result")?.textContent;
+    const asList = document.getElementById("tree-as-list")?.checked;
+    const response = await fetch(
+      "/ui/applications/" + encodeURIComponent(appPage.dataset.app) + "?partial=main",
+      { credentials: "same-origin" },
+    );
+    if (!response.ok) return;
+    appPage.innerHTML = await response.text();
+    const result = document.getElementById("action-result");
+    if (result && kept) result.textContent = kept;
+    const toggle = document.getElementById("tree-as-list");
+    if (toggle && asList) {
+      toggle.checked = true;
+      toggle.dispatchEvent(new Event("change", { bubbles: true }));
+    }
+  }
+
+  // ---- live: the API's event stream ----
+  if (csrf && (filters || appPage)) {
+    const events = new EventSource("/api/v1/stream/applications");
+    events.onmessage = (message) => {
+      let event;
+      try {
+        event = JSON.parse(message.data).result;
+      } catch {
+        return;
+      }
+      const app = event && event.application;
+      if (!app || !app.metadata) return;
+      const name = app.metadata.name;
+      if (appPage && appPage.dataset.app === name) {
+        clearTimeout(reloadTimer);
+        reloadTimer = setTimeout(reloadApp, 300);
+        return;
+      }
+      const row = [...document.querySelectorAll("tr[data-app]")].find((r) => r.dataset.app === name);
+      if (!row) return;
+      if (event.type === "DELETED") {
+        row.remove();
+        return;
+      }
+      setBadge(row.querySelector('[data-field="sync"]'), app.status?.sync?.status);
+      setBadge(row.querySelector('[data-field="health"]'), app.status?.health?.status);
+      const revision = row.querySelector('[data-field="revision"]');
+      if (revision) revision.textContent = (app.status?.sync?.revision || "").slice(0, 7);
+      const operation = row.querySelector('[data-field="operation"]');
+      if (operation) operation.textContent = app.status?.operationState?.phase || "";
+    };
+  }
+})();

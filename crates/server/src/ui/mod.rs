@@ -1,0 +1,268 @@
+//! The web UI: server-rendered pages over the same controller calls as the API, a little plain
+//! JavaScript for live updates (the API's event stream) and actions (the API itself, with the
+//! session's CSRF token), assets compiled into the binary.
+//!
+//! - Sign in with an API token: a session cookie (HttpOnly, SameSite=Strict) and a CSRF token;
+//!   the roles are the token's, checked and audited by the API as for any client.
+//! - Every page answers with a Content Security Policy that allows no inline script or style
+//!   and no other origin; values are escaped by the template engine (maud).
+//! - The list is paged and filtered on the server: the browser never downloads every
+//!   Application.
+
+mod assets;
+mod pages;
+mod session;
+
+use axum::Router;
+use axum::extract::{Form, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use bosun_api::Application;
+use maud::Markup;
+use serde::Deserialize;
+
+pub use session::Sessions;
+pub(crate) use session::{Session, same};
+
+use crate::api::Shared;
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'";
+
+pub(crate) fn routes() -> Router<Shared> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/ui/applications") }))
+        .route("/ui", get(|| async { Redirect::to("/ui/applications") }))
+        .route("/ui/login", get(login_page).post(login))
+        .route("/ui/logout", post(logout))
+        .route("/ui/applications", get(list))
+        .route("/ui/applications/{name}", get(application))
+        .route("/ui/images", get(images))
+        .route("/ui/assets/{file}", get(asset))
+        .layer(axum::middleware::map_response(security_headers))
+}
+
+async fn security_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
+}
+
+fn page(markup: Markup) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        markup.into_string(),
+    )
+        .into_response()
+}
+
+/// The signed-in session, if any.
+fn signed_in(state: &Shared, headers: &HeaderMap) -> Option<Session> {
+    state
+        .sessions
+        .from_headers(headers)
+        .map(|(_, session)| session)
+}
+
+/// To the sign-in page, which comes back here.
+fn sign_in(here: &str) -> Response {
+    Redirect::to(&format!("/ui/login?next={}", encode_path(here))).into_response()
+}
+
+fn encode_path(path: &str) -> String {
+    path.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                (b as char).to_string()
+            }
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+#[derive(Deserialize, Default)]
+struct Next {
+    #[serde(default)]
+    next: String,
+}
+
+/// Only a path of this UI: a sign-in link must not send anyone elsewhere.
+fn safe_next(next: &str) -> &str {
+    if next.starts_with("/ui/") && !next.starts_with("//") && !next.contains("://") {
+        next
+    } else {
+        "/ui/applications"
+    }
+}
+
+async fn login_page(Query(next): Query<Next>) -> Response {
+    page(pages::login(None, safe_next(&next.next)))
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    token: String,
+    #[serde(default)]
+    next: String,
+}
+
+async fn login(State(state): State<Shared>, Form(form): Form<LoginForm>) -> Response {
+    let next = safe_next(&form.next).to_string();
+    let Some(caller) = state
+        .tokens
+        .caller(Some(&format!("Bearer {}", form.token.trim())))
+    else {
+        tracing::warn!("UI sign-in refused: unknown token");
+        let mut response = page(pages::login(
+            Some("That token is not one this server knows."),
+            &next,
+        ));
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+        return response;
+    };
+    let _ = state.controller.audit(&caller.name, "ui-sign-in", "", "");
+    let (id, _) = state.sessions.open(caller);
+    let cookie = format!(
+        "{}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200",
+        session::COOKIE
+    );
+    ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
+}
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<LogoutForm>,
+) -> Response {
+    if let Some((id, session)) = state.sessions.from_headers(&headers) {
+        if !same(&form.csrf, &session.csrf) {
+            return (StatusCode::FORBIDDEN, "missing or wrong CSRF token").into_response();
+        }
+        state.sessions.close(&id);
+    }
+    (
+        [(
+            header::SET_COOKIE,
+            format!(
+                "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0",
+                session::COOKIE
+            ),
+        )],
+        Redirect::to("/ui/login"),
+    )
+        .into_response()
+}
+
+async fn list(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(filters): Query<pages::Filters>,
+) -> Response {
+    let Some(session) = signed_in(&state, &headers) else {
+        return sign_in("/ui/applications");
+    };
+    let mut apps: Vec<Application> = state.controller.list();
+    apps.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    let matching: Vec<&Application> = apps.iter().filter(|a| filters.matches(a)).collect();
+    if filters.partial == "rows" {
+        return page(pages::rows(&matching, apps.len(), &filters));
+    }
+    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    for app in &apps {
+        *counts
+            .entry(app.status.sync.status.as_str().to_string())
+            .or_default() += 1;
+        *counts
+            .entry(app.status.health.status.as_str().to_string())
+            .or_default() += 1;
+    }
+    let counts: Vec<(String, usize)> = counts.into_iter().collect();
+    page(pages::list(
+        &session,
+        &matching,
+        apps.len(),
+        &counts,
+        &filters,
+    ))
+}
+
+#[derive(Deserialize, Default)]
+struct Partial {
+    #[serde(default)]
+    partial: String,
+}
+
+async fn application(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(partial): Query<Partial>,
+) -> Response {
+    let here = format!("/ui/applications/{name}");
+    let Some(session) = signed_in(&state, &headers) else {
+        return sign_in(&here);
+    };
+    let Ok(app) = state.controller.get(&name) else {
+        let mut response = page(pages::not_found(
+            &session,
+            &format!("No Application is named {name}."),
+        ));
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        return response;
+    };
+    // The same calls as the API's resource-tree, diff and history (Secrets masked by the plan).
+    let nodes = state
+        .controller
+        .resource_tree(&name)
+        .await
+        .unwrap_or_default();
+    let plan = state.controller.diff(&name).await.ok();
+    let history = state.controller.history(&name).unwrap_or_default();
+    let main = pages::app_main(&app, &nodes, plan.as_ref(), &history, session.caller.role);
+    if partial.partial == "main" {
+        return page(main);
+    }
+    page(pages::app_page(&session, &app, main))
+}
+
+async fn images(State(state): State<Shared>, headers: HeaderMap) -> Response {
+    let Some(session) = signed_in(&state, &headers) else {
+        return sign_in("/ui/images");
+    };
+    page(pages::images(&session, &state.images.list()))
+}
+
+async fn asset(Path(file): Path<String>) -> Response {
+    match assets::find(&file) {
+        Some(asset) => (
+            [
+                (header::CONTENT_TYPE, asset.content_type),
+                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+            ],
+            asset.body,
+        )
+            .into_response(),
+        None => (StatusCode::NOT_FOUND, "no such asset").into_response(),
+    }
+}

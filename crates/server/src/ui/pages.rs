@@ -1,0 +1,548 @@
+//! The pages, as maud templates: every value is escaped by the template engine; no inline
+//! script or style (the Content Security Policy forbids them), so behaviour lives in
+//! `assets/app.js`, which finds what it needs through `data-` attributes.
+
+use bosun_api::{Application, ImageApplication};
+use bosun_model::Role;
+use bosun_record::{Operation, Phase};
+use maud::{DOCTYPE, Markup, html};
+use serde_json::Value;
+
+use super::assets;
+use super::session::Session;
+
+/// The frame every signed-in page shares: landmarks, navigation, who is signed in.
+pub(crate) fn layout(
+    title: &str,
+    session: Option<&Session>,
+    current: &str,
+    main: Markup,
+) -> Markup {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                @if let Some(session) = session {
+                    meta name="csrf-token" content=(session.csrf);
+                    meta name="role" content=(session.caller.role.as_str());
+                }
+                title { (title) " · bosun" }
+                link rel="stylesheet" href=(assets::STYLE.path());
+                script src=(assets::SCRIPT.path()) defer {}
+            }
+            body {
+                a.skip href="#main" { "Skip to content" }
+                header role="banner" {
+                    nav aria-label="Main" {
+                        a.brand href="/ui/applications" { "bosun" }
+                        @if session.is_some() {
+                            a href="/ui/applications" aria-current=[(current == "applications").then_some("page")] { "Applications" }
+                            a href="/ui/images" aria-current=[(current == "images").then_some("page")] { "Images" }
+                        }
+                        @if let Some(session) = session {
+                            form.logout method="post" action="/ui/logout" {
+                                span.who { (session.caller.name) " (" (session.caller.role.as_str()) ")" }
+                                input type="hidden" name="csrf" value=(session.csrf);
+                                button type="submit" { "Sign out" }
+                            }
+                        }
+                    }
+                }
+                main id="main" { (main) }
+            }
+        }
+    }
+}
+
+pub(crate) fn login(error: Option<&str>, next: &str) -> Markup {
+    layout(
+        "Sign in",
+        None,
+        "",
+        html! {
+            h1 { "Sign in" }
+            form.login method="post" action="/ui/login" {
+                @if let Some(error) = error {
+                    p.error role="alert" { (error) }
+                }
+                input type="hidden" name="next" value=(next);
+                label for="token" { "API token" }
+                input id="token" name="token" type="password" autocomplete="current-password" required autofocus;
+                p.hint { "A token from the server's config (server.tokens); the page keeps only a session." }
+                button type="submit" { "Sign in" }
+            }
+        },
+    )
+}
+
+/// The status badge of a sync or health status, with a class for its colour.
+fn badge(field: &str, value: &str) -> Markup {
+    html! {
+        span class={ "badge " (value.to_lowercase()) } data-field=(field) { (value) }
+    }
+}
+
+fn short(revision: &str) -> &str {
+    &revision[..revision.len().min(7)]
+}
+
+/// The filters of the list page, as read from its query.
+#[derive(Debug, Default, serde::Deserialize)]
+pub(crate) struct Filters {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub sync: String,
+    #[serde(default)]
+    pub health: String,
+    #[serde(default)]
+    pub project: String,
+    #[serde(default)]
+    pub namespace: String,
+    #[serde(default)]
+    pub cluster: String,
+    #[serde(default)]
+    pub label: String,
+    #[serde(default)]
+    pub page: usize,
+    /// `rows`: only the table's rows and count (search as you type).
+    #[serde(default)]
+    pub partial: String,
+}
+
+pub(crate) const PAGE_SIZE: usize = 50;
+
+fn spec_str<'a>(app: &'a Application, pointer: &str) -> &'a str {
+    app.spec
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or("")
+}
+
+/// Where an Application deploys: its destination's name, else server.
+pub(crate) fn cluster_of(app: &Application) -> &str {
+    match spec_str(app, "/destination/name") {
+        "" => spec_str(app, "/destination/server"),
+        name => name,
+    }
+}
+
+impl Filters {
+    pub(crate) fn matches(&self, app: &Application) -> bool {
+        let contains = |hay: &str, needle: &str| {
+            needle.is_empty() || hay.to_lowercase().contains(&needle.to_lowercase())
+        };
+        let label_ok = match self.label.split_once('=') {
+            _ if self.label.is_empty() => true,
+            Some((k, v)) => app.metadata.labels.get(k.trim()).map(String::as_str) == Some(v.trim()),
+            None => app.metadata.labels.contains_key(self.label.trim()),
+        };
+        contains(&app.metadata.name, &self.q)
+            && (self.sync.is_empty() || app.status.sync.status.as_str() == self.sync)
+            && (self.health.is_empty() || app.status.health.status.as_str() == self.health)
+            && contains(spec_str(app, "/project"), &self.project)
+            && contains(spec_str(app, "/destination/namespace"), &self.namespace)
+            && contains(cluster_of(app), &self.cluster)
+            && label_ok
+    }
+
+    fn query(&self, page: usize) -> String {
+        let mut parts = Vec::new();
+        for (key, value) in [
+            ("q", &self.q),
+            ("sync", &self.sync),
+            ("health", &self.health),
+            ("project", &self.project),
+            ("namespace", &self.namespace),
+            ("cluster", &self.cluster),
+            ("label", &self.label),
+        ] {
+            if !value.is_empty() {
+                parts.push(format!("{key}={}", encode(value)));
+            }
+        }
+        if page > 0 {
+            parts.push(format!("page={page}"));
+        }
+        parts.join("&")
+    }
+}
+
+/// Percent-encodes a query value.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            b => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn select(name: &str, label: &str, current: &str, options: &[&str]) -> Markup {
+    html! {
+        label for=(name) { (label) }
+        select id=(name) name=(name) {
+            option value="" selected[current.is_empty()] { "any" }
+            @for option in options {
+                option value=(option) selected[current == *option] { (option) }
+            }
+        }
+    }
+}
+
+/// The table rows and the count line of one page of matching Applications.
+pub(crate) fn rows(matching: &[&Application], total: usize, filters: &Filters) -> Markup {
+    let first = filters.page * PAGE_SIZE;
+    let shown = matching.iter().skip(first).take(PAGE_SIZE);
+    let last = (first + PAGE_SIZE).min(matching.len());
+    html! {
+        p #count role="status" {
+            @if matching.is_empty() {
+                "No Application matches (" (total) " in all)."
+            } @else {
+                (matching.len()) " of " (total) " Applications; showing " (first + 1) "–" (last) "."
+            }
+        }
+        table.apps {
+            thead {
+                tr {
+                    th scope="col" { span.visually-hidden { "Favourite" } }
+                    th scope="col" { "Name" }
+                    th scope="col" { "Sync" }
+                    th scope="col" { "Health" }
+                    th scope="col" { "Revision" }
+                    th scope="col" { "Last operation" }
+                    th scope="col" { "Project" }
+                    th scope="col" { "Destination" }
+                }
+            }
+            tbody {
+                @for app in shown {
+                    @let name = &app.metadata.name;
+                    tr data-app=(name) {
+                        td { button.star type="button" data-star=(name) aria-pressed="false" aria-label={ "Favourite " (name) } { "☆" } }
+                        th scope="row" { a href={ "/ui/applications/" (encode(name)) } { (name) } }
+                        td { (badge("sync", app.status.sync.status.as_str())) }
+                        td { (badge("health", app.status.health.status.as_str())) }
+                        td { code data-field="revision" { (short(&app.status.sync.revision)) } }
+                        td data-field="operation" {
+                            @if let Some(op) = &app.status.operation_state {
+                                (op.phase.as_str())
+                            }
+                        }
+                        td { (spec_str(app, "/project")) }
+                        td { (cluster_of(app)) " / " (spec_str(app, "/destination/namespace")) }
+                    }
+                }
+            }
+        }
+        nav.pages aria-label="Pages" {
+            @if filters.page > 0 {
+                a rel="prev" href={ "/ui/applications?" (filters.query(filters.page - 1)) } { "← Previous" }
+            }
+            @if last < matching.len() {
+                a rel="next" href={ "/ui/applications?" (filters.query(filters.page + 1)) } { "Next →" }
+            }
+        }
+    }
+}
+
+pub(crate) fn list(
+    session: &Session,
+    matching: &[&Application],
+    total: usize,
+    counts: &[(String, usize)],
+    filters: &Filters,
+) -> Markup {
+    layout(
+        "Applications",
+        Some(session),
+        "applications",
+        html! {
+            h1 { "Applications" }
+            ul.summary aria-label="Applications by status" {
+                @for (status, n) in counts {
+                    li { (badge("summary", status)) " " (n) }
+                }
+            }
+            form.filters #filters method="get" action="/ui/applications" role="search" {
+                label for="q" { "Search" }
+                input id="q" name="q" type="search" value=(filters.q) placeholder="name" autocomplete="off";
+                (select("sync", "Sync", &filters.sync, &["Synced", "OutOfSync", "Unknown"]))
+                (select("health", "Health", &filters.health, &["Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unknown"]))
+                label for="project" { "Project" }
+                input id="project" name="project" value=(filters.project);
+                label for="namespace" { "Namespace" }
+                input id="namespace" name="namespace" value=(filters.namespace);
+                label for="cluster" { "Cluster" }
+                input id="cluster" name="cluster" value=(filters.cluster);
+                label for="label" { "Label" }
+                input id="label" name="label" value=(filters.label) placeholder="key=value";
+                label.favourites { input type="checkbox" id="favourites-only"; " Favourites only" }
+                button type="submit" { "Filter" }
+            }
+            div #rows { (rows(matching, total, filters)) }
+        },
+    )
+}
+
+/// The resource tree: every managed object with what its controllers made under it.
+fn tree(nodes: &[Value]) -> Markup {
+    // A node's children are the nodes whose parentRefs name its uid.
+    fn children<'a>(nodes: &'a [Value], uid: &Value) -> Vec<&'a Value> {
+        if uid.is_null() {
+            return Vec::new();
+        }
+        nodes
+            .iter()
+            .filter(|n| {
+                n["parentRefs"]
+                    .as_array()
+                    .is_some_and(|refs| refs.iter().any(|r| r["uid"] == *uid))
+            })
+            .collect()
+    }
+    fn node(nodes: &[Value], n: &Value, depth: usize) -> Markup {
+        let health = n["health"]["status"].as_str().unwrap_or("");
+        let message = n["health"]["message"].as_str().unwrap_or("");
+        let kids = if depth < 6 {
+            children(nodes, &n["uid"])
+        } else {
+            Vec::new()
+        };
+        html! {
+            li data-kind=(n["kind"].as_str().unwrap_or("")) {
+                span.kind { (n["kind"].as_str().unwrap_or("")) }
+                " "
+                span.name { (n["name"].as_str().unwrap_or("")) }
+                @if !health.is_empty() { " " (badge("health", health)) }
+                @if let Some(status) = n["status"].as_str() { " " (badge("sync", status)) }
+                @if !message.is_empty() { " " span.message { (message) } }
+                @if !kids.is_empty() {
+                    ul { @for kid in kids { (node(nodes, kid, depth + 1)) } }
+                }
+            }
+        }
+    }
+    let roots: Vec<&Value> = nodes
+        .iter()
+        .filter(|n| n["parentRefs"].as_array().is_none_or(|r| r.is_empty()))
+        .collect();
+    html! {
+        ul.tree #tree { @for root in roots { (node(nodes, root, 0)) } }
+    }
+}
+
+fn history_table(name: &str, history: &[Operation], can_act: bool) -> Markup {
+    html! {
+        table.history {
+            thead { tr {
+                th scope="col" { "ID" } th scope="col" { "Kind" } th scope="col" { "Who" }
+                th scope="col" { "Started" } th scope="col" { "Took" } th scope="col" { "Revision" }
+                th scope="col" { "Result" } th scope="col" { "Message" }
+                @if can_act { th scope="col" { span.visually-hidden { "Actions" } } }
+            } }
+            tbody {
+                @for op in history {
+                    tr {
+                        td { (op.id) }
+                        td { (op.kind.as_str()) @if op.dry_run { " (dry run)" } }
+                        td { (op.initiated_by) }
+                        td { time datetime=(op.started_at) { (op.started_at) } }
+                        td { @if let Some(ms) = op.duration_ms { (format!("{:.1} s", ms as f64 / 1000.0)) } }
+                        td { @for r in &op.revisions { code { (short(r)) } " " } }
+                        td { (badge("phase", op.phase.as_str())) }
+                        td { (op.message) }
+                        @if can_act {
+                            td {
+                                @if op.phase == Phase::Succeeded && !op.dry_run && !op.revisions.is_empty() {
+                                    button type="button" data-action="rollback" data-app=(name) data-id=(op.id)
+                                        data-confirm={ "Roll " (name) " back to what entry " (op.id) " synced (" (op.revisions.iter().map(|r| short(r)).collect::<Vec<_>>().join(", ")) ")?" } {
+                                        "Roll back"
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn diff(plan: &Value) -> Markup {
+    let resources: Vec<&Value> = plan["resources"]
+        .as_array()
+        .map(|r| r.iter().filter(|r| r["status"] != "Synced").collect())
+        .unwrap_or_default();
+    html! {
+        @if resources.is_empty() {
+            p { "Live objects match Git." }
+        }
+        @for r in resources {
+            details.diff open {
+                summary {
+                    (r["kind"].as_str().unwrap_or("")) " "
+                    (r["namespace"].as_str().filter(|n| !n.is_empty()).map(|n| format!("{n}/")).unwrap_or_default())
+                    (r["name"].as_str().unwrap_or("")) " "
+                    (badge("sync", r["status"].as_str().unwrap_or("")))
+                }
+                pre { code {
+                    @for line in r["diff"].as_str().unwrap_or("").lines() {
+                        @let class = if line.starts_with('+') && !line.starts_with("+++") { "add" }
+                            else if line.starts_with('-') && !line.starts_with("---") { "del" } else { "" };
+                        span class=(class) { (line) } "\n"
+                    }
+                } }
+            }
+        }
+    }
+}
+
+/// The main part of an Application's page (what a live update re-renders).
+pub(crate) fn app_main(
+    app: &Application,
+    nodes: &[Value],
+    plan: Option<&Value>,
+    history: &[Operation],
+    role: Role,
+) -> Markup {
+    let name = &app.metadata.name;
+    let can_act = role >= Role::Deployer;
+    let status = &app.status;
+    let mut conditions = status.conditions.clone();
+    // Errors first: a failed render is what the reader must see.
+    conditions.sort_by_key(|c| !c.kind.ends_with("Error"));
+    html! {
+        h1 { (name) " " (badge("sync", status.sync.status.as_str())) " " (badge("health", status.health.status.as_str())) }
+        @if !conditions.is_empty() {
+            section aria-labelledby="conditions" {
+                h2 #conditions { "Conditions" }
+                ul.conditions {
+                    @for c in &conditions {
+                        li class=(if c.kind.ends_with("Error") { "error" } else { "warning" }) role=[c.kind.ends_with("Error").then_some("alert")] {
+                            strong { (c.kind) } ": " (c.message)
+                        }
+                    }
+                }
+            }
+        }
+        @if can_act {
+            section.actions aria-label="Actions" {
+                label { input type="checkbox" id="sync-prune"; " Prune" }
+                label { input type="checkbox" id="sync-dry-run"; " Dry run" }
+                button type="button" data-action="sync" data-app=(name) data-confirm={ "Sync " (name) " to Git now?" } { "Sync" }
+                button type="button" data-action="refresh" data-app=(name) { "Refresh" }
+                output #action-result role="status" {}
+            }
+        }
+        section aria-labelledby="summary" {
+            h2 #summary { "Summary" }
+            dl.summary {
+                dt { "Repository" } dd { (spec_str(app, "/source/repoURL")) }
+                dt { "Path" } dd { (spec_str(app, "/source/path")) }
+                dt { "Target revision" } dd { (spec_str(app, "/source/targetRevision")) }
+                dt { "Synced to" } dd { code { (short(&status.sync.revision)) } }
+                dt { "Destination" } dd { (cluster_of(app)) " / " (spec_str(app, "/destination/namespace")) }
+                @if let Some(op) = &status.operation_state {
+                    dt { "Last operation" } dd { (op.phase.as_str()) " — " (op.message) }
+                }
+                @if let Some(at) = &status.reconciled_at {
+                    dt { "Compared" } dd { time datetime=(at) { (at) } }
+                }
+            }
+        }
+        section aria-labelledby="resources" {
+            h2 #resources { "Resources" }
+            label.toggle { input type="checkbox" id="tree-as-list"; " Show as a list" }
+            (tree(nodes))
+            table.resource-list hidden {
+                thead { tr { th scope="col" { "Kind" } th scope="col" { "Namespace" } th scope="col" { "Name" } th scope="col" { "Sync" } th scope="col" { "Health" } } }
+                tbody {
+                    @for r in &status.resources {
+                        tr {
+                            td { (r.kind) } td { (r.namespace) } td { (r.name) }
+                            td { (r.status.as_str()) }
+                            td { @if let Some(h) = &r.health { (h.status.as_str()) } }
+                        }
+                    }
+                }
+            }
+        }
+        section aria-labelledby="diff" {
+            h2 #diff { "Diff (desired ⇄ live)" }
+            @match plan {
+                Some(plan) => (diff(plan)),
+                None => p { "The diff could not be computed now; see the conditions." },
+            }
+        }
+        section aria-labelledby="history" {
+            h2 #history { "History" }
+            (history_table(name, history, can_act))
+        }
+    }
+}
+
+pub(crate) fn app_page(session: &Session, app: &Application, main: Markup) -> Markup {
+    layout(
+        &app.metadata.name,
+        Some(session),
+        "applications",
+        html! {
+            div #app data-app=(app.metadata.name) { (main) }
+        },
+    )
+}
+
+pub(crate) fn images(session: &Session, apps: &[ImageApplication]) -> Markup {
+    layout(
+        "Images",
+        Some(session),
+        "images",
+        html! {
+            h1 { "Images" }
+            @if apps.is_empty() {
+                p { "No Application has images to watch (argocd-image-updater.argoproj.io/image-list)." }
+            }
+            @for app in apps {
+                section aria-label=(app.app) {
+                    h2 { a href={ "/ui/applications/" (encode(&app.app)) } { (app.app) } }
+                    p { "Writes to " code { (app.file) } " on " code { (app.branch) } " of " (app.repository) }
+                    @if let Some(error) = &app.error { p.error role="alert" { (error) } }
+                    table {
+                        thead { tr { th scope="col" { "Image" } th scope="col" { "Policy" } th scope="col" { "In Git" } th scope="col" { "Latest allowed" } th scope="col" { "Message" } } }
+                        tbody {
+                            @for image in &app.images {
+                                tr {
+                                    td { (image.image) }
+                                    td { (image.strategy) @if let Some(c) = &image.constraint { " " (c) } }
+                                    td { (image.current.clone().unwrap_or_default()) }
+                                    td { (image.latest.clone().unwrap_or_default()) }
+                                    td { (image.message.clone().unwrap_or_default()) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}
+
+pub(crate) fn not_found(session: &Session, what: &str) -> Markup {
+    layout(
+        "Not found",
+        Some(session),
+        "",
+        html! {
+            h1 { "Not found" }
+            p { (what) }
+            p { a href="/ui/applications" { "All Applications" } }
+        },
+    )
+}
