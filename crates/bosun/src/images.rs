@@ -66,7 +66,9 @@ pub struct SetArgs {
     /// The remote to push to.
     #[arg(long, default_value = "origin", requires = "push")]
     pub remote: String,
-    /// The remote branch to push to (default: the current branch's name).
+    /// The remote branch to push to (default: the current branch's name). Another branch than
+    /// the current one (a pull request's) gets the edit on its remote head — or, when it does
+    /// not exist yet, on the remote's head of the current branch — and nothing local changes.
     #[arg(long, requires = "push")]
     pub branch: Option<String>,
 }
@@ -251,6 +253,12 @@ fn set(args: SetArgs) -> anyhow::Result<i32> {
     } else {
         None
     };
+    if let (Some(clone), Some(branch)) = (&clone, &args.branch) {
+        let current = clone.git(&["symbolic-ref", "--short", "HEAD"]).ok();
+        if current.as_deref() != Some(branch.as_str()) {
+            return push_elsewhere(&args, clone, current, branch, &edited, &expected);
+        }
+    }
     std::fs::write(&args.file, &edited.text).with_context(|| format!("{file}: cannot write"))?;
     for change in &edited.changes {
         println!(
@@ -261,14 +269,7 @@ fn set(args: SetArgs) -> anyhow::Result<i32> {
         );
     }
     let Some(clone) = clone else { return Ok(0) };
-    let message = args.message.clone().unwrap_or_else(|| {
-        let what: Vec<String> = edited
-            .changes
-            .iter()
-            .map(|c| format!("{} to {}", c.path, c.new))
-            .collect();
-        format!("build: set {} in {}", what.join(", "), clone.path)
-    });
+    let message = commit_message(&args, &edited, &clone.path);
     let author = match &args.author {
         Some(author) => parse_author(author)?,
         None => clone.author(),
@@ -329,6 +330,72 @@ fn set(args: SetArgs) -> anyhow::Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// `--branch` names another branch than the one checked out (a pull request's): the edit is
+/// made on the remote's branch (or, when it does not exist yet, on the remote's head of the
+/// current branch) and pushed there. Nothing local moves — not the current branch, not the
+/// work tree — so a later push of the current branch cannot carry this change along.
+fn push_elsewhere(
+    args: &SetArgs,
+    clone: &Clone,
+    current: Option<String>,
+    branch: &str,
+    edited: &edit::Edited,
+    expected: &[Expected],
+) -> anyhow::Result<i32> {
+    let file = args.file.display();
+    let message = commit_message(args, edited, &clone.path);
+    let author = match &args.author {
+        Some(author) => parse_author(author)?,
+        None => clone.author(),
+    };
+    let writer = Writer::clone_at(&clone.root, &args.remote)?;
+    let base = match current {
+        Some(current) => current,
+        None => writer.default_branch()?,
+    };
+    let write_back = WriteBack {
+        path: &clone.path,
+        edits: expected,
+        message: &message,
+        author: &author,
+    };
+    match write_back.push(&writer, &base, branch, None)? {
+        Pushed::Commit { id, .. } => {
+            for change in &edited.changes {
+                println!(
+                    "{file}: {} {} → {} on {} {branch}",
+                    change.path,
+                    change.old.as_deref().unwrap_or("(added)"),
+                    change.new,
+                    args.remote
+                );
+            }
+            println!(
+                "pushed {} to {} {branch} (from {base}); your work tree and {base} are unchanged",
+                short(&id),
+                args.remote
+            );
+        }
+        Pushed::Unchanged { head } => println!(
+            "{} {branch} already has these values (at {}); nothing pushed",
+            args.remote,
+            short(&head)
+        ),
+    }
+    Ok(0)
+}
+
+fn commit_message(args: &SetArgs, edited: &edit::Edited, path: &str) -> String {
+    args.message.clone().unwrap_or_else(|| {
+        let what: Vec<String> = edited
+            .changes
+            .iter()
+            .map(|c| format!("{} to {}", c.path, c.new))
+            .collect();
+        format!("build: set {} in {path}", what.join(", "))
+    })
 }
 
 /// The user's clone around the edited file.

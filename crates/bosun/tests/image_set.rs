@@ -193,3 +193,75 @@ fn bad_input_names_the_file_and_key_and_changes_nothing() {
         format!("{VALUES}# wip\n")
     );
 }
+
+#[test]
+fn a_push_to_another_branch_leaves_the_local_branch_and_work_tree_alone() {
+    let (_root, ci, person) = setup();
+    let head = git(&ci, &["rev-parse", "HEAD"]);
+    let set = |ci: &Path| {
+        bosun(
+            ci,
+            &[
+                "image",
+                "set",
+                "env/dev/values.yaml",
+                "image.tag=2.0.0",
+                "--commit",
+                "--push",
+                "--branch",
+                "release/2.0.0",
+            ],
+        )
+    };
+    let out = set(&ci);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("unchanged"),
+        "{out:?}"
+    );
+    // Local: main where it was, nothing modified.
+    assert_eq!(git(&ci, &["rev-parse", "HEAD"]), head);
+    assert_eq!(git(&ci, &["status", "--porcelain"]), "");
+    // Remote: the branch is main plus one commit that changes only the tag.
+    git(&person, &["fetch", "-q"]);
+    assert_eq!(
+        git(&person, &["rev-parse", "origin/release/2.0.0~1"]),
+        git(&person, &["rev-parse", "origin/main"])
+    );
+    assert_eq!(
+        git(
+            &person,
+            &["show", "origin/release/2.0.0:env/dev/values.yaml"]
+        ),
+        VALUES.replace("\"1.2.0\"", "\"2.0.0\"").trim_end()
+    );
+    // main moves on the remote; running again finds the branch done.
+    std::fs::write(person.join("README.md"), "moved\n").unwrap();
+    git(&person, &["commit", "-q", "-am", "docs"]);
+    git(&person, &["push", "-q", "origin", "HEAD:main"]);
+    let out = set(&ci);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("already has these values"),
+        "{out:?}"
+    );
+    // And a later push of main from this clone carries no trace of it.
+    let out = bosun(
+        &ci,
+        &[
+            "image",
+            "set",
+            "env/dev/values.yaml",
+            "image.repository=ghcr.io/acme/api2",
+            "--commit",
+            "--push",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    git(&person, &["pull", "-q", "--ff-only"]);
+    let values = std::fs::read_to_string(person.join("env/dev/values.yaml")).unwrap();
+    assert!(
+        values.contains("\"1.2.0\"") && values.contains("ghcr.io/acme/api2"),
+        "{values}"
+    );
+}
