@@ -188,16 +188,20 @@ async fn list(
     if filters.partial == "rows" {
         return page(pages::rows(&matching, apps.len(), &filters));
     }
-    let mut counts: std::collections::BTreeMap<String, usize> = Default::default();
+    // Sync and health statuses counted apart (both have an `Unknown`).
+    let mut counts: std::collections::BTreeMap<(&str, &str), usize> = Default::default();
     for app in &apps {
         *counts
-            .entry(app.status.sync.status.as_str().to_string())
+            .entry(("Sync", app.status.sync.status.as_str()))
             .or_default() += 1;
         *counts
-            .entry(app.status.health.status.as_str().to_string())
+            .entry(("Health", app.status.health.status.as_str()))
             .or_default() += 1;
     }
-    let counts: Vec<(String, usize)> = counts.into_iter().collect();
+    let counts: Vec<(String, String, usize)> = counts
+        .into_iter()
+        .map(|((kind, status), n)| (kind.to_string(), status.to_string(), n))
+        .collect();
     page(pages::list(
         &session,
         &matching,

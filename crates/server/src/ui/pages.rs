@@ -256,7 +256,7 @@ pub(crate) fn list(
     session: &Session,
     matching: &[&Application],
     total: usize,
-    counts: &[(String, usize)],
+    counts: &[(String, String, usize)],
     filters: &Filters,
 ) -> Markup {
     layout(
@@ -266,8 +266,8 @@ pub(crate) fn list(
         html! {
             h1 { "Applications" }
             ul.summary aria-label="Applications by status" {
-                @for (status, n) in counts {
-                    li { (badge("summary", status)) " " (n) }
+                @for (kind, status, n) in counts {
+                    li { (kind) " " (badge("summary", status)) " " (n) }
                 }
             }
             form.filters #filters method="get" action="/ui/applications" role="search" {
