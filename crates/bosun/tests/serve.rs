@@ -2760,13 +2760,21 @@ async fn the_web_ui_shows_applications_live_and_acts_through_the_api() {
         "broken/bad.yaml",
         "apiVersion: v1\nkind: ConfigMap\nmetadata: [oops\n",
     );
-    env.commit("three apps");
+    write(&env.repo, "canary/rollout.yaml", &rollout_yaml("web:1"));
+    env.commit("four apps");
     env.app("web", "web", "web", AUTO);
+    env.app("canary", "canary", "canary", AUTO);
     env.app("settings", "settings", "settings", "");
     env.app("broken", "broken", "broken", "");
     env.serve("1h");
-    env.eventually(90, "web Healthy", || {
-        env.app_json("web")["status"]["health"]["status"] == "Healthy"
+    let health = |name: &str| -> Value {
+        let out = env.bosun(ADMIN, &["app", "get", name, "-o", "json"]);
+        serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null)["status"]["health"]
+            ["status"]
+            .clone()
+    };
+    env.eventually(90, "web and canary Healthy", || {
+        health("web") == "Healthy" && health("canary") == "Healthy"
     });
     let out = env.bosun(ADMIN, &["app", "sync", "settings"]);
     assert!(
@@ -2806,7 +2814,7 @@ async fn the_web_ui_shows_applications_live_and_acts_through_the_api() {
         .unwrap();
     browser
         .until(20, "the list", async |b| {
-            b.text("#count").await.contains("3 of 3 Applications")
+            b.text("#count").await.contains("4 of 4 Applications")
         })
         .await;
     let row = |name: &str, field: &str| format!("tr[data-app=\"{name}\"] [data-field=\"{field}\"]");
@@ -2860,7 +2868,7 @@ async fn the_web_ui_shows_applications_live_and_acts_through_the_api() {
         .unwrap();
     browser
         .until(10, "the search", async |b| {
-            b.text("#count").await.contains("1 of 3")
+            b.text("#count").await.contains("1 of 4")
         })
         .await;
     browser.screenshot("list-search").await;
@@ -2878,6 +2886,34 @@ async fn the_web_ui_shows_applications_live_and_acts_through_the_api() {
         })
         .await;
     browser.screenshot("app-tree").await;
+
+    // A Rollout's steps on its Application's page; promoted from there.
+    write(&env.repo, "canary/rollout.yaml", &rollout_yaml("web:2"));
+    env.commit("canary web:2");
+    env.bosun(DEPLOYER, &["app", "refresh", "canary"]);
+    b.goto(&format!("{}/ui/applications/canary", env.api))
+        .await
+        .unwrap();
+    browser
+        .until(60, "the canary paused at its step", async |b| {
+            b.text("section.rollout li[aria-current=\"step\"]").await == "pause until promoted"
+        })
+        .await;
+    assert!(
+        browser
+            .text("section.rollout h3")
+            .await
+            .contains("step 1 of 4")
+    );
+    browser.screenshot("app-rollout").await;
+    browser
+        .click("section.rollout button[data-path$=\"/promote\"]")
+        .await;
+    b.accept_alert().await.unwrap();
+    env.eventually(60, "the promoted canary to finish", || {
+        let view = env.rollout("web");
+        view["summary"]["phase"] == "Healthy" && Env::revisions(&view).last() == Some(&(2, 5))
+    });
 
     // The diff of the changed object shows exactly the change.
     b.goto(&format!("{}/ui/applications/settings", env.api))
@@ -2902,12 +2938,7 @@ async fn the_web_ui_shows_applications_live_and_acts_through_the_api() {
     browser.screenshot("app-diff").await;
 
     // Sync from the UI (confirmed), through the API: it lands in history, and the page follows.
-    b.find(Locator::Css("button[data-action=\"sync\"]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.click("button[data-action=\"sync\"]").await;
     b.accept_alert().await.unwrap();
     browser
         .until(60, "the sync in history", async |b| {
@@ -2919,11 +2950,9 @@ async fn the_web_ui_shows_applications_live_and_acts_through_the_api() {
         .await;
     assert_eq!(env.data("settings", "settings").as_deref(), Some("two"));
     // Roll back to the first sync (confirmed): the old value is back, and history says so.
-    let rollbacks = b
-        .find_all(Locator::Css("button[data-action=\"rollback\"]"))
-        .await
-        .unwrap();
-    rollbacks.last().unwrap().click().await.unwrap();
+    browser
+        .click("table.history tbody tr:last-child button[data-action=\"rollback\"]")
+        .await;
     b.accept_alert().await.unwrap();
     browser
         .until(60, "the rollback in history", async |b| {
@@ -2974,7 +3003,7 @@ async fn the_web_ui_shows_applications_live_and_acts_through_the_api() {
         .unwrap();
     browser
         .until(20, "the list", async |b| {
-            b.text("#count").await.contains("of 3")
+            b.text("#count").await.contains("of 4")
         })
         .await;
     b.goto(&format!("{}/ui/applications/settings", env.api))

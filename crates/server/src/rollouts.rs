@@ -124,11 +124,15 @@ pub async fn get(
     State(state): State<Shared>,
     Path((cluster, namespace, name)): Path<(String, String, String)>,
 ) -> ApiResult<Json<RolloutView>> {
-    let key = key(cluster, namespace, name);
-    let (object, replica_sets) = state.rollouts.get(&key)?;
-    let summary = summary(&key, &object);
+    view(&state, &key(cluster, namespace, name)).map(Json)
+}
+
+/// One Rollout's view: the API's answer, and what the web UI shows on its Application's page.
+pub(crate) fn view(state: &Shared, key: &RolloutKey) -> ApiResult<RolloutView> {
+    let (object, replica_sets) = state.rollouts.get(key)?;
+    let summary = summary(key, &object);
     let blue_green = summary.strategy == "blueGreen";
-    Ok(Json(RolloutView {
+    Ok(RolloutView {
         revisions: replica_sets
             .iter()
             .map(|rs| revision(rs, &summary, blue_green))
@@ -139,13 +143,24 @@ pub async fn get(
             .unwrap_or_default(),
         analysis_runs: state
             .rollouts
-            .analysis_runs(&key)
+            .analysis_runs(key)
             .iter()
             .map(analysis_run)
             .collect(),
         summary,
         object,
-    }))
+    })
+}
+
+/// The Rollouts named `namespace/name` on any cluster (an Application's managed Rollouts).
+pub(crate) fn find(state: &Shared, namespace: &str, name: &str) -> Vec<RolloutKey> {
+    state
+        .rollouts
+        .list()
+        .into_iter()
+        .map(|(key, _)| key)
+        .filter(|key| key.namespace == namespace && key.name == name)
+        .collect()
 }
 
 fn analysis_run(run: &Value) -> AnalysisRunSummary {

@@ -89,6 +89,25 @@ impl Browser {
         }
     }
 
+    /// Clicks the first element `css` selects. A live page re-renders parts of itself (its
+    /// event stream said something changed), which can replace the element between finding
+    /// and clicking it: then it is found again.
+    pub async fn click(&self, css: &str) {
+        for _ in 0..20 {
+            match self.client.find(fantoccini::Locator::Css(css)).await {
+                Ok(element) => match element.click().await {
+                    Ok(()) => return,
+                    Err(e) if e.to_string().contains("stale element") => {}
+                    Err(e) => panic!("clicking {css}: {e}"),
+                },
+                Err(e) if e.is_no_such_element() => {}
+                Err(e) => panic!("finding {css}: {e}"),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("could not click {css}");
+    }
+
     /// Waits up to `secs` for `check` on the page, polling; panics with `what` and the page.
     pub async fn until(&self, secs: u64, what: &str, mut check: impl AsyncFnMut(&Browser) -> bool) {
         let deadline = Instant::now() + Duration::from_secs(secs);

@@ -243,7 +243,22 @@ async fn application(
         .unwrap_or_default();
     let plan = state.controller.diff(&name).await.ok();
     let history = state.controller.history(&name).unwrap_or_default();
-    let main = pages::app_main(&app, &nodes, plan.as_ref(), &history, session.caller.role);
+    let rollouts: Vec<bosun_api::RolloutView> = app
+        .status
+        .resources
+        .iter()
+        .filter(|r| r.kind == "Rollout" && r.group == "argoproj.io")
+        .flat_map(|r| crate::rollouts::find(&state, &r.namespace, &r.name))
+        .filter_map(|key| crate::rollouts::view(&state, &key).ok())
+        .collect();
+    let main = pages::app_main(
+        &app,
+        &nodes,
+        plan.as_ref(),
+        &history,
+        &rollouts,
+        session.caller.role,
+    );
     if partial.partial == "main" {
         return page(main);
     }

@@ -2,7 +2,7 @@
 //! script or style (the Content Security Policy forbids them), so behaviour lives in
 //! `assets/app.js`, which finds what it needs through `data-` attributes.
 
-use bosun_api::{Application, ImageApplication};
+use bosun_api::{Application, ImageApplication, RolloutView};
 use bosun_model::Role;
 use bosun_record::{Operation, Phase};
 use maud::{DOCTYPE, Markup, html};
@@ -404,12 +404,107 @@ fn diff(plan: &Value) -> Markup {
     }
 }
 
+/// A Rollout the Application manages: where it is in its steps, its revisions, its analysis
+/// runs with their measurements, and Argo's actions.
+fn rollout(view: &RolloutView, can_act: bool) -> Markup {
+    let summary = &view.summary;
+    let path = format!(
+        "/api/v1/rollouts/{}/{}/{}",
+        encode(&summary.cluster),
+        encode(&summary.namespace),
+        encode(&summary.name)
+    );
+    let current = summary.step.unwrap_or(summary.steps) as usize;
+    html! {
+        section.rollout aria-label={ "Rollout " (summary.name) } data-rollout=(summary.name) {
+            h3 {
+                "Rollout " (summary.name) " " (badge("phase", &summary.phase))
+                " " span.hint { (summary.strategy) @if summary.steps > 0 { ", step " (current.min(summary.steps as usize)) " of " (summary.steps) } ", " (summary.available) "/" (summary.desired) " available" }
+            }
+            @if !summary.message.is_empty() { p.hint { (summary.message) } }
+            @if can_act {
+                div.actions {
+                    @for (action, label) in [("promote", "Promote"), ("promote-full", "Promote fully"), ("abort", "Abort"), ("retry", "Retry"), ("pause", "Pause"), ("resume", "Resume")] {
+                        button type="button" data-action="rollout" data-path={ (path) "/" (action) }
+                            data-confirm={ (label) " Rollout " (summary.name) "?" } { (label) }
+                    }
+                }
+            }
+            @if !view.steps.is_empty() {
+                ol.steps {
+                    @for (i, step) in view.steps.iter().enumerate() {
+                        li aria-current=[(i == current).then_some("step")] class=[(i < current).then_some("done")] {
+                            (step_text(step))
+                        }
+                    }
+                }
+            }
+            table {
+                thead { tr { th scope="col" { "Revision" } th scope="col" { "Role" } th scope="col" { "ReplicaSet" } th scope="col" { "Ready" } } }
+                tbody {
+                    @for r in &view.revisions {
+                        tr { td { (r.revision) } td { (r.role) } td { (r.replica_set) } td { (r.ready) "/" (r.desired) } }
+                    }
+                }
+            }
+            @for run in &view.analysis_runs {
+                details.analysis open[run.phase == "Running"] {
+                    summary { "Analysis " (run.name) " " (badge("phase", &run.phase)) @if !run.message.is_empty() { " " span.hint { (run.message) } } }
+                    table {
+                        thead { tr { th scope="col" { "Metric" } th scope="col" { "Phase" } th scope="col" { "Measured" } th scope="col" { "Last value" } } }
+                        tbody {
+                            @for metric in &run.metric_results {
+                                @let last = metric["measurements"].as_array().and_then(|m| m.last());
+                                tr {
+                                    td { (metric["name"].as_str().unwrap_or("")) }
+                                    td { (badge("phase", metric["phase"].as_str().unwrap_or(""))) }
+                                    td { (metric["count"].as_i64().unwrap_or(0)) " (" (metric["successful"].as_i64().unwrap_or(0)) " ok, " (metric["failed"].as_i64().unwrap_or(0)) " failed)" }
+                                    td { (last.and_then(|m| m["value"].as_str()).unwrap_or("")) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One canary step in words.
+fn step_text(step: &Value) -> String {
+    if let Some(weight) = step["setWeight"].as_i64() {
+        format!("set weight {weight} %")
+    } else if let Some(pause) = step.get("pause") {
+        match pause["duration"]
+            .as_str()
+            .map(str::to_string)
+            .or_else(|| pause["duration"].as_i64().map(|d| format!("{d}s")))
+        {
+            Some(duration) => format!("pause {duration}"),
+            None => "pause until promoted".to_string(),
+        }
+    } else if let Some(analysis) = step.get("analysis") {
+        let names: Vec<&str> = analysis["templates"]
+            .as_array()
+            .map(|t| {
+                t.iter()
+                    .filter_map(|t| t["templateName"].as_str())
+                    .collect()
+            })
+            .unwrap_or_default();
+        format!("analysis {}", names.join(", "))
+    } else {
+        serde_json::to_string(step).unwrap_or_default()
+    }
+}
+
 /// The main part of an Application's page (what a live update re-renders).
 pub(crate) fn app_main(
     app: &Application,
     nodes: &[Value],
     plan: Option<&Value>,
     history: &[Operation],
+    rollouts: &[RolloutView],
     role: Role,
 ) -> Markup {
     let name = &app.metadata.name;
@@ -455,6 +550,12 @@ pub(crate) fn app_main(
                 @if let Some(at) = &status.reconciled_at {
                     dt { "Compared" } dd { time datetime=(at) { (at) } }
                 }
+            }
+        }
+        @if !rollouts.is_empty() {
+            section aria-labelledby="rollouts" {
+                h2 #rollouts { "Rollouts" }
+                @for view in rollouts { (rollout(view, can_act)) }
             }
         }
         section aria-labelledby="resources" {

@@ -79,11 +79,15 @@
   });
 
   async function act(button) {
-    const app = encodeURIComponent(button.dataset.app);
+    const app = encodeURIComponent(button.dataset.app || "");
     const action = button.dataset.action;
     if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
     let path = "/api/v1/applications/" + app + "/" + action;
     let body = {};
+    if (action === "rollout") {
+      path = button.dataset.path;
+      body = null;
+    }
     if (action === "sync") {
       body = {
         prune: !!document.getElementById("sync-prune")?.checked,
@@ -100,12 +104,13 @@
         method: "POST",
         credentials: "same-origin",
         headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf || "" },
-        body: JSON.stringify(body),
+        body: body === null ? "" : JSON.stringify(body),
       });
       const answer = await response.json().catch(() => ({}));
+      const what = action === "rollout" ? button.textContent : action;
       const text = response.ok
-        ? action + ": " + (answer.operation?.phase || "done") + (answer.operation?.message ? " — " + answer.operation.message : "")
-        : action + " refused: " + (answer.message || response.status);
+        ? what + ": " + (answer.operation?.phase || answer.summary?.phase || "done") + (answer.operation?.message ? " — " + answer.operation.message : "")
+        : what + " refused: " + (answer.message || response.status);
       if (result) result.textContent = text;
       await reloadApp();
     } finally {
