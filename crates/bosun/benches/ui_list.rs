@@ -120,18 +120,7 @@ async fn main() {
         let browser = browser::Browser::start().await;
         let b = &browser.client;
         b.goto(&format!("{api}/ui/login")).await.unwrap();
-        b.find(Locator::Id("token"))
-            .await
-            .unwrap()
-            .send_keys(TOKEN)
-            .await
-            .unwrap();
-        b.find(Locator::Css("form.login button"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        browser.submit_token(TOKEN).await;
         b.wait().for_element(Locator::Id("count")).await.unwrap();
         let (mut paint, mut interactive, mut loaded, mut bytes, mut search) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());

@@ -2789,14 +2789,7 @@ async fn the_web_ui_shows_applications_live_and_acts_through_the_api() {
     b.goto(&format!("{}/ui/applications", env.api))
         .await
         .unwrap();
-    let token = b.wait().for_element(Locator::Id("token")).await.unwrap();
-    token.send_keys("not-a-token").await.unwrap();
-    b.find(Locator::Css("form.login button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.submit_token("not-a-token").await;
     browser
         .until(10, "the refusal", async |b| {
             b.text("p.error")
@@ -2804,14 +2797,7 @@ async fn the_web_ui_shows_applications_live_and_acts_through_the_api() {
                 .contains("not one this server knows")
         })
         .await;
-    let token = b.find(Locator::Id("token")).await.unwrap();
-    token.send_keys(DEPLOYER).await.unwrap();
-    b.find(Locator::Css("form.login button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.submit_token(DEPLOYER).await;
     browser
         .until(20, "the list", async |b| {
             b.text("#count").await.contains("4 of 4 Applications")
@@ -2993,14 +2979,7 @@ async fn the_web_ui_shows_applications_live_and_acts_through_the_api() {
         .click()
         .await
         .unwrap();
-    let token = b.wait().for_element(Locator::Id("token")).await.unwrap();
-    token.send_keys(VIEWER).await.unwrap();
-    b.find(Locator::Css("form.login button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    browser.submit_token(VIEWER).await;
     browser
         .until(20, "the list", async |b| {
             b.text("#count").await.contains("of 4")

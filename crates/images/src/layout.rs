@@ -7,7 +7,8 @@ use std::path::Path;
 
 use sha2::Digest as _;
 
-fn sha256(bytes: &[u8]) -> String {
+/// `sha256:<hex>` of `bytes`: an OCI digest.
+pub fn digest(bytes: &[u8]) -> String {
     let hex: String = sha2::Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -16,7 +17,7 @@ fn sha256(bytes: &[u8]) -> String {
 }
 
 fn blob(layout: &Path, bytes: &[u8]) -> std::io::Result<String> {
-    let digest = sha256(bytes);
+    let digest = digest(bytes);
     let dir = layout.join("blobs/sha256");
     std::fs::create_dir_all(&dir)?;
     std::fs::write(dir.join(&digest["sha256:".len()..]), bytes)?;

@@ -89,6 +89,19 @@ impl Browser {
         }
     }
 
+    /// Submits the sign-in form on the page with `token` (the page is the sign-in page, or
+    /// becomes it).
+    pub async fn submit_token(&self, token: &str) {
+        let field = self
+            .client
+            .wait()
+            .for_element(fantoccini::Locator::Id("token"))
+            .await
+            .expect("the sign-in form");
+        field.send_keys(token).await.unwrap();
+        self.click("form.login button").await;
+    }
+
     /// Clicks the first element `css` selects. A live page re-renders parts of itself (its
     /// event stream said something changed), which can replace the element between finding
     /// and clicking it: then it is found again.

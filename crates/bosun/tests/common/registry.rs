@@ -4,8 +4,6 @@
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use sha2::Digest as _;
-
 /// The password of [`USER`] in the registry's htpasswd (bcrypt, cost 5).
 pub const USER: &str = "ci";
 pub const PASSWORD: &str = "registry-password-1";
@@ -153,14 +151,6 @@ impl Registry {
             .output()
             .unwrap();
         assert!(out.status.success(), "skopeo inspect: {out:?}");
-        sha256(&out.stdout)
+        bosun_images::layout::digest(&out.stdout)
     }
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    let hex: String = sha2::Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    format!("sha256:{hex}")
 }
