@@ -726,6 +726,10 @@ mod tests {
             "/api/v1/rollouts/{cluster}/{namespace}/{name}/{action}",
         ),
         ("get", "/api/v1/stream/rollouts"),
+        ("get", "/api/v1/images"),
+        ("get", "/api/v1/images/{name}"),
+        ("post", "/api/v1/images/{name}/check"),
+        ("post", "/api/webhook/registry"),
     ];
 
     #[test]
