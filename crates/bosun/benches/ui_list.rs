@@ -33,8 +33,13 @@ impl Drop for Serve {
     }
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+/// The median of the figures that were measured (NaN when none was).
+fn median(v: Vec<f64>) -> f64 {
+    let mut v: Vec<f64> = v.into_iter().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }
 
@@ -127,12 +132,19 @@ async fn main() {
         for _ in 0..LOADS {
             b.goto(&format!("{api}/ui/applications")).await.unwrap();
             b.wait().for_element(Locator::Id("count")).await.unwrap();
+            // The figures exist once the page has loaded and painted: ask until they do.
             let timing = b
-                .execute(
-                    "const nav = performance.getEntriesByType('navigation')[0];
-                     const fcp = performance.getEntriesByName('first-contentful-paint')[0];
-                     return {fcp: fcp ? fcp.startTime : null, interactive: nav.domInteractive,
-                             loaded: nav.loadEventEnd, bytes: nav.transferSize};",
+                .execute_async(
+                    "const done = arguments[0];
+                     const look = () => {
+                       const nav = performance.getEntriesByType('navigation')[0];
+                       const fcp = performance.getEntriesByName('first-contentful-paint')[0];
+                       if (nav && nav.loadEventEnd > 0 && fcp) {
+                         done({fcp: fcp.startTime, interactive: nav.domInteractive,
+                               loaded: nav.loadEventEnd, bytes: nav.transferSize});
+                       } else { setTimeout(look, 50); }
+                     };
+                     look();",
                     vec![],
                 )
                 .await
