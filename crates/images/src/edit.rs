@@ -174,6 +174,14 @@ pub fn apply(text: &str, edits: &[Edit]) -> Result<Edited, EditError> {
     for edit in edits {
         let path = edit.path.to_string();
         let (start, end, replacement, old) = match locate(&documents, &edit.path)? {
+            Target::Scalar(scalar) if scalar.start == scalar.end => {
+                // `tag:` alone: there is no span to splice into, and writing after the colon
+                // by guesswork could land in a comment.
+                return Err(EditError::NotAScalar {
+                    path,
+                    reason: "has no value (`key:` alone); give it one first".to_string(),
+                });
+            }
             Target::Scalar(scalar) => {
                 let replacement = if scalar.value == edit.value {
                     text[scalar.start..scalar.end].to_string()
@@ -200,10 +208,12 @@ pub fn apply(text: &str, edits: &[Edit]) -> Result<Edited, EditError> {
                 (at, at, insertion, None)
             }
         };
-        if let Some((.., other)) = splices
-            .iter()
-            .find(|(s, e, ..)| (start < *e && *s < end) || (start == *s && end == *e))
-        {
+        // Two insertions at one place (an entry gaining `newTag` and `digest`) do not overlap;
+        // two edits of one value do.
+        let insertion = start == end;
+        if let Some((.., other)) = splices.iter().find(|(s, e, ..)| {
+            (start < *e && *s < end) || (start == *s && end == *e && !(insertion && s == e))
+        }) {
             return Err(EditError::Overlap {
                 path,
                 other: other.clone(),
@@ -217,8 +227,12 @@ pub fn apply(text: &str, edits: &[Edit]) -> Result<Edited, EditError> {
         });
     }
     let mut out = text.to_string();
-    splices.sort_by_key(|(start, ..)| std::cmp::Reverse(*start));
-    for (start, end, replacement, _) in splices {
+    // From the end, so earlier offsets stay right; at one place, the later edit first, so that
+    // insertions there end up in the order they were asked for.
+    let mut splices: Vec<(usize, (usize, usize, String, String))> =
+        splices.into_iter().enumerate().collect();
+    splices.sort_by_key(|(i, (start, ..))| std::cmp::Reverse((*start, *i)));
+    for (_, (start, end, replacement, _)) in splices {
         out.replace_range(start..end, &replacement);
     }
     Ok(Edited { text: out, changes })
@@ -228,6 +242,7 @@ pub fn apply(text: &str, edits: &[Edit]) -> Result<Edited, EditError> {
 pub fn get(text: &str, path: &KeyPath) -> Result<Option<String>, EditError> {
     let documents = parse(text)?;
     match locate(&documents, path) {
+        Ok(Target::Scalar(scalar)) if scalar.start == scalar.end => Ok(None),
         Ok(Target::Scalar(scalar)) => Ok(Some(scalar.value.clone())),
         Ok(Target::Missing { .. }) | Err(EditError::NotFound { .. }) => Ok(None),
         Ok(Target::Alias) => Err(EditError::NotAScalar {
@@ -725,6 +740,31 @@ mod tests {
             error.contains("no entry of `images` has name: web"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn an_empty_value_is_refused_and_two_fields_can_be_added_to_one_entry() {
+        let error = set("image:\n  tag:\n  pullPolicy: Always\n", "image.tag=v2").unwrap_err();
+        assert!(error.to_string().contains("has no value"), "{error}");
+        let path: KeyPath = "image.tag".parse().unwrap();
+        assert_eq!(get("image:\n  tag:\n", &path).unwrap(), None);
+        let text = "images:\n- name: api\n  newName: r/api\n";
+        let edits: Vec<Edit> = vec![
+            "images[name=api].newTag=1.2.0".parse().unwrap(),
+            "images[name=api].digest=sha256:ab".parse().unwrap(),
+        ];
+        assert_eq!(
+            apply(text, &edits).unwrap().text,
+            "images:\n- name: api\n  newName: r/api\n  newTag: 1.2.0\n  digest: sha256:ab\n"
+        );
+        let twice: Vec<Edit> = vec![
+            "images[name=api].newName=a".parse().unwrap(),
+            "images[name=api].newName=b".parse().unwrap(),
+        ];
+        assert!(matches!(
+            apply(text, &twice),
+            Err(EditError::Overlap { .. })
+        ));
     }
 
     #[test]

@@ -99,6 +99,15 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// One name for Docker Hub, however it is spelled (`oci-client` resolves it to
+/// `index.docker.io`; users and Docker's `config.json` write `docker.io`).
+fn canonical(registry: &str) -> &str {
+    match registry {
+        "index.docker.io" | "registry-1.docker.io" | "docker.io" => "docker.io",
+        other => other,
+    }
+}
+
 /// Whether `registry` (`host[:port]`) is on this machine.
 fn is_loopback(registry: &str) -> bool {
     let host = match registry.strip_prefix('[') {
@@ -144,7 +153,9 @@ impl Registries {
     }
 
     fn settings(&self, registry: &str) -> Option<&RegistrySettings> {
-        self.settings.iter().find(|s| s.registry == registry)
+        self.settings
+            .iter()
+            .find(|s| canonical(&s.registry) == canonical(registry))
     }
 
     fn client(&self, registry: &str) -> &Client {
@@ -161,7 +172,7 @@ impl Registries {
         {
             return RegistryAuth::Basic(user.clone(), password.clone());
         }
-        match self.docker.get(registry) {
+        match self.docker.get(canonical(registry)) {
             Some((user, password)) => RegistryAuth::Basic(user.clone(), password.clone()),
             None => RegistryAuth::Anonymous,
         }
@@ -177,7 +188,7 @@ impl Registries {
             return;
         };
         let slot = lock(&self.paces)
-            .entry(registry.to_string())
+            .entry(canonical(registry).to_string())
             .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(Instant::now())))
             .clone();
         let mut next = slot.lock().await;
@@ -260,8 +271,11 @@ impl Registries {
                 .await
                 .map_err(|e| classify(&registry, image, e))?;
             let full = page.tags.len() >= PAGE;
+            let before = tags.last().cloned();
             tags.extend(page.tags);
-            if !full {
+            // A last page is short; a registry that ignores `last` (the same page again) or
+            // pages without end is cut off rather than followed forever.
+            if !full || tags.last() == before.as_ref() || tags.len() >= PAGE * 100 {
                 return Ok(tags);
             }
         }
@@ -449,6 +463,21 @@ mod tests {
         };
         let text = format!("{settings:?}");
         assert!(!text.contains("hunter2") && text.contains("***"), "{text}");
+    }
+
+    #[test]
+    fn docker_hub_settings_apply_however_it_is_spelled() {
+        let registries = Registries::new(vec![RegistrySettings {
+            registry: "docker.io".into(),
+            username: Some("bot".into()),
+            password: Some("token".into()),
+            ..Default::default()
+        }]);
+        let reference: Reference = "nginx".parse().unwrap();
+        assert!(matches!(
+            registries.auth(reference.resolve_registry()),
+            RegistryAuth::Basic(..)
+        ));
     }
 
     #[test]

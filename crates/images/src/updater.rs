@@ -360,7 +360,10 @@ impl ImageUpdater {
     }
 
     fn repository(&self, url: &str) -> Result<Arc<tokio::sync::Mutex<Repository>>, CheckError> {
-        if let Some(repository) = lock(&self.repositories).get(url) {
+        // Created under the map's lock: two first checks of one repository must not both run
+        // `git init` in its directory.
+        let mut repositories = lock(&self.repositories);
+        if let Some(repository) = repositories.get(url) {
             return Ok(repository.clone());
         }
         let credentials = (self.credentials)(url).map_err(CheckError)?;
@@ -370,10 +373,8 @@ impl ImageUpdater {
             writer,
             default_branch: None,
         }));
-        Ok(lock(&self.repositories)
-            .entry(url.to_string())
-            .or_insert(repository)
-            .clone())
+        repositories.insert(url.to_string(), repository.clone());
+        Ok(repository)
     }
 
     async fn check_app(&self, name: &str, update: &ImageUpdate) -> Result<(), CheckError> {
@@ -405,6 +406,10 @@ impl ImageUpdater {
         let (file, content) = self
             .target_file(&repo.writer, &head, &update.target)
             .await?;
+        // The registries are asked without the repository's lock: the other Applications of
+        // the repository need not wait on them. The push below makes the edit again on whatever
+        // head the branch has by then.
+        drop(repo);
 
         let mut decisions = Vec::new();
         for entry in &update.images {
@@ -433,6 +438,7 @@ impl ImageUpdater {
         };
         let message = commit_message(name, &changes);
         let author = self.settings.author.clone();
+        let repo = repository.lock().await;
         let writer = repo.writer.clone();
         let (path, base_branch, target_branch) = (file.clone(), base.clone(), target.clone());
         let pushed = blocking(move || {
@@ -445,8 +451,20 @@ impl ImageUpdater {
             .push(&writer, &base_branch, &target_branch, None)
         })
         .await
-        .inspect_err(|_| ImageMetrics::count(&self.metrics.write_backs, "failed"))?;
+        .inspect_err(|_| ImageMetrics::count(&self.metrics.write_backs, "failed"));
         drop(repo);
+        let pushed = match pushed {
+            Ok(pushed) => pushed,
+            // Someone changed the same value meanwhile: their change stands. Said on the view
+            // and in history; looked at again at the next interval, not retried at once.
+            Err(CheckError(message)) if message.contains("changed by someone else") => {
+                self.record_failure(name, update, &message);
+                status.error = Some(message);
+                self.set_status(status);
+                return Ok(());
+            }
+            Err(e) => return Err(e),
+        };
         if matches!(pushed, Pushed::Commit { .. }) {
             ImageMetrics::count(&self.metrics.write_backs, "committed");
         }

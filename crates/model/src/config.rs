@@ -182,11 +182,11 @@ impl ImagesConfig {
             }
             if registry
                 .requests_per_second
-                .is_some_and(|r| r.is_nan() || r <= 0.0)
+                .is_some_and(|r| r.is_nan() || r < 0.001)
             {
                 return Err(ModelError::invalid(
                     at("requestsPerSecond"),
-                    "must be above 0",
+                    "must be at least 0.001",
                 ));
             }
         }
@@ -362,8 +362,33 @@ impl BosunConfig {
     pub fn credentials_for(&self, repo_url: &str) -> Option<&RepositoryCredentials> {
         self.repositories
             .iter()
-            .filter(|r| repo_url.starts_with(r.url.as_str()))
+            .filter(|r| covers(&r.url, repo_url))
             .max_by_key(|r| r.url.len())
+    }
+}
+
+/// Whether the credentials' URL prefix covers `url`: the prefix must end at a boundary, so
+/// that `https://git.example.com` never hands its token to `https://git.example.com.evil.io`.
+/// Within the host only a path or a port may follow; after it, also `.git`
+/// (`…/secret-repo` covers `…/secret-repo.git`).
+fn covers(prefix: &str, url: &str) -> bool {
+    let Some(rest) = url.strip_prefix(prefix) else {
+        return false;
+    };
+    let Some(next) = rest.chars().next() else {
+        return true;
+    };
+    if prefix.ends_with(['/', ':']) {
+        return true;
+    }
+    let host_only = match prefix.split_once("://") {
+        Some((_, after)) => !after.contains('/'),
+        None => !prefix.contains(':'),
+    };
+    if host_only {
+        matches!(next, '/' | ':')
+    } else {
+        matches!(next, '/' | '.' | ':')
     }
 }
 
@@ -524,6 +549,19 @@ repositories:
             Some("git@github.com:org/")
         );
         assert_eq!(creds("https://gitlab.com/org/app.git"), None);
+        // A prefix ends at a boundary: a look-alike host gets nothing.
+        assert!(covers(
+            "https://git.example.com",
+            "https://git.example.com/a.git"
+        ));
+        assert!(!covers(
+            "https://git.example.com",
+            "https://git.example.com.evil.io/a.git"
+        ));
+        assert!(!covers(
+            "https://github.com/org/app",
+            "https://github.com/org/app-evil.git"
+        ));
     }
 
     #[test]
@@ -558,7 +596,7 @@ repositories:
             ),
             (
                 "images:\n  registries:\n  - registry: ghcr.io\n    requestsPerSecond: 0\n",
-                "images.registries[0].requestsPerSecond: must be above 0",
+                "images.registries[0].requestsPerSecond: must be at least 0.001",
             ),
             (
                 "images:\n  author: {name: bot, email: nope}\n",

@@ -20,6 +20,9 @@ use std::time::Duration;
 use crate::credentials::Credentials;
 use crate::redact::{redact_text, redact_url};
 
+/// The longest any one git command may take.
+const GIT_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Who a commit is by (author and committer).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Author {
@@ -79,6 +82,9 @@ pub struct Writer {
     /// A remote's name (`origin`) or URL.
     remote: String,
     credentials: Credentials,
+    /// bosun's own repository (its credentials only, no helper of the user's), rather than the
+    /// user's clone (whose credential helper a push may need).
+    own: bool,
     /// How many pushes are tried before giving up on a branch that keeps moving.
     pub attempts: usize,
     /// The first wait after a rejected push; doubled after each.
@@ -116,41 +122,59 @@ impl Writer {
         url: &str,
         credentials: Credentials,
     ) -> Result<Writer, WriteError> {
+        Writer::check_remote(url)?;
         let git_dir = dir.into();
         if !git_dir.join("HEAD").exists() {
             std::fs::create_dir_all(&git_dir).map_err(|source| WriteError::Io {
                 path: git_dir.clone(),
                 source,
             })?;
-            let writer = Writer::new(git_dir.clone(), url.to_string(), credentials.clone());
+            let writer = Writer::new(git_dir.clone(), url.to_string(), credentials.clone(), true);
             writer.git(&["init", "--bare", "--quiet"], None)?;
         }
-        Ok(Writer::new(git_dir, url.to_string(), credentials))
+        Ok(Writer::new(git_dir, url.to_string(), credentials, true))
     }
 
     /// The user's clone at `dir` (any directory inside it), pushing to its remote `remote`.
     pub fn clone_at(dir: &Path, remote: &str) -> Result<Writer, WriteError> {
+        Writer::check_remote(remote)?;
         let probe = Writer::new(
             dir.to_path_buf(),
             remote.to_string(),
             Credentials::default(),
+            false,
         );
         let out = probe.git_in(dir, &["rev-parse", "--absolute-git-dir"], None)?;
         Ok(Writer::new(
             PathBuf::from(out.trim()),
             remote.to_string(),
             Credentials::default(),
+            false,
         ))
     }
 
-    fn new(git_dir: PathBuf, remote: String, credentials: Credentials) -> Writer {
+    fn new(git_dir: PathBuf, remote: String, credentials: Credentials, own: bool) -> Writer {
         Writer {
             git_dir,
             remote,
             credentials,
+            own,
             attempts: 5,
             backoff: Duration::from_millis(200),
         }
+    }
+
+    /// A remote git would read as an option (`--upload-pack=…`) is refused: repository URLs
+    /// come from Applications, which their authors control.
+    fn check_remote(remote: &str) -> Result<(), WriteError> {
+        if remote.starts_with('-') || remote.trim().is_empty() || remote.contains(['\n', '\0']) {
+            return Err(WriteError::Git {
+                remote: redact_url(remote),
+                command: "remote".to_string(),
+                message: "not a repository URL or remote name".to_string(),
+            });
+        }
+        Ok(())
     }
 
     pub fn git_dir(&self) -> &Path {
@@ -161,7 +185,14 @@ impl Writer {
     pub fn fetch(&self, branch: &str) -> Result<Option<String>, WriteError> {
         let refspec = format!("+refs/heads/{branch}:{}", tracking_ref(branch));
         let out = self.run(
-            &["fetch", "--quiet", "--no-tags", &self.remote, &refspec],
+            &[
+                "fetch",
+                "--quiet",
+                "--no-tags",
+                "--",
+                &self.remote,
+                &refspec,
+            ],
             None,
         )?;
         if !out.status.success() {
@@ -176,7 +207,7 @@ impl Writer {
 
     /// The remote's default branch (what its `HEAD` points at).
     pub fn default_branch(&self) -> Result<String, WriteError> {
-        let out = self.git(&["ls-remote", "--symref", &self.remote, "HEAD"], None)?;
+        let out = self.git(&["ls-remote", "--symref", "--", &self.remote, "HEAD"], None)?;
         out.lines()
             .find_map(|l| l.strip_prefix("ref: refs/heads/"))
             .and_then(|l| l.split_whitespace().next())
@@ -271,7 +302,7 @@ impl Writer {
     /// Pushes `commit` to `branch` without force.
     fn push(&self, commit: &str, branch: &str) -> Result<PushResult, WriteError> {
         let refspec = format!("{commit}:refs/heads/{branch}");
-        let out = self.run(&["push", "--porcelain", &self.remote, &refspec], None)?;
+        let out = self.run(&["push", "--porcelain", "--", &self.remote, &refspec], None)?;
         if out.status.success() {
             return Ok(PushResult::Done);
         }
@@ -375,6 +406,11 @@ impl Writer {
             .arg(&self.git_dir)
             .args(args)
             .env("GIT_TERMINAL_PROMPT", "0")
+            // Git's messages are read (a rejected push, a missing branch): in English.
+            .env("LC_ALL", "C")
+            // A transfer that stalls fails instead of holding the repository's lock for good.
+            .env("GIT_HTTP_LOW_SPEED_LIMIT", "1000")
+            .env("GIT_HTTP_LOW_SPEED_TIME", "30")
             .env_remove("GIT_INDEX_FILE")
             .stdin(Stdio::null());
         self.authenticate(&mut command);
@@ -385,7 +421,10 @@ impl Writer {
     /// users of the machine can read): an `http.extraHeader` for https, `GIT_SSH_COMMAND` for
     /// ssh. Credential helpers are switched off so that nothing prompts.
     fn authenticate(&self, command: &mut Command) {
-        let mut config = vec![("credential.helper".to_string(), String::new())];
+        let mut config = Vec::new();
+        if self.own {
+            config.push(("credential.helper".to_string(), String::new()));
+        }
         if let Some(secret) = &self.credentials.secret {
             use base64::Engine as _;
             let user = self.credentials.username.as_deref().unwrap_or("git");
@@ -406,7 +445,7 @@ impl Writer {
             command.env(
                 "GIT_SSH_COMMAND",
                 format!(
-                    "ssh -i '{}' -o IdentitiesOnly=yes -o BatchMode=yes",
+                    "ssh -i '{}' -o IdentitiesOnly=yes -o BatchMode=yes -o ConnectTimeout=20 -o ServerAliveInterval=15",
                     key.display()
                 ),
             );
@@ -429,7 +468,21 @@ impl Writer {
         if let (Some(input), Some(mut stdin)) = (input, child.stdin.take()) {
             stdin.write_all(input).map_err(io)?;
         }
-        child.wait_with_output().map_err(io)
+        // A git that hangs (a server that accepts and never answers) is killed: the caller
+        // holds the repository's lock, and every Application in it waits on this one.
+        let pid = child.id();
+        let (done, finished) = std::sync::mpsc::channel::<()>();
+        let watchdog = std::thread::spawn(move || {
+            if finished.recv_timeout(GIT_TIMEOUT).is_err() {
+                let _ = Command::new("kill")
+                    .args(["-s", "KILL", &pid.to_string()])
+                    .status();
+            }
+        });
+        let output = child.wait_with_output().map_err(io);
+        let _ = done.send(());
+        let _ = watchdog.join();
+        output
     }
 
     fn run(&self, args: &[&str], input: Option<&[u8]>) -> Result<Output, WriteError> {
@@ -609,6 +662,22 @@ mod tests {
             .commit_and_push("main", "main", &change, None)
             .unwrap();
         assert!(matches!(again, Pushed::Unchanged { .. }), "{again:?}");
+    }
+
+    #[test]
+    fn a_remote_that_git_would_read_as_an_option_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let error = Writer::bare(
+            root.path().join("bosun.git"),
+            "--upload-pack=touch /tmp/bosun-injected",
+            Credentials::default(),
+        )
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("not a repository URL"),
+            "{error}"
+        );
+        assert!(!root.path().join("bosun.git").exists());
     }
 
     #[test]

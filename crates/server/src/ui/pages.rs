@@ -197,15 +197,15 @@ fn select(name: &str, label: &str, current: &str, options: &[&str]) -> Markup {
 
 /// The table rows and the count line of one page of matching Applications.
 pub(crate) fn rows(matching: &[&Application], total: usize, filters: &Filters) -> Markup {
-    let first = filters.page * PAGE_SIZE;
+    let first = filters.page.saturating_mul(PAGE_SIZE);
     let shown = matching.iter().skip(first).take(PAGE_SIZE);
-    let last = (first + PAGE_SIZE).min(matching.len());
+    let last = first.saturating_add(PAGE_SIZE).min(matching.len());
     html! {
         p #count role="status" {
             @if matching.is_empty() {
                 "No Application matches (" (total) " in all)."
             } @else {
-                (matching.len()) " of " (total) " Applications; showing " (first + 1) "–" (last) "."
+                (matching.len()) " of " (total) " Applications; showing " (first.saturating_add(1)) "–" (last) "."
             }
         }
         table.apps {
