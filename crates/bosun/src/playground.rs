@@ -326,7 +326,8 @@ async fn start_registry(dir: &Path, address: &str) -> Result<Registry, String> {
     let layout = dir.join("images/hello");
     bosun_images::layout::write(&layout, IMAGES)
         .map_err(|e| format!("{}: {e}", layout.display()))?;
-    let out = Command::new("skopeo")
+    // Awaited, not blocking: the runtime's other tasks go on meanwhile.
+    let out = tokio::process::Command::new("skopeo")
         .args([
             "copy",
             "--insecure-policy",
@@ -336,6 +337,7 @@ async fn start_registry(dir: &Path, address: &str) -> Result<Registry, String> {
         .arg(format!("oci:{}:0.1.0", layout.display()))
         .arg(format!("docker://{address}/hello:0.1.0"))
         .output()
+        .await
         .map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => {
                 "skopeo is not installed (scripts/install-tools installs it)".to_string()

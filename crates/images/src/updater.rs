@@ -88,8 +88,11 @@ impl Reconciler for Checker {
         let Some(updater) = self.0.upgrade() else {
             return Ok(Action::await_change());
         };
+        // Those who asked before this check started are answered by it; those who ask while
+        // it runs wait for the next one (their trigger queued it), which sees their request.
+        let waiters = lock(&updater.waiting).remove(&name).unwrap_or_default();
         let result = updater.reconcile(&name).await;
-        for waiter in lock(&updater.waiting).remove(&name).unwrap_or_default() {
+        for waiter in waiters {
             let _ = waiter.send(());
         }
         result

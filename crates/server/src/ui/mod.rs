@@ -121,8 +121,31 @@ struct LoginForm {
     next: String,
 }
 
-async fn login(State(state): State<Shared>, Form(form): Form<LoginForm>) -> Response {
+/// Whether a form post came from this UI's own page: browsers say where a request comes from
+/// (`Sec-Fetch-Site`, `Origin`), so another site cannot sign a visitor in as someone else.
+fn same_site(headers: &HeaderMap) -> bool {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site")
+        && !matches!(site, "same-origin" | "none")
+    {
+        return false;
+    }
+    match (header("origin"), header("host")) {
+        (Some(origin), Some(host)) => origin.split_once("://").map(|(_, h)| h) == Some(host),
+        _ => true,
+    }
+}
+
+async fn login(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Form(form): Form<LoginForm>,
+) -> Response {
     let next = safe_next(&form.next).to_string();
+    if !same_site(&headers) {
+        tracing::warn!("UI sign-in refused: posted from another site");
+        return (StatusCode::FORBIDDEN, "sign in from this server's own page").into_response();
+    }
     let Some(caller) = state
         .tokens
         .caller(Some(&format!("Bearer {}", form.token.trim())))
@@ -137,11 +160,43 @@ async fn login(State(state): State<Shared>, Form(form): Form<LoginForm>) -> Resp
     };
     let _ = state.controller.audit(&caller.name, "ui-sign-in", "", "");
     let (id, _) = state.sessions.open(caller);
+    // Behind a TLS proxy the cookie is sent over https only.
+    let secure = headers
+        .get("x-forwarded-proto")
+        .is_some_and(|v| v.as_bytes() == b"https");
     let cookie = format!(
-        "{}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200",
-        session::COOKIE
+        "{}={id}; Path=/; HttpOnly; SameSite=Strict; Max-Age=43200{}",
+        session::COOKIE,
+        if secure { "; Secure" } else { "" }
     );
     ([(header::SET_COOKIE, cookie)], Redirect::to(&next)).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sign_in_posted_from_another_site_is_refused() {
+        let headers = |pairs: &[(&'static str, &'static str)]| {
+            let mut h = HeaderMap::new();
+            for (k, v) in pairs {
+                h.insert(*k, HeaderValue::from_static(v));
+            }
+            h
+        };
+        assert!(same_site(&headers(&[("sec-fetch-site", "same-origin")])));
+        assert!(same_site(&headers(&[
+            ("origin", "http://127.0.0.1:8080"),
+            ("host", "127.0.0.1:8080")
+        ])));
+        assert!(same_site(&headers(&[])));
+        assert!(!same_site(&headers(&[("sec-fetch-site", "cross-site")])));
+        assert!(!same_site(&headers(&[
+            ("origin", "https://evil.example"),
+            ("host", "127.0.0.1:8080")
+        ])));
+    }
 }
 
 #[derive(Deserialize)]
