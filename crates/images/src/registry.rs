@@ -99,6 +99,30 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Which image of a multi-platform index a build time is read from: Linux on this machine's
+/// architecture, else linux/amd64, else the first. (oci-client's default wants this host's own
+/// OS, so a `bosun` on macOS found no image at all.)
+fn linux_platform(manifests: &[oci_client::manifest::ImageIndexEntry]) -> Option<String> {
+    let host = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let linux_on = |arch: &str| {
+        manifests
+            .iter()
+            .find(|entry| {
+                entry.platform.as_ref().is_some_and(|p| {
+                    p.os.to_string() == "linux" && p.architecture.to_string() == arch
+                })
+            })
+            .map(|entry| entry.digest.clone())
+    };
+    linux_on(host)
+        .or_else(|| linux_on("amd64"))
+        .or_else(|| manifests.first().map(|entry| entry.digest.clone()))
+}
+
 /// One name for Docker Hub, however it is spelled (`oci-client` resolves it to
 /// `index.docker.io`; users and Docker's `config.json` write `docker.io`).
 fn canonical(registry: &str) -> &str {
@@ -134,6 +158,7 @@ impl Registries {
         let client = |protocol| {
             Client::new(ClientConfig {
                 protocol,
+                platform_resolver: Some(Box::new(linux_platform)),
                 connect_timeout: Some(Duration::from_secs(10)),
                 read_timeout: Some(Duration::from_secs(30)),
                 ..ClientConfig::default()
@@ -463,6 +488,24 @@ mod tests {
         };
         let text = format!("{settings:?}");
         assert!(!text.contains("hunter2") && text.contains("***"), "{text}");
+    }
+
+    #[test]
+    fn a_multi_platform_image_is_read_as_linux() {
+        let entries: Vec<oci_client::manifest::ImageIndexEntry> = serde_json::from_value(
+            serde_json::json!([
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:win", "size": 1,
+                 "platform": {"architecture": "amd64", "os": "windows"}},
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:s390x", "size": 1,
+                 "platform": {"architecture": "s390x", "os": "linux"}},
+                {"mediaType": "application/vnd.oci.image.manifest.v1+json", "digest": "sha256:amd64", "size": 1,
+                 "platform": {"architecture": "amd64", "os": "linux"}},
+            ]),
+        )
+        .unwrap();
+        // On an x86_64 or an arm64 host alike: linux/amd64 (there is no linux/arm64 here).
+        assert_eq!(linux_platform(&entries).as_deref(), Some("sha256:amd64"));
+        assert_eq!(linux_platform(&entries[..2]).as_deref(), Some("sha256:win"));
     }
 
     #[test]
