@@ -8,7 +8,6 @@
 //! spoken to in plain HTTP, as Docker allows; any other only when its settings say `insecure`.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -90,8 +89,6 @@ pub struct Registries {
     /// when its digest does.
     metadata: Mutex<HashMap<String, TagInfo>>,
     paces: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Instant>>>>,
-    /// Tags-list requests sent (for tests).
-    pub tag_requests: AtomicU64,
     metrics: crate::metrics::ImageMetrics,
 }
 
@@ -172,7 +169,6 @@ impl Registries {
             tags: Mutex::default(),
             metadata: Mutex::default(),
             paces: Mutex::default(),
-            tag_requests: AtomicU64::new(0),
             metrics,
         }
     }
@@ -284,7 +280,6 @@ impl Registries {
         let mut tags: Vec<String> = Vec::new();
         loop {
             self.pace(&registry).await;
-            self.tag_requests.fetch_add(1, Ordering::Relaxed);
             self.metrics.request("tags");
             let page = client
                 .list_tags(

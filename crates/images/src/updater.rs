@@ -19,7 +19,7 @@ use bosun_model::Application;
 use bosun_model::image_update::{ImageEntry, ImageUpdate, WriteBackTarget, image_update};
 use bosun_record::{ImageChange, ImageUpdateRecord, Store};
 use bosun_runtime::{Action, Config, ReconcileLoop, Reconciler, RuntimeMetrics};
-use bosun_source::{Author, Credentials, Pushed, Writer};
+use bosun_source::{Author, Credentials, Pushed, WriteError, Writer};
 use tokio::sync::oneshot;
 
 use crate::edit::{self, Edit, KeyPath};
@@ -444,7 +444,7 @@ impl ImageUpdater {
         let repo = repository.lock().await;
         let writer = repo.writer.clone();
         let (path, base_branch, target_branch) = (file.clone(), base.clone(), target.clone());
-        let pushed = blocking(move || {
+        let pushed = tokio::task::spawn_blocking(move || {
             WriteBack {
                 path: &path,
                 edits: &edits,
@@ -454,24 +454,26 @@ impl ImageUpdater {
             .push(&writer, &base_branch, &target_branch, None)
         })
         .await
-        .inspect_err(|_| ImageMetrics::count(&self.metrics.write_backs, "failed"));
+        .map_err(|e| CheckError(format!("git task: {e}")))?;
         drop(repo);
         let pushed = match pushed {
             Ok(pushed) => pushed,
             // Someone changed the same value meanwhile: their change stands. Said on the view
             // and in history; looked at again at the next interval, not retried at once.
-            Err(CheckError(message)) if message.contains("changed by someone else") => {
+            Err(WriteError::Conflict(message)) => {
+                ImageMetrics::count(&self.metrics.write_backs, "failed");
                 self.record_failure(name, update, &message);
                 status.error = Some(message);
                 self.set_status(status);
                 return Ok(());
             }
-            Err(e) => return Err(e),
+            Err(e) => {
+                ImageMetrics::count(&self.metrics.write_backs, "failed");
+                return Err(CheckError(e.to_string()));
+            }
         };
-        if matches!(pushed, Pushed::Commit { .. }) {
-            ImageMetrics::count(&self.metrics.write_backs, "committed");
-        }
         if let Pushed::Commit { id, attempts } = &pushed {
+            ImageMetrics::count(&self.metrics.write_backs, "committed");
             tracing::info!(app = name, commit = %id, attempts, branch = %target, "image write-back pushed");
             let _ = self.store.record_image_update(&ImageUpdateRecord {
                 id: 0,
@@ -555,6 +557,10 @@ impl ImageUpdater {
             view.message = Some(message);
             view
         };
+        // A registry that could not be reached makes the check fail (and be retried with
+        // backoff); other registry errors are this image's message only.
+        let transient =
+            |e: &crate::registry::RegistryError| e.is_transient().then(|| e.to_string());
         let policy = match option("update-strategy")
             .unwrap_or("")
             .parse::<Strategy>()
@@ -595,9 +601,7 @@ impl ImageUpdater {
         {
             Ok(tags) => tags,
             Err(e) => {
-                if e.is_transient() {
-                    decision.transient = Some(e.to_string());
-                }
+                decision.transient = transient(&e);
                 decision.view = failed(view, e.to_string());
                 return decision;
             }
@@ -610,9 +614,7 @@ impl ImageUpdater {
                 match self.registries.metadata(&entry.image, tag).await {
                     Ok(info) => infos.push(info),
                     Err(e) => {
-                        if e.is_transient() {
-                            decision.transient = Some(e.to_string());
-                        }
+                        decision.transient = transient(&e);
                         decision.view = failed(view, e.to_string());
                         return decision;
                     }

@@ -115,12 +115,12 @@ pub(crate) async fn registry_webhook(
         .unwrap_or_else(|| guess_kind(&headers).to_string());
     let authentic = match kind.as_str() {
         "ghcr.io" => crate::webhook::verify(secret, &bytes, header("x-hub-signature-256")).is_ok(),
-        "harbor" => header("authorization").is_some_and(|a| constant_eq(a.as_bytes(), secret)),
+        "harbor" => header("authorization").is_some_and(|a| crate::ui::same(a, secret)),
         _ => query
             .secret
             .as_deref()
             .or(header("x-webhook-secret"))
-            .is_some_and(|s| constant_eq(s.as_bytes(), secret)),
+            .is_some_and(|s| crate::ui::same(s, secret)),
     };
     if !authentic {
         tracing::warn!(kind, "registry webhook refused: bad or missing secret");
@@ -154,10 +154,6 @@ fn guess_kind(headers: &HeaderMap) -> &'static str {
     } else {
         "generic"
     }
-}
-
-fn constant_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// The pushed image in each registry's payload shape (as Argo CD Image Updater reads them).

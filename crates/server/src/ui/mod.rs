@@ -81,18 +81,11 @@ fn signed_in(state: &Shared, headers: &HeaderMap) -> Option<Session> {
 
 /// To the sign-in page, which comes back here.
 fn sign_in(here: &str) -> Response {
-    Redirect::to(&format!("/ui/login?next={}", encode_path(here))).into_response()
-}
-
-fn encode_path(path: &str) -> String {
-    path.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
-                (b as char).to_string()
-            }
-            b => format!("%{b:02X}"),
-        })
-        .collect()
+    Redirect::to(&format!(
+        "/ui/login?next={}",
+        pages::encode_keeping(here, b"/")
+    ))
+    .into_response()
 }
 
 #[derive(Deserialize, Default)]

@@ -170,14 +170,20 @@ impl Filters {
     }
 }
 
-/// Percent-encodes a query value.
-fn encode(value: &str) -> String {
+/// Percent-encodes a query value or path segment.
+pub(crate) fn encode(value: &str) -> String {
+    encode_keeping(value, b"")
+}
+
+/// Percent-encodes all but unreserved characters and those in `keep` (`/` for a path).
+pub(crate) fn encode_keeping(value: &str, keep: &[u8]) -> String {
     value
         .bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
                 (b as char).to_string()
             }
+            b if keep.contains(&b) => (b as char).to_string(),
             b => format!("%{b:02X}"),
         })
         .collect()
