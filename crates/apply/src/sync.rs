@@ -9,7 +9,7 @@
 //! Application's exact tracking id, nor one marked `Prune=false`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bosun_assess::{HealthStatus, assess};
 use bosun_model::argo::{self, DeletePolicy, HookType, Role};
@@ -62,6 +62,34 @@ pub struct SyncRequest {
     /// Resume an operation that a restart cut short: every step (a phase's wave) before this
     /// one is done and is skipped; this one runs again (applies are idempotent).
     pub resume: Option<Step>,
+    /// The commit being synced (of the first source) and when the operation started: a hook
+    /// with `generateName` is named from both, as Argo CD names it, so a resumed operation
+    /// finds the hooks it created before the restart.
+    pub revision: String,
+    pub started: SystemTime,
+    /// The Plan's warnings for objects another Application owns (its `shared_warning`): with
+    /// `FailOnSharedResource=true` the sync fails on them before it writes anything.
+    pub shared: Vec<String>,
+}
+
+/// The name Argo CD gives a hook that has `generateName` and no name (gitops-engine's
+/// `getSyncTasks`): `<generateName><commit[0..7]>-<phase>-<start in Unix seconds>`, lower case.
+/// Deterministic, unlike the API server's random suffix: the same operation names its hook the
+/// same way after a restart, and a new operation gets a new hook.
+pub fn generated_hook_name(
+    generate_name: &str,
+    revision: &str,
+    phase: Phase,
+    started: SystemTime,
+) -> String {
+    let short = revision.get(..7).unwrap_or(revision);
+    let seconds = started
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    format!(
+        "{generate_name}{}",
+        format!("{short}-{}-{seconds}", phase.as_str()).to_lowercase()
+    )
 }
 
 /// One step of a sync: PreSync hooks (wave 0), a wave of the Sync phase, or the end (PostSync,
@@ -213,6 +241,15 @@ pub async fn sync(
         written: Vec::new(),
         on_event,
     };
+    // Argo CD checks this before the sync starts: no hook runs, nothing is written.
+    if req.options.fail_on_shared_resource && !req.shared.is_empty() {
+        return Ok(SyncOutcome {
+            resources: Vec::new(),
+            written: Vec::new(),
+            succeeded: false,
+            message: format!("Shared resource found: {}", req.shared.join("; ")),
+        });
+    }
     let outcome = run.execute().await;
     match outcome {
         Ok(Ok(())) => Ok(SyncOutcome {
@@ -293,6 +330,12 @@ impl Run<'_> {
         let desired_keys: BTreeSet<ResourceKey> = {
             let mut keys = BTreeSet::new();
             for object in &req.objects {
+                // A generateName hook is named per operation; it is never pruned anyway.
+                if object.pointer("/metadata/name").is_none_or(|n| n == "")
+                    && !argo::role(object).is_resource()
+                {
+                    continue;
+                }
                 let key = match prepare(self.resolver, object, &req.app, &req.namespace).await {
                     Ok(prepared) => prepared.key,
                     // Its CRD is applied by this sync, in an earlier wave.
@@ -697,7 +740,9 @@ impl Run<'_> {
                 continue;
             }
             let policies = argo::delete_policies(hook);
-            let prepared = prepare(self.resolver, hook, &self.req.app, &self.req.namespace).await?;
+            let named = self.named_hook(hook, phase);
+            let prepared =
+                prepare(self.resolver, &named, &self.req.app, &self.req.namespace).await?;
             if policies.contains(&DeletePolicy::BeforeHookCreation) {
                 self.delete_and_wait(&prepared).await?;
             }
@@ -749,6 +794,22 @@ impl Run<'_> {
             Some(message) => Err(message),
             None => Ok(()),
         }
+    }
+
+    /// The hook with its name: a `generateName` hook without one gets Argo CD's
+    /// [`generated_hook_name`] for this operation and phase.
+    fn named_hook(&self, hook: &Value, phase: Phase) -> Value {
+        let mut hook = hook.clone();
+        let meta = &hook["metadata"];
+        let unnamed = meta["name"].as_str().is_none_or(str::is_empty);
+        if let Some(prefix) = meta["generateName"].as_str().filter(|_| unnamed) {
+            let name = generated_hook_name(prefix, &self.req.revision, phase, self.req.started);
+            if let Some(meta) = hook["metadata"].as_object_mut() {
+                meta.remove("generateName");
+                meta.insert("name".into(), name.into());
+            }
+        }
+        hook
     }
 
     async fn delete_and_wait(&self, prepared: &Prepared) -> Result<(), SyncError> {

@@ -124,6 +124,13 @@ impl TestCluster {
                 .collect::<BTreeMap<_, _>>(),
             tracked: None,
             resume: None,
+            revision: "0123456789abcdef".into(),
+            started: std::time::SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000),
+            shared: plan
+                .resources
+                .iter()
+                .filter_map(|r| r.shared_warning(APP))
+                .collect(),
         }
     }
 
@@ -475,6 +482,98 @@ async fn post_sync_hooks_run_after_the_sync_and_hook_succeeded_deletes() {
         "{:#?}",
         outcome.resources
     );
+}
+
+/// A hook with `generateName` (Argo CD's documented form) is created under the name Argo CD gives
+/// it: the prefix, the commit's first 7 characters, the phase and the operation's start in Unix
+/// seconds. A second operation creates a new one; a hook of two phases is created once per phase.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generate_name_hooks_are_created_with_argo_cds_names() {
+    let c = TestCluster::start().await;
+    let unnamed = |mut job: Value| {
+        let meta = job["metadata"].as_object_mut().unwrap();
+        meta.remove("name");
+        meta.insert("generateName".into(), "migrate-".into());
+        job
+    };
+    let objects = vec![
+        configmap("settings", json!({"a": "1"})),
+        unnamed(hook_job("x", "PreSync,PostSync", None, "busybox:1.36")),
+    ];
+    let req = c.request(objects.clone(), SyncOptions::default()).await;
+    let (outcome, _) = c.run(&req).await;
+    assert!(outcome.succeeded, "{}", outcome.message);
+    for (phase, name) in [
+        (Phase::PreSync, "migrate-0123456-presync-1700000000"),
+        (Phase::PostSync, "migrate-0123456-postsync-1700000000"),
+    ] {
+        let result = result_of(&outcome, "Job", name);
+        assert_eq!(
+            (result.phase, result.action),
+            (phase, Action::HookSucceeded)
+        );
+        let job = c.must_get("batch/v1", "Job", name).await;
+        assert!(has_condition(&job, "Complete"), "{job:#}");
+        assert!(job["metadata"].get("generateName").is_none(), "{job:#}");
+    }
+    assert!(
+        position(&outcome, "Job", "migrate-0123456-presync-1700000000")
+            < position(&outcome, "ConfigMap", "settings")
+    );
+
+    // The next operation (another start) creates its own hook; the first one's stays (Argo CD
+    // deletes a generated hook only by HookSucceeded/HookFailed).
+    let mut next = c.request(objects, SyncOptions::default()).await;
+    next.started += Duration::from_secs(60);
+    let (outcome, _) = c.run(&next).await;
+    assert!(outcome.succeeded, "{}", outcome.message);
+    c.must_get("batch/v1", "Job", "migrate-0123456-presync-1700000060")
+        .await;
+    c.must_get("batch/v1", "Job", "migrate-0123456-presync-1700000000")
+        .await;
+}
+
+/// An object whose tracking annotation names another Application is shared (Argo CD's
+/// SharedResourceWarning): the plan says who owns it; with `FailOnSharedResource=true` the sync
+/// fails naming it and its owner before it writes anything; without, it takes the object over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_object_is_named_and_fail_on_shared_resource_refuses_it() {
+    let c = TestCluster::start().await;
+    let shared = configmap("shared", json!({"a": "1"}));
+    let billing = live::prepare(&c.resolver, &shared, "billing", NS)
+        .await
+        .expect("prepare");
+    c.apply_as(&billing.object, MANAGER).await;
+    let owner = |object: &Value| bosun_plan::tracking::owner(object);
+
+    let plan = c.plan(std::slice::from_ref(&shared)).await;
+    let entry = &plan.resources[0];
+    assert_eq!(entry.shared_with.as_deref(), Some("billing"));
+    let warning = "ConfigMap/shared is part of applications shop and billing";
+    assert_eq!(entry.shared_warning(APP).as_deref(), Some(warning));
+
+    let objects = vec![shared.clone(), configmap("mine", json!({"b": "2"}))];
+    let fail = SyncOptions::parse(&["FailOnSharedResource=true".into()]).expect("options");
+    let req = c.request(objects.clone(), fail).await;
+    let (outcome, _) = c.run(&req).await;
+    assert!(!outcome.succeeded);
+    assert_eq!(outcome.message, format!("Shared resource found: {warning}"));
+    assert!(outcome.resources.is_empty(), "{:#?}", outcome.resources);
+    assert!(c.get("v1", "ConfigMap", "mine").await.is_none());
+    let live = c.must_get("v1", "ConfigMap", "shared").await;
+    assert_eq!(owner(&live).as_deref(), Some("billing"));
+
+    let req = c.request(objects, SyncOptions::default()).await;
+    let (outcome, _) = c.run(&req).await;
+    assert!(outcome.succeeded, "{}", outcome.message);
+    let live = c.must_get("v1", "ConfigMap", "shared").await;
+    assert_eq!(
+        owner(&live).as_deref(),
+        Some(APP),
+        "taken over, as Argo CD does"
+    );
+    let plan = c.plan(&[shared]).await;
+    assert_eq!(plan.resources[0].shared_with, None);
 }
 
 /// A wave starts only when the previous one is healthy: the ConfigMap of wave 1 is created after

@@ -126,6 +126,7 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<i32> {
         for app in &apps {
             let (_, plan) = engine.diff(app).await?;
             differs |= !plan.in_sync();
+            shared_warnings(&plan);
             if json {
                 reports.push(serde_json::json!({"application": app.metadata.name, "plan": bosun_plan::text::to_json(&plan)}));
             } else {
@@ -138,6 +139,18 @@ pub fn diff(args: DiffArgs) -> anyhow::Result<i32> {
         }
         Ok(if differs { 1 } else { 0 })
     })
+}
+
+/// Argo CD's SharedResourceWarning, on stderr: objects another Application owns, which a sync
+/// takes over (or refuses to, with `FailOnSharedResource=true`).
+fn shared_warnings(plan: &bosun_plan::Plan) {
+    for warning in plan
+        .resources
+        .iter()
+        .filter_map(|r| r.shared_warning(&plan.app))
+    {
+        eprintln!("warning: {}: SharedResourceWarning: {warning}", plan.app);
+    }
 }
 
 fn parse_timeout(text: &str) -> anyhow::Result<Duration> {
@@ -182,8 +195,13 @@ pub fn sync(args: SyncArgs) -> anyhow::Result<i32> {
                 prune: args.prune.then_some(true),
                 timeout,
                 resume: None,
+                started: std::time::SystemTime::now(),
             };
-            let mut report = engine.sync(app, &settings, &progress).await?;
+            let (rendered, plan) = engine.diff(app).await?;
+            shared_warnings(&plan);
+            let mut report = engine
+                .sync_planned(app, rendered, &plan, &settings, &progress)
+                .await?;
             if args.wait && report.outcome.succeeded && !args.dry_run {
                 loop {
                     if report.health.status == HealthStatus::Healthy || started.elapsed() >= timeout

@@ -812,6 +812,17 @@ impl Controller {
                     SyncStatusCode::OutOfSync
                 };
                 status.set_condition("ComparisonError", None);
+                // Objects whose tracking annotation names another Application (Argo CD's
+                // SharedResourceWarning): a sync would take them over.
+                let shared: Vec<String> = plan
+                    .resources
+                    .iter()
+                    .filter_map(|r| r.shared_warning(name))
+                    .collect();
+                status.set_condition(
+                    "SharedResourceWarning",
+                    (!shared.is_empty()).then(|| shared.join("; ")),
+                );
                 status.resources = plan
                     .resources
                     .iter()
@@ -955,7 +966,13 @@ impl Controller {
                 })
             })?,
         };
+        let mut started = std::time::SystemTime::now();
         if let Ok(Some(op)) = self.stored(|store| store.operation(name, id)) {
+            // The recorded start, not now: a resumed operation names its generateName hooks
+            // as it did before the restart.
+            if let Ok(at) = op.started_at.parse::<jiff::Timestamp>() {
+                started = at.into();
+            }
             write(&entry.status).operation_state = Some(OperationState::from(&op));
             self.publish(name, entry);
         }
@@ -971,6 +988,7 @@ impl Controller {
                     wave: p.wave,
                 })
             }),
+            started,
         };
         // Each step is recorded before it starts, with the results so far: a restart resumes
         // at that step.

@@ -184,6 +184,8 @@ pub struct SyncSettings {
     pub timeout: Duration,
     /// Resume a sync a restart cut short, at this step.
     pub resume: Option<bosun_apply::sync::Step>,
+    /// When the operation started (names `generateName` hooks: the same after a resume).
+    pub started: std::time::SystemTime,
 }
 
 /// Told how long each Git fetch and render took and how each Kubernetes API call ended, so the
@@ -612,6 +614,13 @@ impl Engine {
                 .collect(),
             tracked: Some(self.tracked(app, &connected, &rendered).await?),
             resume: settings.resume,
+            revision: rendered.revisions.first().cloned().unwrap_or_default(),
+            started: settings.started,
+            shared: plan
+                .resources
+                .iter()
+                .filter_map(|r| r.shared_warning(&name))
+                .collect(),
         };
         // A refused write is retried with the Application's backoff (Argo CD's `retry`); a sync
         // that ran but did not become healthy is not, as in Argo CD.

@@ -145,11 +145,7 @@ fn unheeded(option: SyncOption) -> Option<&'static str> {
              resource whose CRD the Application itself renders; any other kind the cluster does \
              not serve fails the plan",
         ),
-        SyncOption::FailOnSharedResource(false) => None,
-        SyncOption::FailOnSharedResource(true) => Some(
-            "`FailOnSharedResource=true`: bosun does not check whether another Application \
-             tracks an object before applying it",
-        ),
+        SyncOption::FailOnSharedResource(_) => None,
         SyncOption::RespectIgnoreDifferences(false) => None,
         SyncOption::RespectIgnoreDifferences(true) => Some(
             "`RespectIgnoreDifferences=true`: ignoreDifferences only affects the comparison; \
@@ -290,8 +286,6 @@ spec:
                 "spec.syncPolicy.syncOptions[3]: ignored (`SkipDryRunOnMissingResource=true`: \
                  bosun skips the dry run only for a custom resource whose CRD the Application \
                  itself renders; any other kind the cluster does not serve fails the plan)",
-                "spec.syncPolicy.syncOptions[4]: ignored (`FailOnSharedResource=true`: bosun does \
-                 not check whether another Application tracks an object before applying it)",
                 "spec.syncPolicy.syncOptions[5]: ignored (`RespectIgnoreDifferences=true`: \
                  ignoreDifferences only affects the comparison; a sync applies the ignored fields \
                  as rendered)",

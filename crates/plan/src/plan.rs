@@ -57,9 +57,23 @@ pub struct ResourceDiff {
     /// write. Stricter than `Synced`, which ignores what normalisation and ignoreDifferences hide.
     #[serde(skip)]
     pub noop: bool,
+    /// The other Application whose tracking annotation is on the live object: two
+    /// Applications render it (Argo CD's `SharedResourceWarning`). A sync takes it over, or,
+    /// with `FailOnSharedResource=true`, refuses to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub shared_with: Option<String>,
 }
 
 impl ResourceDiff {
+    /// Argo CD's warning for an object two Applications render (see `shared_with`).
+    pub fn shared_warning(&self, app: &str) -> Option<String> {
+        let owner = self.shared_with.as_deref()?;
+        Some(format!(
+            "{}/{} is part of applications {app} and {owner}",
+            self.key.kind, self.key.name
+        ))
+    }
+
     /// Whether this object makes the Application out of sync.
     pub fn differs(&self) -> bool {
         self.status != SyncState::Synced
@@ -189,7 +203,7 @@ pub async fn plan_with_tracked(
     let rules = IgnoreRules::new(ignore)?;
     let mut resources: Vec<ResourceDiff> = predictions
         .into_iter()
-        .map(|outcome| compare(outcome, &rules))
+        .map(|outcome| compare(outcome, app, &rules))
         .collect();
     resources.extend(
         hooks
@@ -216,6 +230,7 @@ pub async fn plan_with_tracked(
             hook: false,
             observed: None,
             noop: false,
+            shared_with: None,
         });
     }
     resources.sort_by(|a, b| a.key.cmp(&b.key));
@@ -317,7 +332,7 @@ fn crd_scope(desired: &[Value], group: &str, kind: &str) -> Option<bool> {
         .map(|crd| crd.pointer("/spec/scope").and_then(Value::as_str) != Some("Cluster"))
 }
 
-fn compare(outcome: Outcome, rules: &IgnoreRules) -> ResourceDiff {
+fn compare(outcome: Outcome, app: &str, rules: &IgnoreRules) -> ResourceDiff {
     let (key, mut predicted, live) = match outcome {
         Outcome::Predicted(p) => {
             let Predicted {
@@ -341,9 +356,11 @@ fn compare(outcome: Outcome, rules: &IgnoreRules) -> ResourceDiff {
             hook: false,
             observed: None,
             noop: false,
+            shared_with: None,
         };
     };
     let noop = predicted == live;
+    let shared_with = tracking::owner(&live).filter(|owner| owner != app);
     let mut observed = live.clone();
     crate::mask::mask(&mut observed);
     // Before normalising: the trusted managers' fields are read from live managedFields.
@@ -366,6 +383,7 @@ fn compare(outcome: Outcome, rules: &IgnoreRules) -> ResourceDiff {
         hook: false,
         observed: Some(observed),
         noop,
+        shared_with,
     }
 }
 
@@ -398,5 +416,6 @@ fn hook_entry(hook: &Value, destination_namespace: &str) -> ResourceDiff {
         hook: true,
         observed: None,
         noop: false,
+        shared_with: None,
     }
 }

@@ -93,6 +93,7 @@ pub fn to_json(plan: &Plan) -> Value {
                 "name": r.key.name,
                 "status": status_name(r.status),
                 "hook": r.hook,
+                "sharedWith": r.shared_with,
                 "live": r.live,
                 "predicted": r.predicted,
                 "diff": unified_diff(r),
@@ -102,6 +103,7 @@ pub fn to_json(plan: &Plan) -> Value {
     json!({
         "app": plan.app,
         "inSync": plan.in_sync(),
+        "warnings": plan.resources.iter().filter_map(|r| r.shared_warning(&plan.app)).map(|w| format!("SharedResourceWarning: {w}")).collect::<Vec<_>>(),
         "resources": resources,
     })
 }

@@ -55,6 +55,17 @@ pub fn is_tracked_by(object: &Value, app: &str) -> bool {
         .is_some_and(|id| id == tracking_id(object, app))
 }
 
+/// The Application whose tracking annotation is on `object` and names exactly this object (a
+/// copy made by a controller names another object, so it has no owner).
+pub fn owner(object: &Value) -> Option<String> {
+    let id = object
+        .pointer("/metadata/annotations")?
+        .get(TRACKING_ANNOTATION)?
+        .as_str()?;
+    let (app, _) = id.split_once(':')?;
+    (tracking_id(object, app) == id).then(|| app.to_owned())
+}
+
 /// Every live object owned by `app`: each listable resource type is listed across all
 /// namespaces with the app label selector, and only exact annotation matches are kept. Types
 /// the client may not list (403) or the server cannot list (404, 405) are skipped: missing one
