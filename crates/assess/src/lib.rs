@@ -19,7 +19,10 @@
 mod aggregate;
 mod batch;
 mod crd;
+pub mod custom;
+mod generic;
 mod hpa;
+pub mod lua;
 mod network;
 mod object;
 mod pod;
@@ -37,9 +40,13 @@ pub use status::{Health, HealthStatus};
 use serde_json::Value;
 
 /// The health of one live object, or `None` when bosun has no health check for its kind
-/// (ConfigMap, Secret, Namespace, most custom resources…). As in Argo CD, a kind without a
-/// check has no health at all rather than an assumed Healthy, and it does not count towards
-/// an Application's health.
+/// (ConfigMap, Secret, Namespace, a custom resource without status conventions…). As in Argo CD,
+/// a kind without a check has no health at all rather than an assumed Healthy, and it does not
+/// count towards an Application's health.
+///
+/// The check is, in order: a Lua check the user configured for the kind ([`custom`]), bosun's
+/// built-in check for it, and for a custom resource its `Ready`/`Stalled` conditions or
+/// `status.phase` ([`generic`]).
 ///
 /// An object being deleted is Progressing ("Pending deletion") whatever its kind, unless it
 /// carries Argo CD's hook finalizer: then it is a finished hook waiting for its result to be
@@ -50,6 +57,14 @@ pub fn assess(object: &Value) -> Option<Health> {
     {
         return Some(Health::progressing("Pending deletion"));
     }
-    let check = lookup(object::group(object), object::kind(object))?;
-    Some(check.run(object))
+    let (group, kind) = (object::group(object), object::kind(object));
+    if let Some(custom) = custom::installed()
+        && let Some(check) = custom.check_for(group, kind)
+    {
+        return Some(check.assess(object));
+    }
+    match lookup(group, kind) {
+        Some(check) => Some(check.run(object)),
+        None => generic::custom_resource(object, group),
+    }
 }

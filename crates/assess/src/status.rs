@@ -39,6 +39,22 @@ impl HealthStatus {
     }
 }
 
+impl HealthStatus {
+    /// The status [`HealthStatus::as_str`] spells; `None` for any other word.
+    pub fn parse(word: &str) -> Option<HealthStatus> {
+        [
+            HealthStatus::Healthy,
+            HealthStatus::Suspended,
+            HealthStatus::Progressing,
+            HealthStatus::Missing,
+            HealthStatus::Degraded,
+            HealthStatus::Unknown,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == word)
+    }
+}
+
 impl fmt::Display for HealthStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -193,20 +193,37 @@ fn crd_rules_follow_argo_cds_lua_check() {
 
 #[test]
 fn kinds_without_a_check_have_no_health() {
-    // Argo CD has no generic rule: a custom resource with a Ready condition, a Namespace, a
-    // ConfigMap all have no health unless a check is registered for their kind.
+    // Kubernetes' own kinds without a check, and custom resources that follow no status
+    // convention, have no health (as in Argo CD); they do not count towards the Application's.
     let objects = [
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}}),
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "shop"},
             "status": {"phase": "Active"}}),
-        json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "tls"},
-            "status": {"conditions": [{"type": "Ready", "status": "False"}]}}),
         json!({"apiVersion": "example.com/v1", "kind": "Widget",
             "status": {"health": {"status": "Degraded"}}}),
+        json!({"apiVersion": "monitoring.coreos.com/v1", "kind": "ServiceMonitor",
+            "metadata": {"name": "web"}, "spec": {}}),
     ];
     for object in objects {
         assert_eq!(assess(&object), None, "{object}");
     }
+}
+
+#[test]
+fn custom_resources_with_status_conventions_are_judged_by_them() {
+    // Beyond Argo CD (which needs a Lua check per kind): a Ready condition or a phase.
+    let certificate = |status: &str| {
+        json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate", "metadata": {"name": "tls"},
+            "status": {"conditions": [{"type": "Ready", "status": status, "message": "m"}]}})
+    };
+    assert_eq!(assess(&certificate("True")), Some(Health::healthy("m")));
+    assert_eq!(
+        assess(&certificate("False")),
+        Some(Health::progressing("m"))
+    );
+    let failed = json!({"apiVersion": "example.com/v1", "kind": "Widget",
+        "status": {"phase": "Failed"}});
+    assert_eq!(assess(&failed), Some(Health::degraded("phase Failed")));
 }
 
 #[test]

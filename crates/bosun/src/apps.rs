@@ -57,7 +57,25 @@ pub struct SyncArgs {
 pub fn read_config(path: &std::path::Path) -> anyhow::Result<BosunConfig> {
     let text =
         std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    Ok(BosunConfig::parse(&text, &path.display().to_string())?)
+    let config = BosunConfig::parse(&text, &path.display().to_string())?;
+    install_health_checks(path, &config)?;
+    Ok(config)
+}
+
+/// The Lua health checks of the config's `argocd-cm` section, compiled and made the checks of
+/// every health assessment in this process; customizations bosun does not act on are warned of.
+fn install_health_checks(path: &std::path::Path, config: &BosunConfig) -> anyhow::Result<()> {
+    let customizations = config.customizations()?;
+    for (key, reason) in &customizations.ignored {
+        eprintln!(
+            "warning: {}: argocd-cm.{key}: accepted but not acted on ({reason})",
+            path.display()
+        );
+    }
+    let health = bosun_assess::custom::CustomHealth::new(customizations)
+        .map_err(|e| anyhow::anyhow!("{}: argocd-cm.{e}", path.display()))?;
+    bosun_assess::custom::install(health);
+    Ok(())
 }
 
 fn load(args: &AppArgs) -> anyhow::Result<(Engine, Vec<Application>)> {

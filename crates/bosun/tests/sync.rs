@@ -762,3 +762,196 @@ async fn unchanged_objects_are_not_written_again() {
     let b = env.get(&["configmap", "b", "-n", "quiet"]).unwrap();
     assert_eq!(b["metadata"]["labels"]["changed"], "yes");
 }
+
+const WIDGET_CRD: &str = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}\n  scope: Namespaced\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}\n";
+
+/// A health check as Argo CD users write it in argocd-cm: the object in `obj`, a table back.
+const WIDGET_HEALTH: &str = r#"hs = {}
+if obj.status ~= nil and obj.status.state == "broken" then
+  hs.status = "Degraded"
+  hs.message = "widget broken: " .. obj.status.reason
+  return hs
+end
+if obj.status ~= nil and obj.status.state == "on" then
+  hs.status = "Healthy"
+  hs.message = "widget on"
+  return hs
+end
+hs.status = "Progressing"
+hs.message = "Waiting for the widget"
+return hs
+"#;
+
+/// Lua health checks configured as in Argo CD (`resource.customizations.health.<group>_<kind>`
+/// in the `argocd-cm` section of bosun.yaml) judge a custom resource: Progressing, Degraded,
+/// Healthy as the script says; a script that loops is stopped and one that runs a command is
+/// refused (Unknown, with the reason); a script that does not compile is an error naming the
+/// file and key before anything is applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lua_health_checks_from_argocd_cm_judge_custom_resources() {
+    let env = Env::start().await;
+    write(&env.repo, "widgets/crd.yaml", WIDGET_CRD);
+    write(
+        &env.repo,
+        "widgets/widget.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: 1\n",
+    );
+    env.commit("widgets");
+    let app = env.app("widgets", "widgets", "widgets", "");
+    let app = app.to_str().unwrap();
+    let config = |script: &str| {
+        let indented: String = script.lines().map(|l| format!("    {l}\n")).collect();
+        let file = env.dir.path().join("bosun.yaml");
+        std::fs::write(
+            &file,
+            format!(
+                "argocd-cm:\n  resource.customizations.health.example.com_Widget: |\n{indented}"
+            ),
+        )
+        .unwrap();
+        file.to_str().unwrap().to_owned()
+    };
+    let health_of_widget = |stdout: &str| -> String {
+        let row = stdout
+            .lines()
+            .find(|l| l.trim_start().starts_with("Widget"))
+            .unwrap_or_else(|| panic!("no Widget row in:\n{stdout}"));
+        row.split_whitespace().nth(5).unwrap_or_default().to_owned()
+    };
+    let wait =
+        |config: &str| env.bosun(&["sync", app, "--config", config, "--wait", "--timeout", "3s"]);
+    let stderr = |out: &Output| String::from_utf8_lossy(&out.stderr).to_string();
+
+    let checks = config(WIDGET_HEALTH);
+    let out = env.bosun_ok(&["sync", app, "--config", &checks]);
+    assert_eq!(health_of_widget(&out), "Progressing", "{out}");
+
+    env.kubectl(&[
+        "patch",
+        "widget",
+        "w",
+        "-n",
+        "widgets",
+        "--type=merge",
+        "-p",
+        r#"{"status": {"state": "broken", "reason": "no disk"}}"#,
+    ]);
+    let out = wait(&checks);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains("is Degraded: widget broken: no disk"),
+        "{}",
+        stderr(&out)
+    );
+
+    env.kubectl(&[
+        "patch",
+        "widget",
+        "w",
+        "-n",
+        "widgets",
+        "--type=merge",
+        "-p",
+        r#"{"status": {"state": "on"}}"#,
+    ]);
+    let out = wait(&checks);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("health Healthy"));
+
+    // Without the check, the Widget follows no status convention: no health, the app Healthy.
+    let out = env.bosun_ok(&["sync", app]);
+    assert_eq!(health_of_widget(&out), "");
+
+    let out = wait(&config("while true do end"));
+    assert!(
+        stderr(&out).contains("is Unknown: the health script ran longer than 1s"),
+        "{}",
+        stderr(&out)
+    );
+
+    let marker = env.dir.path().join("lua-was-here");
+    let out = wait(&config(&format!(
+        "os.execute('touch {}')\nreturn {{status = 'Healthy'}}",
+        marker.display()
+    )));
+    assert!(stderr(&out).contains("is Unknown: "), "{}", stderr(&out));
+    assert!(!marker.exists(), "os.execute ran");
+
+    let broken = config("hs = {");
+    let out = env.bosun(&["sync", app, "--config", &broken]);
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).contains(&format!(
+            "{broken}: argocd-cm.resource.customizations.health.example.com_Widget: the Lua script does not compile"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    env.cluster.shutdown().await;
+}
+
+/// Two Applications render one ConfigMap: the second gets Argo CD's SharedResourceWarning from
+/// `bosun diff` and `bosun sync`; with `FailOnSharedResource=true` its sync fails naming the
+/// object and its owner, and the object stays the first Application's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_two_applications_render_is_a_shared_resource() {
+    let env = Env::start().await;
+    write(
+        &env.repo,
+        "shared/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  a: \"1\"\n",
+    );
+    env.commit("shared");
+    let first = env.app("first", "shared", "shared", "");
+    env.bosun_ok(&["sync", first.to_str().unwrap()]);
+    let strict = env.dir.path().join("strict.yaml");
+    let second = env.app("second", "shared", "shared", "");
+    std::fs::write(
+        &strict,
+        std::fs::read_to_string(&second)
+            .unwrap()
+            .replace("name: second", "name: strict")
+            .replace(
+                "- CreateNamespace=true",
+                "- CreateNamespace=true\n    - FailOnSharedResource=true",
+            ),
+    )
+    .unwrap();
+    let warning = "ConfigMap/settings is part of applications strict and first";
+
+    let out = env.bosun(&["diff", strict.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(
+        stderr.contains(&format!(
+            "warning: strict: SharedResourceWarning: {warning}"
+        )),
+        "{stderr}"
+    );
+
+    let out = env.bosun(&["sync", strict.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains(&format!(
+            "strict: sync failed: Shared resource found: {warning}"
+        )),
+        "{stderr}"
+    );
+    let owner = |cm: &Value| cm["metadata"]["labels"]["bosun.dev/app"].clone();
+    let cm = env.get(&["configmap", "settings", "-n", "shared"]).unwrap();
+    assert_eq!(owner(&cm), "first");
+
+    // Without the option the sync takes it over, as Argo CD does, and says so.
+    let out = env.bosun(&["sync", second.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(
+            "SharedResourceWarning: ConfigMap/settings is part of applications second and first"
+        ),
+        "{stderr}"
+    );
+    let cm = env.get(&["configmap", "settings", "-n", "shared"]).unwrap();
+    assert_eq!(owner(&cm), "second");
+    env.cluster.shutdown().await;
+}

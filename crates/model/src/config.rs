@@ -32,6 +32,9 @@ pub struct BosunConfig {
     pub server: ServerConfig,
     /// Image automation: check interval, write-back author, registries.
     pub images: ImagesConfig,
+    /// Argo CD's `argocd-cm` data, pasted unchanged: bosun reads its resource customizations
+    /// (health checks in Lua); see [`crate::customizations`].
+    pub argocd_cm: std::collections::BTreeMap<String, String>,
     unknown_sections: Vec<String>,
 }
 
@@ -232,8 +235,15 @@ impl BosunConfig {
         &self.unknown_sections
     }
 
+    /// The resource customizations of the `argocd-cm` section (checked by [`BosunConfig::parse`]).
+    pub fn customizations(&self) -> Result<crate::customizations::Customizations, ModelError> {
+        crate::customizations::Customizations::from_argocd_cm(&self.argocd_cm)
+            .map_err(|e| e.under("argocd-cm"))
+    }
+
     fn check(&self) -> Result<(), ModelError> {
         self.server.check()?;
+        self.customizations()?;
         self.images.check()?;
         check_application_sources(&self.applications)?;
         for (i, cluster) in self.clusters.iter().enumerate() {
@@ -404,7 +414,7 @@ impl<'de> Deserialize<'de> for BosunConfig {
             type Value = BosunConfig;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(
-                    "a bosun config mapping (clusters, repositories, applications, server, images)",
+                    "a bosun config mapping (clusters, repositories, applications, server, images, argocd-cm)",
                 )
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BosunConfig, A::Error> {
@@ -425,6 +435,9 @@ impl<'de> Deserialize<'de> for BosunConfig {
                         }
                         "images" => {
                             config.images = map.next_value::<Option<_>>()?.unwrap_or_default()
+                        }
+                        "argocd-cm" => {
+                            config.argocd_cm = map.next_value::<Option<_>>()?.unwrap_or_default()
                         }
                         _ => {
                             map.next_value::<IgnoredAny>()?;

@@ -14,6 +14,7 @@ pub mod analysis;
 pub mod application;
 pub mod argo;
 pub mod config;
+pub mod customizations;
 pub mod duration;
 pub mod error;
 pub mod ignored;
