@@ -955,3 +955,83 @@ async fn an_object_two_applications_render_is_a_shared_resource() {
     assert_eq!(owner(&cm), "second");
     env.cluster.shutdown().await;
 }
+
+/// A Jsonnet directory (extVars, a TLA) and a config management plugin defined in bosun.yaml
+/// sync like any source; an Application naming a plugin that is not defined fails with the
+/// plugin's name and applies nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jsonnet_directories_and_config_management_plugins_sync() {
+    let env = Env::start().await;
+    write(
+        &env.repo,
+        "jsonnet/main.jsonnet",
+        "function(replicas) [{ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'from-jsonnet' }, data: { env: std.extVar('env'), replicas: std.toString(replicas) } }]\n",
+    );
+    write(&env.repo, "plugin/values.env", "COLOUR=blue\n");
+    env.commit("sources");
+    let jsonnet = env.app(
+        "jsonnet",
+        "jsonnet",
+        "sources",
+        "    directory:\n      jsonnet:\n        extVars: [{name: env, value: prod}]\n        tlas: [{name: replicas, value: '1 + 2', code: true}]\n",
+    );
+    env.bosun_ok(&["sync", jsonnet.to_str().unwrap()]);
+    let cm = env
+        .get(&["configmap", "from-jsonnet", "-n", "sources"])
+        .unwrap();
+    assert_eq!(
+        cm["data"],
+        serde_json::json!({"env": "prod", "replicas": "3"})
+    );
+
+    let config = env.dir.path().join("bosun.yaml");
+    std::fs::write(
+        &config,
+        "plugins:\n- name: dotenv\n  version: v1\n  generate:\n    command: [sh, -c]\n    args:\n    - |\n      . ./values.env\n      printf 'apiVersion: v1\\nkind: ConfigMap\\nmetadata:\\n  name: from-plugin\\ndata:\\n  colour: %s\\n  app: %s\\n' \"$COLOUR\" \"$ARGOCD_APP_NAME\"\n",
+    )
+    .unwrap();
+    let plugin = env.app(
+        "dotenv",
+        "plugin",
+        "sources",
+        "    plugin:\n      name: dotenv-v1\n",
+    );
+    env.bosun_ok(&[
+        "sync",
+        plugin.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let cm = env
+        .get(&["configmap", "from-plugin", "-n", "sources"])
+        .unwrap();
+    assert_eq!(
+        cm["data"],
+        serde_json::json!({"colour": "blue", "app": "dotenv"})
+    );
+
+    let undefined = env.app(
+        "helmfile",
+        "plugin",
+        "undefined",
+        "    plugin:\n      name: helmfile\n",
+    );
+    let out = env.bosun(&[
+        "sync",
+        undefined.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!out.status.success());
+    assert!(
+        stderr
+            .contains("no plugin named \"helmfile\" in bosun.yaml's plugins (defined: dotenv-v1)"),
+        "{stderr}"
+    );
+    assert!(
+        env.get(&["namespace", "undefined"]).is_none(),
+        "nothing is applied"
+    );
+    env.cluster.shutdown().await;
+}

@@ -229,9 +229,9 @@ pub fn default_cache_dir() -> PathBuf {
 impl Engine {
     pub fn new(config: BosunConfig, cache_dir: PathBuf) -> Result<Engine, bosun_source::Error> {
         Ok(Engine {
-            config,
             repos: Arc::new(RepoCache::new(cache_dir.join("repos"))?),
-            renderer: Renderer::new(Tools::discover()),
+            renderer: Renderer::new(Tools::discover()).with_plugins(config.plugins.clone()),
+            config,
             clusters: std::sync::Mutex::new(HashMap::new()),
             observer: Arc::new(NoObserver),
             live_changes: std::sync::OnceLock::new(),
@@ -497,6 +497,7 @@ impl Engine {
             .as_ref()
             .and_then(|p| p.automated.as_ref())
             .is_some_and(|a| a.allow_empty);
+        let project = app.spec.project.clone().unwrap_or_else(|| "default".into());
         let mut revisions = Vec::new();
         let mut objects = Vec::new();
         for source in app.spec.all_sources() {
@@ -511,6 +512,7 @@ impl Engine {
                 kube_version: cluster.map(|c| c.kube_version.clone()),
                 api_versions: cluster.map(|c| c.api_versions.clone()).unwrap_or_default(),
                 allow_empty,
+                project: &project,
             };
             let started = std::time::Instant::now();
             let rendered = self.renderer.render(&request).await;

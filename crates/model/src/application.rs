@@ -131,9 +131,9 @@ pub struct ApplicationSource {
     pub kustomize: Option<KustomizeSource>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub directory: Option<DirectorySource>,
-    /// A config management plugin; bosun does not run plugins.
+    /// A config management plugin (defined in bosun.yaml's `plugins`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plugin: Option<Value>,
+    pub plugin: Option<PluginSource>,
     /// In `sources`, a name other sources use as `$ref/...` in helm `valueFiles`.
     #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
@@ -289,9 +289,90 @@ pub struct DirectorySource {
     pub include: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exclude: Option<String>,
-    /// Jsonnet options; bosun renders plain YAML/JSON directories only.
+    /// How `.jsonnet` files of the directory are evaluated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub jsonnet: Option<Value>,
+    pub jsonnet: Option<JsonnetSource>,
+}
+
+/// `directory.jsonnet`: external variables, top-level arguments and library paths.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JsonnetSource {
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "nullable"
+    )]
+    pub ext_vars: Vec<JsonnetVar>,
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "nullable"
+    )]
+    pub tlas: Vec<JsonnetVar>,
+    /// Import paths, relative to the repository root.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "nullable"
+    )]
+    pub libs: Vec<String>,
+}
+
+/// One external variable or top-level argument: a string, or Jsonnet code with `code: true`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct JsonnetVar {
+    pub name: String,
+    #[serde(default)]
+    pub value: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub code: bool,
+}
+
+/// `source.plugin`: which config management plugin renders the source, and its inputs.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PluginSource {
+    /// `<name>` or `<name>-<version>` of a plugin in bosun.yaml; required by bosun (Argo CD
+    /// would otherwise try every plugin's discovery rules).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Passed to the plugin's commands as `ARGOCD_ENV_<name>`.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "nullable"
+    )]
+    pub env: Vec<PluginEnv>,
+    /// Passed as `ARGOCD_APP_PARAMETERS` (JSON) and `PARAM_<NAME>...`.
+    #[serde(
+        default,
+        skip_serializing_if = "Vec::is_empty",
+        deserialize_with = "nullable"
+    )]
+    pub parameters: Vec<PluginParameter>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PluginEnv {
+    pub name: String,
+    #[serde(default)]
+    pub value: String,
+}
+
+/// A plugin parameter: one of a string, an array or a map.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PluginParameter {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub string: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub array: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map: Option<std::collections::BTreeMap<String, String>>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -35,6 +35,8 @@ pub struct BosunConfig {
     /// Argo CD's `argocd-cm` data, pasted unchanged: bosun reads its resource customizations
     /// (health checks in Lua); see [`crate::customizations`].
     pub argocd_cm: std::collections::BTreeMap<String, String>,
+    /// Config management plugins Applications may name.
+    pub plugins: Vec<PluginConfig>,
     unknown_sections: Vec<String>,
 }
 
@@ -197,6 +199,93 @@ impl ImagesConfig {
     }
 }
 
+/// A config management plugin, as Argo CD's CMP v2 `plugin.yaml` describes one (its `spec`
+/// with `name` beside it). An Application uses it with `source.plugin.name: <name>`, or
+/// `<name>-<version>` when it has a version.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PluginConfig {
+    pub name: String,
+    #[serde(default)]
+    pub version: Option<String>,
+    /// Run first, in the source directory (e.g. `helm dependency build`).
+    #[serde(default)]
+    pub init: Option<PluginCommand>,
+    /// Prints the manifests (YAML or JSON) on stdout.
+    pub generate: PluginCommand,
+    /// Upper bound of init and generate together (Go duration; default 90s).
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// Accepted so a `plugin.yaml` spec can be pasted; bosun picks plugins by name only.
+    #[serde(default)]
+    pub discover: Option<serde_json::Value>,
+    /// Accepted so a `plugin.yaml` spec can be pasted: parameter announcements are for Argo CD's
+    /// UI.
+    #[serde(default)]
+    pub parameters: Option<serde_json::Value>,
+    #[serde(default)]
+    pub preserve_file_mode: Option<bool>,
+    #[serde(default)]
+    pub provide_git_creds: Option<bool>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PluginCommand {
+    /// The program and its first arguments (`[sh, -c]`).
+    pub command: Vec<String>,
+    #[serde(default)]
+    pub args: Vec<String>,
+}
+
+impl PluginConfig {
+    /// The name Applications give: `<name>-<version>`, or `<name>` without a version.
+    pub fn full_name(&self) -> String {
+        match self.version.as_deref().filter(|v| !v.is_empty()) {
+            Some(version) => format!("{}-{version}", self.name),
+            None => self.name.clone(),
+        }
+    }
+
+    pub fn timeout(&self) -> std::time::Duration {
+        self.timeout
+            .as_deref()
+            .and_then(|t| crate::parse_go_duration(t).ok())
+            .unwrap_or(std::time::Duration::from_secs(90))
+    }
+
+    fn check(&self, at: &dyn Fn(&str) -> String) -> Result<(), ModelError> {
+        if self.name.trim().is_empty() {
+            return Err(ModelError::invalid(at("name"), "must not be empty"));
+        }
+        if self.generate.command.first().is_none_or(|c| c.is_empty()) {
+            return Err(ModelError::invalid(
+                at("generate.command"),
+                "must name the program to run",
+            ));
+        }
+        if let Some(init) = &self.init
+            && init.command.first().is_none_or(|c| c.is_empty())
+        {
+            return Err(ModelError::invalid(
+                at("init.command"),
+                "must name the program to run",
+            ));
+        }
+        if let Some(text) = &self.timeout {
+            let timeout = crate::parse_go_duration(text)
+                .map_err(|e| ModelError::invalid(at("timeout"), e.to_string()))?;
+            if timeout < std::time::Duration::from_secs(1) {
+                return Err(ModelError::invalid(
+                    at("timeout"),
+                    format!("`{text}` is below the 1s floor"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// How to reach the cluster of a destination: a kubeconfig (or the default one) and a context (or
 /// the current one).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -244,6 +333,17 @@ impl BosunConfig {
     fn check(&self) -> Result<(), ModelError> {
         self.server.check()?;
         self.customizations()?;
+        let mut names = std::collections::BTreeSet::new();
+        for (i, plugin) in self.plugins.iter().enumerate() {
+            let at = |field: &str| format!("plugins[{i}].{field}");
+            plugin.check(&at)?;
+            if !names.insert(plugin.full_name()) {
+                return Err(ModelError::invalid(
+                    at("name"),
+                    format!("a second plugin named `{}`", plugin.full_name()),
+                ));
+            }
+        }
         self.images.check()?;
         check_application_sources(&self.applications)?;
         for (i, cluster) in self.clusters.iter().enumerate() {
@@ -414,7 +514,7 @@ impl<'de> Deserialize<'de> for BosunConfig {
             type Value = BosunConfig;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(
-                    "a bosun config mapping (clusters, repositories, applications, server, images, argocd-cm)",
+                    "a bosun config mapping (clusters, repositories, applications, server, images, plugins, argocd-cm)",
                 )
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BosunConfig, A::Error> {
@@ -435,6 +535,9 @@ impl<'de> Deserialize<'de> for BosunConfig {
                         }
                         "images" => {
                             config.images = map.next_value::<Option<_>>()?.unwrap_or_default()
+                        }
+                        "plugins" => {
+                            config.plugins = map.next_value::<Option<_>>()?.unwrap_or_default()
                         }
                         "argocd-cm" => {
                             config.argocd_cm = map.next_value::<Option<_>>()?.unwrap_or_default()

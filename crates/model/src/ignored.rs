@@ -164,11 +164,6 @@ fn unheeded(option: SyncOption) -> Option<&'static str> {
 }
 
 fn source_fields(found: &mut Fields, at: &str, source: &ApplicationSource) {
-    found.check(
-        &format!("{at}.plugin"),
-        source.plugin.is_some(),
-        "bosun does not run config management plugins",
-    );
     if let Some(helm) = &source.helm {
         for (name, set) in [
             ("fileParameters", !helm.file_parameters.is_empty()),
@@ -206,13 +201,6 @@ fn source_fields(found: &mut Fields, at: &str, source: &ApplicationSource) {
         ] {
             found.check(&format!("{at}.kustomize.{name}"), set, NOT_YET);
         }
-    }
-    if let Some(directory) = &source.directory {
-        found.check(
-            &format!("{at}.directory.jsonnet"),
-            directory.jsonnet.is_some(),
-            "bosun renders plain YAML and JSON only",
-        );
     }
 }
 
@@ -411,8 +399,6 @@ operation:
                 "spec.sources[1].kustomize.replicas",
                 "spec.sources[1].kustomize.patches",
                 "spec.sources[1].kustomize.components",
-                "spec.sources[2].directory.jsonnet",
-                "spec.sources[3].plugin",
                 "spec.syncPolicy.managedNamespaceMetadata",
                 "spec.info",
                 "status",

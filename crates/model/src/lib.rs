@@ -29,8 +29,8 @@ mod yaml;
 
 pub use application::*;
 pub use config::{
-    AuthorConfig, BosunConfig, ClusterConfig, ClusterRef, ImagesConfig, RegistryConfig,
-    RepositoryCredentials,
+    AuthorConfig, BosunConfig, ClusterConfig, ClusterRef, ImagesConfig, PluginCommand,
+    PluginConfig, RegistryConfig, RepositoryCredentials,
 };
 pub use duration::{DurationError, parse_backoff_duration, parse_go_duration};
 pub use error::{ErrorKind, ModelError};

@@ -13,6 +13,8 @@ pub enum RenderKind {
     Directory,
     Kustomize,
     Helm,
+    /// A config management plugin (`source.plugin`).
+    Plugin,
 }
 
 /// The file names `kustomize build` accepts as a kustomization root, in its order of preference.
@@ -110,6 +112,7 @@ pub(crate) fn render_kind(
             RenderKind::Directory,
             "directory",
         ),
+        (source.plugin.is_some(), RenderKind::Plugin, "plugin"),
     ]
     .into_iter()
     .filter(|(set, _, _)| *set)

@@ -1,4 +1,5 @@
-//! Plain-directory sources: every `.yaml`, `.yml` and `.json` file, as Argo CD reads them.
+//! Plain-directory sources: every `.yaml`, `.yml`, `.json` and `.jsonnet` file, as Argo CD reads
+//! them (Jsonnet in [`crate::jsonnet`]).
 //!
 //! Argo CD's rules, kept here: files are read in lexical path order; subdirectories only with
 //! `recurse`; `include`/`exclude` are globs matched against the path relative to the source
@@ -15,12 +16,14 @@ use globset::{Glob, GlobMatcher};
 use serde_json::Value;
 
 use crate::error::RenderError;
+use crate::jsonnet::{self, JsonnetContext};
 use crate::manifests::{self, Document};
 
 pub(crate) fn render(
     dir: &Path,
     checkout_root: &Path,
     options: Option<&DirectorySource>,
+    env: &[(String, String)],
 ) -> Result<Vec<Value>, RenderError> {
     let default = DirectorySource::default();
     let options = options.unwrap_or(&default);
@@ -41,7 +44,17 @@ pub(crate) fn render(
             .unwrap_or(&file)
             .display()
             .to_string();
-        objects.extend(read_file(&file, &shown)?);
+        if shown.ends_with(".jsonnet") {
+            let context = JsonnetContext {
+                checkout_root,
+                app_dir: dir,
+                options: options.jsonnet.as_ref(),
+                env,
+            };
+            objects.extend(read_jsonnet(&file, &shown, &context)?);
+        } else {
+            objects.extend(read_file(&file, &shown)?);
+        }
     }
     Ok(objects)
 }
@@ -60,8 +73,44 @@ fn compile(pattern: Option<&str>, field: &str) -> Result<Option<GlobMatcher>, Re
     }
 }
 
+/// Argo CD's filter: `.libsonnet` files are only imported, never evaluated on their own.
 fn is_manifest_name(name: &str) -> bool {
-    name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json")
+    name.ends_with(".yaml")
+        || name.ends_with(".yml")
+        || name.ends_with(".json")
+        || name.ends_with(".jsonnet")
+}
+
+/// Argo CD skips a file that carries this marker.
+const SKIP_MARKER: &str = "+argocd:skip-file-rendering";
+
+/// A `.jsonnet` file's objects: its value is one object or an array of them.
+fn read_jsonnet(
+    path: &Path,
+    shown: &str,
+    context: &JsonnetContext<'_>,
+) -> Result<Vec<Value>, RenderError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|err| RenderError::io(format!("reading {shown}"), err))?;
+    if text.contains(SKIP_MARKER) {
+        return Ok(Vec::new());
+    }
+    let value = jsonnet::evaluate(path, shown, context)?;
+    let values = match value {
+        Value::Array(items) => items,
+        other => vec![other],
+    };
+    let docs = values
+        .into_iter()
+        .filter(|v| !v.is_null())
+        .enumerate()
+        .map(|(i, value)| Document {
+            value,
+            line: 1,
+            index: i + 1,
+        })
+        .collect();
+    manifests::into_objects(docs, shown, &text)
 }
 
 /// Manifest files under `dir` in lexical path order (Go's `filepath.Walk` order), `.git` skipped.

@@ -16,11 +16,18 @@ pub enum RenderError {
     #[error("symlink {} points outside the checkout (to {})", link.display(), target.display())]
     SymlinkEscapesCheckout { link: PathBuf, target: PathBuf },
 
-    #[error("source sets more than one of helm, kustomize and directory ({0}); choose one")]
+    #[error("source sets more than one of helm, kustomize, directory and plugin ({0}); choose one")]
     AmbiguousSourceType(String),
 
     #[error("{0}")]
     Unsupported(String),
+
+    /// Argo CD's words (`Failed to evaluate jsonnet "file": ...`).
+    #[error("failed to evaluate jsonnet {file:?}: {message}")]
+    Jsonnet { file: String, message: String },
+
+    #[error("{0}")]
+    Plugin(String),
 
     #[error("helm value file {file:?} does not exist (relative to the chart directory {chart:?})")]
     ValueFileMissing { file: String, chart: String },

@@ -57,11 +57,14 @@ pub(crate) async fn template(
         None => render.chart_dir.to_path_buf(),
     };
     let home = prepared.scratch.path();
-    let env = vec![
+    let env: Vec<(OsString, OsString)> = [
         ("HELM_CACHE_HOME", home.join("cache")),
         ("HELM_CONFIG_HOME", home.join("config")),
         ("HELM_DATA_HOME", home.join("data")),
-    ];
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.into(), v.into_os_string()))
+    .collect();
     let hide_roots: Vec<PathBuf> = prepared
         .copy
         .iter()
@@ -82,6 +85,8 @@ pub(crate) async fn template(
                 cwd: Some(&chart_dir),
                 env: env.clone(),
                 hide_roots: hide_roots.clone(),
+                stdout_in_errors: true,
+                timeout: None,
             })
             .await
             .map_err(tidy_error)?;
@@ -146,6 +151,8 @@ pub(crate) async fn template(
             cwd: Some(&chart_dir),
             env,
             hide_roots,
+            stdout_in_errors: true,
+            timeout: None,
         })
         .await
         .map_err(tidy_error)

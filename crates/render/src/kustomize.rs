@@ -89,6 +89,8 @@ pub(crate) async fn build(
                 .map(|c| c.root.clone())
                 .chain([root.to_path_buf()])
                 .collect(),
+            stdout_in_errors: false,
+            timeout: None,
         })
         .await;
     drop(copy);

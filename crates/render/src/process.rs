@@ -29,7 +29,12 @@ pub(crate) struct Invocation<'a> {
     pub binary: &'a Path,
     pub args: Vec<OsString>,
     pub cwd: Option<&'a Path>,
-    pub env: Vec<(&'static str, PathBuf)>,
+    pub env: Vec<(OsString, OsString)>,
+    /// Add stdout to the error when the tool fails: helm prints some causes there (a dependency
+    /// repository it cannot reach). Off for tools whose stdout may hold rendered Secrets.
+    pub stdout_in_errors: bool,
+    /// This run's limit instead of the runner's (a plugin's own timeout).
+    pub timeout: Option<Duration>,
     /// Directories (the checkout, its temporary copy) whose `<dir>/` prefix is cut from paths in
     /// stderr, so errors name files relative to the checkout and never a temporary directory.
     pub hide_roots: Vec<PathBuf>,
@@ -59,8 +64,10 @@ impl ToolRunner {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            // Dropping the wait future on timeout drops the child, which kills it.
-            .kill_on_drop(true);
+            // Dropping the wait future on timeout drops the child, which kills it; its own
+            // process group lets the children it started (`sh -c ...`) be killed with it.
+            .kill_on_drop(true)
+            .process_group(0);
         if let Some(cwd) = invocation.cwd {
             command.current_dir(cwd);
         }
@@ -77,18 +84,30 @@ impl ToolRunner {
                 RenderError::io(format!("starting {}", invocation.name), err)
             }
         })?;
-        let output = match tokio::time::timeout(self.timeout, child.wait_with_output()).await {
+        let group = child.id();
+        let timeout = invocation.timeout.unwrap_or(self.timeout);
+        let output = match tokio::time::timeout(timeout, child.wait_with_output()).await {
             Ok(output) => output
                 .map_err(|err| RenderError::io(format!("running {}", invocation.name), err))?,
             Err(_) => {
+                if let Some(group) = group {
+                    kill_group(group);
+                }
                 return Err(RenderError::Timeout {
                     command: invocation.name.to_string(),
-                    after: self.timeout,
+                    after: timeout,
                 });
             }
         };
         if !output.status.success() {
             let mut stderr = String::from_utf8_lossy(&output.stderr).trim().to_string();
+            if invocation.stdout_in_errors {
+                let stdout = String::from_utf8_lossy(&output.stdout);
+                let stdout = stdout.trim();
+                if !stdout.is_empty() {
+                    stderr = format!("{stdout}\n{stderr}").trim().to_string();
+                }
+            }
             for root in &invocation.hide_roots {
                 stderr = stderr.replace(&format!("{}/", root.display()), "");
             }
@@ -106,6 +125,16 @@ impl ToolRunner {
             message: "output is not UTF-8".into(),
         })
     }
+}
+
+/// Kills what a timed-out tool left running in its process group (`kill` is on every host and
+/// keeps this crate free of unsafe code).
+fn kill_group(group: u32) {
+    let _ = std::process::Command::new("kill")
+        .args(["-s", "KILL", "--", &format!("-{group}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
 }
 
 fn truncate(mut text: String) -> String {

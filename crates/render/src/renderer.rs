@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bosun_model::ApplicationSource;
+use bosun_model::{ApplicationSource, PluginConfig};
 use serde_json::Value;
 
 use crate::cache::{CacheKey, CachedRender, RenderCache};
@@ -13,7 +13,7 @@ use crate::detect::{self, RenderKind};
 use crate::error::RenderError;
 use crate::helm::{self, HelmRender};
 use crate::process::ToolRunner;
-use crate::{directory, kustomize, manifests};
+use crate::{build_env, directory, kustomize, manifests, plugin};
 
 /// Argo CD's repo server exec timeout.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(90);
@@ -72,6 +72,8 @@ pub struct RenderRequest<'a> {
     pub api_versions: Vec<String>,
     /// `syncPolicy.automated.allowEmpty`: accept a render with no objects.
     pub allow_empty: bool,
+    /// The Application's project (`ARGOCD_APP_PROJECT_NAME` for plugins).
+    pub project: &'a str,
 }
 
 /// A source's objects, in the order the files or tools gave them.
@@ -94,6 +96,8 @@ pub struct Renderer {
     /// covers the whole repository, so it is done once per commit, not once per Application
     /// (an app-of-apps repository with thousands of directories).
     symlinks_checked: Arc<std::sync::Mutex<std::collections::HashSet<PathBuf>>>,
+    /// Config management plugins Applications may name (bosun.yaml's `plugins`).
+    plugins: Vec<PluginConfig>,
 }
 
 impl Default for Renderer {
@@ -111,7 +115,14 @@ impl Renderer {
             runner: ToolRunner::new(DEFAULT_TIMEOUT, cpus),
             cache: RenderCache::new(DEFAULT_CACHE_CAPACITY),
             symlinks_checked: Arc::default(),
+            plugins: Vec::new(),
         }
+    }
+
+    /// The config management plugins sources may name.
+    pub fn with_plugins(mut self, plugins: Vec<PluginConfig>) -> Renderer {
+        self.plugins = plugins;
+        self
     }
 
     /// The longest one `helm` or `kubectl` run may take before it is killed.
@@ -194,11 +205,12 @@ impl Renderer {
             "rendering"
         );
 
+        let build_env = build_env::build_env(req, &path);
         let objects = match kind {
             RenderKind::Directory => {
                 let (dir, root, options) = (dir, root, req.source.directory.clone());
                 tokio::task::spawn_blocking(move || {
-                    directory::render(&dir, &root, options.as_ref())
+                    directory::render(&dir, &root, options.as_ref(), &build_env)
                 })
                 .await
                 .expect("directory render does not panic")?
@@ -236,6 +248,15 @@ impl Renderer {
                 .await?;
                 parse_tool_output(&output, &format!("output of `helm template {path}`"))?
             }
+            RenderKind::Plugin => {
+                let source = req.source.plugin.clone().unwrap_or_default();
+                let plugin = plugin::find(&self.plugins, &source)?;
+                let output =
+                    plugin::generate(&self.runner, plugin, &source, &root, &dir, &build_env)
+                        .await?;
+                let origin = format!("output of plugin {}", plugin.full_name());
+                parse_tool_output(&output, &origin)?
+            }
         };
 
         let render = CachedRender {
@@ -266,6 +287,8 @@ fn cache_key(req: &RenderRequest<'_>, path: &str) -> CacheKey {
         "helm": req.source.helm,
         "kustomize": req.source.kustomize,
         "directory": req.source.directory,
+        "plugin": req.source.plugin,
+        "project": req.project,
     });
     CacheKey {
         commit: req.commit.to_string(),

@@ -422,3 +422,31 @@ async fn source_level_helm_options_override_the_defaults() {
     assert_eq!(data["kubeVersion"], "v1.30.0");
     assert_eq!(data["hasMonitoring"], "true");
 }
+
+/// A dependency from a repository that cannot be reached: helm prints the cause on stdout and
+/// only a generic "no cached repository" on stderr; the error carries both.
+#[tokio::test]
+async fn an_unreachable_dependency_repository_is_named_in_the_error() {
+    let checkout = tempfile::tempdir().unwrap();
+    // Port 9 (discard) on loopback: nothing listens there, the connection is refused at once.
+    write(
+        checkout.path(),
+        "charts/app/Chart.yaml",
+        "apiVersion: v2\nname: app\nversion: 0.1.0\ndependencies:\n  - name: redis\n    version: 1.0.0\n    repository: http://127.0.0.1:9/charts\n",
+    );
+    write(
+        checkout.path(),
+        "charts/app/templates/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+    );
+    let src = source("charts/app");
+    let error = Renderer::new(tools())
+        .render(&request(checkout.path(), &src))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("http://127.0.0.1:9/charts") && error.contains("connection refused"),
+        "{error}"
+    );
+}

@@ -52,6 +52,7 @@ pub fn request<'a>(root: &'a Path, source: &'a ApplicationSource) -> RenderReque
         kube_version: None,
         api_versions: Vec::new(),
         allow_empty: false,
+        project: "default",
     }
 }
 
