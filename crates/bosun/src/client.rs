@@ -1,4 +1,4 @@
-//! `bosun app list|get|diff|sync|refresh|history|rollback`: a client of `bosun serve`'s API
+//! `bosun app list|get|diff|sync|refresh|history|rollback|create|delete`: a client of `bosun serve`'s API
 //! (`--server`/`--token` or `BOSUN_SERVER`/`BOSUN_TOKEN`), printing tables or, with `-o json`,
 //! the API's JSON.
 
@@ -89,6 +89,25 @@ pub enum AppAction {
         id: i64,
         #[arg(long)]
         prune: bool,
+    },
+    /// Create the Applications of a manifest file (kept as objects in a namespace source).
+    Create {
+        /// A YAML file of one or more Argo CD Applications.
+        #[arg(short = 'f', long = "file")]
+        file: std::path::PathBuf,
+        /// Replace an existing Application whose spec differs.
+        #[arg(long)]
+        upsert: bool,
+    },
+    /// Delete an Application object; with --cascade (the default) its resources first.
+    Delete {
+        name: String,
+        /// Delete the Application's resources first (`--cascade=false` leaves them).
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+        cascade: bool,
+        /// `foreground` or `background`: how the resources' deletion propagates.
+        #[arg(short = 'p', long)]
+        propagation_policy: Option<String>,
     },
 }
 
@@ -433,6 +452,44 @@ pub fn run(command: AppCommand) -> anyhow::Result<i32> {
                     json,
                 )
                 .await?
+            }
+            AppAction::Create { file, upsert } => {
+                let text = std::fs::read_to_string(file)
+                    .with_context(|| format!("reading {}", file.display()))?;
+                let manifests =
+                    bosun_model::application_manifests(&text, &file.display().to_string())?;
+                let mut created = Vec::new();
+                for manifest in manifests {
+                    let app: Application = client
+                        .call(
+                            Method::POST,
+                            &format!("/api/v1/applications?upsert={upsert}"),
+                            Some(manifest),
+                        )
+                        .await?;
+                    if !json {
+                        println!("application '{}' created", app.metadata.name);
+                    }
+                    created.push(app);
+                }
+                (serde_json::to_value(ApplicationList { items: created })?, 0)
+            }
+            AppAction::Delete {
+                name,
+                cascade,
+                propagation_policy,
+            } => {
+                let mut query = format!("?cascade={cascade}");
+                if let Some(policy) = propagation_policy {
+                    query.push_str(&format!("&propagationPolicy={policy}"));
+                }
+                let answer: Value = client
+                    .call(Method::DELETE, &app_path(name, &query), None)
+                    .await?;
+                if !json {
+                    println!("application '{name}' deleted");
+                }
+                (answer, 0)
             }
         };
         if json {

@@ -246,6 +246,26 @@ impl Env {
         )
     }
 
+    /// `method` with a JSON body and a bearer token; the status and the answer's text.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> (u16, String) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = http()
+            .request(method, format!("{}{path}", self.api))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
     async fn get(&self, path: &str, token: Option<&str>) -> (u16, String) {
         let client = http();
         let mut request = client.get(format!("{}{path}", self.api));
@@ -433,6 +453,16 @@ async fn signed_webhook_syncs_and_forged_one_changes_nothing() {
         "/api/webhook",
     ] {
         assert!(openapi["paths"][path].is_object(), "{path} not documented");
+    }
+    for (path, method) in [
+        ("/api/v1/applications", "post"),
+        ("/api/v1/applications/{name}", "put"),
+        ("/api/v1/applications/{name}", "delete"),
+    ] {
+        assert!(
+            openapi["paths"][path][method].is_object(),
+            "{method} {path} not documented"
+        );
     }
     assert!(openapi["components"]["schemas"]["ErrorBody"].is_object());
 
@@ -1265,6 +1295,283 @@ async fn app_of_apps_from_git_adds_and_removes_applications() {
         "the load error names the field:\n{}",
         env.log()
     );
+}
+
+/// Applications as Kubernetes objects, as Argo CD users keep them: bosun installs the CRD,
+/// `kubectl apply` of an Application in `argocd` is synced, `kubectl get applications` shows its
+/// SYNC STATUS and HEALTH STATUS, `kubectl delete` with Argo CD's resources finalizer deletes its
+/// resources before the Application goes, and without the finalizer leaves them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applications_applied_with_kubectl_are_synced_and_deleted_with_their_finalizer() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(&env.repo, "one/cm.yaml", &configmap("one", "1", ""));
+    write(&env.repo, "two/cm.yaml", &configmap("two", "2", ""));
+    env.commit("one and two");
+    let config = env.config_with("- namespace: argocd\n", "1h");
+    env.serve_config(&config);
+    let repo = env.repo.clone();
+    let application = |name: &str, finalizer: bool| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\n  namespace: argocd\n{}spec:\n  project: default\n  source:\n    repoURL: file://{}\n    targetRevision: main\n    path: {name}\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {name}\n  syncPolicy:\n    automated: {{prune: true}}\n    syncOptions: [CreateNamespace=true]\n",
+            if finalizer {
+                "  finalizers: [resources-finalizer.argocd.argoproj.io]\n"
+            } else {
+                ""
+            },
+            repo.display()
+        )
+    };
+    // bosun installed the CRD at start: kubectl can apply Applications.
+    env.eventually(60, "the Application CRD", || {
+        env.kubectl(&["get", "crd", "applications.argoproj.io"])
+            .status
+            .success()
+    });
+    // The namespace is there too, as after Argo CD's install.
+    assert!(
+        env.kubectl(&["get", "namespace", "argocd"])
+            .status
+            .success()
+    );
+    for (name, finalizer) in [("one", true), ("two", false)] {
+        write(
+            env.dir.path(),
+            &format!("{name}.yaml"),
+            &application(name, finalizer),
+        );
+        let file = env.dir.path().join(format!("{name}.yaml"));
+        let out = env.kubectl(&["apply", "-f", file.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    env.eventually(60, "both Applications to sync", || {
+        env.data("one", "one").as_deref() == Some("1")
+            && env.data("two", "two").as_deref() == Some("2")
+    });
+    env.eventually(
+        60,
+        "kubectl get applications to show Synced and Healthy",
+        || {
+            let out = env.kubectl(&["get", "applications", "-n", "argocd"]);
+            let table = String::from_utf8_lossy(&out.stdout).to_string();
+            table.contains("SYNC STATUS")
+                && table.contains("HEALTH STATUS")
+                && table
+                    .lines()
+                    .filter(|l| l.contains("Synced") && l.contains("Healthy"))
+                    .count()
+                    == 2
+        },
+    );
+
+    // A change by kubectl is picked up without a refresh interval (1h here).
+    write(&env.repo, "one/cm.yaml", &configmap("one", "1b", ""));
+    env.commit("one changes");
+    let out = env.kubectl(&[
+        "annotate",
+        "application",
+        "one",
+        "-n",
+        "argocd",
+        "argocd.argoproj.io/refresh=normal",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(
+        60,
+        "the annotated Application to sync the new commit",
+        || env.data("one", "one").as_deref() == Some("1b"),
+    );
+    env.eventually(
+        60,
+        "the refresh annotation to be removed, as Argo CD does",
+        || {
+            let out = env.kubectl(&[
+                "get",
+                "application",
+                "one",
+                "-n",
+                "argocd",
+                "-o",
+                "jsonpath={.metadata.annotations}",
+            ]);
+            out.status.success()
+                && !String::from_utf8_lossy(&out.stdout).contains("argocd.argoproj.io/refresh")
+        },
+    );
+
+    // With the finalizer: its resources go, then the Application.
+    let out = env.kubectl(&[
+        "delete",
+        "application",
+        "one",
+        "-n",
+        "argocd",
+        "--wait=false",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(60, "one's ConfigMap and then one to be deleted", || {
+        env.data("one", "one").is_none()
+            && !env
+                .kubectl(&["get", "application", "one", "-n", "argocd"])
+                .status
+                .success()
+    });
+    // Without: the Application goes (bosun stops managing it), its resources stay.
+    let out = env.kubectl(&["delete", "application", "two", "-n", "argocd"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(60, "bosun to stop managing two", || {
+        let out = env.bosun(ADMIN, &["app", "get", "two"]);
+        String::from_utf8_lossy(&out.stderr).contains("404")
+    });
+    assert_eq!(env.data("two", "two").as_deref(), Some("2"));
+}
+
+/// Argo CD's API paths create, update and delete Application objects: admins only, every call
+/// audited, a bad manifest refused before anything is written, a different spec refused unless
+/// upserted, and a delete cascades to the resources by default.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applications_are_created_and_deleted_through_the_api_by_admins_only() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(&env.repo, "one/cm.yaml", &configmap("web", "1", ""));
+    write(&env.repo, "two/cm.yaml", &configmap("web", "2", ""));
+    env.commit("one and two");
+    let config = env.config_with("- namespace: argocd\n", "1h");
+    env.serve_config(&config);
+    let manifest = |path: &str| {
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: file://{}\n    targetRevision: main\n    path: {path}\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: web\n  syncPolicy:\n    automated: {{}}\n    syncOptions: [CreateNamespace=true]\n",
+            env.repo.display()
+        )
+    };
+    write(env.dir.path(), "web.yaml", &manifest("one"));
+    write(env.dir.path(), "web2.yaml", &manifest("two"));
+    write(
+        env.dir.path(),
+        "bad.yaml",
+        &manifest("one").replace("  source:", "  sourc:"),
+    );
+    let file = |name: &str| env.dir.path().join(name).display().to_string();
+
+    // A bad manifest names its file and field, and nothing is created.
+    let out = env.bosun(ADMIN, &["app", "create", "-f", &file("bad.yaml")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("bad.yaml") && stderr.contains("sourc"),
+        "{stderr}"
+    );
+    // Only admins create.
+    let out = env.bosun(DEPLOYER, &["app", "create", "-f", &file("web.yaml")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("403") && stderr.contains("may not create"),
+        "{stderr}"
+    );
+    assert!(
+        !env.kubectl(&["get", "application", "web", "-n", "argocd"])
+            .status
+            .success()
+    );
+
+    let out = env.bosun(ADMIN, &["app", "create", "-f", &file("web.yaml")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("application 'web' created"));
+    assert!(
+        env.kubectl(&["get", "application", "web", "-n", "argocd"])
+            .status
+            .success()
+    );
+    env.eventually(60, "the created Application to sync", || {
+        env.data("web", "web").as_deref() == Some("1")
+    });
+    // The same spec again is fine; a different one needs --upsert.
+    assert!(
+        env.bosun(ADMIN, &["app", "create", "-f", &file("web.yaml")])
+            .status
+            .success()
+    );
+    let out = env.bosun(ADMIN, &["app", "create", "-f", &file("web2.yaml")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("409") && stderr.contains("upsert"),
+        "{stderr}"
+    );
+    let out = env.bosun(
+        ADMIN,
+        &["app", "create", "-f", &file("web2.yaml"), "--upsert"],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(60, "the upserted spec to sync", || {
+        env.data("web", "web").as_deref() == Some("2")
+    });
+
+    // PUT names its Application in the path and the body alike.
+    let body: Value = serde_saphyr::from_str(&manifest("one")).unwrap();
+    let (status, answer) = env
+        .send("PUT", "/api/v1/applications/other", Some(ADMIN), &body)
+        .await;
+    assert_eq!(status, 400, "{answer}");
+    assert!(answer.contains("metadata.name"), "{answer}");
+    let (status, answer) = env
+        .send("PUT", "/api/v1/applications/web", Some(ADMIN), &body)
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    env.eventually(60, "the updated spec to sync", || {
+        env.data("web", "web").as_deref() == Some("1")
+    });
+
+    // Only admins delete; by default the resources go first.
+    let out = env.bosun(DEPLOYER, &["app", "delete", "web"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("403"));
+    let out = env.bosun(ADMIN, &["app", "delete", "web"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(60, "web's resources and then web to be deleted", || {
+        env.data("web", "web").is_none()
+            && !env
+                .kubectl(&["get", "application", "web", "-n", "argocd"])
+                .status
+                .success()
+    });
+    let out = env.bosun(ADMIN, &["app", "delete", "web"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("404"));
+
+    let (_, audit) = env.get("/api/v1/audit?limit=100", Some(ADMIN)).await;
+    for action in [
+        "create-refused",
+        "\"create\"",
+        "\"update\"",
+        "delete-refused",
+        "\"delete\"",
+    ] {
+        assert!(audit.contains(action), "{action} in {audit}");
+    }
 }
 
 /// An automated Application whose own definition changes (here its source path) at an

@@ -959,6 +959,35 @@ async fn an_object_two_applications_render_is_a_shared_resource() {
 /// A Jsonnet directory (extVars, a TLA) and a config management plugin defined in bosun.yaml
 /// sync like any source; an Application naming a plugin that is not defined fails with the
 /// plugin's name and applies nothing.
+/// `bosun sync` of an app-of-apps applies its child Applications: a cluster that does not serve
+/// them gets the Application CRD first, and `kubectl get applications` lists the children.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_app_of_apps_sync_installs_the_application_crd_and_applies_the_children() {
+    let env = Env::start().await;
+    write(
+        &env.repo,
+        "apps/child.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: child\n  namespace: argocd\n  finalizers: [resources-finalizer.argocd.argoproj.io]\nspec:\n  project: default\n  source:\n    repoURL: https://example.com/repo.git\n    path: child\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: child\n",
+    );
+    env.commit("an app of apps");
+    assert!(env.get(&["crd", "applications.argoproj.io"]).is_none());
+    let parent = env.app("parent", "apps", "argocd", "");
+    env.bosun_ok(&["sync", parent.to_str().unwrap()]);
+    let child = env
+        .get(&["application", "child", "-n", "argocd"])
+        .expect("the child Application");
+    assert_eq!(child["spec"]["source"]["path"], "child");
+    assert_eq!(child["metadata"]["labels"]["bosun.dev/app"], "parent");
+    // Compared again: in sync (the CRD is bosun's, and it is not part of the Application).
+    let out = env.bosun(&["diff", parent.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    env.cluster.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jsonnet_directories_and_config_management_plugins_sync() {
     let env = Env::start().await;

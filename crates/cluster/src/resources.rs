@@ -24,8 +24,37 @@ pub struct ResourceType {
     pub scale: Option<ScalePaths>,
     /// For custom resources: the CRD's `openAPIV3Schema`.
     pub schema: Option<Arc<Value>>,
+    /// For custom resources: the served version's `additionalPrinterColumns`, which
+    /// `kubectl get` shows after the name.
+    pub printer_columns: Vec<PrinterColumn>,
     /// How the kind's lists and maps merge (strategic merge patch, server-side apply).
     pub merge_schema: Arc<crate::merge::schema::Schema>,
+}
+
+/// One of a CRD version's `additionalPrinterColumns`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PrinterColumn {
+    pub name: String,
+    /// The OpenAPI type: `string`, `integer`, `number`, `boolean` or `date`.
+    pub kind: String,
+    pub json_path: String,
+    pub priority: u8,
+    pub description: String,
+}
+
+impl PrinterColumn {
+    fn from_crd(column: &Value) -> Option<Self> {
+        Some(PrinterColumn {
+            name: column["name"].as_str()?.to_string(),
+            kind: column["type"].as_str().unwrap_or("string").to_string(),
+            json_path: column["jsonPath"].as_str()?.to_string(),
+            priority: u8::try_from(column["priority"].as_u64().unwrap_or(0)).unwrap_or(u8::MAX),
+            description: column["description"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        })
+    }
 }
 
 /// Where a kind's `/scale` reads and writes: a CRD's `subresources.scale` paths, or the
@@ -333,6 +362,7 @@ fn builtin_types() -> Vec<ResourceType> {
             status_subresource: b.status,
             scale: b.scale.then(ScalePaths::builtin),
             schema: None,
+            printer_columns: Vec::new(),
             merge_schema: crate::field_manager::schema_for(b.group, b.version, b.kind, None),
         })
         .collect()
@@ -375,6 +405,10 @@ pub fn types_from_crd(crd: &Value) -> Vec<ResourceType> {
                 .get("scale")
                 .and_then(ScalePaths::from_crd),
             schema: Some(Arc::new(crd_schema(v))),
+            printer_columns: v["additionalPrinterColumns"]
+                .as_array()
+                .map(|cs| cs.iter().filter_map(PrinterColumn::from_crd).collect())
+                .unwrap_or_default(),
             merge_schema: crate::field_manager::schema_for(group, "", kind, Some(&crd_schema(v))),
         })
         .collect()

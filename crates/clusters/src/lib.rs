@@ -5,5 +5,6 @@
 //! every change reaches the loops as an event.
 
 mod cache;
+pub mod crds;
 
 pub use cache::{Change, LiveCache, NotReady};

@@ -1,6 +1,7 @@
 //! Which Applications `bosun serve` manages: the manifests under the config's `applications`
-//! entries — local files or directories, or a directory in a Git repository (app-of-apps: a
-//! commit there adds, changes and removes Applications).
+//! entries — local files or directories, a directory in a Git repository (app-of-apps: a
+//! commit there adds, changes and removes Applications), or Application objects in a namespace
+//! of the management cluster (`crate::app_objects`).
 //!
 //! Loading is all or nothing per entry: one bad manifest keeps that entry's previous
 //! Applications (an error, not a deletion), because a typo in Git must never look like "remove
@@ -13,6 +14,8 @@ use bosun_engine::load::load_applications;
 use bosun_engine::pipeline::Engine;
 use bosun_model::{Application, ApplicationSourceConfig};
 
+use crate::app_objects::Listed;
+
 /// One entry of the config's `applications` list, resolved against the config's directory.
 #[derive(Clone, Debug)]
 pub enum CatalogSource {
@@ -22,10 +25,15 @@ pub enum CatalogSource {
         revision: String,
         path: String,
     },
+    /// Application objects in this namespace of the management cluster.
+    Namespace(String),
 }
 
 impl CatalogSource {
     pub fn from_config(entry: &ApplicationSourceConfig, base: &Path) -> CatalogSource {
+        if let Some(namespace) = &entry.namespace {
+            return CatalogSource::Namespace(namespace.clone());
+        }
         match &entry.repo_url {
             Some(url) => CatalogSource::Git {
                 repo_url: url.clone(),
@@ -46,6 +54,7 @@ impl CatalogSource {
     pub fn describe(&self) -> String {
         match self {
             CatalogSource::Local(path) => path.display().to_string(),
+            CatalogSource::Namespace(namespace) => format!("namespace {namespace}"),
             CatalogSource::Git {
                 repo_url,
                 revision,
@@ -77,16 +86,34 @@ pub struct Loaded {
     pub errors: BTreeMap<usize, String>,
 }
 
-/// Loads every entry. `previous` supplies the Applications of entries that fail now.
+/// Loads every entry. `previous` supplies the Applications of entries that fail now; `listed`
+/// holds what each namespace entry's watch sees (read by the caller, which owns the watches).
 pub async fn load(
     engine: &Engine,
     sources: &[CatalogSource],
     previous: &BTreeMap<usize, Vec<Application>>,
+    mut listed: BTreeMap<usize, Result<Listed, String>>,
 ) -> (Loaded, BTreeMap<usize, Vec<Application>>) {
     let mut loaded = Loaded::default();
     let mut by_entry = BTreeMap::new();
     for (i, source) in sources.iter().enumerate() {
         let result = match source {
+            CatalogSource::Namespace(_) => match listed.remove(&i) {
+                Some(Ok(listed)) => {
+                    // One bad object keeps its previous version; the others load.
+                    let mut apps = listed.apps;
+                    for (name, error) in listed.errors {
+                        loaded.errors.insert(i, error);
+                        let earlier = previous
+                            .get(&i)
+                            .and_then(|p| p.iter().find(|a| a.metadata.name == name));
+                        apps.extend(earlier.cloned());
+                    }
+                    Ok(apps)
+                }
+                Some(Err(message)) => Err(message),
+                None => Err("not watched".into()),
+            },
             CatalogSource::Local(path) => load_applications(path, None).map_err(|e| e.to_string()),
             CatalogSource::Git {
                 repo_url,

@@ -25,7 +25,7 @@ use bosun_apply::hooks::Phase as SyncPhase;
 use bosun_apply::sync::{Step, SyncEvent};
 use bosun_engine::connect::ConnectError;
 use bosun_engine::pipeline::{AppRender, Engine, EngineError, SyncSettings};
-use bosun_model::{Application, BosunConfig};
+use bosun_model::{Application, BosunConfig, PropagationPolicy};
 use bosun_record::{NewOperation, Operation, OperationKind, Phase, Pin, ResourceRecord, Store};
 use bosun_runtime::{Action, Config, Reconciler, Runtime, Trigger};
 use serde::Serialize;
@@ -34,6 +34,7 @@ use tokio::sync::{broadcast, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use crate::app_objects::{AppObjects, Deleting, RESOURCES_FINALIZER};
 use crate::automation::{self, Decision, HealBackoff, HealState, Observed, Policy, SyncKind};
 use crate::catalog::{self, CatalogSource};
 use crate::metrics::{AppLabel, Metrics, SyncLabels};
@@ -48,6 +49,10 @@ pub const AUTOMATED: &str = "automated";
 /// many times): the first one of a burst schedules a reconcile this much later, and the rest
 /// merge into it.
 const GATHER: Duration = Duration::from_millis(300);
+/// How long a catalog load waits for a namespace's first list of Application objects.
+const CATALOG_LIST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How soon a cascading delete looks again whether the resources are gone.
+const DELETION_RECHECK: Duration = Duration::from_secs(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControllerError {
@@ -62,6 +67,13 @@ pub enum ControllerError {
     /// The Application's cluster cannot be reached now.
     #[error("{0}")]
     Unavailable(String),
+    /// The request contradicts what exists (an Application defined elsewhere, a create over a
+    /// different spec).
+    #[error("{0}")]
+    Conflict(String),
+    /// An Application object's status could not be written back (retried with backoff).
+    #[error("writing the status of {0}")]
+    StatusWrite(String),
 }
 
 /// Timings and limits of the loop.
@@ -183,8 +195,17 @@ pub struct Controller {
     events: broadcast::Sender<AppEvent>,
     reconcile_app: Trigger<String>,
     reload_catalog: Trigger<CatalogKey>,
-    /// The two loops, until [`Controller::start`] runs them.
-    runtimes: Mutex<Option<(Runtime<String>, Runtime<CatalogKey>)>>,
+    /// Writes an Application object's status back to its cluster.
+    write_status: Trigger<String>,
+    /// The watches of the `namespace` sources, started on first use (the management cluster may
+    /// be unreachable at start).
+    app_objects: tokio::sync::Mutex<BTreeMap<String, Arc<AppObjects>>>,
+    /// Applications that are objects: name → their namespace.
+    object_apps: RwLock<BTreeMap<String, String>>,
+    /// The status last written to each Application object, so an unchanged one is not sent.
+    written_status: Mutex<BTreeMap<String, Value>>,
+    /// The three loops, until [`Controller::start`] runs them.
+    runtimes: Mutex<Option<Loops>>,
     /// The running loops; stopped with the controller.
     loops: Mutex<Vec<JoinHandle<()>>>,
 }
@@ -208,6 +229,36 @@ impl Reconciler for Applications {
     async fn reconcile(self: Arc<Self>, name: String) -> Result<Action, ControllerError> {
         match self.0.upgrade() {
             Some(controller) => controller.reconcile(&name).await,
+            None => Ok(Action::await_change()),
+        }
+    }
+}
+
+/// The controller's loops before they run: Applications, the catalog, status writes.
+type Loops = (Runtime<String>, Runtime<CatalogKey>, Runtime<String>);
+
+/// What the API's write of an Application object is.
+#[derive(Clone, Copy, Debug)]
+pub enum ObjectWrite<'a> {
+    /// `POST`: a new Application; with `upsert`, an existing one is replaced.
+    Create { upsert: bool },
+    /// `PUT` of the Application the path names.
+    Update(&'a str),
+}
+
+/// The status loop's reconciler: writes an Application object's status back.
+struct StatusWriter(Weak<Controller>);
+
+impl Reconciler for StatusWriter {
+    type Key = String;
+    type Error = ControllerError;
+
+    async fn reconcile(self: Arc<Self>, name: String) -> Result<Action, ControllerError> {
+        match self.0.upgrade() {
+            Some(controller) => controller
+                .write_status_of(&name)
+                .await
+                .map(|()| Action::await_change()),
             None => Ok(Action::await_change()),
         }
     }
@@ -275,6 +326,9 @@ impl Controller {
         let mut config = Config::new("catalog");
         config.concurrency = 1;
         let catalog = Runtime::new(config, metrics.runtime.clone());
+        let mut config = Config::new("application-status");
+        config.concurrency = 2;
+        let statuses = Runtime::new(config, metrics.runtime.clone());
         Arc::new(Controller {
             engine,
             store,
@@ -287,7 +341,11 @@ impl Controller {
             events,
             reconcile_app: apps.trigger(),
             reload_catalog: catalog.trigger(),
-            runtimes: Mutex::new(Some((apps, catalog))),
+            write_status: statuses.trigger(),
+            app_objects: tokio::sync::Mutex::new(BTreeMap::new()),
+            object_apps: RwLock::new(BTreeMap::new()),
+            written_status: Mutex::new(BTreeMap::new()),
+            runtimes: Mutex::new(Some((apps, catalog, statuses))),
             loops: Mutex::new(Vec::new()),
         })
     }
@@ -341,13 +399,16 @@ impl Controller {
         }));
         self.load_catalog().await;
         let interrupted = self.resume(running)?;
-        if let Some((apps, catalog)) = lock(&self.runtimes).take() {
+        if let Some((apps, catalog, statuses)) = lock(&self.runtimes).take() {
             let mut loops = lock(&self.loops);
             loops.push(tokio::spawn(
                 apps.run(Arc::new(Applications(Arc::downgrade(self)))),
             ));
             loops.push(tokio::spawn(
                 catalog.run(Arc::new(Catalog(Arc::downgrade(self)))),
+            ));
+            loops.push(tokio::spawn(
+                statuses.run(Arc::new(StatusWriter(Arc::downgrade(self)))),
             ));
         }
         self.reload_catalog
@@ -407,10 +468,58 @@ impl Controller {
         read(&self.catalog_errors).clone()
     }
 
-    async fn load_catalog(&self) {
+    /// The watch of Application objects in `namespace`, started on first use.
+    async fn app_objects(self: &Arc<Self>, namespace: &str) -> Result<Arc<AppObjects>, String> {
+        let mut started = self.app_objects.lock().await;
+        if let Some(objects) = started.get(namespace) {
+            return Ok(objects.clone());
+        }
+        let client = self
+            .engine
+            .management_client()
+            .await
+            .map_err(|e| format!("namespace {namespace}: {e}"))?;
+        let this = Arc::downgrade(self);
+        let on_change = Arc::new(move || {
+            if let Some(controller) = this.upgrade() {
+                controller.reload_catalog.after((), GATHER);
+            }
+        });
+        let objects = Arc::new(AppObjects::start(client, namespace, on_change).await?);
+        started.insert(namespace.to_owned(), objects.clone());
+        Ok(objects)
+    }
+
+    async fn load_catalog(self: &Arc<Self>) {
+        // What each namespace entry's watch holds now, and the Applications being deleted.
+        let mut listed = BTreeMap::new();
+        let mut deleting = Vec::new();
+        let mut refresh = Vec::new();
+        let mut object_apps = BTreeMap::new();
+        for (i, source) in self.sources.iter().enumerate() {
+            let CatalogSource::Namespace(namespace) = source else {
+                continue;
+            };
+            let result = match self.app_objects(namespace).await {
+                Ok(objects) => objects.list(CATALOG_LIST_TIMEOUT).await.map(|mut l| {
+                    for app in &l.apps {
+                        object_apps.insert(app.metadata.name.clone(), namespace.clone());
+                    }
+                    deleting.extend(l.deleting.drain(..).map(|d| (objects.clone(), d)));
+                    refresh.extend(l.refresh.drain(..).map(|name| (objects.clone(), name)));
+                    l
+                }),
+                Err(e) => Err(e),
+            };
+            listed.insert(i, result);
+        }
+        *write(&self.object_apps) = object_apps;
         let mut previous = self.catalog_previous.lock().await;
-        let (loaded, by_entry) = catalog::load(&self.engine, &self.sources, &previous).await;
+        let (loaded, by_entry) =
+            catalog::load(&self.engine, &self.sources, &previous, listed).await;
         *previous = by_entry;
+        drop(previous);
+        self.finish_deletions(deleting).await;
         for error in loaded.errors.values() {
             tracing::error!(error = %error, "loading Applications");
         }
@@ -462,6 +571,235 @@ impl Controller {
                 application: json!({"metadata": {"name": name}}),
             });
         }
+        for (objects, name) in refresh {
+            if let Ok(entry) = self.entry(&name) {
+                self.compare_after(&name, &entry, Duration::ZERO);
+            }
+            if let Err(e) = objects.clear_refresh(&name).await {
+                tracing::warn!(app = %name, error = %e, "removing the refresh annotation");
+            }
+        }
+    }
+
+    /// The namespace an Application object of the API goes to: the one its manifest names,
+    /// which must be a namespace source, else the first namespace source.
+    fn object_namespace(&self, manifest: &Value) -> Result<String, ControllerError> {
+        let namespaces: Vec<&String> = self
+            .sources
+            .iter()
+            .filter_map(|s| match s {
+                CatalogSource::Namespace(namespace) => Some(namespace),
+                _ => None,
+            })
+            .collect();
+        let Some(first) = namespaces.first() else {
+            return Err(ControllerError::BadRequest(
+                "bosun.yaml's `applications` has no `namespace:` entry: Applications created through the API are kept as objects in a namespace (e.g. `- namespace: argocd`)".into(),
+            ));
+        };
+        match manifest["metadata"]["namespace"].as_str() {
+            None | Some("") => Ok((*first).clone()),
+            Some(ns) if namespaces.iter().any(|n| *n == ns) => Ok(ns.to_owned()),
+            Some(ns) => Err(ControllerError::BadRequest(format!(
+                "metadata.namespace: {ns} is not a namespace bosun takes Applications from (bosun.yaml's `applications`: {})",
+                namespaces
+                    .iter()
+                    .map(|n| n.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+
+    /// Creates (`Create`) or updates (`Update`) an Application object from Argo CD's manifest, as
+    /// `POST /api/v1/applications` and `PUT /api/v1/applications/{name}` do; returns it once
+    /// bosun manages it. The manifest is read as a file would be first: a bad field is an error
+    /// naming it, and nothing is written.
+    pub async fn put_object(
+        self: &Arc<Self>,
+        mut manifest: Value,
+        write: ObjectWrite<'_>,
+    ) -> Result<bosun_api::Application, ControllerError> {
+        if !manifest.is_object() {
+            return Err(ControllerError::BadRequest(
+                "request body: an Application manifest (an object) is expected".into(),
+            ));
+        }
+        for (field, value) in [
+            ("apiVersion", "argoproj.io/v1alpha1"),
+            ("kind", "Application"),
+        ] {
+            match manifest.get(field) {
+                None | Some(Value::Null) => manifest[field] = json!(value),
+                Some(v) if *v == json!(value) => {}
+                Some(v) => {
+                    return Err(ControllerError::BadRequest(format!(
+                        "request body: {field}: {v} is not {value}"
+                    )));
+                }
+            }
+        }
+        let name = manifest["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        if let ObjectWrite::Update(path_name) = write
+            && path_name != name
+        {
+            return Err(ControllerError::BadRequest(format!(
+                "metadata.name: {name:?} is not the Application of the path ({path_name})"
+            )));
+        }
+        let namespace = self.object_namespace(&manifest)?;
+        manifest["metadata"]["namespace"] = json!(namespace);
+        let text = serde_json::to_string(&manifest).unwrap_or_default();
+        let app = bosun_model::parse_applications(&text, "request body")
+            .map_err(|e| ControllerError::BadRequest(e.to_string()))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| ControllerError::BadRequest("request body: no Application".into()))?;
+        let managed = self.entry(&name).is_ok();
+        let object_namespace = read(&self.object_apps).get(&name).cloned();
+        if managed && object_namespace.is_none() {
+            return Err(ControllerError::Conflict(format!(
+                "{name} is defined in a file or Git source of bosun.yaml's `applications`: change it there"
+            )));
+        }
+        if let Some(other) = object_namespace.as_ref().filter(|n| **n != namespace) {
+            return Err(ControllerError::Conflict(format!(
+                "{name} already exists in namespace {other}"
+            )));
+        }
+        let objects = self
+            .app_objects(&namespace)
+            .await
+            .map_err(ControllerError::Unavailable)?;
+        let exists = objects.has(&name);
+        match write {
+            ObjectWrite::Create { upsert: false } if exists => {
+                let same = self
+                    .application(&name)
+                    .is_some_and(|live| live.spec == app.spec);
+                if !same {
+                    return Err(ControllerError::Conflict(format!(
+                        "{name}: existing application spec is different, use upsert flag to force update"
+                    )));
+                }
+                return self.get(&name);
+            }
+            ObjectWrite::Update(_) if !exists => {
+                return Err(ControllerError::NotFound(name));
+            }
+            _ => {}
+        }
+        objects.put(&manifest).await.map_err(|e| {
+            ControllerError::Unavailable(format!("writing Application {namespace}/{name}: {e}"))
+        })?;
+        self.load_catalog().await;
+        self.get(&name)
+    }
+
+    /// Deletes an Application object as `DELETE /api/v1/applications/{name}` does: with
+    /// `cascade`, its resources first (by Argo CD's finalizer, with the propagation policy);
+    /// without, the resources stay. Answers once the deletion is requested.
+    pub async fn delete_object(
+        self: &Arc<Self>,
+        name: &str,
+        cascade: bool,
+        propagation: PropagationPolicy,
+    ) -> Result<(), ControllerError> {
+        let Some(namespace) = read(&self.object_apps).get(name).cloned() else {
+            return Err(match self.entry(name) {
+                Ok(_) => ControllerError::Conflict(format!(
+                    "{name} is defined in a file or Git source of bosun.yaml's `applications`: remove it there"
+                )),
+                Err(e) => e,
+            });
+        };
+        let objects = self
+            .app_objects(&namespace)
+            .await
+            .map_err(ControllerError::Unavailable)?;
+        let finalizer = match propagation {
+            PropagationPolicy::Background => format!("{RESOURCES_FINALIZER}/background"),
+            _ => RESOURCES_FINALIZER.to_owned(),
+        };
+        let deleted = objects
+            .delete(name, cascade.then_some(finalizer.as_str()))
+            .await
+            .map_err(|e| {
+                ControllerError::Unavailable(format!(
+                    "deleting Application {namespace}/{name}: {e}"
+                ))
+            })?;
+        if !deleted {
+            return Err(ControllerError::NotFound(name.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// Argo CD's cascading delete: the resources of each Application being deleted with the
+    /// resources finalizer are deleted, and once none is left the finalizer is removed (the API
+    /// server then deletes the Application). Until then the catalog is loaded again shortly.
+    async fn finish_deletions(&self, deleting: Vec<(Arc<AppObjects>, Deleting)>) {
+        let mut pending = false;
+        for (objects, deleting) in deleting {
+            let name = deleting.app.metadata.name.clone();
+            match self
+                .engine
+                .delete_resources(&deleting.app, deleting.propagation)
+                .await
+            {
+                Ok(0) => match objects.remove_finalizer(&name, &deleting.finalizer).await {
+                    Ok(()) => {
+                        tracing::info!(app = %name, "resources deleted; finalizer removed");
+                        let _ = self.stored(|store| {
+                            store.audit("bosun", "delete", &name, "resources deleted (finalizer)")
+                        });
+                    }
+                    Err(e) => {
+                        tracing::warn!(app = %name, error = %e, "removing the finalizer");
+                        pending = true;
+                    }
+                },
+                Ok(left) => {
+                    tracing::info!(app = %name, objects = left, "deleting the Application's resources");
+                    pending = true;
+                }
+                Err(e) => {
+                    tracing::warn!(app = %name, error = %e, "deleting the Application's resources");
+                    pending = true;
+                }
+            }
+        }
+        if pending {
+            self.reload_catalog.after((), DELETION_RECHECK);
+        }
+    }
+
+    /// Writes an Application object's status to its cluster, unless it is what was written last.
+    async fn write_status_of(&self, name: &str) -> Result<(), ControllerError> {
+        let Some(namespace) = read(&self.object_apps).get(name).cloned() else {
+            return Ok(());
+        };
+        let Ok(entry) = self.entry(name) else {
+            return Ok(());
+        };
+        let Some(objects) = self.app_objects.lock().await.get(&namespace).cloned() else {
+            return Ok(());
+        };
+        let status = serde_json::to_value(Self::view(name, &entry))
+            .map(|v| v["status"].clone())
+            .unwrap_or_default();
+        if lock(&self.written_status).get(name) == Some(&status) {
+            return Ok(());
+        }
+        objects
+            .write_status(name, &status)
+            .await
+            .map_err(|e| ControllerError::StatusWrite(format!("{namespace}/{name}: {e}")))?;
+        lock(&self.written_status).insert(name.to_owned(), status);
+        Ok(())
     }
 
     fn entry(&self, name: &str) -> Result<Arc<AppEntry>, ControllerError> {
@@ -1067,6 +1405,9 @@ impl Controller {
 
 impl Controller {
     fn publish(&self, name: &str, entry: &Arc<AppEntry>) {
+        if read(&self.object_apps).contains_key(name) {
+            self.write_status.after(name.to_string(), GATHER);
+        }
         let _ = self.events.send(AppEvent {
             kind: "MODIFIED",
             application: serde_json::to_value(Self::view(name, entry)).unwrap_or_default(),
@@ -1263,7 +1604,7 @@ impl Controller {
             .iter()
             .filter_map(|s| match s {
                 CatalogSource::Local(p) => Some(p.clone()),
-                CatalogSource::Git { .. } => None,
+                CatalogSource::Git { .. } | CatalogSource::Namespace(_) => None,
             })
             .collect()
     }

@@ -1,7 +1,9 @@
 //! `bosun serve`'s controller: keeps every Application equal to Git, continuously.
 //!
 //! - [`automation`]: what an automated Application's policy calls for (pure, Argo CD's rules).
-//! - [`catalog`]: which Applications are managed (files, or app-of-apps from Git).
+//! - [`catalog`]: which Applications are managed (files, app-of-apps from Git, or objects).
+//! - [`app_objects`]: Applications as Kubernetes objects in a namespace (CRD, watch, status
+//!   write-back, the resources finalizer).
 //! - [`controller`]: the reconcile loop — refresh, auto-sync, self-heal, manual sync, rollback —
 //!   over the engine's one implementation of each stage.
 //! - [`status`]: the Application status in Argo CD's shape.
@@ -9,6 +11,7 @@
 //! - [`metrics`]: Prometheus metrics.
 //! - [`repo_match`]: which Applications a Git push concerns.
 
+mod app_objects;
 pub mod automation;
 pub mod catalog;
 pub mod controller;
@@ -17,4 +20,6 @@ pub mod repo_match;
 pub mod status;
 pub mod tree;
 
-pub use controller::{AppEvent, Controller, ControllerError, ControllerSettings, OperationRequest};
+pub use controller::{
+    AppEvent, Controller, ControllerError, ControllerSettings, ObjectWrite, OperationRequest,
+};

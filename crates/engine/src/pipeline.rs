@@ -28,6 +28,15 @@ pub const FIELD_MANAGER: &str = "bosun";
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    /// A CRD the render needs could not be installed.
+    #[error("{app}: installing a CRD: {message}")]
+    Crd { app: String, message: String },
+    #[error("{app}: deleting {object}: {message}")]
+    Delete {
+        app: String,
+        object: String,
+        message: String,
+    },
     #[error("{app}: {source}")]
     Model {
         app: String,
@@ -212,6 +221,8 @@ pub struct Engine {
     observer: Arc<dyn Observer>,
     live_changes: std::sync::OnceLock<OnLiveChange>,
     on_connect: std::sync::OnceLock<OnConnect>,
+    /// The cluster Applications live in as objects (Argo CD's `in-cluster`), once connected.
+    management: tokio::sync::OnceCell<kube::Client>,
 }
 
 /// `~/.cache/bosun` unless `BOSUN_CACHE` says otherwise.
@@ -236,6 +247,7 @@ impl Engine {
             observer: Arc::new(NoObserver),
             live_changes: std::sync::OnceLock::new(),
             on_connect: std::sync::OnceLock::new(),
+            management: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -340,6 +352,94 @@ impl Engine {
     /// connecting, and the Application is told when it is done).
     pub async fn connect_destination(&self, app: &Application) -> Result<(), EngineError> {
         self.cluster(app).await.map(|_| ())
+    }
+
+    /// The management cluster: the one Argo CD calls `in-cluster` (bosun.yaml's cluster of that
+    /// name or server, else the current kubeconfig context), where Applications are kept as
+    /// objects.
+    pub async fn management_client(&self) -> Result<kube::Client, ConnectError> {
+        self.management
+            .get_or_try_init(|| async {
+                let destination = bosun_model::Destination {
+                    server: Some(bosun_model::config::IN_CLUSTER_SERVER.into()),
+                    ..Default::default()
+                };
+                let target = self
+                    .config
+                    .resolve_destination(&destination)
+                    .unwrap_or_else(|_| ClusterRef::current_context());
+                Ok(crate::connect::connect(&target, self.observer.clone())
+                    .await?
+                    .client)
+            })
+            .await
+            .cloned()
+    }
+
+    /// Deletes every live object `app` owns (Argo CD's cascading delete of an Application with
+    /// the resources finalizer), with `propagation` as the policy, except objects marked
+    /// `argocd.argoproj.io/sync-options: Delete=false`. Returns how many deletions were sent; an
+    /// object already gone counts as deleted.
+    pub async fn delete_resources(
+        &self,
+        app: &Application,
+        propagation: bosun_model::PropagationPolicy,
+    ) -> Result<usize, EngineError> {
+        let name = app.metadata.name.clone();
+        let connected = self.cluster(app).await?;
+        let plan_error = |source| EngineError::Plan {
+            app: name.clone(),
+            source,
+        };
+        let tracked = bosun_plan::tracking::find_tracked(&connected.resolver, &name)
+            .await
+            .map_err(plan_error)?;
+        let policy = match propagation {
+            bosun_model::PropagationPolicy::Foreground => kube::api::PropagationPolicy::Foreground,
+            bosun_model::PropagationPolicy::Background => kube::api::PropagationPolicy::Background,
+            bosun_model::PropagationPolicy::Orphan => kube::api::PropagationPolicy::Orphan,
+        };
+        let params = kube::api::DeleteParams {
+            propagation_policy: Some(policy),
+            ..Default::default()
+        };
+        let mut deleted = 0;
+        for object in tracked {
+            let keep = bosun_model::argo::sync_options(&object, &SyncOptions::default())
+                .is_ok_and(|o| o.delete == bosun_model::DeletionMode::Skip);
+            if keep {
+                continue;
+            }
+            let key = bosun_plan::ResourceKey::of(&object);
+            let prepared = bosun_plan::live::prepare(
+                &connected.resolver,
+                &object,
+                &name,
+                key.namespace.as_deref().unwrap_or_default(),
+            )
+            .await
+            .map_err(plan_error)?;
+            let client = connected.resolver.client().clone();
+            let api: kube::Api<kube::api::DynamicObject> =
+                match (prepared.resolved.namespaced(), &key.namespace) {
+                    (true, Some(ns)) => {
+                        kube::Api::namespaced_with(client, ns, &prepared.resolved.resource)
+                    }
+                    _ => kube::Api::all_with(client, &prepared.resolved.resource),
+                };
+            match api.delete(&key.name, &params).await {
+                Ok(_) => deleted += 1,
+                Err(kube::Error::Api(e)) if e.code == 404 => deleted += 1,
+                Err(e) => {
+                    return Err(EngineError::Delete {
+                        app: name.clone(),
+                        object: key.to_string(),
+                        message: e.to_string(),
+                    });
+                }
+            }
+        }
+        Ok(deleted)
     }
 
     /// The kube-rs client of an Application's destination (the controller reads the resource
@@ -541,6 +641,8 @@ impl Engine {
         let name = app.metadata.name.clone();
         let connected = self.cluster(app).await?;
         let rendered = self.render_with(app, Some(&connected.cluster)).await?;
+        self.ensure_application_crd(app, &connected, &rendered)
+            .await?;
         let namespace = Self::destination_namespace(app, Some(&connected.cluster));
         let tracked = self.tracked(app, &connected, &rendered).await?;
         let plan = bosun_plan::plan_with_tracked(
@@ -559,6 +661,50 @@ impl Engine {
             source,
         })?;
         Ok((rendered, plan))
+    }
+
+    /// An app-of-apps renders Argo CD Applications: a cluster that does not serve them gets
+    /// bosun's Application CRD first (as `bosun serve` installs it at start), unless the render
+    /// brings its own.
+    async fn ensure_application_crd(
+        &self,
+        app: &Application,
+        connected: &Connected,
+        rendered: &AppRender,
+    ) -> Result<(), EngineError> {
+        let is_application = |o: &Value| {
+            o["kind"] == "Application"
+                && o["apiVersion"]
+                    .as_str()
+                    .is_some_and(|v| v.starts_with("argoproj.io/"))
+        };
+        let defines_it = |o: &Value| {
+            o["kind"] == "CustomResourceDefinition"
+                && o["metadata"]["name"] == "applications.argoproj.io"
+        };
+        let Some(child) = rendered.objects.iter().find(|o| is_application(o)) else {
+            return Ok(());
+        };
+        if rendered.objects.iter().any(defines_it) {
+            return Ok(());
+        }
+        let api_version = child["apiVersion"].as_str().unwrap_or_default();
+        if let Ok(Some(_)) = connected.resolver.resolve(api_version, "Application").await {
+            return Ok(());
+        }
+        let installed = bosun_clusters::crds::ensure(
+            connected.resolver.client(),
+            vec![bosun_clusters::crds::application()],
+        )
+        .await
+        .map_err(|message| EngineError::Crd {
+            app: app.metadata.name.clone(),
+            message,
+        })?;
+        for crd in installed {
+            tracing::info!(app = %app.metadata.name, crd = %crd, "installed the Application CRD for the Applications this app renders");
+        }
+        Ok(())
     }
 
     /// `bosun sync`: render, plan, apply, and assess what is live afterwards.

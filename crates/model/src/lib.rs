@@ -35,7 +35,7 @@ pub use config::{
 pub use duration::{DurationError, parse_backoff_duration, parse_go_duration};
 pub use error::{ErrorKind, ModelError};
 pub use ignored::IgnoredField;
-pub use load::parse_applications;
+pub use load::{application_manifests, parse_applications};
 pub use retry::RetryDelays;
 pub use serve::{ApplicationSourceConfig, Role, ServerConfig, TokenConfig, WebhookConfig};
 pub use sync_options::{DeletionMode, PropagationPolicy, SyncOption, SyncOptions};

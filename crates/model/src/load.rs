@@ -30,6 +30,20 @@ pub fn parse_applications(text: &str, file: &str) -> Result<Vec<Application>, Mo
     Ok(applications)
 }
 
+/// The Application manifests in `text` as they are written (JSON values, for an API that keeps
+/// them), once [`parse_applications`] has found every one of them valid.
+pub fn application_manifests(text: &str, file: &str) -> Result<Vec<serde_json::Value>, ModelError> {
+    parse_applications(text, file)?;
+    split_documents(text)
+        .into_iter()
+        .enumerate()
+        .map(|(index, document)| {
+            yaml::decode(document.text, document.line_offset)
+                .map_err(|e| e.in_document(file, Some(index + 1)))
+        })
+        .collect()
+}
+
 /// `apiVersion` and `kind`, read first so that a Rollout in the file is reported as "not an
 /// Application" instead of as a list of unknown fields.
 #[derive(Deserialize)]

@@ -12,12 +12,16 @@ use serde::Deserialize;
 use crate::duration::parse_go_duration;
 use crate::error::ModelError;
 
-/// Where `bosun serve` finds Applications. Exactly one of `path` (a local file or directory) or
+/// Where `bosun serve` finds Applications. Exactly one of `path` (a local file or directory),
 /// `repoURL` (+ `targetRevision`, `path`: a directory in a Git repository, watched app-of-apps
-/// style: a commit there adds, changes and removes Applications).
+/// style: a commit there adds, changes and removes Applications) or `namespace` (Application
+/// objects in that namespace of the management cluster, as Argo CD keeps them: `kubectl apply`
+/// adds one, `kubectl delete` removes it).
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ApplicationSourceConfig {
+    #[serde(default)]
+    pub namespace: Option<String>,
     #[serde(default, rename = "repoURL")]
     pub repo_url: Option<String>,
     #[serde(default)]
@@ -156,11 +160,25 @@ pub(crate) fn check_application_sources(
 ) -> Result<(), ModelError> {
     for (i, source) in sources.iter().enumerate() {
         let at = |field: &str| format!("applications[{i}].{field}");
+        if let Some(namespace) = &source.namespace {
+            if source.repo_url.is_some()
+                || source.path.is_some()
+                || source.target_revision.is_some()
+            {
+                return Err(ModelError::invalid(
+                    at("namespace"),
+                    "a namespace source takes no path, repoURL or targetRevision",
+                ));
+            }
+            crate::validate::check_dns_label(namespace)
+                .map_err(|m| ModelError::invalid(at("namespace"), m))?;
+            continue;
+        }
         match (&source.repo_url, &source.path) {
             (None, None) => {
                 return Err(ModelError::invalid(
                     at("path"),
-                    "set path (a local file or directory) or repoURL and path",
+                    "set path (a local file or directory), repoURL and path, or namespace",
                 ));
             }
             (None, Some(_)) if source.target_revision.is_some() => {

@@ -23,7 +23,7 @@ use bosun_api::{
     SyncRequest,
 };
 use bosun_controller::status::operation;
-use bosun_controller::{Controller, ControllerError, OperationRequest};
+use bosun_controller::{Controller, ControllerError, ObjectWrite, OperationRequest};
 use bosun_model::Role;
 use bosun_record::OperationKind;
 use futures::Stream;
@@ -74,6 +74,8 @@ impl From<ControllerError> for ApiError {
             ControllerError::NotFound(_) => StatusCode::NOT_FOUND,
             ControllerError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ControllerError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ControllerError::StatusWrite(_) => StatusCode::BAD_GATEWAY,
+            ControllerError::Conflict(_) => StatusCode::CONFLICT,
             ControllerError::Store(_) | ControllerError::Engine(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -94,7 +96,8 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         description = "bosun serve: Applications (Argo CD's paths and shapes where the same thing exists), sync, rollback, history, events, webhooks; Argo Rollouts' Rollouts and their actions. Bearer tokens from the config carry a role: read-only, deployer (sync, refresh, rollback) or admin. Every failure answers ErrorBody."
     ),
     paths(
-        healthz, readyz, metrics, github_webhook, openapi, list, get_app, resource_tree, diff,
+        healthz, readyz, metrics, github_webhook, openapi, list, get_app, create_app, update_app,
+        delete_app, resource_tree, diff,
         history, sync, refresh, rollback, refresh_repository, stream, audit,
         crate::rollouts::list, crate::rollouts::get, crate::rollouts::act, crate::rollouts::stream,
         crate::images::list, crate::images::get, crate::images::check, crate::images::registry_webhook
@@ -114,7 +117,15 @@ impl utoipa::Modify for BearerAuth {
         use utoipa::openapi::RefOr;
         use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
         for item in openapi.paths.paths.values_mut() {
-            for operation in [&mut item.get, &mut item.post].into_iter().flatten() {
+            for operation in [
+                &mut item.get,
+                &mut item.post,
+                &mut item.put,
+                &mut item.delete,
+            ]
+            .into_iter()
+            .flatten()
+            {
                 for (status, response) in &mut operation.responses.responses {
                     if let RefOr::T(response) = response
                         && response.description.is_empty()
@@ -149,8 +160,11 @@ static OPENAPI: LazyLock<String> = LazyLock::new(|| {
 pub fn router(state: Shared) -> Router {
     let authenticated = Router::new()
         .route("/api/openapi.json", get(openapi))
-        .route("/api/v1/applications", get(list))
-        .route("/api/v1/applications/{name}", get(get_app))
+        .route("/api/v1/applications", get(list).post(create_app))
+        .route(
+            "/api/v1/applications/{name}",
+            get(get_app).put(update_app).delete(delete_app),
+        )
         .route(
             "/api/v1/applications/{name}/resource-tree",
             get(resource_tree),
@@ -414,6 +428,140 @@ async fn get_app(
         return Ok(Json(state.controller.refresh(&name).await?));
     }
     Ok(Json(state.controller.get(&name)?))
+}
+
+/// A request body that must be JSON (an Application manifest): a syntax error is a 400 naming
+/// its line and column.
+fn manifest(bytes: &Bytes) -> ApiResult<Value> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("request body: {e}")))
+}
+
+#[derive(Deserialize, Default)]
+struct CreateQuery {
+    /// Argo CD's `?upsert=true`: replace an existing Application whose spec differs.
+    #[serde(default)]
+    upsert: bool,
+}
+
+#[utoipa::path(post, path = "/api/v1/applications", tag = "applications",
+    summary = "Create an Application object in a namespace source (admin)",
+    description = "The body is an Argo CD Application manifest. It is kept as an argoproj.io/v1alpha1 Application in the namespace it names (or the first `namespace:` entry of bosun.yaml's applications) and managed from there. An existing Application with a different spec is a 409 unless upsert=true.",
+    params(("upsert" = Option<bool>, Query, description = "replace an existing Application whose spec differs")),
+    request_body(content = Object, description = "an Argo CD Application manifest"),
+    responses((status = 200, body = Application), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn create_app(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Query(query): Query<CreateQuery>,
+    bytes: Bytes,
+) -> ApiResult<Json<Application>> {
+    let manifest = manifest(&bytes)?;
+    let name = manifest["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    require(&state, &caller, Role::Admin, "create", &name)?;
+    let app = state
+        .controller
+        .put_object(
+            manifest,
+            ObjectWrite::Create {
+                upsert: query.upsert,
+            },
+        )
+        .await?;
+    let _ = state.controller.audit(
+        &caller.name,
+        "create",
+        &name,
+        &format!("upsert={}", query.upsert),
+    );
+    Ok(Json(app))
+}
+
+#[utoipa::path(put, path = "/api/v1/applications/{name}", tag = "applications",
+    summary = "Update an Application object: its spec, labels, annotations and finalizers (admin)",
+    params(("name" = String, Path, description = "the Application")),
+    request_body(content = Object, description = "an Argo CD Application manifest"),
+    responses((status = 200, body = Application), (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
+async fn update_app(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    bytes: Bytes,
+) -> ApiResult<Json<Application>> {
+    let manifest = manifest(&bytes)?;
+    require(&state, &caller, Role::Admin, "update", &name)?;
+    let app = state
+        .controller
+        .put_object(manifest, ObjectWrite::Update(&name))
+        .await?;
+    let _ = state.controller.audit(&caller.name, "update", &name, "");
+    Ok(Json(app))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DeleteQuery {
+    /// Argo CD's `cascade` (default true): delete the Application's resources first.
+    #[serde(default = "yes")]
+    cascade: bool,
+    /// `foreground` (default) or `background`.
+    #[serde(default)]
+    propagation_policy: Option<String>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[utoipa::path(delete, path = "/api/v1/applications/{name}", tag = "applications",
+    summary = "Delete an Application object; with cascade (the default) its resources first (admin)",
+    params(("name" = String, Path, description = "the Application"),
+        ("cascade" = Option<bool>, Query, description = "delete the resources first (default true)"),
+        ("propagationPolicy" = Option<String>, Query, description = "foreground (default) or background")),
+    responses((status = 200, description = "the deletion is under way", body = Object),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 503, body = ErrorBody)))]
+async fn delete_app(
+    State(state): State<Shared>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    Query(query): Query<DeleteQuery>,
+) -> ApiResult<Json<Value>> {
+    let propagation = match query.propagation_policy.as_deref() {
+        None | Some("foreground") => bosun_model::PropagationPolicy::Foreground,
+        Some("background") => bosun_model::PropagationPolicy::Background,
+        Some(other) => {
+            return Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("propagationPolicy: {other:?} is not foreground or background"),
+            ));
+        }
+    };
+    require(&state, &caller, Role::Admin, "delete", &name)?;
+    state
+        .controller
+        .delete_object(&name, query.cascade, propagation)
+        .await?;
+    let _ = state.controller.audit(
+        &caller.name,
+        "delete",
+        &name,
+        &format!(
+            "cascade={} propagationPolicy={}",
+            query.cascade,
+            query.propagation_policy.as_deref().unwrap_or("foreground")
+        ),
+    );
+    Ok(Json(json!({})))
 }
 
 /// The Application's managed resources and what their controllers created, as nodes with
@@ -710,6 +858,9 @@ mod tests {
         ("get", "/api/openapi.json"),
         ("get", "/api/v1/applications"),
         ("get", "/api/v1/applications/{name}"),
+        ("post", "/api/v1/applications"),
+        ("put", "/api/v1/applications/{name}"),
+        ("delete", "/api/v1/applications/{name}"),
         ("get", "/api/v1/applications/{name}/resource-tree"),
         ("get", "/api/v1/applications/{name}/diff"),
         ("get", "/api/v1/applications/{name}/history"),

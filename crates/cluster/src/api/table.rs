@@ -379,25 +379,84 @@ fn cells(rt: &ResourceType, o: &Value) -> Vec<Value> {
     }
 }
 
+/// A custom resource's cells: its name, then each of the CRD's printer columns (a `date`
+/// printed as an age, as the apiserver does; a path that finds nothing is an empty cell).
+fn custom_cells(rt: &ResourceType, o: &Value) -> Vec<Value> {
+    let mut cells = vec![json!(o["metadata"]["name"])];
+    for column in &rt.printer_columns {
+        let value = json_path(o, &column.json_path);
+        cells.push(match value {
+            None | Some(Value::Null) => Value::Null,
+            Some(v) if column.kind == "date" => json!(age(v)),
+            Some(v) => v.clone(),
+        });
+    }
+    cells
+}
+
+/// The value at a printer column's JSONPath: the field and index steps that CRDs use
+/// (`.status.sync.status`, `.status.conditions[0].type`, `.metadata.labels['app.kubernetes.io/name']`).
+fn json_path<'a>(object: &'a Value, path: &str) -> Option<&'a Value> {
+    let path = path.trim().trim_start_matches('{').trim_end_matches('}');
+    let mut rest = path.trim_start_matches('$');
+    let mut at = object;
+    while !rest.is_empty() {
+        if let Some(after) = rest.strip_prefix('.') {
+            let end = after.find(['.', '[']).unwrap_or(after.len());
+            at = at.get(&after[..end])?;
+            rest = &after[end..];
+        } else if let Some(after) = rest.strip_prefix('[') {
+            let end = after.find(']')?;
+            let step = after[..end].trim();
+            at = match step.parse::<usize>() {
+                Ok(i) => at.get(i)?,
+                Err(_) => at.get(step.trim_matches(|c| c == '\'' || c == '"'))?,
+            };
+            rest = &after[end + 1..];
+        } else {
+            return None;
+        }
+    }
+    Some(at)
+}
+
 /// A meta.k8s.io/v1 Table of `items`; `rv` is set for lists.
 pub fn table(rt: &ResourceType, items: &[Arc<Value>], rv: Option<u64>) -> Value {
-    let definitions: Vec<Value> = columns(rt)
-        .iter()
-        .map(|c| {
+    let custom = !rt.printer_columns.is_empty();
+    let definitions: Vec<Value> = if custom {
+        std::iter::once(json!({
+            "name": "Name", "type": "string", "format": "name", "priority": 0,
+            "description": "Name must be unique within a namespace.",
+        }))
+        .chain(rt.printer_columns.iter().map(|c| {
             json!({
                 "name": c.name,
                 "type": c.kind,
-                "format": if c.name == "Name" { "name" } else { "" },
-                "description": "",
+                "format": "",
+                "description": c.description,
                 "priority": c.priority,
             })
-        })
-        .collect();
+        }))
+        .collect()
+    } else {
+        columns(rt)
+            .iter()
+            .map(|c| {
+                json!({
+                    "name": c.name,
+                    "type": c.kind,
+                    "format": if c.name == "Name" { "name" } else { "" },
+                    "description": "",
+                    "priority": c.priority,
+                })
+            })
+            .collect()
+    };
     let rows: Vec<Value> = items
         .iter()
         .map(|o| {
             json!({
-                "cells": cells(rt, o),
+                "cells": if custom { custom_cells(rt, o) } else { cells(rt, o) },
                 "object": {
                     "kind": "PartialObjectMetadata",
                     "apiVersion": "meta.k8s.io/v1",
@@ -417,4 +476,58 @@ pub fn table(rt: &ResourceType, items: &[Arc<Value>], rv: Option<u64>) -> Value 
         "columnDefinitions": definitions,
         "rows": rows,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_crds_printer_columns_are_its_table() {
+        let crd = json!({
+            "spec": {
+                "group": "argoproj.io",
+                "scope": "Namespaced",
+                "names": {"kind": "Application", "plural": "applications"},
+                "versions": [{
+                    "name": "v1alpha1", "served": true,
+                    "additionalPrinterColumns": [
+                        {"name": "Sync Status", "type": "string", "jsonPath": ".status.sync.status"},
+                        {"name": "First", "type": "string", "jsonPath": ".status.list[0]['a.b']"},
+                        {"name": "Created", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+                        {"name": "Project", "type": "string", "jsonPath": ".spec.project", "priority": 10},
+                    ],
+                }],
+            },
+        });
+        let rt = &crate::resources::types_from_crd(&crd)[0];
+        let object = Arc::new(json!({
+            "metadata": {"name": "web", "creationTimestamp": "2020-01-01T00:00:00Z"},
+            "spec": {},
+            "status": {"sync": {"status": "Synced"}, "list": [{"a.b": 3}]},
+        }));
+        let t = table(rt, &[object], Some(7));
+        let names: Vec<_> = t["columnDefinitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].as_str().unwrap(), c["priority"].as_u64().unwrap()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("Name", 0),
+                ("Sync Status", 0),
+                ("First", 0),
+                ("Created", 0),
+                ("Project", 10)
+            ]
+        );
+        let cells = &t["rows"][0]["cells"];
+        assert_eq!(cells[0], "web");
+        assert_eq!(cells[1], "Synced");
+        assert_eq!(cells[2], 3);
+        assert!(cells[3].as_str().unwrap().ends_with('d'), "{cells}");
+        assert_eq!(cells[4], Value::Null, "a missing field is an empty cell");
+    }
 }
