@@ -45,6 +45,11 @@ impl CustomHealth {
         self.checks.get(at)
     }
 
+    /// How many checks are configured.
+    pub fn len(&self) -> usize {
+        self.checks.len()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.checks.is_empty()
     }

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{git, tools, write};
+use common::{WIDGET_CRD, WIDGET_HEALTH, git, tools, write};
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -1439,6 +1439,99 @@ async fn applications_applied_with_kubectl_are_synced_and_deleted_with_their_fin
         String::from_utf8_lossy(&out.stderr).contains("404")
     });
     assert_eq!(env.data("two", "two").as_deref(), Some("2"));
+}
+
+/// Argo CD's `argocd-cm` ConfigMap beside the Application objects brings its Lua health checks:
+/// applied with kubectl, they judge the custom resources at once (no restart, no refresh); a
+/// script that does not compile is reported by ConfigMap and key and the checks in use stay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_argocd_cm_configmap_beside_the_applications_brings_its_health_checks() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(&env.repo, "widgets/crd.yaml", WIDGET_CRD);
+    write(
+        &env.repo,
+        "widgets/widget.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\nspec:\n  size: 1\n",
+    );
+    env.commit("widgets");
+    let config = env.config_with("- namespace: argocd\n", "1h");
+    env.serve_config(&config);
+    env.eventually(60, "the Application CRD", || {
+        env.kubectl(&["get", "crd", "applications.argoproj.io"])
+            .status
+            .success()
+    });
+    let application = format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: widgets\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: file://{}\n    targetRevision: main\n    path: widgets\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: widgets\n  syncPolicy:\n    automated: {{}}\n    syncOptions: [CreateNamespace=true]\n",
+        env.repo.display()
+    );
+    write(env.dir.path(), "widgets.yaml", &application);
+    let apply = |file: &str| {
+        let out = env.kubectl(&["apply", "-f", env.dir.path().join(file).to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    apply("widgets.yaml");
+    let health = || {
+        let out = env.bosun(ADMIN, &["app", "get", "widgets", "-o", "json"]);
+        serde_json::from_slice::<Value>(&out.stdout).unwrap_or_default()["status"]["health"].clone()
+    };
+    // Without a check the Widget has no health of its own.
+    env.eventually(60, "the widgets to sync, Healthy", || {
+        health()["status"] == "Healthy"
+    });
+
+    let configmap = |script: &str| {
+        let indented: String = script.lines().map(|l| format!("    {l}\n")).collect();
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: argocd-cm\n  namespace: argocd\ndata:\n  resource.customizations.health.example.com_Widget: |\n{indented}"
+        )
+    };
+    write(env.dir.path(), "argocd-cm.yaml", &configmap(WIDGET_HEALTH));
+    apply("argocd-cm.yaml");
+    env.eventually(60, "the ConfigMap's check to judge the Widget", || {
+        health()["status"] == "Progressing"
+    });
+    let out = env.kubectl(&[
+        "patch",
+        "widget",
+        "w",
+        "-n",
+        "widgets",
+        "--type=merge",
+        "-p",
+        r#"{"status": {"state": "broken", "reason": "no disk"}}"#,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(60, "the Widget to be Degraded by the script", || {
+        health()["status"] == "Degraded"
+    });
+
+    write(env.dir.path(), "argocd-cm.yaml", &configmap("hs = {"));
+    apply("argocd-cm.yaml");
+    env.eventually(60, "the broken script to be reported by ConfigMap and key", || {
+        env.log().contains(
+            "ConfigMap argocd/argocd-cm: resource.customizations.health.example.com_Widget: the Lua script does not compile",
+        )
+    });
+    let widget = env.app_json("widgets")["status"]["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "Widget")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        widget["health"]["message"], "widget broken: no disk",
+        "the check in use stays"
+    );
 }
 
 /// Argo CD's API paths create, update and delete Application objects: admins only, every call

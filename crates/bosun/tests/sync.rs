@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{git, tools, write};
+use common::{WIDGET_CRD, WIDGET_HEALTH, git, tools, write};
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -762,25 +762,6 @@ async fn unchanged_objects_are_not_written_again() {
     let b = env.get(&["configmap", "b", "-n", "quiet"]).unwrap();
     assert_eq!(b["metadata"]["labels"]["changed"], "yes");
 }
-
-const WIDGET_CRD: &str = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}\n  scope: Namespaced\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}\n";
-
-/// A health check as Argo CD users write it in argocd-cm: the object in `obj`, a table back.
-const WIDGET_HEALTH: &str = r#"hs = {}
-if obj.status ~= nil and obj.status.state == "broken" then
-  hs.status = "Degraded"
-  hs.message = "widget broken: " .. obj.status.reason
-  return hs
-end
-if obj.status ~= nil and obj.status.state == "on" then
-  hs.status = "Healthy"
-  hs.message = "widget on"
-  return hs
-end
-hs.status = "Progressing"
-hs.message = "Waiting for the widget"
-return hs
-"#;
 
 /// Lua health checks configured as in Argo CD (`resource.customizations.health.<group>_<kind>`
 /// in the `argocd-cm` section of bosun.yaml) judge a custom resource: Progressing, Degraded,

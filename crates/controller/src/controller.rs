@@ -87,6 +87,8 @@ pub struct ControllerSettings {
     /// First self-heal backoff; doubled per failed attempt up to `self_heal_max_backoff`.
     pub self_heal_backoff: Duration,
     pub self_heal_max_backoff: Duration,
+    /// bosun.yaml's `argocd-cm` keys, which win over the cluster's `argocd-cm` ConfigMap.
+    pub argocd_cm: BTreeMap<String, String>,
 }
 
 impl ControllerSettings {
@@ -98,6 +100,7 @@ impl ControllerSettings {
             sync_timeout: Duration::from_secs(600),
             self_heal_backoff: Duration::from_secs(5),
             self_heal_max_backoff: Duration::from_secs(180),
+            argocd_cm: config.argocd_cm.clone(),
         }
     }
 
@@ -485,8 +488,29 @@ impl Controller {
                 controller.reload_catalog.after((), GATHER);
             }
         });
-        let objects = Arc::new(AppObjects::start(client, namespace, on_change).await?);
+        let objects = Arc::new(AppObjects::start(client.clone(), namespace, on_change).await?);
         started.insert(namespace.to_owned(), objects.clone());
+        // Argo CD keeps its argocd-cm beside its Applications: the first namespace's is read.
+        let first = self.sources.iter().find_map(|s| match s {
+            CatalogSource::Namespace(namespace) => Some(namespace.as_str()),
+            _ => None,
+        });
+        if first == Some(namespace) {
+            let this = Arc::downgrade(self);
+            let on_change = Arc::new(move || {
+                if let Some(controller) = this.upgrade() {
+                    for (name, entry) in read(&controller.apps).iter() {
+                        controller.compare_after(name, entry, GATHER);
+                    }
+                }
+            });
+            lock(&self.loops).push(tokio::spawn(crate::argocd_cm::watch(
+                client,
+                namespace.to_owned(),
+                self.settings.argocd_cm.clone(),
+                on_change,
+            )));
+        }
         Ok(objects)
     }
 

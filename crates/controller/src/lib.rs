@@ -4,6 +4,7 @@
 //! - [`catalog`]: which Applications are managed (files, app-of-apps from Git, or objects).
 //! - [`app_objects`]: Applications as Kubernetes objects in a namespace (CRD, watch, status
 //!   write-back, the resources finalizer).
+//! - `argocd_cm`: Argo CD's `argocd-cm` ConfigMap beside them (its Lua health checks).
 //! - [`controller`]: the reconcile loop — refresh, auto-sync, self-heal, manual sync, rollback —
 //!   over the engine's one implementation of each stage.
 //! - [`status`]: the Application status in Argo CD's shape.
@@ -12,6 +13,7 @@
 //! - [`repo_match`]: which Applications a Git push concerns.
 
 mod app_objects;
+mod argocd_cm;
 pub mod automation;
 pub mod catalog;
 pub mod controller;

@@ -42,3 +42,25 @@ pub fn write(root: &Path, path: &str, text: &str) {
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
     std::fs::write(file, text).unwrap();
 }
+
+/// A custom resource kind with no health convention of its own (Lua checks judge it).
+#[allow(dead_code)] // not every test binary uses it
+pub const WIDGET_CRD: &str = "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\nmetadata:\n  name: widgets.example.com\nspec:\n  group: example.com\n  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}\n  scope: Namespaced\n  versions:\n  - name: v1\n    served: true\n    storage: true\n    schema:\n      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}\n";
+
+/// A health check as Argo CD users write it in argocd-cm: the object in `obj`, a table back.
+#[allow(dead_code)]
+pub const WIDGET_HEALTH: &str = r#"hs = {}
+if obj.status ~= nil and obj.status.state == "broken" then
+  hs.status = "Degraded"
+  hs.message = "widget broken: " .. obj.status.reason
+  return hs
+end
+if obj.status ~= nil and obj.status.state == "on" then
+  hs.status = "Healthy"
+  hs.message = "widget on"
+  return hs
+end
+hs.status = "Progressing"
+hs.message = "Waiting for the widget"
+return hs
+"#;
