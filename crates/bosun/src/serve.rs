@@ -51,7 +51,7 @@ fn read_serve_config(path: &Path) -> anyhow::Result<BosunConfig> {
     let config = crate::apps::read_config(path)?;
     if config.applications.is_empty() {
         anyhow::bail!(
-            "{}: applications: list at least one source of Applications (path, or repoURL and path)",
+            "{}: applications: list at least one source of Applications (path, repoURL and path, or namespace)",
             path.display()
         );
     }

@@ -123,16 +123,18 @@ fn unheeded(option: SyncOption) -> Option<&'static str> {
             "`ServerSideApply=false`: bosun has no client-side apply; it always applies \
              server-side (or replaces, with `Replace=true`)",
         ),
-        // Never read; bosun never deletes an Application's resources when the Application is
-        // deleted, which is what `Delete=false` asks for (docs/sync.md).
+        // `Delete=` is read from a resource's own sync-options annotation by the cascading
+        // delete of an Application object, as in Argo CD; in the Application's `syncOptions` it
+        // changes nothing. `Delete=false` there is the default behaviour's wording and is not
+        // reported (docs/applications.md).
         SyncOption::Delete(DeletionMode::Skip) => None,
         SyncOption::Delete(DeletionMode::Allow) => Some(
-            "`Delete=true`: bosun never deletes an Application's resources when the Application \
-             is deleted",
+            "`Delete=true`: read only from a resource's `argocd.argoproj.io/sync-options` \
+             annotation when an Application is deleted with cascade",
         ),
         SyncOption::Delete(DeletionMode::Confirm) => Some(
-            "`Delete=confirm`: bosun never deletes an Application's resources when the \
-             Application is deleted",
+            "`Delete=confirm`: read only from a resource's `argocd.argoproj.io/sync-options` \
+             annotation when an Application is deleted with cascade",
         ),
         SyncOption::Validate(true) => None,
         SyncOption::Validate(false) => Some(
@@ -282,8 +284,9 @@ spec:
                 "spec.syncPolicy.syncOptions[7]: ignored (`ClientSideApplyMigration=true`: bosun \
                  does not move fields owned by a client-side-apply manager to its own field \
                  manager)",
-                "spec.syncPolicy.syncOptions[8]: ignored (`Delete=true`: bosun never deletes an \
-                 Application's resources when the Application is deleted)",
+                "spec.syncPolicy.syncOptions[8]: ignored (`Delete=true`: read only from a \
+                 resource's `argocd.argoproj.io/sync-options` annotation when an Application is \
+                 deleted with cascade)",
             ]
         );
         let confirm = with_sync_options(&["Delete=confirm"]).ignored_fields();

@@ -3,7 +3,8 @@
 //!
 //! Without a valid bearer token only `/healthz`, `/readyz` and `/metrics` answer (and the
 //! webhook, which proves itself with its signature). Read-only tokens read; deployer tokens also
-//! sync, refresh and roll back; admin tokens also read the audit log. Every refused call is
+//! sync, refresh and roll back; admin tokens also create, update and delete Applications and
+//! read the audit log. Every refused call is
 //! audited.
 
 use std::convert::Infallible;
