@@ -24,6 +24,7 @@ use gix::ObjectId;
 use crate::credentials::Credentials;
 use crate::error::{Context, Error, Result, io};
 use crate::location::{GitRemote, Location, cache_dir_name};
+use crate::packs;
 use crate::redact::redact_url;
 use crate::remote::{ALL_BRANCHES_AND_TAGS, LISTED_REFS, Remote, mirror_refspec};
 use crate::revision::{AdvertisedRef, Revision, find_ref};
@@ -340,7 +341,9 @@ impl RepoCache {
             }
             let name = advertised.name.clone();
             self.inner.fetches.fetch_add(1, Ordering::Relaxed);
-            let fetched = remote.fetch(repo, &[mirror_refspec(&name)], context)?;
+            let fetched = remote.fetch(repo, &[mirror_refspec(&name)], context);
+            self.after_fetch(state, repo, context)?;
+            let fetched = fetched?;
             // The ref may have moved since the listing; what was just fetched is newer still.
             let now = fetched
                 .iter()
@@ -359,12 +362,42 @@ impl RepoCache {
             // Not cached: fetch everything it could be reachable from, then look again.
             self.inner.fetches.fetch_add(1, Ordering::Relaxed);
             let refspecs = ALL_BRANCHES_AND_TAGS.map(String::from);
-            remote.fetch(repo, &refspecs, context)?;
+            let fetched = remote.fetch(repo, &refspecs, context);
+            self.after_fetch(state, repo, context)?;
+            fetched?;
             if let Some(commit) = find_by_prefix(repo, revision.as_str()) {
                 return Ok(Commit::from_id(commit));
             }
         }
         Err(context.unknown_revision())
+    }
+
+    /// After a fetch (even a failed one, which may have left a pack): consolidates the packs and
+    /// reopens the repository, so that its object store is sized for the packs now on disk (see
+    /// the `packs` module). The handle cached for later callers is replaced; callers still
+    /// holding the old one keep a store that reads what it already knew.
+    fn after_fetch(
+        &self,
+        state: &mut RepoState,
+        repo: &mut gix::Repository,
+        context: &Context<'_>,
+    ) -> Result<()> {
+        let dir = repo.path().to_path_buf();
+        let pack_dir = repo.objects.store_ref().path().join("pack");
+        let staging = self.staging_dir("multi-pack-index");
+        match packs::consolidate(&pack_dir, repo.object_hash(), &staging) {
+            Ok(true) => tracing::debug!(repo = %context.url, "wrote a multi-pack index"),
+            Ok(false) => {}
+            // Not fatal: the reopened store has slots for every pack on disk.
+            Err(message) => {
+                tracing::warn!(repo = %context.url, %message, "could not consolidate packs")
+            }
+        }
+        let reopened = gix::open_opts(&dir, gix::open::Options::isolated())
+            .map_err(|e| context.local_git(&e))?;
+        state.repo = Some(reopened.clone().into_sync());
+        *repo = reopened;
+        Ok(())
     }
 
     /// The cached bare repository for `remote`, created on first use.

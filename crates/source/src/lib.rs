@@ -15,6 +15,7 @@ mod cache;
 mod credentials;
 mod error;
 mod location;
+mod packs;
 mod redact;
 mod remote;
 mod revision;

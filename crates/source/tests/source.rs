@@ -458,3 +458,55 @@ fn credentials_are_never_sent_over_plain_http() {
         "no request carried the token"
     );
 }
+
+/// Issue 14: every fetch adds a pack, and gix sizes its object store's index slots when the
+/// repository is opened (32 for a new one). A cache that kept one store open stopped at the
+/// 32nd fetch with "too few index slots"; bosun serve then never deployed that repository again.
+#[test]
+fn two_hundred_commits_fetched_one_by_one_are_each_checked_out() {
+    let mut upstream = Upstream::new();
+    let (_dir, cache) = cache();
+    let url = upstream.url();
+    for n in 1..=200 {
+        let content = format!("n: {n}\n");
+        let id = upstream.commit(&[("app/n.yaml", &content)]);
+        let commit = cache
+            .resolve(&url, "main", &anonymous())
+            .unwrap_or_else(|e| panic!("commit {n}: {e}"));
+        assert_eq!(commit.as_str(), id, "commit {n}");
+        let checkout = cache
+            .checkout(&url, &commit, &anonymous())
+            .unwrap_or_else(|e| panic!("commit {n}: {e}"));
+        assert_eq!(
+            std::fs::read_to_string(checkout.dir.join("app/n.yaml")).unwrap(),
+            content
+        );
+    }
+    assert_eq!(cache.stats().fetches, 200);
+    // The packs were consolidated under a multi-pack index that git itself accepts.
+    let repos: Vec<_> = std::fs::read_dir(cache.root().join("repos"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(repos.len(), 1);
+    let pack_dir = repos[0].join("objects/pack");
+    assert!(pack_dir.join("multi-pack-index").is_file());
+    let verify = Command::new("git")
+        .args(["multi-pack-index", "verify", "--object-dir"])
+        .arg(repos[0].join("objects"))
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    // A restarted bosun opens the same directory and still reads every commit.
+    let again = RepoCache::new(cache.root()).unwrap();
+    assert_eq!(
+        again.resolve(&url, "main", &anonymous()).unwrap().as_str(),
+        upstream.git(&["rev-parse", "HEAD"])
+    );
+    assert_eq!(again.stats().fetches, 0);
+}
