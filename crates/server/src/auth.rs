@@ -22,6 +22,17 @@ pub enum TokenError {
         name: String,
         message: String,
     },
+    /// One value under two names would make the later entry's role win for both callers (an
+    /// admin silently became read-only); the value itself is never printed.
+    #[error(
+        "server.tokens[{index}] ({name}) has the same token value as server.tokens[{first_index}] ({first_name}); give each token its own value"
+    )]
+    Duplicate {
+        index: usize,
+        name: String,
+        first_index: usize,
+        first_name: String,
+    },
 }
 
 #[derive(Default)]
@@ -37,6 +48,7 @@ impl Tokens {
     /// Reads every configured token's value.
     pub fn load(configs: &[TokenConfig]) -> Result<Tokens, TokenError> {
         let mut tokens = Tokens::default();
+        let mut first_with_digest: HashMap<[u8; 32], usize> = HashMap::new();
         for (index, config) in configs.iter().enumerate() {
             let error = |message: String| TokenError::Unreadable {
                 index,
@@ -57,6 +69,15 @@ impl Tokens {
                     "the token is shorter than 16 characters; use a random one".into(),
                 ));
             }
+            if let Some(&first_index) = first_with_digest.get(&digest(value)) {
+                return Err(TokenError::Duplicate {
+                    index,
+                    name: config.name.clone(),
+                    first_index,
+                    first_name: configs[first_index].name.clone(),
+                });
+            }
+            first_with_digest.insert(digest(value), index);
             tokens.add(value, &config.name, config.role);
         }
         Ok(tokens)
@@ -129,5 +150,45 @@ mod tests {
         .unwrap();
         std::fs::remove_file(&dir).unwrap();
         assert!(e.to_string().contains("shorter than 16"), "{e}");
+    }
+
+    #[test]
+    fn one_value_under_two_names_is_refused_naming_both() {
+        let dir = tempfile_dir();
+        let file = |name: &str, value: &str| {
+            let path = dir.join(name);
+            std::fs::write(&path, value).unwrap();
+            path.display().to_string()
+        };
+        let shared = "0123456789abcdef-shared-secret";
+        let token = |name: &str, role: Role, path: String| TokenConfig {
+            name: name.into(),
+            role,
+            token_env: None,
+            token_file: Some(path),
+        };
+        let configs = [
+            token("root", Role::Admin, file("root", shared)),
+            token("ci", Role::Deployer, file("ci", "0123456789abcdef-ci-only")),
+            token(
+                "viewer",
+                Role::ReadOnly,
+                file("viewer", &format!("{shared}\n")),
+            ),
+        ];
+        let e = Tokens::load(&configs).err().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let message = e.to_string();
+        assert_eq!(
+            message,
+            "server.tokens[2] (viewer) has the same token value as server.tokens[0] (root); give each token its own value"
+        );
+        assert!(!message.contains(shared));
+    }
+
+    fn tempfile_dir() -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("bosun-tokens-dup-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 }
