@@ -48,6 +48,28 @@ enum Command {
     Up(playground::UpArgs),
 }
 
+impl Command {
+    /// Servers keep running when a client hangs up; the rest print and exit.
+    fn is_long_running(&self) -> bool {
+        matches!(
+            self,
+            Command::Serve(_) | Command::Up(_) | Command::Cluster(ClusterCommand::Up(_))
+        )
+    }
+}
+
+/// Rust ignores SIGPIPE, so a write to a closed pipe (`bosun app list | head`) is an error, and
+/// `print!` panics on it (exit 101). A command that only prints should end quietly instead, as
+/// every Unix tool does when its reader has gone: the default action, termination by SIGPIPE.
+/// Servers keep Rust's setting: a closed socket is an error they handle and survive.
+fn restore_default_sigpipe() {
+    // SAFETY: called on the main thread before any other thread exists; setting a signal's
+    // disposition to SIG_DFL installs no handler code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 #[derive(Subcommand)]
 enum ClusterCommand {
     /// Run a local cluster in the foreground until interrupted.
@@ -56,6 +78,9 @@ enum ClusterCommand {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if !cli.command.is_long_running() {
+        restore_default_sigpipe();
+    }
     let code = match cli.command {
         Command::Cluster(ClusterCommand::Up(args)) => return bosun_cluster::cli::up(args),
         Command::Version(args) => return bosun_release::cli::run(args),
