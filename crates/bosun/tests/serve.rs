@@ -661,7 +661,7 @@ async fn rollback_manual_and_under_auto_sync() {
     let one = env.commit("one");
     env.app("manual", "m", "m", "");
     env.app("auto", "a", "a", AUTO);
-    env.serve("2s");
+    env.serve("5s"); // polls Git: the shortest interval bosun accepts
     let sync = env.bosun(DEPLOYER, &["app", "sync", "manual"]);
     assert!(
         sync.status.success(),
@@ -1676,7 +1676,7 @@ async fn a_changed_application_spec_at_the_same_commit_is_auto_synced() {
     write(&env.repo, "two/cm.yaml", &configmap("two", "2", ""));
     env.commit("two directories");
     env.app("web", "one", "web", AUTO);
-    env.serve("2s");
+    env.serve("5s"); // polls Git: the shortest interval bosun accepts
     env.eventually(60, "the first auto-sync", || {
         env.data("web", "one").as_deref() == Some("1")
     });

@@ -38,6 +38,7 @@ use crate::app_objects::{AppObjects, Deleting, RESOURCES_FINALIZER};
 use crate::automation::{self, Decision, HealBackoff, HealState, Observed, Policy, SyncKind};
 use crate::catalog::{self, CatalogSource};
 use crate::metrics::{AppLabel, Metrics, SyncLabels};
+use crate::polling::{self, Polling};
 use crate::repo_match;
 use crate::status::{AppStatus, HealthSummary, OperationState, ResourceStatus, health_code, now};
 use bosun_api::{HealthStatusCode, SyncStatusCode};
@@ -79,8 +80,8 @@ pub enum ControllerError {
 /// Timings and limits of the loop.
 #[derive(Clone, Debug)]
 pub struct ControllerSettings {
-    pub refresh_interval: Duration,
-    pub refresh_jitter: Duration,
+    /// bosun.yaml's `refreshInterval` and `refreshJitter` (`0s`: polling off).
+    pub polling: Polling,
     pub concurrency: usize,
     /// Upper bound of one sync, health waits between waves included.
     pub sync_timeout: Duration,
@@ -94,8 +95,7 @@ pub struct ControllerSettings {
 impl ControllerSettings {
     pub fn from_config(config: &BosunConfig) -> ControllerSettings {
         ControllerSettings {
-            refresh_interval: config.server.refresh_interval(),
-            refresh_jitter: config.server.refresh_jitter(),
+            polling: Polling::from_config(&config.server),
             concurrency: config.server.concurrency.unwrap_or(8),
             sync_timeout: Duration::from_secs(600),
             self_heal_backoff: Duration::from_secs(5),
@@ -279,7 +279,10 @@ impl Reconciler for Catalog {
             return Ok(Action::await_change());
         };
         controller.load_catalog().await;
-        Ok(Action::requeue(controller.settings.refresh_interval))
+        Ok(match controller.settings.polling.catalog_reload() {
+            Some(interval) => Action::requeue(interval),
+            None => Action::await_change(),
+        })
     }
 }
 
@@ -414,8 +417,9 @@ impl Controller {
                 statuses.run(Arc::new(StatusWriter(Arc::downgrade(self)))),
             ));
         }
-        self.reload_catalog
-            .after((), self.settings.refresh_interval);
+        if let Some(interval) = self.settings.polling.catalog_reload() {
+            self.reload_catalog.after((), interval);
+        }
         Ok(interrupted)
     }
 
@@ -855,21 +859,16 @@ impl Controller {
         let since_compare = lock(&entry.compared_at).map(|at| at.elapsed());
         let full = entry.compare.swap(false, Ordering::SeqCst)
             || !waiting.is_empty()
-            || since_compare.is_none_or(|since| since >= self.settings.refresh_interval);
+            || self.settings.polling.compare_due(since_compare);
         if !full {
             // Only live status moved (a rollout progressing): health from the cache, no plan.
             self.reassess(name, &entry).await;
             let since = since_compare.unwrap_or_default();
-            return Ok(Action::requeue(
-                self.settings.refresh_interval.saturating_sub(since),
-            ));
+            return Ok(self.settings.polling.after_reassess(since));
         }
         *lock(&entry.compared_at) = Some(Instant::now());
         let app = read(&entry.app).clone();
-        let mut next = Action::requeue_with_jitter(
-            self.settings.refresh_interval,
-            self.settings.refresh_jitter,
-        );
+        let mut next = self.settings.polling.after_compare();
         let outcome = match self.compare(name, &entry, &app).await {
             Ok(comparison)
                 if app
@@ -879,7 +878,7 @@ impl Controller {
                     .is_some_and(|p| p.is_automated()) =>
             {
                 match self.automate(name, &entry, &app, comparison).await {
-                    Ok(Some(wait)) if matches!(next, Action::RequeueAfter(at) if wait < at) => {
+                    Ok(Some(wait)) if polling::sooner(wait, &next) => {
                         // Self-heal's backoff ends: compare then.
                         entry.compare.store(true, Ordering::SeqCst);
                         next = Action::requeue(wait);

@@ -37,6 +37,8 @@ pub use error::{ErrorKind, ModelError};
 pub use ignored::IgnoredField;
 pub use load::{application_manifests, parse_applications};
 pub use retry::RetryDelays;
-pub use serve::{ApplicationSourceConfig, Role, ServerConfig, TokenConfig, WebhookConfig};
+pub use serve::{
+    ApplicationSourceConfig, MIN_REFRESH_INTERVAL, Role, ServerConfig, TokenConfig, WebhookConfig,
+};
 pub use sync_options::{DeletionMode, PropagationPolicy, SyncOption, SyncOptions};
 pub use validate::validate_application;

@@ -82,6 +82,8 @@ pub struct WebhookConfig {
 pub struct ServerConfig {
     /// How often every Application is compared with Git and its cluster (Go duration; default
     /// 120s, plus up to `refreshJitter` so that many Applications do not refresh at once).
+    /// `0s` turns polling off, as Argo CD's `timeout.reconciliation: 0`: webhooks, watches and
+    /// the API still refresh. Anything else below [`MIN_REFRESH_INTERVAL`] is refused.
     #[serde(default)]
     pub refresh_interval: Option<String>,
     /// Default 60s, as Argo CD 3.
@@ -96,7 +98,17 @@ pub struct ServerConfig {
     pub webhook: WebhookConfig,
 }
 
+/// The shortest polling interval accepted: below it, bosun would compare every Application with
+/// Git and its cluster without pause (`0s` once made 33,853 Kubernetes requests in 10 s for one
+/// small Application).
+pub const MIN_REFRESH_INTERVAL: Duration = Duration::from_secs(5);
+
 impl ServerConfig {
+    /// The polling interval, or `None` when `refreshInterval: 0s` turned polling off.
+    pub fn polling_interval(&self) -> Option<Duration> {
+        Some(self.refresh_interval()).filter(|interval| !interval.is_zero())
+    }
+
     pub fn refresh_interval(&self) -> Duration {
         self.refresh_interval
             .as_deref()
@@ -120,6 +132,17 @@ impl ServerConfig {
                 parse_go_duration(text)
                     .map_err(|e| ModelError::invalid(format!("server.{field}"), e.to_string()))?;
             }
+        }
+        let interval = self.refresh_interval();
+        if !interval.is_zero() && interval < MIN_REFRESH_INTERVAL {
+            return Err(ModelError::invalid(
+                "server.refreshInterval",
+                format!(
+                    "{} is below the minimum of {}s; use 0s to turn polling off (webhooks, watches and the API still refresh)",
+                    self.refresh_interval.as_deref().unwrap_or_default(),
+                    MIN_REFRESH_INTERVAL.as_secs()
+                ),
+            ));
         }
         if self.concurrency == Some(0) {
             return Err(ModelError::invalid(
@@ -216,6 +239,31 @@ mod tests {
         assert!(Role::Admin > Role::Deployer && Role::Deployer > Role::ReadOnly);
         let defaults = BosunConfig::default();
         assert_eq!(defaults.server.refresh_interval(), Duration::from_secs(120));
+        assert_eq!(
+            defaults.server.polling_interval(),
+            Some(Duration::from_secs(120))
+        );
+    }
+
+    #[test]
+    fn refresh_interval_zero_turns_polling_off_and_short_ones_are_refused() {
+        let parse = |interval: &str| {
+            BosunConfig::parse(
+                &format!("server:\n  refreshInterval: {interval}\n"),
+                "bosun.yaml",
+            )
+        };
+        assert_eq!(parse("0s").unwrap().server.polling_interval(), None);
+        assert_eq!(parse("0").unwrap().server.polling_interval(), None);
+        assert_eq!(
+            parse("5s").unwrap().server.polling_interval(),
+            Some(Duration::from_secs(5))
+        );
+        let e = parse("100ms").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "bosun.yaml: server.refreshInterval: 100ms is below the minimum of 5s; use 0s to turn polling off (webhooks, watches and the API still refresh)"
+        );
     }
 
     #[test]
@@ -238,6 +286,11 @@ mod tests {
                 "applications[0].path",
             ),
             ("server:\n  concurrency: 0\n", "server.concurrency"),
+            ("server:\n  refreshInterval: 1s\n", "server.refreshInterval"),
+            (
+                "server:\n  refreshInterval: 4999ms\n",
+                "server.refreshInterval",
+            ),
         ] {
             let e = BosunConfig::parse(text, "bosun.yaml").unwrap_err();
             assert_eq!(e.path, path, "{text}: {e}");
