@@ -237,6 +237,20 @@ pub fn check_dns_subdomain(value: &str) -> Result<(), String> {
             "`{value}` is longer than 253 characters (RFC 1123 subdomain)"
         ));
     }
+    // A long name is told it is long, not that its characters are wrong.
+    if let Some(part) = value.split('.').find(|part| part.len() > 63) {
+        return Err(if part.len() == value.len() {
+            format!(
+                "`{value}` is longer than 63 characters ({}); an RFC 1123 name has at most 63 characters between dots",
+                value.len()
+            )
+        } else {
+            format!(
+                "`{value}` has a part longer than 63 characters between dots (`{part}`, {}); an RFC 1123 name allows at most 63",
+                part.len()
+            )
+        });
+    }
     if value
         .split('.')
         .any(|label| check_dns_label(label).is_err())
@@ -297,6 +311,28 @@ spec:
         assert!(check_dns_label(&"a".repeat(63)).is_ok());
         assert!(check_dns_subdomain("a.b-c.d1").is_ok());
         assert!(check_dns_subdomain("a..b").is_err());
+    }
+
+    #[test]
+    fn a_long_name_is_told_it_is_too_long() {
+        let long = "a".repeat(64);
+        let e = error("name: guestbook", &format!("name: {long}"));
+        assert_eq!(
+            e,
+            format!(
+                "app.yaml: document 1: metadata.name: `{long}` is longer than 63 characters (64); an RFC 1123 name has at most 63 characters between dots"
+            )
+        );
+        let dotted = format!("web.{long}");
+        let e = check_dns_subdomain(&dotted).unwrap_err();
+        assert!(
+            e.contains("a part longer than 63 characters") && !e.contains("lowercase"),
+            "{e}"
+        );
+        let e = check_dns_subdomain(&format!("{}a", "abcdefgh.".repeat(29))).unwrap_err();
+        assert!(e.contains("longer than 253 characters"), "{e}");
+        let e = check_dns_label(&long).unwrap_err();
+        assert!(e.contains("longer than 63 characters"), "{e}");
     }
 
     #[test]
