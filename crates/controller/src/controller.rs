@@ -1561,12 +1561,19 @@ impl Controller {
         initiated_by: &str,
         prune: bool,
     ) -> Result<Operation, ControllerError> {
+        // An unknown Application is not found, whatever its history would say.
+        self.entry(name)?;
         let op = self
             .stored(|store| store.operation(name, id))?
             .ok_or_else(|| {
                 ControllerError::BadRequest(format!("{name} has no history entry {id}"))
             })?;
-        if op.phase != Phase::Succeeded || op.dry_run || op.revisions.is_empty() {
+        if op.dry_run {
+            return Err(ControllerError::BadRequest(format!(
+                "history entry {id} of {name} was a dry run: nothing was applied then, so there is nothing to roll back to; pick a sync that was applied"
+            )));
+        }
+        if op.phase != Phase::Succeeded || op.revisions.is_empty() {
             return Err(ControllerError::BadRequest(format!(
                 "history entry {id} of {name} is not a successful sync ({}); pick one that is",
                 op.phase.as_str()
@@ -1708,4 +1715,102 @@ fn set_health(status: &mut AppStatus, health: &bosun_assess::AppHealth) {
             .map(|r| format!("{}: {}", r.reference(), r.health.message))
             .unwrap_or_default(),
     };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A controller over one Application file, its catalog loaded, its loops not started.
+    async fn controller() -> (tempfile::TempDir, Arc<Controller>) {
+        let dir = tempfile::tempdir().unwrap();
+        let apps = dir.path().join("apps");
+        std::fs::create_dir_all(&apps).unwrap();
+        std::fs::write(
+            apps.join("web.yaml"),
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\nspec:\n  source:\n    repoURL: https://example.com/org/config.git\n    path: web\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: web\n",
+        )
+        .unwrap();
+        let config = BosunConfig::default();
+        let engine = Engine::new(config.clone(), dir.path().join("cache")).unwrap();
+        let controller = Controller::new(
+            Arc::new(engine),
+            Arc::new(Store::in_memory().unwrap()),
+            Arc::new(Metrics::new()),
+            ControllerSettings::from_config(&config),
+            vec![CatalogSource::Local(apps)],
+        );
+        controller.load_catalog().await;
+        assert!(controller.entry("web").is_ok(), "the catalog loaded web");
+        (dir, controller)
+    }
+
+    fn record(controller: &Controller, dry_run: bool, phase: Phase) -> i64 {
+        let store = &controller.store;
+        let id = store
+            .begin(&NewOperation {
+                app: "web".into(),
+                kind: OperationKind::Sync,
+                initiated_by: "ci".into(),
+                revisions: vec!["0123456789abcdef0123456789abcdef01234567".into()],
+                prune: false,
+                dry_run,
+                rollback_of: None,
+                spec_digest: String::new(),
+            })
+            .unwrap();
+        store
+            .finish(
+                id,
+                phase,
+                "",
+                &["0123456789abcdef0123456789abcdef01234567".into()],
+                &[],
+            )
+            .unwrap();
+        id
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn rollback_refusals_say_what_is_wrong() {
+        let (_dir, controller) = controller().await;
+        let dry = record(&controller, true, Phase::Succeeded);
+        let failed = record(&controller, false, Phase::Failed);
+
+        // An unknown Application is not found (404), not "has no history entry" (400), even
+        // for an id that exists under another name.
+        let e = controller
+            .rollback("nope", dry, "ci", false)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ControllerError::NotFound(_)), "{e:?}");
+        assert_eq!(e.to_string(), "application nope not found");
+
+        let e = controller
+            .rollback("web", 999, "ci", false)
+            .await
+            .unwrap_err();
+        assert_eq!(e.to_string(), "web has no history entry 999");
+
+        let e = controller
+            .rollback("web", dry, "ci", false)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ControllerError::BadRequest(_)), "{e:?}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "history entry {dry} of web was a dry run: nothing was applied then, so there is nothing to roll back to; pick a sync that was applied"
+            )
+        );
+
+        let e = controller
+            .rollback("web", failed, "ci", false)
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string().contains("not a successful sync (Failed)"),
+            "{e}"
+        );
+    }
 }
