@@ -142,17 +142,37 @@ impl Client {
         let status = response.status();
         let bytes = response.bytes().await?;
         if !status.is_success() {
-            let message = serde_json::from_slice::<ErrorBody>(&bytes)
-                .map(|e| e.message)
-                .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
-            anyhow::bail!(
-                "{} {}: {message}",
-                status.as_u16(),
-                status.canonical_reason().unwrap_or(""),
-            );
+            anyhow::bail!("{}", failure(&url, status, &bytes));
         }
         serde_json::from_slice(&bytes).with_context(|| format!("reading the answer of {url}"))
     }
+}
+
+/// What a failed call prints. `bosun serve` answers an [`ErrorBody`], whose message names what
+/// went wrong. Anything else came from something that is not bosun's API (a proxy, a server
+/// whose URL carries a path, another program on the port): the URL called is named, and a 404
+/// suggests that `--server` be the server's root.
+fn failure(url: &str, status: reqwest::StatusCode, body: &[u8]) -> String {
+    let code = format!(
+        "{} {}",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("")
+    );
+    if let Ok(error) = serde_json::from_slice::<ErrorBody>(body) {
+        return format!("{code}: {}", error.message);
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    let mut message = format!("{code} from {url}");
+    if !text.is_empty() {
+        message.push_str(&format!(": {text}"));
+    }
+    if status == reqwest::StatusCode::NOT_FOUND {
+        message.push_str(
+            " (not an answer of `bosun serve`: --server / BOSUN_SERVER is the server's root, such as http://127.0.0.1:8080, without a path)",
+        );
+    }
+    message
 }
 
 pub(crate) fn table(header: &[&str], rows: Vec<Vec<String>>) -> String {
@@ -497,4 +517,39 @@ pub fn run(command: AppCommand) -> anyhow::Result<i32> {
         }
         Ok(code)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_from_bosun_is_its_message_and_anything_else_names_the_url() {
+        let not_found = reqwest::StatusCode::NOT_FOUND;
+        assert_eq!(
+            failure(
+                "http://127.0.0.1:8080/api/v1/applications/web",
+                not_found,
+                br#"{"code":404,"message":"application web not found"}"#
+            ),
+            "404 Not Found: application web not found"
+        );
+        let url = "http://127.0.0.1:8080/bosun/api/v1/applications";
+        let e = failure(url, not_found, b"");
+        assert_eq!(
+            e,
+            format!(
+                "404 Not Found from {url} (not an answer of `bosun serve`: --server / BOSUN_SERVER is the server's root, such as http://127.0.0.1:8080, without a path)"
+            )
+        );
+        let e = failure(
+            url,
+            reqwest::StatusCode::BAD_GATEWAY,
+            b"<html>bad gateway</html>\n",
+        );
+        assert_eq!(
+            e,
+            format!("502 Bad Gateway from {url}: <html>bad gateway</html>")
+        );
+    }
 }
