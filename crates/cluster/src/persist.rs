@@ -1,6 +1,11 @@
 //! SQLite persistence for the store (`--data DIR`): one row per object plus the newest
 //! resourceVersion, written before the change becomes visible.
+//!
+//! The database holds Secrets in clear (as etcd does), so its directory is the owner's only
+//! (0700) and so are its files (0600), whatever the umask, and an older, readable data directory
+//! is made private when opened.
 
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -18,8 +23,30 @@ type Row = (GroupResource, String, String, Value);
 
 impl Database {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)
+                .with_context(|| format!("creating {}", dir.display()))?;
+            private(dir, 0o700)?;
+        }
+        // SQLite creates its -wal and -shm files with the database file's permissions, so the
+        // database file is made private before SQLite first opens it.
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        private(path, 0o600)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut file = path.as_os_str().to_owned();
+            file.push(suffix);
+            let file = Path::new(&file);
+            if file.exists() {
+                private(file, 0o600)?;
+            }
         }
         let conn = Connection::open(path).with_context(|| format!("opening {}", path.display()))?;
         conn.execute_batch(
@@ -115,5 +142,82 @@ impl Database {
             params![rv as i64],
         )?;
         tx.commit()
+    }
+}
+
+/// Sets `path`'s permission bits to `mode` unless they are already that.
+fn private(path: &Path, mode: u32) -> anyhow::Result<()> {
+    let metadata =
+        std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if metadata.permissions().mode() & 0o777 != mode {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .with_context(|| format!("making {} private", path.display()))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    /// Every entry of `dir` with its permission bits.
+    fn modes(dir: &Path) -> Vec<(String, u32)> {
+        let mut modes: Vec<_> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| {
+                let path = e.unwrap().path();
+                (
+                    path.file_name().unwrap().to_string_lossy().into_owned(),
+                    mode(&path),
+                )
+            })
+            .collect();
+        modes.sort();
+        modes
+    }
+
+    fn put_a_secret(db: &Database) {
+        let secrets = GroupResource {
+            group: String::new(),
+            resource: "secrets".into(),
+        };
+        let secret = serde_json::json!({"kind": "Secret", "data": {"token": "c2VjcmV0"}});
+        db.put(&secrets, "default", "db", &secret, 1).unwrap();
+    }
+
+    #[test]
+    fn the_data_directory_and_its_files_are_the_owners_only() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("cluster");
+        let db = Database::open(&dir.join("cluster.sqlite")).unwrap();
+        put_a_secret(&db);
+        assert_eq!(mode(&dir), 0o700);
+        let files = modes(&dir);
+        assert!(
+            files.iter().any(|(name, _)| name == "cluster.sqlite-wal"),
+            "{files:?}"
+        );
+        assert!(files.iter().all(|(_, mode)| *mode == 0o600), "{files:?}");
+    }
+
+    #[test]
+    fn a_readable_data_directory_from_before_is_made_private() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("cluster");
+        drop(Database::open(&dir.join("cluster.sqlite")).unwrap());
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        for (name, _) in modes(&dir) {
+            std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o644))
+                .unwrap();
+        }
+        let db = Database::open(&dir.join("cluster.sqlite")).unwrap();
+        put_a_secret(&db);
+        assert_eq!(mode(&dir), 0o700);
+        let files = modes(&dir);
+        assert!(files.iter().all(|(_, mode)| *mode == 0o600), "{files:?}");
     }
 }
