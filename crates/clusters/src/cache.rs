@@ -45,12 +45,39 @@ struct Kind {
     task: JoinHandle<()>,
 }
 
+/// One cached object, kept as its JSON text: a `serde_json::Value` of a Deployment with its
+/// managedFields takes about five times the memory of its text (a map node and a string per
+/// field), and the cache holds every object of every Application. Readers parse the few objects
+/// of one Application when they need them.
+#[derive(PartialEq)]
+struct Cached {
+    json: Box<str>,
+    /// A digest of the object without what changes when only its status does (see
+    /// [`spec_digest`]): tells a status change from a spec change without parsing the old text.
+    spec: u64,
+}
+
+impl Cached {
+    fn new(object: &mut Value) -> Cached {
+        Cached {
+            spec: spec_digest(object),
+            json: serde_json::to_string(object)
+                .unwrap_or_default()
+                .into_boxed_str(),
+        }
+    }
+
+    fn value(&self) -> Option<Value> {
+        serde_json::from_str(&self.json).ok()
+    }
+}
+
 struct Inner {
     client: kube::Client,
     label: String,
     on_change: OnChange,
     /// App → its objects.
-    objects: RwLock<HashMap<String, HashMap<ObjectId, Value>>>,
+    objects: RwLock<HashMap<String, HashMap<ObjectId, Cached>>>,
     kinds: Mutex<HashMap<String, Kind>>,
 }
 
@@ -127,7 +154,7 @@ impl LiveCache {
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(app)
-            .map(|objects| objects.values().cloned().collect())
+            .map(|objects| objects.values().filter_map(Cached::value).collect())
             .unwrap_or_default()
     }
 
@@ -179,25 +206,43 @@ fn object_id(object: &Value, kind: &str) -> ObjectId {
     )
 }
 
-/// The object without what changes when only its status does.
-fn without_status(object: &Value) -> Value {
-    let mut value = object.clone();
-    if let Some(map) = value.as_object_mut() {
-        map.remove("status");
-    }
-    if let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut) {
-        for field in ["resourceVersion", "managedFields", "generation"] {
-            meta.remove(field);
+/// What changes when only an object's status does: its `status`, and the metadata a status
+/// write moves.
+const STATUS_METADATA: [&str; 3] = ["resourceVersion", "managedFields", "generation"];
+
+/// A digest of `object` without what changes when only its status does. The fields are taken
+/// out for hashing and put back, so the object is not copied.
+fn spec_digest(object: &mut Value) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let status = object.as_object_mut().and_then(|map| map.remove("status"));
+    let mut metadata = Vec::new();
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        for field in STATUS_METADATA {
+            if let Some(value) = meta.remove(field) {
+                metadata.push((field, value));
+            }
         }
     }
-    value
+    let mut hasher = std::hash::DefaultHasher::new();
+    serde_json::to_string(object)
+        .unwrap_or_default()
+        .hash(&mut hasher);
+    if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+        for (field, value) in metadata {
+            meta.insert(field.to_string(), value);
+        }
+    }
+    if let (Some(map), Some(status)) = (object.as_object_mut(), status) {
+        map.insert("status".to_string(), status);
+    }
+    hasher.finish()
 }
 
-fn change_between(old: Option<&Value>, new: &Value) -> Option<Change> {
+fn change_between(old: Option<&Cached>, new: &Cached) -> Option<Change> {
     match old {
         None => Some(Change::Spec),
         Some(old) if old == new => None,
-        Some(old) if without_status(old) == without_status(new) => Some(Change::Status),
+        Some(old) if old.spec == new.spec => Some(Change::Status),
         Some(_) => Some(Change::Spec),
     }
 }
@@ -209,12 +254,17 @@ async fn watch_kind(inner: Arc<Inner>, resource: ApiResource, ready: watch::Send
     let api: Api<DynamicObject> = Api::all_with(inner.client.clone(), &resource);
     let config = watcher::Config::default().labels(&inner.label);
     let mut events = std::pin::pin!(watcher::watcher(api, config).default_backoff());
-    let mut relisted: Vec<Value> = Vec::new();
+    let mut relisted: Vec<(Option<String>, ObjectId, Cached)> = Vec::new();
     let mut listed_once = false;
     while let Some(event) = events.next().await {
         match event {
             Ok(Event::Init) => relisted.clear(),
-            Ok(Event::InitApply(object)) => relisted.push(to_value(object, &resource)),
+            Ok(Event::InitApply(object)) => {
+                let mut object = to_value(object, &resource);
+                let app = app_of(&object, &inner.label).map(str::to_string);
+                let id = object_id(&object, &kind);
+                relisted.push((app, id, Cached::new(&mut object)));
+            }
             Ok(Event::InitDone) => {
                 let changed = replace_kind(&inner, &kind, std::mem::take(&mut relisted));
                 // The first list is the starting point, not a change; a later one (after a
@@ -228,11 +278,12 @@ async fn watch_kind(inner: Arc<Inner>, resource: ApiResource, ready: watch::Send
                 let _ = ready.send(true);
             }
             Ok(Event::Apply(object)) => {
-                let object = to_value(object, &resource);
+                let mut object = to_value(object, &resource);
                 let Some(app) = app_of(&object, &inner.label).map(str::to_string) else {
                     continue;
                 };
                 let id = object_id(&object, &kind);
+                let object = Cached::new(&mut object);
                 let change = {
                     let mut objects = inner.objects.write().unwrap_or_else(|p| p.into_inner());
                     let of_app = objects.entry(app.clone()).or_default();
@@ -275,15 +326,17 @@ async fn watch_kind(inner: Arc<Inner>, resource: ApiResource, ready: watch::Send
     }
 }
 
-/// Replaces every cached object of `kind` by `listed`; returns the apps whose objects changed.
-fn replace_kind(inner: &Inner, kind: &str, listed: Vec<Value>) -> Vec<String> {
-    let mut fresh: HashMap<String, HashMap<ObjectId, Value>> = HashMap::new();
-    for object in listed {
-        if let Some(app) = app_of(&object, &inner.label).map(str::to_string) {
-            fresh
-                .entry(app)
-                .or_default()
-                .insert(object_id(&object, kind), object);
+/// Replaces every cached object of `kind` by `listed` (each with its app and id); returns the
+/// apps whose objects changed.
+fn replace_kind(
+    inner: &Inner,
+    kind: &str,
+    listed: Vec<(Option<String>, ObjectId, Cached)>,
+) -> Vec<String> {
+    let mut fresh: HashMap<String, HashMap<ObjectId, Cached>> = HashMap::new();
+    for (app, id, object) in listed {
+        if let Some(app) = app {
+            fresh.entry(app).or_default().insert(id, object);
         }
     }
     let mut objects = inner.objects.write().unwrap_or_else(|p| p.into_inner());
@@ -316,4 +369,36 @@ fn replace_kind(inner: &Inner, kind: &str, listed: Vec<Value>) -> Vec<String> {
         objects.insert(app, of_app);
     }
     changed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment(replicas: u64, ready: u64, version: &str) -> Value {
+        serde_json::json!({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "n", "resourceVersion": version,
+                         "generation": 1, "labels": {"bosun.dev/app": "web"}},
+            "spec": {"replicas": replicas},
+            "status": {"readyReplicas": ready},
+        })
+    }
+
+    #[test]
+    fn a_status_write_is_told_from_a_spec_change_and_the_object_is_kept_whole() {
+        let mut first = deployment(2, 0, "1");
+        let original = first.clone();
+        let old = Cached::new(&mut first);
+        assert_eq!(first, original, "the digest puts back what it took out");
+        assert_eq!(old.value(), Some(original));
+
+        let same = Cached::new(&mut deployment(2, 0, "1"));
+        assert_eq!(change_between(Some(&old), &same), None);
+        let status = Cached::new(&mut deployment(2, 2, "2"));
+        assert_eq!(change_between(Some(&old), &status), Some(Change::Status));
+        let spec = Cached::new(&mut deployment(3, 0, "3"));
+        assert_eq!(change_between(Some(&old), &spec), Some(Change::Spec));
+        assert_eq!(change_between(None, &spec), Some(Change::Spec));
+    }
 }

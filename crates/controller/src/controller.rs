@@ -142,7 +142,9 @@ struct AppEntry {
     compared_at: Mutex<Option<Instant>>,
     /// What the last comparison wanted of each resource that counts for health (hooks and
     /// objects left to prune aside), to assess live objects against without planning again.
-    targets: Mutex<Vec<(bosun_plan::ResourceKey, Option<Value>)>>,
+    /// Kept as JSON text, parsed when assessed: a `Value` costs about five times its text's
+    /// memory, for every object of every Application.
+    targets: Mutex<Vec<(bosun_plan::ResourceKey, Option<Box<str>>)>>,
     /// API operations, run in order by the next reconcile.
     queued: Mutex<VecDeque<Queued>>,
     /// Callers of [`Controller::refresh`] waiting for a reconcile that starts after they asked.
@@ -1162,7 +1164,13 @@ impl Controller {
                     .resources
                     .iter()
                     .filter(|r| !r.hook && r.status != bosun_plan::SyncState::Extraneous)
-                    .map(|r| (r.key.clone(), r.predicted.clone()))
+                    .map(|r| {
+                        let text = r
+                            .predicted
+                            .as_ref()
+                            .and_then(|p| serde_json::to_string(p).ok());
+                        (r.key.clone(), text.map(String::into_boxed_str))
+                    })
                     .collect();
                 let mut status = write(&entry.status);
                 status.sync.revisions = rendered.revisions.clone();
@@ -1257,7 +1265,13 @@ impl Controller {
             .into_iter()
             .map(|o| (bosun_plan::ResourceKey::of(&o), o))
             .collect();
-        let targets = lock(&entry.targets).clone();
+        let targets: Vec<(bosun_plan::ResourceKey, Option<Value>)> = lock(&entry.targets)
+            .iter()
+            .map(|(key, text)| {
+                let target = text.as_deref().and_then(|t| serde_json::from_str(t).ok());
+                (key.clone(), target)
+            })
+            .collect();
         let health = bosun_assess::aggregate(targets.iter().map(|(key, target)| {
             bosun_assess::ManagedResource {
                 target: target.as_ref(),

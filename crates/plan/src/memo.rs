@@ -19,7 +19,9 @@ use crate::key::ResourceKey;
 struct Remembered {
     desired: u64,
     live_version: String,
-    predicted: Value,
+    /// The answer as JSON text: a `Value` takes about five times its text's memory, and the
+    /// memo holds one answer per object of every Application (it is parsed again on recall).
+    predicted: Box<str>,
 }
 
 /// The last dry-run answer of every object of every Application planned with this memo.
@@ -61,10 +63,16 @@ impl DryRunMemo {
         live: &Value,
     ) -> Option<Value> {
         let version = version_of(live)?;
-        let apps = self.lock();
-        let remembered = apps.get(app)?.get(key)?;
-        (remembered.live_version == version && remembered.desired == digest(desired))
-            .then(|| remembered.predicted.clone())
+        let desired = digest(desired);
+        let text = {
+            let apps = self.lock();
+            let remembered = apps.get(app)?.get(key)?;
+            if remembered.live_version != version || remembered.desired != desired {
+                return None;
+            }
+            remembered.predicted.clone()
+        };
+        serde_json::from_str(&text).ok()
     }
 
     /// Replaces what is remembered of `app` by this plan's answers: objects no longer desired
@@ -78,7 +86,7 @@ impl DryRunMemo {
                     Remembered {
                         desired: digest(desired),
                         live_version: version_of(live)?.to_string(),
-                        predicted: predicted.clone(),
+                        predicted: serde_json::to_string(predicted).ok()?.into_boxed_str(),
                     },
                 ))
             })

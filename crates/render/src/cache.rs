@@ -30,7 +30,22 @@ pub(crate) struct CacheKey {
 #[derive(Clone)]
 pub(crate) struct CachedRender {
     pub kind: RenderKind,
-    pub objects: Arc<Vec<Value>>,
+    /// The objects as one JSON array's text: a `Value` takes about five times the memory of its
+    /// text, and the cache holds a render per Application. Parsed again on every use.
+    objects: Arc<str>,
+}
+
+impl CachedRender {
+    pub(crate) fn new(kind: RenderKind, objects: &[Value]) -> CachedRender {
+        CachedRender {
+            kind,
+            objects: serde_json::to_string(objects).unwrap_or_default().into(),
+        }
+    }
+
+    pub(crate) fn objects(&self) -> Vec<Value> {
+        serde_json::from_str(&self.objects).unwrap_or_default()
+    }
 }
 
 /// A bounded map that forgets the oldest entry first: renders of old commits stop being asked
@@ -107,10 +122,7 @@ mod tests {
     #[test]
     fn oldest_entry_is_evicted_at_capacity() {
         let cache = RenderCache::new(2);
-        let render = CachedRender {
-            kind: RenderKind::Directory,
-            objects: Arc::new(Vec::new()),
-        };
+        let render = CachedRender::new(RenderKind::Directory, &[]);
         cache.insert(key("1"), render.clone());
         cache.insert(key("2"), render.clone());
         cache.insert(key("3"), render);

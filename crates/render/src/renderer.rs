@@ -165,7 +165,7 @@ impl Renderer {
                 path,
                 "render cache hit"
             );
-            return finish(req, &path, cached, true);
+            return finish(req, &path, cached.kind, cached.objects(), true);
         }
 
         let (root, dir, kind) = {
@@ -259,12 +259,8 @@ impl Renderer {
             }
         };
 
-        let render = CachedRender {
-            kind,
-            objects: Arc::new(objects),
-        };
-        self.cache.insert(key, render.clone());
-        finish(req, &path, render, false)
+        self.cache.insert(key, CachedRender::new(kind, &objects));
+        finish(req, &path, kind, objects, false)
     }
 }
 
@@ -329,17 +325,18 @@ fn parse_tool_output(output: &str, origin: &str) -> Result<Vec<Value>, RenderErr
 fn finish(
     req: &RenderRequest<'_>,
     path: &str,
-    render: CachedRender,
+    kind: RenderKind,
+    objects: Vec<Value>,
     from_cache: bool,
 ) -> Result<Rendered, RenderError> {
-    if render.objects.is_empty() && !req.allow_empty {
+    if objects.is_empty() && !req.allow_empty {
         return Err(RenderError::Empty {
             path: path.to_string(),
         });
     }
     Ok(Rendered {
-        objects: render.objects.as_ref().clone(),
-        kind: render.kind,
+        objects,
+        kind,
         from_cache,
     })
 }
