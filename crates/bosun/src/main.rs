@@ -76,19 +76,20 @@ enum ClusterCommand {
     Up(bosun_cluster::cli::UpArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
     let cli = Cli::parse();
     if !cli.command.is_long_running() {
         restore_default_sigpipe();
     }
+    let done = |result: anyhow::Result<()>| result.map(|()| 0);
     let code = match cli.command {
-        Command::Cluster(ClusterCommand::Up(args)) => return bosun_cluster::cli::up(args),
-        Command::Version(args) => return bosun_release::cli::run(args),
+        Command::Cluster(ClusterCommand::Up(args)) => done(bosun_cluster::cli::up(args)),
+        Command::Version(args) => done(bosun_release::cli::run(args)),
         Command::Render(args) => apps::render(args),
         Command::Diff(args) => apps::diff(args),
         Command::Sync(args) => apps::sync(args),
-        Command::Serve(args) => return serve::serve(args),
-        Command::Up(args) => return playground::up(args),
+        Command::Serve(args) => done(serve::serve(args)),
+        Command::Up(args) => done(playground::up(args)),
         Command::App(args) => client::run(args),
         Command::Rollout(args) => rollout_client::run(args),
         Command::Image(args) => images::run(args),
@@ -96,7 +97,9 @@ fn main() -> anyhow::Result<()> {
     match code {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // One line, each cause once: bosun's errors carry their cause in their message, and
+            // `describe_chain` adds what contexts and other crates' errors keep in the chain.
+            eprintln!("error: {}", bosun_model::describe_chain(e.as_ref()));
             std::process::exit(apps::EXIT_ERROR);
         }
     }

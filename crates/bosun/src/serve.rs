@@ -165,7 +165,13 @@ pub async fn prepare(
         config.server.webhook.github_secret_env.as_deref(),
         config.server.webhook.github_secret_file.as_deref(),
     )
-    .map_err(|e| anyhow::anyhow!("{}: {e:#}", config_path.display()))?;
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {}",
+            config_path.display(),
+            bosun_model::describe_chain(e.as_ref())
+        )
+    })?;
     let controller = Controller::new(
         engine,
         store.clone(),

@@ -892,7 +892,7 @@ impl Controller {
             Err(e) => match *e {
                 // The first connection to its cluster is being made: the engine tells when.
                 EngineError::Connect {
-                    source:
+                    cause:
                         ConnectError::Pending {
                             last_error: None, ..
                         },
@@ -932,7 +932,7 @@ impl Controller {
             Ok(()) => lock(&entry.queued).drain(..).collect(),
             Err(e) => {
                 if let EngineError::Connect {
-                    source:
+                    cause:
                         ConnectError::Pending {
                             last_error: None, ..
                         },
@@ -1223,7 +1223,7 @@ impl Controller {
                 let connecting = matches!(
                     &e,
                     EngineError::Connect {
-                        source: ConnectError::Pending {
+                        cause: ConnectError::Pending {
                             last_error: None,
                             ..
                         },
