@@ -1735,6 +1735,55 @@ async fn health_follows_live_status_between_refreshes() {
     assert_eq!(deployment["health"]["status"], "Healthy", "{status}");
 }
 
+/// A render that fails does not freeze health: as Argo CD does under a ComparisonError, the
+/// live objects are still assessed against the last targets. The ConfigMap deleted behind
+/// bosun's back is a spec change (a full comparison, which fails on the broken commit), and the
+/// Application turns Missing all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_assessed_while_the_comparison_fails() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(&env.repo, "web/cm.yaml", &configmap("web", "v1", ""));
+    env.commit("web");
+    env.app("web", "web", "web", AUTO);
+    env.serve("1h");
+    env.eventually(60, "Synced and Healthy", || {
+        let status = env.app_json("web")["status"].clone();
+        status["sync"]["status"] == "Synced" && status["health"]["status"] == "Healthy"
+    });
+    write(&env.repo, "web/broken.yaml", "kind: [unclosed\n");
+    env.commit("a manifest that does not parse");
+    let out = env.bosun(DEPLOYER, &["app", "refresh", "web"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(60, "the ComparisonError", || {
+        env.app_json("web")["status"]["conditions"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["type"] == "ComparisonError"))
+    });
+    assert!(
+        env.kubectl(&["delete", "configmap", "web", "-n", "web"])
+            .status
+            .success()
+    );
+    env.eventually(60, "health Missing under the ComparisonError", || {
+        let status = env.app_json("web")["status"].clone();
+        status["health"]["status"] == "Missing"
+    });
+    let status = env.app_json("web")["status"].clone();
+    assert_eq!(status["sync"]["status"], "Unknown", "{status}");
+    assert!(
+        status["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["type"] == "ComparisonError"),
+        "{status}"
+    );
+}
+
 /// A refresh in which nothing changed asks the cluster nothing: what the Application owns comes
 /// from the watch cache, and each object's dry run is remembered while neither the desired nor
 /// the live object changed. (The first refresh after a rollout may dry-run the objects whose

@@ -1235,9 +1235,17 @@ impl Controller {
                 } else {
                     tracing::warn!(app = %name, error = %e, "comparison failed");
                 }
-                let mut status = write(&entry.status);
-                status.sync.status = SyncStatusCode::Unknown;
-                status.set_condition("ComparisonError", Some(e.to_string()));
+                {
+                    let mut status = write(&entry.status);
+                    status.sync.status = SyncStatusCode::Unknown;
+                    status.set_condition("ComparisonError", Some(e.to_string()));
+                }
+                // Health is what runs, not what Git says: as Argo CD does under a
+                // ComparisonError, the live objects are still assessed, against the targets of
+                // the last comparison that succeeded (none before the first: nothing to assess).
+                if !connecting && !lock(&entry.targets).is_empty() {
+                    self.reassess(name, entry).await;
+                }
                 Err(Box::new(e))
             }
         };
@@ -1247,7 +1255,8 @@ impl Controller {
     }
 
     /// Health again from the watch cache's live objects against the last comparison's targets:
-    /// what a status-only change calls for (Argo CD reflects a rollout's progress in seconds).
+    /// what a status-only change calls for (Argo CD reflects a rollout's progress in seconds),
+    /// and what a comparison that failed still gives.
     async fn reassess(&self, name: &str, entry: &Arc<AppEntry>) {
         let app = read(&entry.app).clone();
         let Some(live) = self.engine.cached_objects(&app).await else {
