@@ -1784,6 +1784,114 @@ async fn health_is_assessed_while_the_comparison_fails() {
     );
 }
 
+/// Sources that fail are visible, not only in the log: `/readyz` answers 503 until the first
+/// load of the Applications (held here by an app-of-apps repository whose server the test
+/// holds), then ok with a line per failing source; `GET /api/v1/catalog` lists them; `bosun app
+/// list` prints them after its table; an Application defined twice gets `InvalidSpecError`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_sources_show_in_readyz_the_api_and_app_list() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(&env.repo, "web/cm.yaml", &configmap("web", "v1", ""));
+    env.commit("web");
+    env.app("web", "web", "web", "");
+    let other_spec = std::fs::read_to_string(env.dir.path().join("apps/web.yaml"))
+        .unwrap()
+        .replace("namespace: web", "namespace: elsewhere");
+    write(env.dir.path(), "dupes/web.yaml", &other_spec);
+    write(
+        env.dir.path(),
+        "broken/typo.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: typo\nspec:\n  sourc:\n    repoURL: https://example.com/x.git\n  destination:\n    server: https://kubernetes.default.svc\n",
+    );
+    // An app-of-apps repository on a server that accepts and answers only when the test says.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let held_url = format!("http://{}/config.git", held.local_addr().unwrap());
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let (connection, _) = held.accept().unwrap();
+        let _ = released.recv();
+        drop(connection);
+        drop(held);
+    });
+    let config = env.config_with(
+        &format!(
+            "- path: apps\n- path: missing\n- path: broken\n- path: dupes\n- repoURL: {held_url}\n  path: apps\n"
+        ),
+        "1h",
+    );
+    env.serve_config(&config);
+
+    let (status, body) = env.get("/readyz", None).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("loading the Applications"), "{body}");
+    let (status, _) = env.get("/healthz", None).await;
+    assert_eq!(status, 200);
+    release.send(()).unwrap();
+    holder.join().unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let body = loop {
+        let (status, body) = env.get("/readyz", None).await;
+        if status == 200 {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never ready: {status} {body}\n{}",
+            env.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    for words in [
+        "4 error(s) loading Applications",
+        "missing: ",
+        "typo.yaml",
+        "sourc",
+        "Application web is defined twice",
+        held_url.as_str(),
+    ] {
+        assert!(body.contains(words), "{words:?} not in /readyz: {body}");
+    }
+
+    let (status, catalog) = env.get("/api/v1/catalog", Some(VIEWER)).await;
+    assert_eq!(status, 200, "{catalog}");
+    let catalog: Value = serde_json::from_str(&catalog).unwrap();
+    assert_eq!(catalog["loaded"], true, "{catalog}");
+    let errors = catalog["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 4, "{catalog}");
+    assert!(
+        errors[0]["source"].as_str().unwrap().ends_with("missing"),
+        "{catalog}"
+    );
+    assert!(
+        errors[3]["source"].as_str().unwrap().contains(&held_url),
+        "{catalog}"
+    );
+
+    let list = env.bosun(VIEWER, &["app", "list"]);
+    let out = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success(), "{out}");
+    let table_end = out.find("4 error(s) loading Applications").expect(&out);
+    assert!(out[..table_end].contains("web"), "{out}");
+    assert!(out[table_end..].contains("typo.yaml"), "{out}");
+
+    let web = env.app_json("web");
+    let conditions = web["status"]["conditions"].as_array().unwrap();
+    let invalid = conditions
+        .iter()
+        .find(|c| c["type"] == "InvalidSpecError")
+        .unwrap_or_else(|| panic!("{web}"));
+    assert!(
+        invalid["message"]
+            .as_str()
+            .unwrap()
+            .contains("defined twice"),
+        "{web}"
+    );
+    // The first definition is used.
+    assert_eq!(web["spec"]["destination"]["namespace"], "web");
+}
+
 /// A refresh in which nothing changed asks the cluster nothing: what the Application owns comes
 /// from the watch cache, and each object's dry run is remembered while neither the desired nor
 /// the live object changed. (The first refresh after a rollout may dry-run the objects whose

@@ -194,7 +194,10 @@ pub struct Controller {
     sources: Vec<CatalogSource>,
     apps: RwLock<BTreeMap<String, Arc<AppEntry>>>,
     catalog_previous: tokio::sync::Mutex<BTreeMap<usize, Vec<Application>>>,
-    catalog_errors: RwLock<Vec<String>>,
+    /// The errors of the last catalog load (`GET /api/v1/catalog`, `/readyz`).
+    catalog_errors: RwLock<Vec<bosun_api::CatalogError>>,
+    /// Becomes true when the first catalog load has finished.
+    catalog_loaded: tokio::sync::watch::Sender<bool>,
     events: broadcast::Sender<AppEvent>,
     reconcile_app: Trigger<String>,
     reload_catalog: Trigger<CatalogKey>,
@@ -344,6 +347,7 @@ impl Controller {
             apps: RwLock::new(BTreeMap::new()),
             catalog_previous: tokio::sync::Mutex::new(BTreeMap::new()),
             catalog_errors: RwLock::new(Vec::new()),
+            catalog_loaded: tokio::sync::watch::channel(false).0,
             events,
             reconcile_app: apps.trigger(),
             reload_catalog: catalog.trigger(),
@@ -404,6 +408,7 @@ impl Controller {
             }
         }));
         self.load_catalog().await;
+        self.catalog_loaded.send_replace(true);
         let interrupted = self.resume(running)?;
         if let Some((apps, catalog, statuses)) = lock(&self.runtimes).take() {
             let mut loops = lock(&self.loops);
@@ -470,9 +475,20 @@ impl Controller {
         Ok(interrupted)
     }
 
-    /// Errors of the last catalog load (a bad manifest in an app-of-apps directory, ...).
-    pub fn catalog_errors(&self) -> Vec<String> {
-        read(&self.catalog_errors).clone()
+    /// Whether the first catalog load has finished, and the errors of the last one (a missing
+    /// path, an unreachable app-of-apps repository, a bad manifest, a name defined twice).
+    pub fn catalog(&self) -> bosun_api::Catalog {
+        bosun_api::Catalog {
+            loaded: *self.catalog_loaded.borrow(),
+            errors: read(&self.catalog_errors).clone(),
+        }
+    }
+
+    /// Returns when the first catalog load has finished: before it, the Applications are not
+    /// known, and an empty list or a 404 would be a wrong answer.
+    pub async fn catalog_loaded(&self) {
+        let mut loaded = self.catalog_loaded.subscribe();
+        let _ = loaded.wait_for(|loaded| *loaded).await;
     }
 
     /// The watch of Application objects in `namespace`, started on first use.
@@ -548,10 +564,11 @@ impl Controller {
         *previous = by_entry;
         drop(previous);
         self.finish_deletions(deleting).await;
-        for error in loaded.errors.values() {
-            tracing::error!(error = %error, "loading Applications");
+        for error in &loaded.errors {
+            tracing::error!(source = %error.source, error = %error.message, "loading Applications");
         }
-        *write(&self.catalog_errors) = loaded.errors.into_values().collect();
+        *write(&self.catalog_errors) = loaded.errors;
+        let invalid = loaded.invalid;
         let mut removed = Vec::new();
         {
             let mut apps = write(&self.apps);
@@ -590,6 +607,23 @@ impl Controller {
                 tracing::info!(app = %name, "managing Application");
                 self.reconcile_app.now(name.clone());
                 apps.insert(name, entry);
+            }
+        }
+        // An Application whose definition is wrong keeps its previous one, and says so.
+        let entries: Vec<_> = read(&self.apps)
+            .iter()
+            .map(|(name, entry)| (name.clone(), entry.clone()))
+            .collect();
+        for (name, entry) in entries {
+            let message = invalid.get(&name).cloned();
+            let changed = {
+                let mut status = write(&entry.status);
+                let before = status.condition("InvalidSpecError").cloned();
+                status.set_condition("InvalidSpecError", message);
+                before != status.condition("InvalidSpecError").cloned()
+            };
+            if changed {
+                self.publish(&name, &entry);
             }
         }
         for name in removed {

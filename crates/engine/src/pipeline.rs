@@ -44,7 +44,8 @@ pub enum EngineError {
         app: String,
         cause: bosun_model::ModelError,
     },
-    #[error("{app}: source {repo}: {message}")]
+    /// The source crate's messages begin with the repository already; others are given it.
+    #[error("{app}: {}", naming_repo(repo, message))]
     Source {
         app: String,
         repo: String,
@@ -72,6 +73,14 @@ pub enum EngineError {
         app: String,
         cause: bosun_apply::sync::SyncError,
     },
+}
+
+fn naming_repo(repo: &str, message: &str) -> String {
+    if message.starts_with(repo) {
+        message.to_string()
+    } else {
+        format!("source {repo}: {message}")
+    }
 }
 
 /// The objects of an Application at a revision.
