@@ -324,8 +324,16 @@ pub struct RepositoryRefresh {
 
 /// The Applications a push or a repository refresh concerned.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Refreshed {
     pub refreshed: Vec<String>,
+    /// A webhook delivery (`X-GitHub-Delivery`) already received within the last ten minutes:
+    /// nothing was done again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already_received: bool,
+    /// Why nothing was refreshed, when that is not because no Application follows the push.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// The managed resources and what their controllers created (Argo CD's resource tree).

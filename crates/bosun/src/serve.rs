@@ -208,6 +208,7 @@ pub async fn prepare(
         images,
         registry_webhook_secret,
         sessions: Default::default(),
+        deliveries: Default::default(),
     });
     Ok(Server {
         controller,

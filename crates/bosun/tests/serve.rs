@@ -359,18 +359,30 @@ async fn signed_webhook_syncs_and_forged_one_changes_nothing() {
     );
     assert_eq!(env.app_json("web")["status"]["sync"]["revision"], first);
 
-    let (status, answer) = env
-        .post(
-            "/api/webhook",
-            &[
-                ("X-GitHub-Event", "push".into()),
-                ("X-Hub-Signature-256", sign(&body)),
-            ],
-            &body,
-        )
-        .await;
+    let delivery = [
+        ("X-GitHub-Event", "push".to_string()),
+        ("X-Hub-Signature-256", sign(&body)),
+        (
+            "X-GitHub-Delivery",
+            "72d3162e-cc78-11e3-81ab-4c9367dc0958".to_string(),
+        ),
+    ];
+    let (status, answer) = env.post("/api/webhook", &delivery, &body).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["refreshed"], json!(["web"]));
+    assert!(answer.get("alreadyReceived").is_none(), "{answer}");
+    // The same delivery again (a replay of a captured one): answered, and nothing is done.
+    let (status, again) = env.post("/api/webhook", &delivery, &body).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["alreadyReceived"], true, "{again}");
+    assert_eq!(again["refreshed"], json!([]), "{again}");
+    assert!(
+        again["message"]
+            .as_str()
+            .unwrap()
+            .contains("72d3162e-cc78-11e3-81ab-4c9367dc0958 was already received"),
+        "{again}"
+    );
     env.eventually(60, "the pushed commit to be synced", || {
         env.data("dev", "web").as_deref() == Some("v2")
     });

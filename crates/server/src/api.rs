@@ -49,6 +49,8 @@ pub struct ApiState {
     pub registry_webhook_secret: Option<Vec<u8>>,
     /// The web UI's signed-in browsers.
     pub sessions: crate::ui::Sessions,
+    /// GitHub webhook deliveries received lately, so a replayed one is not acted on again.
+    pub deliveries: webhook::Deliveries,
 }
 
 pub(crate) type Shared = Arc<ApiState>;
@@ -776,14 +778,18 @@ async fn refresh_repository(
             .controller
             .pushed(&request.repo_url, &request.pushed_ref, "")
     };
-    Ok(Json(Refreshed { refreshed }))
+    Ok(Json(Refreshed {
+        refreshed,
+        ..Refreshed::default()
+    }))
 }
 
 #[utoipa::path(post, path = "/api/webhook",
     summary = "GitHub push webhook, verified by X-Hub-Signature-256", security(()),
     params(
         ("X-Hub-Signature-256" = String, Header, description = "sha256=HMAC of the body"),
-        ("X-GitHub-Event" = String, Header, description = "push (or ping)")
+        ("X-GitHub-Event" = String, Header, description = "push (or ping)"),
+        ("X-GitHub-Delivery" = Option<String>, Header, description = "the delivery's id: one received within the last ten minutes is answered 200 with alreadyReceived and not acted on again")
     ),
     request_body(content = Object, description = "GitHub's push event"),
     responses((status = 200, body = Refreshed), (status = 400, body = ErrorBody),
@@ -823,6 +829,27 @@ async fn github_webhook(State(state): State<Shared>, headers: HeaderMap, bytes: 
         Ok(push) => push,
         Err(e) => return ApiError(StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
+    // After the signature and the payload are checked: a forged or refused delivery neither
+    // takes an id nor is remembered, so GitHub's "Redeliver" of a refused one still works.
+    let delivery = headers
+        .get("x-github-delivery")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|id| !id.is_empty());
+    if let Some(id) = delivery
+        && let Err(first) = state.deliveries.first_time(id, std::time::Instant::now())
+    {
+        let ago = first.elapsed().as_secs();
+        tracing::info!(delivery = %id, first_received_secs_ago = ago, "webhook delivery already received; ignored");
+        return Json(Refreshed {
+            refreshed: Vec::new(),
+            already_received: true,
+            message: Some(format!(
+                "delivery {id} was already received {ago}s ago; nothing was done again"
+            )),
+        })
+        .into_response();
+    }
     let mut refreshed: Vec<String> = Vec::new();
     for url in &push.urls {
         for name in state
@@ -834,8 +861,12 @@ async fn github_webhook(State(state): State<Shared>, headers: HeaderMap, bytes: 
             }
         }
     }
-    tracing::info!(r#ref = %push.pushed_ref, apps = ?refreshed, "webhook push");
-    Json(Refreshed { refreshed }).into_response()
+    tracing::info!(r#ref = %push.pushed_ref, delivery = ?delivery, apps = ?refreshed, "webhook push");
+    Json(Refreshed {
+        refreshed,
+        ..Refreshed::default()
+    })
+    .into_response()
 }
 
 /// Server-sent events: one `MODIFIED`/`DELETED` event per status change.
