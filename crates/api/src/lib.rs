@@ -48,6 +48,28 @@ pub struct ApplicationList {
     pub items: Vec<Application>,
 }
 
+/// Where `bosun serve` takes its Applications from (the config's `applications` entries) and
+/// what went wrong loading them: `GET /api/v1/catalog`. An entry that fails keeps the
+/// Applications it loaded before, so the list alone cannot tell a failing source.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Catalog {
+    /// Whether the first load has finished (until then the list is empty and `/readyz` 503).
+    pub loaded: bool,
+    /// The errors of the last load, in the order of the config's entries.
+    pub errors: Vec<CatalogError>,
+}
+
+/// One entry of `applications` that did not load, or loaded only in part.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CatalogError {
+    /// The entry: a path, `repoURL revision path`, or `namespace N`.
+    pub source: String,
+    /// What is wrong (a file and field, an unreachable repository, a name defined twice).
+    pub message: String,
+}
+
 /// `status` of an Application (Argo CD's shape).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -302,8 +324,16 @@ pub struct RepositoryRefresh {
 
 /// The Applications a push or a repository refresh concerned.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct Refreshed {
     pub refreshed: Vec<String>,
+    /// A webhook delivery (`X-GitHub-Delivery`) already received within the last ten minutes:
+    /// nothing was done again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub already_received: bool,
+    /// Why nothing was refreshed, when that is not because no Application follows the push.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
 }
 
 /// The managed resources and what their controllers created (Argo CD's resource tree).

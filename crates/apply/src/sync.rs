@@ -223,6 +223,9 @@ struct Run<'a> {
     results: Vec<ResourceResult>,
     written: Vec<Value>,
     on_event: &'a (dyn Fn(&SyncEvent) + Sync),
+    /// A namespace this dry run would create (CreateNamespace=true) and so did not: the server
+    /// cannot dry-run objects inside it.
+    namespace_not_created: Option<String>,
 }
 
 /// Runs one sync. `Err` means the sync could not be carried out (a write was refused, the
@@ -240,6 +243,7 @@ pub async fn sync(
         results: Vec::new(),
         written: Vec::new(),
         on_event,
+        namespace_not_created: None,
     };
     // Argo CD checks this before the sync starts: no hook runs, nothing is written.
     if req.options.fail_on_shared_resource && !req.shared.is_empty() {
@@ -503,7 +507,30 @@ impl Run<'_> {
         api.patch(&self.req.namespace, &pp, &Patch::Apply(&namespace))
             .await
             .map_err(|e| self.write_error("create namespace", &namespace, &e))?;
+        if self.req.dry_run {
+            self.namespace_not_created = Some(self.req.namespace.clone());
+        }
         Ok(())
+    }
+
+    /// A dry run's write into the namespace it would have created answers 404 (the namespace
+    /// is not there): the object as Git has it stands for the answer, as `bosun diff` predicts a
+    /// new object in a new namespace. Any other error stays one.
+    fn in_namespace_not_created(
+        &self,
+        prepared: &Prepared,
+        e: kube::Error,
+    ) -> Result<Value, kube::Error> {
+        match &e {
+            kube::Error::Api(status)
+                if status.code == 404
+                    && self.namespace_not_created.is_some()
+                    && prepared.key.namespace == self.namespace_not_created =>
+            {
+                Ok(prepared.object.clone())
+            }
+            _ => Err(e),
+        }
     }
 
     fn write_error(&self, action: &'static str, object: &Value, e: &kube::Error) -> SyncError {
@@ -564,15 +591,18 @@ impl Run<'_> {
                     api.replace(&name, &pp, &object).await
                 }
             }
+            .map(|response| bosun_plan::live::to_value(response, &prepared.resolved))
+            .or_else(|e| self.in_namespace_not_created(&prepared, e))
             .map_err(|e| self.write_error("replace", &prepared.object, &e))?
         } else {
             let mut pp = PatchParams::apply(&req.manager).force();
             pp.dry_run = req.dry_run;
             api.patch(&name, &pp, &Patch::Apply(&prepared.object))
                 .await
+                .map(|response| bosun_plan::live::to_value(response, &prepared.resolved))
+                .or_else(|e| self.in_namespace_not_created(&prepared, e))
                 .map_err(|e| self.write_error("apply", &prepared.object, &e))?
         };
-        let response = bosun_plan::live::to_value(response, &prepared.resolved);
         // The Plan's dry run already said what this apply does.
         let action = match planned {
             Some(SyncState::Missing) => Action::Created,

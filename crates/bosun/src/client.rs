@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bosun_api::{
-    Application, ApplicationList, ErrorBody, Operation, OperationList, OperationPhase,
+    Application, ApplicationList, Catalog, ErrorBody, Operation, OperationList, OperationPhase,
     OperationResponse, RollbackRequest, SyncRequest,
 };
 use serde::de::DeserializeOwned;
@@ -194,6 +194,21 @@ fn text(v: &Value) -> String {
     }
 }
 
+/// The lines `bosun app list` prints after its table: the sources that did not load.
+fn catalog_errors(catalog: &Catalog) -> String {
+    if catalog.errors.is_empty() {
+        return String::new();
+    }
+    let mut text = format!(
+        "\n{} error(s) loading Applications (a failing source keeps the Applications it loaded before):\n",
+        catalog.errors.len()
+    );
+    for error in &catalog.errors {
+        text.push_str(&format!("  {}: {}\n", error.source, error.message));
+    }
+    text
+}
+
 fn short(rev: &str) -> String {
     rev.chars().take(8).collect()
 }
@@ -366,6 +381,14 @@ pub fn run(command: AppCommand) -> anyhow::Result<i32> {
                             rows
                         )
                     );
+                    // A source that fails keeps its earlier Applications, so the table alone
+                    // cannot show it. (A server without /api/v1/catalog says nothing here.)
+                    if let Ok(catalog) = client
+                        .call::<Catalog>(Method::GET, "/api/v1/catalog", None)
+                        .await
+                    {
+                        print!("{}", catalog_errors(&catalog));
+                    }
                 }
                 (serde_json::to_value(list)?, 0)
             }

@@ -60,14 +60,27 @@ impl Command {
 
 /// Rust ignores SIGPIPE, so a write to a closed pipe (`bosun app list | head`) is an error, and
 /// `print!` panics on it (exit 101). A command that only prints should end quietly instead, as
-/// every Unix tool does when its reader has gone: the default action, termination by SIGPIPE.
-/// Servers keep Rust's setting: a closed socket is an error they handle and survive.
-fn restore_default_sigpipe() {
-    // SAFETY: called on the main thread before any other thread exists; setting a signal's
-    // disposition to SIG_DFL installs no handler code.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+/// every Unix tool does when its reader has gone: by SIGPIPE. SIGPIPE stays ignored for the rest
+/// of the process, though: gix talks to `git-upload-pack` over pipes (file:// and ssh
+/// repositories) and may write after it has exited, which with the default action killed a
+/// `bosun render` on its first fetch. So only a print that fails on a broken pipe ends the
+/// process by SIGPIPE. Servers do not do this: a closed socket is an error they handle.
+fn end_by_sigpipe_when_the_reader_goes() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info.payload_as_str().unwrap_or_default();
+        let printing = message.starts_with("failed printing to stdout")
+            || message.starts_with("failed printing to stderr");
+        if printing && message.contains("Broken pipe") {
+            // SAFETY: setting a signal's disposition to SIG_DFL installs no handler code; the
+            // raised signal then ends the process.
+            unsafe {
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+                libc::raise(libc::SIGPIPE);
+            }
+        }
+        default(info);
+    }));
 }
 
 #[derive(Subcommand)]
@@ -76,19 +89,20 @@ enum ClusterCommand {
     Up(bosun_cluster::cli::UpArgs),
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() {
     let cli = Cli::parse();
     if !cli.command.is_long_running() {
-        restore_default_sigpipe();
+        end_by_sigpipe_when_the_reader_goes();
     }
+    let done = |result: anyhow::Result<()>| result.map(|()| 0);
     let code = match cli.command {
-        Command::Cluster(ClusterCommand::Up(args)) => return bosun_cluster::cli::up(args),
-        Command::Version(args) => return bosun_release::cli::run(args),
+        Command::Cluster(ClusterCommand::Up(args)) => done(bosun_cluster::cli::up(args)),
+        Command::Version(args) => done(bosun_release::cli::run(args)),
         Command::Render(args) => apps::render(args),
         Command::Diff(args) => apps::diff(args),
         Command::Sync(args) => apps::sync(args),
-        Command::Serve(args) => return serve::serve(args),
-        Command::Up(args) => return playground::up(args),
+        Command::Serve(args) => done(serve::serve(args)),
+        Command::Up(args) => done(playground::up(args)),
         Command::App(args) => client::run(args),
         Command::Rollout(args) => rollout_client::run(args),
         Command::Image(args) => images::run(args),
@@ -96,7 +110,9 @@ fn main() -> anyhow::Result<()> {
     match code {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // One line, each cause once: bosun's errors carry their cause in their message, and
+            // `describe_chain` adds what contexts and other crates' errors keep in the chain.
+            eprintln!("error: {}", bosun_model::describe_chain(e.as_ref()));
             std::process::exit(apps::EXIT_ERROR);
         }
     }

@@ -165,7 +165,13 @@ pub async fn prepare(
         config.server.webhook.github_secret_env.as_deref(),
         config.server.webhook.github_secret_file.as_deref(),
     )
-    .map_err(|e| anyhow::anyhow!("{}: {e:#}", config_path.display()))?;
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {}",
+            config_path.display(),
+            bosun_model::describe_chain(e.as_ref())
+        )
+    })?;
     let controller = Controller::new(
         engine,
         store.clone(),
@@ -202,6 +208,7 @@ pub async fn prepare(
         images,
         registry_webhook_secret,
         sessions: Default::default(),
+        deliveries: Default::default(),
     });
     Ok(Server {
         controller,
@@ -249,23 +256,30 @@ impl Server {
                 }
             });
         }
-        let interrupted = self.controller.start().await?;
-        if !interrupted.is_empty() {
-            eprintln!(
-                "bosun serve: {} operation(s) were interrupted by the last stop; see `bosun app history`",
-                interrupted.len()
-            );
-        }
-        // Open event streams never end on their own: after the signal, in-flight calls get a
-        // few seconds to finish, then the server stops regardless.
+        // The server answers from the start: /healthz at once, /readyz 503 until the first
+        // catalog load, the API as soon as that load is done (it waits for it).
         let (stop, mut stopping) = tokio::sync::watch::channel(false);
         let serving =
             axum::serve(self.listener, router(self.state)).with_graceful_shutdown(async move {
                 shutdown.await;
                 let _ = stop.send(true);
             });
+        let controller = self.controller.clone();
+        let starting = async move {
+            let interrupted = controller.start().await?;
+            if !interrupted.is_empty() {
+                eprintln!(
+                    "bosun serve: {} operation(s) were interrupted by the last stop; see `bosun app history`",
+                    interrupted.len()
+                );
+            }
+            std::future::pending::<anyhow::Result<()>>().await
+        };
+        // Open event streams never end on their own: after the signal, in-flight calls get a
+        // few seconds to finish, then the server stops regardless.
         tokio::select! {
             result = serving => result?,
+            result = starting => result?,
             _ = async {
                 let _ = stopping.wait_for(|stopped| *stopped).await;
                 tokio::time::sleep(std::time::Duration::from_secs(5)).await;

@@ -359,18 +359,30 @@ async fn signed_webhook_syncs_and_forged_one_changes_nothing() {
     );
     assert_eq!(env.app_json("web")["status"]["sync"]["revision"], first);
 
-    let (status, answer) = env
-        .post(
-            "/api/webhook",
-            &[
-                ("X-GitHub-Event", "push".into()),
-                ("X-Hub-Signature-256", sign(&body)),
-            ],
-            &body,
-        )
-        .await;
+    let delivery = [
+        ("X-GitHub-Event", "push".to_string()),
+        ("X-Hub-Signature-256", sign(&body)),
+        (
+            "X-GitHub-Delivery",
+            "72d3162e-cc78-11e3-81ab-4c9367dc0958".to_string(),
+        ),
+    ];
+    let (status, answer) = env.post("/api/webhook", &delivery, &body).await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["refreshed"], json!(["web"]));
+    assert!(answer.get("alreadyReceived").is_none(), "{answer}");
+    // The same delivery again (a replay of a captured one): answered, and nothing is done.
+    let (status, again) = env.post("/api/webhook", &delivery, &body).await;
+    assert_eq!(status, 200, "{again}");
+    assert_eq!(again["alreadyReceived"], true, "{again}");
+    assert_eq!(again["refreshed"], json!([]), "{again}");
+    assert!(
+        again["message"]
+            .as_str()
+            .unwrap()
+            .contains("72d3162e-cc78-11e3-81ab-4c9367dc0958 was already received"),
+        "{again}"
+    );
     env.eventually(60, "the pushed commit to be synced", || {
         env.data("dev", "web").as_deref() == Some("v2")
     });
@@ -1733,6 +1745,163 @@ async fn health_follows_live_status_between_refreshes() {
         .cloned()
         .unwrap();
     assert_eq!(deployment["health"]["status"], "Healthy", "{status}");
+}
+
+/// A render that fails does not freeze health: as Argo CD does under a ComparisonError, the
+/// live objects are still assessed against the last targets. The ConfigMap deleted behind
+/// bosun's back is a spec change (a full comparison, which fails on the broken commit), and the
+/// Application turns Missing all the same.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn health_is_assessed_while_the_comparison_fails() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(&env.repo, "web/cm.yaml", &configmap("web", "v1", ""));
+    env.commit("web");
+    env.app("web", "web", "web", AUTO);
+    env.serve("1h");
+    env.eventually(60, "Synced and Healthy", || {
+        let status = env.app_json("web")["status"].clone();
+        status["sync"]["status"] == "Synced" && status["health"]["status"] == "Healthy"
+    });
+    write(&env.repo, "web/broken.yaml", "kind: [unclosed\n");
+    env.commit("a manifest that does not parse");
+    let out = env.bosun(DEPLOYER, &["app", "refresh", "web"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(60, "the ComparisonError", || {
+        env.app_json("web")["status"]["conditions"]
+            .as_array()
+            .is_some_and(|c| c.iter().any(|c| c["type"] == "ComparisonError"))
+    });
+    assert!(
+        env.kubectl(&["delete", "configmap", "web", "-n", "web"])
+            .status
+            .success()
+    );
+    env.eventually(60, "health Missing under the ComparisonError", || {
+        let status = env.app_json("web")["status"].clone();
+        status["health"]["status"] == "Missing"
+    });
+    let status = env.app_json("web")["status"].clone();
+    assert_eq!(status["sync"]["status"], "Unknown", "{status}");
+    assert!(
+        status["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["type"] == "ComparisonError"),
+        "{status}"
+    );
+}
+
+/// Sources that fail are visible, not only in the log: `/readyz` answers 503 until the first
+/// load of the Applications (held here by an app-of-apps repository whose server the test
+/// holds), then ok with a line per failing source; `GET /api/v1/catalog` lists them; `bosun app
+/// list` prints them after its table; an Application defined twice gets `InvalidSpecError`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_sources_show_in_readyz_the_api_and_app_list() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(&env.repo, "web/cm.yaml", &configmap("web", "v1", ""));
+    env.commit("web");
+    env.app("web", "web", "web", "");
+    let other_spec = std::fs::read_to_string(env.dir.path().join("apps/web.yaml"))
+        .unwrap()
+        .replace("namespace: web", "namespace: elsewhere");
+    write(env.dir.path(), "dupes/web.yaml", &other_spec);
+    write(
+        env.dir.path(),
+        "broken/typo.yaml",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: typo\nspec:\n  sourc:\n    repoURL: https://example.com/x.git\n  destination:\n    server: https://kubernetes.default.svc\n",
+    );
+    // An app-of-apps repository on a server that accepts and answers only when the test says.
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let held_url = format!("http://{}/config.git", held.local_addr().unwrap());
+    let (release, released) = std::sync::mpsc::channel::<()>();
+    let holder = std::thread::spawn(move || {
+        let (connection, _) = held.accept().unwrap();
+        let _ = released.recv();
+        drop(connection);
+        drop(held);
+    });
+    let config = env.config_with(
+        &format!(
+            "- path: apps\n- path: missing\n- path: broken\n- path: dupes\n- repoURL: {held_url}\n  path: apps\n"
+        ),
+        "1h",
+    );
+    env.serve_config(&config);
+
+    let (status, body) = env.get("/readyz", None).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("loading the Applications"), "{body}");
+    let (status, _) = env.get("/healthz", None).await;
+    assert_eq!(status, 200);
+    release.send(()).unwrap();
+    holder.join().unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let body = loop {
+        let (status, body) = env.get("/readyz", None).await;
+        if status == 200 {
+            break body;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "never ready: {status} {body}\n{}",
+            env.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    for words in [
+        "4 error(s) loading Applications",
+        "missing: ",
+        "typo.yaml",
+        "sourc",
+        "Application web is defined twice",
+        held_url.as_str(),
+    ] {
+        assert!(body.contains(words), "{words:?} not in /readyz: {body}");
+    }
+
+    let (status, catalog) = env.get("/api/v1/catalog", Some(VIEWER)).await;
+    assert_eq!(status, 200, "{catalog}");
+    let catalog: Value = serde_json::from_str(&catalog).unwrap();
+    assert_eq!(catalog["loaded"], true, "{catalog}");
+    let errors = catalog["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 4, "{catalog}");
+    assert!(
+        errors[0]["source"].as_str().unwrap().ends_with("missing"),
+        "{catalog}"
+    );
+    assert!(
+        errors[3]["source"].as_str().unwrap().contains(&held_url),
+        "{catalog}"
+    );
+
+    let list = env.bosun(VIEWER, &["app", "list"]);
+    let out = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success(), "{out}");
+    let table_end = out.find("4 error(s) loading Applications").expect(&out);
+    assert!(out[..table_end].contains("web"), "{out}");
+    assert!(out[table_end..].contains("typo.yaml"), "{out}");
+
+    let web = env.app_json("web");
+    let conditions = web["status"]["conditions"].as_array().unwrap();
+    let invalid = conditions
+        .iter()
+        .find(|c| c["type"] == "InvalidSpecError")
+        .unwrap_or_else(|| panic!("{web}"));
+    assert!(
+        invalid["message"]
+            .as_str()
+            .unwrap()
+            .contains("defined twice"),
+        "{web}"
+    );
+    // The first definition is used.
+    assert_eq!(web["spec"]["destination"]["namespace"], "web");
 }
 
 /// A refresh in which nothing changed asks the cluster nothing: what the Application owns comes

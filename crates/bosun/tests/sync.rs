@@ -90,8 +90,9 @@ impl Env {
         let out = self.bosun(args);
         assert!(
             out.status.success(),
-            "bosun {args:?} exited {:?}\nstdout:\n{}\nstderr:\n{}",
+            "bosun {args:?} exited {:?} (signal {:?})\nstdout:\n{}\nstderr:\n{}",
             out.status.code(),
+            std::os::unix::process::ExitStatusExt::signal(&out.status),
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
@@ -1044,4 +1045,25 @@ async fn jsonnet_directories_and_config_management_plugins_sync() {
         "nothing is applied"
     );
     env.cluster.shutdown().await;
+}
+
+/// `bosun sync --dry-run` of a new Application with `CreateNamespace=true`: the namespace does
+/// not exist yet, so the server cannot dry-run the objects inside it (404 `namespaces "t1" not
+/// found`); the dry run says what would be created, as `bosun diff` does, and creates nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dry_run_sync_into_a_namespace_that_does_not_exist_yet() {
+    let env = Env::start().await;
+    write(&env.repo, "t1/cm.yaml", &configmap("settings", ""));
+    env.commit("t1");
+    let app = env.app("t1", "t1", "t1", "");
+    let app = app.to_str().unwrap();
+    let out = env.bosun_ok(&["sync", app, "--dry-run"]);
+    assert!(out.contains("settings"), "{out}");
+    assert!(
+        env.get(&["namespace", "t1"]).is_none(),
+        "a dry run created the namespace"
+    );
+    // A real sync afterwards creates both.
+    env.bosun_ok(&["sync", app]);
+    assert!(env.get(&["configmap", "settings", "-n", "t1"]).is_some());
 }

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use anyhow::Context as _;
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
@@ -141,7 +142,9 @@ pub async fn start(config: ClusterConfig) -> anyhow::Result<RunningCluster> {
         ))
         .with_state(state.clone());
 
-    let listener = tokio::net::TcpListener::bind(config.listen).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listening on {}", config.listen))?;
     let addr = listener.local_addr()?;
     let mut stopped = stopping;
     let server = tokio::spawn(async move {

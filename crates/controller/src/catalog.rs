@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use bosun_api::CatalogError;
 use bosun_engine::load::load_applications;
 use bosun_engine::pipeline::Engine;
 use bosun_model::{Application, ApplicationSourceConfig};
@@ -82,8 +83,13 @@ impl CatalogSource {
 #[derive(Debug, Default)]
 pub struct Loaded {
     pub apps: BTreeMap<String, Application>,
-    /// Entry index → error; those entries keep what they had before.
-    pub errors: BTreeMap<usize, String>,
+    /// Every error, in entry order; a failing entry keeps what it had before.
+    pub errors: Vec<CatalogError>,
+    /// Applications whose own definition is wrong (an Application object that does not parse,
+    /// a name another entry already defines), by name: their `InvalidSpecError` condition.
+    /// A file of a path or Git entry that does not parse is not here: the entry fails as a
+    /// whole, and which Application the broken document meant is not known.
+    pub invalid: BTreeMap<String, String>,
 }
 
 /// Loads every entry. `previous` supplies the Applications of entries that fail now; `listed`
@@ -103,7 +109,11 @@ pub async fn load(
                     // One bad object keeps its previous version; the others load.
                     let mut apps = listed.apps;
                     for (name, error) in listed.errors {
-                        loaded.errors.insert(i, error);
+                        loaded.errors.push(CatalogError {
+                            source: source.describe(),
+                            message: error.clone(),
+                        });
+                        loaded.invalid.insert(name.clone(), error);
                         let earlier = previous
                             .get(&i)
                             .and_then(|p| p.iter().find(|a| a.metadata.name == name));
@@ -114,7 +124,8 @@ pub async fn load(
                 Some(Err(message)) => Err(message),
                 None => Err("not watched".into()),
             },
-            CatalogSource::Local(path) => load_applications(path, None).map_err(|e| e.to_string()),
+            CatalogSource::Local(path) => load_applications(path, None)
+                .map_err(|e| after_prefix(e.to_string(), &format!("{}: ", path.display()))),
             CatalogSource::Git {
                 repo_url,
                 revision,
@@ -129,15 +140,20 @@ pub async fn load(
                         Err(e) => Err(e.to_string()),
                     }
                 }
+                // The repository's own words, which begin with its URL (the entry names it).
+                Err(bosun_engine::pipeline::EngineError::Source { repo, message, .. }) => {
+                    Err(after_prefix(message, &format!("{repo}: ")))
+                }
                 Err(e) => Err(e.to_string()),
             },
         };
         let apps = match result {
             Ok(apps) => apps,
             Err(message) => {
-                loaded
-                    .errors
-                    .insert(i, format!("{}: {message}", source.describe()));
+                loaded.errors.push(CatalogError {
+                    source: source.describe(),
+                    message,
+                });
                 previous.get(&i).cloned().unwrap_or_default()
             }
         };
@@ -145,13 +161,17 @@ pub async fn load(
             if let Some(earlier) = loaded.apps.get(&app.metadata.name)
                 && earlier != app
             {
-                loaded.errors.insert(
-                    i,
-                    format!(
-                        "{}: Application {} is defined twice; the first definition is used",
-                        source.describe(),
-                        app.metadata.name
-                    ),
+                let message = format!(
+                    "Application {} is defined twice; the first definition is used",
+                    app.metadata.name
+                );
+                loaded.errors.push(CatalogError {
+                    source: source.describe(),
+                    message: message.clone(),
+                });
+                loaded.invalid.insert(
+                    app.metadata.name.clone(),
+                    format!("{message} (again in {})", source.describe()),
                 );
                 continue;
             }
@@ -160,4 +180,12 @@ pub async fn load(
         by_entry.insert(i, apps);
     }
     (loaded, by_entry)
+}
+
+/// `message` without `prefix` (the entry's own name, which the error is printed after).
+fn after_prefix(message: String, prefix: &str) -> String {
+    match message.strip_prefix(prefix) {
+        Some(rest) => rest.to_string(),
+        None => message,
+    }
 }

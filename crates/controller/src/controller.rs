@@ -196,7 +196,10 @@ pub struct Controller {
     sources: Vec<CatalogSource>,
     apps: RwLock<BTreeMap<String, Arc<AppEntry>>>,
     catalog_previous: tokio::sync::Mutex<BTreeMap<usize, Vec<Application>>>,
-    catalog_errors: RwLock<Vec<String>>,
+    /// The errors of the last catalog load (`GET /api/v1/catalog`, `/readyz`).
+    catalog_errors: RwLock<Vec<bosun_api::CatalogError>>,
+    /// Becomes true when the first catalog load has finished.
+    catalog_loaded: tokio::sync::watch::Sender<bool>,
     events: broadcast::Sender<AppEvent>,
     reconcile_app: Trigger<String>,
     reload_catalog: Trigger<CatalogKey>,
@@ -346,6 +349,7 @@ impl Controller {
             apps: RwLock::new(BTreeMap::new()),
             catalog_previous: tokio::sync::Mutex::new(BTreeMap::new()),
             catalog_errors: RwLock::new(Vec::new()),
+            catalog_loaded: tokio::sync::watch::channel(false).0,
             events,
             reconcile_app: apps.trigger(),
             reload_catalog: catalog.trigger(),
@@ -406,6 +410,7 @@ impl Controller {
             }
         }));
         self.load_catalog().await;
+        self.catalog_loaded.send_replace(true);
         let interrupted = self.resume(running)?;
         if let Some((apps, catalog, statuses)) = lock(&self.runtimes).take() {
             let mut loops = lock(&self.loops);
@@ -472,9 +477,20 @@ impl Controller {
         Ok(interrupted)
     }
 
-    /// Errors of the last catalog load (a bad manifest in an app-of-apps directory, ...).
-    pub fn catalog_errors(&self) -> Vec<String> {
-        read(&self.catalog_errors).clone()
+    /// Whether the first catalog load has finished, and the errors of the last one (a missing
+    /// path, an unreachable app-of-apps repository, a bad manifest, a name defined twice).
+    pub fn catalog(&self) -> bosun_api::Catalog {
+        bosun_api::Catalog {
+            loaded: *self.catalog_loaded.borrow(),
+            errors: read(&self.catalog_errors).clone(),
+        }
+    }
+
+    /// Returns when the first catalog load has finished: before it, the Applications are not
+    /// known, and an empty list or a 404 would be a wrong answer.
+    pub async fn catalog_loaded(&self) {
+        let mut loaded = self.catalog_loaded.subscribe();
+        let _ = loaded.wait_for(|loaded| *loaded).await;
     }
 
     /// The watch of Application objects in `namespace`, started on first use.
@@ -550,10 +566,11 @@ impl Controller {
         *previous = by_entry;
         drop(previous);
         self.finish_deletions(deleting).await;
-        for error in loaded.errors.values() {
-            tracing::error!(error = %error, "loading Applications");
+        for error in &loaded.errors {
+            tracing::error!(source = %error.source, error = %error.message, "loading Applications");
         }
-        *write(&self.catalog_errors) = loaded.errors.into_values().collect();
+        *write(&self.catalog_errors) = loaded.errors;
+        let invalid = loaded.invalid;
         let mut removed = Vec::new();
         {
             let mut apps = write(&self.apps);
@@ -592,6 +609,23 @@ impl Controller {
                 tracing::info!(app = %name, "managing Application");
                 self.reconcile_app.now(name.clone());
                 apps.insert(name, entry);
+            }
+        }
+        // An Application whose definition is wrong keeps its previous one, and says so.
+        let entries: Vec<_> = read(&self.apps)
+            .iter()
+            .map(|(name, entry)| (name.clone(), entry.clone()))
+            .collect();
+        for (name, entry) in entries {
+            let message = invalid.get(&name).cloned();
+            let changed = {
+                let mut status = write(&entry.status);
+                let before = status.condition("InvalidSpecError").cloned();
+                status.set_condition("InvalidSpecError", message);
+                before != status.condition("InvalidSpecError").cloned()
+            };
+            if changed {
+                self.publish(&name, &entry);
             }
         }
         for name in removed {
@@ -894,7 +928,7 @@ impl Controller {
             Err(e) => match *e {
                 // The first connection to its cluster is being made: the engine tells when.
                 EngineError::Connect {
-                    source:
+                    cause:
                         ConnectError::Pending {
                             last_error: None, ..
                         },
@@ -934,7 +968,7 @@ impl Controller {
             Ok(()) => lock(&entry.queued).drain(..).collect(),
             Err(e) => {
                 if let EngineError::Connect {
-                    source:
+                    cause:
                         ConnectError::Pending {
                             last_error: None, ..
                         },
@@ -1231,7 +1265,7 @@ impl Controller {
                 let connecting = matches!(
                     &e,
                     EngineError::Connect {
-                        source: ConnectError::Pending {
+                        cause: ConnectError::Pending {
                             last_error: None,
                             ..
                         },
@@ -1243,9 +1277,17 @@ impl Controller {
                 } else {
                     tracing::warn!(app = %name, error = %e, "comparison failed");
                 }
-                let mut status = write(&entry.status);
-                status.sync.status = SyncStatusCode::Unknown;
-                status.set_condition("ComparisonError", Some(e.to_string()));
+                {
+                    let mut status = write(&entry.status);
+                    status.sync.status = SyncStatusCode::Unknown;
+                    status.set_condition("ComparisonError", Some(e.to_string()));
+                }
+                // Health is what runs, not what Git says: as Argo CD does under a
+                // ComparisonError, the live objects are still assessed, against the targets of
+                // the last comparison that succeeded (none before the first: nothing to assess).
+                if !connecting && !lock(&entry.targets).is_empty() {
+                    self.reassess(name, entry).await;
+                }
                 Err(Box::new(e))
             }
         };
@@ -1255,7 +1297,8 @@ impl Controller {
     }
 
     /// Health again from the watch cache's live objects against the last comparison's targets:
-    /// what a status-only change calls for (Argo CD reflects a rollout's progress in seconds).
+    /// what a status-only change calls for (Argo CD reflects a rollout's progress in seconds),
+    /// and what a comparison that failed still gives.
     async fn reassess(&self, name: &str, entry: &Arc<AppEntry>) {
         let app = read(&entry.app).clone();
         let Some(live) = self.engine.cached_objects(&app).await else {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use std::sync::Arc;
 
-use bosun_model::ClusterRef;
+use bosun_model::{ClusterRef, describe_chain};
 
 use crate::pipeline::Observer;
 use kube::config::{KubeConfigOptions, Kubeconfig};
@@ -14,10 +14,14 @@ use kube::config::{KubeConfigOptions, Kubeconfig};
 pub enum ConnectError {
     #[error("kubeconfig {path}: {message}")]
     Kubeconfig { path: String, message: String },
-    #[error("cluster {cluster}: {source}")]
+    /// The message is kube's with its causes (hyper's "client error (Connect)" alone does not
+    /// say "Connection refused"), so `cause` is not also a `source()`.
+    #[error("cluster {cluster} at {server}: {}", describe_chain(cause))]
     Client {
         cluster: String,
-        source: kube::Error,
+        /// The API server's URL, as the kubeconfig gives it.
+        server: String,
+        cause: kube::Error,
     },
     #[error("cluster {cluster}: discovery: {message}")]
     Discovery { cluster: String, message: String },
@@ -67,7 +71,7 @@ pub async fn connect(
             let kubeconfig =
                 Kubeconfig::read_from(&path).map_err(|e| ConnectError::Kubeconfig {
                     path: path.display().to_string(),
-                    message: e.to_string(),
+                    message: describe_chain(&e),
                 })?;
             kube::Config::from_custom_kubeconfig(kubeconfig, &options).await
         }
@@ -78,9 +82,15 @@ pub async fn connect(
             .kubeconfig
             .clone()
             .unwrap_or_else(|| "(default kubeconfig)".into()),
-        message: e.to_string(),
+        message: describe_chain(&e),
     })?;
     let default_namespace = config.default_namespace.clone();
+    let server = config.cluster_url.to_string();
+    let client_error = |cause| ConnectError::Client {
+        cluster: label.clone(),
+        server: server.clone(),
+        cause,
+    };
     // Every answer of the API server is counted (the controller's request and error metrics);
     // the layer sees the response before kube-rs turns error statuses into errors.
     let counted = tower::util::MapResultLayer::new(
@@ -90,31 +100,16 @@ pub async fn connect(
         },
     );
     let client = kube::client::ClientBuilder::try_from(config)
-        .map_err(|source| ConnectError::Client {
-            cluster: label.clone(),
-            source,
-        })?
+        .map_err(client_error)?
         .with_layer(&counted)
         .build();
-    let version = client
-        .apiserver_version()
-        .await
-        .map_err(|source| ConnectError::Client {
-            cluster: label.clone(),
-            source,
-        })?;
+    let version = client.apiserver_version().await.map_err(client_error)?;
     let minor: String = version
         .minor
         .chars()
         .take_while(char::is_ascii_digit)
         .collect();
-    let groups = client
-        .list_api_groups()
-        .await
-        .map_err(|source| ConnectError::Client {
-            cluster: label.clone(),
-            source,
-        })?;
+    let groups = client.list_api_groups().await.map_err(client_error)?;
     let mut api_versions = vec!["v1".to_string()];
     for group in groups.groups {
         api_versions.extend(group.versions.into_iter().map(|v| v.group_version));

@@ -7,12 +7,12 @@ use bosun_model::{Application, ModelError, parse_applications};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("{0}")]
+    #[error(transparent)]
     Invalid(#[from] ModelError),
     #[error("{path}: no Application manifests found")]
     Empty { path: PathBuf },
@@ -34,9 +34,9 @@ fn is_manifest(path: &Path) -> bool {
 /// Every `.yaml`, `.yml` and `.json` file under `dir`, recursively, in name order.
 fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let mut files = Vec::new();
-    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Read {
+    let entries = std::fs::read_dir(dir).map_err(|error| LoadError::Read {
         path: dir.to_path_buf(),
-        source,
+        error,
     })?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
@@ -59,9 +59,9 @@ pub fn load_applications(path: &Path, name: Option<&str>) -> Result<Vec<Applicat
     };
     let mut apps = Vec::new();
     for file in files {
-        let text = std::fs::read_to_string(&file).map_err(|source| LoadError::Read {
+        let text = std::fs::read_to_string(&file).map_err(|error| LoadError::Read {
             path: file.clone(),
-            source,
+            error,
         })?;
         apps.extend(parse_applications(&text, &file.display().to_string())?);
     }

@@ -26,6 +26,8 @@ use crate::connect::{Cluster, ConnectError, connect};
 /// bosun's field manager for everything it applies.
 pub const FIELD_MANAGER: &str = "bosun";
 
+/// Each message ends in its cause's text (file, line, field, the server's words), so a variant's
+/// `cause` is not also returned by `source()`: printing the chain would say it twice.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
     /// A CRD the render needs could not be installed.
@@ -37,39 +39,48 @@ pub enum EngineError {
         object: String,
         message: String,
     },
-    #[error("{app}: {source}")]
+    #[error("{app}: {cause}")]
     Model {
         app: String,
-        source: bosun_model::ModelError,
+        cause: bosun_model::ModelError,
     },
-    #[error("{app}: source {repo}: {message}")]
+    /// The source crate's messages begin with the repository already; others are given it.
+    #[error("{app}: {}", naming_repo(repo, message))]
     Source {
         app: String,
         repo: String,
         message: String,
     },
-    #[error("{app}: render: {source}")]
+    #[error("{app}: render: {cause}")]
     Render {
         app: String,
-        source: bosun_render::RenderError,
+        cause: bosun_render::RenderError,
     },
-    #[error("{app}: {source}")]
-    Connect { app: String, source: ConnectError },
-    #[error("{app}: {source}")]
+    #[error("{app}: {cause}")]
+    Connect { app: String, cause: ConnectError },
+    #[error("{app}: {cause}")]
     Plan {
         app: String,
-        source: bosun_plan::error::Error,
+        cause: bosun_plan::error::Error,
     },
-    #[error("{app}: {source}")]
+    #[error("{app}: {cause}")]
     Cache {
         app: String,
-        source: bosun_clusters::NotReady,
+        cause: bosun_clusters::NotReady,
     },
-    #[error("{app}: sync: {source}")]
+    #[error("{app}: sync: {cause}")]
     Sync {
         app: String,
-        source: bosun_apply::sync::SyncError,
+        cause: bosun_apply::sync::SyncError,
     },
+}
+
+fn naming_repo(repo: &str, message: &str) -> String {
+    if message.starts_with(repo) {
+        message.to_string()
+    } else {
+        format!("source {repo}: {message}")
+    }
 }
 
 /// The objects of an Application at a revision.
@@ -284,7 +295,7 @@ impl Engine {
         let Some(cache) = &connected.cache else {
             return bosun_plan::tracking::find_tracked(&connected.resolver, &name)
                 .await
-                .map_err(|source| EngineError::Plan { app: name, source });
+                .map_err(|cause| EngineError::Plan { app: name, cause });
         };
         // A kind defined since the cache started (a CRD a sync created) is watched from now on.
         let (_, kinds) = self.live_kinds(app, &rendered.objects).await?;
@@ -292,9 +303,9 @@ impl Engine {
         cache
             .ready(CACHE_READY_TIMEOUT)
             .await
-            .map_err(|source| EngineError::Cache {
+            .map_err(|cause| EngineError::Cache {
                 app: name.clone(),
-                source,
+                cause,
             })?;
         Ok(tracked_in(cache, &name))
     }
@@ -387,9 +398,9 @@ impl Engine {
     ) -> Result<usize, EngineError> {
         let name = app.metadata.name.clone();
         let connected = self.cluster(app).await?;
-        let plan_error = |source| EngineError::Plan {
+        let plan_error = |cause| EngineError::Plan {
             app: name.clone(),
-            source,
+            cause,
         };
         let tracked = bosun_plan::tracking::find_tracked(&connected.resolver, &name)
             .await
@@ -496,9 +507,9 @@ impl Engine {
         let target: ClusterRef = self
             .config
             .resolve_destination(&app.spec.destination)
-            .map_err(|source| EngineError::Model {
+            .map_err(|cause| EngineError::Model {
                 app: name.clone(),
-                source,
+                cause,
             })?;
         let key = format!("{:?}/{:?}", target.kubeconfig, target.context);
         let slot = self
@@ -516,7 +527,7 @@ impl Engine {
                 .connected
                 .get_or_try_init(|| connect_cluster(&target, self.observer.clone(), None, None))
                 .await
-                .map_err(|source| EngineError::Connect { app: name, source })?;
+                .map_err(|cause| EngineError::Connect { app: name, cause })?;
             return Ok(connected.clone());
         };
         let mut state = slot.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -562,7 +573,7 @@ impl Engine {
         }
         Err(EngineError::Connect {
             app: name,
-            source: ConnectError::Pending {
+            cause: ConnectError::Pending {
                 cluster: target
                     .name
                     .clone()
@@ -618,9 +629,9 @@ impl Engine {
             let rendered = self.renderer.render(&request).await;
             self.observer
                 .render(&name, started.elapsed(), rendered.is_ok());
-            let rendered = rendered.map_err(|source| EngineError::Render {
+            let rendered = rendered.map_err(|cause| EngineError::Render {
                 app: name.clone(),
-                source,
+                cause,
             })?;
             revisions.push(checkout.commit.as_str().to_string());
             objects.extend(rendered.objects);
@@ -656,9 +667,9 @@ impl Engine {
             connected.dry_runs.as_ref(),
         )
         .await
-        .map_err(|source| EngineError::Plan {
+        .map_err(|cause| EngineError::Plan {
             app: name.clone(),
-            source,
+            cause,
         })?;
         Ok((rendered, plan))
     }
@@ -732,9 +743,9 @@ impl Engine {
         let name = app.metadata.name.clone();
         let policy = app.spec.sync_policy.clone().unwrap_or_default();
         let options =
-            SyncOptions::parse(&policy.sync_options).map_err(|source| EngineError::Model {
+            SyncOptions::parse(&policy.sync_options).map_err(|cause| EngineError::Model {
                 app: name.clone(),
-                source,
+                cause,
             })?;
         let connected = self.cluster(app).await?;
         let planned = plan
@@ -773,9 +784,9 @@ impl Engine {
         // A refused write is retried with the Application's backoff (Argo CD's `retry`); a sync
         // that ran but did not become healthy is not, as in Argo CD.
         let mut delays = match &policy.retry {
-            Some(retry) => Some(retry.delays().map_err(|source| EngineError::Model {
+            Some(retry) => Some(retry.delays().map_err(|cause| EngineError::Model {
                 app: name.clone(),
-                source,
+                cause,
             })?),
             None => None,
         };
@@ -790,7 +801,7 @@ impl Engine {
                     _ => {
                         return Err(EngineError::Sync {
                             app: name.clone(),
-                            source,
+                            cause: source,
                         });
                     }
                 },
@@ -824,15 +835,15 @@ impl Engine {
             let prepared =
                 bosun_plan::live::prepare(&connected.resolver, object, &name, &namespace)
                     .await
-                    .map_err(|source| EngineError::Plan {
+                    .map_err(|cause| EngineError::Plan {
                         app: name.clone(),
-                        source,
+                        cause,
                     })?;
             let live = bosun_plan::live::get_live(&connected.resolver, &prepared)
                 .await
-                .map_err(|source| EngineError::Plan {
+                .map_err(|cause| EngineError::Plan {
                     app: name.clone(),
-                    source,
+                    cause,
                 })?;
             pairs.push((object.clone(), live));
         }

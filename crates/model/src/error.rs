@@ -103,6 +103,29 @@ impl fmt::Display for ModelError {
     }
 }
 
+/// An error's text followed by those of its causes that it does not already contain.
+///
+/// bosun's convention for errors: a message embeds its cause's text, and an error whose message
+/// does so does not also return the cause from `source()` (the Rust API guidelines' "either,
+/// never both"), so `{e}` is the whole story and printing the chain repeats nothing. Errors of
+/// other crates differ: kube's and hyper's do both, and hyper's top message ("client error
+/// (Connect)") leaves the real cause ("Connection refused") to the chain. This joins the chain
+/// with `: ` and leaves out a cause whose text is already in the message, so that every front
+/// end (the CLI's last line, a condition's message) says each cause exactly once.
+pub fn describe_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        let text = e.to_string();
+        if !text.is_empty() && !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        cause = e.source();
+    }
+    message
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -131,6 +154,43 @@ mod tests {
             e.to_string(),
             "a.yaml: unexpected end of file (line 3, column 7)"
         );
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{message}")]
+    struct Chained {
+        message: String,
+        #[source]
+        source: Option<Box<Chained>>,
+    }
+
+    fn chained(messages: &[&str]) -> Chained {
+        messages
+            .iter()
+            .rev()
+            .fold(None, |source, message| {
+                Some(Chained {
+                    message: message.to_string(),
+                    source: source.map(Box::new),
+                })
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn a_chain_says_each_cause_once() {
+        // kube's ServiceError embeds hyper's text and returns it as its source too.
+        let e = chained(&[
+            "ServiceError: client error (Connect)",
+            "client error (Connect)",
+            "tcp connect error: Connection refused (os error 111)",
+            "Connection refused (os error 111)",
+        ]);
+        assert_eq!(
+            describe_chain(&e),
+            "ServiceError: client error (Connect): tcp connect error: Connection refused (os error 111)"
+        );
+        assert_eq!(describe_chain(&chained(&["a", "b"])), "a: b");
     }
 
     #[test]

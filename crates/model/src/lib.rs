@@ -33,7 +33,7 @@ pub use config::{
     PluginConfig, RegistryConfig, RepositoryCredentials,
 };
 pub use duration::{DurationError, parse_backoff_duration, parse_go_duration};
-pub use error::{ErrorKind, ModelError};
+pub use error::{ErrorKind, ModelError, describe_chain};
 pub use ignored::IgnoredField;
 pub use load::{application_manifests, parse_applications};
 pub use retry::RetryDelays;

@@ -128,7 +128,7 @@ pub async fn get_live(resolver: &Resolver, prepared: &Prepared) -> Result<Option
         Ok(found) => Ok(found.map(|object| to_value(object, &prepared.resolved))),
         Err(source) => Err(Error::Get {
             key: prepared.key.clone(),
-            source: Box::new(source),
+            cause: Box::new(source),
         }),
     }
 }
@@ -202,7 +202,7 @@ pub async fn predict_with(
         Err(source) => {
             return Err(Error::DryRun {
                 key: prepared.key.clone(),
-                source: Box::new(source),
+                cause: Box::new(source),
             });
         }
     };

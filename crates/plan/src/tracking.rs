@@ -87,7 +87,7 @@ pub async fn find_tracked(resolver: &Resolver, app: &str) -> Result<Vec<Value>> 
                 return Err(Error::List {
                     resource: format!("{}/{}", resource.api_version, resource.plural),
                     app: app.to_owned(),
-                    source: Box::new(source),
+                    cause: Box::new(source),
                 });
             }
         };

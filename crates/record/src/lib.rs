@@ -37,8 +37,15 @@ pub use pins::Pin;
 pub enum Error {
     #[error("store {path}: {message}")]
     Open { path: String, message: String },
+    /// The message ends in SQLite's, so it is not also a `source()`.
     #[error("store: {0}")]
-    Sql(#[from] rusqlite::Error),
+    Sql(rusqlite::Error),
+}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Self {
+        Error::Sql(e)
+    }
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -15,7 +15,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 /// A failure to bring the schema up to date.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum MigrationError {
-    #[error("{0}")]
+    #[error(transparent)]
     Sql(#[from] rusqlite::Error),
     #[error(
         "schema version {found} is newer than the {known} this bosun knows: the data directory \

@@ -68,11 +68,10 @@ pub enum RenderError {
     )]
     Empty { path: String },
 
-    #[error("{context}: {source}")]
+    #[error("{context}: {error}")]
     Io {
         context: String,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -86,10 +85,10 @@ fn describe_document(document: Option<usize>, template: Option<&str>) -> String 
 }
 
 impl RenderError {
-    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+    pub(crate) fn io(context: impl Into<String>, error: std::io::Error) -> Self {
         RenderError::Io {
             context: context.into(),
-            source,
+            error,
         }
     }
 }

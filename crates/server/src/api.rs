@@ -19,7 +19,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use bosun_api::{
-    Application, ApplicationList, ApplicationWatchEvent, AuditEntry, AuditLog, ErrorBody,
+    Application, ApplicationList, ApplicationWatchEvent, AuditEntry, AuditLog, Catalog, ErrorBody,
     OperationList, OperationResponse, Refreshed, RepositoryRefresh, ResourceTree, RollbackRequest,
     SyncRequest,
 };
@@ -49,6 +49,8 @@ pub struct ApiState {
     pub registry_webhook_secret: Option<Vec<u8>>,
     /// The web UI's signed-in browsers.
     pub sessions: crate::ui::Sessions,
+    /// GitHub webhook deliveries received lately, so a replayed one is not acted on again.
+    pub deliveries: webhook::Deliveries,
 }
 
 pub(crate) type Shared = Arc<ApiState>;
@@ -97,7 +99,8 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
         description = "bosun serve: Applications (Argo CD's paths and shapes where the same thing exists), sync, rollback, history, events, webhooks; Argo Rollouts' Rollouts and their actions. Bearer tokens from the config carry a role: read-only, deployer (sync, refresh, rollback) or admin. Every failure answers ErrorBody."
     ),
     paths(
-        healthz, readyz, metrics, github_webhook, openapi, list, get_app, create_app, update_app,
+        healthz, readyz, metrics, github_webhook, openapi, list, catalog, get_app, create_app,
+        update_app,
         delete_app, resource_tree, diff,
         history, sync, refresh, rollback, refresh_repository, stream, audit,
         crate::rollouts::list, crate::rollouts::get, crate::rollouts::act, crate::rollouts::stream,
@@ -162,6 +165,7 @@ pub fn router(state: Shared) -> Router {
     let authenticated = Router::new()
         .route("/api/openapi.json", get(openapi))
         .route("/api/v1/applications", get(list).post(create_app))
+        .route("/api/v1/catalog", get(catalog))
         .route(
             "/api/v1/applications/{name}",
             get(get_app).put(update_app).delete(delete_app),
@@ -192,10 +196,9 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/images/{name}", get(crate::images::get))
         .route("/api/v1/images/{name}/check", post(crate::images::check))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
-    let routes = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
+    // What reads or changes Applications waits for the first catalog load: before it, a list
+    // would be empty and a get a 404. The probes and metrics answer at once.
+    let catalog_bound = Router::new()
         .route("/api/webhook", post(github_webhook))
         .route(
             "/api/webhook/registry",
@@ -203,8 +206,26 @@ pub fn router(state: Shared) -> Router {
         )
         .merge(crate::ui::routes())
         .merge(authenticated)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            after_first_catalog_load,
+        ));
+    let routes = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .merge(catalog_bound)
         .with_state(state);
     with_error_bodies(routes)
+}
+
+async fn after_first_catalog_load(
+    State(state): State<Shared>,
+    request: Request,
+    next: Next,
+) -> Response {
+    state.controller.catalog_loaded().await;
+    next.run(request).await
 }
 
 /// Unknown paths and wrong methods answer [`ErrorBody`], and so does every other error response
@@ -363,10 +384,33 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-#[utoipa::path(get, path = "/readyz", summary = "Readiness", security(()),
-    responses((status = 200, description = "ok", body = String)))]
-async fn readyz() -> &'static str {
-    "ok"
+#[utoipa::path(get, path = "/readyz",
+    summary = "Readiness: 503 until the first load of the Applications, then ok (and the sources that failed to load, one per line)",
+    security(()),
+    responses((status = 200, description = "ok, then a line per source that failed to load", body = String),
+        (status = 503, description = "the Applications are still being loaded", body = String)))]
+async fn readyz(State(state): State<Shared>) -> Response {
+    let catalog = state.controller.catalog();
+    if !catalog.loaded {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not ready: loading the Applications (the first catalog load has not finished)\n",
+        )
+            .into_response();
+    }
+    // Ready: the server serves what it has. A source that fails keeps its Applications from
+    // the last load that worked, so it is named here rather than made a reason to stop serving.
+    let mut body = String::from("ok\n");
+    if !catalog.errors.is_empty() {
+        body.push_str(&format!(
+            "{} error(s) loading Applications:\n",
+            catalog.errors.len()
+        ));
+        for error in &catalog.errors {
+            body.push_str(&format!("{}: {}\n", error.source, error.message));
+        }
+    }
+    body.into_response()
 }
 
 #[utoipa::path(get, path = "/api/openapi.json", summary = "This document",
@@ -401,6 +445,13 @@ async fn list(State(state): State<Shared>) -> Json<ApplicationList> {
     Json(ApplicationList {
         items: state.controller.list(),
     })
+}
+
+#[utoipa::path(get, path = "/api/v1/catalog", tag = "applications",
+    summary = "Where the Applications come from: whether the first load finished, and the errors of the last one",
+    responses((status = 200, body = Catalog), (status = 401, body = ErrorBody)))]
+async fn catalog(State(state): State<Shared>) -> Json<Catalog> {
+    Json(state.controller.catalog())
 }
 
 #[derive(Deserialize, Default)]
@@ -727,14 +778,18 @@ async fn refresh_repository(
             .controller
             .pushed(&request.repo_url, &request.pushed_ref, "")
     };
-    Ok(Json(Refreshed { refreshed }))
+    Ok(Json(Refreshed {
+        refreshed,
+        ..Refreshed::default()
+    }))
 }
 
 #[utoipa::path(post, path = "/api/webhook",
     summary = "GitHub push webhook, verified by X-Hub-Signature-256", security(()),
     params(
         ("X-Hub-Signature-256" = String, Header, description = "sha256=HMAC of the body"),
-        ("X-GitHub-Event" = String, Header, description = "push (or ping)")
+        ("X-GitHub-Event" = String, Header, description = "push (or ping)"),
+        ("X-GitHub-Delivery" = Option<String>, Header, description = "the delivery's id: one received within the last ten minutes is answered 200 with alreadyReceived and not acted on again")
     ),
     request_body(content = Object, description = "GitHub's push event"),
     responses((status = 200, body = Refreshed), (status = 400, body = ErrorBody),
@@ -774,6 +829,27 @@ async fn github_webhook(State(state): State<Shared>, headers: HeaderMap, bytes: 
         Ok(push) => push,
         Err(e) => return ApiError(StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
+    // After the signature and the payload are checked: a forged or refused delivery neither
+    // takes an id nor is remembered, so GitHub's "Redeliver" of a refused one still works.
+    let delivery = headers
+        .get("x-github-delivery")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|id| !id.is_empty());
+    if let Some(id) = delivery
+        && let Err(first) = state.deliveries.first_time(id, std::time::Instant::now())
+    {
+        let ago = first.elapsed().as_secs();
+        tracing::info!(delivery = %id, first_received_secs_ago = ago, "webhook delivery already received; ignored");
+        return Json(Refreshed {
+            refreshed: Vec::new(),
+            already_received: true,
+            message: Some(format!(
+                "delivery {id} was already received {ago}s ago; nothing was done again"
+            )),
+        })
+        .into_response();
+    }
     let mut refreshed: Vec<String> = Vec::new();
     for url in &push.urls {
         for name in state
@@ -785,8 +861,12 @@ async fn github_webhook(State(state): State<Shared>, headers: HeaderMap, bytes: 
             }
         }
     }
-    tracing::info!(r#ref = %push.pushed_ref, apps = ?refreshed, "webhook push");
-    Json(Refreshed { refreshed }).into_response()
+    tracing::info!(r#ref = %push.pushed_ref, delivery = ?delivery, apps = ?refreshed, "webhook push");
+    Json(Refreshed {
+        refreshed,
+        ..Refreshed::default()
+    })
+    .into_response()
 }
 
 /// Server-sent events: one `MODIFIED`/`DELETED` event per status change.
@@ -858,6 +938,7 @@ mod tests {
         ("post", "/api/webhook"),
         ("get", "/api/openapi.json"),
         ("get", "/api/v1/applications"),
+        ("get", "/api/v1/catalog"),
         ("get", "/api/v1/applications/{name}"),
         ("post", "/api/v1/applications"),
         ("put", "/api/v1/applications/{name}"),

@@ -145,7 +145,11 @@ pub(crate) async fn registry_webhook(
     };
     let refreshed = state.images.image_pushed(&push.registry, &push.repository);
     tracing::info!(registry = %push.registry, repository = %push.repository, tag = %push.tag, apps = ?refreshed, "registry push");
-    Json(bosun_api::Refreshed { refreshed }).into_response()
+    Json(bosun_api::Refreshed {
+        refreshed,
+        ..Default::default()
+    })
+    .into_response()
 }
 
 fn guess_kind(headers: &HeaderMap) -> &'static str {

@@ -1,6 +1,12 @@
 //! GitHub push webhooks: the `X-Hub-Signature-256` header is the HMAC-SHA256 of the exact body
 //! under the shared secret; anything unsigned, signed with another secret or malformed is
-//! refused before the body is even parsed.
+//! refused before the body is even parsed. A signed delivery is handled once: GitHub names each
+//! one (`X-GitHub-Delivery`), and one seen within [`DELIVERY_WINDOW`] is answered and ignored, so
+//! a captured delivery cannot be replayed to make bosun fetch and compare at will.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
 use serde::Deserialize;
@@ -87,9 +93,80 @@ pub fn parse_push(body: &[u8]) -> Result<Push, WebhookError> {
     })
 }
 
+/// How long a delivery id is remembered.
+pub const DELIVERY_WINDOW: Duration = Duration::from_secs(10 * 60);
+
+/// How many delivery ids are remembered at most; past it the oldest are forgotten first, so a
+/// flood of distinct deliveries cannot grow memory without bound.
+pub const DELIVERY_CAPACITY: usize = 10_000;
+
+/// The delivery ids seen within the window, oldest first.
+#[derive(Default)]
+pub struct Deliveries {
+    seen: Mutex<DeliveriesSeen>,
+}
+
+#[derive(Default)]
+struct DeliveriesSeen {
+    order: VecDeque<(Instant, String)>,
+    at: HashMap<String, Instant>,
+}
+
+impl Deliveries {
+    /// Records `id` as received at `now`; `Err` with when it was first received if it was seen
+    /// within the window.
+    pub fn first_time(&self, id: &str, now: Instant) -> Result<(), Instant> {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        while let Some((at, _)) = seen.order.front() {
+            if now.saturating_duration_since(*at) < DELIVERY_WINDOW
+                && seen.order.len() < DELIVERY_CAPACITY
+            {
+                break;
+            }
+            let (_, old) = seen.order.pop_front().expect("front exists");
+            seen.at.remove(&old);
+        }
+        if let Some(at) = seen.at.get(id) {
+            return Err(*at);
+        }
+        seen.at.insert(id.to_string(), now);
+        seen.order.push_back((now, id.to_string()));
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_delivery_is_handled_once_within_the_window() {
+        let deliveries = Deliveries::default();
+        let start = Instant::now();
+        assert_eq!(deliveries.first_time("a", start), Ok(()));
+        assert_eq!(deliveries.first_time("b", start), Ok(()));
+        let later = start + Duration::from_secs(60);
+        assert_eq!(deliveries.first_time("a", later), Err(start));
+        // After the window it is a new delivery again.
+        let after = start + DELIVERY_WINDOW + Duration::from_secs(1);
+        assert_eq!(deliveries.first_time("a", after), Ok(()));
+        assert_eq!(deliveries.first_time("a", after), Err(after));
+    }
+
+    #[test]
+    fn memory_is_bounded_by_forgetting_the_oldest() {
+        let deliveries = Deliveries::default();
+        let now = Instant::now();
+        for n in 0..DELIVERY_CAPACITY + 5 {
+            assert_eq!(deliveries.first_time(&n.to_string(), now), Ok(()));
+        }
+        let seen = deliveries.seen.lock().unwrap();
+        assert_eq!(seen.order.len(), DELIVERY_CAPACITY);
+        assert_eq!(seen.at.len(), DELIVERY_CAPACITY);
+        assert!(!seen.at.contains_key("0"), "the oldest went first");
+        drop(seen);
+        assert_eq!(deliveries.first_time("0", now), Ok(()));
+    }
 
     #[test]
     fn signatures_are_checked_against_the_body() {

@@ -462,7 +462,7 @@ impl RepoCache {
             if !dir.is_dir() {
                 return Err(Error::Io {
                     path: dir.to_path_buf(),
-                    source: std::io::Error::other("could not move the checkout into place"),
+                    error: std::io::Error::other("could not move the checkout into place"),
                 });
             }
         } else {

@@ -53,11 +53,11 @@ pub enum Error {
     #[error("environment variable {variable} holds a repository secret but is not set")]
     MissingSecret { variable: String },
 
-    #[error("{}: {source}", path.display())]
+    /// The message ends in the I/O error's, so it is not also a `source()`.
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -151,5 +151,5 @@ fn has_io_error(err: &gix::Error) -> bool {
 
 pub(crate) fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
     let path = path.into();
-    move |source| Error::Io { path, source }
+    move |error| Error::Io { path, error }
 }

@@ -67,11 +67,11 @@ pub enum WriteError {
         command: String,
         message: String,
     },
-    #[error("{}: {source}", path.display())]
+    /// The message ends in the I/O error's, so it is not also a `source()`.
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 }
 
@@ -125,9 +125,9 @@ impl Writer {
         Writer::check_remote(url)?;
         let git_dir = dir.into();
         if !git_dir.join("HEAD").exists() {
-            std::fs::create_dir_all(&git_dir).map_err(|source| WriteError::Io {
+            std::fs::create_dir_all(&git_dir).map_err(|error| WriteError::Io {
                 path: git_dir.clone(),
-                source,
+                error,
             })?;
             let writer = Writer::new(git_dir.clone(), url.to_string(), credentials.clone(), true);
             writer.git(&["init", "--bare", "--quiet"], None)?;
@@ -268,9 +268,9 @@ impl Writer {
                 .command(args)
                 .env("GIT_INDEX_FILE", &index)
                 .output()
-                .map_err(|source| WriteError::Io {
+                .map_err(|error| WriteError::Io {
                     path: self.git_dir.clone(),
-                    source,
+                    error,
                 })?;
             if out.status.success() {
                 Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
@@ -453,9 +453,9 @@ impl Writer {
     }
 
     fn output(&self, mut command: Command, input: Option<&[u8]>) -> Result<Output, WriteError> {
-        let io = |source| WriteError::Io {
+        let io = |error| WriteError::Io {
             path: self.git_dir.clone(),
-            source,
+            error,
         };
         if input.is_some() {
             command.stdin(Stdio::piped());
