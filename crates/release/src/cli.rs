@@ -67,6 +67,9 @@ pub struct VersionArgs {
     /// Changelog commit links: `{hash}` and `{short}` are substituted.
     #[arg(long, value_name = "TEMPLATE")]
     pub commit_url: Option<String>,
+    /// Run in a shallow clone anyway (its missing history and tags can give a wrong version).
+    #[arg(long)]
+    pub allow_shallow: bool,
 }
 
 /// Runs `bosun version`. On error it prints the error with its causes and exits with status 2
@@ -98,6 +101,13 @@ pub fn execute(args: &VersionArgs, out: &mut dyn Write) -> Result<()> {
         ));
     }
     let repo = Repo::discover(&args.repo)?;
+    // A shallow clone (GitHub Actions' default `fetch-depth: 1`) has neither the release tags nor
+    // the commits since them: the answer would be the initial version, confidently wrong.
+    if !args.allow_shallow && repo.is_shallow()? {
+        return Err(Error::Shallow {
+            root: repo.root().to_path_buf(),
+        });
+    }
     let config = Config::load(repo.root(), args.config.as_deref())?;
     let profile = config.profile(args.profile)?;
     let channel = match &args.pre {

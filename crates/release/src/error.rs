@@ -39,6 +39,15 @@ pub enum Error {
     #[error("`git {command}` failed: {stderr}")]
     GitCommand { command: String, stderr: String },
 
+    #[error(
+        "{}: is a shallow clone, so the last release tag and the commits since it may be missing \
+         and the version would be wrong; fetch the whole history and the tags with \
+         `git fetch --unshallow --tags` (GitHub Actions: `fetch-depth: 0` in actions/checkout), \
+         or pass --allow-shallow to use what is there",
+        root.display()
+    )]
+    Shallow { root: PathBuf },
+
     #[error("{0}")]
     Usage(String),
 }

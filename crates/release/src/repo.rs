@@ -47,6 +47,14 @@ impl Repo {
         &self.root
     }
 
+    /// Whether this is a shallow clone (a non-empty `shallow` file in the git dir): history ends
+    /// at its boundary commits and tags beyond them are missing.
+    pub fn is_shallow(&self) -> Result<bool> {
+        self.repo
+            .is_shallow()
+            .map_err(|e| Error::git("reading the shallow file", e))
+    }
+
     /// HEAD's commit, or `None` in a repository without commits.
     pub fn head(&self) -> Result<Option<ObjectId>> {
         let head = self.repo.head().map_err(|e| Error::git("HEAD", e))?;

@@ -544,3 +544,50 @@ fn empty_repository_has_no_version() {
     assert_eq!(json["version"], serde_json::Value::Null);
     assert_eq!(json["released"], false);
 }
+
+#[test]
+fn shallow_clone_is_refused_unless_allowed() {
+    let origin = repo_at("v44.38.0");
+    origin.commit("feat: a");
+    origin.tag("v44.39.0");
+    origin.commit("fix: b");
+    let clones = tempfile::tempdir().unwrap();
+    let shallow = clones.path().join("shallow");
+    let url = format!("file://{}", origin.path().display());
+    let clone = std::process::Command::new("git")
+        .args(["clone", "-q", "--depth", "1", &url])
+        .arg(&shallow)
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .status()
+        .unwrap();
+    assert!(clone.success());
+    assert!(shallow.join(".git/shallow").exists(), "a real shallow clone");
+
+    let out = run_bosun(&shallow, &["version"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "no version printed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("shallow clone"), "{err}");
+    assert!(err.contains("git fetch --unshallow --tags"), "{err}");
+    assert!(err.contains("fetch-depth: 0"), "{err}");
+    assert!(err.contains("--allow-shallow"), "{err}");
+    assert_eq!(err.matches("error:").count(), 1, "{err}");
+
+    // Allowed: what the clone holds (one commit, no tag) is all there is.
+    let out = run_bosun(&shallow, &["version", "--allow-shallow"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "1.0.0\n");
+
+    // After fetching history and tags, the same checkout gives the right answer.
+    let unshallow = std::process::Command::new("git")
+        .current_dir(&shallow)
+        .args(["fetch", "-q", "--unshallow", "--tags"])
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .status()
+        .unwrap();
+    assert!(unshallow.success());
+    let out = run_bosun(&shallow, &["version"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "44.39.1\n");
+}
