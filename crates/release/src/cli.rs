@@ -214,14 +214,25 @@ fn text(releases: &[Release], current: bool) -> String {
 /// component, or the whole repository.
 fn targets(args: &VersionArgs, config: &Config) -> Result<Vec<Target>> {
     let components = &config.data.components;
-    let component_target = |c: &config::ComponentConfig| Target {
-        component: Some(c.name.clone()),
-        path: config::normalize_path(&c.path).filter(|p| !p.is_empty()),
-        tag_prefix: args
-            .tag_prefix
+    let repository_prefix = config.data.tag_prefix.clone().unwrap_or_else(|| "v".into());
+    let configured_prefix = |c: &config::ComponentConfig| {
+        c.tag_prefix
             .clone()
-            .or_else(|| c.tag_prefix.clone())
-            .unwrap_or_else(|| format!("{}-v", c.name)),
+            .unwrap_or_else(|| format!("{}-v", c.name))
+    };
+    // Tags of the other series the config declares do not make a prefix suspicious.
+    let component_prefixes: Vec<String> = components.iter().map(configured_prefix).collect();
+    let component_target = |c: &config::ComponentConfig| {
+        let tag_prefix = args.tag_prefix.clone().unwrap_or_else(|| configured_prefix(c));
+        let mut sibling_prefixes = component_prefixes.clone();
+        sibling_prefixes.push(repository_prefix.clone());
+        sibling_prefixes.retain(|p| *p != tag_prefix);
+        Target {
+            component: Some(c.name.clone()),
+            path: config::normalize_path(&c.path).filter(|p| !p.is_empty()),
+            tag_prefix,
+            sibling_prefixes,
+        }
     };
     if let Some(name) = &args.component {
         let c = components.iter().find(|c| &c.name == name).ok_or_else(|| {
@@ -250,12 +261,14 @@ fn targets(args: &VersionArgs, config: &Config) -> Result<Vec<Target>> {
         let tag_prefix = args
             .tag_prefix
             .clone()
-            .or_else(|| config.data.tag_prefix.clone())
-            .unwrap_or_else(|| "v".into());
+            .unwrap_or_else(|| repository_prefix.clone());
+        let mut sibling_prefixes = component_prefixes.clone();
+        sibling_prefixes.retain(|p| *p != tag_prefix);
         return Ok(vec![Target {
             component: None,
             path,
             tag_prefix,
+            sibling_prefixes,
         }]);
     }
     Ok(components.iter().map(component_target).collect())

@@ -48,6 +48,13 @@ pub enum Error {
     )]
     Shallow { root: PathBuf },
 
+    #[error(
+        "no tag has the prefix `{prefix}`, but the repository has release tags with the prefixes \
+         {seen}; set --tag-prefix or `tag_prefix` in .bosun/release.yaml to the prefix of its \
+         releases (a new component of a monorepo belongs under `components:`)"
+    )]
+    UnknownTagPrefix { prefix: String, seen: String },
+
     #[error("{0}")]
     Usage(String),
 }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::bump::{self, AnalyzedCommit, Bump, Channel, Status};
 use crate::changelog::{self, Links};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::profile::Profile;
 use crate::repo::Repo;
 use crate::tags;
@@ -19,6 +19,9 @@ pub struct Target {
     /// Only commits changing this directory (relative to the repository root) count.
     pub path: Option<String>,
     pub tag_prefix: String,
+    /// The prefixes of the other release series this run knows of (the config's components and
+    /// the repository-wide prefix): their tags are no sign that `tag_prefix` is mistyped.
+    pub sibling_prefixes: Vec<String>,
 }
 
 /// A commit as `--json` lists it.
@@ -110,8 +113,11 @@ pub fn compute(
     release.head = Some(head);
     release.head_time = repo.commit_time(head)?;
 
-    let candidates: Vec<_> = repo
-        .release_tags(&target.tag_prefix)?
+    let all = repo.release_tags(&target.tag_prefix)?;
+    if all.is_empty() {
+        check_prefix_unused_elsewhere(repo, target)?;
+    }
+    let candidates: Vec<_> = all
         .into_iter()
         .filter(|t| tags::relevant(&t.version, channel, profile))
         .collect();
@@ -182,6 +188,34 @@ pub fn compute(
     }
     release.analyzed = analysis.commits;
     Ok(release)
+}
+
+/// No tag has `target.tag_prefix`. That is a first release — unless the repository has release
+/// tags under prefixes nobody here claims (`v1.2.0` while asked for `app-v`): then the prefix is
+/// most likely wrong, and the initial version would be a confident wrong answer.
+fn check_prefix_unused_elsewhere(repo: &Repo, target: &Target) -> Result<()> {
+    let unclaimed: Vec<(String, String)> = repo
+        .tag_prefixes()?
+        .into_iter()
+        .filter(|(prefix, _)| {
+            *prefix != target.tag_prefix && !target.sibling_prefixes.contains(prefix)
+        })
+        .collect();
+    if unclaimed.is_empty() {
+        return Ok(());
+    }
+    Err(Error::UnknownTagPrefix {
+        prefix: target.tag_prefix.clone(),
+        seen: unclaimed
+            .iter()
+            .take(10)
+            .map(|(prefix, example)| match prefix.as_str() {
+                "" => format!("none ({example})"),
+                _ => format!("`{prefix}` ({example})"),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+    })
 }
 
 fn summary(c: &AnalyzedCommit) -> CommitSummary {

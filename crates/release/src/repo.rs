@@ -101,6 +101,25 @@ impl Repo {
         Ok(tags)
     }
 
+    /// Every prefix under which the repository has release tags (`v` for `v1.2.0`, `app-v` for
+    /// `app-v7.0.0`, `` for `1.9.0`), each with one example tag. Read only when a prefix matched
+    /// nothing, to say which ones exist.
+    pub fn tag_prefixes(&self) -> Result<std::collections::BTreeMap<String, String>> {
+        let refs = self
+            .repo
+            .references()
+            .map_err(|e| Error::git("listing references", e))?;
+        let mut prefixes = std::collections::BTreeMap::new();
+        for reference in refs.tags().map_err(|e| Error::git("listing tags", e))? {
+            let reference = reference.map_err(|e| Error::git("reading a tag", e))?;
+            let name = reference.name().shorten().to_string();
+            if let Some(prefix) = crate::tags::release_prefix(&name) {
+                prefixes.entry(prefix.to_string()).or_insert(name);
+            }
+        }
+        Ok(prefixes)
+    }
+
     /// The tags among `tags` that are reachable from `head`. The walk stops as soon as every
     /// commit in `stop_after` has been seen — the caller passes the commits of the highest tags,
     /// since nothing beyond them can change the answer — so in the usual case only the commits

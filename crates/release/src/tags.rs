@@ -17,6 +17,15 @@ pub fn parse_tag(name: &str, prefix: &str) -> Option<Version> {
     Version::parse(rest).ok()
 }
 
+/// The prefix under which `name` is a release tag (`app-v` for `app-v1.2.3`, `` for `1.2.3`):
+/// the shortest one [`parse_tag`] accepts. `None` when no split gives a semantic version.
+pub fn release_prefix(name: &str) -> Option<&str> {
+    name.char_indices()
+        .filter(|(_, c)| c.is_ascii_digit())
+        .map(|(i, _)| &name[..i])
+        .find(|prefix| parse_tag(name, prefix).is_some())
+}
+
 /// Whether a release tag matters on this channel: stable releases always; prerelease tags only on
 /// their own channel (semantic-release keeps channels in git notes, bosun in the identifier), or
 /// on the release channel for profiles that continue prerelease tags (git-cliff).
@@ -66,6 +75,17 @@ mod tests {
             parse_tag("v1.3.0-rc.2", "v").map(|v| v.to_string()),
             Some("1.3.0-rc.2".into())
         );
+    }
+
+    #[test]
+    fn prefixes_of_tag_names() {
+        assert_eq!(release_prefix("v1.2.3"), Some("v"));
+        assert_eq!(release_prefix("1.2.3"), Some(""));
+        assert_eq!(release_prefix("app2-v1.0.0-rc.1"), Some("app2-v"));
+        assert_eq!(release_prefix("release-9.0.0"), Some("release-"));
+        assert_eq!(release_prefix("v2"), None);
+        assert_eq!(release_prefix("deploy-2026-01-01"), None);
+        assert_eq!(release_prefix("latest"), None);
     }
 
     #[test]

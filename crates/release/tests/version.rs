@@ -591,3 +591,53 @@ fn shallow_clone_is_refused_unless_allowed() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "44.39.1\n");
 }
+
+#[test]
+fn a_prefix_matching_no_tag_while_others_exist_is_an_error() {
+    let repo = repo_at("v1.2.0");
+    repo.tag("app-v3.0.0");
+    repo.tag("latest");
+    repo.commit("feat: a");
+
+    let out = run_bosun(repo.path(), &["version", "--tag-prefix", "release-"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty(), "no initial version printed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no tag has the prefix `release-`"), "{err}");
+    assert!(err.contains("`app-v` (app-v3.0.0), `v` (v1.2.0)"), "{err}");
+    assert!(!err.contains("latest"), "not a release tag: {err}");
+
+    // The same mistake in the config file.
+    repo.write(".bosun/release.yaml", "tag_prefix: ver\n");
+    let out = run_bosun(repo.path(), &["version"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no tag has the prefix `ver`"), "{err}");
+    repo.write(".bosun/release.yaml", "");
+
+    // The prefixes that do exist work, and an unprefixed series is named as such.
+    assert_eq!(repo.next(), "1.3.0");
+    assert_eq!(repo.version(|a| a.tag_prefix = Some("app-v".into())), "3.1.0");
+    let unprefixed = repo_at("2.0.0");
+    unprefixed.commit("fix: a");
+    let out = run_bosun(unprefixed.path(), &["version"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("prefixes none (2.0.0)"), "{err}");
+
+    // No release tag at all: a first release, as before.
+    let fresh = TestRepo::new();
+    fresh.commit("feat: a");
+    fresh.tag("latest");
+    assert_eq!(fresh.next(), "1.0.0");
+
+    // A new component of a monorepo: the other series are declared, so its first release is
+    // not suspicious.
+    repo.write(
+        ".bosun/release.yaml",
+        "components:\n  - name: app\n    path: .\n  - name: docs\n    path: docs\n",
+    );
+    repo.commit_file("docs/index.md", "docs: first page");
+    repo.commit_file("docs/guide.md", "feat(docs): a guide");
+    assert_eq!(repo.version(|a| a.component = Some("docs".into())), "1.0.0");
+}
