@@ -68,6 +68,9 @@ pub struct AnalyzedCommit {
     pub bump: Bump,
     #[serde(flatten)]
     pub status: Status,
+    /// What `git revert` writes (the notes list it under Reverts).
+    #[serde(skip)]
+    pub revert: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -135,6 +138,7 @@ fn judge(commit: &CommitInput, message: &ParsedMessage, profile: &Profile) -> An
         breaking_notes: Vec::new(),
         bump: Bump::None,
         status: Status::Counted,
+        revert: message.revert.is_some(),
     };
     let unpaired_revert = if message.revert.is_some() {
         profile.reverts.unpaired

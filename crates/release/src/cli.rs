@@ -131,13 +131,14 @@ pub fn execute(args: &VersionArgs, out: &mut dyn Write) -> Result<()> {
         releases.push(release::compute(&repo, target, &profile, &channel)?);
     }
 
-    let links = Links {
-        commit_url: args
-            .commit_url
+    let links = Links::new(
+        args.commit_url
             .clone()
             .or_else(|| config.data.commit_url.clone())
             .or_else(github_commit_url),
-    };
+        config.data.changelog.issue_url.clone(),
+    );
+    let types = config.changelog_types();
     if args.github_output {
         let path = std::env::var_os("GITHUB_OUTPUT")
             .ok_or_else(|| Error::Usage("--github-output: $GITHUB_OUTPUT is not set".into()))?;
@@ -156,7 +157,7 @@ pub fn execute(args: &VersionArgs, out: &mut dyn Write) -> Result<()> {
                 "--changelog renders one release: choose a component with --component".into(),
             ));
         };
-        match (release.notes(&links), &args.output) {
+        match (release.notes(&links, &types), &args.output) {
             (None, _) => eprintln!("bosun version: nothing to release, no release notes"),
             (Some(notes), None) => {
                 write(out, &notes)?;
@@ -170,7 +171,7 @@ pub fn execute(args: &VersionArgs, out: &mut dyn Write) -> Result<()> {
             let (Some(tag), Some(head)) = (&release.tag, release.head) else {
                 continue;
             };
-            let notes = release.notes(&links).unwrap_or_default();
+            let notes = release.notes(&links, &types).unwrap_or_default();
             repo.create_tag(tag, &format!("{tag}\n\n{notes}"), head)?;
             if args.push {
                 repo.push_tag(&args.remote, tag)?;
@@ -223,7 +224,10 @@ fn targets(args: &VersionArgs, config: &Config) -> Result<Vec<Target>> {
     // Tags of the other series the config declares do not make a prefix suspicious.
     let component_prefixes: Vec<String> = components.iter().map(configured_prefix).collect();
     let component_target = |c: &config::ComponentConfig| {
-        let tag_prefix = args.tag_prefix.clone().unwrap_or_else(|| configured_prefix(c));
+        let tag_prefix = args
+            .tag_prefix
+            .clone()
+            .unwrap_or_else(|| configured_prefix(c));
         let mut sibling_prefixes = component_prefixes.clone();
         sibling_prefixes.push(repository_prefix.clone());
         sibling_prefixes.retain(|p| *p != tag_prefix);

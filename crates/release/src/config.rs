@@ -11,6 +11,7 @@ use semver::{Prerelease, Version};
 use serde::Deserialize;
 
 use crate::bump::{Bump, Channel};
+use crate::changelog::{self, TypeSection};
 use crate::error::{Error, Result};
 use crate::profile::{Profile, ProfileName};
 
@@ -36,12 +37,25 @@ pub struct ConfigFile {
     pub other_types: Option<Bump>,
     /// Commit link in the changelog: `{hash}` / `{short}` are substituted.
     pub commit_url: Option<String>,
+    /// How the release notes are laid out.
+    #[serde(default)]
+    pub changelog: ChangelogConfig,
     /// Branch → channel: `release`, or a prerelease identifier (`next: rc`).
     #[serde(default)]
     pub branches: BTreeMap<String, String>,
     /// Monorepo components; one `bosun version` call reports all of them.
     #[serde(default)]
     pub components: Vec<ComponentConfig>,
+}
+
+/// The release notes' sections and links, as the conventionalcommits preset's `presetConfig`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangelogConfig {
+    /// Replaces the preset's list of types (`[{type, section, hidden, scope}]`), in section order.
+    pub types: Option<Vec<TypeSection>>,
+    /// Issue link: `{id}` is substituted (default: derived from `commit_url`).
+    pub issue_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -133,6 +147,31 @@ impl Config {
                 ));
             }
         }
+        for (i, t) in d.changelog.types.iter().flatten().enumerate() {
+            if t.type_.trim().is_empty() {
+                return Err(
+                    self.field_error(format!("changelog.types[{i}].type"), "must not be empty")
+                );
+            }
+            if !t.hidden && t.section.as_deref().is_none_or(|s| s.trim().is_empty()) {
+                return Err(self.field_error(
+                    format!("changelog.types[{i}].section"),
+                    format!(
+                        "the section title `{}` commits are listed under is missing (or set \
+                         `hidden: true`)",
+                        t.type_
+                    ),
+                ));
+            }
+        }
+        if let Some(url) = &d.changelog.issue_url
+            && !url.contains("{id}")
+        {
+            return Err(self.field_error(
+                "changelog.issue_url",
+                format!("`{url}` has no `{{id}}` for the issue number"),
+            ));
+        }
         let mut names = std::collections::HashSet::new();
         for (i, c) in d.components.iter().enumerate() {
             if c.name.trim().is_empty() {
@@ -175,6 +214,15 @@ impl Config {
             profile.other_types = b;
         }
         Ok(profile)
+    }
+
+    /// The release notes' types and sections: the config's, else the preset's defaults.
+    pub fn changelog_types(&self) -> Vec<TypeSection> {
+        self.data
+            .changelog
+            .types
+            .clone()
+            .unwrap_or_else(changelog::default_types)
     }
 
     /// The channel for `branch`: listed branches map as configured; others are release branches.

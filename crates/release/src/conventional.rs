@@ -149,7 +149,8 @@ fn breaking_notes(message: &str) -> Vec<BreakingNote> {
         } else {
             continue;
         };
-        // A note runs until a blank line (or the next note): footers may wrap.
+        // A note runs until a blank line (or the next note): footers may wrap, and the lines
+        // stay lines, as in conventional-changelog's parser (the notes print them so).
         let mut text = rest.trim().to_string();
         while let Some(next) = lines.peek() {
             let trimmed = next.trim();
@@ -160,7 +161,7 @@ fn breaking_notes(message: &str) -> Vec<BreakingNote> {
                 break;
             }
             if !text.is_empty() {
-                text.push(' ');
+                text.push('\n');
             }
             text.push_str(trimmed);
             lines.next();
@@ -246,7 +247,7 @@ mod tests {
             vec![
                 BreakingNote {
                     hyphenated: false,
-                    text: "gone wrapped".into()
+                    text: "gone\nwrapped".into()
                 },
                 BreakingNote {
                     hyphenated: true,

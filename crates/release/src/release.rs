@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashSet};
 use serde::Serialize;
 
 use crate::bump::{self, AnalyzedCommit, Bump, Channel, Status};
-use crate::changelog::{self, Links};
+use crate::changelog::{self, Links, TypeSection};
 use crate::error::{Error, Result};
 use crate::profile::Profile;
 use crate::repo::Repo;
@@ -70,13 +70,14 @@ pub struct Release {
 
 impl Release {
     /// Release notes for this release (`None` when nothing is released).
-    pub fn notes(&self, links: &Links) -> Option<String> {
+    pub fn notes(&self, links: &Links, types: &[TypeSection]) -> Option<String> {
         let version = self.version.as_deref().filter(|_| self.released)?;
         Some(changelog::render(
             version,
             &changelog::date(self.head_time),
             &self.analyzed,
             links,
+            types,
         ))
     }
 }

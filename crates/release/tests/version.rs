@@ -416,9 +416,8 @@ fn changelog_printed_and_prepended() {
         )
     };
     let expected = format!(
-        "## 2.0.0 (2026-01-01)\n\n### ⚠ BREAKING CHANGES\n\n* **api:** v1 routes are gone ({})\n\n\
+        "## 2.0.0 (2026-01-01)\n\n### ⚠ BREAKING CHANGES\n\n* **api:** v1 routes are gone\n\n\
          ### Features\n\n* **api:** drop v1 ({})\n\n### Bug Fixes\n\n* **parser:** handle tabs ({})",
-        link(&feat),
         link(&feat),
         link(&fix)
     );
@@ -562,7 +561,10 @@ fn shallow_clone_is_refused_unless_allowed() {
         .status()
         .unwrap();
     assert!(clone.success());
-    assert!(shallow.join(".git/shallow").exists(), "a real shallow clone");
+    assert!(
+        shallow.join(".git/shallow").exists(),
+        "a real shallow clone"
+    );
 
     let out = run_bosun(&shallow, &["version"], &[]);
     assert_eq!(out.status.code(), Some(2));
@@ -617,7 +619,10 @@ fn a_prefix_matching_no_tag_while_others_exist_is_an_error() {
 
     // The prefixes that do exist work, and an unprefixed series is named as such.
     assert_eq!(repo.next(), "1.3.0");
-    assert_eq!(repo.version(|a| a.tag_prefix = Some("app-v".into())), "3.1.0");
+    assert_eq!(
+        repo.version(|a| a.tag_prefix = Some("app-v".into())),
+        "3.1.0"
+    );
     let unprefixed = repo_at("2.0.0");
     unprefixed.commit("fix: a");
     let out = run_bosun(unprefixed.path(), &["version"], &[]);
@@ -640,4 +645,52 @@ fn a_prefix_matching_no_tag_while_others_exist_is_an_error() {
     repo.commit_file("docs/index.md", "docs: first page");
     repo.commit_file("docs/guide.md", "feat(docs): a guide");
     assert_eq!(repo.version(|a| a.component = Some("docs".into())), "1.0.0");
+}
+
+#[test]
+fn changelog_types_sections_and_issue_links_from_the_config() {
+    let repo = repo_at("v1.0.0");
+    let docs = repo.commit("docs(readme): install steps (#41)");
+    let chore = repo.commit("chore!: drop node 18");
+    let fix = repo.commit("fix: tabs");
+    repo.write(
+        ".bosun/release.yaml",
+        "commit_url: https://github.com/acme/app/commit/{hash}\n\
+         changelog:\n  types:\n    - {type: fix, section: Fixes}\n\
+         \x20   - {type: docs, section: Documentation}\n    - {type: chore, hidden: true}\n",
+    );
+    let notes = repo.version(|a| a.changelog = true);
+    let link = |h: &str| format!("([{}](https://github.com/acme/app/commit/{h}))", &h[..7]);
+    assert_eq!(
+        notes,
+        format!(
+            // A hidden type without a section title is listed untitled, first (as the preset).
+            "## 2.0.0 (2026-01-01)\n\n### ⚠ BREAKING CHANGES\n\n* drop node 18\n\n\
+             * drop node 18 {}\n\n### Fixes\n\n* tabs {}\n\n### Documentation\n\n\
+             * **readme:** install steps ([#41](https://github.com/acme/app/issues/41)) {}",
+            link(&chore),
+            link(&fix),
+            link(&docs)
+        )
+    );
+
+    repo.write(
+        ".bosun/release.yaml",
+        "changelog:\n  types:\n    - {type: fix}\n",
+    );
+    let out = run_bosun(repo.path(), &["version", "--changelog"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(".bosun/release.yaml") && err.contains("field `changelog.types[0].section`"),
+        "{err}"
+    );
+    repo.write(
+        ".bosun/release.yaml",
+        "changelog:\n  issue_url: https://jira.example/browse/\n",
+    );
+    let out = run_bosun(repo.path(), &["version"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("field `changelog.issue_url`"), "{err}");
 }
