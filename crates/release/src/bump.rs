@@ -7,7 +7,7 @@ use semver::{Prerelease, Version};
 use serde::{Deserialize, Serialize};
 
 use crate::conventional::{self, HeaderKind, ParsedMessage};
-use crate::profile::Profile;
+use crate::profile::{Profile, RuleInput, rules_bump};
 
 /// How far a set of commits moves the version. Ordered, so the release is the maximum.
 #[derive(
@@ -174,10 +174,19 @@ fn judge(commit: &CommitInput, message: &ParsedMessage, profile: &Profile) -> An
             }
             entry.breaking = *bang || !notes.is_empty();
             entry.breaking_notes = notes;
-            entry.bump = if entry.breaking {
-                Bump::Major
-            } else {
-                profile.type_bump(type_).max(unpaired_revert)
+            let by_rules = rules_bump(
+                &profile.release_rules,
+                &RuleInput {
+                    type_: Some(type_),
+                    scope: scope.as_deref(),
+                    breaking: entry.breaking,
+                    revert: message.revert.is_some(),
+                },
+            );
+            entry.bump = match by_rules {
+                Some(bump) => bump,
+                None if entry.breaking => Bump::Major,
+                None => profile.type_bump(type_).max(unpaired_revert),
             };
         }
         HeaderKind::Malformed { reason } => {
@@ -190,6 +199,19 @@ fn judge(commit: &CommitInput, message: &ParsedMessage, profile: &Profile) -> An
                 entry.bump = Bump::Major;
             } else {
                 entry.bump = unpaired_revert;
+            }
+            // Rules without a type or scope still see breaking notes and reverts.
+            let by_rules = rules_bump(
+                &profile.release_rules,
+                &RuleInput {
+                    type_: None,
+                    scope: None,
+                    breaking: entry.breaking,
+                    revert: message.revert.is_some(),
+                },
+            );
+            if let Some(bump) = by_rules {
+                entry.bump = bump;
             }
         }
     }

@@ -13,7 +13,7 @@ use serde::Deserialize;
 use crate::bump::{Bump, Channel};
 use crate::changelog::{self, TypeSection};
 use crate::error::{Error, Result};
-use crate::profile::{Profile, ProfileName};
+use crate::profile::{Profile, ProfileName, ReleaseRule};
 
 /// Where the config lives, relative to the repository root.
 pub const DEFAULT_PATH: &str = ".bosun/release.yaml";
@@ -33,6 +33,10 @@ pub struct ConfigFile {
     /// Bump per commit type, over the profile's (`docs: patch`, `refactor: none`, …).
     #[serde(default)]
     pub bumps: BTreeMap<String, Bump>,
+    /// semantic-release's `releaseRules`: `{type, scope, breaking, revert, release}`, matched
+    /// (globs) before the profile's rules and `bumps`.
+    #[serde(default)]
+    pub release_rules: Vec<ReleaseRule>,
     /// Bump for types listed neither here nor in the profile.
     pub other_types: Option<Bump>,
     /// Commit link in the changelog: `{hash}` / `{short}` are substituted.
@@ -213,6 +217,7 @@ impl Config {
         if let Some(b) = d.other_types {
             profile.other_types = b;
         }
+        profile.release_rules = d.release_rules.clone();
         Ok(profile)
     }
 

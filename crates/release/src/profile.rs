@@ -46,6 +46,77 @@ pub struct RevertRules {
     pub unpaired: Bump,
 }
 
+/// One of semantic-release's `releaseRules`: commits whose type and scope match (globs, as its
+/// micromatch; unset matches anything), and that are breaking / reverts when the rule says so,
+/// release `release`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleaseRule {
+    #[serde(rename = "type", default)]
+    pub type_: Option<String>,
+    #[serde(default)]
+    pub scope: Option<String>,
+    #[serde(default)]
+    pub breaking: bool,
+    #[serde(default)]
+    pub revert: bool,
+    pub release: Bump,
+}
+
+/// What a commit is, as far as release rules look.
+pub struct RuleInput<'a> {
+    pub type_: Option<&'a str>,
+    pub scope: Option<&'a str>,
+    pub breaking: bool,
+    pub revert: bool,
+}
+
+impl ReleaseRule {
+    fn matches(&self, c: &RuleInput) -> bool {
+        // Types are case-insensitive in bosun (the spec says so); scopes are compared as written.
+        let type_ok = match (&self.type_, c.type_) {
+            (None, _) => true,
+            (Some(pattern), Some(t)) => glob(&pattern.to_lowercase(), &t.to_lowercase()),
+            (Some(_), None) => false,
+        };
+        let scope_ok = match (&self.scope, c.scope) {
+            (None, _) => true,
+            (Some(pattern), Some(s)) => glob(pattern, s),
+            (Some(_), None) => false,
+        };
+        type_ok && scope_ok && (!self.breaking || c.breaking) && (!self.revert || c.revert)
+    }
+}
+
+/// commit-analyzer's rule: the highest release of the matching rules; `None` when no rule
+/// matches (then the profile's own rules apply, as its default `releaseRules` do).
+pub fn rules_bump(rules: &[ReleaseRule], commit: &RuleInput) -> Option<Bump> {
+    rules
+        .iter()
+        .filter(|r| r.matches(commit))
+        .map(|r| r.release)
+        .max()
+}
+
+/// A micromatch-style glob for one type or scope: `*` is any run of characters except `/`, `**`
+/// any run at all, `?` one character except `/`; everything else matches itself.
+fn glob(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match p {
+            [] => t.is_empty(),
+            ['*', '*', rest @ ..] => (0..=t.len()).any(|i| go(rest, &t[i..])),
+            ['*', rest @ ..] => (0..=t.len())
+                .take_while(|&i| i == 0 || t[i - 1] != '/')
+                .any(|i| go(rest, &t[i..])),
+            ['?', rest @ ..] => t.first().is_some_and(|c| *c != '/') && go(rest, &t[1..]),
+            [c, rest @ ..] => t.first() == Some(c) && go(rest, &t[1..]),
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    go(&p, &t)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Profile {
     pub name: ProfileName,
@@ -76,6 +147,9 @@ pub struct Profile {
     pub continue_prerelease_tags: bool,
     /// release-please: a `Release-As: x.y.z` footer sets the next version.
     pub release_as_footer: bool,
+    /// semantic-release's `releaseRules`, from the config: a commit they match gets the highest
+    /// of their releases, and the profile's rules (breaking → major included) are not consulted.
+    pub release_rules: Vec<ReleaseRule>,
 }
 
 fn bumps(pairs: &[(&str, Bump)]) -> BTreeMap<String, Bump> {
@@ -104,6 +178,7 @@ impl Profile {
             initial_version: Version::new(1, 0, 0),
             continue_prerelease_tags: false,
             release_as_footer: false,
+            release_rules: Vec::new(),
         };
         match name {
             ProfileName::SemanticRelease => semantic_release,
@@ -139,6 +214,7 @@ impl Profile {
                 initial_version: Version::new(0, 1, 0),
                 continue_prerelease_tags: true,
                 release_as_footer: false,
+                release_rules: Vec::new(),
             },
             // release-please bumps patch for any commit once one "user-facing" commit
             // (feat/fix/perf/revert/deps or breaking) exists; with only hidden types it releases
@@ -167,6 +243,7 @@ impl Profile {
                 initial_version: Version::new(1, 0, 0),
                 continue_prerelease_tags: false,
                 release_as_footer: true,
+                release_rules: Vec::new(),
             },
         }
     }
@@ -208,6 +285,54 @@ mod tests {
         assert_eq!(p.type_bump("docs"), Bump::None);
         assert_eq!(p.type_bump("perf"), Bump::Patch);
         assert_eq!(p.initial_version, Version::new(1, 0, 0));
+    }
+
+    #[test]
+    fn release_rules_match_type_and_scope_globs() {
+        let rules: Vec<ReleaseRule> = serde_saphyr::from_str(
+            "- {type: docs, scope: readme.md, release: patch}\n\
+             - {type: chore, scope: 'deps*', release: patch}\n\
+             - {scope: 'api/**', release: minor}\n\
+             - {breaking: true, release: minor}\n",
+        )
+        .unwrap();
+        let c = |type_, scope, breaking| RuleInput {
+            type_: Some(type_),
+            scope,
+            breaking,
+            revert: false,
+        };
+        assert_eq!(
+            rules_bump(&rules, &c("docs", Some("readme.md"), false)),
+            Some(Bump::Patch)
+        );
+        assert_eq!(
+            rules_bump(&rules, &c("DOCS", Some("readme.md"), false)),
+            Some(Bump::Patch)
+        );
+        assert_eq!(
+            rules_bump(&rules, &c("docs", Some("README.md"), false)),
+            None
+        );
+        assert_eq!(rules_bump(&rules, &c("docs", None, false)), None);
+        assert_eq!(
+            rules_bump(&rules, &c("chore", Some("deps-dev"), false)),
+            Some(Bump::Patch)
+        );
+        assert_eq!(rules_bump(&rules, &c("chore", Some("deps/x"), false)), None);
+        assert_eq!(
+            rules_bump(&rules, &c("fix", Some("api/v1/users"), false)),
+            Some(Bump::Minor)
+        );
+        // The highest matching rule wins; a breaking commit that matches a rule gets the rule's
+        // release, not major (commit-analyzer consults its defaults only when nothing matched).
+        assert_eq!(
+            rules_bump(&rules, &c("docs", Some("readme.md"), true)),
+            Some(Bump::Minor)
+        );
+        assert!(
+            glob("a?c", "abc") && !glob("a?c", "a/c") && glob("**", "a/b") && !glob("*", "a/b")
+        );
     }
 
     #[test]

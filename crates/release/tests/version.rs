@@ -694,3 +694,42 @@ fn changelog_types_sections_and_issue_links_from_the_config() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("field `changelog.issue_url`"), "{err}");
 }
+
+#[test]
+fn release_rules_match_on_scope() {
+    let repo = repo_at("v1.0.0");
+    repo.commit("docs(readme.md): install steps");
+    assert_eq!(repo.next(), "1.0.0", "docs release nothing by default");
+    repo.write(
+        ".bosun/release.yaml",
+        "release_rules:\n  - {type: docs, scope: readme.md, release: patch}\n",
+    );
+    assert_eq!(repo.next(), "1.0.1");
+    let json = repo.json(|_| {});
+    assert_eq!(json["commits"]["docs"][0]["bump"], "patch");
+
+    // Another scope of the same type still releases nothing; the other types keep their rules.
+    let other = repo_at("v1.0.0");
+    other.write(
+        ".bosun/release.yaml",
+        "release_rules:\n  - {type: docs, scope: readme.md, release: patch}\n  - {scope: 'deps*', release: minor}\n",
+    );
+    other.commit("docs(api): reference");
+    assert_eq!(other.next(), "1.0.0");
+    other.commit("chore(deps-dev): bump x");
+    assert_eq!(other.next(), "1.1.0");
+    other.commit("feat!: big");
+    assert_eq!(other.next(), "2.0.0");
+
+    other.write(
+        ".bosun/release.yaml",
+        "release_rules:\n  - {type: docs, scope: readme.md, release: huge}\n",
+    );
+    let out = run_bosun(other.path(), &["version"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(".bosun/release.yaml") && err.contains("huge"),
+        "{err}"
+    );
+}
