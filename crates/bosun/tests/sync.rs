@@ -1067,3 +1067,35 @@ async fn dry_run_sync_into_a_namespace_that_does_not_exist_yet() {
     env.bosun_ok(&["sync", app]);
     assert!(env.get(&["configmap", "settings", "-n", "t1"]).is_some());
 }
+
+/// A Secret written with `stringData` is stored folded into `data` (as a real apiserver does), and
+/// bosun still sees it as in sync: a second sync writes nothing and `bosun diff` finds no drift.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_secret_with_string_data_stays_synced() {
+    let env = Env::start().await;
+    write(
+        &env.repo,
+        "secrets/db.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\ntype: Opaque\nstringData:\n  password: hunter2\n",
+    );
+    env.commit("a secret");
+    let app = env.app("secrets", "secrets", "secrets", "");
+    let app = app.to_str().unwrap();
+    env.bosun_ok(&["sync", app]);
+    let live = env.get(&["secret", "db", "-n", "secrets"]).unwrap();
+    assert_eq!(live["data"]["password"], "aHVudGVyMg==");
+    assert!(live.get("stringData").is_none(), "{live}");
+    let (mark, _) = writes_since(&env, 0);
+    let out = env.bosun_ok(&["sync", app]);
+    assert!(out.contains("Synced (unchanged)"), "{out}");
+    let (_, writes) = writes_since(&env, mark);
+    assert!(writes.is_empty(), "{writes:?}");
+    let diff = env.bosun(&["diff", app]);
+    assert_eq!(
+        diff.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&diff.stdout),
+        String::from_utf8_lossy(&diff.stderr)
+    );
+}

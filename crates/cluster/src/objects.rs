@@ -185,6 +185,7 @@ impl Objects {
             self.require_namespace(namespace)?;
         }
         drop_nulls(&mut object);
+        validate::normalize_content(rt, &mut object)?;
         defaults::apply_defaults(rt, &mut object);
         let name = name_of(&object).to_string();
         let now = now();
@@ -320,6 +321,9 @@ impl Objects {
                 let desired = change(live)?;
                 let mut next = self.merge_write(rt, live, desired, subresource)?;
                 drop_nulls(&mut next);
+                if subresource.is_none() {
+                    validate::normalize_content(rt, &mut next)?;
+                }
                 defaults::apply_defaults(rt, &mut next);
                 if tracks_generation(rt) && spec_part(rt, live) != spec_part(rt, &next) {
                     let generation = live["metadata"]["generation"].as_i64().unwrap_or(0) + 1;

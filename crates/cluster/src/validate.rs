@@ -124,6 +124,179 @@ pub fn validate_object(
     }
 }
 
+const CONFIG_KEY_MSG: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
+
+/// The apiserver's `IsConfigMapKey`: the messages for a Secret or ConfigMap key, empty if valid.
+pub fn config_key_errors(key: &str) -> Vec<String> {
+    let mut msgs = Vec::new();
+    if key.len() > 253 {
+        msgs.push("must be no more than 253 characters".to_string());
+    }
+    if key.is_empty()
+        || !key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+    {
+        msgs.push(CONFIG_KEY_MSG.to_string());
+    }
+    if key == "." {
+        msgs.push("must not be '.'".to_string());
+    } else if key == ".." {
+        msgs.push("must not be '..'".to_string());
+    } else if key.starts_with("..") {
+        msgs.push("must not start with '..'".to_string());
+    }
+    msgs
+}
+
+/// Decodes base64 as Go's `encoding/json` decodes a `[]byte` field (standard alphabet, padded,
+/// `\r` and `\n` ignored, trailing bits allowed); the error is the apiserver's wording.
+fn decode_bytes(s: &str) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+    const GO_STD: GeneralPurpose = GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(DecodePaddingMode::RequireCanonical),
+    );
+    let cleaned: String = s.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+    GO_STD.decode(&cleaned).map_err(|e| {
+        let at = match e {
+            base64::DecodeError::InvalidByte(at, _)
+            | base64::DecodeError::InvalidLastSymbol(at, _) => at,
+            base64::DecodeError::InvalidLength(len) => len / 4 * 4,
+            base64::DecodeError::InvalidPadding => cleaned.len().saturating_sub(1),
+        };
+        format!("illegal base64 data at input byte {at}")
+    })
+}
+
+/// What the apiserver does to a Secret's or ConfigMap's content on every write, before storing:
+/// `data` (Secret) and `binaryData` (ConfigMap) must be base64, or decoding the body fails
+/// (400 BadRequest, "cannot be handled as a Secret"); a Secret's `stringData` is folded into
+/// `data` (a `stringData` key wins) and dropped; every key must be a valid config key (422 Invalid,
+/// field `data[key]`). Other kinds are left alone.
+pub fn normalize_content(rt: &ResourceType, object: &mut Value) -> Result<(), ApiError> {
+    if !rt.group.is_empty() || !matches!(rt.kind.as_str(), "Secret" | "ConfigMap") {
+        return Ok(());
+    }
+    let kind = rt.kind.clone();
+    let undecodable = |why: String| {
+        ApiError::bad_request(format!(
+            "{kind} in version \"v1\" cannot be handled as a {kind}: {why}"
+        ))
+    };
+    let byte_fields: &[&str] = if kind == "Secret" {
+        &["data"]
+    } else {
+        &["binaryData"]
+    };
+    for field in byte_fields.iter().copied() {
+        if let Some(map) = object.get(field).and_then(Value::as_object) {
+            for value in map.values() {
+                match value {
+                    Value::String(s) => {
+                        decode_bytes(s).map_err(&undecodable)?;
+                    }
+                    Value::Null => {}
+                    other => {
+                        return Err(undecodable(format!(
+                            "json: cannot unmarshal {} into Go struct field {kind}.{field} of type []uint8",
+                            json_type(other)
+                        )));
+                    }
+                }
+            }
+        }
+    }
+    let string_maps: &[&str] = if kind == "Secret" {
+        &["stringData"]
+    } else {
+        &["data"]
+    };
+    for field in string_maps.iter().copied() {
+        if let Some(map) = object.get(field).and_then(Value::as_object)
+            && let Some((_, other)) = map.iter().find(|(_, v)| !v.is_string() && !v.is_null())
+        {
+            return Err(undecodable(format!(
+                "json: cannot unmarshal {} into Go struct field {kind}.{field} of type string",
+                json_type(other)
+            )));
+        }
+    }
+    if kind == "Secret"
+        && let Some(map) = object.as_object_mut()
+        && let Some(string_data) = map.remove("stringData")
+    {
+        use base64::Engine;
+        if let Value::Object(string_data) = string_data
+            && !string_data.is_empty()
+        {
+            let data = map
+                .entry("data")
+                .or_insert_with(|| Value::Object(Default::default()));
+            if !data.is_object() {
+                *data = Value::Object(Default::default());
+            }
+            let data = data.as_object_mut().expect("object");
+            for (k, v) in string_data {
+                let text = v.as_str().unwrap_or_default();
+                data.insert(
+                    k,
+                    Value::String(base64::engine::general_purpose::STANDARD.encode(text)),
+                );
+            }
+        }
+    }
+    let name = object["metadata"]["name"].as_str().unwrap_or_default();
+    let key_fields: &[&str] = if kind == "Secret" {
+        &["data"]
+    } else {
+        &["data", "binaryData"]
+    };
+    let mut causes = Vec::new();
+    for field in key_fields.iter().copied() {
+        if let Some(map) = object.get(field).and_then(Value::as_object) {
+            for key in map.keys() {
+                for msg in config_key_errors(key) {
+                    causes.push(Cause {
+                        reason: "FieldValueInvalid",
+                        field: format!("{field}[{key}]"),
+                        message: format!("Invalid value: {key:?}: {msg}"),
+                    });
+                }
+                if field == "data" && kind == "ConfigMap" && object["binaryData"].get(key).is_some()
+                {
+                    causes.push(Cause {
+                        reason: "FieldValueInvalid",
+                        field: format!("data[{key}]"),
+                        message: format!(
+                            "Invalid value: {key:?}: duplicate of key present in binaryData"
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(&rt.group, &rt.kind, name, causes))
+    }
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Bool(_) => "bool",
+        Value::Number(_) => "number",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+        Value::String(_) => "string",
+        Value::Null => "null",
+    }
+}
+
 fn truncate(s: &str) -> String {
     s.chars().take(200).collect()
 }
@@ -157,5 +330,25 @@ mod tests {
         assert!(is_dns1123_label("web-1"));
         assert!(!is_dns1123_label("web.1"));
         assert!(!is_dns1123_label(&"a".repeat(64)));
+    }
+
+    #[test]
+    fn config_keys_and_go_base64() {
+        assert!(config_key_errors("tls.crt").is_empty());
+        assert!(config_key_errors(".dotfile").is_empty());
+        assert_eq!(config_key_errors("a/b").len(), 1);
+        assert_eq!(config_key_errors("..").len(), 1);
+        assert_eq!(config_key_errors("..x").len(), 1);
+        assert!(!config_key_errors(&"a".repeat(254)).is_empty());
+        assert_eq!(decode_bytes("aGk=").unwrap(), b"hi");
+        assert_eq!(decode_bytes("aG\nk=").unwrap(), b"hi");
+        assert_eq!(
+            decode_bytes("billy").unwrap_err(),
+            "illegal base64 data at input byte 4"
+        );
+        assert_eq!(
+            decode_bytes("no!pe").unwrap_err(),
+            "illegal base64 data at input byte 2"
+        );
     }
 }

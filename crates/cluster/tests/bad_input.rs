@@ -276,3 +276,214 @@ async fn server_side_apply_conflict_without_force() {
     assert!(managers.contains(&"bob"), "{managers:?}");
     c.shutdown().await;
 }
+
+/// Sends a request that must succeed; returns the JSON answer.
+async fn accepted(
+    client: &kube::Client,
+    method: &str,
+    path: &str,
+    content_type: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let request = http::Request::builder()
+        .method(method)
+        .uri(path)
+        .header("content-type", content_type)
+        .body(serde_json::to_vec(&body).unwrap())
+        .expect("request");
+    let text = client
+        .request_text(request)
+        .await
+        .unwrap_or_else(|e| panic!("{method} {path} failed: {e}"));
+    serde_json::from_str(&text).unwrap()
+}
+
+const SECRET_PATH: &str = "/api/v1/namespaces/default/secrets";
+
+/// As the apiserver: a Secret's `stringData` is folded into `data` (a `stringData` key wins) and
+/// never stored, on create, dry run, merge patch and server-side apply alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_string_data_is_folded_into_data() {
+    let c = TestCluster::start().await;
+    let client = c.client();
+    let secret = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db"},
+        "data": {"user": "b2xk"}, "stringData": {"user": "new", "password": "hunter2"}});
+    let created = accepted(&client, "POST", SECRET_PATH, "application/json", secret).await;
+    assert_eq!(
+        created["data"],
+        json!({"user": "bmV3", "password": "aHVudGVyMg=="})
+    );
+    assert!(created.get("stringData").is_none(), "{created}");
+    let read = accepted(
+        &client,
+        "GET",
+        &format!("{SECRET_PATH}/db"),
+        "application/json",
+        json!(null),
+    )
+    .await;
+    assert_eq!(read["data"], created["data"]);
+    assert!(read.get("stringData").is_none());
+
+    // A dry run answers the folded object and stores nothing.
+    let dry = accepted(
+        &client,
+        "POST",
+        &format!("{SECRET_PATH}?dryRun=All"),
+        "application/json",
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "dry"},
+            "stringData": {"k": "v"}}),
+    )
+    .await;
+    assert_eq!(dry["data"], json!({"k": "dg=="}));
+    assert!(dry.get("stringData").is_none());
+    let s = refused(
+        &client,
+        "GET",
+        &format!("{SECRET_PATH}/dry"),
+        "application/json",
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(s.code, 404);
+
+    // A merge patch with stringData adds to data.
+    let patched = accepted(
+        &client,
+        "PATCH",
+        &format!("{SECRET_PATH}/db"),
+        "application/merge-patch+json",
+        json!({"stringData": {"extra": "x"}}),
+    )
+    .await;
+    assert_eq!(patched["data"]["extra"], "eA==");
+    assert_eq!(patched["data"]["user"], "bmV3");
+    assert!(patched.get("stringData").is_none());
+
+    // Server-side apply, created and then re-applied unchanged (a no-op).
+    let applied = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "ssa"},
+        "stringData": {"token": "abc"}});
+    let path = format!("{SECRET_PATH}/ssa?fieldManager=test");
+    let first = accepted(
+        &client,
+        "PATCH",
+        &path,
+        "application/apply-patch+yaml",
+        applied.clone(),
+    )
+    .await;
+    assert_eq!(first["data"], json!({"token": "YWJj"}));
+    assert!(first.get("stringData").is_none());
+    let again = accepted(
+        &client,
+        "PATCH",
+        &path,
+        "application/apply-patch+yaml",
+        applied,
+    )
+    .await;
+    assert_eq!(
+        again["metadata"]["resourceVersion"],
+        first["metadata"]["resourceVersion"]
+    );
+}
+
+/// `data` that is not base64 fails to decode (400, the apiserver's words); a key that is not a
+/// valid config key is 422 Invalid naming `data[key]`, for Secrets and ConfigMaps alike.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_and_config_map_content_is_validated() {
+    let c = TestCluster::start().await;
+    let client = c.client();
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let before = store_version(&client).await;
+    let post = |path: &'static str, body: serde_json::Value| {
+        let client = client.clone();
+        async move {
+            refused(
+                &client,
+                "POST",
+                path,
+                "application/json",
+                serde_json::to_vec(&body).unwrap(),
+            )
+            .await
+        }
+    };
+
+    let s = post(
+        SECRET_PATH,
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+            "data": {"k": "not base64!"}}),
+    )
+    .await;
+    assert_eq!((s.code, s.reason.as_str()), (400, "BadRequest"));
+    assert_eq!(
+        s.message,
+        "Secret in version \"v1\" cannot be handled as a Secret: illegal base64 data at input byte 3"
+    );
+
+    let key_msg = "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
+    for field in ["data", "stringData"] {
+        let s = post(
+            SECRET_PATH,
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+                field: {"a/b": "YQ=="}}),
+        )
+        .await;
+        assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"), "{field}");
+        assert_eq!(
+            s.message,
+            format!("Secret \"s\" is invalid: data[a/b]: Invalid value: \"a/b\": {key_msg}")
+        );
+        let causes = s.details.expect("details").causes;
+        assert_eq!(causes[0].field, "data[a/b]");
+    }
+
+    let s = post(
+        CM_PATH,
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"},
+            "data": {"..": "x"}}),
+    )
+    .await;
+    assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"));
+    assert!(
+        s.message
+            .starts_with("ConfigMap \"cm\" is invalid: data[..]: Invalid value: \"..\": "),
+        "{}",
+        s.message
+    );
+    let s = post(
+        CM_PATH,
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"},
+            "binaryData": {"b": "%%"}}),
+    )
+    .await;
+    assert_eq!(
+        (s.code, s.reason.as_str()),
+        (400, "BadRequest"),
+        "{}",
+        s.message
+    );
+
+    // An update is held to the same rules.
+    accepted(
+        &client,
+        "POST",
+        SECRET_PATH,
+        "application/json",
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "ok"}}),
+    )
+    .await;
+    let mid = store_version(&client).await;
+    assert_ne!(mid, before);
+    let s = refused(
+        &client,
+        "PATCH",
+        &format!("{SECRET_PATH}/ok"),
+        "application/merge-patch+json",
+        br#"{"data": {"x/y": "YQ=="}}"#.to_vec(),
+    )
+    .await;
+    assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"));
+    assert_eq!(store_version(&client).await, mid);
+}
