@@ -1,4 +1,4 @@
-//! `bosun app list|get|diff|sync|refresh|history|rollback|create|delete`: a client of `bosun serve`'s API
+//! `bosun app list|get|diff|sync|wait|refresh|history|rollback|create|delete`: a client of `bosun serve`'s API
 //! (`--server`/`--token` or `BOSUN_SERVER`/`BOSUN_TOKEN`), printing tables or, with `-o json`,
 //! the API's JSON.
 
@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use anyhow::Context;
 use bosun_api::{
-    Application, ApplicationList, Catalog, ErrorBody, Operation, OperationList, OperationPhase,
-    OperationResponse, RollbackRequest, SyncRequest,
+    Application, ApplicationList, ApplicationWatchEvent, Catalog, ErrorBody, HealthStatusCode,
+    Operation, OperationList, OperationPhase, OperationResponse, RollbackRequest, SyncRequest,
+    SyncStatusCode,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -78,6 +79,21 @@ pub enum AppAction {
         prune: bool,
         #[arg(long)]
         dry_run: bool,
+        /// After the sync, wait until the Application is Synced and Healthy with no operation
+        /// running (as `bosun app wait NAME`); exit non-zero if it ends Degraded.
+        #[arg(long)]
+        wait: bool,
+        /// With --wait: give up after this long (`90s`, `5m`, or seconds); none or 0: no limit.
+        #[arg(long, requires = "wait", value_parser = timeout_arg)]
+        timeout: Option<Duration>,
+    },
+    /// Wait until an Application is synced, healthy and has no operation running (or only what
+    /// --sync, --health, --operation name); exit 0 when reached, 2 when it ends Degraded, its
+    /// operation fails, or the timeout passes.
+    Wait {
+        name: String,
+        #[command(flatten)]
+        what: WaitArgs,
     },
     /// Compare with Git and the cluster now.
     Refresh { name: String },
@@ -109,6 +125,297 @@ pub enum AppAction {
         #[arg(short = 'p', long)]
         propagation_policy: Option<String>,
     },
+}
+
+/// What `bosun app wait` waits for; none of the three flags means all three (as `argocd app wait`).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct WaitArgs {
+    /// Wait for sync status Synced.
+    #[arg(long)]
+    pub sync: bool,
+    /// Wait for health Healthy; Degraded ends the wait with a failure.
+    #[arg(long)]
+    pub health: bool,
+    /// Wait for the running operation to end; a Failed or Error one ends the wait with a failure.
+    #[arg(long)]
+    pub operation: bool,
+    /// Give up after this long (`90s`, `5m`, or seconds as in `argocd app wait --timeout 300`);
+    /// none or 0: no limit.
+    #[arg(long, value_parser = timeout_arg)]
+    pub timeout: Option<Duration>,
+}
+
+fn timeout_arg(text: &str) -> Result<Duration, String> {
+    bosun_model::parse_backoff_duration(text).map_err(|e| e.to_string())
+}
+
+/// The conditions a wait is after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Want {
+    sync: bool,
+    health: bool,
+    operation: bool,
+}
+
+impl Want {
+    fn of(args: &WaitArgs) -> Want {
+        if !(args.sync || args.health || args.operation) {
+            return Want::ALL;
+        }
+        Want {
+            sync: args.sync,
+            health: args.health,
+            operation: args.operation,
+        }
+    }
+
+    const ALL: Want = Want {
+        sync: true,
+        health: true,
+        operation: true,
+    };
+}
+
+/// Where an Application stands against what a wait is after.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Reached,
+    /// It will not get there by itself (Degraded, a failed operation): the message says why.
+    Failed(String),
+    /// What is still not reached.
+    Waiting(Vec<String>),
+}
+
+fn judge(app: &Application, want: Want) -> Verdict {
+    let name = &app.metadata.name;
+    let status = &app.status;
+    let op = status.operation_state.as_ref();
+    if want.operation
+        && let Some(op) = op
+        && matches!(op.phase, OperationPhase::Failed | OperationPhase::Error)
+    {
+        return Verdict::Failed(format!(
+            "application '{name}': operation #{} ({}) {}: {}",
+            op.id,
+            op.kind.as_str(),
+            op.phase.as_str(),
+            op.message
+        ));
+    }
+    if want.health && status.health.status == HealthStatusCode::Degraded {
+        let mut message = format!("application '{name}' is Degraded");
+        if !status.health.message.is_empty() {
+            message.push_str(&format!(": {}", status.health.message));
+        }
+        for r in &status.resources {
+            if let Some(h) = r.health.as_ref()
+                && h.status == HealthStatusCode::Degraded
+            {
+                let at = if r.namespace.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}/", r.namespace)
+                };
+                message.push_str(&format!("\n  {} {at}{} Degraded", r.kind, r.name));
+                if !h.message.is_empty() {
+                    message.push_str(&format!(": {}", h.message));
+                }
+            }
+        }
+        return Verdict::Failed(message);
+    }
+    let mut waiting = Vec::new();
+    if want.operation
+        && let Some(op) = op
+        && matches!(
+            op.phase,
+            OperationPhase::Running | OperationPhase::Interrupted
+        )
+    {
+        waiting.push(format!(
+            "operation #{} ({}) to end (now {})",
+            op.id,
+            op.kind.as_str(),
+            op.phase.as_str()
+        ));
+    }
+    if want.sync && status.sync.status != SyncStatusCode::Synced {
+        waiting.push(format!("Synced (now {})", status.sync.status.as_str()));
+    }
+    if want.health && status.health.status != HealthStatusCode::Healthy {
+        let mut now = status.health.status.as_str().to_string();
+        if !status.health.message.is_empty() {
+            now.push_str(&format!(": {}", status.health.message));
+        }
+        waiting.push(format!("Healthy (now {now})"));
+    }
+    if waiting.is_empty() {
+        Verdict::Reached
+    } else {
+        Verdict::Waiting(waiting)
+    }
+}
+
+/// One line of progress: what the status says now.
+fn progress(app: &Application) -> String {
+    let status = &app.status;
+    let mut line = format!(
+        "{}: {} {}",
+        app.metadata.name,
+        status.sync.status.as_str(),
+        status.health.status.as_str()
+    );
+    if !status.health.message.is_empty() {
+        line.push_str(&format!(" ({})", status.health.message));
+    }
+    if let Some(op) = &status.operation_state {
+        line.push_str(&format!(
+            ", operation #{} {} {}",
+            op.id,
+            op.kind.as_str(),
+            op.phase.as_str()
+        ));
+    }
+    line
+}
+
+/// Reads `bosun serve`'s server-sent events one `data:` payload at a time.
+struct EventStream {
+    response: reqwest::Response,
+    buffer: String,
+}
+
+impl EventStream {
+    async fn next(&mut self) -> anyhow::Result<Option<String>> {
+        loop {
+            if let Some(end) = self.buffer.find("\n\n") {
+                let event: String = self.buffer.drain(..end + 2).collect();
+                let data: Vec<&str> = event
+                    .lines()
+                    .filter_map(|l| l.strip_prefix("data:"))
+                    .map(|l| l.strip_prefix(' ').unwrap_or(l))
+                    .collect();
+                if !data.is_empty() {
+                    return Ok(Some(data.join("\n")));
+                }
+                continue;
+            }
+            match self.response.chunk().await? {
+                Some(bytes) => self
+                    .buffer
+                    .push_str(&String::from_utf8_lossy(&bytes).replace("\r\n", "\n")),
+                None => return Ok(None),
+            }
+        }
+    }
+}
+
+/// Waits for `want` on Application `name`: follows the server's event stream (with a GET every
+/// few seconds in case an event was missed), or polls once a second where there is no stream.
+/// Prints a progress line when the status changes; exit 0 when reached, [`EXIT_ERROR`] when the
+/// Application ends Degraded, its operation fails, it is deleted, or `timeout` passes.
+async fn wait(
+    client: &Client,
+    name: &str,
+    want: Want,
+    timeout: Option<Duration>,
+    json: bool,
+) -> anyhow::Result<(Value, i32)> {
+    let started = tokio::time::Instant::now();
+    let deadline = timeout.filter(|t| !t.is_zero()).map(|t| (started + t, t));
+    let path = format!("/api/v1/applications/{name}");
+    // Subscribed before the first GET, so that no change falls between the two.
+    let mut stream = client
+        .stream("/api/v1/stream/applications")
+        .await
+        .ok()
+        .map(|response| EventStream {
+            response,
+            buffer: String::new(),
+        });
+    let mut app: Application = client.call(reqwest::Method::GET, &path, None).await?;
+    let mut last_line = String::new();
+    loop {
+        let line = progress(&app);
+        if !json && line != last_line {
+            println!("{:>5.1}s {line}", started.elapsed().as_secs_f64());
+            last_line = line;
+        }
+        let waiting = match judge(&app, want) {
+            Verdict::Reached => return Ok((serde_json::to_value(&app)?, 0)),
+            Verdict::Failed(message) => {
+                eprintln!("error: {message}");
+                return Ok((serde_json::to_value(&app)?, EXIT_ERROR));
+            }
+            Verdict::Waiting(waiting) => waiting,
+        };
+        let poll = if stream.is_some() {
+            Duration::from_secs(5)
+        } else {
+            Duration::from_secs(1)
+        };
+        let mut until = tokio::time::Instant::now() + poll;
+        if let Some((at, _)) = deadline {
+            until = until.min(at);
+        }
+        let next = async {
+            match stream.as_mut() {
+                Some(events) => events.next().await,
+                None => std::future::pending().await,
+            }
+        };
+        let event = tokio::select! {
+            event = next => Some(event),
+            _ = tokio::time::sleep_until(until) => None,
+        };
+        if let Some((at, limit)) = deadline
+            && tokio::time::Instant::now() >= at
+        {
+            eprintln!(
+                "error: timed out after {} waiting for application '{name}': still not {}",
+                humane(limit),
+                waiting.join(", ")
+            );
+            return Ok((serde_json::to_value(&app)?, EXIT_ERROR));
+        }
+        match event {
+            // The stream carries every Application; only this one's events matter.
+            Some(Ok(Some(data))) => {
+                let Ok(event) = serde_json::from_str::<ApplicationWatchEvent>(&data) else {
+                    continue;
+                };
+                let event = event.result;
+                if event.application["metadata"]["name"] != name {
+                    continue;
+                }
+                if event.kind == "DELETED" {
+                    eprintln!("error: application '{name}' was deleted while waiting");
+                    return Ok((Value::Null, EXIT_ERROR));
+                }
+                if let Ok(changed) = serde_json::from_value::<Application>(event.application) {
+                    app = changed;
+                }
+            }
+            // The stream ended or broke: poll from now on.
+            Some(_) => {
+                stream = None;
+                app = client.call(reqwest::Method::GET, &path, None).await?;
+            }
+            None => app = client.call(reqwest::Method::GET, &path, None).await?,
+        }
+    }
+}
+
+/// `2m`, `90s`, `1.5s`: a timeout as it was most likely written.
+fn humane(d: Duration) -> String {
+    let secs = d.as_secs_f64();
+    if d.subsec_nanos() == 0 && d.as_secs().is_multiple_of(60) {
+        format!("{}m", d.as_secs() / 60)
+    } else if d.subsec_nanos() == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{secs}s")
+    }
 }
 
 pub(crate) struct Client {
@@ -145,6 +452,25 @@ impl Client {
             anyhow::bail!("{}", failure(&url, status, &bytes));
         }
         serde_json::from_slice(&bytes).with_context(|| format!("reading the answer of {url}"))
+    }
+
+    /// Opens a server-sent-events stream; an answer other than 2xx is an error.
+    async fn stream(&self, path: &str) -> anyhow::Result<reqwest::Response> {
+        let url = format!("{}{path}", self.base.trim_end_matches('/'));
+        let mut request = self
+            .http
+            .get(&url)
+            .header(reqwest::header::ACCEPT, "text/event-stream");
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        if !status.is_success() {
+            let bytes = response.bytes().await.unwrap_or_default();
+            anyhow::bail!("{}", failure(&url, status, &bytes));
+        }
+        Ok(response)
     }
 }
 
@@ -436,18 +762,29 @@ pub fn run(command: AppCommand) -> anyhow::Result<i32> {
                 name,
                 prune,
                 dry_run,
+                wait: and_wait,
+                timeout,
             } => {
                 let request = SyncRequest {
                     prune: *prune,
                     dry_run: *dry_run,
                 };
-                operate(
+                let (value, code) = operate(
                     &client,
                     &app_path(name, "/sync"),
                     serde_json::to_value(request)?,
                     json,
                 )
-                .await?
+                .await?;
+                // A failed sync is the answer already; a successful one waits for health.
+                if *and_wait && code == 0 {
+                    wait(&client, name, Want::ALL, *timeout, json).await?
+                } else {
+                    (value, code)
+                }
+            }
+            AppAction::Wait { name, what } => {
+                wait(&client, name, Want::of(what), what.timeout, json).await?
             }
             AppAction::History { name } => {
                 let history: OperationList = client
@@ -545,6 +882,69 @@ pub fn run(command: AppCommand) -> anyhow::Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn app(sync: &str, health: &str, op: Option<&str>) -> Application {
+        let mut status = serde_json::json!({
+            "sync": {"status": sync, "revision": "abc", "revisions": ["abc"]},
+            "health": {"status": health, "message": if health == "Degraded" { "it broke" } else { "" }},
+            "conditions": [],
+            "resources": [{"group": "apps", "kind": "Deployment", "namespace": "web", "name": "web",
+                "status": sync, "health": {"status": health, "message": "deadline"}}],
+        });
+        if let Some(phase) = op {
+            status["operationState"] = serde_json::json!({"id": 4, "kind": "sync", "phase": phase,
+                "message": "boom", "initiatedBy": "ci", "revisions": ["abc"], "startedAt": "t"});
+        }
+        serde_json::from_value(
+            serde_json::json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+                "metadata": {"name": "web"}, "spec": {}, "status": status}),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn a_wait_is_reached_fails_or_names_what_is_missing() {
+        let only = |sync, health, operation| Want {
+            sync,
+            health,
+            operation,
+        };
+        assert_eq!(
+            Want::of(&WaitArgs::default()),
+            Want::ALL,
+            "no flag waits for all three"
+        );
+        assert_eq!(
+            judge(&app("Synced", "Healthy", Some("Succeeded")), Want::ALL),
+            Verdict::Reached
+        );
+        assert_eq!(
+            judge(&app("OutOfSync", "Progressing", Some("Running")), Want::ALL),
+            Verdict::Waiting(vec![
+                "operation #4 (sync) to end (now Running)".into(),
+                "Synced (now OutOfSync)".into(),
+                "Healthy (now Progressing)".into(),
+            ])
+        );
+        assert_eq!(
+            judge(&app("Synced", "Degraded", None), only(false, true, false)),
+            Verdict::Failed(
+                "application 'web' is Degraded: it broke\n  Deployment web/web Degraded: deadline"
+                    .into()
+            )
+        );
+        // Degraded does not end a wait for sync alone.
+        assert_eq!(
+            judge(&app("Synced", "Degraded", None), only(true, false, false)),
+            Verdict::Reached
+        );
+        assert_eq!(
+            judge(&app("Synced", "Healthy", Some("Failed")), Want::ALL),
+            Verdict::Failed("application 'web': operation #4 (sync) Failed: boom".into())
+        );
+        assert_eq!(humane(Duration::from_secs(120)), "2m");
+        assert_eq!(humane(Duration::from_secs(90)), "90s");
+    }
 
     #[test]
     fn a_failure_from_bosun_is_its_message_and_anything_else_names_the_url() {

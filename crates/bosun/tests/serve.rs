@@ -176,6 +176,41 @@ impl Env {
             .expect("bosun")
     }
 
+    /// `bosun ARGS` that must exit within `secs` (killed and failed otherwise); exit code and
+    /// stdout and stderr together.
+    fn bosun_within(&self, secs: u64, token: &str, args: &[&str]) -> (Option<i32>, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let (out, err) = (dir.path().join("out"), dir.path().join("err"));
+        let mut child = Process(
+            Command::new(env!("CARGO_BIN_EXE_bosun"))
+                .args(args)
+                .env("BOSUN_SERVER", &self.api)
+                .env("BOSUN_TOKEN", token)
+                .env("NO_COLOR", "1")
+                .stdout(std::fs::File::create(&out).unwrap())
+                .stderr(std::fs::File::create(&err).unwrap())
+                .spawn()
+                .expect("bosun"),
+        );
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        let status = loop {
+            if let Some(status) = child.0.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "bosun {args:?} still running after {secs} s; output:\n{}{}\nserver log:\n{}",
+                    std::fs::read_to_string(&out).unwrap_or_default(),
+                    std::fs::read_to_string(&err).unwrap_or_default(),
+                    self.log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let text = std::fs::read_to_string(&out).unwrap() + &std::fs::read_to_string(&err).unwrap();
+        (status.code(), text)
+    }
+
     fn app_json(&self, name: &str) -> Value {
         let out = self.bosun(ADMIN, &["app", "get", name, "-o", "json"]);
         assert!(
@@ -3580,4 +3615,74 @@ async fn the_web_ui_shows_applications_live_and_acts_through_the_api() {
         .unwrap();
     assert_eq!(forged, serde_json::json!([403, 403]));
     browser.screenshot("read-only").await;
+}
+
+/// `bosun app sync --wait` ends when the Application is Synced and Healthy; a Deployment whose
+/// pods never become ready is Degraded at its progress deadline, and `bosun app wait --health`
+/// (and `sync --wait`) end there with a failure naming it, not with the sync's `Succeeded`. A
+/// condition never reached ends at `--timeout`, saying what was missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_wait_ends_healthy_or_degraded_or_at_its_timeout() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(&env.repo, "web/deploy.yaml", WEB_DEPLOYMENT);
+    write(
+        &env.repo,
+        "broken/deploy.yaml",
+        &WEB_DEPLOYMENT
+            .replace(
+                "name: web\nspec:\n",
+                "name: broken\nspec:\n  progressDeadlineSeconds: 5\n",
+            )
+            .replace("image: web:1", "image: web:crashloop"),
+    );
+    env.commit("web and a crash-looping web");
+    env.app("web", "web", "web", "");
+    env.app("broken", "broken", "broken", "");
+    env.serve("1h");
+    env.eventually(60, "the Applications to load", || {
+        env.bosun(ADMIN, &["app", "get", "broken"]).status.success()
+    });
+
+    let (code, out) = env.bosun_within(
+        120,
+        DEPLOYER,
+        &["app", "sync", "web", "--wait", "--timeout", "2m"],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    let status = env.app_json("web")["status"].clone();
+    assert_eq!(status["sync"]["status"], "Synced", "{status}");
+    assert_eq!(status["health"]["status"], "Healthy", "{status}");
+
+    // Never synced (manual policy): --sync is not reached, and the timeout says so.
+    let (code, out) = env.bosun_within(
+        60,
+        VIEWER,
+        &["app", "wait", "broken", "--sync", "--timeout", "2s"],
+    );
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("timed out after 2s") && out.contains("Synced (now OutOfSync)"),
+        "{out}"
+    );
+
+    // The sync itself succeeds: the objects were applied.
+    let (code, out) = env.bosun_within(60, DEPLOYER, &["app", "sync", "broken"]);
+    assert_eq!(code, Some(0), "{out}");
+    let (code, out) = env.bosun_within(
+        120,
+        VIEWER,
+        &["app", "wait", "broken", "--health", "--timeout", "2m"],
+    );
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("application 'broken' is Degraded"), "{out}");
+    assert!(out.contains("Deployment broken/broken Degraded"), "{out}");
+    assert!(!out.contains("timed out"), "{out}");
+
+    let (code, out) = env.bosun_within(
+        120,
+        DEPLOYER,
+        &["app", "sync", "broken", "--wait", "--timeout", "2m"],
+    );
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("Degraded"), "{out}");
 }
