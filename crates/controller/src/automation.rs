@@ -118,31 +118,52 @@ pub fn decide(
     }
 }
 
-/// A Rollout of the Application that its analysis aborted (Argo's `RolloutAborted: ... analysis
-/// phase error/failed: ...` message on an aborted Rollout): its `namespace/name` and message.
-/// Such an Application is rolled back to its last good revision and held there, so that the
-/// next automated sync does not deploy the version the analysis rejected again.
-pub fn aborted_by_analysis<'a>(
+/// A Rollout of the Application whose update failed: aborted by its analysis (Argo's
+/// `RolloutAborted: ... analysis phase error/failed: ...` message on an aborted Rollout) or by
+/// its progress deadline with `progressDeadlineAbort` (`...: ProgressDeadlineExceeded: ...`).
+/// Its `namespace/name` and message. Such an Application is rolled back to its last good
+/// revision and held there, so that the next automated sync does not deploy the rejected
+/// version again. An abort by hand is left alone.
+pub fn aborted_update<'a>(
     live: impl IntoIterator<Item = &'a serde_json::Value>,
-) -> Option<(String, String)> {
+) -> Option<AbortedUpdate> {
     live.into_iter().find_map(|object| {
         let status = &object["status"];
         let message = status["message"].as_str()?;
-        (object["apiVersion"] == "argoproj.io/v1alpha1"
-            && object["kind"] == "Rollout"
-            && status["abort"] == true
-            && message.contains("analysis phase error/failed"))
-        .then(|| {
-            (
-                format!(
-                    "{}/{}",
-                    object["metadata"]["namespace"].as_str().unwrap_or_default(),
-                    object["metadata"]["name"].as_str().unwrap_or_default()
-                ),
-                message.to_string(),
-            )
+        if object["apiVersion"] != "argoproj.io/v1alpha1"
+            || object["kind"] != "Rollout"
+            || status["abort"] != true
+        {
+            return None;
+        }
+        let cause = if message.contains("analysis phase error/failed") {
+            "analysis"
+        } else if message.contains(": ProgressDeadlineExceeded: ") {
+            "progress deadline"
+        } else {
+            return None;
+        };
+        Some(AbortedUpdate {
+            rollout: format!(
+                "{}/{}",
+                object["metadata"]["namespace"].as_str().unwrap_or_default(),
+                object["metadata"]["name"].as_str().unwrap_or_default()
+            ),
+            cause,
+            message: message.to_string(),
         })
     })
+}
+
+/// What [`aborted_update`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub struct AbortedUpdate {
+    /// `namespace/name` of the Rollout.
+    pub rollout: String,
+    /// What aborted it: `analysis` or `progress deadline`.
+    pub cause: &'static str,
+    /// The Rollout's message.
+    pub message: String,
 }
 
 /// A pin ends when Git's head moved past the revision that was rolled back from.
@@ -155,7 +176,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_a_rollout_aborted_by_its_analysis_asks_for_a_rollback() {
+    fn only_a_rollout_aborted_by_its_analysis_or_progress_deadline_asks_for_a_rollback() {
         let rollout = |abort: bool, message: &str| {
             serde_json::json!({"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
                 "metadata": {"name": "web", "namespace": "shop"},
@@ -165,16 +186,27 @@ mod tests {
             true,
             "RolloutAborted: Rollout aborted update to revision 3: Step-based analysis phase error/failed: Metric \"m\" assessed Failed",
         );
-        let (which, why) = aborted_by_analysis([&analysed]).unwrap();
-        assert_eq!(which, "shop/web");
-        assert!(why.ends_with("assessed Failed"));
+        let found = aborted_update([&analysed]).unwrap();
+        assert_eq!(
+            (found.rollout.as_str(), found.cause),
+            ("shop/web", "analysis")
+        );
+        assert!(found.message.ends_with("assessed Failed"));
         // An abort by hand, or an analysis that failed once but was retried, is left alone.
         let by_hand = rollout(true, "RolloutAborted: Rollout aborted update to revision 3");
         let retried = rollout(
             false,
             "RolloutAborted: Rollout aborted update to revision 3: Step-based analysis phase error/failed",
         );
-        assert_eq!(aborted_by_analysis([&by_hand, &retried]), None);
+        assert_eq!(aborted_update([&by_hand, &retried]), None);
+        // progressDeadlineAbort: the update failed too.
+        let stuck = rollout(
+            true,
+            "RolloutAborted: Rollout aborted update to revision 3: ProgressDeadlineExceeded: ReplicaSet \"web-5c9\" has timed out progressing.",
+        );
+        let found = aborted_update([&stuck]).unwrap();
+        assert_eq!(found.cause, "progress deadline");
+        assert!(found.message.contains("ProgressDeadlineExceeded"));
     }
 
     fn revs(r: &str) -> Vec<String> {

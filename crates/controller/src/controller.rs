@@ -1018,12 +1018,13 @@ impl Controller {
             write(&entry.status).set_condition("AutoSyncPaused", None);
             pin = None;
         }
-        // A Rollout that its analysis aborted: back to the last good revision, held there until
+        // A Rollout whose update its analysis or progress deadline aborted: back to the last
+        // good revision, held there until
         // Git moves (the rollback is pinned as `bosun app rollback` pins it), so that auto-sync
         // does not deploy the rejected version again.
         if pin.is_none()
             && lock(&entry.queued).is_empty()
-            && let Some((rollout, why)) = automation::aborted_by_analysis(
+            && let Some(aborted) = automation::aborted_update(
                 comparison
                     .plan
                     .resources
@@ -1042,12 +1043,15 @@ impl Controller {
                 .filter(|live| live.revisions == comparison.revisions)
                 .and_then(|live| synced.find(|op| op.revisions != live.revisions));
             if let Some(good) = good {
-                tracing::warn!(app = %name, rollout = %rollout, to = %short(&good.revisions), reason = %why, "analysis aborted the rollout: rolling back");
+                tracing::warn!(app = %name, rollout = %aborted.rollout, to = %short(&good.revisions), reason = %aborted.message, "{} aborted the rollout: rolling back", aborted.cause);
                 let (done, _) = oneshot::channel();
                 lock(&entry.queued).push_back(Queued {
                     request: OperationRequest {
                         kind: OperationKind::Rollback,
-                        initiated_by: format!("{AUTOMATED} (analysis aborted Rollout {rollout})"),
+                        initiated_by: format!(
+                            "{AUTOMATED} ({} aborted Rollout {})",
+                            aborted.cause, aborted.rollout
+                        ),
                         revisions: Some(good.revisions.clone()),
                         prune: automated.prune,
                         dry_run: false,

@@ -299,13 +299,20 @@ impl State {
                 .and_then(|c| c["lastUpdateTime"].as_str())
                 .and_then(|t| t.parse().ok()),
             deadline_exceeded: false,
+            // An abort's reason, from the message the abort wrote, or from the deadline's
+            // message when the abort was decided by `progressDeadlineAbort` and not yet carried
+            // out.
             abort_reason: status["abort"]
                 .as_bool()
                 .filter(|a| *a)
                 .and_then(|_| status["message"].as_str())
-                .and_then(|m| m.strip_prefix("RolloutAborted: Rollout aborted update to revision "))
-                .and_then(|rest| rest.split_once(": "))
-                .map(|(_, reason)| reason.to_string()),
+                .and_then(|m| {
+                    m.strip_prefix("RolloutAborted: Rollout aborted update to revision ")
+                        .and_then(|rest| rest.split_once(": "))
+                        .map(|(_, reason)| reason)
+                        .or_else(|| m.starts_with("ProgressDeadlineExceeded: ").then_some(m))
+                })
+                .map(str::to_string),
             runs: Vec::new(),
             named_step_run: status["canary"]["currentStepAnalysisRunStatus"]["name"]
                 .as_str()
@@ -700,18 +707,19 @@ fn progress_deadline(
         return;
     }
     state.deadline_exceeded = true;
+    let message = format!(
+        "ProgressDeadlineExceeded: ReplicaSet \"{}\" has timed out progressing.",
+        new.name
+    );
     if spec.progress_deadline_abort {
-        // Recorded as an abort: the next reconcile puts everything back on stable.
+        // Recorded as an abort: the next reconcile puts everything back on stable. The reason
+        // stays in the abort's message, so that whoever reads the Rollout (the Application's
+        // automatic rollback) knows the update failed rather than was aborted by hand.
         state.abort = true;
+        state.abort_reason = Some(message.clone());
         state.requeue_within(Duration::from_millis(1));
     }
-    state.set(
-        "Degraded",
-        format!(
-            "ProgressDeadlineExceeded: ReplicaSet \"{}\" has timed out progressing.",
-            new.name
-        ),
-    );
+    state.set("Degraded", message);
 }
 
 /// The old ReplicaSets beyond `revisionHistoryLimit` (10 by default), oldest first: scaled to
@@ -2223,6 +2231,14 @@ mod tests {
         assert_eq!(w.status("abort"), true);
         w.settle();
         assert_eq!(w.status("phase"), "Degraded");
+        assert!(
+            w.status("message")
+                .as_str()
+                .unwrap()
+                .starts_with("RolloutAborted: Rollout aborted update to revision 2: ProgressDeadlineExceeded: ReplicaSet"),
+            "{}",
+            w.status("message")
+        );
         assert_eq!(w.replicas(), vec![(1, 5), (2, 0)]);
     }
 
