@@ -1034,3 +1034,118 @@ async fn events_of_a_deployment_rollout() {
         c.shutdown().await;
     }
 }
+
+/// `kubectl logs` reads the simulated container's life from `pods/log`: its start and readiness
+/// probe, a crash-looping container's exit with `--previous`, `--tail`; an unknown Pod is
+/// NotFound and a Pod that never ran has no logs yet, as against a real apiserver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_of_simulated_containers() {
+    let crash = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: crash\n  namespace: shop\nspec:\n  containers:\n  - name: app\n    image: example/app:crashloop\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: nopull\n  namespace: shop\nspec:\n  containers:\n  - name: app\n    image: example/app:pull-error\n";
+    for kubectl in kubectls() {
+        let c = TestCluster::start().await;
+        c.kubectl_ok_stdin(
+            &kubectl,
+            &["apply", "--server-side", "-f", "-"],
+            Some(MANIFEST),
+        )
+        .await;
+        c.kubectl_ok_stdin(&kubectl, &["apply", "-f", "-"], Some(crash))
+            .await;
+        let logs = eventually(20, "the web container's readiness in its logs", || {
+            let c = &c;
+            let kubectl = &kubectl;
+            async move {
+                let out = c
+                    .kubectl(kubectl, &["logs", "deploy/web", "-n", "shop", "-c", "web"])
+                    .await;
+                let text = String::from_utf8_lossy(&out.stdout).to_string();
+                (out.status.success() && text.contains("readiness probe succeeded")).then_some(text)
+            }
+        })
+        .await;
+        assert!(
+            logs.starts_with(
+                "bosun: container \"web\" started (image registry.local/web:1.0.0, simulated)\n"
+            ),
+            "{logs}"
+        );
+        let tail = c
+            .kubectl_ok(
+                &kubectl,
+                &[
+                    "logs",
+                    "deploy/web",
+                    "-n",
+                    "shop",
+                    "-c",
+                    "sidecar",
+                    "--tail=1",
+                ],
+            )
+            .await;
+        assert_eq!(tail, "bosun: readiness probe succeeded\n");
+        // --follow answers what exists and ends (nothing more will be printed).
+        let followed = c
+            .kubectl_ok(
+                &kubectl,
+                &["logs", "-f", "deploy/web", "-n", "shop", "-c", "web"],
+            )
+            .await;
+        assert_eq!(followed, logs);
+        let previous = eventually(20, "a previous run of the crash-looping container", || {
+            let c = &c;
+            let kubectl = &kubectl;
+            async move {
+                let out = c
+                    .kubectl(kubectl, &["logs", "crash", "-n", "shop", "--previous"])
+                    .await;
+                out.status
+                    .success()
+                    .then(|| String::from_utf8_lossy(&out.stdout).to_string())
+            }
+        })
+        .await;
+        assert!(
+            previous.ends_with(
+                "bosun: container \"app\" exited with code 1 (simulated: rule crashloop)\n"
+            ),
+            "{previous}"
+        );
+        let web_pod = c
+            .kubectl_ok(
+                &kubectl,
+                &[
+                    "get",
+                    "pods",
+                    "-n",
+                    "shop",
+                    "-l",
+                    "app=web",
+                    "-o",
+                    "jsonpath={.items[0].metadata.name}",
+                ],
+            )
+            .await;
+        let out = c
+            .kubectl(
+                &kubectl,
+                &["logs", &web_pod, "-n", "shop", "-c", "web", "--previous"],
+            )
+            .await;
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("previous terminated container \"web\" in pod"),
+            "{stderr}"
+        );
+        let out = c.kubectl(&kubectl, &["logs", "nope", "-n", "shop"]).await;
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("pods \"nope\" not found"), "{stderr}");
+        let out = c.kubectl(&kubectl, &["logs", "nopull", "-n", "shop"]).await;
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("is waiting to start"), "{stderr}");
+        c.shutdown().await;
+    }
+}
