@@ -169,6 +169,15 @@ impl ResourceType {
                 "verbs": ["get", "patch", "update"],
             }));
         }
+        if self.group.is_empty() && self.kind == "Pod" {
+            entries.push(json!({
+                "name": "pods/log",
+                "singularName": "",
+                "namespaced": true,
+                "kind": "Pod",
+                "verbs": ["get"],
+            }));
+        }
         if self.scale.is_some() {
             entries.push(json!({
                 "name": format!("{}/scale", self.plural),

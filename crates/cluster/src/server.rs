@@ -65,6 +65,8 @@ pub struct ClusterState {
     pub traffic: Arc<Traffic>,
     /// Becomes true when the cluster stops, so long-lived watch streams end with it.
     pub stopping: watch::Receiver<bool>,
+    /// What the simulated controllers' Events recorder remembers.
+    pub events: controllers::events::Recorder,
 }
 
 pub type Shared = Arc<ClusterState>;
@@ -110,6 +112,7 @@ pub async fn start(config: ClusterConfig) -> anyhow::Result<RunningCluster> {
         timing: config.timing.clone(),
         traffic: Arc::new(Traffic::new(config.requests_per_second)),
         stopping: stopping.clone(),
+        events: Default::default(),
     });
     let mut controller_tasks = tokio::task::JoinSet::new();
     controllers::start(state.clone(), config.nodes, &mut controller_tasks);

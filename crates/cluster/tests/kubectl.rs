@@ -925,3 +925,227 @@ async fn secret_string_data_shows_in_data() {
         c.shutdown().await;
     }
 }
+
+/// The simulated controllers record Events as the real ones do: the deployment controller's
+/// `ScalingReplicaSet`, the ReplicaSet's `SuccessfulCreate` per Pod, the scheduler's `Scheduled`
+/// and the kubelet's `Started`; `kubectl get events` lists them and `kubectl describe` shows the
+/// Deployment's own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_of_a_deployment_rollout() {
+    for kubectl in kubectls() {
+        let c = TestCluster::start().await;
+        c.kubectl_ok_stdin(
+            &kubectl,
+            &["apply", "--server-side", "-f", "-"],
+            Some(MANIFEST),
+        )
+        .await;
+        let events = eventually(20, "the rollout's events", || {
+            let c = &c;
+            let kubectl = &kubectl;
+            async move {
+                let list = json(
+                    &c.kubectl_ok(kubectl, &["get", "events", "-n", "shop", "-o", "json"])
+                        .await,
+                );
+                let items = list["items"].as_array()?.clone();
+                let count = |reason: &str| items.iter().filter(|e| e["reason"] == reason).count();
+                (count("ScalingReplicaSet") == 1
+                    && count("SuccessfulCreate") == 2
+                    && count("Scheduled") == 2
+                    && count("Started") == 4)
+                    .then_some(items)
+            }
+        })
+        .await;
+        let scaling = events
+            .iter()
+            .find(|e| e["reason"] == "ScalingReplicaSet")
+            .unwrap();
+        assert_eq!(scaling["type"], "Normal");
+        assert_eq!(scaling["source"]["component"], "deployment-controller");
+        assert_eq!(scaling["involvedObject"]["kind"], "Deployment");
+        assert_eq!(scaling["involvedObject"]["name"], "web");
+        assert_eq!(scaling["involvedObject"]["apiVersion"], "apps/v1");
+        assert_eq!(scaling["count"], 1);
+        let message = scaling["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("Scaled up replica set web-") && message.ends_with(" from 0 to 2"),
+            "{message}"
+        );
+        assert!(
+            scaling["metadata"]["name"]
+                .as_str()
+                .unwrap()
+                .starts_with("web.")
+        );
+        let created = events
+            .iter()
+            .find(|e| e["reason"] == "SuccessfulCreate")
+            .unwrap();
+        assert_eq!(created["involvedObject"]["kind"], "ReplicaSet");
+        assert_eq!(created["source"]["component"], "replicaset-controller");
+        assert!(
+            created["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("Created pod: web-")
+        );
+        let table = c
+            .kubectl_ok(&kubectl, &["get", "events", "-n", "shop"])
+            .await;
+        assert!(table.contains("ScalingReplicaSet"), "{table}");
+        assert!(table.contains("deployment/web"), "{table}");
+        let described = c
+            .kubectl_ok(&kubectl, &["describe", "deployment", "web", "-n", "shop"])
+            .await;
+        assert!(
+            described.contains("ScalingReplicaSet") && described.contains("deployment-controller"),
+            "{described}"
+        );
+        // Scaling down: the ReplicaSet deletes a Pod and says so, the kubelet stops its containers.
+        c.kubectl_ok(
+            &kubectl,
+            &["scale", "deployment", "web", "-n", "shop", "--replicas=1"],
+        )
+        .await;
+        eventually(20, "the scale-down's events", || {
+            let c = &c;
+            let kubectl = &kubectl;
+            async move {
+                let list = json(
+                    &c.kubectl_ok(kubectl, &["get", "events", "-n", "shop", "-o", "json"])
+                        .await,
+                );
+                let items = list["items"].as_array()?;
+                let has = |reason: &str, prefix: &str| {
+                    items.iter().any(|e| {
+                        e["reason"] == reason
+                            && e["message"].as_str().is_some_and(|m| m.starts_with(prefix))
+                    })
+                };
+                (has("ScalingReplicaSet", "Scaled down replica set web-")
+                    && has("SuccessfulDelete", "Deleted pod: web-")
+                    && has("Killing", "Stopping container "))
+                .then_some(())
+            }
+        })
+        .await;
+        c.shutdown().await;
+    }
+}
+
+/// `kubectl logs` reads the simulated container's life from `pods/log`: its start and readiness
+/// probe, a crash-looping container's exit with `--previous`, `--tail`; an unknown Pod is
+/// NotFound and a Pod that never ran has no logs yet, as against a real apiserver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_of_simulated_containers() {
+    let crash = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: crash\n  namespace: shop\nspec:\n  containers:\n  - name: app\n    image: example/app:crashloop\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: nopull\n  namespace: shop\nspec:\n  containers:\n  - name: app\n    image: example/app:pull-error\n";
+    for kubectl in kubectls() {
+        let c = TestCluster::start().await;
+        c.kubectl_ok_stdin(
+            &kubectl,
+            &["apply", "--server-side", "-f", "-"],
+            Some(MANIFEST),
+        )
+        .await;
+        c.kubectl_ok_stdin(&kubectl, &["apply", "-f", "-"], Some(crash))
+            .await;
+        let logs = eventually(20, "the web container's readiness in its logs", || {
+            let c = &c;
+            let kubectl = &kubectl;
+            async move {
+                let out = c
+                    .kubectl(kubectl, &["logs", "deploy/web", "-n", "shop", "-c", "web"])
+                    .await;
+                let text = String::from_utf8_lossy(&out.stdout).to_string();
+                (out.status.success() && text.contains("readiness probe succeeded")).then_some(text)
+            }
+        })
+        .await;
+        assert!(
+            logs.starts_with(
+                "bosun: container \"web\" started (image registry.local/web:1.0.0, simulated)\n"
+            ),
+            "{logs}"
+        );
+        let tail = c
+            .kubectl_ok(
+                &kubectl,
+                &[
+                    "logs",
+                    "deploy/web",
+                    "-n",
+                    "shop",
+                    "-c",
+                    "sidecar",
+                    "--tail=1",
+                ],
+            )
+            .await;
+        assert_eq!(tail, "bosun: readiness probe succeeded\n");
+        // --follow answers what exists and ends (nothing more will be printed).
+        let followed = c
+            .kubectl_ok(
+                &kubectl,
+                &["logs", "-f", "deploy/web", "-n", "shop", "-c", "web"],
+            )
+            .await;
+        assert_eq!(followed, logs);
+        let previous = eventually(20, "a previous run of the crash-looping container", || {
+            let c = &c;
+            let kubectl = &kubectl;
+            async move {
+                let out = c
+                    .kubectl(kubectl, &["logs", "crash", "-n", "shop", "--previous"])
+                    .await;
+                out.status
+                    .success()
+                    .then(|| String::from_utf8_lossy(&out.stdout).to_string())
+            }
+        })
+        .await;
+        assert!(
+            previous.ends_with(
+                "bosun: container \"app\" exited with code 1 (simulated: rule crashloop)\n"
+            ),
+            "{previous}"
+        );
+        let web_pod = c
+            .kubectl_ok(
+                &kubectl,
+                &[
+                    "get",
+                    "pods",
+                    "-n",
+                    "shop",
+                    "-l",
+                    "app=web",
+                    "-o",
+                    "jsonpath={.items[0].metadata.name}",
+                ],
+            )
+            .await;
+        let out = c
+            .kubectl(
+                &kubectl,
+                &["logs", &web_pod, "-n", "shop", "-c", "web", "--previous"],
+            )
+            .await;
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("previous terminated container \"web\" in pod"),
+            "{stderr}"
+        );
+        let out = c.kubectl(&kubectl, &["logs", "nope", "-n", "shop"]).await;
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("pods \"nope\" not found"), "{stderr}");
+        let out = c.kubectl(&kubectl, &["logs", "nopull", "-n", "shop"]).await;
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("is waiting to start"), "{stderr}");
+        c.shutdown().await;
+    }
+}

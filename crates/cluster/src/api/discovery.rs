@@ -117,6 +117,9 @@ pub fn aggregated(registry: &Registry, core: bool) -> Value {
                             if t.status_subresource {
                                 subresources.push(json!({"subresource": "status", "responseKind": kind, "verbs": ["get", "patch", "update"]}));
                             }
+                            if t.group.is_empty() && t.kind == "Pod" {
+                                subresources.push(json!({"subresource": "log", "responseKind": kind, "verbs": ["get"]}));
+                            }
                             if t.scale.is_some() {
                                 subresources.push(json!({"subresource": "scale", "responseKind": {"group": "autoscaling", "version": "v1", "kind": "Scale"}, "verbs": ["get", "patch", "update"]}));
                             }

@@ -3,6 +3,7 @@
 
 pub mod body;
 pub mod discovery;
+pub mod logs;
 pub mod openapi;
 pub mod protobuf;
 pub mod table;
@@ -274,6 +275,12 @@ async fn dispatch(
                     return scale(state, &rt, ns, &name, method, req, body).await;
                 }
                 Some("finalize") if rt.kind == "Namespace" => {}
+                Some("log") if rt.kind == "Pod" && rt.group.is_empty() => {
+                    if *method != Method::GET {
+                        return Err(ApiError::method_not_allowed());
+                    }
+                    return logs::pod_log(state, ns, &name, req);
+                }
                 Some(_) => return Err(ApiError::no_route(path)),
             }
             if subresource.as_deref() == Some("status") && !rt.status_subresource {

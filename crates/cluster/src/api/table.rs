@@ -26,6 +26,18 @@ fn columns(rt: &ResourceType) -> Vec<Column> {
     let name = col("Name", "string", 0);
     let age = col("Age", "string", 0);
     match (rt.group.as_str(), rt.kind.as_str()) {
+        ("", "Event") => vec![
+            col("Last Seen", "string", 0),
+            col("Type", "string", 0),
+            col("Reason", "string", 0),
+            col("Object", "string", 0),
+            col("Subobject", "string", 1),
+            col("Source", "string", 1),
+            col("Message", "string", 0),
+            col("First Seen", "string", 1),
+            col("Count", "string", 1),
+            name,
+        ],
         ("apps", "Deployment") => vec![
             name,
             col("Ready", "string", 0),
@@ -165,6 +177,25 @@ fn cells(rt: &ResourceType, o: &Value) -> Vec<Value> {
     let s = &o["status"];
     let tmpl = ["spec", "template", "spec"];
     match (rt.group.as_str(), rt.kind.as_str()) {
+        ("", "Event") => {
+            let involved = &o["involvedObject"];
+            vec![
+                json!(age(&o["lastTimestamp"])),
+                o["type"].clone(),
+                o["reason"].clone(),
+                json!(format!(
+                    "{}/{}",
+                    involved["kind"].as_str().unwrap_or_default().to_lowercase(),
+                    involved["name"].as_str().unwrap_or_default()
+                )),
+                json!(involved["fieldPath"].as_str().unwrap_or_default()),
+                json!(o["source"]["component"].as_str().unwrap_or_default()),
+                o["message"].clone(),
+                json!(age(&o["firstTimestamp"])),
+                json!(int(&o["count"]).to_string()),
+                name,
+            ]
+        }
         ("apps", "Deployment") => vec![
             name,
             json!(format!(

@@ -410,6 +410,12 @@ impl Sync<'_> {
                 Err(_) => return Err(Retry),
             };
         self.index.record(&created);
+        if new_replicas > 0 {
+            self.event(&format!(
+                "Scaled up replica set {} from 0 to {new_replicas}",
+                name_of(&created)
+            ));
+        }
         let mut status = self.d["status"].clone();
         if has_progress_deadline(&self.d) {
             conditions::set(
@@ -636,6 +642,7 @@ impl Sync<'_> {
         if !size_needs_update && !annotations_need_update {
             return Ok(false);
         }
+        let old_scale = replicas(rs);
         *rs = self.modify_rs(rs, |live| {
             live["spec"]["replicas"] = json!(new_scale);
             if !live["metadata"]["annotations"].is_object() {
@@ -644,7 +651,26 @@ impl Sync<'_> {
             live["metadata"]["annotations"][DESIRED_REPLICAS] = json!(desired.to_string());
             live["metadata"]["annotations"][MAX_REPLICAS] = json!(max.to_string());
         })?;
+        if size_needs_update {
+            let direction = if new_scale > old_scale { "up" } else { "down" };
+            self.event(&format!(
+                "Scaled {direction} replica set {} from {old_scale} to {new_scale}",
+                name_of(rs)
+            ));
+        }
         Ok(size_needs_update)
+    }
+
+    /// A `ScalingReplicaSet` Event on the Deployment, as the deployment controller records.
+    fn event(&self, message: &str) {
+        super::events::record(
+            self.state,
+            &self.d,
+            super::events::Kind::Normal,
+            "ScalingReplicaSet",
+            message,
+            "deployment-controller",
+        );
     }
 
     /// `cleanupDeployment`: old ReplicaSets beyond revisionHistoryLimit, oldest revision first,

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+use super::events::{self, Kind};
 use super::ownership::{OwnedIndex, owner_key};
 use super::podstate::{is_active, is_ready, is_terminating, pod_from_template};
 use super::runner::{Key, Reconciler, event_key, is_type};
@@ -179,6 +180,20 @@ impl Reconciler for JobController {
             ]);
             status["completionTime"] = json!(now());
         }
+        if let Some(outcome) = &outcome
+            && let Some(last) = outcome.last()
+        {
+            let (kind, reason, message) = if last["type"] == "Complete" {
+                (Kind::Normal, "Completed", "Job completed".to_string())
+            } else {
+                (
+                    Kind::Warning,
+                    last["reason"].as_str().unwrap_or("Failed"),
+                    last["message"].as_str().unwrap_or_default().to_string(),
+                )
+            };
+            events::record(state, &job, kind, reason, &message, "job-controller");
+        }
         let mut remaining_active = active.len() as i64;
         if outcome.is_some() || suspended {
             for pod in &active {
@@ -211,6 +226,14 @@ impl Reconciler for JobController {
                     Ok(created) => {
                         self.pods.record(&created);
                         remaining_active += 1;
+                        events::record(
+                            state,
+                            &job,
+                            Kind::Normal,
+                            "SuccessfulCreate",
+                            &format!("Created pod: {}", name_of(&created)),
+                            "job-controller",
+                        );
                     }
                     Err(_) => break,
                 }

@@ -46,6 +46,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
+use super::events::{Kind, record};
 use super::runner::{Key, Reconciler, event_key, is_type};
 use super::{Timing, builtin, controller_write, uid_of};
 use crate::objects::{name_of, namespace_of, now};
@@ -68,6 +69,8 @@ struct Kubelet {
     started: HashMap<String, (Instant, jiff::Timestamp)>,
     ips: IpPool,
     next_node: usize,
+    /// The Pods (by uid) whose containers were told to stop (one `Killing` Event each).
+    killed: HashSet<String>,
 }
 
 impl Reconciler for Kubelet {
@@ -75,6 +78,10 @@ impl Reconciler for Kubelet {
         if is_type(event, "", "pods") {
             if event.event_type == EventType::Deleted {
                 self.started.remove(uid_of(&event.object));
+                // Deleted without a terminating stage (no finalizers): its containers stop now.
+                if !self.killed.remove(uid_of(&event.object)) {
+                    killing_events(state, &event.object);
+                }
                 if let Some(ip) = event.object["status"]["podIP"].as_str() {
                     self.ips.release(ip);
                 }
@@ -137,8 +144,24 @@ impl Reconciler for Kubelet {
                             Ok(next)
                         })
                         .ok()?;
+                    record(
+                        state,
+                        &pod,
+                        Kind::Normal,
+                        "Scheduled",
+                        &format!("Successfully assigned {}/{} to {node}", key.0, key.1),
+                        "default-scheduler",
+                    );
                 }
                 Err(message) => {
+                    record(
+                        state,
+                        &pod,
+                        Kind::Warning,
+                        "FailedScheduling",
+                        &message,
+                        "default-scheduler",
+                    );
                     self.write_status(state, &pod, unschedulable_status(&pod, &message));
                     return None;
                 }
@@ -176,8 +199,88 @@ impl Reconciler for Kubelet {
             &pod_ip,
             &host_ip,
         );
+        container_events(state, &pod, &status);
         self.write_status(state, &pod, status);
         next
+    }
+}
+
+/// `Killing` for each running container of a Pod being deleted.
+fn killing_events(state: &Shared, pod: &Value) {
+    let empty = Vec::new();
+    for c in pod["status"]["containerStatuses"]
+        .as_array()
+        .unwrap_or(&empty)
+        .iter()
+        .filter(|c| c["state"]["running"].is_object())
+    {
+        let message = format!(
+            "Stopping container {}",
+            c["name"].as_str().unwrap_or_default()
+        );
+        record(state, pod, Kind::Normal, "Killing", &message, "kubelet");
+    }
+}
+
+/// The kubelet's Events for what changed between the Pod's recorded status and `next`:
+/// a container (re)started, is backing off after a crash, cannot pull its image.
+fn container_events(state: &Shared, pod: &Value, next: &Value) {
+    let empty = Vec::new();
+    let before = pod["status"]["containerStatuses"]
+        .as_array()
+        .unwrap_or(&empty);
+    for c in next["containerStatuses"].as_array().unwrap_or(&empty) {
+        let name = c["name"].as_str().unwrap_or_default();
+        let image = c["image"].as_str().unwrap_or_default();
+        let old = before.iter().find(|o| o["name"] == c["name"]);
+        let ran =
+            |s: &Value| s["state"]["running"].is_object() || s["state"]["terminated"].is_object();
+        let restarts = |s: &Value| s["restartCount"].as_i64().unwrap_or(0);
+        let waiting = |s: &Value| s["state"]["waiting"]["reason"].as_str().map(String::from);
+        let started_now = ran(c) && old.is_none_or(|o| !ran(o) || restarts(c) > restarts(o));
+        if started_now {
+            let normal = |reason: &str, message: String| {
+                record(state, pod, Kind::Normal, reason, &message, "kubelet");
+            };
+            normal(
+                "Pulled",
+                format!("Container image {image:?} already present on machine"),
+            );
+            normal("Created", format!("Created container: {name}"));
+            normal("Started", format!("Started container {name}"));
+        }
+        let reason = waiting(c);
+        if reason.is_some() && reason != old.and_then(waiting) {
+            let (kind, event, message) = match reason.as_deref() {
+                Some("CrashLoopBackOff") => (
+                    Kind::Warning,
+                    "BackOff",
+                    format!(
+                        "Back-off restarting failed container {name} in pod {}_{}({})",
+                        name_of(pod),
+                        namespace_of(pod),
+                        uid_of(pod)
+                    ),
+                ),
+                Some("ErrImagePull") => (
+                    Kind::Warning,
+                    "Failed",
+                    format!(
+                        "Failed to pull image {image:?}: {}",
+                        c["state"]["waiting"]["message"]
+                            .as_str()
+                            .unwrap_or_default()
+                    ),
+                ),
+                Some("ImagePullBackOff") => (
+                    Kind::Normal,
+                    "BackOff",
+                    format!("Back-off pulling image {image:?}"),
+                ),
+                _ => continue,
+            };
+            record(state, pod, kind, event, &message, "kubelet");
+        }
     }
 }
 
@@ -207,6 +310,9 @@ impl Kubelet {
     }
 
     fn mark_terminating(&mut self, state: &Shared, pod: &Value) {
+        if self.killed.insert(uid_of(pod).to_string()) {
+            killing_events(state, pod);
+        }
         let mut status = pod["status"].clone();
         if let Some(list) = status.get_mut("conditions").and_then(Value::as_array_mut) {
             for c in list.iter_mut() {

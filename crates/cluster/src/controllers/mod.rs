@@ -9,6 +9,7 @@ pub mod crd;
 pub mod cronjob;
 pub mod daemonset;
 pub mod deployment;
+pub mod events;
 pub mod gc;
 pub mod hpa;
 pub mod ingress;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value, json};
 
+use super::events::{Kind, record};
 use super::ownership::{OwnedIndex, owner_key};
 use super::podstate::{availability, is_active, is_ready, pod_from_template};
 use super::runner::{Key, Reconciler, event_key, is_type};
@@ -77,12 +78,24 @@ impl Reconciler for ReplicaSetController {
                 active.sort_by(|a, b| deletion_rank(a, b));
                 let pods = builtin(state, "", "v1", "pods");
                 for pod in active.drain(..diff as usize) {
-                    let _ = state.objects.delete(
+                    let (reason, kind, message) = match state.objects.delete(
                         &pods,
                         namespace_of(pod),
                         name_of(pod),
                         &DeleteOptions::default(),
-                    );
+                    ) {
+                        Ok(_) => (
+                            "SuccessfulDelete",
+                            Kind::Normal,
+                            format!("Deleted pod: {}", name_of(pod)),
+                        ),
+                        Err(e) => (
+                            "FailedDelete",
+                            Kind::Warning,
+                            format!("Error deleting: {}", e.message),
+                        ),
+                    };
+                    record(state, &rs, kind, reason, &message, "replicaset-controller");
                 }
             }
         }
@@ -116,8 +129,28 @@ impl ReplicaSetController {
                 .objects
                 .create(&pods, namespace_of(rs), pod, &controller_write())
             {
-                Ok(created) => self.pods.record(&created),
-                Err(e) => return Some(e.message),
+                Ok(created) => {
+                    self.pods.record(&created);
+                    record(
+                        state,
+                        rs,
+                        Kind::Normal,
+                        "SuccessfulCreate",
+                        &format!("Created pod: {}", name_of(&created)),
+                        "replicaset-controller",
+                    );
+                }
+                Err(e) => {
+                    record(
+                        state,
+                        rs,
+                        Kind::Warning,
+                        "FailedCreate",
+                        &format!("Error creating: {}", e.message),
+                        "replicaset-controller",
+                    );
+                    return Some(e.message);
+                }
             }
         }
         None
