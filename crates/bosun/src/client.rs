@@ -186,6 +186,26 @@ enum Verdict {
     Waiting(Vec<String>),
 }
 
+/// Whether the health shown was assessed after the last operation ended. The status an operation
+/// leaves can still carry the health of the objects as they were before it (a sync that fixes a
+/// Degraded Deployment ends before the cluster has acted on it): such a Degraded is not final
+/// until the Application has been reconciled again.
+fn assessed_after(app: &Application) -> bool {
+    let Some(op) = &app.status.operation_state else {
+        return true;
+    };
+    let time = |t: Option<&String>| t.and_then(|t| t.parse::<jiff::Timestamp>().ok());
+    match (
+        time(op.finished_at.as_ref()),
+        time(app.status.reconciled_at.as_ref()),
+    ) {
+        (Some(finished), Some(reconciled)) => reconciled > finished,
+        // Still running (no end yet), or no reconcile recorded: nothing says it is stale.
+        (None, _) => true,
+        (Some(_), None) => false,
+    }
+}
+
 fn judge(app: &Application, want: Want) -> Verdict {
     let name = &app.metadata.name;
     let status = &app.status;
@@ -202,7 +222,7 @@ fn judge(app: &Application, want: Want) -> Verdict {
             op.message
         ));
     }
-    if want.health && status.health.status == HealthStatusCode::Degraded {
+    if want.health && status.health.status == HealthStatusCode::Degraded && assessed_after(app) {
         let mut message = format!("application '{name}' is Degraded");
         if !status.health.message.is_empty() {
             message.push_str(&format!(": {}", status.health.message));
@@ -933,6 +953,21 @@ mod tests {
                     .into()
             )
         );
+        // A Degraded read from before the last operation ended is not final: it waits for the
+        // next assessment.
+        let mut stale = app("Synced", "Degraded", Some("Succeeded"));
+        let op = stale.status.operation_state.as_mut().unwrap();
+        op.finished_at = Some("2026-12-06T10:00:05Z".into());
+        stale.status.reconciled_at = Some("2026-12-06T10:00:04.5Z".into());
+        assert_eq!(
+            judge(&stale, only(false, true, false)),
+            Verdict::Waiting(vec!["Healthy (now Degraded: it broke)".into()])
+        );
+        stale.status.reconciled_at = Some("2026-12-06T10:00:06Z".into());
+        assert!(matches!(
+            judge(&stale, only(false, true, false)),
+            Verdict::Failed(_)
+        ));
         // Degraded does not end a wait for sync alone.
         assert_eq!(
             judge(&app("Synced", "Degraded", None), only(true, false, false)),
