@@ -110,6 +110,28 @@ fn drop_nulls(value: &mut Value) {
     }
 }
 
+/// A write whose object, once its content is normalised (a Secret's `stringData` folded into
+/// `data`), is the live object again keeps the live managedFields: the field manager moved its
+/// entry's `time` because it compared the object before the fold (with `stringData`) against the
+/// stored one (without), but the apiserver moves it only when the object changed, so that
+/// re-applying the same Secret is a no-op.
+fn keep_times_when_unchanged(live: &Value, next: &mut Value) {
+    let without_times = |object: &Value| {
+        let mut object = object.clone();
+        if let Some(entries) = object["metadata"]["managedFields"].as_array_mut() {
+            for entry in entries {
+                if let Some(entry) = entry.as_object_mut() {
+                    entry.remove("time");
+                }
+            }
+        }
+        object
+    };
+    if without_times(live) == without_times(next) {
+        next["metadata"]["managedFields"] = live["metadata"]["managedFields"].clone();
+    }
+}
+
 fn metadata_mut(object: &mut Value) -> &mut Map<String, Value> {
     if !object["metadata"].is_object() {
         object["metadata"] = json!({});
@@ -322,7 +344,11 @@ impl Objects {
                 let mut next = self.merge_write(rt, live, desired, subresource)?;
                 drop_nulls(&mut next);
                 if subresource.is_none() {
+                    let folds = next.get("stringData").is_some();
                     validate::normalize_content(rt, &mut next)?;
+                    if folds {
+                        keep_times_when_unchanged(live, &mut next);
+                    }
                 }
                 defaults::apply_defaults(rt, &mut next);
                 if tracks_generation(rt) && spec_part(rt, live) != spec_part(rt, &next) {
