@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod cli;
+mod codec;
 pub mod controllers;
 pub mod defaults;
 pub mod faults;

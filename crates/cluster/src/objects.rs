@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
+use crate::codec::FieldValidation;
 use crate::resources::{Registry, ResourceType};
 use crate::status::{ApiError, ApiResult};
 use crate::store::{Listing, Store, StoreError};
-use crate::{defaults, validate};
+use crate::{codec, defaults, validate};
 
 /// Whether a write records ownership itself (server-side apply) or is an Update whose changed
 /// fields go to its manager.
@@ -31,6 +32,9 @@ pub struct WriteOptions {
     pub manager: String,
     /// Server-side apply's `force`.
     pub force: bool,
+    /// A client's write is decoded as its kind's type (`codec`), with this `fieldValidation`;
+    /// `None` for the cluster's own controllers, whose writes need no checking.
+    pub field_validation: Option<FieldValidation>,
 }
 
 impl WriteOptions {
@@ -208,6 +212,10 @@ impl Objects {
         }
         drop_nulls(&mut object);
         validate::normalize_content(rt, &mut object)?;
+        if let Some(validation) = opts.field_validation {
+            codec::decode(rt, &object, validation)?;
+            validate::validate_workload(rt, &object)?;
+        }
         defaults::apply_defaults(rt, &mut object);
         let name = name_of(&object).to_string();
         let now = now();
@@ -349,6 +357,10 @@ impl Objects {
                     if folds {
                         keep_times_when_unchanged(live, &mut next);
                     }
+                }
+                if let Some(validation) = opts.field_validation {
+                    codec::decode(rt, &next, validation)?;
+                    validate::validate_workload(rt, &next)?;
                 }
                 defaults::apply_defaults(rt, &mut next);
                 if tracks_generation(rt) && spec_part(rt, live) != spec_part(rt, &next) {

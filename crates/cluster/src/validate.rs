@@ -124,6 +124,116 @@ pub fn validate_object(
     }
 }
 
+/// Where a kind keeps its Pod template, and whether its `spec.selector` must select it.
+fn pod_template_path(rt: &ResourceType) -> Option<(&'static [&'static str], bool)> {
+    match (rt.group.as_str(), rt.kind.as_str()) {
+        ("apps", "Deployment" | "ReplicaSet" | "StatefulSet" | "DaemonSet") => {
+            Some((&["spec", "template"], true))
+        }
+        // A Job's selector is generated from its uid unless `manualSelector` is set.
+        ("batch", "Job") => Some((&["spec", "template"], false)),
+        ("batch", "CronJob") => Some((&["spec", "jobTemplate", "spec", "template"], false)),
+        _ => None,
+    }
+}
+
+/// The apiserver's validation of a workload a client writes, for the mistakes a real cluster
+/// refuses and a simulation would otherwise run: a container without a name or an image, a
+/// missing selector, a selector that does not select the Pod template's labels, a negative
+/// replica count (422 Invalid, one cause per field). Runs after the type decoding.
+pub fn validate_workload(rt: &ResourceType, object: &Value) -> Result<(), ApiError> {
+    let mut causes = Vec::new();
+    let (spec_path, pod_spec) = if rt.group.is_empty() && rt.kind == "Pod" {
+        ("spec".to_string(), &object["spec"])
+    } else if let Some((path, selects)) = pod_template_path(rt) {
+        let template = path.iter().fold(object, |v, k| &v[*k]);
+        let template_path = path.join(".");
+        if selects {
+            let selector = &object["spec"]["selector"];
+            if selector.is_null() {
+                causes.push(Cause {
+                    reason: "FieldValueRequired",
+                    field: "spec.selector".into(),
+                    message: "Required value".into(),
+                });
+            } else if let Ok(parsed) = crate::selectors::LabelSelector::from_object(selector) {
+                let labels = crate::selectors::labels_of(template);
+                if parsed.is_empty() {
+                    causes.push(Cause {
+                        reason: "FieldValueInvalid",
+                        field: "spec.selector".into(),
+                        message: format!(
+                            "Invalid value: {}: empty selector is invalid for deployment",
+                            go_selector(selector)
+                        ),
+                    });
+                } else if !parsed.matches_labels(&labels) {
+                    causes.push(Cause {
+                        reason: "FieldValueInvalid",
+                        field: format!("{template_path}.metadata.labels"),
+                        message: format!(
+                            "Invalid value: {}: `selector` does not match template `labels`",
+                            go_string_map(&labels)
+                        ),
+                    });
+                }
+            }
+        }
+        if let Some(replicas) = object["spec"]["replicas"].as_i64()
+            && replicas < 0
+        {
+            causes.push(Cause {
+                reason: "FieldValueInvalid",
+                field: "spec.replicas".into(),
+                message: format!("Invalid value: {replicas}: must be greater than or equal to 0"),
+            });
+        }
+        (format!("{template_path}.spec"), &template["spec"])
+    } else {
+        return Ok(());
+    };
+    let containers = pod_spec["containers"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if containers.is_empty() {
+        causes.push(Cause {
+            reason: "FieldValueRequired",
+            field: format!("{spec_path}.containers"),
+            message: "Required value".into(),
+        });
+    }
+    for list in ["initContainers", "containers"] {
+        for (i, container) in pod_spec[list].as_array().into_iter().flatten().enumerate() {
+            for field in ["name", "image"] {
+                if container[field].as_str().unwrap_or_default().is_empty() {
+                    causes.push(Cause {
+                        reason: "FieldValueRequired",
+                        field: format!("{spec_path}.{list}[{i}].{field}"),
+                        message: "Required value".into(),
+                    });
+                }
+            }
+        }
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        Err(ApiError::invalid(&rt.group, &rt.kind, name, causes))
+    }
+}
+
+/// A label map as Go's `%#v` prints it: `map[string]string{"app":"web"}`.
+fn go_string_map(labels: &std::collections::BTreeMap<String, String>) -> String {
+    let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k:?}:{v:?}")).collect();
+    format!("map[string]string{{{}}}", pairs.join(", "))
+}
+
+fn go_selector(selector: &Value) -> String {
+    format!("v1.LabelSelector{{{selector}}}")
+}
+
 const CONFIG_KEY_MSG: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";
 
 /// The apiserver's `IsConfigMapKey`: the messages for a Secret or ConfigMap key, empty if valid.
@@ -350,5 +460,49 @@ mod tests {
             decode_bytes("no!pe").unwrap_err(),
             "illegal base64 data at input byte 2"
         );
+    }
+
+    fn deployment(spec: Value) -> (ResourceType, Value) {
+        let rt = crate::resources::Registry::new()
+            .by_plural("apps", "v1", "deployments")
+            .unwrap();
+        let object = serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": spec});
+        (rt, object)
+    }
+
+    #[test]
+    fn a_workload_the_apiserver_refuses() {
+        let (rt, good) = deployment(serde_json::json!({
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web", "tier": "x"}},
+                         "spec": {"containers": [{"name": "web", "image": "nginx"}]}}
+        }));
+        validate_workload(&rt, &good).unwrap();
+
+        let mut mismatched = good.clone();
+        mismatched["spec"]["selector"]["matchLabels"]["app"] = "api".into();
+        let e = validate_workload(&rt, &mismatched).unwrap_err();
+        assert_eq!(e.code, 422);
+        assert!(
+            e.message.contains(
+                "spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"web\", \"tier\":\"x\"}: `selector` does not match template `labels`"
+            ),
+            "{}",
+            e.message
+        );
+
+        let mut nameless = good.clone();
+        nameless["spec"]["template"]["spec"]["containers"][0] = serde_json::json!({"image": ""});
+        nameless["spec"]["replicas"] = (-1).into();
+        nameless["spec"].as_object_mut().unwrap().remove("selector");
+        let e = validate_workload(&rt, &nameless).unwrap_err();
+        for words in [
+            "spec.selector: Required value",
+            "spec.replicas: Invalid value: -1: must be greater than or equal to 0",
+            "spec.template.spec.containers[0].name: Required value",
+            "spec.template.spec.containers[0].image: Required value",
+        ] {
+            assert!(e.message.contains(words), "{words}: {}", e.message);
+        }
     }
 }

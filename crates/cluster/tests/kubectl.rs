@@ -1149,3 +1149,66 @@ async fn logs_of_simulated_containers() {
         c.shutdown().await;
     }
 }
+
+/// `kubectl apply` of built-in objects a real apiserver refuses is refused here with its words:
+/// a field of the wrong type (400, decoding into the Go type), a field the type lacks under
+/// kubectl's default `--validate=strict` (400, strict decoding), a selector that does not select
+/// the template and a container without an image (422 Invalid). Nothing is created.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_of_invalid_built_in_objects_is_refused() {
+    let deployment = |spec: &str| {
+        format!("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n{spec}")
+    };
+    let template = "  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n      - name: web\n        image: nginx\n";
+    let cases = [
+        (
+            deployment(&format!("  replicas: \"abc\"\n{template}")),
+            "Deployment in version \"v1\" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field Deployment.spec.replicas of type int32",
+        ),
+        (
+            deployment(&format!("  replica: 3\n{template}")),
+            "strict decoding error: unknown field \"spec.replica\"",
+        ),
+        (
+            deployment(&template.replace("matchLabels: {app: web}", "matchLabels: {app: api}")),
+            "Deployment \"web\" is invalid: spec.template.metadata.labels: Invalid value: map[string]string{\"app\":\"web\"}: `selector` does not match template `labels`",
+        ),
+        (
+            deployment(&template.replace("        image: nginx\n", "")),
+            "Deployment \"web\" is invalid: spec.template.spec.containers[0].image: Required value",
+        ),
+        (
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: eighty\n".to_string(),
+            "Service in version \"v1\" cannot be handled as a Service: json: cannot unmarshal string into Go struct field Service.spec.ports[0].port of type int32",
+        ),
+    ];
+    for kubectl in kubectls() {
+        let c = TestCluster::start().await;
+        for (manifest, words) in &cases {
+            let out = c
+                .kubectl_stdin(&kubectl, &["apply", "-f", "-"], Some(manifest))
+                .await;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{manifest} was accepted");
+            assert!(
+                stderr.contains(words),
+                "{manifest}\nwanted {words}\ngot {stderr}"
+            );
+        }
+        let listed = c
+            .kubectl_ok(&kubectl, &["get", "deployments,services", "-o", "name"])
+            .await;
+        assert!(
+            !listed.contains("deployment.apps/web") && !listed.contains("service/web"),
+            "{listed}"
+        );
+        // The same Deployment without the mistakes is accepted.
+        c.kubectl_ok_stdin(
+            &kubectl,
+            &["apply", "-f", "-"],
+            Some(&deployment(&format!("  replicas: 2\n{template}"))),
+        )
+        .await;
+        c.shutdown().await;
+    }
+}

@@ -175,13 +175,16 @@ impl Request {
         }
     }
 
-    fn write_options(&self) -> WriteOptions {
-        WriteOptions {
+    fn write_options(&self) -> Result<WriteOptions, ApiError> {
+        Ok(WriteOptions {
             dry_run: self.dry_run(),
             manager: self.manager(),
             force: self.param("force") == Some("true"),
+            field_validation: Some(crate::codec::FieldValidation::parse(
+                self.param("fieldValidation"),
+            )?),
             ..WriteOptions::default()
-        }
+        })
     }
 }
 
@@ -254,7 +257,7 @@ async fn dispatch(
                         &rt,
                         ns.unwrap_or_default(),
                         object,
-                        &req.write_options(),
+                        &req.write_options()?,
                     )?;
                     Ok(json_response(StatusCode::CREATED, &created))
                 }
@@ -302,10 +305,14 @@ async fn dispatch(
                 Method::PUT => {
                     let media = body::media_type(&req.headers)?;
                     let object = body::decode(&body::read(body).await?, media)?;
-                    let stored =
-                        state
-                            .objects
-                            .replace(&rt, ns, &name, sub, object, &req.write_options())?;
+                    let stored = state.objects.replace(
+                        &rt,
+                        ns,
+                        &name,
+                        sub,
+                        object,
+                        &req.write_options()?,
+                    )?;
                     Ok(json_response(StatusCode::OK, &stored))
                 }
                 Method::PATCH => {
@@ -540,7 +547,7 @@ fn patch(
     bytes: &[u8],
     req: &Request,
 ) -> ApiResult<Response> {
-    let opts = req.write_options();
+    let opts = req.write_options()?;
     if media == MediaType::ApplyPatch {
         if req.param("fieldManager").is_none() {
             return Err(ApiError::bad_request(
@@ -616,7 +623,7 @@ async fn scale(
     let media = body::media_type(&req.headers)?;
     let bytes = body::read(body).await?;
     let doc = body::decode(&bytes, media)?;
-    let opts = req.write_options();
+    let opts = req.write_options()?;
     let updated = state.objects.modify(rt, ns, name, None, &opts, |live| {
         let current = to_scale(live);
         let wanted = match *method {
