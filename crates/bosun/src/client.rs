@@ -463,9 +463,14 @@ impl Client {
                 .header(reqwest::header::CONTENT_TYPE, "application/json")
                 .body(body.to_string());
         }
-        let response = request.send().await.with_context(|| {
-            format!("calling {url} (is `bosun serve` running? --server / BOSUN_SERVER)")
-        })?;
+        // reqwest's error names the URL too; the context already does, once.
+        let response = request
+            .send()
+            .await
+            .map_err(reqwest::Error::without_url)
+            .with_context(|| {
+                format!("calling {url} (is `bosun serve` running? --server / BOSUN_SERVER)")
+            })?;
         let status = response.status();
         let bytes = response.bytes().await?;
         if !status.is_success() {

@@ -111,7 +111,49 @@ pub async fn prepare(
     listen: SocketAddr,
     data: Option<&Path>,
 ) -> anyhow::Result<Server> {
+    // Everything the config refers to is read, and the address bound, before anything is
+    // written: bad input (a missing token file, a token used twice, a busy port) leaves no data
+    // directory, store or cache behind.
     let config = read_serve_config(config_path)?;
+    let tokens = Tokens::load(&config.server.tokens)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config_path.display()))?;
+    if tokens.is_empty() {
+        tracing::warn!(
+            "no API tokens configured (server.tokens): only /healthz, /readyz, /metrics and the webhook answer"
+        );
+    }
+    let webhook_secret = read_secret(
+        config.server.webhook.github_secret_env.as_deref(),
+        config.server.webhook.github_secret_file.as_deref(),
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "{}: {}",
+            config_path.display(),
+            bosun_model::describe_chain(e.as_ref())
+        )
+    })?;
+    let registry_webhook_secret = match &config.images.webhook_secret_env {
+        Some(var) => Some(
+            std::env::var(var)
+                .ok()
+                .filter(|v| v.trim().len() >= 16)
+                .with_context(|| {
+                    format!(
+                        "{}: images.webhookSecretEnv: environment variable {var} is not set or shorter than 16 characters",
+                        config_path.display()
+                    )
+                })?
+                .trim()
+                .as_bytes()
+                .to_vec(),
+        ),
+        None => None,
+    };
+    let registries = registry_settings(&config, config_path)?;
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
     let metrics = Arc::new(Metrics::new());
     let cache = match data {
         Some(dir) if std::env::var_os("BOSUN_CACHE").is_none() => dir.join("cache"),
@@ -154,24 +196,6 @@ pub async fn prepare(
         .iter()
         .map(|entry| CatalogSource::from_config(entry, base))
         .collect();
-    let tokens = Tokens::load(&config.server.tokens)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", config_path.display()))?;
-    if tokens.is_empty() {
-        tracing::warn!(
-            "no API tokens configured (server.tokens): only /healthz, /readyz, /metrics and the webhook answer"
-        );
-    }
-    let webhook_secret = read_secret(
-        config.server.webhook.github_secret_env.as_deref(),
-        config.server.webhook.github_secret_file.as_deref(),
-    )
-    .map_err(|e| {
-        anyhow::anyhow!(
-            "{}: {}",
-            config_path.display(),
-            bosun_model::describe_chain(e.as_ref())
-        )
-    })?;
     let controller = Controller::new(
         engine,
         store.clone(),
@@ -179,27 +203,7 @@ pub async fn prepare(
         ControllerSettings::from_config(&config),
         sources,
     );
-    let images = image_updater(&config, config_path, data, &controller, store, &metrics)?;
-    let registry_webhook_secret = match &config.images.webhook_secret_env {
-        Some(var) => Some(
-            std::env::var(var)
-                .ok()
-                .filter(|v| v.trim().len() >= 16)
-                .with_context(|| {
-                    format!(
-                        "{}: images.webhookSecretEnv: environment variable {var} is not set or shorter than 16 characters",
-                        config_path.display()
-                    )
-                })?
-                .trim()
-                .as_bytes()
-                .to_vec(),
-        ),
-        None => None,
-    };
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("listening on {listen}"))?;
+    let images = image_updater(&config, registries, data, &controller, store, &metrics);
     let state = Arc::new(ApiState {
         controller: controller.clone(),
         rollouts: rollouts.clone(),
@@ -308,36 +312,16 @@ impl bosun_images::updater::Catalog for ControllerCatalog {
     }
 }
 
-/// The image update loop: registries from `images.registries` (passwords read from the
-/// environment now, so a missing one fails the start), bosun's own clones under the data or
-/// cache directory, repository credentials as the engine's.
+/// The image update loop: the registries of [`registry_settings`], bosun's own clones under the
+/// data or cache directory, repository credentials as the engine's.
 fn image_updater(
     config: &BosunConfig,
-    config_path: &Path,
+    registries: Vec<RegistrySettings>,
     data: Option<&Path>,
     controller: &Arc<Controller>,
     store: Arc<Store>,
     metrics: &Arc<Metrics>,
-) -> anyhow::Result<Arc<ImageUpdater>> {
-    let mut registries = Vec::new();
-    for (i, registry) in config.images.registries.iter().enumerate() {
-        let password = match &registry.password_env {
-            Some(var) => Some(std::env::var(var).ok().filter(|v| !v.is_empty()).with_context(|| {
-                format!(
-                    "{}: images.registries[{i}].passwordEnv: environment variable {var} is not set",
-                    config_path.display()
-                )
-            })?),
-            None => None,
-        };
-        registries.push(RegistrySettings {
-            registry: registry.registry.clone(),
-            username: registry.username.clone(),
-            password,
-            insecure: registry.insecure,
-            requests_per_second: registry.requests_per_second,
-        });
-    }
+) -> Arc<ImageUpdater> {
     let work_dir = match data {
         Some(dir) => dir.join("images"),
         None => default_cache_dir().join("image-writes"),
@@ -363,7 +347,7 @@ fn image_updater(
         )
         .map_err(|e| e.to_string())
     });
-    Ok(ImageUpdater::new(
+    ImageUpdater::new(
         Arc::new(Registries::with_metrics(registries, metrics.images.clone())),
         UpdaterSettings {
             interval: config.images.interval(),
@@ -375,7 +359,35 @@ fn image_updater(
         credentials,
         metrics.runtime.clone(),
         metrics.images.clone(),
-    ))
+    )
+}
+
+/// The registries of `images.registries`, their passwords read from the environment now, so
+/// that a missing one fails the start.
+fn registry_settings(
+    config: &BosunConfig,
+    config_path: &Path,
+) -> anyhow::Result<Vec<RegistrySettings>> {
+    let mut registries = Vec::new();
+    for (i, registry) in config.images.registries.iter().enumerate() {
+        let password = match &registry.password_env {
+            Some(var) => Some(std::env::var(var).ok().filter(|v| !v.is_empty()).with_context(|| {
+                format!(
+                    "{}: images.registries[{i}].passwordEnv: environment variable {var} is not set",
+                    config_path.display()
+                )
+            })?),
+            None => None,
+        };
+        registries.push(RegistrySettings {
+            registry: registry.registry.clone(),
+            username: registry.username.clone(),
+            password,
+            insecure: registry.insecure,
+            requests_per_second: registry.requests_per_second,
+        });
+    }
+    Ok(registries)
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM (what `kill`, systemd and Kubernetes send): either

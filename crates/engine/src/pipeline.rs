@@ -509,7 +509,8 @@ impl Engine {
             .resolve_destination(&app.spec.destination)
             .map_err(|cause| EngineError::Model {
                 app: name.clone(),
-                cause,
+                // The path is relative to the destination; say where it is in the Application.
+                cause: cause.under("spec.destination"),
             })?;
         let key = format!("{:?}/{:?}", target.kubeconfig, target.context);
         let slot = self

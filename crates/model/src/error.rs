@@ -64,7 +64,7 @@ impl ModelError {
     }
 
     /// The same error with its path put under `prefix` (`spec` + `source.path` → `spec.source.path`).
-    pub(crate) fn under(mut self, prefix: &str) -> Self {
+    pub fn under(mut self, prefix: &str) -> Self {
         self.path = join_path(prefix, &self.path);
         self
     }

@@ -10,10 +10,25 @@ use crate::application::{
 use crate::error::ModelError;
 use crate::sync_options::SyncOptions;
 
+/// The longest Kubernetes label value.
+const MAX_LABEL_VALUE: usize = 63;
+
 /// Checks `application`; the first problem found is returned, with a path from the document root.
 pub fn validate_application(application: &Application) -> Result<(), ModelError> {
     let meta = &application.metadata;
     check_dns_subdomain(&meta.name).map_err(|m| ModelError::invalid("metadata.name", m))?;
+    // Every synced object carries the name as a label value, which Kubernetes caps at 63
+    // characters: a longer name (dots allow one) would be refused by the API server at sync.
+    if meta.name.len() > MAX_LABEL_VALUE {
+        return Err(ModelError::invalid(
+            "metadata.name",
+            format!(
+                "`{}` is {} characters; bosun labels the objects it syncs with the Application's name, and a Kubernetes label value has at most {MAX_LABEL_VALUE}",
+                meta.name,
+                meta.name.len()
+            ),
+        ));
+    }
     if let Some(namespace) = &meta.namespace {
         check_dns_label(namespace).map_err(|m| ModelError::invalid("metadata.namespace", m))?;
     }
@@ -333,6 +348,21 @@ spec:
         assert!(e.contains("longer than 253 characters"), "{e}");
         let e = check_dns_label(&long).unwrap_err();
         assert!(e.contains("longer than 63 characters"), "{e}");
+        // A valid subdomain, but too long for the label every synced object carries.
+        let dotted = format!("{}.{}", "a".repeat(40), "b".repeat(40));
+        let e = error("name: guestbook", &format!("name: {dotted}"));
+        assert!(
+            e.starts_with("app.yaml: document 1: metadata.name: ")
+                && e.contains("is 81 characters")
+                && e.contains("a Kubernetes label value has at most 63"),
+            "{e}"
+        );
+        let fits = format!("{}.{}", "a".repeat(31), "b".repeat(31));
+        parse_applications(
+            &APP.replacen("name: guestbook", &format!("name: {fits}"), 1),
+            "app.yaml",
+        )
+        .unwrap();
     }
 
     #[test]

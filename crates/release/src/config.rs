@@ -107,7 +107,10 @@ impl Config {
         let data: ConfigFile = if text.trim().is_empty() {
             ConfigFile::default()
         } else {
-            serde_saphyr::from_str(text).map_err(|e| Error::ConfigSyntax {
+            // Without the source snippet: the error is one line that names the file and the
+            // place, and says the cause once.
+            let options = serde_saphyr::options! { with_snippet: false };
+            serde_saphyr::from_str_with_options(text, options).map_err(|e| Error::ConfigSyntax {
                 file: path.to_path_buf(),
                 message: e.to_string(),
             })?
