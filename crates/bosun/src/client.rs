@@ -662,6 +662,16 @@ fn took(ms: i64) -> String {
     }
 }
 
+/// The KIND column of history: a dry run is its own kind of entry (it applied nothing and is
+/// never a rollback target), as the web UI shows it.
+fn operation_kind(op: &Operation) -> String {
+    if op.dry_run {
+        format!("{} (dry run)", op.kind.as_str())
+    } else {
+        op.kind.as_str().to_string()
+    }
+}
+
 fn revisions(op: &Operation) -> String {
     op.revisions
         .iter()
@@ -822,7 +832,7 @@ pub fn run(command: AppCommand) -> anyhow::Result<i32> {
                         .map(|op| {
                             vec![
                                 op.id.to_string(),
-                                op.kind.as_str().to_string(),
+                                operation_kind(op),
                                 op.phase.as_str().to_string(),
                                 revisions(op),
                                 op.initiated_by.clone(),

@@ -752,6 +752,31 @@ async fn rollback_manual_and_under_auto_sync() {
     // Git still says two: the Application is OutOfSync with it, visibly.
     assert_eq!(manual["status"]["sync"]["status"], "OutOfSync");
 
+    // A dry run is its own kind of history entry, and never a rollback target: said plainly,
+    // and nothing is applied.
+    let dry = env.bosun(DEPLOYER, &["app", "sync", "manual", "--dry-run"]);
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    assert_eq!(env.data("m", "m").as_deref(), Some("one"));
+    let table = env.bosun(ADMIN, &["app", "history", "manual"]);
+    let table = String::from_utf8_lossy(&table.stdout).to_string();
+    let newest: Vec<&str> = table.lines().nth(1).unwrap().split_whitespace().collect();
+    assert_eq!(newest[1..4], ["sync", "(dry", "run)"], "{table}");
+    let dry_id = newest[0];
+    let back = env.bosun(DEPLOYER, &["app", "rollback", "manual", dry_id]);
+    assert_eq!(back.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&back.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "history entry {dry_id} of manual was a dry run: nothing was applied then"
+        )),
+        "{stderr}"
+    );
+    assert_eq!(env.data("m", "m").as_deref(), Some("one"));
+
     // Automated: the rollback holds across refreshes (every 2 s here) ...
     let history: Value = serde_json::from_slice(
         &env.bosun(ADMIN, &["app", "history", "auto", "-o", "json"])

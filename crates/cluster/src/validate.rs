@@ -98,11 +98,26 @@ pub fn validate_object(
     }
     if let Some(labels) = object["metadata"]["labels"].as_object() {
         for (k, v) in labels {
-            if !v.is_string() {
+            let Some(value) = v.as_str() else {
                 causes.push(Cause {
                     reason: "FieldValueInvalid",
                     field: format!("metadata.labels.{k}"),
                     message: "Invalid value: label values must be strings".into(),
+                });
+                continue;
+            };
+            for msg in label_key_errors(k) {
+                causes.push(Cause {
+                    reason: "FieldValueInvalid",
+                    field: "metadata.labels".into(),
+                    message: format!("Invalid value: {k:?}: {msg}"),
+                });
+            }
+            for msg in label_value_errors(value) {
+                causes.push(Cause {
+                    reason: "FieldValueInvalid",
+                    field: "metadata.labels".into(),
+                    message: format!("Invalid value: {value:?}: {msg}"),
                 });
             }
         }
@@ -122,6 +137,60 @@ pub fn validate_object(
     } else {
         Err(ApiError::invalid(&rt.group, &rt.kind, name, causes))
     }
+}
+
+const LABEL_VALUE_MSG: &str = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')";
+const QUALIFIED_NAME_MSG: &str = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')";
+
+/// `([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]`: a label value (when not empty) or the name part
+/// of a qualified name.
+fn is_label_word(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b[0].is_ascii_alphanumeric()
+        && b[b.len() - 1].is_ascii_alphanumeric()
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+/// The apiserver's `IsValidLabelValue`.
+fn label_value_errors(value: &str) -> Vec<String> {
+    let mut msgs = Vec::new();
+    if value.len() > 63 {
+        msgs.push("must be no more than 63 characters".to_string());
+    }
+    if !value.is_empty() && !is_label_word(value) {
+        msgs.push(LABEL_VALUE_MSG.to_string());
+    }
+    msgs
+}
+
+/// The apiserver's `IsQualifiedName`, for label keys: an optional DNS subdomain prefix and `/`,
+/// then a name of at most 63 characters.
+fn label_key_errors(key: &str) -> Vec<String> {
+    let (prefix, name) = match key.split_once('/') {
+        Some((prefix, name)) => (Some(prefix), name),
+        None => (None, key),
+    };
+    let mut msgs = Vec::new();
+    if let Some(prefix) = prefix {
+        if prefix.is_empty() {
+            msgs.push("prefix part must be non-empty".to_string());
+        } else if !is_dns1123_subdomain(prefix) {
+            msgs.push(format!("prefix part {DNS1123_SUBDOMAIN_MSG}"));
+        }
+    }
+    if name.is_empty() {
+        msgs.push("name part must be non-empty".to_string());
+    } else {
+        if name.len() > 63 {
+            msgs.push("name part must be no more than 63 characters".to_string());
+        }
+        if !is_label_word(name) {
+            msgs.push(QUALIFIED_NAME_MSG.to_string());
+        }
+    }
+    msgs
 }
 
 /// Where a kind keeps its Pod template, and whether its `spec.selector` must select it.
@@ -504,5 +573,24 @@ mod tests {
         ] {
             assert!(e.message.contains(words), "{words}: {}", e.message);
         }
+    }
+
+    #[test]
+    fn label_keys_and_values() {
+        assert!(label_value_errors("").is_empty());
+        assert!(label_value_errors("v1.2_x-y").is_empty());
+        assert_eq!(
+            label_value_errors(&"a".repeat(64)),
+            ["must be no more than 63 characters"]
+        );
+        assert_eq!(label_value_errors("-x"), [LABEL_VALUE_MSG]);
+        assert!(label_key_errors("app.kubernetes.io/name").is_empty());
+        assert!(label_key_errors("tier").is_empty());
+        assert_eq!(label_key_errors("a b"), [QUALIFIED_NAME_MSG]);
+        assert_eq!(label_key_errors("/x"), ["prefix part must be non-empty"]);
+        assert_eq!(
+            label_key_errors("Example.com/x")[0],
+            format!("prefix part {DNS1123_SUBDOMAIN_MSG}")
+        );
     }
 }

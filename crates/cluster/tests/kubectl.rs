@@ -1181,6 +1181,13 @@ async fn apply_of_invalid_built_in_objects_is_refused() {
             "apiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  ports:\n  - port: eighty\n".to_string(),
             "Service in version \"v1\" cannot be handled as a Service: json: cannot unmarshal string into Go struct field Service.spec.ports[0].port of type int32",
         ),
+        (
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: web\n  labels:\n    app: {}\n",
+                "a".repeat(64)
+            ),
+            "ConfigMap \"web\" is invalid: metadata.labels: Invalid value: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\": must be no more than 63 characters",
+        ),
     ];
     for kubectl in kubectls() {
         let c = TestCluster::start().await;
@@ -1196,10 +1203,15 @@ async fn apply_of_invalid_built_in_objects_is_refused() {
             );
         }
         let listed = c
-            .kubectl_ok(&kubectl, &["get", "deployments,services", "-o", "name"])
+            .kubectl_ok(
+                &kubectl,
+                &["get", "deployments,services,configmaps", "-o", "name"],
+            )
             .await;
         assert!(
-            !listed.contains("deployment.apps/web") && !listed.contains("service/web"),
+            !listed.contains("deployment.apps/web")
+                && !listed.contains("service/web")
+                && !listed.contains("configmap/web"),
             "{listed}"
         );
         // The same Deployment without the mistakes is accepted.
