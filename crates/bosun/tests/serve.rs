@@ -2992,7 +2992,9 @@ async fn a_canary_is_judged_by_prometheus_and_a_bad_version_is_rolled_back() {
     assert!(
         log.contains("analysis aborted the rollout: rolling back")
             && log.contains("Step-based analysis phase error/failed")
-            && log.contains("assessed Failed due to failed (2) > failureLimit (1)"),
+            && log.contains("assessed Failed due to failed (2) > failureLimit (1)")
+            // The values measured, beside Argo's words for the limit.
+            && log.contains("(success-rate measured [0.7"),
         "{log}"
     );
     env.eventually(60, "the Rollout back on the good version", || {

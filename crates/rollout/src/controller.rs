@@ -651,7 +651,7 @@ impl RolloutController {
                 .map_or(0, |rs| rs.revision);
             let step = match request.kind {
                 RunKind::Step(i) => Some(i),
-                RunKind::Background | RunKind::PrePromotion => None,
+                RunKind::Background | RunKind::PrePromotion | RunKind::PostPromotion => None,
             };
             let order = bosun_analysis::template::RunOrder {
                 rollout,

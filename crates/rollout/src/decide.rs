@@ -103,6 +103,7 @@ fn runs_to_delete(object: &Value, owned: &[ReplicaSetView], state: &State) -> Ve
         &state.step_run,
         &state.background_run,
         &state.pre_promotion_run,
+        &state.post_promotion_run,
     ]
     .into_iter()
     .flatten()
@@ -137,6 +138,8 @@ pub enum RunKind {
     Background,
     /// Blue-green: judges the preview before the active Service switches to it.
     PrePromotion,
+    /// Blue-green: judges the new side after the switch, before it becomes stable.
+    PostPromotion,
 }
 
 impl RunKind {
@@ -146,6 +149,7 @@ impl RunKind {
             RunKind::Step(_) => "Step",
             RunKind::Background => "Background",
             RunKind::PrePromotion => "PrePromotion",
+            RunKind::PostPromotion => "PostPromotion",
         }
     }
 }
@@ -170,8 +174,14 @@ pub struct AnalysisRunView {
     pub kind: RunKind,
     pub phase: String,
     pub message: String,
+    /// What the metrics that did not succeed measured last (`success-rate measured [0.69],
+    /// [0.71]`): Argo's run message names the metric and the limit, not the values.
+    pub measured: String,
     pub terminating: bool,
 }
+
+/// The most values of one metric an abort message quotes.
+const MEASURED_QUOTED: usize = 5;
 
 impl AnalysisRunView {
     /// From an AnalysisRun's labels (`rollouts-pod-template-hash`, `rollout-type`,
@@ -182,6 +192,7 @@ impl AnalysisRunView {
             "Step" => RunKind::Step(labels["step-index"].as_str()?.parse().ok()?),
             "Background" => RunKind::Background,
             "PrePromotion" => RunKind::PrePromotion,
+            "PostPromotion" => RunKind::PostPromotion,
             _ => return None,
         };
         Some(AnalysisRunView {
@@ -196,6 +207,7 @@ impl AnalysisRunView {
                 .as_str()
                 .unwrap_or_default()
                 .to_string(),
+            measured: measured(&run["status"]),
             terminating: run["spec"]["terminate"].as_bool().unwrap_or(false),
         })
     }
@@ -210,6 +222,36 @@ impl AnalysisRunView {
     fn status(&self) -> Value {
         json!({"name": self.name, "status": self.phase, "message": if self.message.is_empty() { Value::Null } else { json!(self.message) }})
     }
+}
+
+/// The last values of each metric of a run's status that failed, erred or was inconclusive,
+/// oldest first: `success-rate measured [0.69], [0.71]; latency measured 812`.
+fn measured(status: &Value) -> String {
+    let mut parts = Vec::new();
+    for result in status["metricResults"].as_array().into_iter().flatten() {
+        if !matches!(
+            result["phase"].as_str(),
+            Some("Failed" | "Error" | "Inconclusive")
+        ) {
+            continue;
+        }
+        let values: Vec<&str> = result["measurements"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|m| m["value"].as_str().filter(|v| !v.is_empty()))
+            .collect();
+        if values.is_empty() {
+            continue;
+        }
+        let last = &values[values.len().saturating_sub(MEASURED_QUOTED)..];
+        parts.push(format!(
+            "{} measured {}",
+            result["name"].as_str().unwrap_or_default(),
+            last.join(", ")
+        ));
+    }
+    parts.join("; ")
 }
 
 /// Argo's pause reason for an Inconclusive analysis: a person decides (promote skips the step,
@@ -256,11 +298,16 @@ struct State {
     named_step_run: Option<String>,
     named_background_run: Option<String>,
     named_pre_promotion_run: Option<String>,
+    named_post_promotion_run: Option<String>,
+    /// Blue-green: the ReplicaSet hash the active Service selects (`status.blueGreen.
+    /// activeSelector`); ahead of the stable one while post-promotion analysis judges it.
+    active_selector: Option<String>,
     rollout_name: String,
     /// The current step's and the background run, for `status.canary`.
     step_run: Option<AnalysisRunView>,
     background_run: Option<AnalysisRunView>,
     pre_promotion_run: Option<AnalysisRunView>,
+    post_promotion_run: Option<AnalysisRunView>,
     /// Waiting on an analysis run: like a pause, not counted against the progress deadline
     /// (Argo exempts analysis steps).
     waiting_on_analysis: bool,
@@ -323,10 +370,17 @@ impl State {
             named_pre_promotion_run: status["blueGreen"]["prePromotionAnalysisRunStatus"]["name"]
                 .as_str()
                 .map(str::to_string),
+            named_post_promotion_run: status["blueGreen"]["postPromotionAnalysisRunStatus"]["name"]
+                .as_str()
+                .map(str::to_string),
+            active_selector: status["blueGreen"]["activeSelector"]
+                .as_str()
+                .map(str::to_string),
             rollout_name: String::new(),
             step_run: None,
             background_run: None,
             pre_promotion_run: None,
+            post_promotion_run: None,
             waiting_on_analysis: false,
         }
     }
@@ -361,6 +415,9 @@ impl State {
             reason.push_str(": ");
             reason.push_str(&run.message);
         }
+        if !run.measured.is_empty() {
+            reason.push_str(&format!(" ({})", run.measured));
+        }
         self.abort = true;
         self.abort_reason = Some(reason);
         self.aborted(now, revision);
@@ -382,6 +439,7 @@ impl State {
             RunKind::Step(_) => &self.named_step_run,
             RunKind::Background => &self.named_background_run,
             RunKind::PrePromotion => &self.named_pre_promotion_run,
+            RunKind::PostPromotion => &self.named_post_promotion_run,
         };
         if let Some(name) = named.as_deref().filter(|n| ours(n)) {
             return match self.runs.iter().find(|r| r.name == name) {
@@ -423,6 +481,7 @@ impl State {
             RunKind::Step(i) => format!("{}-{hash}-{revision}-{i}", self.rollout_name),
             RunKind::Background => format!("{}-{hash}-{revision}", self.rollout_name),
             RunKind::PrePromotion => format!("{}-{hash}-{revision}-pre", self.rollout_name),
+            RunKind::PostPromotion => format!("{}-{hash}-{revision}-post", self.rollout_name),
         }
     }
 
@@ -441,12 +500,14 @@ impl State {
             kind: kind.clone(),
             phase: "Pending".into(),
             message: String::new(),
+            measured: String::new(),
             terminating: false,
         };
         match kind {
             RunKind::Step(_) => self.step_run = Some(pending),
             RunKind::Background => self.background_run = Some(pending),
             RunKind::PrePromotion => self.pre_promotion_run = Some(pending),
+            RunKind::PostPromotion => self.post_promotion_run = Some(pending),
         }
         decision.runs.push(RunRequest {
             name,
@@ -1250,6 +1311,51 @@ fn blue_green_step(
         decision.services.insert(preview.clone(), hash.to_string());
     }
     scale_down_after_delay(owned, &[hash, active_hash], delay, now, state, decision);
+    // Post-promotion analysis: the active Service already selects the new side, which is not
+    // stable until the run is Successful. The old side stays whole meanwhile, so that Failed or
+    // Error switches the active Service back to it (the abort above, from the next look on);
+    // Inconclusive pauses for a person, whose promote accepts the new side.
+    if let Some(analysis) = &bg.post_promotion_analysis
+        && new.revision > 0
+        && state.active_selector.as_deref() == Some(hash)
+    {
+        decision.scale.insert(new.name.clone(), replicas);
+        let accepted = match state.current_run(&RunKind::PostPromotion, hash, new.revision) {
+            Ok(run) => {
+                state.post_promotion_run = Some(run.clone());
+                match run.phase.as_str() {
+                    "Successful" => true,
+                    "Failed" | "Error" => {
+                        state.abort_for("Blue/green post-promotion", &run, now, new.revision);
+                        decision.scale.insert(new.name.clone(), 0);
+                        return (active_hash.to_string(), active_hash.to_string());
+                    }
+                    "Inconclusive" => state.pause(INCONCLUSIVE_PAUSE, None, now),
+                    _ => {
+                        state.waiting_on_analysis = true;
+                        state.set(
+                            "Progressing",
+                            format!("waiting for analysis run {} to complete", run.name),
+                        );
+                        false
+                    }
+                }
+            }
+            Err(name) => {
+                state.request_run(decision, name, RunKind::PostPromotion, hash, analysis);
+                state.waiting_on_analysis = true;
+                state.set("Progressing", "creating an analysis run");
+                false
+            }
+        };
+        decision
+            .services
+            .insert(bg.active_service.clone(), hash.to_string());
+        if !accepted {
+            return (hash.to_string(), hash.to_string());
+        }
+        return promoted(bg, hash, active, delay, now, state, decision);
+    }
     let preview_count = bg.preview_replica_count.unwrap_or(replicas).min(replicas);
     let promoting = state.promote_full;
     let wanted = if promoting { replicas } else { preview_count };
@@ -1269,13 +1375,6 @@ fn blue_green_step(
                 .current_run(&RunKind::PrePromotion, hash, new.revision)
                 .ok();
         }
-        return (active_hash.to_string(), hash.to_string());
-    }
-    if bg.post_promotion_analysis.is_some() {
-        state.set(
-            "Degraded",
-            "InvalidSpec: spec.strategy.blueGreen.postPromotionAnalysis: post-promotion analysis is not run by bosun yet; the preview is not promoted",
-        );
         return (active_hash.to_string(), hash.to_string());
     }
     // Pre-promotion analysis judges the preview: promotion (by a person or automatic) waits for
@@ -1352,7 +1451,31 @@ fn blue_green_step(
     } else if new.available < replicas {
         return (active_hash.to_string(), hash.to_string());
     }
-    // Promotion: the active Service switches, the old active waits out the delay.
+    // Promotion: the active Service switches. With post-promotion analysis the new side is
+    // judged first (above, from the next look on); without, it is stable at once.
+    state.promote_full = false;
+    state.step = 0;
+    decision
+        .services
+        .insert(bg.active_service.clone(), hash.to_string());
+    if bg.post_promotion_analysis.is_some() && new.revision > 0 {
+        state.set("Progressing", "creating an analysis run");
+        state.requeue_within(Duration::from_millis(1));
+        return (hash.to_string(), hash.to_string());
+    }
+    promoted(bg, hash, active, delay, now, state, decision)
+}
+
+/// The new side is stable: the old active waits out the scale-down delay.
+fn promoted(
+    bg: &BlueGreen,
+    hash: &str,
+    active: Option<&ReplicaSetView>,
+    delay: Duration,
+    now: Timestamp,
+    state: &mut State,
+    decision: &mut Decision,
+) -> (String, String) {
     state.stable = Some(hash.to_string());
     state.promote_full = false;
     state.step = 0;
@@ -1507,6 +1630,9 @@ fn write_status(
         if let Some(run) = &state.pre_promotion_run {
             blue_green["prePromotionAnalysisRunStatus"] = run.status();
         }
+        if let Some(run) = &state.post_promotion_run {
+            blue_green["postPromotionAnalysisRunStatus"] = run.status();
+        }
         set(&mut status, "blueGreen", blue_green);
     }
     set(
@@ -1650,6 +1776,7 @@ mod tests {
                         kind: request.kind.clone(),
                         phase: "Running".into(),
                         message: String::new(),
+                        measured: String::new(),
                         terminating: false,
                     });
                     changed = true;
@@ -2008,11 +2135,19 @@ mod tests {
             "Failed",
             "Metric \"success-rate\" assessed Failed due to failed (4) > failureLimit (3)",
         );
+        let rates: Vec<Value> = [0.99, 0.93, 0.69, 0.71, 0.70, 0.68]
+            .iter()
+            .map(|v| json!({"phase": "Failed", "value": format!("[{v}]")}))
+            .collect();
+        w.runs.last_mut().unwrap().measured = measured(&json!({"metricResults": [
+            {"name": "latency", "phase": "Successful", "measurements": [{"value": "120"}]},
+            {"name": "success-rate", "phase": "Failed", "measurements": rates},
+        ]}));
         w.settle();
         assert_eq!(w.status("phase"), "Degraded");
         assert_eq!(
             w.status("message"),
-            "RolloutAborted: Rollout aborted update to revision 2: Step-based analysis phase error/failed: Metric \"success-rate\" assessed Failed due to failed (4) > failureLimit (3)"
+            "RolloutAborted: Rollout aborted update to revision 2: Step-based analysis phase error/failed: Metric \"success-rate\" assessed Failed due to failed (4) > failureLimit (3) (success-rate measured [0.93], [0.69], [0.71], [0.7], [0.68])"
         );
         assert_eq!(w.status("abort"), true);
         assert_eq!(
@@ -2023,12 +2158,9 @@ mod tests {
         // Still aborted, still saying why, on the next looks.
         w.advance(60);
         w.settle();
-        assert!(
-            w.status("message")
-                .as_str()
-                .unwrap()
-                .ends_with("failureLimit (3)")
-        );
+        assert!(w.status("message").as_str().unwrap().ends_with(
+            "failureLimit (3) (success-rate measured [0.93], [0.69], [0.71], [0.7], [0.68])"
+        ));
         // Retry (what `bosun rollout retry` writes): a new run, not the failed one again.
         w.rollout["status"]["abort"] = json!(false);
         w.settle();
@@ -2436,6 +2568,77 @@ mod tests {
         );
         assert_eq!(w.services["web"], old);
         assert_eq!(w.services["web-preview"], old);
+        assert_eq!(w.replicas(), vec![(1, 3), (2, 0)]);
+    }
+
+    #[test]
+    fn blue_green_post_promotion_analysis_judges_the_switched_side_and_a_failure_switches_back() {
+        let strategy = json!({"activeService": "web", "previewService": "web-preview",
+            "scaleDownDelaySeconds": 10,
+            "postPromotionAnalysis": {"templates": [{"templateName": "smoke"}]}});
+        let mut w = blue_green(strategy.clone());
+        w.settle();
+        let old = w.status("currentPodHash").as_str().unwrap().to_string();
+        assert!(w.runs.is_empty(), "the first deploy runs no analysis");
+        w.image("web:2");
+        w.settle();
+        let new = w.status("currentPodHash").as_str().unwrap().to_string();
+        // Promoted at once (auto-promotion): the active Service switched, the run judges it,
+        // and the old side stays whole, not yet stable's predecessor.
+        assert_eq!(w.runs.len(), 1);
+        assert_eq!(w.runs[0].kind, RunKind::PostPromotion);
+        assert!(w.runs[0].name.ends_with("-2-post"), "{}", w.runs[0].name);
+        assert_eq!(w.services["web"], new);
+        assert_eq!(w.status("stableRS"), old.as_str());
+        assert_eq!(w.status("phase"), "Progressing");
+        assert_eq!(
+            w.status("blueGreen")["postPromotionAnalysisRunStatus"]["status"],
+            "Running"
+        );
+        assert_eq!(w.replicas(), vec![(1, 3), (2, 3)]);
+        w.advance(60);
+        w.settle();
+        assert_eq!(
+            w.replicas(),
+            vec![(1, 3), (2, 3)],
+            "no scale-down while the analysis runs"
+        );
+        w.judge_last_run("Successful", "");
+        w.settle();
+        assert_eq!(w.status("stableRS"), new.as_str());
+        assert_eq!(w.status("phase"), "Healthy");
+        assert_eq!(w.last.requeue, Some(Duration::from_secs(10)));
+        w.advance(10);
+        w.settle();
+        assert_eq!(w.replicas(), vec![(1, 0), (2, 3)]);
+
+        // A bad version: the run fails after the switch; the active Service goes back to the
+        // old side, which never went down, and the new side is scaled to zero.
+        let mut w = blue_green(strategy);
+        w.settle();
+        let old = w.status("currentPodHash").as_str().unwrap().to_string();
+        w.image("web:2");
+        w.settle();
+        let new = w.status("currentPodHash").as_str().unwrap().to_string();
+        assert_eq!(w.services["web"], new);
+        w.judge_last_run(
+            "Failed",
+            "Metric \"smoke\" assessed Failed due to failed (1) > failureLimit (0)",
+        );
+        w.settle();
+        assert_eq!(w.status("phase"), "Degraded");
+        assert!(
+            w.status("message")
+                .as_str()
+                .unwrap()
+                .contains("Blue/green post-promotion analysis phase error/failed: Metric"),
+            "{}",
+            w.status("message")
+        );
+        assert_eq!(w.services["web"], old);
+        assert_eq!(w.services["web-preview"], old);
+        assert_eq!(w.status("stableRS"), old.as_str());
+        assert_eq!(w.status("blueGreen")["activeSelector"], old.as_str());
         assert_eq!(w.replicas(), vec![(1, 3), (2, 0)]);
     }
 
