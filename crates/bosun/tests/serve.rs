@@ -2426,6 +2426,137 @@ fn blue_green_yaml(image: &str) -> String {
     )
 }
 
+/// A loopback endpoint for a `web` metric: answers `{"healthy": 1}` while `healthy` is true, else
+/// `{"healthy": 0}`; on its own thread, so that the test's blocking waits cannot starve it.
+fn health_endpoint(healthy: std::sync::Arc<std::sync::atomic::AtomicBool>) -> u16 {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match stream.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let value = u8::from(healthy.load(std::sync::atomic::Ordering::SeqCst));
+            let body = format!("{{\"healthy\": {value}}}");
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+fn post_promotion_yaml(image: &str, port: u16) -> String {
+    format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n  name: smoke\nspec:\n  metrics:\n  - name: smoke\n    successCondition: result == 1\n    provider:\n      web:\n        url: http://127.0.0.1:{port}/health\n        jsonPath: \"{{$.healthy}}\"\n---\n{}",
+        blue_green_yaml(image).replace(
+            "      autoPromotionEnabled: false\n",
+            "      postPromotionAnalysis:\n        templates:\n        - templateName: smoke\n"
+        )
+    )
+}
+
+/// Blue-green with `postPromotionAnalysis` (a `web` metric): a good version is switched to,
+/// judged and made stable; a bad one is switched to, fails its run, and the active Service goes
+/// back to the old side, which never went down — then the automated Application is rolled back to
+/// the good commit and held there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blue_green_post_promotion_analysis_switches_a_bad_version_back() {
+    let healthy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let port = health_endpoint(healthy.clone());
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(
+        &env.repo,
+        "shop/rollout.yaml",
+        &post_promotion_yaml("shop:1", port),
+    );
+    env.commit("shop:1");
+    env.app("shop", "shop", "shop", AUTO);
+    env.serve("1h");
+    env.eventually(90, "the first revision Healthy", || {
+        env.rollout("shop")["summary"]["phase"] == "Healthy"
+    });
+    write(
+        &env.repo,
+        "shop/rollout.yaml",
+        &post_promotion_yaml("shop:2", port),
+    );
+    let good = env.commit("shop:2");
+    let refresh = |env: &Env| {
+        let out = env.bosun(DEPLOYER, &["app", "refresh", "shop"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    refresh(&env);
+    env.eventually(90, "shop:2 judged, stable, and the old side down", || {
+        let view = env.rollout("shop");
+        view["summary"]["phase"] == "Healthy"
+            && Env::revisions(&view) == vec![(1, 0), (2, 3)]
+            && view["summary"]["stableHash"] == view["summary"]["currentHash"]
+    });
+    let green = env.rollout("shop")["summary"]["currentHash"].clone();
+    assert_eq!(env.selected_hash("shop", "shop"), green);
+    let view = env.rollout("shop");
+    assert!(
+        view["analysisRuns"].as_array().unwrap().iter().any(|r| {
+            r["name"].as_str().is_some_and(|n| n.ends_with("-2-post")) && r["phase"] == "Successful"
+        }),
+        "{view}"
+    );
+
+    healthy.store(false, std::sync::atomic::Ordering::SeqCst);
+    write(
+        &env.repo,
+        "shop/rollout.yaml",
+        &post_promotion_yaml("shop:3", port),
+    );
+    env.commit("shop:3");
+    refresh(&env);
+    env.eventually(
+        120,
+        "shop:3 failed after the switch and rolled back",
+        || {
+            let history = env.bosun(ADMIN, &["app", "history", "shop", "-o", "json"]);
+            let history: Value = serde_json::from_slice(&history.stdout).unwrap_or(Value::Null);
+            history["items"][0]["kind"] == "rollback"
+                && history["items"][0]["initiatedBy"]
+                    == "automated (analysis aborted Rollout shop/shop)"
+                && history["items"][0]["phase"] == "Succeeded"
+                && history["items"][0]["revisions"] == json!([good])
+        },
+    );
+    let log = env.log();
+    assert!(
+        log.contains("Blue/green post-promotion analysis phase error/failed")
+            && log.contains("smoke measured 0"),
+        "{log}"
+    );
+    env.eventually(60, "shop:2 active and Healthy again, shop:3 down", || {
+        let view = env.rollout("shop");
+        view["summary"]["phase"] == "Healthy"
+            && view["summary"]["currentHash"] == green
+            && view["revisions"].as_array().is_some_and(|revisions| {
+                revisions
+                    .iter()
+                    .all(|r| r["desired"] == if r["hash"] == green { 3 } else { 0 })
+            })
+    });
+    assert_eq!(env.selected_hash("shop", "shop"), green);
+    assert_eq!(env.selected_hash("shop", "shop-preview"), green);
+}
+
 /// Blue-green: the new revision comes up behind the preview Service while the active one keeps
 /// the old revision; `promote` switches the active Service, and the old side is scaled down
 /// once its scale-down delay has passed.
