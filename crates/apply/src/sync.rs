@@ -545,7 +545,12 @@ impl Run<'_> {
     async fn apply(&self, object: &Value, phase: Phase, wave: i64) -> Result<Written, SyncError> {
         let req = self.req;
         let options = options_of(object, &req.options)?;
-        let prepared = prepare(self.resolver, object, &req.app, &req.namespace).await?;
+        let mut prepared = prepare(self.resolver, object, &req.app, &req.namespace).await?;
+        if bosun_plan::live::is_service(&prepared) {
+            // As the plan predicted it: a Rollout's Service keeps the hash in its selector.
+            let live = bosun_plan::live::get_live(self.resolver, &prepared).await?;
+            bosun_plan::live::keep_rollout_selector(&mut prepared, live.as_ref());
+        }
         let planned = req.planned.get(&prepared.key).copied();
         let result = |action: Action, message: &str| ResourceResult {
             key: prepared.key.clone(),

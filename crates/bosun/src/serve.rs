@@ -200,7 +200,7 @@ pub async fn prepare(
         engine,
         store.clone(),
         metrics.clone(),
-        ControllerSettings::from_config(&config),
+        controller_settings(&config, data),
         sources,
     );
     let images = image_updater(&config, registries, data, &controller, store, &metrics);
@@ -388,6 +388,30 @@ fn registry_settings(
         });
     }
     Ok(registries)
+}
+
+/// The controller's settings from bosun.yaml, with where revert commits are made
+/// (`rollouts.onAbort: revert`): bosun's own clones under the data or cache directory.
+fn controller_settings(config: &BosunConfig, data: Option<&Path>) -> ControllerSettings {
+    let mut settings = ControllerSettings::from_config(config);
+    if config.rollouts.on_abort == bosun_model::config::OnAbort::Revert {
+        settings.revert = Some(bosun_controller::revert::RevertSettings {
+            work_dir: match data {
+                Some(dir) => dir.join("reverts"),
+                None => default_cache_dir().join("reverts"),
+            },
+            author: config
+                .rollouts
+                .author
+                .as_ref()
+                .map(|a| bosun_source::Author {
+                    name: a.name.clone(),
+                    email: a.email.clone(),
+                })
+                .unwrap_or_default(),
+        });
+    }
+    settings
 }
 
 /// Resolves on Ctrl-C (SIGINT) or SIGTERM (what `kill`, systemd and Kubernetes send): either

@@ -2468,7 +2468,8 @@ fn post_promotion_yaml(image: &str, port: u16) -> String {
 /// Blue-green with `postPromotionAnalysis` (a `web` metric): a good version is switched to,
 /// judged and made stable; a bad one is switched to, fails its run, and the active Service goes
 /// back to the old side, which never went down — then the automated Application is rolled back to
-/// the good commit and held there.
+/// the good commit and, with `rollouts.onAbort: revert`, a commit putting its folder back as it
+/// was is pushed to Git and deployed, ending the hold.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blue_green_post_promotion_analysis_switches_a_bad_version_back() {
     let healthy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
@@ -2480,8 +2481,20 @@ async fn blue_green_post_promotion_analysis_switches_a_bad_version_back() {
         &post_promotion_yaml("shop:1", port),
     );
     env.commit("shop:1");
+    // bosun pushes its revert to this (checked-out) repository, as to a server.
+    git(
+        &env.repo,
+        &["config", "receive.denyCurrentBranch", "updateInstead"],
+    );
     env.app("shop", "shop", "shop", AUTO);
-    env.serve("1h");
+    let config = env.config("1h");
+    let text = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!("{text}rollouts:\n  onAbort: revert\n  author: {{name: bosun-bot, email: bot@example.com}}\n"),
+    )
+    .unwrap();
+    env.serve_config(&config);
     env.eventually(90, "the first revision Healthy", || {
         env.rollout("shop")["summary"]["phase"] == "Healthy"
     });
@@ -2555,6 +2568,40 @@ async fn blue_green_post_promotion_analysis_switches_a_bad_version_back() {
     });
     assert_eq!(env.selected_hash("shop", "shop"), green);
     assert_eq!(env.selected_hash("shop", "shop-preview"), green);
+
+    // The revert commit: on the branch, by the configured author, naming the Rollout and the
+    // values; the folder is as it was at the good commit.
+    env.eventually(60, "the revert commit pushed", || {
+        git(&env.repo, &["log", "-1", "--format=%an|%s"])
+            == format!("bosun-bot|Revert shop to {}", &good[..7])
+    });
+    let body = git(&env.repo, &["log", "-1", "--format=%b"]);
+    assert!(
+        body.contains("analysis aborted Rollout shop/shop") && body.contains("smoke measured 0"),
+        "{body}"
+    );
+    let revert = git(&env.repo, &["rev-parse", "HEAD"]);
+    assert_eq!(
+        git(&env.repo, &["diff", &good, &revert, "--", "shop"]),
+        "",
+        "the folder is as it was at the good commit"
+    );
+    // Git moved past the rejected commit: the hold ends, and the revert (what runs already) is
+    // in sync with nothing to apply — as Argo CD, auto-sync acts only on OutOfSync.
+    refresh(&env);
+    env.eventually(
+        60,
+        "the Application Synced at the revert commit, the hold gone",
+        || {
+            let app = env.app_json("shop");
+            app["status"]["sync"]["revision"] == revert.as_str()
+                && app["status"]["sync"]["status"] == "Synced"
+                && app["status"]["conditions"]
+                    .as_array()
+                    .is_none_or(|c| c.iter().all(|c| c["type"] != "AutoSyncPaused"))
+        },
+    );
+    assert_eq!(env.rollout("shop")["summary"]["currentHash"], green);
 }
 
 /// Blue-green: the new revision comes up behind the preview Service while the active one keeps

@@ -90,6 +90,8 @@ pub struct ControllerSettings {
     pub self_heal_max_backoff: Duration,
     /// bosun.yaml's `argocd-cm` keys, which win over the cluster's `argocd-cm` ConfigMap.
     pub argocd_cm: BTreeMap<String, String>,
+    /// `rollouts.onAbort: revert`: where and as whom revert commits are made; `None` pins only.
+    pub revert: Option<crate::revert::RevertSettings>,
 }
 
 impl ControllerSettings {
@@ -101,6 +103,7 @@ impl ControllerSettings {
             self_heal_backoff: Duration::from_secs(5),
             self_heal_max_backoff: Duration::from_secs(180),
             argocd_cm: config.argocd_cm.clone(),
+            revert: None,
         }
     }
 
@@ -993,6 +996,52 @@ impl Controller {
         }
     }
 
+    /// `rollouts.onAbort: revert`: pushes the revert commit on a task of its own (git runs; the
+    /// rollback does not wait for it). Its outcome is logged; the pushed commit is then seen as
+    /// any commit is, ending the pin.
+    fn push_revert(
+        &self,
+        app: &Application,
+        settings: &crate::revert::RevertSettings,
+        bad: &str,
+        good: &str,
+        reason: String,
+    ) {
+        let name = app.metadata.name.clone();
+        let url = app
+            .spec
+            .source
+            .as_ref()
+            .map(|s| s.repo_url.clone())
+            .unwrap_or_default();
+        let credentials = match self.engine.credentials(&name, &url) {
+            Ok(credentials) => credentials,
+            Err(e) => {
+                tracing::warn!(app = %name, "no revert commit: {e}");
+                return;
+            }
+        };
+        let (app, settings) = (app.clone(), settings.clone());
+        let (bad, good) = (bad.to_string(), good.to_string());
+        tokio::task::spawn_blocking(move || {
+            let revert = crate::revert::Revert {
+                app: &app,
+                bad: &bad,
+                good: &good,
+                reason: &reason,
+            };
+            match revert.run(&settings, credentials) {
+                Ok(crate::revert::Reverted::Pushed(commit)) => {
+                    tracing::warn!(app = %name, %commit, "pushed a revert commit to Git");
+                }
+                Ok(crate::revert::Reverted::Skipped(why)) => {
+                    tracing::info!(app = %name, "no revert commit: {why}");
+                }
+                Err(e) => tracing::warn!(app = %name, "the revert commit failed: {e}"),
+            }
+        });
+    }
+
     /// Auto-sync and self-heal for an automated Application. Returns how soon to look again
     /// when self-heal is backing off.
     async fn automate(
@@ -1044,6 +1093,22 @@ impl Controller {
                 .and_then(|live| synced.find(|op| op.revisions != live.revisions));
             if let Some(good) = good {
                 tracing::warn!(app = %name, rollout = %aborted.rollout, to = %short(&good.revisions), reason = %aborted.message, "{} aborted the rollout: rolling back", aborted.cause);
+                if let (Some(settings), [bad], [good]) = (
+                    &self.settings.revert,
+                    comparison.revisions.as_slice(),
+                    good.revisions.as_slice(),
+                ) {
+                    self.push_revert(
+                        app,
+                        settings,
+                        bad,
+                        good,
+                        format!(
+                            "{} aborted Rollout {}: {}",
+                            aborted.cause, aborted.rollout, aborted.message
+                        ),
+                    );
+                }
                 let (done, _) = oneshot::channel();
                 lock(&entry.queued).push_back(Queued {
                     request: OperationRequest {

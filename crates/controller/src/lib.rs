@@ -21,6 +21,7 @@ pub mod controller;
 pub mod metrics;
 pub mod polling;
 pub mod repo_match;
+pub mod revert;
 pub mod status;
 pub mod tree;
 

@@ -482,7 +482,9 @@ impl Engine {
         Ok((connected.cluster.client.clone(), kinds))
     }
 
-    fn credentials(&self, app: &str, repo_url: &str) -> Result<Credentials, EngineError> {
+    /// The credentials bosun.yaml gives for `repo_url` (read from the environment now), for
+    /// `app`'s errors.
+    pub fn credentials(&self, app: &str, repo_url: &str) -> Result<Credentials, EngineError> {
         let Some(c) = self.config.credentials_for(repo_url) else {
             return Ok(Credentials::none());
         };

@@ -370,7 +370,7 @@ impl ImageUpdater {
             return Ok(repository.clone());
         }
         let credentials = (self.credentials)(url).map_err(CheckError)?;
-        let dir = self.settings.work_dir.join(dir_name(url));
+        let dir = self.settings.work_dir.join(bosun_source::dir_name(url));
         let writer = Writer::bare(dir, url, credentials).map_err(|e| CheckError(e.to_string()))?;
         let repository = Arc::new(tokio::sync::Mutex::new(Repository {
             writer,
@@ -786,25 +786,6 @@ fn normalize(image: &str) -> String {
         Ok(r) => format!("{}/{}", r.resolve_registry(), r.repository()),
         Err(_) => image.to_string(),
     }
-}
-
-/// A directory name for a repository URL: readable, and unique by a hash.
-fn dir_name(url: &str) -> String {
-    use sha2::Digest as _;
-    let hash: String = sha2::Sha256::digest(url.as_bytes())
-        .iter()
-        .take(8)
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    let tail: String = bosun_source::redact_url(url)
-        .rsplit('/')
-        .next()
-        .unwrap_or("repo")
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
-        .take(40)
-        .collect();
-    format!("{tail}-{hash}")
 }
 
 fn now() -> String {

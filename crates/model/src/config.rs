@@ -37,7 +37,32 @@ pub struct BosunConfig {
     pub argocd_cm: std::collections::BTreeMap<String, String>,
     /// Config management plugins Applications may name.
     pub plugins: Vec<PluginConfig>,
+    /// What bosun does when it rolls an Application back for an aborted Rollout.
+    pub rollouts: RolloutsConfig,
     unknown_sections: Vec<String>,
+}
+
+/// The `rollouts` section.
+#[derive(Clone, Debug, Default, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RolloutsConfig {
+    /// After a Rollout of an automated Application is aborted (analysis, progress deadline):
+    /// `pin` (the default) rolls back and holds the last good revision until Git moves;
+    /// `revert` does that and also pushes a commit that puts the Application's path back as
+    /// it was at the good revision, so that Git names what runs.
+    #[serde(default)]
+    pub on_abort: OnAbort,
+    /// Revert commits' author (default `bosun <bosun@localhost>`).
+    #[serde(default)]
+    pub author: Option<AuthorConfig>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OnAbort {
+    #[default]
+    Pin,
+    Revert,
 }
 
 /// A cluster Applications can name: by `name` (`destination.name`) or by `server`
@@ -345,6 +370,14 @@ impl BosunConfig {
             }
         }
         self.images.check()?;
+        if let Some(author) = &self.rollouts.author
+            && (author.name.trim().is_empty() || !author.email.contains('@'))
+        {
+            return Err(ModelError::invalid(
+                "rollouts.author",
+                "needs a name and an email address",
+            ));
+        }
         check_application_sources(&self.applications)?;
         for (i, cluster) in self.clusters.iter().enumerate() {
             let at = |field: &str| format!("clusters[{i}].{field}");
@@ -514,7 +547,7 @@ impl<'de> Deserialize<'de> for BosunConfig {
             type Value = BosunConfig;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str(
-                    "a bosun config mapping (clusters, repositories, applications, server, images, plugins, argocd-cm)",
+                    "a bosun config mapping (clusters, repositories, applications, server, images, plugins, argocd-cm, rollouts)",
                 )
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<BosunConfig, A::Error> {
@@ -541,6 +574,9 @@ impl<'de> Deserialize<'de> for BosunConfig {
                         }
                         "argocd-cm" => {
                             config.argocd_cm = map.next_value::<Option<_>>()?.unwrap_or_default()
+                        }
+                        "rollouts" => {
+                            config.rollouts = map.next_value::<Option<_>>()?.unwrap_or_default()
                         }
                         _ => {
                             map.next_value::<IgnoredAny>()?;
@@ -719,6 +755,11 @@ repositories:
                 "images.author: needs a name and an email address",
             ),
             ("images:\n  intervall: 1m\n", "intervall"),
+            ("rollouts:\n  onAbort: undo\n", "unknown variant `undo`"),
+            (
+                "rollouts:\n  author: {name: '', email: a@b}\n",
+                "rollouts.author: needs a name and an email address",
+            ),
         ] {
             let e = BosunConfig::parse(text, "bosun.yaml")
                 .unwrap_err()

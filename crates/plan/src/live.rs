@@ -82,6 +82,40 @@ pub async fn prepare(
     })
 }
 
+/// The selector key the Rollout controller (bosun's own) adds to the Services a Rollout names,
+/// and the annotation it marks such a Service with.
+const ROLLOUT_HASH: &str = "rollouts-pod-template-hash";
+const MANAGED_BY_ROLLOUTS: &str = "argo-rollouts.argoproj.io/managed-by-rollouts";
+
+/// Whether a prepared object may need [`keep_rollout_selector`] (a core Service).
+pub fn is_service(prepared: &Prepared) -> bool {
+    prepared.key.group.is_empty() && prepared.key.kind == "Service"
+}
+
+/// A Service a Rollout manages keeps the ReplicaSet hash the Rollout put in its selector. A
+/// Service's `spec.selector` is an atomic map, so a forced apply of Git's selector would take
+/// the hash out — the Service would send traffic to every version until the Rollout put it
+/// back, and the Application would read OutOfSync after each sync (as Argo CD with
+/// server-side apply does; Argo Rollouts issue 3437).
+pub fn keep_rollout_selector(prepared: &mut Prepared, live: Option<&Value>) {
+    let Some(live) = live else { return };
+    if !is_service(prepared) || live["metadata"]["annotations"][MANAGED_BY_ROLLOUTS].is_null() {
+        return;
+    }
+    let Some(hash) = live["spec"]["selector"][ROLLOUT_HASH].as_str() else {
+        return;
+    };
+    if let Some(selector) = prepared
+        .object
+        .pointer_mut("/spec/selector")
+        .and_then(Value::as_object_mut)
+    {
+        selector
+            .entry(ROLLOUT_HASH)
+            .or_insert_with(|| Value::String(hash.to_string()));
+    }
+}
+
 /// `desired` with its namespace made right for its scope.
 pub(crate) fn place(
     desired: &Value,
@@ -170,7 +204,7 @@ pub async fn predict_with(
     listed: &HashMap<ResourceKey, Value>,
     memo: Option<&crate::memo::DryRunMemo>,
 ) -> Result<Predicted> {
-    let prepared = prepare(resolver, desired, app, destination_namespace).await?;
+    let mut prepared = prepare(resolver, desired, app, destination_namespace).await?;
     let live = match listed.get(&prepared.key) {
         Some(object)
             if object.get("apiVersion").and_then(Value::as_str)
@@ -180,6 +214,7 @@ pub async fn predict_with(
         }
         _ => get_live(resolver, &prepared).await?,
     };
+    keep_rollout_selector(&mut prepared, live.as_ref());
     if let (Some(memo), Some(live)) = (memo, &live)
         && let Some(predicted) = memo.recall(app, &prepared.key, &prepared.object, live)
     {

@@ -26,4 +26,4 @@ pub use cache::{CacheStats, Checkout, Commit, RepoCache};
 pub use credentials::{Credentials, Secret};
 pub use error::{Error, Result};
 pub use redact::{redact_text, redact_url};
-pub use write::{Author, FileChange, Pushed, WriteError, Writer};
+pub use write::{Author, FileChange, Pushed, WriteError, Writer, dir_name};

@@ -91,6 +91,26 @@ pub struct Writer {
     pub backoff: Duration,
 }
 
+/// A directory name for a bosun-owned clone of a repository URL: readable, and unique by a hash
+/// (credentials in the URL never reach it).
+pub fn dir_name(url: &str) -> String {
+    use sha2::Digest as _;
+    let hash: String = sha2::Sha256::digest(url.as_bytes())
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let tail: String = crate::redact_url(url)
+        .rsplit('/')
+        .next()
+        .unwrap_or("repo")
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        .take(40)
+        .collect();
+    format!("{tail}-{hash}")
+}
+
 /// What [`Writer::commit_and_push`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Pushed {
@@ -297,6 +317,90 @@ impl Writer {
             return Err(self.failed("commit-tree", &String::from_utf8_lossy(&out.stderr)));
         }
         Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    }
+
+    /// A commit on `parent` whose tree is `parent`'s with the folder `path` (`""` or `.`: the
+    /// whole tree) as it is in `from`: files added since are removed, changed ones restored,
+    /// removed ones brought back. No ref moves. `None` when nothing differs.
+    pub fn restore(
+        &self,
+        parent: &str,
+        from: &str,
+        path: &str,
+        message: &str,
+        author: &Author,
+    ) -> Result<Option<String>, WriteError> {
+        let path = path.trim_matches('/');
+        let path = if path == "." { "" } else { path };
+        // Entries as `ls-tree -r` prints them, which is what `update-index --index-info` reads.
+        let entries = |commit: &str| -> Result<String, WriteError> {
+            let mut args = vec!["ls-tree", "-r", "-z", "--full-tree", commit];
+            if !path.is_empty() {
+                args.extend(["--", path]);
+            }
+            self.git(&args, None)
+        };
+        let (now, then) = (entries(parent)?, entries(from)?);
+        if now == then {
+            return Ok(None);
+        }
+        let mut info = String::new();
+        let records = |listing: &str| -> Vec<String> {
+            listing
+                .split('\0')
+                .filter(|r| !r.is_empty())
+                .map(str::to_string)
+                .collect()
+        };
+        for record in records(&now) {
+            if let Some((_, file)) = record.split_once('\t') {
+                info.push_str(&format!("0 {}\t{file}\0", "0".repeat(40)));
+            }
+        }
+        for record in records(&then) {
+            info.push_str(&record);
+            info.push('\0');
+        }
+        let index = tempfile_in(&self.git_dir)?;
+        let with_index = |args: &[&str], input: Option<&[u8]>| -> Result<String, WriteError> {
+            let mut command = self.command(args);
+            command.env("GIT_INDEX_FILE", &index);
+            let out = self.output(command, input)?;
+            if out.status.success() {
+                Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+            } else {
+                Err(self.failed(args[0], &String::from_utf8_lossy(&out.stderr)))
+            }
+        };
+        let result = (|| {
+            with_index(&["read-tree", parent], None)?;
+            with_index(
+                &["update-index", "-z", "--index-info"],
+                Some(info.as_bytes()),
+            )?;
+            with_index(&["write-tree"], None)
+        })();
+        let _ = std::fs::remove_file(&index);
+        let tree = result?;
+        let mut command = self.command(&["commit-tree", &tree, "-p", parent, "-F", "-"]);
+        command
+            .env("GIT_AUTHOR_NAME", &author.name)
+            .env("GIT_AUTHOR_EMAIL", &author.email)
+            .env("GIT_COMMITTER_NAME", &author.name)
+            .env("GIT_COMMITTER_EMAIL", &author.email);
+        let out = self.output(command, Some(message.as_bytes()))?;
+        if !out.status.success() {
+            return Err(self.failed("commit-tree", &String::from_utf8_lossy(&out.stderr)));
+        }
+        Ok(Some(
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        ))
+    }
+
+    /// Pushes `commit` to `branch` once, without force: `false` when the branch moved (the
+    /// caller decides whether its commit still makes sense on the new head).
+    pub fn push_once(&self, commit: &str, branch: &str) -> Result<bool, WriteError> {
+        Ok(matches!(self.push(commit, branch)?, PushResult::Done))
     }
 
     /// Pushes `commit` to `branch` without force.
@@ -662,6 +766,73 @@ mod tests {
             .commit_and_push("main", "main", &change, None)
             .unwrap();
         assert!(matches!(again, Pushed::Unchanged { .. }), "{again:?}");
+    }
+
+    #[test]
+    fn restore_puts_one_folder_back_and_leaves_the_rest() {
+        let (root, remote, person) = remote();
+        let files = |pairs: &[(&str, &str)]| {
+            for (path, content) in pairs {
+                let file = person.join(path);
+                std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                std::fs::write(file, content).unwrap();
+            }
+        };
+        files(&[
+            ("app/a.yaml", "a: 1\n"),
+            ("app/gone.yaml", "g\n"),
+            ("other/x.yaml", "x: 1\n"),
+        ]);
+        git(&person, &["add", "-A"]);
+        git(&person, &["commit", "-q", "-m", "good"]);
+        let good = git(&person, &["rev-parse", "HEAD"]);
+        files(&[
+            ("app/a.yaml", "a: 2\n"),
+            ("app/new file.yaml", "n\n"),
+            ("other/x.yaml", "x: 2\n"),
+        ]);
+        std::fs::remove_file(person.join("app/gone.yaml")).unwrap();
+        git(&person, &["add", "-A"]);
+        git(&person, &["commit", "-q", "-m", "bad"]);
+        git(&person, &["push", "-q", "origin", "HEAD:main"]);
+        let writer = Writer::bare(
+            root.path().join("bosun.git"),
+            remote.to_str().unwrap(),
+            Credentials::default(),
+        )
+        .unwrap();
+        let head = writer.fetch("main").unwrap().unwrap();
+        let author = Author::default();
+        let commit = writer
+            .restore(&head, &good, "app/", "revert app", &author)
+            .unwrap()
+            .expect("a commit");
+        assert!(writer.push_once(&commit, "main").unwrap());
+        git(&person, &["pull", "-q", "--ff-only"]);
+        let read = |p: &str| std::fs::read_to_string(person.join(p)).ok();
+        assert_eq!(read("app/a.yaml").as_deref(), Some("a: 1\n"));
+        assert_eq!(read("app/gone.yaml").as_deref(), Some("g\n"));
+        assert_eq!(read("app/new file.yaml"), None);
+        assert_eq!(
+            read("other/x.yaml").as_deref(),
+            Some("x: 2\n"),
+            "outside the folder: kept"
+        );
+        // Nothing left to restore: no commit. A push on a moved branch is refused, not forced.
+        assert_eq!(
+            writer
+                .restore(&commit, &good, "app", "again", &author)
+                .unwrap(),
+            None
+        );
+        files(&[("other/x.yaml", "x: 3\n")]);
+        git(&person, &["commit", "-q", "-am", "moved"]);
+        git(&person, &["push", "-q", "origin", "HEAD:main"]);
+        let stale = writer
+            .restore(&head, &good, "app", "late", &author)
+            .unwrap()
+            .unwrap();
+        assert!(!writer.push_once(&stale, "main").unwrap());
     }
 
     #[test]
