@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use bosun_api::{ImageApplication, ImageTagChange, ImageUpdateEntry, WatchedImage};
 use bosun_model::Application;
+use bosun_model::commit_template::{CommitTemplate, TemplateChange};
 use bosun_model::image_update::{ImageEntry, ImageUpdate, WriteBackTarget, image_update};
 use bosun_record::{ImageChange, ImageUpdateRecord, Store};
 use bosun_runtime::{Action, Config, ReconcileLoop, Reconciler, RuntimeMetrics};
@@ -46,6 +47,8 @@ pub struct UpdaterSettings {
     pub author: Author,
     /// Where bosun keeps its own bare clone of each repository it writes to.
     pub work_dir: PathBuf,
+    /// The write-back commit's message (`images.commitMessageTemplate`).
+    pub commit_template: CommitTemplate,
 }
 
 /// A repository bosun writes to, and the branch heads it fetched lately.
@@ -439,7 +442,7 @@ impl ImageUpdater {
             Some(template) => branch_name(template, &changes).map_err(CheckError)?,
             None => base.clone(),
         };
-        let message = commit_message(name, &changes);
+        let message = commit_message(&self.settings.commit_template, name, &changes);
         let author = self.settings.author.clone();
         let repo = repository.lock().await;
         let writer = repo.writer.clone();
@@ -729,18 +732,17 @@ fn keys(entry: &ImageEntry, target: &WriteBackTarget) -> Result<Keys, String> {
     }
 }
 
-/// Image Updater's default commit message, rendered for these changes.
-fn commit_message(app: &str, changes: &[ImageChange]) -> String {
-    let mut message = format!("build: automatic update of {app}\n\n");
-    for change in changes {
-        message.push_str(&format!(
-            "updates image {} tag '{}' to '{}'\n",
-            short_name(&change.image),
-            change.old_tag,
-            change.new_tag
-        ));
-    }
-    message
+/// The commit message `template` gives these changes.
+fn commit_message(template: &CommitTemplate, app: &str, changes: &[ImageChange]) -> String {
+    let changes: Vec<TemplateChange<'_>> = changes
+        .iter()
+        .map(|c| TemplateChange {
+            image: short_name(&c.image),
+            old_tag: &c.old_tag,
+            new_tag: &c.new_tag,
+        })
+        .collect();
+    template.render(app, &changes)
 }
 
 /// The image's name without its registry, as Image Updater's `.Image`.
@@ -832,8 +834,16 @@ mod tests {
             new_tag: "1.10.0".into(),
         }];
         assert_eq!(
-            commit_message("api-dev", &changes),
+            commit_message(&CommitTemplate::default(), "api-dev", &changes),
             "build: automatic update of api-dev\n\nupdates image acme/api tag '1.2.0' to '1.10.0'\n"
+        );
+        let configured = CommitTemplate::parse(
+            "deploy({{.AppName}}):{{range .AppChanges}} {{.Image}} {{.OldTag}}->{{.NewTag}}{{end}}",
+        )
+        .unwrap();
+        assert_eq!(
+            commit_message(&configured, "api-dev", &changes),
+            "deploy(api-dev): acme/api 1.2.0->1.10.0"
         );
         let branch = branch_name("image-updater-{{.SHA256}}", &changes).unwrap();
         assert_eq!(branch.len(), "image-updater-".len() + 64);
