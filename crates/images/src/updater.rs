@@ -581,7 +581,7 @@ impl ImageUpdater {
                 return decision;
             }
         };
-        let keys = match keys(entry, &update.target) {
+        let keys = match keys(entry, &update.target, content) {
             Ok(keys) => keys,
             Err(e) => {
                 decision.view = failed(view, e);
@@ -590,6 +590,7 @@ impl ImageUpdater {
         };
         view.key = keys.tag.to_string();
         let current = match edit::get(content, &keys.tag) {
+            Ok(current) if keys.reference => current.and_then(|r| tag_of(&r)),
             Ok(current) => current,
             Err(e) => {
                 decision.view = failed(view, e.to_string());
@@ -642,7 +643,18 @@ impl ImageUpdater {
             _ => latest.tag.clone(),
         };
         view.latest = Some(new_value.clone());
-        let mut wanted = vec![(keys.tag.clone(), new_value.clone())];
+        let reference = format!("{}:{new_value}", entry.image);
+        let mut wanted = vec![(
+            keys.tag.clone(),
+            if keys.reference {
+                reference.clone()
+            } else {
+                new_value.clone()
+            },
+        )];
+        if let Some(path) = &keys.also_reference {
+            wanted.push((path.clone(), reference));
+        }
         if let (Some(key), true, Some(digest)) = (&keys.digest, digest_mode, &latest.digest) {
             wanted.push((key.clone(), digest.clone()));
         }
@@ -682,7 +694,13 @@ impl ImageUpdater {
 
 /// The keys an image's new values go to.
 struct Keys {
+    /// Where the current tag is read and the new one written.
     tag: KeyPath,
+    /// `tag` holds `image:tag`, not the tag alone (Flux's `ns:name` marker).
+    reference: bool,
+    /// Another place for `image:tag`, beside a `tag` of its own (a file with both Flux's
+    /// `ns:name:tag` and `ns:name` markers).
+    also_reference: Option<KeyPath>,
     /// Set with the new digest (kustomization `digest`).
     digest: Option<KeyPath>,
     /// Set to the image's name (`helm.image-name` given, kustomization `newName` when
@@ -690,11 +708,70 @@ struct Keys {
     name: Option<(KeyPath, String)>,
 }
 
-fn keys(entry: &ImageEntry, target: &WriteBackTarget) -> Result<Keys, String> {
+/// The tag of `image:tag` (`registry:port/repo:tag`, `repo:tag@sha256:…`).
+fn tag_of(reference: &str) -> Option<String> {
+    let last = reference.rsplit('/').next().unwrap_or(reference);
+    last.split_once(':').map(|(_, tag)| tag.to_string())
+}
+
+/// The keys Flux's markers in `content` give the image whose alias is the marker's policy name
+/// (`# {"$imagepolicy": "<namespace>:<alias>[:tag|:name]"}`; the namespace is Flux's and not
+/// compared). `None` when no marker names it.
+fn marker_keys(entry: &ImageEntry, content: &str) -> Result<Option<Keys>, String> {
+    let Some(alias) = &entry.alias else {
+        return Ok(None);
+    };
+    let policies = edit::markers(content).map_err(|e| e.to_string())?;
+    let find = |field: Option<&str>| {
+        policies.iter().find(|policy| {
+            let parts: Vec<&str> = policy.split(':').collect();
+            match (parts.as_slice(), field) {
+                ([_, name], None) => name == alias,
+                ([_, name, f], Some(field)) => name == alias && *f == field,
+                _ => false,
+            }
+        })
+    };
+    let marker = |policy: &String| KeyPath(vec![edit::Segment::Marker(policy.clone())]);
+    let (full, tag, name) = (find(None), find(Some("tag")), find(Some("name")));
+    let (tag, reference, also_reference) = match (tag, full) {
+        (Some(tag), full) => (marker(tag), false, full.map(marker)),
+        (None, Some(full)) => (marker(full), true, None),
+        (None, None) => match name {
+            Some(name) => {
+                return Err(format!(
+                    "{image}: the file marks {name} (the image's name) but not its tag; add a `{policy}:tag` or `{policy}` marker",
+                    image = entry.image,
+                    policy = name.trim_end_matches(":name"),
+                ));
+            }
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(Keys {
+        tag,
+        reference,
+        also_reference,
+        digest: None,
+        name: name.map(|n| (marker(n), entry.image.clone())),
+    }))
+}
+
+fn keys(entry: &ImageEntry, target: &WriteBackTarget, content: &str) -> Result<Keys, String> {
     let parse = |text: &str| -> Result<KeyPath, String> {
         text.parse()
             .map_err(|e: String| format!("{}: {e}", entry.image))
     };
+    // Flux's markers name the fields when the annotations do not.
+    let named = match target {
+        WriteBackTarget::HelmValues(_) => {
+            entry.helm_image_tag.is_some() || entry.helm_image_name.is_some()
+        }
+        WriteBackTarget::Kustomization(_) => entry.kustomize_image_name.is_some(),
+    };
+    if !named && let Some(keys) = marker_keys(entry, content)? {
+        return Ok(keys);
+    }
     match target {
         WriteBackTarget::HelmValues(_) => {
             if entry.helm_image_spec.is_some() {
@@ -705,6 +782,8 @@ fn keys(entry: &ImageEntry, target: &WriteBackTarget) -> Result<Keys, String> {
             }
             Ok(Keys {
                 tag: parse(entry.helm_image_tag.as_deref().unwrap_or("image.tag"))?,
+                reference: false,
+                also_reference: None,
                 digest: None,
                 name: match &entry.helm_image_name {
                     Some(key) => Some((parse(key)?, entry.image.clone())),
@@ -720,6 +799,8 @@ fn keys(entry: &ImageEntry, target: &WriteBackTarget) -> Result<Keys, String> {
             let select = |field: &str| parse(&format!("images[name={name}].{field}"));
             Ok(Keys {
                 tag: select("newTag")?,
+                reference: false,
+                also_reference: None,
                 digest: Some(select("digest")?),
                 name: match &entry.kustomize_image_name {
                     Some(original) if original != &entry.image => {
@@ -853,5 +934,69 @@ mod tests {
         );
         assert!(branch_name("x-{{.AppName}}", &changes).is_err());
         assert_eq!(normalize("nginx"), normalize("docker.io/library/nginx"));
+    }
+
+    fn entry(alias: &str, image: &str) -> ImageEntry {
+        ImageEntry {
+            alias: Some(alias.into()),
+            image: image.into(),
+            constraint: None,
+            options: Default::default(),
+            helm_image_name: None,
+            helm_image_tag: None,
+            helm_image_spec: None,
+            kustomize_image_name: None,
+        }
+    }
+
+    #[test]
+    fn flux_markers_name_the_fields_of_the_image_whose_alias_they_name() {
+        let values = "image:\n  repository: ghcr.io/acme/api # {\"$imagepolicy\": \"flux-system:api:name\"}\n  tag: 1.2.0 # {\"$imagepolicy\": \"flux-system:api:tag\"}\nworker:\n  image: ghcr.io/acme/worker:0.9 # {\"$imagepolicy\": \"flux-system:worker\"}\n";
+        let target = WriteBackTarget::HelmValues("values.yaml".into());
+        let api = keys(&entry("api", "ghcr.io/acme/api"), &target, values).unwrap();
+        assert_eq!(api.tag.to_string(), "$imagepolicy(flux-system:api:tag)");
+        assert!(!api.reference && api.also_reference.is_none());
+        let (name, value) = api.name.unwrap();
+        assert_eq!(name.to_string(), "$imagepolicy(flux-system:api:name)");
+        assert_eq!(value, "ghcr.io/acme/api");
+        assert_eq!(
+            edit::get(values, &api.tag).unwrap().as_deref(),
+            Some("1.2.0")
+        );
+        // The whole-image marker: the value is `image:tag`, its tag is the current one.
+        let worker = keys(&entry("worker", "ghcr.io/acme/worker"), &target, values).unwrap();
+        assert!(worker.reference);
+        let held = edit::get(values, &worker.tag).unwrap().unwrap();
+        assert_eq!(tag_of(&held).as_deref(), Some("0.9"));
+        assert_eq!(tag_of("127.0.0.1:5000/acme/api").as_deref(), None);
+        assert_eq!(
+            tag_of("127.0.0.1:5000/acme/api:1.0").as_deref(),
+            Some("1.0")
+        );
+        // No marker for this alias: the annotations' keys, as before.
+        let other = keys(&entry("db", "postgres"), &target, values).unwrap();
+        assert_eq!(other.tag.to_string(), "image.tag");
+        // An explicit helm.image-tag wins over markers.
+        let mut named = entry("api", "ghcr.io/acme/api");
+        named.helm_image_tag = Some("image.tag".into());
+        assert_eq!(
+            keys(&named, &target, values).unwrap().tag.to_string(),
+            "image.tag"
+        );
+        // A name marker without a tag marker is said, not guessed.
+        let only_name = "image:\n  repository: ghcr.io/acme/api # {\"$imagepolicy\": \"apps:api:name\"}\n  tag: 1.2.0\n";
+        let e = keys(&entry("api", "ghcr.io/acme/api"), &target, only_name)
+            .err()
+            .unwrap();
+        assert!(
+            e.contains("marks apps:api:name") && e.contains("`apps:api:tag`"),
+            "{e}"
+        );
+        // In a kustomization, too.
+        let kustomization = "images:\n- name: api\n  newName: ghcr.io/acme/api\n  newTag: 1.2.0 # {\"$imagepolicy\": \"apps:api:tag\"}\n";
+        let target = WriteBackTarget::Kustomization(".".into());
+        let api = keys(&entry("api", "ghcr.io/acme/api"), &target, kustomization).unwrap();
+        assert_eq!(api.tag.to_string(), "$imagepolicy(apps:api:tag)");
+        assert!(api.digest.is_none());
     }
 }
