@@ -14,6 +14,7 @@ use bosun_engine::pipeline::{Engine, default_cache_dir};
 use bosun_images::registry::{Registries, RegistrySettings};
 use bosun_images::updater::{CredentialsFor, ImageUpdater, UpdaterSettings};
 use bosun_model::BosunConfig;
+use bosun_model::commit_template::CommitTemplate;
 use bosun_record::Store;
 use bosun_rollout::RolloutController;
 use bosun_server::auth::Tokens;
@@ -151,6 +152,11 @@ pub async fn prepare(
         None => None,
     };
     let registries = registry_settings(&config, config_path)?;
+    // Checked when the config was read; taken out here so the loop cannot meet a bad one.
+    let commit_template = config
+        .images
+        .commit_template()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", config_path.display()))?;
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("listening on {listen}"))?;
@@ -203,7 +209,14 @@ pub async fn prepare(
         controller_settings(&config, data),
         sources,
     );
-    let images = image_updater(&config, registries, data, &controller, store, &metrics);
+    let images = image_updater(
+        &config,
+        (registries, commit_template),
+        data,
+        &controller,
+        store,
+        &metrics,
+    );
     let state = Arc::new(ApiState {
         controller: controller.clone(),
         rollouts: rollouts.clone(),
@@ -316,7 +329,7 @@ impl bosun_images::updater::Catalog for ControllerCatalog {
 /// data or cache directory, repository credentials as the engine's.
 fn image_updater(
     config: &BosunConfig,
-    registries: Vec<RegistrySettings>,
+    (registries, commit_template): (Vec<RegistrySettings>, CommitTemplate),
     data: Option<&Path>,
     controller: &Arc<Controller>,
     store: Arc<Store>,
@@ -353,6 +366,7 @@ fn image_updater(
             interval: config.images.interval(),
             author,
             work_dir,
+            commit_template,
         },
         Arc::new(ControllerCatalog(Arc::downgrade(controller))),
         store,

@@ -163,3 +163,82 @@ async fn a_registry_with_auth_says_401_without_credentials_and_answers_with_them
     // The password is in no message.
     assert!(!format!("{error:?}").contains(PASSWORD));
 }
+
+/// The bearer-token dance against the real registry in `auth: token` mode: a 401 with
+/// `WWW-Authenticate: Bearer realm=…,service=…,scope=…`, a token asked of the realm with the
+/// Basic credentials, the request again with `Authorization: Bearer`. The token server is the
+/// tests' own (`common::token_issuer`); the registry verifies its signature against the
+/// certificate it was given, as it would a production issuer's.
+#[tokio::test]
+async fn a_token_auth_registry_is_read_with_a_bearer_token_from_its_realm() {
+    use common::token_issuer::{SERVICE, TokenIssuer, TokenRequest};
+    let issuer = TokenIssuer::start();
+    let registry = Registry::start_with_tokens(&issuer);
+    registry.push("acme/api", "1.0.0", "2026-01-01T00:00:00Z");
+    registry.push("acme/api", "1.1.0", "2026-02-01T00:00:00Z");
+    let image = format!("{}/acme/api", registry.address);
+    let pushes = issuer.requests().len();
+    assert!(pushes > 0, "skopeo went through the issuer");
+
+    let with_credentials = Registries::new(vec![RegistrySettings {
+        registry: registry.address.clone(),
+        username: Some(USER.into()),
+        password: Some(PASSWORD.into()),
+        ..Default::default()
+    }]);
+    let tags = with_credentials
+        .tags(&image, Duration::from_secs(3600))
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", registry.log()));
+    let mut tags = tags.to_vec();
+    tags.sort();
+    assert_eq!(tags, ["1.0.0", "1.1.0"]);
+    let info = with_credentials.metadata(&image, "1.1.0").await.unwrap();
+    assert_eq!(info.created.unwrap().to_string(), "2026-02-01T00:00:00Z");
+    // bosun asked the realm, with its credentials, for pull on this repository only.
+    let asked = issuer.requests().split_off(pushes);
+    assert!(!asked.is_empty());
+    for request in &asked {
+        assert_eq!(
+            request,
+            &TokenRequest {
+                user: Some(USER.into()),
+                service: SERVICE.into(),
+                scopes: vec!["repository:acme/api:pull".into()],
+            }
+        );
+    }
+    // The registry took the token: it authorized bosun's tags request (its log says so).
+    assert!(
+        registry
+            .log()
+            .lines()
+            .any(|l| l.contains("msg=\"authorized request\"")
+                && l.contains("/v2/acme/api/tags/list")
+                && l.contains("oci-client")),
+        "{}",
+        registry.log()
+    );
+
+    // Without credentials, or with wrong ones, the realm refuses and bosun says 401 plainly.
+    for settings in [
+        Vec::new(),
+        vec![RegistrySettings {
+            registry: registry.address.clone(),
+            username: Some(USER.into()),
+            password: Some("not-the-password".into()),
+            ..Default::default()
+        }],
+    ] {
+        let error = Registries::new(settings)
+            .tags(&image, Duration::from_secs(3600))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(error, RegistryError::Unauthorized { .. }),
+            "{error:?}"
+        );
+        assert!(!error.is_transient());
+        assert!(!format!("{error:?}").contains("not-the-password"));
+    }
+}

@@ -3374,30 +3374,59 @@ async fn a_new_image_reaches_dev_by_itself() {
     ] {
         registry.push("acme/api", tag, created);
     }
-    let body = json!({"registry": registry.address, "repository": "acme/api", "tag": "1.10.0"})
-        .to_string();
-    let (status, _) = env
-        .post(
-            "/api/webhook/registry?type=generic&secret=wrong-secret-0123456789",
-            &[],
-            &body,
-        )
-        .await;
-    assert_eq!(status, 401);
+    // The generic hook is signed (HMAC-SHA256 of the body, as GitHub's): the secret alone, an
+    // unsigned body or another key's signature is refused before anything is looked at.
+    let body =
+        json!({"image": format!("{}/acme/api", registry.address), "tag": "1.10.0"}).to_string();
+    let signed = bosun_server::webhook::sign(REGISTRY_HOOK_SECRET.as_bytes(), body.as_bytes());
+    let forged = bosun_server::webhook::sign(b"wrong-secret-0123456789", body.as_bytes());
+    for (path, headers) in [
+        (
+            format!("/api/webhook/registry?type=generic&secret={REGISTRY_HOOK_SECRET}"),
+            vec![],
+        ),
+        (
+            "/api/webhook/registry".to_string(),
+            vec![("X-Hub-Signature-256", forged)],
+        ),
+        (
+            "/api/webhook/registry?type=generic".to_string(),
+            vec![("X-Hub-Signature-256", signed.replace("sha256=", "sha1="))],
+        ),
+    ] {
+        let (status, answer) = env.post(&path, &headers, &body).await;
+        assert_eq!(status, 401, "{path} {headers:?}: {answer}");
+        assert!(
+            !answer.to_string().contains(REGISTRY_HOOK_SECRET),
+            "{answer}"
+        );
+    }
     assert_eq!(
         git(&env.repo, &["rev-parse", "HEAD"]),
         before,
         "a forged hook changes nothing"
     );
+    let delivery = ("X-Delivery-Id", "3f1c7d2e-registry-push-1".to_string());
     let (status, answer) = env
         .post(
-            &format!("/api/webhook/registry?type=generic&secret={REGISTRY_HOOK_SECRET}"),
-            &[],
+            "/api/webhook/registry?type=generic",
+            &[("X-Hub-Signature-256", signed.clone()), delivery.clone()],
             &body,
         )
         .await;
     assert_eq!(status, 200, "{answer}");
     assert_eq!(answer["refreshed"], json!(["api-dev"]));
+    // The same delivery replayed is answered and not acted on again.
+    let (status, answer) = env
+        .post(
+            "/api/webhook/registry",
+            &[("X-Hub-Signature-256", signed), delivery],
+            &body,
+        )
+        .await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(answer["alreadyReceived"], true, "{answer}");
+    assert_eq!(answer["refreshed"], json!([]), "{answer}");
 
     // A write-back commit: Image Updater's message, bosun's author, only the tag changed.
     env.eventually(60, "the write-back commit", || {

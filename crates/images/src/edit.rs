@@ -14,6 +14,10 @@
 //! addresses the first document of the file that has it. A missing key is an error, except the
 //! last key of a `[key=value]`-selected entry (a kustomization image without `newTag` yet), which
 //! is added as a line of that entry, as `kustomize edit set image` would add it.
+//!
+//! A path may instead be a Flux image-automation marker, `$imagepolicy(flux-system:api:tag)`:
+//! every scalar whose line ends in the comment `# {"$imagepolicy": "flux-system:api:tag"}`, in
+//! any document of the file (Flux's setters; the comment itself stays as it is).
 
 use std::fmt;
 use std::str::FromStr;
@@ -30,6 +34,23 @@ pub enum Segment {
     Index(usize),
     /// The entry of a sequence of mappings whose `key` is `value`.
     Select { key: String, value: String },
+    /// The scalars marked `# {"$imagepolicy": "<policy>"}` (the only segment of its path).
+    Marker(String),
+}
+
+/// The comment that marks a Flux setter, when `comment` (the text after `#`) is one: its
+/// policy, `ns:name`, `ns:name:tag` or `ns:name:name`.
+pub fn marker_policy(comment: &str) -> Option<String> {
+    let comment = comment.trim();
+    if !comment.starts_with('{') || !comment.contains("$imagepolicy") {
+        return None;
+    }
+    let fields: std::collections::BTreeMap<String, serde_json::Value> =
+        serde_json::from_str(comment).ok()?;
+    fields
+        .get("$imagepolicy")?
+        .as_str()
+        .map(|p| p.trim().to_string())
 }
 
 /// Where in a YAML document a scalar is: `image.tag`, `images[name=nginx].newTag`.
@@ -44,6 +65,7 @@ impl fmt::Display for KeyPath {
                 Segment::Key(key) => write!(f, ".{key}")?,
                 Segment::Index(index) => write!(f, "[{index}]")?,
                 Segment::Select { key, value } => write!(f, "[{key}={value}]")?,
+                Segment::Marker(policy) => write!(f, "$imagepolicy({policy})")?,
             }
         }
         Ok(())
@@ -54,6 +76,16 @@ impl FromStr for KeyPath {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Self, String> {
+        if let Some(rest) = text.strip_prefix("$imagepolicy(") {
+            return match rest.strip_suffix(')') {
+                Some(policy) if !policy.is_empty() && !policy.contains([' ', '(', ')']) => {
+                    Ok(KeyPath(vec![Segment::Marker(policy.to_string())]))
+                }
+                _ => Err(format!(
+                    "`{text}`: expected $imagepolicy(namespace:name[:tag|:name])"
+                )),
+            };
+        }
         let mut segments = Vec::new();
         let mut rest = text;
         let mut first = true;
@@ -173,56 +205,69 @@ pub fn apply(text: &str, edits: &[Edit]) -> Result<Edited, EditError> {
     let mut changes = Vec::new();
     for edit in edits {
         let path = edit.path.to_string();
-        let (start, end, replacement, old) = match locate(&documents, &edit.path)? {
-            Target::Scalar(scalar) if scalar.start == scalar.end => {
-                // `tag:` alone: there is no span to splice into, and writing after the colon
-                // by guesswork could land in a comment.
-                return Err(EditError::NotAScalar {
-                    path,
-                    reason: "has no value (`key:` alone); give it one first".to_string(),
-                });
-            }
-            Target::Scalar(scalar) => {
-                let replacement = if scalar.value == edit.value {
-                    text[scalar.start..scalar.end].to_string()
-                } else {
-                    render(scalar, &edit.value, &path)?
-                };
-                let old = Some(scalar.value.clone());
-                (scalar.start, scalar.end, replacement, old)
-            }
-            Target::Alias => {
-                return Err(EditError::NotAScalar {
-                    path,
-                    reason: "is an alias (`*name`); edit the anchored value instead".to_string(),
-                });
-            }
-            Target::Collection(kind) => {
-                return Err(EditError::NotAScalar {
-                    path,
-                    reason: format!("is a {kind}, not a single value"),
-                });
-            }
-            Target::Missing { map, key } => {
-                let (at, insertion) = insertion(text, map, key, &edit.value);
-                (at, at, insertion, None)
-            }
+        let targets: Vec<Target<'_>> = match edit.path.0.as_slice() {
+            [Segment::Marker(policy)] => marked(&documents, policy, &path)?
+                .into_iter()
+                .map(Target::Scalar)
+                .collect(),
+            _ => vec![locate(&documents, &edit.path)?],
         };
-        // Two insertions at one place (an entry gaining `newTag` and `digest`) do not overlap;
-        // two edits of one value do.
-        let insertion = start == end;
-        if let Some((.., other)) = splices.iter().find(|(s, e, ..)| {
-            (start < *e && *s < end) || (start == *s && end == *e && !(insertion && s == e))
-        }) {
-            return Err(EditError::Overlap {
-                path,
-                other: other.clone(),
-            });
+        // One change per edit, however many lines a marker names (its first line's old value).
+        let mut first_old = None;
+        for target in targets {
+            let (start, end, replacement, old) = match target {
+                Target::Scalar(scalar) if scalar.start == scalar.end => {
+                    // `tag:` alone: there is no span to splice into, and writing after the colon
+                    // by guesswork could land in a comment.
+                    return Err(EditError::NotAScalar {
+                        path,
+                        reason: "has no value (`key:` alone); give it one first".to_string(),
+                    });
+                }
+                Target::Scalar(scalar) => {
+                    let replacement = if scalar.value == edit.value {
+                        text[scalar.start..scalar.end].to_string()
+                    } else {
+                        render(scalar, &edit.value, &path)?
+                    };
+                    let old = Some(scalar.value.clone());
+                    (scalar.start, scalar.end, replacement, old)
+                }
+                Target::Alias => {
+                    return Err(EditError::NotAScalar {
+                        path,
+                        reason: "is an alias (`*name`); edit the anchored value instead"
+                            .to_string(),
+                    });
+                }
+                Target::Collection(kind) => {
+                    return Err(EditError::NotAScalar {
+                        path,
+                        reason: format!("is a {kind}, not a single value"),
+                    });
+                }
+                Target::Missing { map, key } => {
+                    let (at, insertion) = insertion(text, map, key, &edit.value);
+                    (at, at, insertion, None)
+                }
+            };
+            // Two insertions at one place (an entry gaining `newTag` and `digest`) do not overlap;
+            // two edits of one value do.
+            let insertion = start == end;
+            if let Some((.., other)) = splices.iter().find(|(s, e, ..)| {
+                (start < *e && *s < end) || (start == *s && end == *e && !(insertion && s == e))
+            }) {
+                return Err(EditError::Overlap {
+                    path,
+                    other: other.clone(),
+                });
+            }
+            splices.push((start, end, replacement, path.clone()));
+            first_old.get_or_insert(old);
         }
-        splices.push((start, end, replacement, path.clone()));
         changes.push(Change {
             path,
-            old,
+            old: first_old.flatten(),
             new: edit.value.clone(),
         });
     }
@@ -241,6 +286,25 @@ pub fn apply(text: &str, edits: &[Edit]) -> Result<Edited, EditError> {
 /// The value a path names, when it is a scalar; `None` when it is absent.
 pub fn get(text: &str, path: &KeyPath) -> Result<Option<String>, EditError> {
     let documents = parse(text)?;
+    if let [Segment::Marker(policy)] = path.0.as_slice() {
+        // The lines a marker names hold one value, or the file is not one bosun should guess in.
+        let scalars = match marked(&documents, policy, &path.to_string()) {
+            Ok(scalars) => scalars,
+            Err(EditError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let first = &scalars[0].value;
+        if let Some(other) = scalars.iter().find(|s| s.value != *first) {
+            return Err(EditError::NotAScalar {
+                path: path.to_string(),
+                reason: format!(
+                    "the lines it marks hold different values ({first}, {})",
+                    other.value
+                ),
+            });
+        }
+        return Ok((!first.is_empty() || scalars[0].start != scalars[0].end).then(|| first.clone()));
+    }
     match locate(&documents, path) {
         Ok(Target::Scalar(scalar)) if scalar.start == scalar.end => Ok(None),
         Ok(Target::Scalar(scalar)) => Ok(Some(scalar.value.clone())),
@@ -266,6 +330,8 @@ struct Scalar {
     end: usize,
     /// Whether the scalar sits inside a flow collection, where `,[]{}` end a plain scalar.
     in_flow: bool,
+    /// The policy of a Flux marker comment ending the scalar's line.
+    marker: Option<String>,
 }
 
 #[derive(Debug)]
@@ -318,28 +384,113 @@ fn range(span: &Span) -> Result<(usize, usize), EditError> {
 /// The documents of a file, as trees that remember where each scalar is.
 fn parse(text: &str) -> Result<Vec<Node>, EditError> {
     let mut events = Vec::new();
+    let mut markers = Vec::new();
     for next in Parser::new_from_str(text) {
         let (event, span) = next.map_err(|e| EditError::Parse(e.to_string()))?;
-        if !matches!(event, Event::Comment(..)) {
-            events.push((event, span));
+        match event {
+            Event::Comment(comment, _) => {
+                if let Some(policy) = marker_policy(&comment) {
+                    markers.push((range(&span)?.0, policy));
+                }
+            }
+            event => events.push((event, span)),
         }
     }
     let mut documents = Vec::new();
     let mut events = events.into_iter().peekable();
+    let reader = Reader {
+        text,
+        markers: &markers,
+    };
     while let Some((event, _)) = events.next() {
         if let Event::DocumentStart(..) = event {
             if matches!(events.peek(), Some((Event::DocumentEnd, _))) {
                 continue;
             }
-            documents.push(node(&mut events, false, text)?);
+            documents.push(reader.node(&mut events, false)?);
         }
     }
     Ok(documents)
 }
 
+/// The text being read, and where its marker comments start.
+struct Reader<'t> {
+    text: &'t str,
+    markers: &'t [(usize, String)],
+}
+
+impl Reader<'_> {
+    /// The policy of the marker comment right after `end` (only blanks between): the line
+    /// comment of the scalar, as Flux's setters read it. A comment after more content (the rest
+    /// of a flow mapping) is not this scalar's.
+    fn marker_after(&self, end: usize) -> Option<String> {
+        self.markers
+            .iter()
+            .find(|(at, _)| {
+                *at >= end && self.text[end..*at].bytes().all(|b| b == b' ' || b == b'\t')
+            })
+            .map(|(_, policy)| policy.clone())
+    }
+
+    fn node(&self, events: &mut Events<'_>, in_flow: bool) -> Result<Node, EditError> {
+        node(events, in_flow, self)
+    }
+}
+
+/// The value scalars (not keys) marked with `policy`, in every document; an error naming
+/// `path` when no line carries the marker.
+fn marked<'a>(
+    documents: &'a [Node],
+    policy: &str,
+    path: &str,
+) -> Result<Vec<&'a Scalar>, EditError> {
+    fn collect<'a>(node: &'a Node, policy: &str, found: &mut Vec<&'a Scalar>) {
+        match node {
+            Node::Scalar(s) if s.marker.as_deref() == Some(policy) => found.push(s),
+            Node::Map(map) => map
+                .entries
+                .iter()
+                .for_each(|(_, v)| collect(v, policy, found)),
+            Node::Seq(items) => items.iter().for_each(|i| collect(i, policy, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for document in documents {
+        collect(document, policy, &mut found);
+    }
+    if found.is_empty() {
+        return Err(EditError::NotFound {
+            path: path.to_string(),
+            reason: format!("no line ends in the marker # {{\"$imagepolicy\": \"{policy}\"}}"),
+        });
+    }
+    Ok(found)
+}
+
+/// The policies of the Flux markers in `text` (on values), each once, in file order.
+pub fn markers(text: &str) -> Result<Vec<String>, EditError> {
+    fn collect(node: &Node, found: &mut Vec<String>) {
+        match node {
+            Node::Scalar(Scalar {
+                marker: Some(p), ..
+            }) if !found.contains(p) => found.push(p.clone()),
+            Node::Map(map) => map.entries.iter().for_each(|(_, v)| collect(v, found)),
+            Node::Seq(items) => items.iter().for_each(|i| collect(i, found)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    for document in parse(text)? {
+        collect(&document, &mut found);
+    }
+    Ok(found)
+}
+
 type Events<'a> = std::iter::Peekable<std::vec::IntoIter<(Event<'a>, Span)>>;
 
-fn node(events: &mut Events<'_>, in_flow: bool, text: &str) -> Result<Node, EditError> {
+fn node(events: &mut Events<'_>, in_flow: bool, reader: &Reader<'_>) -> Result<Node, EditError> {
+    let text = reader.text;
     let Some((event, span)) = events.next() else {
         return Err(EditError::Parse("unexpected end of the file".to_string()));
     };
@@ -353,6 +504,7 @@ fn node(events: &mut Events<'_>, in_flow: bool, text: &str) -> Result<Node, Edit
                 start,
                 end,
                 in_flow,
+                marker: reader.marker_after(end),
             }))
         }
         Event::Alias(_) | Event::UnresolvedAlias(_) => Ok(Node::Alias),
@@ -363,7 +515,7 @@ fn node(events: &mut Events<'_>, in_flow: bool, text: &str) -> Result<Node, Edit
                 if next_end(events, false)?.is_some() {
                     return Ok(Node::Seq(items));
                 }
-                items.push(node(events, flow, text)?);
+                items.push(node(events, flow, reader)?);
             }
         }
         Event::MappingStart(style, ..) => {
@@ -377,8 +529,8 @@ fn node(events: &mut Events<'_>, in_flow: bool, text: &str) -> Result<Node, Edit
                         end,
                     }));
                 }
-                let key = node(events, flow, text)?;
-                let value = node(events, flow, text)?;
+                let key = node(events, flow, reader)?;
+                let value = node(events, flow, reader)?;
                 entries.push((key, value));
             }
         }
@@ -516,6 +668,12 @@ fn walk<'a>(root: &'a Node, path: &'a KeyPath) -> Result<Target<'a>, (usize, Edi
                         path: path.to_string(),
                         reason: format!("{at} is an alias (`*name`); edit the anchored value"),
                     },
+                ));
+            }
+            (Segment::Marker(_), _) => {
+                return Err(not_found(
+                    depth,
+                    "a $imagepolicy marker is a path of its own".to_string(),
                 ));
             }
             (Segment::Key(key), other) => {
@@ -659,6 +817,51 @@ mod tests {
 
     fn set(text: &str, edit: &str) -> Result<String, EditError> {
         apply(text, &[edit.parse().unwrap()]).map(|e| e.text)
+    }
+
+    #[test]
+    fn flux_markers_are_paths_of_their_own() {
+        let path: KeyPath = "$imagepolicy(flux-system:api:tag)".parse().unwrap();
+        assert_eq!(path.0, vec![Segment::Marker("flux-system:api:tag".into())]);
+        assert_eq!(path.to_string(), "$imagepolicy(flux-system:api:tag)");
+        let edit: Edit = "$imagepolicy(apps:api)=ghcr.io/acme/api:1.3.0"
+            .parse()
+            .unwrap();
+        assert_eq!(edit.value, "ghcr.io/acme/api:1.3.0");
+        assert!("$imagepolicy()".parse::<KeyPath>().is_err());
+        assert!("$imagepolicy(a:b".parse::<KeyPath>().is_err());
+        for (comment, policy) in [
+            (
+                r#" {"$imagepolicy": "flux-system:api:tag"}"#,
+                Some("flux-system:api:tag"),
+            ),
+            (r#"{"$imagepolicy":"apps:api"}  "#, Some("apps:api")),
+            (r#" {"$imagepolicy": 3}"#, None),
+            (" $imagepolicy flux-system:api", None),
+            (" a plain comment", None),
+        ] {
+            assert_eq!(marker_policy(comment).as_deref(), policy, "{comment}");
+        }
+        let text = "a: 1 # {\"$imagepolicy\": \"x:a\"}\nb: [2] # {\"$imagepolicy\": \"x:b\"}\n# {\"$imagepolicy\": \"x:c\"}\nc: 3\nd: 4 # {\"$imagepolicy\": \"x:a\"}\n";
+        // Only a value's own line comment marks it: not one after a flow list, not one above.
+        assert_eq!(markers(text).unwrap(), ["x:a"]);
+        let path: KeyPath = "$imagepolicy(x:a)".parse().unwrap();
+        let e = get(text, &path).unwrap_err().to_string();
+        assert!(e.contains("different values (1, 4)"), "{e}");
+        let edited = apply(
+            text,
+            &[Edit {
+                path,
+                value: "v5".into(),
+            }],
+        )
+        .unwrap();
+        assert_eq!(
+            edited.text,
+            text.replace("a: 1", "a: v5").replace("d: 4", "d: v5")
+        );
+        assert_eq!(edited.changes.len(), 1);
+        assert_eq!(edited.changes[0].old.as_deref(), Some("1"));
     }
 
     #[test]

@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use bosun_api::{ImageApplication, ImageTagChange, ImageUpdateEntry, WatchedImage};
 use bosun_model::Application;
+use bosun_model::commit_template::{CommitTemplate, TemplateChange};
 use bosun_model::image_update::{ImageEntry, ImageUpdate, WriteBackTarget, image_update};
 use bosun_record::{ImageChange, ImageUpdateRecord, Store};
 use bosun_runtime::{Action, Config, ReconcileLoop, Reconciler, RuntimeMetrics};
@@ -46,6 +47,8 @@ pub struct UpdaterSettings {
     pub author: Author,
     /// Where bosun keeps its own bare clone of each repository it writes to.
     pub work_dir: PathBuf,
+    /// The write-back commit's message (`images.commitMessageTemplate`).
+    pub commit_template: CommitTemplate,
 }
 
 /// A repository bosun writes to, and the branch heads it fetched lately.
@@ -439,7 +442,7 @@ impl ImageUpdater {
             Some(template) => branch_name(template, &changes).map_err(CheckError)?,
             None => base.clone(),
         };
-        let message = commit_message(name, &changes);
+        let message = commit_message(&self.settings.commit_template, name, &changes);
         let author = self.settings.author.clone();
         let repo = repository.lock().await;
         let writer = repo.writer.clone();
@@ -578,7 +581,7 @@ impl ImageUpdater {
                 return decision;
             }
         };
-        let keys = match keys(entry, &update.target) {
+        let keys = match keys(entry, &update.target, content) {
             Ok(keys) => keys,
             Err(e) => {
                 decision.view = failed(view, e);
@@ -587,6 +590,7 @@ impl ImageUpdater {
         };
         view.key = keys.tag.to_string();
         let current = match edit::get(content, &keys.tag) {
+            Ok(current) if keys.reference => current.and_then(|r| tag_of(&r)),
             Ok(current) => current,
             Err(e) => {
                 decision.view = failed(view, e.to_string());
@@ -639,7 +643,18 @@ impl ImageUpdater {
             _ => latest.tag.clone(),
         };
         view.latest = Some(new_value.clone());
-        let mut wanted = vec![(keys.tag.clone(), new_value.clone())];
+        let reference = format!("{}:{new_value}", entry.image);
+        let mut wanted = vec![(
+            keys.tag.clone(),
+            if keys.reference {
+                reference.clone()
+            } else {
+                new_value.clone()
+            },
+        )];
+        if let Some(path) = &keys.also_reference {
+            wanted.push((path.clone(), reference));
+        }
         if let (Some(key), true, Some(digest)) = (&keys.digest, digest_mode, &latest.digest) {
             wanted.push((key.clone(), digest.clone()));
         }
@@ -679,7 +694,13 @@ impl ImageUpdater {
 
 /// The keys an image's new values go to.
 struct Keys {
+    /// Where the current tag is read and the new one written.
     tag: KeyPath,
+    /// `tag` holds `image:tag`, not the tag alone (Flux's `ns:name` marker).
+    reference: bool,
+    /// Another place for `image:tag`, beside a `tag` of its own (a file with both Flux's
+    /// `ns:name:tag` and `ns:name` markers).
+    also_reference: Option<KeyPath>,
     /// Set with the new digest (kustomization `digest`).
     digest: Option<KeyPath>,
     /// Set to the image's name (`helm.image-name` given, kustomization `newName` when
@@ -687,11 +708,70 @@ struct Keys {
     name: Option<(KeyPath, String)>,
 }
 
-fn keys(entry: &ImageEntry, target: &WriteBackTarget) -> Result<Keys, String> {
+/// The tag of `image:tag` (`registry:port/repo:tag`, `repo:tag@sha256:…`).
+fn tag_of(reference: &str) -> Option<String> {
+    let last = reference.rsplit('/').next().unwrap_or(reference);
+    last.split_once(':').map(|(_, tag)| tag.to_string())
+}
+
+/// The keys Flux's markers in `content` give the image whose alias is the marker's policy name
+/// (`# {"$imagepolicy": "<namespace>:<alias>[:tag|:name]"}`; the namespace is Flux's and not
+/// compared). `None` when no marker names it.
+fn marker_keys(entry: &ImageEntry, content: &str) -> Result<Option<Keys>, String> {
+    let Some(alias) = &entry.alias else {
+        return Ok(None);
+    };
+    let policies = edit::markers(content).map_err(|e| e.to_string())?;
+    let find = |field: Option<&str>| {
+        policies.iter().find(|policy| {
+            let parts: Vec<&str> = policy.split(':').collect();
+            match (parts.as_slice(), field) {
+                ([_, name], None) => name == alias,
+                ([_, name, f], Some(field)) => name == alias && *f == field,
+                _ => false,
+            }
+        })
+    };
+    let marker = |policy: &String| KeyPath(vec![edit::Segment::Marker(policy.clone())]);
+    let (full, tag, name) = (find(None), find(Some("tag")), find(Some("name")));
+    let (tag, reference, also_reference) = match (tag, full) {
+        (Some(tag), full) => (marker(tag), false, full.map(marker)),
+        (None, Some(full)) => (marker(full), true, None),
+        (None, None) => match name {
+            Some(name) => {
+                return Err(format!(
+                    "{image}: the file marks {name} (the image's name) but not its tag; add a `{policy}:tag` or `{policy}` marker",
+                    image = entry.image,
+                    policy = name.trim_end_matches(":name"),
+                ));
+            }
+            None => return Ok(None),
+        },
+    };
+    Ok(Some(Keys {
+        tag,
+        reference,
+        also_reference,
+        digest: None,
+        name: name.map(|n| (marker(n), entry.image.clone())),
+    }))
+}
+
+fn keys(entry: &ImageEntry, target: &WriteBackTarget, content: &str) -> Result<Keys, String> {
     let parse = |text: &str| -> Result<KeyPath, String> {
         text.parse()
             .map_err(|e: String| format!("{}: {e}", entry.image))
     };
+    // Flux's markers name the fields when the annotations do not.
+    let named = match target {
+        WriteBackTarget::HelmValues(_) => {
+            entry.helm_image_tag.is_some() || entry.helm_image_name.is_some()
+        }
+        WriteBackTarget::Kustomization(_) => entry.kustomize_image_name.is_some(),
+    };
+    if !named && let Some(keys) = marker_keys(entry, content)? {
+        return Ok(keys);
+    }
     match target {
         WriteBackTarget::HelmValues(_) => {
             if entry.helm_image_spec.is_some() {
@@ -702,6 +782,8 @@ fn keys(entry: &ImageEntry, target: &WriteBackTarget) -> Result<Keys, String> {
             }
             Ok(Keys {
                 tag: parse(entry.helm_image_tag.as_deref().unwrap_or("image.tag"))?,
+                reference: false,
+                also_reference: None,
                 digest: None,
                 name: match &entry.helm_image_name {
                     Some(key) => Some((parse(key)?, entry.image.clone())),
@@ -717,6 +799,8 @@ fn keys(entry: &ImageEntry, target: &WriteBackTarget) -> Result<Keys, String> {
             let select = |field: &str| parse(&format!("images[name={name}].{field}"));
             Ok(Keys {
                 tag: select("newTag")?,
+                reference: false,
+                also_reference: None,
                 digest: Some(select("digest")?),
                 name: match &entry.kustomize_image_name {
                     Some(original) if original != &entry.image => {
@@ -729,18 +813,17 @@ fn keys(entry: &ImageEntry, target: &WriteBackTarget) -> Result<Keys, String> {
     }
 }
 
-/// Image Updater's default commit message, rendered for these changes.
-fn commit_message(app: &str, changes: &[ImageChange]) -> String {
-    let mut message = format!("build: automatic update of {app}\n\n");
-    for change in changes {
-        message.push_str(&format!(
-            "updates image {} tag '{}' to '{}'\n",
-            short_name(&change.image),
-            change.old_tag,
-            change.new_tag
-        ));
-    }
-    message
+/// The commit message `template` gives these changes.
+fn commit_message(template: &CommitTemplate, app: &str, changes: &[ImageChange]) -> String {
+    let changes: Vec<TemplateChange<'_>> = changes
+        .iter()
+        .map(|c| TemplateChange {
+            image: short_name(&c.image),
+            old_tag: &c.old_tag,
+            new_tag: &c.new_tag,
+        })
+        .collect();
+    template.render(app, &changes)
 }
 
 /// The image's name without its registry, as Image Updater's `.Image`.
@@ -813,8 +896,16 @@ mod tests {
             new_tag: "1.10.0".into(),
         }];
         assert_eq!(
-            commit_message("api-dev", &changes),
+            commit_message(&CommitTemplate::default(), "api-dev", &changes),
             "build: automatic update of api-dev\n\nupdates image acme/api tag '1.2.0' to '1.10.0'\n"
+        );
+        let configured = CommitTemplate::parse(
+            "deploy({{.AppName}}):{{range .AppChanges}} {{.Image}} {{.OldTag}}->{{.NewTag}}{{end}}",
+        )
+        .unwrap();
+        assert_eq!(
+            commit_message(&configured, "api-dev", &changes),
+            "deploy(api-dev): acme/api 1.2.0->1.10.0"
         );
         let branch = branch_name("image-updater-{{.SHA256}}", &changes).unwrap();
         assert_eq!(branch.len(), "image-updater-".len() + 64);
@@ -824,5 +915,69 @@ mod tests {
         );
         assert!(branch_name("x-{{.AppName}}", &changes).is_err());
         assert_eq!(normalize("nginx"), normalize("docker.io/library/nginx"));
+    }
+
+    fn entry(alias: &str, image: &str) -> ImageEntry {
+        ImageEntry {
+            alias: Some(alias.into()),
+            image: image.into(),
+            constraint: None,
+            options: Default::default(),
+            helm_image_name: None,
+            helm_image_tag: None,
+            helm_image_spec: None,
+            kustomize_image_name: None,
+        }
+    }
+
+    #[test]
+    fn flux_markers_name_the_fields_of_the_image_whose_alias_they_name() {
+        let values = "image:\n  repository: ghcr.io/acme/api # {\"$imagepolicy\": \"flux-system:api:name\"}\n  tag: 1.2.0 # {\"$imagepolicy\": \"flux-system:api:tag\"}\nworker:\n  image: ghcr.io/acme/worker:0.9 # {\"$imagepolicy\": \"flux-system:worker\"}\n";
+        let target = WriteBackTarget::HelmValues("values.yaml".into());
+        let api = keys(&entry("api", "ghcr.io/acme/api"), &target, values).unwrap();
+        assert_eq!(api.tag.to_string(), "$imagepolicy(flux-system:api:tag)");
+        assert!(!api.reference && api.also_reference.is_none());
+        let (name, value) = api.name.unwrap();
+        assert_eq!(name.to_string(), "$imagepolicy(flux-system:api:name)");
+        assert_eq!(value, "ghcr.io/acme/api");
+        assert_eq!(
+            edit::get(values, &api.tag).unwrap().as_deref(),
+            Some("1.2.0")
+        );
+        // The whole-image marker: the value is `image:tag`, its tag is the current one.
+        let worker = keys(&entry("worker", "ghcr.io/acme/worker"), &target, values).unwrap();
+        assert!(worker.reference);
+        let held = edit::get(values, &worker.tag).unwrap().unwrap();
+        assert_eq!(tag_of(&held).as_deref(), Some("0.9"));
+        assert_eq!(tag_of("127.0.0.1:5000/acme/api").as_deref(), None);
+        assert_eq!(
+            tag_of("127.0.0.1:5000/acme/api:1.0").as_deref(),
+            Some("1.0")
+        );
+        // No marker for this alias: the annotations' keys, as before.
+        let other = keys(&entry("db", "postgres"), &target, values).unwrap();
+        assert_eq!(other.tag.to_string(), "image.tag");
+        // An explicit helm.image-tag wins over markers.
+        let mut named = entry("api", "ghcr.io/acme/api");
+        named.helm_image_tag = Some("image.tag".into());
+        assert_eq!(
+            keys(&named, &target, values).unwrap().tag.to_string(),
+            "image.tag"
+        );
+        // A name marker without a tag marker is said, not guessed.
+        let only_name = "image:\n  repository: ghcr.io/acme/api # {\"$imagepolicy\": \"apps:api:name\"}\n  tag: 1.2.0\n";
+        let e = keys(&entry("api", "ghcr.io/acme/api"), &target, only_name)
+            .err()
+            .unwrap();
+        assert!(
+            e.contains("marks apps:api:name") && e.contains("`apps:api:tag`"),
+            "{e}"
+        );
+        // In a kustomization, too.
+        let kustomization = "images:\n- name: api\n  newName: ghcr.io/acme/api\n  newTag: 1.2.0 # {\"$imagepolicy\": \"apps:api:tag\"}\n";
+        let target = WriteBackTarget::Kustomization(".".into());
+        let api = keys(&entry("api", "ghcr.io/acme/api"), &target, kustomization).unwrap();
+        assert_eq!(api.tag.to_string(), "$imagepolicy(apps:api:tag)");
+        assert!(api.digest.is_none());
     }
 }

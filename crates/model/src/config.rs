@@ -12,6 +12,7 @@ use serde::de::{IgnoredAny, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::application::Destination;
+use crate::commit_template::CommitTemplate;
 use crate::error::{ErrorKind, ModelError};
 use crate::serve::{ApplicationSourceConfig, ServerConfig, check_application_sources};
 use crate::validate::check_dns_subdomain;
@@ -143,6 +144,10 @@ pub struct ImagesConfig {
     /// Hub, Quay and the generic hook; the HMAC key of GitHub's; Harbor's `Authorization`).
     #[serde(default)]
     pub webhook_secret_env: Option<String>,
+    /// The message of write-back commits: Argo CD Image Updater's `git.commit-message-template`,
+    /// pasted unchanged (see [`crate::commit_template`]); unset means Image Updater's default.
+    #[serde(default)]
+    pub commit_message_template: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
@@ -177,6 +182,15 @@ impl ImagesConfig {
             .unwrap_or(std::time::Duration::from_secs(120))
     }
 
+    /// The write-back commit message template (checked when the config was loaded).
+    pub fn commit_template(&self) -> Result<CommitTemplate, ModelError> {
+        match &self.commit_message_template {
+            Some(text) => CommitTemplate::parse(text)
+                .map_err(|e| ModelError::invalid("images.commitMessageTemplate", e)),
+            None => Ok(CommitTemplate::default()),
+        }
+    }
+
     fn check(&self) -> Result<(), ModelError> {
         if let Some(text) = &self.interval {
             let interval = crate::parse_go_duration(text)
@@ -196,6 +210,7 @@ impl ImagesConfig {
                 "needs a name and an email address",
             ));
         }
+        self.commit_template()?;
         for (i, registry) in self.registries.iter().enumerate() {
             let at = |field: &str| format!("images.registries[{i}].{field}");
             if registry.registry.is_empty() || registry.registry.contains(['/', ' ']) {
@@ -732,6 +747,32 @@ repositories:
             BosunConfig::default().images.interval(),
             std::time::Duration::from_secs(120)
         );
+        let change = crate::commit_template::TemplateChange {
+            image: "acme/api",
+            old_tag: "1.2.0",
+            new_tag: "1.3.0",
+        };
+        assert_eq!(
+            BosunConfig::default()
+                .images
+                .commit_template()
+                .unwrap()
+                .render("api", std::slice::from_ref(&change)),
+            "build: automatic update of api\n\nupdates image acme/api tag '1.2.0' to '1.3.0'\n"
+        );
+        let config = BosunConfig::parse(
+            "images:\n  commitMessageTemplate: |\n    chore({{ .AppName }}): new images\n\n    {{ range .AppChanges -}}\n    * {{ .Image }}: {{ .OldTag }} -> {{ .NewTag }}\n    {{ end -}}\n",
+            "bosun.yaml",
+        )
+        .unwrap();
+        assert_eq!(
+            config
+                .images
+                .commit_template()
+                .unwrap()
+                .render("api", &[change]),
+            "chore(api): new images\n\n* acme/api: 1.2.0 -> 1.3.0\n"
+        );
         for (text, words) in [
             (
                 "images:\n  interval: 0s\n",
@@ -759,6 +800,10 @@ repositories:
             (
                 "rollouts:\n  author: {name: '', email: a@b}\n",
                 "rollouts.author: needs a name and an email address",
+            ),
+            (
+                "images:\n  commitMessageTemplate: |\n    bump {{ .AppName }}\n    {{ if .AppChanges }}x{{ end }}\n",
+                "images.commitMessageTemplate: line 2: `{{if .AppChanges}}` is not supported",
             ),
         ] {
             let e = BosunConfig::parse(text, "bosun.yaml")

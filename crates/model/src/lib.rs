@@ -13,6 +13,7 @@
 pub mod analysis;
 pub mod application;
 pub mod argo;
+pub mod commit_template;
 pub mod config;
 pub mod customizations;
 pub mod duration;

@@ -831,24 +831,9 @@ async fn github_webhook(State(state): State<Shared>, headers: HeaderMap, bytes: 
     };
     // After the signature and the payload are checked: a forged or refused delivery neither
     // takes an id nor is remembered, so GitHub's "Redeliver" of a refused one still works.
-    let delivery = headers
-        .get("x-github-delivery")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|id| !id.is_empty());
-    if let Some(id) = delivery
-        && let Err(first) = state.deliveries.first_time(id, std::time::Instant::now())
-    {
-        let ago = first.elapsed().as_secs();
-        tracing::info!(delivery = %id, first_received_secs_ago = ago, "webhook delivery already received; ignored");
-        return Json(Refreshed {
-            refreshed: Vec::new(),
-            already_received: true,
-            message: Some(format!(
-                "delivery {id} was already received {ago}s ago; nothing was done again"
-            )),
-        })
-        .into_response();
+    let delivery = delivery_id(&headers);
+    if let Some(answer) = already_received(&state, delivery) {
+        return answer;
     }
     let mut refreshed: Vec<String> = Vec::new();
     for url in &push.urls {
@@ -867,6 +852,40 @@ async fn github_webhook(State(state): State<Shared>, headers: HeaderMap, bytes: 
         ..Refreshed::default()
     })
     .into_response()
+}
+
+/// The id a webhook sender gives a delivery: GitHub's `X-GitHub-Delivery`, or `X-Delivery-Id`
+/// from a generic sender.
+pub(crate) fn delivery_id(headers: &HeaderMap) -> Option<&str> {
+    ["x-github-delivery", "x-delivery-id"]
+        .iter()
+        .find_map(|name| headers.get(*name))
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+}
+
+/// The answer to a signed delivery already received within the window (a replay, or the
+/// sender's retry): 200 with `alreadyReceived`, and nothing done again. `None` records `id` as
+/// received now. Call it only once the signature and payload are checked.
+pub(crate) fn already_received(state: &ApiState, id: Option<&str>) -> Option<Response> {
+    let id = id?;
+    let first = state
+        .deliveries
+        .first_time(id, std::time::Instant::now())
+        .err()?;
+    let ago = first.elapsed().as_secs();
+    tracing::info!(delivery = %id, first_received_secs_ago = ago, "webhook delivery already received; ignored");
+    Some(
+        Json(Refreshed {
+            refreshed: Vec::new(),
+            already_received: true,
+            message: Some(format!(
+                "delivery {id} was already received {ago}s ago; nothing was done again"
+            )),
+        })
+        .into_response(),
+    )
 }
 
 /// Server-sent events: one `MODIFIED`/`DELETED` event per status change.

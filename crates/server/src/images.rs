@@ -87,11 +87,13 @@ pub(crate) struct ImagePush {
     pub tag: String,
 }
 
-/// A registry push (Docker Hub, GitHub packages, Harbor, Quay, or the generic
-/// `{"registry", "repository", "tag"}`): the images it names are checked now.
+/// A registry push (Docker Hub, GitHub packages, Harbor, Quay, or the generic signed
+/// `{"image": "registry/repo", "tag"}`): the images it names are checked now.
 #[utoipa::path(post, path = "/api/webhook/registry", tag = "images",
     params(("type" = Option<String>, Query, description = "docker.io, ghcr.io, harbor, quay.io or generic (else guessed from the body)"),
-           ("secret" = Option<String>, Query, description = "the shared secret (Docker Hub, Quay, generic)")),
+           ("secret" = Option<String>, Query, description = "the shared secret (Docker Hub, Quay)"),
+           ("X-Hub-Signature-256" = Option<String>, Header, description = "sha256=HMAC of the body under the secret (GitHub packages, generic)"),
+           ("X-Delivery-Id" = Option<String>, Header, description = "a signed delivery's id (or X-GitHub-Delivery): one received within the last ten minutes is answered with alreadyReceived and not acted on again")),
     responses((status = 200, body = bosun_api::Refreshed), (status = 401, body = bosun_api::ErrorBody)),
     security(()))]
 pub(crate) async fn registry_webhook(
@@ -113,20 +115,30 @@ pub(crate) async fn registry_webhook(
         .clone()
         .or_else(|| header("x-registry-type").map(str::to_string))
         .unwrap_or_else(|| guess_kind(&headers).to_string());
+    // GitHub's and the generic hook are signed: HMAC-SHA256 of the body in
+    // `X-Hub-Signature-256`, the one check the Git webhook uses. The others carry the secret.
     let authentic = match kind.as_str() {
-        "ghcr.io" => crate::webhook::verify(secret, &bytes, header("x-hub-signature-256")).is_ok(),
-        "harbor" => header("authorization").is_some_and(|a| crate::ui::same(a, secret)),
+        "ghcr.io" | "generic" => {
+            crate::webhook::verify(secret, &bytes, header("x-hub-signature-256"))
+                .map_err(|e| e.to_string())
+        }
+        "harbor" => header("authorization")
+            .is_some_and(|a| crate::ui::same(a, secret))
+            .then_some(())
+            .ok_or_else(|| "the Authorization header is missing or wrong".to_string()),
         _ => query
             .secret
             .as_deref()
             .or(header("x-webhook-secret"))
-            .is_some_and(|s| crate::ui::same(s, secret)),
+            .is_some_and(|s| crate::ui::same(s, secret))
+            .then_some(())
+            .ok_or_else(|| "the secret is missing or wrong".to_string()),
     };
-    if !authentic {
-        tracing::warn!(kind, "registry webhook refused: bad or missing secret");
+    if let Err(why) = authentic {
+        tracing::warn!(kind, why, "registry webhook refused");
         return ApiError(
             StatusCode::UNAUTHORIZED,
-            format!("registry webhook ({kind}): the secret is missing or wrong"),
+            format!("registry webhook ({kind}): {why}"),
         )
         .into_response();
     }
@@ -143,6 +155,13 @@ pub(crate) async fn registry_webhook(
             .into_response();
         }
     };
+    // Signed deliveries are handled once, as the Git webhook's (a forged one never gets here).
+    let delivery = crate::api::delivery_id(&headers);
+    if matches!(kind.as_str(), "ghcr.io" | "generic")
+        && let Some(answer) = crate::api::already_received(&state, delivery)
+    {
+        return answer;
+    }
     let refreshed = state.images.image_pushed(&push.registry, &push.repository);
     tracing::info!(registry = %push.registry, repository = %push.repository, tag = %push.tag, apps = ?refreshed, "registry push");
     Json(bosun_api::Refreshed {
@@ -236,14 +255,45 @@ pub(crate) fn parse_push(kind: &str, body: &Value) -> Result<ImagePush, String> 
                 tag: required(text(&body["updated_tags"][0]), "updated_tags[0]")?,
             })
         }
-        "generic" => Ok(ImagePush {
-            registry: required(text(&body["registry"]), "registry")?,
-            repository: required(text(&body["repository"]), "repository")?,
-            tag: text(&body["tag"]).unwrap_or_default(),
-        }),
+        "generic" => {
+            let (registry, repository) = match text(&body["image"]) {
+                Some(image) => split_image(&image)?,
+                None => (
+                    required(text(&body["registry"]), "image (or registry)")?,
+                    required(text(&body["repository"]), "repository")?,
+                ),
+            };
+            Ok(ImagePush {
+                registry,
+                repository,
+                tag: text(&body["tag"]).unwrap_or_default(),
+            })
+        }
         other => Err(format!(
             "type `{other}`: expected docker.io, ghcr.io, harbor, quay.io or generic"
         )),
+    }
+}
+
+/// `registry/repo` (or `https://registry/repo`) as Docker reads an image name: a first part
+/// with a `.` or `:`, or `localhost`, is the registry; else it is Docker Hub's.
+fn split_image(image: &str) -> Result<(String, String), String> {
+    let name = image
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/');
+    if name.contains(['@', ' ']) || name.rsplit('/').next().is_some_and(|l| l.contains(':')) {
+        return Err(format!(
+            "image `{image}`: name the repository (`registry/repo`) and put the tag in `tag`"
+        ));
+    }
+    match name.split_once('/') {
+        Some((first, rest)) if first.contains(['.', ':']) || first == "localhost" => {
+            Ok((first.to_string(), rest.to_string()))
+        }
+        Some(_) => Ok(("docker.io".to_string(), name.to_string())),
+        None if !name.is_empty() => Ok(("docker.io".to_string(), format!("library/{name}"))),
+        None => Err("image is empty".to_string()),
     }
 }
 
@@ -280,6 +330,26 @@ mod tests {
                 json!({"registry": "127.0.0.1:5000", "repository": "acme/api", "tag": "1.0.0"}),
                 ("127.0.0.1:5000", "acme/api", "1.0.0"),
             ),
+            (
+                "generic",
+                json!({"image": "127.0.0.1:5000/acme/api", "tag": "1.0.0"}),
+                ("127.0.0.1:5000", "acme/api", "1.0.0"),
+            ),
+            (
+                "generic",
+                json!({"image": "https://ghcr.io/acme/api", "tag": "2"}),
+                ("ghcr.io", "acme/api", "2"),
+            ),
+            (
+                "generic",
+                json!({"image": "acme/api", "tag": "2"}),
+                ("docker.io", "acme/api", "2"),
+            ),
+            (
+                "generic",
+                json!({"image": "nginx", "tag": "1.27"}),
+                ("docker.io", "library/nginx", "1.27"),
+            ),
         ];
         for (kind, body, (registry, repository, tag)) in cases {
             assert_eq!(
@@ -295,6 +365,18 @@ mod tests {
         assert_eq!(
             parse_push("docker.io", &json!({"repository": {"repo_name": "a/b"}})).unwrap_err(),
             "push_data.tag is missing"
+        );
+        assert!(
+            parse_push(
+                "generic",
+                &json!({"image": "ghcr.io/acme/api:2", "tag": "2"})
+            )
+            .unwrap_err()
+            .contains("put the tag in `tag`")
+        );
+        assert_eq!(
+            parse_push("generic", &json!({"tag": "2"})).unwrap_err(),
+            "image (or registry) is missing"
         );
         assert!(
             parse_push("ecr", &json!({}))

@@ -7,6 +7,7 @@ use std::process::Command;
 
 pub mod browser;
 pub mod registry;
+pub mod token_issuer;
 
 /// `$BOSUN_TOOLS` (or `~/.cache/bosun-tools`), where scripts/install-test-deps puts kubectl and helm.
 pub fn tools() -> PathBuf {

@@ -1,6 +1,7 @@
 //! A real CNCF distribution registry (Debian's `docker-registry`) on a free loopback port, and
 //! images pushed to it by `skopeo copy` from OCI layouts the tests build (no Docker engine).
 
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,20 @@ pub struct Registry {
     /// `127.0.0.1:<port>`.
     pub address: String,
     dir: tempfile::TempDir,
-    auth: bool,
+    auth: Auth,
+}
+
+/// Who may read or push.
+#[derive(Clone)]
+enum Auth {
+    Anyone,
+    /// htpasswd: [`USER`] / [`PASSWORD`].
+    Htpasswd,
+    /// `auth: token`: a bearer token from `realm`, signed by the key of `certificate`.
+    Token {
+        realm: String,
+        certificate: PathBuf,
+    },
 }
 
 impl Drop for Registry {
@@ -34,6 +48,18 @@ fn free_port() -> u16 {
 impl Registry {
     /// A registry; with `auth`, only [`USER`] / [`PASSWORD`] may read or push.
     pub fn start(auth: bool) -> Registry {
+        Registry::start_with(if auth { Auth::Htpasswd } else { Auth::Anyone })
+    }
+
+    /// A registry in `auth: token` mode trusting `issuer`'s tokens (which it gives [`USER`]).
+    pub fn start_with_tokens(issuer: &super::token_issuer::TokenIssuer) -> Registry {
+        Registry::start_with(Auth::Token {
+            realm: issuer.realm.clone(),
+            certificate: issuer.certificate(),
+        })
+    }
+
+    fn start_with(auth: Auth) -> Registry {
         let dir = tempfile::tempdir().unwrap();
         let address = format!("127.0.0.1:{}", free_port());
         let mut registry = Registry {
@@ -48,14 +74,21 @@ impl Registry {
 
     fn run(&mut self) {
         let root = self.dir.path();
-        let auth = if self.auth {
-            std::fs::write(root.join("htpasswd"), HTPASSWD).unwrap();
-            format!(
-                "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
-                root.join("htpasswd").display()
-            )
-        } else {
-            String::new()
+        let auth = match &self.auth {
+            Auth::Anyone => String::new(),
+            Auth::Htpasswd => {
+                std::fs::write(root.join("htpasswd"), HTPASSWD).unwrap();
+                format!(
+                    "auth:\n  htpasswd:\n    realm: test\n    path: {}\n",
+                    root.join("htpasswd").display()
+                )
+            }
+            Auth::Token { realm, certificate } => format!(
+                "auth:\n  token:\n    realm: {realm}\n    service: {}\n    issuer: {}\n    rootcertbundle: {}\n",
+                super::token_issuer::SERVICE,
+                super::token_issuer::ISSUER,
+                certificate.display()
+            ),
         };
         let config = format!(
             "version: 0.1\nlog:\n  level: info\n  accesslog:\n    disabled: false\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: {}\n{auth}",
@@ -127,7 +160,7 @@ impl Registry {
             "--quiet",
             "--dest-tls-verify=false",
         ]);
-        if self.auth {
+        if !matches!(self.auth, Auth::Anyone) {
             command.arg(format!("--dest-creds={USER}:{PASSWORD}"));
         }
         let out = command
@@ -143,7 +176,7 @@ impl Registry {
         let mut command = Command::new("skopeo");
         // `--raw`: the manifest only (a plain inspect also lists the tags, which the tests count).
         command.args(["inspect", "--tls-verify=false", "--raw"]);
-        if self.auth {
+        if !matches!(self.auth, Auth::Anyone) {
             command.arg(format!("--creds={USER}:{PASSWORD}"));
         }
         let out = command

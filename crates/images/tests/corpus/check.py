@@ -23,6 +23,7 @@ whitespace.  Offsets printed below are BYTE offsets into the files.
 
 import difflib
 import os
+import json
 import re
 import sys
 
@@ -234,6 +235,36 @@ def scalar_span(text, node):
     return s, e
 
 
+MARKER = re.compile(r"#\s*(\{.*\})\s*$")
+
+
+def marked(text, docs, policy):
+    """Flux setters: the value scalars whose line comment, right after them (only blanks
+    between), is `# {"$imagepolicy": "<policy>"}`, in every document."""
+    found = []
+
+    def walk(node, is_value):
+        if isinstance(node, yaml.MappingNode):
+            for _, v in node.value:
+                walk(v, True)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                walk(item, True)
+        elif is_value:
+            rest = text[node.end_mark.index:].split("\n", 1)[0].rstrip("\r")
+            m = MARKER.fullmatch(rest.lstrip(" \t")) if rest.lstrip(" \t").startswith("#") else None
+            if m:
+                try:
+                    if json.loads(m.group(1)).get("$imagepolicy") == policy:
+                        found.append(node)
+                except ValueError:
+                    pass
+
+    for doc in docs:
+        walk(doc, False)
+    return found
+
+
 def plan(text, edits):
     """Resolve every edit against the ORIGINAL text.  Returns a list of
     (char_start, char_end, replacement) in original coordinates."""
@@ -241,6 +272,15 @@ def plan(text, edits):
     docs = [d for d in docs if d is not None]
     ops = []
     for key, value in edits:
+        if key.startswith("$imagepolicy(") and key.endswith(")"):
+            policy = key[len("$imagepolicy("):-1]
+            nodes = marked(text, docs, policy)
+            if not nodes:
+                raise EditError("%s: not found (no line ends in the marker %s)" % (key, policy))
+            for node in nodes:
+                s, e = scalar_span(text, node)
+                ops.append((s, e, render(node.style, value, False)))
+            continue
         segs = parse_path(key)
         first_err, got = None, None
         for doc in docs:  # the first document that has the path wins
@@ -356,6 +396,8 @@ def check_case(name, quiet):
     try:
         data = [d for d in yaml.safe_load_all(outb.decode().replace("\t", " ")) if d is not None]
         for key, value in edits:
+            if key.startswith("$imagepolicy("):
+                continue  # read back by the marker walk below
             got = value_at(data, parse_path(key))
             if got != value:
                 problems.append("%s reads back as %r, not %r" % (key, got, value))
