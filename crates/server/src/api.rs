@@ -219,13 +219,42 @@ pub fn router(state: Shared) -> Router {
     with_error_bodies(routes)
 }
 
+/// How long a request waits for the first catalog load before it is answered 503: a source
+/// that hangs (an app-of-apps repository behind a stalled network, up to the 5-minute Git
+/// timeout) must not hold every API call and webhook as long. GitHub gives a webhook 10 s.
+const FIRST_LOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 async fn after_first_catalog_load(
     State(state): State<Shared>,
     request: Request,
     next: Next,
 ) -> Response {
-    state.controller.catalog_loaded().await;
-    next.run(request).await
+    match first_load(state.controller.catalog_loaded(), FIRST_LOAD_WAIT).await {
+        Ok(()) => next.run(request).await,
+        Err(e) => {
+            let mut response = e.into_response();
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            response
+        }
+    }
+}
+
+/// Waits for `loaded` up to `bound`; then a 503 that says what is awaited and where to look.
+async fn first_load(
+    loaded: impl std::future::Future<Output = ()>,
+    bound: std::time::Duration,
+) -> Result<(), ApiError> {
+    tokio::time::timeout(bound, loaded).await.map_err(|_| {
+        ApiError(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "the Applications are still loading: the first catalog load has not finished after {} s (a slow or unreachable source; see /readyz); try again shortly",
+                bound.as_secs()
+            ),
+        )
+    })
 }
 
 /// Unknown paths and wrong methods answer [`ErrorBody`], and so does every other error response
@@ -948,6 +977,26 @@ async fn audit(
 mod tests {
     use super::*;
     use tower::ServiceExt;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_first_load_that_hangs_is_answered_503_after_the_bound() {
+        let started = tokio::time::Instant::now();
+        let Err(e) = first_load(std::future::pending(), FIRST_LOAD_WAIT).await else {
+            panic!("a load that never ends let the request through");
+        };
+        assert_eq!(started.elapsed(), FIRST_LOAD_WAIT);
+        assert_eq!(e.0, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            e.1.contains("still loading") && e.1.contains("/readyz"),
+            "{}",
+            e.1
+        );
+        // A load that finishes within the bound lets the request through when it does.
+        let loaded = async { tokio::time::sleep(std::time::Duration::from_secs(3)).await };
+        let started = tokio::time::Instant::now();
+        assert!(first_load(loaded, FIRST_LOAD_WAIT).await.is_ok());
+        assert_eq!(started.elapsed(), std::time::Duration::from_secs(3));
+    }
 
     /// The routes the router serves, as the OpenAPI document must list them.
     const ROUTES: &[(&str, &str)] = &[
