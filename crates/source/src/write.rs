@@ -282,41 +282,14 @@ impl Writer {
             })?
             .to_string();
         let blob = self.git(&["hash-object", "-w", "--stdin"], Some(content))?;
-        let index = tempfile_in(&self.git_dir)?;
-        let with_index = |args: &[&str]| -> Result<String, WriteError> {
-            let out = self
-                .command(args)
-                .env("GIT_INDEX_FILE", &index)
-                .output()
-                .map_err(|error| WriteError::Io {
-                    path: self.git_dir.clone(),
-                    error,
-                })?;
-            if out.status.success() {
-                Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
-            } else {
-                Err(self.failed(args[0], &String::from_utf8_lossy(&out.stderr)))
-            }
-        };
-        let result = (|| {
-            with_index(&["read-tree", parent])?;
-            let entry = format!("{mode},{},{path}", blob.trim());
-            with_index(&["update-index", "--cacheinfo", &entry])?;
-            with_index(&["write-tree"])
-        })();
-        let _ = std::fs::remove_file(&index);
-        let tree = result?;
-        let mut command = self.command(&["commit-tree", &tree, "-p", parent, "-F", "-"]);
-        command
-            .env("GIT_AUTHOR_NAME", &author.name)
-            .env("GIT_AUTHOR_EMAIL", &author.email)
-            .env("GIT_COMMITTER_NAME", &author.name)
-            .env("GIT_COMMITTER_EMAIL", &author.email);
-        let out = self.output(command, Some(message.as_bytes()))?;
-        if !out.status.success() {
-            return Err(self.failed("commit-tree", &String::from_utf8_lossy(&out.stderr)));
-        }
-        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+        let entry = format!("{mode},{},{path}", blob.trim());
+        self.commit_index(
+            parent,
+            &["update-index", "--cacheinfo", &entry],
+            None,
+            message,
+            author,
+        )
     }
 
     /// A commit on `parent` whose tree is `parent`'s with the folder `path` (`""` or `.`: the
@@ -361,6 +334,27 @@ impl Writer {
             info.push_str(&record);
             info.push('\0');
         }
+        self.commit_index(
+            parent,
+            &["update-index", "-z", "--index-info"],
+            Some(info.as_bytes()),
+            message,
+            author,
+        )
+        .map(Some)
+    }
+
+    /// A commit on `parent` of `parent`'s tree changed by `change` (a git command run on a
+    /// private index, fed `input`), so that no work tree or shared index is touched; no ref
+    /// moves.
+    fn commit_index(
+        &self,
+        parent: &str,
+        change: &[&str],
+        input: Option<&[u8]>,
+        message: &str,
+        author: &Author,
+    ) -> Result<String, WriteError> {
         let index = tempfile_in(&self.git_dir)?;
         let with_index = |args: &[&str], input: Option<&[u8]>| -> Result<String, WriteError> {
             let mut command = self.command(args);
@@ -374,10 +368,7 @@ impl Writer {
         };
         let result = (|| {
             with_index(&["read-tree", parent], None)?;
-            with_index(
-                &["update-index", "-z", "--index-info"],
-                Some(info.as_bytes()),
-            )?;
+            with_index(change, input)?;
             with_index(&["write-tree"], None)
         })();
         let _ = std::fs::remove_file(&index);
@@ -392,9 +383,7 @@ impl Writer {
         if !out.status.success() {
             return Err(self.failed("commit-tree", &String::from_utf8_lossy(&out.stderr)));
         }
-        Ok(Some(
-            String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        ))
+        Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
     }
 
     /// Pushes `commit` to `branch` once, without force: `false` when the branch moved (the
