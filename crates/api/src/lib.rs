@@ -373,6 +373,62 @@ pub struct ParentRef {
     pub uid: String,
 }
 
+/// One object of an Application's resource tree as it is live: `GET
+/// /api/v1/applications/{name}/resource` (Argo CD's `ApplicationResourceResponse`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceManifest {
+    /// The live object as YAML; a Secret's `data` and `stringData` values (and kubectl's
+    /// last-applied copy of them) masked as `bosun diff` masks them.
+    pub manifest: String,
+}
+
+/// The Kubernetes Events of one object of an Application, oldest first: `GET
+/// /api/v1/applications/{name}/events`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ResourceEventList {
+    pub items: Vec<ResourceEvent>,
+}
+
+/// A core/v1 Event whose `involvedObject` is the object asked about.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceEvent {
+    /// `Normal` or `Warning`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub reason: String,
+    pub message: String,
+    /// How many times it happened (the recorder aggregates repeats).
+    pub count: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_timestamp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_timestamp: Option<String>,
+    /// The component that recorded it (`deployment-controller`, `kubelet`, ...).
+    pub source: String,
+}
+
+/// Container logs of an Application's Pods: `GET /api/v1/applications/{name}/logs`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PodLogList {
+    pub items: Vec<PodLog>,
+}
+
+/// The log of one container of one Pod, as the cluster gives it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PodLog {
+    pub pod_name: String,
+    pub namespace: String,
+    pub container: String,
+    /// The log text (the last `tailLines` lines).
+    pub content: String,
+    /// Why there is no log (the container has not started, has no previous run, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// One audit-log entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AuditEntry {

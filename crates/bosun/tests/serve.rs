@@ -3711,3 +3711,272 @@ async fn app_wait_ends_healthy_or_degraded_or_at_its_timeout() {
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("Degraded"), "{out}");
 }
+
+/// The value of the test Secret, in clear and as the Secret stores it; neither may reach a page
+/// or an API answer.
+const SECRET_CLEAR: &str = "hunter2-in-the-clear";
+const SECRET_BASE64: &str = "aHVudGVyMi1pbi10aGUtY2xlYXI=";
+
+/// One object of an Application, through the API (read-only is enough) and on its page in the
+/// browser: the live manifest with the Secret's values masked as the diff masks them, the
+/// object's Events, and a Deployment's and a Pod's container logs. An object that is not the
+/// Application's is not served.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resources_manifest_events_and_logs_are_shown_secrets_masked() {
+    use common::browser::Browser;
+    use fantoccini::Locator;
+    let mut env = Env::start(Duration::from_millis(200)).await;
+    write(&env.repo, "web/deployment.yaml", WEB_DEPLOYMENT);
+    write(
+        &env.repo,
+        "web/secret.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\ntype: Opaque\ndata:\n  password: {SECRET_BASE64}\n"
+        ),
+    );
+    env.commit("web");
+    env.app("web", "web", "web", AUTO);
+    env.serve("1h");
+    env.eventually(90, "web Healthy", || {
+        env.app_json("web")["status"]["health"]["status"] == "Healthy"
+    });
+    // A Secret beside it that is not the Application's.
+    let other = env.kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "other",
+        "-n",
+        "web",
+        &format!("--from-literal=password={SECRET_CLEAR}"),
+    ]);
+    assert!(
+        other.status.success(),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+    // The local cluster records Events and serves them to kubectl.
+    let listed = env.kubectl(&["get", "events", "-n", "web"]);
+    let listed = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(listed.contains("ScalingReplicaSet"), "{listed}");
+
+    let api = |path: &str| format!("/api/v1/applications/web/{path}");
+    let (status, body) = env
+        .get(
+            &api("resource?kind=Secret&namespace=web&resourceName=creds"),
+            Some(VIEWER),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let manifest: Value = serde_json::from_str(&body).unwrap();
+    let manifest = manifest["manifest"].as_str().unwrap();
+    assert!(
+        manifest.contains("password: '++++++++'") || manifest.contains("password: ++++++++"),
+        "{manifest}"
+    );
+    assert!(manifest.contains("kind: Secret"), "{manifest}");
+    assert!(manifest.contains("managedFields:"), "{manifest}");
+    let (status, body) = env
+        .get(
+            &api("resource?kind=Secret&namespace=web&resourceName=creds&hideManagedFields=true"),
+            Some(VIEWER),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        !body.contains("managedFields") && body.contains("++++++++"),
+        "{body}"
+    );
+    assert!(
+        !body.contains(SECRET_BASE64) && !body.contains(SECRET_CLEAR),
+        "{body}"
+    );
+    let (status, body) = env
+        .get(
+            &api("resource?kind=Secret&namespace=web&resourceName=other"),
+            Some(VIEWER),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("is not a resource of web"), "{body}");
+    assert!(!body.contains(SECRET_BASE64), "{body}");
+    let (status, _) = env
+        .get(
+            &api("resource?kind=Secret&namespace=web&resourceName=creds"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+    let (status, body) = env.get(&api("resource?kind=Secret"), Some(VIEWER)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("resourceName is required"), "{body}");
+
+    let (status, body) = env
+        .get(
+            &api("events?group=apps&kind=Deployment&namespace=web&resourceName=web"),
+            Some(VIEWER),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let events: Value = serde_json::from_str(&body).unwrap();
+    let scaled = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["reason"] == "ScalingReplicaSet")
+        .unwrap_or_else(|| panic!("{events}"));
+    assert_eq!(scaled["type"], "Normal", "{events}");
+    assert_eq!(scaled["source"], "deployment-controller", "{events}");
+    assert!(
+        scaled["message"].as_str().unwrap().contains("to 2"),
+        "{events}"
+    );
+
+    // A Deployment's logs are its Pods'; a Pod's own, tailed to its last line.
+    let (status, body) = env
+        .get(
+            &api("logs?group=apps&kind=Deployment&namespace=web&resourceName=web"),
+            Some(VIEWER),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let logs: Value = serde_json::from_str(&body).unwrap();
+    let items = logs["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{logs}");
+    for log in items {
+        assert_eq!(log["container"], "web", "{logs}");
+        assert!(
+            log["content"]
+                .as_str()
+                .unwrap()
+                .contains("started (image web:1"),
+            "{logs}"
+        );
+    }
+    let pod = items[0]["podName"].as_str().unwrap().to_string();
+    let (status, body) = env
+        .get(
+            &api(&format!("logs?podName={pod}&namespace=web&tailLines=1")),
+            Some(VIEWER),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let tailed: Value = serde_json::from_str(&body).unwrap();
+    let content = tailed["items"][0]["content"].as_str().unwrap();
+    assert_eq!(content.lines().count(), 1, "{tailed}");
+    let (status, body) = env
+        .get(
+            &api(&format!("logs?podName={pod}&namespace=web&container=nope")),
+            Some(VIEWER),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("container nope is not valid"), "{body}");
+    let (status, body) = env
+        .get(
+            &api("logs?podName=not-one-of-web&namespace=web"),
+            Some(VIEWER),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+
+    // In the browser, read-only: from the tree to each object's page.
+    let browser = Browser::start().await;
+    let b = &browser.client;
+    b.goto(&format!("{}/ui/applications/web", env.api))
+        .await
+        .unwrap();
+    browser.submit_token(VIEWER).await;
+    browser
+        .until(20, "the tree", async |b| {
+            b.client
+                .find_all(Locator::Css("#tree li[data-kind=\"Pod\"]"))
+                .await
+                .map(|pods| pods.len() == 2)
+                .unwrap_or(false)
+        })
+        .await;
+    browser
+        .click("#tree li[data-kind=\"Secret\"] > a.name")
+        .await;
+    browser
+        .until(20, "the Secret's manifest", async |b| {
+            b.text("pre.manifest").await.contains("++++++++")
+        })
+        .await;
+    let source = b.source().await.unwrap();
+    assert!(
+        !source.contains(SECRET_BASE64) && !source.contains(SECRET_CLEAR),
+        "{source}"
+    );
+    assert!(browser.text("h1").await.contains("Secret creds"));
+    browser.screenshot("resource-secret").await;
+
+    b.back().await.unwrap();
+    browser
+        .click("#tree li[data-kind=\"Deployment\"] > a.name")
+        .await;
+    browser
+        .until(
+            20,
+            "the Deployment's events and its Pods' logs",
+            async |b| {
+                b.text("table.events").await.contains("ScalingReplicaSet")
+                    && b.client
+                        .find_all(Locator::Css("section.log pre.log"))
+                        .await
+                        .map(|logs| logs.len() == 2)
+                        .unwrap_or(false)
+            },
+        )
+        .await;
+    let shown = browser.text("pre.manifest").await;
+    assert!(
+        shown.contains("kind: Deployment") && !shown.contains("managedFields"),
+        "{shown}"
+    );
+    assert!(
+        browser
+            .text("section.log pre.log")
+            .await
+            .contains("started (image web:1")
+    );
+    browser.screenshot("resource-deployment").await;
+
+    // A Pod's page, its log tailed to one line through the form.
+    browser.click("section.log h3 a").await;
+    browser
+        .until(20, "the Pod's page", async |b| {
+            b.text("h1").await.starts_with("Pod ")
+                && b.text("section.log pre.log").await.contains("started")
+        })
+        .await;
+    let field = b.find(Locator::Id("tailLines")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys("1").await.unwrap();
+    browser.click("form.log-options button").await;
+    browser
+        .until(20, "one line of log", async |b| {
+            b.client
+                .current_url()
+                .await
+                .is_ok_and(|u| u.as_str().contains("tailLines=1"))
+                && b.text("section.log pre.log").await.lines().count() == 1
+        })
+        .await;
+    browser.screenshot("resource-pod").await;
+
+    // An object that is not the Application's has no page.
+    b.goto(&format!(
+        "{}/ui/applications/web/resource?kind=Secret&namespace=web&resourceName=other",
+        env.api
+    ))
+    .await
+    .unwrap();
+    browser
+        .until(20, "the refusal", async |b| {
+            b.text("main").await.contains("is not a resource of web")
+        })
+        .await;
+    assert!(!b.source().await.unwrap().contains(SECRET_CLEAR));
+}

@@ -37,6 +37,7 @@ use tokio::time::Instant;
 use crate::app_objects::{AppObjects, Deleting, RESOURCES_FINALIZER};
 use crate::automation::{self, Decision, HealBackoff, HealState, Observed, Policy, SyncKind};
 use crate::catalog::{self, CatalogSource};
+use crate::inspect::{self, LogOptions, ObjectRef};
 use crate::metrics::{AppLabel, Metrics, SyncLabels};
 use crate::polling::{self, Polling};
 use crate::repo_match;
@@ -61,6 +62,9 @@ pub enum ControllerError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// An object that is not one of the Application's resource tree.
+    #[error("{0}")]
+    NoSuchResource(String),
     #[error(transparent)]
     Store(#[from] bosun_record::Error),
     #[error(transparent)]
@@ -1587,6 +1591,79 @@ impl Controller {
         let managed = read(&entry.status).resources.clone();
         let client = self.engine.client(&app).await.map_err(Box::new)?;
         Ok(crate::tree::resource_tree(&client, &managed).await)
+    }
+
+    /// The tree node of `object` in the Application's resource tree, with the Application
+    /// and the tree; a 404-like error naming it when the tree does not have it.
+    async fn tree_node(
+        &self,
+        name: &str,
+        object: &ObjectRef,
+    ) -> Result<(Application, Vec<Value>, Value), ControllerError> {
+        let entry = self.entry(name)?;
+        let app = read(&entry.app).clone();
+        let managed = read(&entry.status).resources.clone();
+        let client = self.engine.client(&app).await.map_err(Box::new)?;
+        let nodes = crate::tree::resource_tree(&client, &managed).await;
+        let node = inspect::find(&nodes, object).cloned().ok_or_else(|| {
+            ControllerError::NoSuchResource(format!(
+                "{} is not a resource of {name}",
+                object.describe()
+            ))
+        })?;
+        Ok((app, nodes, node))
+    }
+
+    /// One object of the Application's resource tree as it is live, Secret values masked as
+    /// the diff masks them.
+    pub async fn resource(&self, name: &str, object: &ObjectRef) -> Result<Value, ControllerError> {
+        let (app, _, _) = self.tree_node(name, object).await?;
+        let mut live = self
+            .engine
+            .live_object(&app, &object.key())
+            .await
+            .map_err(Box::new)?
+            .ok_or_else(|| {
+                ControllerError::NoSuchResource(format!(
+                    "{} of {name} is not live in the cluster",
+                    object.describe()
+                ))
+            })?;
+        bosun_plan::mask::mask(&mut live);
+        Ok(live)
+    }
+
+    /// The Kubernetes Events of one object of the Application's resource tree, oldest first.
+    pub async fn resource_events(
+        &self,
+        name: &str,
+        object: &ObjectRef,
+    ) -> Result<Vec<bosun_api::ResourceEvent>, ControllerError> {
+        let (app, _, node) = self.tree_node(name, object).await?;
+        let client = self.engine.client(&app).await.map_err(Box::new)?;
+        inspect::events(&client, object, node["uid"].as_str())
+            .await
+            .map_err(|e| ControllerError::Unavailable(format!("listing Events: {e}")))
+    }
+
+    /// The container logs of a Pod of the Application's resource tree, or of the Pods below a
+    /// workload of it.
+    pub async fn pod_logs(
+        &self,
+        name: &str,
+        object: &ObjectRef,
+        options: &LogOptions,
+    ) -> Result<Vec<bosun_api::PodLog>, ControllerError> {
+        let (app, nodes, node) = self.tree_node(name, object).await?;
+        let pods = inspect::pods_of(&nodes, &node);
+        if pods.is_empty() {
+            return Err(ControllerError::BadRequest(format!(
+                "{} of {name} has no Pods to read logs of",
+                object.describe()
+            )));
+        }
+        let client = self.engine.client(&app).await.map_err(Box::new)?;
+        Ok(inspect::logs(&client, &pods, options).await)
     }
 
     pub fn history(&self, name: &str) -> Result<Vec<Operation>, ControllerError> {

@@ -459,6 +459,42 @@ impl Engine {
         Ok(self.cluster(app).await?.cluster.client.clone())
     }
 
+    /// One live object of `app`'s destination, as the cluster holds it (unmasked: the caller
+    /// masks before showing it): `group`/`kind` at the group's preferred version, in
+    /// `namespace` when the kind is namespaced. `None` when the cluster does not serve the kind
+    /// or has no such object.
+    pub async fn live_object(
+        &self,
+        app: &Application,
+        key: &bosun_plan::ResourceKey,
+    ) -> Result<Option<Value>, EngineError> {
+        let connected = self.cluster(app).await?;
+        let Some(resolved) = connected
+            .resolver
+            .resolve_group_kind(&key.group, &key.kind)
+            .await
+        else {
+            return Ok(None);
+        };
+        let client = connected.cluster.client.clone();
+        let api: kube::Api<kube::api::DynamicObject> = match &key.namespace {
+            Some(ns) if resolved.namespaced() => {
+                kube::Api::namespaced_with(client, ns, &resolved.resource)
+            }
+            _ => kube::Api::all_with(client, &resolved.resource),
+        };
+        match api.get_opt(&key.name).await {
+            Ok(found) => Ok(found.map(|o| bosun_plan::live::to_value(o, &resolved))),
+            Err(cause) => Err(EngineError::Plan {
+                app: app.metadata.name.clone(),
+                cause: bosun_plan::error::Error::Get {
+                    key: key.clone(),
+                    cause: Box::new(cause),
+                },
+            }),
+        }
+    }
+
     /// The kube-rs client of an Application's destination and the API resources of the kinds it
     /// renders (those the cluster serves): what the controller watches for self-heal.
     pub async fn live_kinds(
