@@ -3980,3 +3980,180 @@ async fn a_resources_manifest_events_and_logs_are_shown_secrets_masked() {
         .await;
     assert!(!b.source().await.unwrap().contains(SECRET_CLEAR));
 }
+
+/// A partial sync (Argo CD's sync `resources`, `argocd app sync --resource`): from the CLI and
+/// from the UI's sync form, only the chosen resources are applied, --prune deletes only among
+/// them, no hook runs, and history says which resources it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_of_selected_resources_applies_and_prunes_only_them() {
+    use common::browser::Browser;
+    use fantoccini::Locator;
+    let mut env = Env::start(Duration::from_millis(200)).await;
+    for name in ["a", "b", "c"] {
+        write(
+            &env.repo,
+            &format!("parts/{name}.yaml"),
+            &configmap(name, "one", ""),
+        );
+    }
+    write(
+        &env.repo,
+        "parts/after.yaml",
+        &configmap("after", "hook", "argocd.argoproj.io/hook: PostSync"),
+    );
+    env.commit("parts");
+    env.app("parts", "parts", "parts", "");
+    env.serve("1h");
+    let (code, out) = env.bosun_within(60, DEPLOYER, &["app", "sync", "parts"]);
+    assert_eq!(code, Some(0), "{out}");
+    for name in ["a", "b", "c", "after"] {
+        assert!(
+            env.data("parts", name).is_some(),
+            "{name} missing after the full sync"
+        );
+    }
+    // The hook ran with the full sync; it is removed to see whether a partial one runs it.
+    let deleted = env.kubectl(&["delete", "configmap", "after", "-n", "parts"]);
+    assert!(deleted.status.success());
+
+    write(&env.repo, "parts/a.yaml", &configmap("a", "two", ""));
+    write(&env.repo, "parts/b.yaml", &configmap("b", "two", ""));
+    std::fs::remove_file(env.repo.join("parts/c.yaml")).unwrap();
+    env.commit("a and b two, c gone");
+    let (code, out) = env.bosun_within(60, DEPLOYER, &["app", "refresh", "parts"]);
+    assert_eq!(code, Some(0), "{out}");
+
+    // Not a resource of the Application, or not in Argo CD's form: refused, nothing done.
+    let (code, out) = env.bosun_within(
+        60,
+        DEPLOYER,
+        &[
+            "app",
+            "sync",
+            "parts",
+            "--resource",
+            ":ConfigMap:parts/nope",
+        ],
+    );
+    assert_ne!(code, Some(0), "{out}");
+    assert!(
+        out.contains(":ConfigMap:parts/nope is not a resource of parts"),
+        "{out}"
+    );
+    let (code, out) = env.bosun_within(
+        60,
+        DEPLOYER,
+        &["app", "sync", "parts", "--resource", "ConfigMap/a"],
+    );
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("GROUP:KIND:NAME"), "{out}");
+    assert_eq!(env.data("parts", "a").as_deref(), Some("one"));
+
+    let (code, out) = env.bosun_within(
+        60,
+        DEPLOYER,
+        &[
+            "app",
+            "sync",
+            "parts",
+            "--prune",
+            "--resource",
+            ":ConfigMap:parts/a",
+            "--resource",
+            ":ConfigMap:parts/c",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("sync of :ConfigMap:parts/a, :ConfigMap:parts/c"),
+        "{out}"
+    );
+    assert_eq!(env.data("parts", "a").as_deref(), Some("two"));
+    assert_eq!(
+        env.data("parts", "b").as_deref(),
+        Some("one"),
+        "b was not selected"
+    );
+    assert_eq!(env.data("parts", "c"), None, "c was selected and pruned");
+    assert_eq!(
+        env.data("parts", "after"),
+        None,
+        "a partial sync ran the hook"
+    );
+    let history = env.bosun(ADMIN, &["app", "history", "parts", "-o", "json"]);
+    let history: Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(
+        history["items"][0]["selectedResources"],
+        json!([
+            {"group": "", "kind": "ConfigMap", "namespace": "parts", "name": "a"},
+            {"group": "", "kind": "ConfigMap", "namespace": "parts", "name": "c"}
+        ]),
+        "{history}"
+    );
+    assert!(
+        history["items"][1].get("selectedResources").is_none(),
+        "{history}"
+    );
+    let text = env.bosun(ADMIN, &["app", "history", "parts"]);
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    assert!(
+        text.contains("sync of :ConfigMap:parts/a, :ConfigMap:parts/c"),
+        "{text}"
+    );
+    // The audit log names them too.
+    let (_, audit) = env.get("/api/v1/audit", Some(ADMIN)).await;
+    assert!(
+        audit.contains("resources=:ConfigMap:parts/a,:ConfigMap:parts/c"),
+        "{audit}"
+    );
+
+    // From the UI: b alone, checked in the sync form.
+    let browser = Browser::start().await;
+    let b = &browser.client;
+    b.goto(&format!("{}/ui/applications/parts", env.api))
+        .await
+        .unwrap();
+    browser.submit_token(DEPLOYER).await;
+    browser.click("details.sync-resources summary").await;
+    browser
+        .click("input[data-sync-resource][data-kind=\"ConfigMap\"][data-name=\"b\"]")
+        .await;
+    // Hooks are not offered: a partial sync runs none.
+    assert!(
+        b.find_all(Locator::Css(
+            "input[data-sync-resource][data-name=\"after\"]"
+        ))
+        .await
+        .unwrap()
+        .is_empty()
+    );
+    browser.screenshot("sync-selected").await;
+    browser.click("button[data-action=\"sync\"]").await;
+    let asked = b.get_alert_text().await.unwrap();
+    assert!(
+        asked.contains("Sync only ConfigMap parts/b of parts"),
+        "{asked}"
+    );
+    b.accept_alert().await.unwrap();
+    browser
+        .until(60, "the partial sync in history", async |b| {
+            b.text("table.history tbody tr:first-child")
+                .await
+                .contains("sync of :ConfigMap:parts/b")
+        })
+        .await;
+    assert_eq!(env.data("parts", "b").as_deref(), Some("two"));
+    assert_eq!(
+        env.data("parts", "after"),
+        None,
+        "a partial sync ran the hook"
+    );
+    assert!(
+        b.find(Locator::Css(
+            "table.history tbody tr:first-child code.selected"
+        ))
+        .await
+        .is_ok()
+    );
+    browser.screenshot("sync-selected-history").await;
+}

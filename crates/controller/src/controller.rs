@@ -26,7 +26,9 @@ use bosun_apply::sync::{Step, SyncEvent};
 use bosun_engine::connect::ConnectError;
 use bosun_engine::pipeline::{AppRender, Engine, EngineError, SyncSettings};
 use bosun_model::{Application, BosunConfig, PropagationPolicy};
-use bosun_record::{NewOperation, Operation, OperationKind, Phase, Pin, ResourceRecord, Store};
+use bosun_record::{
+    NewOperation, Operation, OperationKind, Phase, Pin, ResourceRecord, SelectedResource, Store,
+};
 use bosun_runtime::{Action, Config, Reconciler, Runtime, Trigger};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -187,6 +189,8 @@ pub struct OperationRequest {
     pub prune: bool,
     pub dry_run: bool,
     pub rollback_of: Option<i64>,
+    /// A partial sync: only these of the Application's resources (no hooks); empty: all.
+    pub selected: Vec<SelectedResource>,
 }
 
 /// The key of the catalog loop: there is one catalog.
@@ -469,6 +473,7 @@ impl Controller {
                 prune: op.prune,
                 dry_run: false,
                 rollback_of: op.rollback_of,
+                selected: op.selected.clone(),
             };
             // Nobody waits for it: the caller went away with the old process.
             let (done, _) = oneshot::channel();
@@ -1060,6 +1065,7 @@ impl Controller {
                         prune: automated.prune,
                         dry_run: false,
                         rollback_of: Some(good.id),
+                        selected: Vec::new(),
                     },
                     resume: None,
                     done,
@@ -1118,6 +1124,7 @@ impl Controller {
             prune: automated.prune,
             dry_run: false,
             rollback_of: None,
+            selected: Vec::new(),
         };
         let result = self
             .operate(name, entry, app, &request, Some(comparison), None)
@@ -1389,6 +1396,7 @@ impl Controller {
                     dry_run: request.dry_run,
                     rollback_of: request.rollback_of,
                     spec_digest: spec_digest(app),
+                    selected: request.selected.clone(),
                 })
             })?,
         };
@@ -1415,6 +1423,18 @@ impl Controller {
                 })
             }),
             started,
+            only: (!request.selected.is_empty()).then(|| {
+                request
+                    .selected
+                    .iter()
+                    .map(|r| bosun_plan::ResourceKey {
+                        group: r.group.clone(),
+                        kind: r.kind.clone(),
+                        namespace: (!r.namespace.is_empty()).then(|| r.namespace.clone()),
+                        name: r.name.clone(),
+                    })
+                    .collect()
+            }),
         };
         // Each step is recorded before it starts, with the results so far: a restart resumes
         // at that step.
@@ -1679,6 +1699,37 @@ impl Controller {
         request: OperationRequest,
     ) -> Result<Operation, ControllerError> {
         let entry = self.entry(name)?;
+        // A partial sync names resources the Application has (live or to create or prune).
+        let unknown: Vec<String> = {
+            let status = read(&entry.status);
+            request
+                .selected
+                .iter()
+                .filter(|s| {
+                    !status.resources.iter().any(|r| {
+                        r.group == s.group
+                            && r.kind == s.kind
+                            && r.namespace == s.namespace
+                            && r.name == s.name
+                    })
+                })
+                .map(|s| {
+                    let namespace = if s.namespace.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{}/", s.namespace)
+                    };
+                    format!("{}:{}:{namespace}{}", s.group, s.kind, s.name)
+                })
+                .collect()
+        };
+        if !unknown.is_empty() {
+            return Err(ControllerError::BadRequest(format!(
+                "resources: {} {} not a resource of {name}",
+                unknown.join(", "),
+                if unknown.len() == 1 { "is" } else { "are" }
+            )));
+        }
         let (done, finished) = oneshot::channel();
         lock(&entry.queued).push_back(Queued {
             request,
@@ -1726,6 +1777,7 @@ impl Controller {
                 prune,
                 dry_run: false,
                 rollback_of: Some(id),
+                selected: Vec::new(),
             },
         )
         .await
@@ -1895,6 +1947,7 @@ mod tests {
                 dry_run,
                 rollback_of: None,
                 spec_digest: String::new(),
+                selected: Vec::new(),
             })
             .unwrap();
         store

@@ -206,6 +206,8 @@ pub struct SyncSettings {
     pub resume: Option<bosun_apply::sync::Step>,
     /// When the operation started (names `generateName` hooks: the same after a resume).
     pub started: std::time::SystemTime,
+    /// A partial sync: only these objects, pruning only among them, no hooks. `None`: all.
+    pub only: Option<std::collections::BTreeSet<bosun_plan::ResourceKey>>,
 }
 
 /// Told how long each Git fetch and render took and how each Kubernetes API call ended, so the
@@ -817,6 +819,7 @@ impl Engine {
                 .iter()
                 .filter_map(|r| r.shared_warning(&name))
                 .collect(),
+            only: settings.only.clone(),
         };
         // A refused write is retried with the Application's backoff (Argo CD's `retry`); a sync
         // that ran but did not become healthy is not, as in Argo CD.

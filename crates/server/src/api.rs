@@ -682,7 +682,7 @@ async fn history(
 #[utoipa::path(post, path = "/api/v1/applications/{name}/sync", tag = "applications",
     summary = "Sync to the revision targetRevision resolves to (deployer)",
     params(("name" = String, Path, description = "the Application")),
-    request_body(content = Option<SyncRequest>, description = "empty: no prune, no dry run"),
+    request_body(content = Option<SyncRequest>, description = "empty: every resource, no prune, no dry run"),
     responses((status = 200, body = OperationResponse), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
@@ -699,7 +699,24 @@ async fn sync(
         &caller.name,
         "sync",
         &name,
-        &format!("prune={} dryRun={}", request.prune, request.dry_run),
+        &format!(
+            "prune={} dryRun={}{}",
+            request.prune,
+            request.dry_run,
+            if request.resources.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " resources={}",
+                    request
+                        .resources
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )
+            }
+        ),
     );
     let op = state
         .controller
@@ -712,6 +729,16 @@ async fn sync(
                 prune: request.prune,
                 dry_run: request.dry_run,
                 rollback_of: None,
+                selected: request
+                    .resources
+                    .iter()
+                    .map(|r| bosun_record::SelectedResource {
+                        group: r.group.clone(),
+                        kind: r.kind.clone(),
+                        namespace: r.namespace.clone(),
+                        name: r.name.clone(),
+                    })
+                    .collect(),
             },
         )
         .await?;

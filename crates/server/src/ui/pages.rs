@@ -376,7 +376,16 @@ fn history_table(name: &str, history: &[Operation], can_act: bool) -> Markup {
                 @for op in history {
                     tr {
                         td { (op.id) }
-                        td { (op.kind.as_str()) @if op.dry_run { " (dry run)" } }
+                        td {
+                            (op.kind.as_str()) @if op.dry_run { " (dry run)" }
+                            @if !op.selected.is_empty() {
+                                " of "
+                                @for (i, r) in op.selected.iter().enumerate() {
+                                    @if i > 0 { ", " }
+                                    code.selected { (r.group) ":" (r.kind) ":" @if !r.namespace.is_empty() { (r.namespace) "/" } (r.name) }
+                                }
+                            }
+                        }
                         td { (op.initiated_by) }
                         td { time datetime=(op.started_at) { (op.started_at) } }
                         td { @if let Some(ms) = op.duration_ms { (format!("{:.1} s", ms as f64 / 1000.0)) } }
@@ -557,6 +566,27 @@ pub(crate) fn app_main(
                 label { input type="checkbox" id="sync-prune"; " Prune" }
                 label { input type="checkbox" id="sync-dry-run"; " Dry run" }
                 button type="button" data-action="sync" data-app=(name) data-confirm={ "Sync " (name) " to Git now?" } { "Sync" }
+                // Hooks are not offered: a partial sync runs none.
+                @let selectable: Vec<_> = status.resources.iter().filter(|r| !r.hook).collect();
+                @if !selectable.is_empty() {
+                    details.sync-resources {
+                        summary { "Only these resources" }
+                        p.hint { "Checked resources only: nothing else is applied, Prune deletes only among them, and no hook runs." }
+                        ul {
+                            @for r in selectable {
+                                li {
+                                    label {
+                                        input type="checkbox" data-sync-resource data-group=(r.group) data-kind=(r.kind) data-namespace=(r.namespace) data-name=(r.name);
+                                        " " span.kind { (r.kind) } " "
+                                        @if !r.namespace.is_empty() { (r.namespace) "/" } (r.name)
+                                        " " (badge("sync", r.status.as_str()))
+                                        @if r.requires_pruning { " " span.hint { "(to prune)" } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
                 button type="button" data-action="refresh" data-app=(name) { "Refresh" }
                 output #action-result role="status" {}
             }
