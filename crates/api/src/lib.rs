@@ -255,6 +255,9 @@ pub struct Operation {
     /// For a rollback: the history id it returned to.
     pub rollback_of: Option<i64>,
     pub spec_digest: String,
+    /// The resources a partial sync was limited to; absent when it synced them all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selected_resources: Vec<SyncResource>,
     pub phase: OperationPhase,
     pub message: String,
     pub resources: Vec<ResourceResult>,
@@ -299,6 +302,59 @@ pub struct SyncRequest {
     /// Plan and validate with the cluster, change nothing.
     #[serde(default)]
     pub dry_run: bool,
+    /// Sync only these of the Application's resources (Argo CD's partial sync): nothing else is
+    /// applied, pruning looks only among them, and no hook runs. Empty: all of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<SyncResource>,
+}
+
+/// One resource of a partial sync (Argo CD's `SyncOperationResource`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SyncResource {
+    /// API group; empty for the core group.
+    #[serde(default)]
+    pub group: String,
+    pub kind: String,
+    /// Empty for a cluster-scoped object.
+    #[serde(default)]
+    pub namespace: String,
+    pub name: String,
+}
+
+impl SyncResource {
+    /// Argo CD's `--resource` form: `GROUP:KIND:NAME` or `GROUP:KIND:NAMESPACE/NAME` (the group
+    /// empty for the core group: `:ConfigMap:web/settings`).
+    pub fn parse(text: &str) -> Result<SyncResource, String> {
+        let parts: Vec<&str> = text.splitn(3, ':').collect();
+        let [group, kind, rest] = parts[..] else {
+            return Err(format!(
+                "{text:?}: expected GROUP:KIND:NAME or GROUP:KIND:NAMESPACE/NAME (the group empty for the core group, as in :ConfigMap:web/settings)"
+            ));
+        };
+        let (namespace, name) = rest.split_once('/').unwrap_or(("", rest));
+        if kind.is_empty() || name.is_empty() || name.contains('/') {
+            return Err(format!(
+                "{text:?}: expected GROUP:KIND:NAME or GROUP:KIND:NAMESPACE/NAME, with a kind and a name"
+            ));
+        }
+        Ok(SyncResource {
+            group: group.into(),
+            kind: kind.into(),
+            namespace: namespace.into(),
+            name: name.into(),
+        })
+    }
+}
+
+impl std::fmt::Display for SyncResource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:", self.group, self.kind)?;
+        if !self.namespace.is_empty() {
+            write!(f, "{}/", self.namespace)?;
+        }
+        f.write_str(&self.name)
+    }
 }
 
 /// `POST /api/v1/applications/{name}/rollback`.
@@ -373,6 +429,62 @@ pub struct ParentRef {
     pub uid: String,
 }
 
+/// One object of an Application's resource tree as it is live: `GET
+/// /api/v1/applications/{name}/resource` (Argo CD's `ApplicationResourceResponse`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceManifest {
+    /// The live object as YAML; a Secret's `data` and `stringData` values (and kubectl's
+    /// last-applied copy of them) masked as `bosun diff` masks them.
+    pub manifest: String,
+}
+
+/// The Kubernetes Events of one object of an Application, oldest first: `GET
+/// /api/v1/applications/{name}/events`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ResourceEventList {
+    pub items: Vec<ResourceEvent>,
+}
+
+/// A core/v1 Event whose `involvedObject` is the object asked about.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceEvent {
+    /// `Normal` or `Warning`.
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub reason: String,
+    pub message: String,
+    /// How many times it happened (the recorder aggregates repeats).
+    pub count: i32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_timestamp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_timestamp: Option<String>,
+    /// The component that recorded it (`deployment-controller`, `kubelet`, ...).
+    pub source: String,
+}
+
+/// Container logs of an Application's Pods: `GET /api/v1/applications/{name}/logs`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PodLogList {
+    pub items: Vec<PodLog>,
+}
+
+/// The log of one container of one Pod, as the cluster gives it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PodLog {
+    pub pod_name: String,
+    pub namespace: String,
+    pub container: String,
+    /// The log text (the last `tailLines` lines).
+    pub content: String,
+    /// Why there is no log (the container has not started, has no previous run, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
 /// One audit-log entry.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct AuditEntry {
@@ -420,6 +532,7 @@ mod tests {
             dry_run: false,
             rollback_of: None,
             spec_digest: "d".into(),
+            selected_resources: Vec::new(),
             phase: OperationPhase::Succeeded,
             message: "ok".into(),
             resources: vec![],
@@ -478,6 +591,32 @@ mod tests {
             OperationKind::Rollback,
         ] {
             assert_eq!(serde_json::to_value(kind).unwrap(), json!(kind.as_str()));
+        }
+    }
+
+    #[test]
+    fn sync_resources_read_argo_cds_form() {
+        let r = SyncResource::parse("apps:Deployment:web/api").unwrap();
+        assert_eq!(
+            (
+                r.group.as_str(),
+                r.kind.as_str(),
+                r.namespace.as_str(),
+                r.name.as_str()
+            ),
+            ("apps", "Deployment", "web", "api")
+        );
+        assert_eq!(r.to_string(), "apps:Deployment:web/api");
+        let r = SyncResource::parse(":Namespace:web").unwrap();
+        assert_eq!((r.group.as_str(), r.namespace.as_str()), ("", ""));
+        assert_eq!(r.to_string(), ":Namespace:web");
+        for bad in [
+            "Deployment:web",
+            "apps::web",
+            "apps:Deployment:",
+            "a:B:c/d/e",
+        ] {
+            assert!(SyncResource::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -2,7 +2,9 @@
 //! manager (tracking stamped), in Argo CD's order — PreSync hooks, then the Sync phase wave by
 //! wave (its `Sync` hooks run in their wave, next to the objects) with each wave healthy and its
 //! hooks finished before the next, pruning what left Git in its wave (or after everything with
-//! PruneLast), then PostSync hooks; SyncFail hooks when it fails.
+//! PruneLast), then PostSync hooks; SyncFail hooks when it fails. A partial sync
+//! ([`SyncRequest::only`], Argo CD's sync `resources`) applies and prunes only the selected
+//! objects and runs no hook.
 //!
 //! The caller has rendered the complete set of objects (a partial or failed render never gets
 //! here) and decides about pruning; this module never deletes an object that does not carry the
@@ -70,6 +72,30 @@ pub struct SyncRequest {
     /// The Plan's warnings for objects another Application owns (its `shared_warning`): with
     /// `FailOnSharedResource=true` the sync fails on them before it writes anything.
     pub shared: Vec<String>,
+    /// A partial sync (Argo CD's sync `resources`): only these objects are applied, pruning
+    /// looks only among them, and no hook runs. `None`: everything.
+    pub only: Option<BTreeSet<ResourceKey>>,
+}
+
+impl SyncRequest {
+    /// Whether a partial sync selected `object` (every object when the sync is not partial). A
+    /// manifest without a namespace is matched as the destination namespace's, and also as
+    /// cluster-scoped (the selection says which it is).
+    fn selects(&self, object: &Value) -> bool {
+        let Some(only) = &self.only else {
+            return true;
+        };
+        let key = ResourceKey::of(object);
+        if only.contains(&key) {
+            return true;
+        }
+        key.namespace.is_none()
+            && !self.namespace.is_empty()
+            && only.contains(&ResourceKey {
+                namespace: Some(self.namespace.clone()),
+                ..key
+            })
+    }
 }
 
 /// The name Argo CD gives a hook that has `generateName` and no name (gitops-engine's
@@ -308,6 +334,10 @@ impl Run<'_> {
         let mut hooks: BTreeMap<Phase, Vec<Value>> = BTreeMap::new();
         let mut normal = Vec::new();
         for object in &req.objects {
+            // A partial sync runs no hook and applies only what was selected (Argo CD).
+            if req.only.is_some() && (!argo::role(object).is_resource() || !req.selects(object)) {
+                continue;
+            }
             match argo::role(object) {
                 // A hook runs in the sync phases of its types; a hook of none (a Helm `test`
                 // hook, PreDelete) and a skipped object are not applied.
@@ -364,6 +394,7 @@ impl Run<'_> {
             if desired_keys.contains(&key)
                 || !argo::role(&live).is_resource()
                 || !is_tracked_by(&live, &req.app)
+                || req.only.as_ref().is_some_and(|only| !only.contains(&key))
             {
                 continue;
             }
@@ -931,6 +962,9 @@ impl Run<'_> {
     }
 
     async fn run_sync_fail_hooks(&mut self) {
+        if self.req.only.is_some() {
+            return;
+        }
         let fail: Vec<Value> = self
             .req
             .objects

@@ -131,6 +131,7 @@ impl TestCluster {
                 .iter()
                 .filter_map(|r| r.shared_warning(APP))
                 .collect(),
+            only: None,
         }
     }
 
@@ -787,4 +788,77 @@ async fn helm_pre_install_hooks_run_in_hook_weight_order() {
         created_at(&late).as_str() >= completed,
         "the weight-5 hook was created before the weight -1 hook finished: {early:#} {late:#}"
     );
+}
+
+/// A partial sync (Argo CD's sync `resources`): only the selected objects are applied, pruning
+/// looks only among them, and no hook runs — not the PreSync and PostSync hooks, and not the
+/// SyncFail hook either.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partial_sync_applies_and_prunes_only_the_selected_and_runs_no_hook() {
+    let c = TestCluster::start().await;
+    for name in ["a", "b", "gone-kept", "gone-pruned"] {
+        c.synced(&configmap(name, json!({"v": "1"}))).await;
+    }
+    let objects = vec![
+        configmap("a", json!({"v": "2"})),
+        // Without a namespace: matched as the destination's.
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b"}, "data": {"v": "2"}}),
+        configmap("new", json!({"v": "2"})),
+        hook_job("before", "PreSync", None, "busybox:1.36"),
+        hook_job("after", "PostSync", None, "busybox:1.36"),
+        hook_job("cleanup", "SyncFail", None, "busybox:1.36"),
+    ];
+    let key = |name: &str| bosun_plan::ResourceKey {
+        group: String::new(),
+        kind: "ConfigMap".into(),
+        namespace: Some(NS.into()),
+        name: name.into(),
+    };
+    let mut req = c.request(objects, SyncOptions::default()).await;
+    req.prune = true;
+    req.only = Some([key("b"), key("gone-pruned")].into_iter().collect());
+    let (outcome, _) = c.run(&req).await;
+    assert!(outcome.succeeded, "{}", outcome.message);
+    let touched: Vec<(String, Action)> = outcome
+        .resources
+        .iter()
+        .map(|r| (r.key.name.clone(), r.action))
+        .collect();
+    assert_eq!(
+        touched,
+        [
+            ("b".to_string(), Action::Configured),
+            ("gone-pruned".to_string(), Action::Pruned)
+        ],
+        "{:#?}",
+        outcome.resources
+    );
+    let value = |o: Option<Value>| o.map(|o| o["data"]["v"].clone());
+    assert_eq!(value(c.get("v1", "ConfigMap", "a").await), Some(json!("1")));
+    assert_eq!(value(c.get("v1", "ConfigMap", "b").await), Some(json!("2")));
+    assert_eq!(c.get("v1", "ConfigMap", "new").await, None);
+    assert!(c.get("v1", "ConfigMap", "gone-kept").await.is_some());
+    assert!(c.wait_gone("v1", "ConfigMap", "gone-pruned").await);
+    for hook in ["before", "after", "cleanup"] {
+        assert_eq!(c.get("batch/v1", "Job", hook).await, None, "{hook} ran");
+    }
+
+    // A partial sync that fails runs no SyncFail hook either (the selected object's write is
+    // refused: a number where the ConfigMap's data holds strings).
+    let mut req = c
+        .request(
+            vec![hook_job("cleanup", "SyncFail", None, "busybox:1.36")],
+            SyncOptions::default(),
+        )
+        .await;
+    req.objects.push(configmap("a", json!({"v": 3})));
+    req.only = Some([key("a")].into_iter().collect());
+    let failed = sync(&c.resolver, &req, &|_| {}).await;
+    assert!(failed.as_ref().is_err(), "{failed:?}");
+    assert_eq!(
+        c.get("batch/v1", "Job", "cleanup").await,
+        None,
+        "cleanup ran"
+    );
+    assert_eq!(value(c.get("v1", "ConfigMap", "a").await), Some(json!("1")));
 }

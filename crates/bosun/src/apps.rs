@@ -214,6 +214,7 @@ pub fn sync(args: SyncArgs) -> anyhow::Result<i32> {
                 timeout,
                 resume: None,
                 started: std::time::SystemTime::now(),
+                only: None,
             };
             let (rendered, plan) = engine.diff(app).await?;
             shared_warnings(&plan);

@@ -3920,3 +3920,449 @@ async fn app_wait_ends_healthy_or_degraded_or_at_its_timeout() {
     assert_eq!(code, Some(2), "{out}");
     assert!(out.contains("Degraded"), "{out}");
 }
+
+/// The value of the test Secret, in clear and as the Secret stores it; neither may reach a page
+/// or an API answer.
+const SECRET_CLEAR: &str = "hunter2-in-the-clear";
+const SECRET_BASE64: &str = "aHVudGVyMi1pbi10aGUtY2xlYXI=";
+
+/// One object of an Application, through the API (read-only is enough) and on its page in the
+/// browser: the live manifest with the Secret's values masked as the diff masks them, the
+/// object's Events, and a Deployment's and a Pod's container logs. An object that is not the
+/// Application's is not served.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_resources_manifest_events_and_logs_are_shown_secrets_masked() {
+    use common::browser::Browser;
+    use fantoccini::Locator;
+    let mut env = Env::start(Duration::from_millis(200)).await;
+    write(&env.repo, "web/deployment.yaml", WEB_DEPLOYMENT);
+    write(
+        &env.repo,
+        "web/secret.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: creds\ntype: Opaque\ndata:\n  password: {SECRET_BASE64}\n"
+        ),
+    );
+    env.commit("web");
+    env.app("web", "web", "web", AUTO);
+    env.serve("1h");
+    env.eventually(90, "web Healthy", || {
+        env.app_json("web")["status"]["health"]["status"] == "Healthy"
+    });
+    // A Secret beside it that is not the Application's.
+    let other = env.kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        "other",
+        "-n",
+        "web",
+        &format!("--from-literal=password={SECRET_CLEAR}"),
+    ]);
+    assert!(
+        other.status.success(),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+    // The local cluster records Events and serves them to kubectl.
+    let listed = env.kubectl(&["get", "events", "-n", "web"]);
+    let listed = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(listed.contains("ScalingReplicaSet"), "{listed}");
+
+    let api = |path: &str| format!("/api/v1/applications/web/{path}");
+    let (status, body) = env
+        .get(
+            &api("resource?kind=Secret&namespace=web&resourceName=creds"),
+            Some(VIEWER),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let manifest: Value = serde_json::from_str(&body).unwrap();
+    let manifest = manifest["manifest"].as_str().unwrap();
+    assert!(
+        manifest.contains("password: '++++++++'") || manifest.contains("password: ++++++++"),
+        "{manifest}"
+    );
+    assert!(manifest.contains("kind: Secret"), "{manifest}");
+    assert!(manifest.contains("managedFields:"), "{manifest}");
+    let (status, body) = env
+        .get(
+            &api("resource?kind=Secret&namespace=web&resourceName=creds&hideManagedFields=true"),
+            Some(VIEWER),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        !body.contains("managedFields") && body.contains("++++++++"),
+        "{body}"
+    );
+    assert!(
+        !body.contains(SECRET_BASE64) && !body.contains(SECRET_CLEAR),
+        "{body}"
+    );
+    let (status, body) = env
+        .get(
+            &api("resource?kind=Secret&namespace=web&resourceName=other"),
+            Some(VIEWER),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body.contains("is not a resource of web"), "{body}");
+    assert!(!body.contains(SECRET_BASE64), "{body}");
+    let (status, _) = env
+        .get(
+            &api("resource?kind=Secret&namespace=web&resourceName=creds"),
+            None,
+        )
+        .await;
+    assert_eq!(status, 401);
+    let (status, body) = env.get(&api("resource?kind=Secret"), Some(VIEWER)).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("resourceName is required"), "{body}");
+
+    let (status, body) = env
+        .get(
+            &api("events?group=apps&kind=Deployment&namespace=web&resourceName=web"),
+            Some(VIEWER),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let events: Value = serde_json::from_str(&body).unwrap();
+    let scaled = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["reason"] == "ScalingReplicaSet")
+        .unwrap_or_else(|| panic!("{events}"));
+    assert_eq!(scaled["type"], "Normal", "{events}");
+    assert_eq!(scaled["source"], "deployment-controller", "{events}");
+    assert!(
+        scaled["message"].as_str().unwrap().contains("to 2"),
+        "{events}"
+    );
+
+    // A Deployment's logs are its Pods'; a Pod's own, tailed to its last line.
+    let (status, body) = env
+        .get(
+            &api("logs?group=apps&kind=Deployment&namespace=web&resourceName=web"),
+            Some(VIEWER),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let logs: Value = serde_json::from_str(&body).unwrap();
+    let items = logs["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{logs}");
+    for log in items {
+        assert_eq!(log["container"], "web", "{logs}");
+        assert!(
+            log["content"]
+                .as_str()
+                .unwrap()
+                .contains("started (image web:1"),
+            "{logs}"
+        );
+    }
+    let pod = items[0]["podName"].as_str().unwrap().to_string();
+    let (status, body) = env
+        .get(
+            &api(&format!("logs?podName={pod}&namespace=web&tailLines=1")),
+            Some(VIEWER),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let tailed: Value = serde_json::from_str(&body).unwrap();
+    let content = tailed["items"][0]["content"].as_str().unwrap();
+    assert_eq!(content.lines().count(), 1, "{tailed}");
+    let (status, body) = env
+        .get(
+            &api(&format!("logs?podName={pod}&namespace=web&container=nope")),
+            Some(VIEWER),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("container nope is not valid"), "{body}");
+    let (status, body) = env
+        .get(
+            &api("logs?podName=not-one-of-web&namespace=web"),
+            Some(VIEWER),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+
+    // In the browser, read-only: from the tree to each object's page.
+    let browser = Browser::start().await;
+    let b = &browser.client;
+    b.goto(&format!("{}/ui/applications/web", env.api))
+        .await
+        .unwrap();
+    browser.submit_token(VIEWER).await;
+    browser
+        .until(20, "the tree", async |b| {
+            b.client
+                .find_all(Locator::Css("#tree li[data-kind=\"Pod\"]"))
+                .await
+                .map(|pods| pods.len() == 2)
+                .unwrap_or(false)
+        })
+        .await;
+    browser
+        .click("#tree li[data-kind=\"Secret\"] > a.name")
+        .await;
+    browser
+        .until(20, "the Secret's manifest", async |b| {
+            b.text("pre.manifest").await.contains("++++++++")
+        })
+        .await;
+    let source = b.source().await.unwrap();
+    assert!(
+        !source.contains(SECRET_BASE64) && !source.contains(SECRET_CLEAR),
+        "{source}"
+    );
+    assert!(browser.text("h1").await.contains("Secret creds"));
+    browser.screenshot("resource-secret").await;
+
+    b.back().await.unwrap();
+    browser
+        .click("#tree li[data-kind=\"Deployment\"] > a.name")
+        .await;
+    browser
+        .until(
+            20,
+            "the Deployment's events and its Pods' logs",
+            async |b| {
+                b.text("table.events").await.contains("ScalingReplicaSet")
+                    && b.client
+                        .find_all(Locator::Css("section.log pre.log"))
+                        .await
+                        .map(|logs| logs.len() == 2)
+                        .unwrap_or(false)
+            },
+        )
+        .await;
+    let shown = browser.text("pre.manifest").await;
+    assert!(
+        shown.contains("kind: Deployment") && !shown.contains("managedFields"),
+        "{shown}"
+    );
+    assert!(
+        browser
+            .text("section.log pre.log")
+            .await
+            .contains("started (image web:1")
+    );
+    browser.screenshot("resource-deployment").await;
+
+    // A Pod's page, its log tailed to one line through the form.
+    browser.click("section.log h3 a").await;
+    browser
+        .until(20, "the Pod's page", async |b| {
+            b.text("h1").await.starts_with("Pod ")
+                && b.text("section.log pre.log").await.contains("started")
+        })
+        .await;
+    let field = b.find(Locator::Id("tailLines")).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys("1").await.unwrap();
+    browser.click("form.log-options button").await;
+    browser
+        .until(20, "one line of log", async |b| {
+            b.client
+                .current_url()
+                .await
+                .is_ok_and(|u| u.as_str().contains("tailLines=1"))
+                && b.text("section.log pre.log").await.lines().count() == 1
+        })
+        .await;
+    browser.screenshot("resource-pod").await;
+
+    // An object that is not the Application's has no page.
+    b.goto(&format!(
+        "{}/ui/applications/web/resource?kind=Secret&namespace=web&resourceName=other",
+        env.api
+    ))
+    .await
+    .unwrap();
+    browser
+        .until(20, "the refusal", async |b| {
+            b.text("main").await.contains("is not a resource of web")
+        })
+        .await;
+    assert!(!b.source().await.unwrap().contains(SECRET_CLEAR));
+}
+
+/// A partial sync (Argo CD's sync `resources`, `argocd app sync --resource`): from the CLI and
+/// from the UI's sync form, only the chosen resources are applied, --prune deletes only among
+/// them, no hook runs, and history says which resources it was.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sync_of_selected_resources_applies_and_prunes_only_them() {
+    use common::browser::Browser;
+    use fantoccini::Locator;
+    let mut env = Env::start(Duration::from_millis(200)).await;
+    for name in ["a", "b", "c"] {
+        write(
+            &env.repo,
+            &format!("parts/{name}.yaml"),
+            &configmap(name, "one", ""),
+        );
+    }
+    write(
+        &env.repo,
+        "parts/after.yaml",
+        &configmap("after", "hook", "argocd.argoproj.io/hook: PostSync"),
+    );
+    env.commit("parts");
+    env.app("parts", "parts", "parts", "");
+    env.serve("1h");
+    let (code, out) = env.bosun_within(60, DEPLOYER, &["app", "sync", "parts"]);
+    assert_eq!(code, Some(0), "{out}");
+    for name in ["a", "b", "c", "after"] {
+        assert!(
+            env.data("parts", name).is_some(),
+            "{name} missing after the full sync"
+        );
+    }
+    // The hook ran with the full sync; it is removed to see whether a partial one runs it.
+    let deleted = env.kubectl(&["delete", "configmap", "after", "-n", "parts"]);
+    assert!(deleted.status.success());
+
+    write(&env.repo, "parts/a.yaml", &configmap("a", "two", ""));
+    write(&env.repo, "parts/b.yaml", &configmap("b", "two", ""));
+    std::fs::remove_file(env.repo.join("parts/c.yaml")).unwrap();
+    env.commit("a and b two, c gone");
+    let (code, out) = env.bosun_within(60, DEPLOYER, &["app", "refresh", "parts"]);
+    assert_eq!(code, Some(0), "{out}");
+
+    // Not a resource of the Application, or not in Argo CD's form: refused, nothing done.
+    let (code, out) = env.bosun_within(
+        60,
+        DEPLOYER,
+        &[
+            "app",
+            "sync",
+            "parts",
+            "--resource",
+            ":ConfigMap:parts/nope",
+        ],
+    );
+    assert_ne!(code, Some(0), "{out}");
+    assert!(
+        out.contains(":ConfigMap:parts/nope is not a resource of parts"),
+        "{out}"
+    );
+    let (code, out) = env.bosun_within(
+        60,
+        DEPLOYER,
+        &["app", "sync", "parts", "--resource", "ConfigMap/a"],
+    );
+    assert_eq!(code, Some(2), "{out}");
+    assert!(out.contains("GROUP:KIND:NAME"), "{out}");
+    assert_eq!(env.data("parts", "a").as_deref(), Some("one"));
+
+    let (code, out) = env.bosun_within(
+        60,
+        DEPLOYER,
+        &[
+            "app",
+            "sync",
+            "parts",
+            "--prune",
+            "--resource",
+            ":ConfigMap:parts/a",
+            "--resource",
+            ":ConfigMap:parts/c",
+        ],
+    );
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("sync of :ConfigMap:parts/a, :ConfigMap:parts/c"),
+        "{out}"
+    );
+    assert_eq!(env.data("parts", "a").as_deref(), Some("two"));
+    assert_eq!(
+        env.data("parts", "b").as_deref(),
+        Some("one"),
+        "b was not selected"
+    );
+    assert_eq!(env.data("parts", "c"), None, "c was selected and pruned");
+    assert_eq!(
+        env.data("parts", "after"),
+        None,
+        "a partial sync ran the hook"
+    );
+    let history = env.bosun(ADMIN, &["app", "history", "parts", "-o", "json"]);
+    let history: Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(
+        history["items"][0]["selectedResources"],
+        json!([
+            {"group": "", "kind": "ConfigMap", "namespace": "parts", "name": "a"},
+            {"group": "", "kind": "ConfigMap", "namespace": "parts", "name": "c"}
+        ]),
+        "{history}"
+    );
+    assert!(
+        history["items"][1].get("selectedResources").is_none(),
+        "{history}"
+    );
+    let text = env.bosun(ADMIN, &["app", "history", "parts"]);
+    let text = String::from_utf8_lossy(&text.stdout).to_string();
+    assert!(
+        text.contains("sync of :ConfigMap:parts/a, :ConfigMap:parts/c"),
+        "{text}"
+    );
+    // The audit log names them too.
+    let (_, audit) = env.get("/api/v1/audit", Some(ADMIN)).await;
+    assert!(
+        audit.contains("resources=:ConfigMap:parts/a,:ConfigMap:parts/c"),
+        "{audit}"
+    );
+
+    // From the UI: b alone, checked in the sync form.
+    let browser = Browser::start().await;
+    let b = &browser.client;
+    b.goto(&format!("{}/ui/applications/parts", env.api))
+        .await
+        .unwrap();
+    browser.submit_token(DEPLOYER).await;
+    browser.click("details.sync-resources summary").await;
+    browser
+        .click("input[data-sync-resource][data-kind=\"ConfigMap\"][data-name=\"b\"]")
+        .await;
+    // Hooks are not offered: a partial sync runs none.
+    assert!(
+        b.find_all(Locator::Css(
+            "input[data-sync-resource][data-name=\"after\"]"
+        ))
+        .await
+        .unwrap()
+        .is_empty()
+    );
+    browser.screenshot("sync-selected").await;
+    browser.click("button[data-action=\"sync\"]").await;
+    let asked = b.get_alert_text().await.unwrap();
+    assert!(
+        asked.contains("Sync only ConfigMap parts/b of parts"),
+        "{asked}"
+    );
+    b.accept_alert().await.unwrap();
+    browser
+        .until(60, "the partial sync in history", async |b| {
+            b.text("table.history tbody tr:first-child")
+                .await
+                .contains("sync of :ConfigMap:parts/b")
+        })
+        .await;
+    assert_eq!(env.data("parts", "b").as_deref(), Some("two"));
+    assert_eq!(
+        env.data("parts", "after"),
+        None,
+        "a partial sync ran the hook"
+    );
+    assert!(
+        b.find(Locator::Css(
+            "table.history tbody tr:first-child code.selected"
+        ))
+        .await
+        .is_ok()
+    );
+    browser.screenshot("sync-selected-history").await;
+}

@@ -26,7 +26,9 @@ use bosun_apply::sync::{Step, SyncEvent};
 use bosun_engine::connect::ConnectError;
 use bosun_engine::pipeline::{AppRender, Engine, EngineError, SyncSettings};
 use bosun_model::{Application, BosunConfig, PropagationPolicy};
-use bosun_record::{NewOperation, Operation, OperationKind, Phase, Pin, ResourceRecord, Store};
+use bosun_record::{
+    NewOperation, Operation, OperationKind, Phase, Pin, ResourceRecord, SelectedResource, Store,
+};
 use bosun_runtime::{Action, Config, Reconciler, Runtime, Trigger};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -37,6 +39,7 @@ use tokio::time::Instant;
 use crate::app_objects::{AppObjects, Deleting, RESOURCES_FINALIZER};
 use crate::automation::{self, Decision, HealBackoff, HealState, Observed, Policy, SyncKind};
 use crate::catalog::{self, CatalogSource};
+use crate::inspect::{self, LogOptions, ObjectRef};
 use crate::metrics::{AppLabel, Metrics, SyncLabels};
 use crate::polling::{self, Polling};
 use crate::repo_match;
@@ -61,6 +64,9 @@ pub enum ControllerError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    /// An object that is not one of the Application's resource tree.
+    #[error("{0}")]
+    NoSuchResource(String),
     #[error(transparent)]
     Store(#[from] bosun_record::Error),
     #[error(transparent)]
@@ -186,6 +192,8 @@ pub struct OperationRequest {
     pub prune: bool,
     pub dry_run: bool,
     pub rollback_of: Option<i64>,
+    /// A partial sync: only these of the Application's resources (no hooks); empty: all.
+    pub selected: Vec<SelectedResource>,
 }
 
 /// The key of the catalog loop: there is one catalog.
@@ -468,6 +476,7 @@ impl Controller {
                 prune: op.prune,
                 dry_run: false,
                 rollback_of: op.rollback_of,
+                selected: op.selected.clone(),
             };
             // Nobody waits for it: the caller went away with the old process.
             let (done, _) = oneshot::channel();
@@ -1121,6 +1130,7 @@ impl Controller {
                         prune: automated.prune,
                         dry_run: false,
                         rollback_of: Some(good.id),
+                        selected: Vec::new(),
                     },
                     resume: None,
                     done,
@@ -1179,6 +1189,7 @@ impl Controller {
             prune: automated.prune,
             dry_run: false,
             rollback_of: None,
+            selected: Vec::new(),
         };
         let result = self
             .operate(name, entry, app, &request, Some(comparison), None)
@@ -1450,6 +1461,7 @@ impl Controller {
                     dry_run: request.dry_run,
                     rollback_of: request.rollback_of,
                     spec_digest: spec_digest(app),
+                    selected: request.selected.clone(),
                 })
             })?,
         };
@@ -1476,6 +1488,18 @@ impl Controller {
                 })
             }),
             started,
+            only: (!request.selected.is_empty()).then(|| {
+                request
+                    .selected
+                    .iter()
+                    .map(|r| bosun_plan::ResourceKey {
+                        group: r.group.clone(),
+                        kind: r.kind.clone(),
+                        namespace: (!r.namespace.is_empty()).then(|| r.namespace.clone()),
+                        name: r.name.clone(),
+                    })
+                    .collect()
+            }),
         };
         // Each step is recorded before it starts, with the results so far: a restart resumes
         // at that step.
@@ -1654,6 +1678,79 @@ impl Controller {
         Ok(crate::tree::resource_tree(&client, &managed).await)
     }
 
+    /// The tree node of `object` in the Application's resource tree, with the Application
+    /// and the tree; a 404-like error naming it when the tree does not have it.
+    async fn tree_node(
+        &self,
+        name: &str,
+        object: &ObjectRef,
+    ) -> Result<(Application, Vec<Value>, Value), ControllerError> {
+        let entry = self.entry(name)?;
+        let app = read(&entry.app).clone();
+        let managed = read(&entry.status).resources.clone();
+        let client = self.engine.client(&app).await.map_err(Box::new)?;
+        let nodes = crate::tree::resource_tree(&client, &managed).await;
+        let node = inspect::find(&nodes, object).cloned().ok_or_else(|| {
+            ControllerError::NoSuchResource(format!(
+                "{} is not a resource of {name}",
+                object.describe()
+            ))
+        })?;
+        Ok((app, nodes, node))
+    }
+
+    /// One object of the Application's resource tree as it is live, Secret values masked as
+    /// the diff masks them.
+    pub async fn resource(&self, name: &str, object: &ObjectRef) -> Result<Value, ControllerError> {
+        let (app, _, _) = self.tree_node(name, object).await?;
+        let mut live = self
+            .engine
+            .live_object(&app, &object.key())
+            .await
+            .map_err(Box::new)?
+            .ok_or_else(|| {
+                ControllerError::NoSuchResource(format!(
+                    "{} of {name} is not live in the cluster",
+                    object.describe()
+                ))
+            })?;
+        bosun_plan::mask::mask(&mut live);
+        Ok(live)
+    }
+
+    /// The Kubernetes Events of one object of the Application's resource tree, oldest first.
+    pub async fn resource_events(
+        &self,
+        name: &str,
+        object: &ObjectRef,
+    ) -> Result<Vec<bosun_api::ResourceEvent>, ControllerError> {
+        let (app, _, node) = self.tree_node(name, object).await?;
+        let client = self.engine.client(&app).await.map_err(Box::new)?;
+        inspect::events(&client, object, node["uid"].as_str())
+            .await
+            .map_err(|e| ControllerError::Unavailable(format!("listing Events: {e}")))
+    }
+
+    /// The container logs of a Pod of the Application's resource tree, or of the Pods below a
+    /// workload of it.
+    pub async fn pod_logs(
+        &self,
+        name: &str,
+        object: &ObjectRef,
+        options: &LogOptions,
+    ) -> Result<Vec<bosun_api::PodLog>, ControllerError> {
+        let (app, nodes, node) = self.tree_node(name, object).await?;
+        let pods = inspect::pods_of(&nodes, &node);
+        if pods.is_empty() {
+            return Err(ControllerError::BadRequest(format!(
+                "{} of {name} has no Pods to read logs of",
+                object.describe()
+            )));
+        }
+        let client = self.engine.client(&app).await.map_err(Box::new)?;
+        Ok(inspect::logs(&client, &pods, options).await)
+    }
+
     pub fn history(&self, name: &str) -> Result<Vec<Operation>, ControllerError> {
         self.entry(name)?;
         Ok(self.stored(|store| store.history(name))?)
@@ -1667,6 +1764,37 @@ impl Controller {
         request: OperationRequest,
     ) -> Result<Operation, ControllerError> {
         let entry = self.entry(name)?;
+        // A partial sync names resources the Application has (live or to create or prune).
+        let unknown: Vec<String> = {
+            let status = read(&entry.status);
+            request
+                .selected
+                .iter()
+                .filter(|s| {
+                    !status.resources.iter().any(|r| {
+                        r.group == s.group
+                            && r.kind == s.kind
+                            && r.namespace == s.namespace
+                            && r.name == s.name
+                    })
+                })
+                .map(|s| {
+                    let namespace = if s.namespace.is_empty() {
+                        String::new()
+                    } else {
+                        format!("{}/", s.namespace)
+                    };
+                    format!("{}:{}:{namespace}{}", s.group, s.kind, s.name)
+                })
+                .collect()
+        };
+        if !unknown.is_empty() {
+            return Err(ControllerError::BadRequest(format!(
+                "resources: {} {} not a resource of {name}",
+                unknown.join(", "),
+                if unknown.len() == 1 { "is" } else { "are" }
+            )));
+        }
         let (done, finished) = oneshot::channel();
         lock(&entry.queued).push_back(Queued {
             request,
@@ -1714,6 +1842,7 @@ impl Controller {
                 prune,
                 dry_run: false,
                 rollback_of: Some(id),
+                selected: Vec::new(),
             },
         )
         .await
@@ -1883,6 +2012,7 @@ mod tests {
                 dry_run,
                 rollback_of: None,
                 spec_digest: String::new(),
+                selected: Vec::new(),
             })
             .unwrap();
         store

@@ -9,6 +9,7 @@
 //!   over the engine's one implementation of each stage.
 //! - [`status`]: the Application status in Argo CD's shape.
 //! - [`tree`]: the resource tree (managed resources and what their controllers created).
+//! - [`inspect`]: one object of the tree — its live manifest (masked), Events and Pod logs.
 //! - [`polling`]: when an Application is compared again without a trigger (`0s`: never).
 //! - [`metrics`]: Prometheus metrics.
 //! - [`repo_match`]: which Applications a Git push concerns.
@@ -18,6 +19,7 @@ mod argocd_cm;
 pub mod automation;
 pub mod catalog;
 pub mod controller;
+pub mod inspect;
 pub mod metrics;
 pub mod polling;
 pub mod repo_match;

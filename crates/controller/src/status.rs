@@ -245,6 +245,16 @@ pub fn operation(op: &bosun_record::Operation) -> api::Operation {
         dry_run: op.dry_run,
         rollback_of: op.rollback_of,
         spec_digest: op.spec_digest.clone(),
+        selected_resources: op
+            .selected
+            .iter()
+            .map(|r| api::SyncResource {
+                group: r.group.clone(),
+                kind: r.kind.clone(),
+                namespace: r.namespace.clone(),
+                name: r.name.clone(),
+            })
+            .collect(),
         phase: operation_phase(op.phase),
         message: op.message.clone(),
         resources: op

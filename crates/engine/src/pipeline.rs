@@ -206,6 +206,8 @@ pub struct SyncSettings {
     pub resume: Option<bosun_apply::sync::Step>,
     /// When the operation started (names `generateName` hooks: the same after a resume).
     pub started: std::time::SystemTime,
+    /// A partial sync: only these objects, pruning only among them, no hooks. `None`: all.
+    pub only: Option<std::collections::BTreeSet<bosun_plan::ResourceKey>>,
 }
 
 /// Told how long each Git fetch and render took and how each Kubernetes API call ended, so the
@@ -457,6 +459,42 @@ impl Engine {
     /// tree with it).
     pub async fn client(&self, app: &Application) -> Result<kube::Client, EngineError> {
         Ok(self.cluster(app).await?.cluster.client.clone())
+    }
+
+    /// One live object of `app`'s destination, as the cluster holds it (unmasked: the caller
+    /// masks before showing it): `group`/`kind` at the group's preferred version, in
+    /// `namespace` when the kind is namespaced. `None` when the cluster does not serve the kind
+    /// or has no such object.
+    pub async fn live_object(
+        &self,
+        app: &Application,
+        key: &bosun_plan::ResourceKey,
+    ) -> Result<Option<Value>, EngineError> {
+        let connected = self.cluster(app).await?;
+        let Some(resolved) = connected
+            .resolver
+            .resolve_group_kind(&key.group, &key.kind)
+            .await
+        else {
+            return Ok(None);
+        };
+        let client = connected.cluster.client.clone();
+        let api: kube::Api<kube::api::DynamicObject> = match &key.namespace {
+            Some(ns) if resolved.namespaced() => {
+                kube::Api::namespaced_with(client, ns, &resolved.resource)
+            }
+            _ => kube::Api::all_with(client, &resolved.resource),
+        };
+        match api.get_opt(&key.name).await {
+            Ok(found) => Ok(found.map(|o| bosun_plan::live::to_value(o, &resolved))),
+            Err(cause) => Err(EngineError::Plan {
+                app: app.metadata.name.clone(),
+                cause: bosun_plan::error::Error::Get {
+                    key: key.clone(),
+                    cause: Box::new(cause),
+                },
+            }),
+        }
     }
 
     /// The kube-rs client of an Application's destination and the API resources of the kinds it
@@ -783,6 +821,7 @@ impl Engine {
                 .iter()
                 .filter_map(|r| r.shared_warning(&name))
                 .collect(),
+            only: settings.only.clone(),
         };
         // A refused write is retried with the Application's backoff (Argo CD's `retry`); a sync
         // that ran but did not become healthy is not, as in Argo CD.

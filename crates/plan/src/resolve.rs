@@ -70,6 +70,18 @@ impl Resolver {
         Ok(lookup(&state.discovery, api_version, kind))
     }
 
+    /// The resource serving `kind` of `group` at the group's preferred version (what a reader
+    /// who knows only group and kind, as a resource-tree node does, means). `None` when the
+    /// cluster does not serve it.
+    pub async fn resolve_group_kind(&self, group: &str, kind: &str) -> Option<Resolved> {
+        let state = self.state.read().await;
+        let (resource, capabilities) = state.discovery.get(group)?.recommended_kind(kind)?;
+        Some(Resolved {
+            resource,
+            capabilities,
+        })
+    }
+
     /// Runs discovery again (after CRDs were created or removed).
     pub async fn refresh(&self) -> Result<()> {
         let discovery = discover(&self.client).await?;

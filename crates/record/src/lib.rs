@@ -29,7 +29,8 @@ mod pins;
 pub use audit::AuditEntry;
 pub use image_updates::{ImageChange, ImageUpdateRecord};
 pub use operations::{
-    NewOperation, Operation, OperationKind, Phase, Progress, ResourceRecord, UnknownValue,
+    NewOperation, Operation, OperationKind, Phase, Progress, ResourceRecord, SelectedResource,
+    UnknownValue,
 };
 pub use pins::Pin;
 
@@ -251,6 +252,7 @@ CREATE TABLE IF NOT EXISTS audit (
                 dry_run: false,
                 rollback_of: None,
                 spec_digest: "d-new".into(),
+                selected: Vec::new(),
             })
             .unwrap();
         assert_eq!(id, 3);

@@ -27,7 +27,13 @@ pub(crate) enum MigrationError {
 type Step = fn(&Transaction) -> rusqlite::Result<()>;
 
 /// Step `n` (from 1) is `STEPS[n - 1]`; append only, never edit a released step.
-const STEPS: &[Step] = &[first_schema, spec_digest, operation_progress, image_updates];
+const STEPS: &[Step] = &[
+    first_schema,
+    spec_digest,
+    operation_progress,
+    image_updates,
+    selected_resources,
+];
 
 /// The schema version this build writes.
 #[cfg(test)]
@@ -109,6 +115,11 @@ CREATE TABLE image_updates (
 CREATE INDEX image_updates_by_app ON image_updates (app, id);
 ",
     )
+}
+
+/// Step 5: the objects a partial sync was limited to (JSON; `[]`: all of them).
+fn selected_resources(tx: &Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch("ALTER TABLE operations ADD COLUMN selected TEXT NOT NULL DEFAULT '[]'")
 }
 
 /// Runs the steps `conn` has not had yet. Refuses a database from a newer bosun rather than

@@ -138,6 +138,18 @@ pub struct Progress {
     pub resources: Vec<ResourceRecord>,
 }
 
+/// One object a sync was limited to (Argo CD's sync `resources`); an operation without any
+/// synced them all.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct SelectedResource {
+    pub group: String,
+    pub kind: String,
+    /// Empty for a cluster-scoped object.
+    #[serde(default)]
+    pub namespace: String,
+    pub name: String,
+}
+
 /// An operation as it starts.
 #[derive(Clone, Debug)]
 pub struct NewOperation {
@@ -154,6 +166,8 @@ pub struct NewOperation {
     /// A digest of the Application's spec as it was synced: with the revisions, what auto-sync
     /// has already tried (a changed spec at the same commit is new desired state too).
     pub spec_digest: String,
+    /// The objects a partial sync is limited to; empty: all of them.
+    pub selected: Vec<SelectedResource>,
 }
 
 /// An operation, running or finished.
@@ -169,6 +183,9 @@ pub struct Operation {
     pub dry_run: bool,
     pub rollback_of: Option<i64>,
     pub spec_digest: String,
+    /// The objects a partial sync was limited to; empty: all of them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub selected: Vec<SelectedResource>,
     pub phase: Phase,
     pub message: String,
     pub resources: Vec<ResourceRecord>,
@@ -203,8 +220,8 @@ impl Store {
     pub fn begin(&self, op: &NewOperation) -> Result<i64> {
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO operations (app, kind, initiated_by, revisions, prune, dry_run, rollback_of, spec_digest, phase, started_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'Running', ?9)",
+            "INSERT INTO operations (app, kind, initiated_by, revisions, prune, dry_run, rollback_of, spec_digest, phase, started_at, selected)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'Running', ?9, ?10)",
             params![
                 op.app,
                 op.kind.as_str(),
@@ -214,7 +231,8 @@ impl Store {
                 op.dry_run,
                 op.rollback_of,
                 op.spec_digest,
-                now()
+                now(),
+                to_json(&op.selected)
             ],
         )?;
         Ok(conn.last_insert_rowid())
@@ -288,7 +306,7 @@ impl Store {
         let mut stmt = conn.prepare(&format!(
             "SELECT id, app, kind, initiated_by, revisions, prune, dry_run, rollback_of, phase,
                     message, resources, started_at, finished_at, duration_ms, spec_digest,
-                    progress
+                    progress, selected
              FROM operations {clause}"
         ))?;
         let rows = stmt.query_map(args, |r| {
@@ -311,6 +329,7 @@ impl Store {
                 progress: r
                     .get::<_, Option<String>>(15)?
                     .and_then(|p| serde_json::from_str(&p).ok()),
+                selected: from_json(&r.get::<_, String>(16)?),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -366,6 +385,7 @@ mod tests {
             dry_run: false,
             rollback_of: None,
             spec_digest: "d1".into(),
+            selected: Vec::new(),
         }
     }
 
@@ -428,6 +448,41 @@ mod tests {
         assert!(store.running().unwrap().is_empty());
         // An interrupted auto-sync does not count as tried: the revision is synced again.
         assert_eq!(store.last_automated("web").unwrap(), None);
+    }
+
+    #[test]
+    fn a_partial_sync_keeps_its_selection_across_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let selected = vec![SelectedResource {
+            group: String::new(),
+            kind: "ConfigMap".into(),
+            namespace: "dev".into(),
+            name: "settings".into(),
+        }];
+        let (partial, whole) = {
+            let store = Store::open(dir.path()).unwrap();
+            let partial = store
+                .begin(&NewOperation {
+                    selected: selected.clone(),
+                    ..new_op("web", OperationKind::Sync)
+                })
+                .unwrap();
+            let whole = store.begin(&new_op("web", OperationKind::Sync)).unwrap();
+            (partial, whole)
+        };
+        let store = Store::open(dir.path()).unwrap();
+        // Still running: a restart resumes it with the same selection.
+        let running = store.running().unwrap();
+        assert_eq!(running[0].id, partial);
+        assert_eq!(running[0].selected, selected);
+        assert!(
+            store
+                .operation("web", whole)
+                .unwrap()
+                .unwrap()
+                .selected
+                .is_empty()
+        );
     }
 
     #[test]

@@ -74,7 +74,9 @@ impl IntoResponse for ApiError {
 impl From<ControllerError> for ApiError {
     fn from(e: ControllerError) -> Self {
         let code = match &e {
-            ControllerError::NotFound(_) => StatusCode::NOT_FOUND,
+            ControllerError::NotFound(_) | ControllerError::NoSuchResource(_) => {
+                StatusCode::NOT_FOUND
+            }
             ControllerError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ControllerError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ControllerError::StatusWrite(_) => StatusCode::BAD_GATEWAY,
@@ -101,7 +103,8 @@ pub(crate) type ApiResult<T> = Result<T, ApiError>;
     paths(
         healthz, readyz, metrics, github_webhook, openapi, list, catalog, get_app, create_app,
         update_app,
-        delete_app, resource_tree, diff,
+        delete_app, resource_tree, diff, crate::inspect::resource, crate::inspect::events,
+        crate::inspect::logs,
         history, sync, refresh, rollback, refresh_repository, stream, audit,
         crate::rollouts::list, crate::rollouts::get, crate::rollouts::act, crate::rollouts::stream,
         crate::images::list, crate::images::get, crate::images::check, crate::images::registry_webhook
@@ -176,6 +179,18 @@ pub fn router(state: Shared) -> Router {
         )
         .route("/api/v1/applications/{name}/diff", get(diff))
         .route("/api/v1/applications/{name}/history", get(history))
+        .route(
+            "/api/v1/applications/{name}/resource",
+            get(crate::inspect::resource),
+        )
+        .route(
+            "/api/v1/applications/{name}/events",
+            get(crate::inspect::events),
+        )
+        .route(
+            "/api/v1/applications/{name}/logs",
+            get(crate::inspect::logs),
+        )
         .route("/api/v1/applications/{name}/sync", post(sync))
         .route("/api/v1/applications/{name}/refresh", post(refresh))
         .route("/api/v1/applications/{name}/rollback", post(rollback))
@@ -696,7 +711,7 @@ async fn history(
 #[utoipa::path(post, path = "/api/v1/applications/{name}/sync", tag = "applications",
     summary = "Sync to the revision targetRevision resolves to (deployer)",
     params(("name" = String, Path, description = "the Application")),
-    request_body(content = Option<SyncRequest>, description = "empty: no prune, no dry run"),
+    request_body(content = Option<SyncRequest>, description = "empty: every resource, no prune, no dry run"),
     responses((status = 200, body = OperationResponse), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
@@ -713,7 +728,24 @@ async fn sync(
         &caller.name,
         "sync",
         &name,
-        &format!("prune={} dryRun={}", request.prune, request.dry_run),
+        &format!(
+            "prune={} dryRun={}{}",
+            request.prune,
+            request.dry_run,
+            if request.resources.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " resources={}",
+                    request
+                        .resources
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                )
+            }
+        ),
     );
     let op = state
         .controller
@@ -726,6 +758,16 @@ async fn sync(
                 prune: request.prune,
                 dry_run: request.dry_run,
                 rollback_of: None,
+                selected: request
+                    .resources
+                    .iter()
+                    .map(|r| bosun_record::SelectedResource {
+                        group: r.group.clone(),
+                        kind: r.kind.clone(),
+                        namespace: r.namespace.clone(),
+                        name: r.name.clone(),
+                    })
+                    .collect(),
             },
         )
         .await?;
@@ -1014,6 +1056,9 @@ mod tests {
         ("get", "/api/v1/applications/{name}/resource-tree"),
         ("get", "/api/v1/applications/{name}/diff"),
         ("get", "/api/v1/applications/{name}/history"),
+        ("get", "/api/v1/applications/{name}/resource"),
+        ("get", "/api/v1/applications/{name}/events"),
+        ("get", "/api/v1/applications/{name}/logs"),
         ("post", "/api/v1/applications/{name}/sync"),
         ("post", "/api/v1/applications/{name}/refresh"),
         ("post", "/api/v1/applications/{name}/rollback"),

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod auth;
 mod images;
+mod inspect;
 mod rollouts;
 pub mod ui;
 pub mod webhook;

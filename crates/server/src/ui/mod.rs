@@ -37,6 +37,7 @@ pub(crate) fn routes() -> Router<Shared> {
         .route("/ui/logout", post(logout))
         .route("/ui/applications", get(list))
         .route("/ui/applications/{name}", get(application))
+        .route("/ui/applications/{name}/resource", get(resource))
         .route("/ui/images", get(images))
         .route("/ui/assets/{file}", get(asset))
         .layer(axum::middleware::map_response(security_headers))
@@ -311,6 +312,65 @@ async fn application(
         return page(main);
     }
     page(pages::app_page(&session, &app, main))
+}
+
+/// One object of an Application: its live manifest, its Events and (a Pod, or a workload with
+/// Pods) its containers' logs — built by the same functions as the API's answers.
+async fn resource(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+    Query(query): Query<crate::inspect::LogQuery>,
+    Query(view): Query<pages::ManifestView>,
+) -> Response {
+    let here = format!(
+        "/ui/applications/{}/resource?{}",
+        pages::encode(&name),
+        pages::object_query(&query)
+    );
+    let Some(session) = signed_in(&state, &headers) else {
+        return sign_in(&here);
+    };
+    let not_found = |what: String, status: StatusCode| {
+        let mut response = page(pages::not_found(&session, &what));
+        *response.status_mut() = status;
+        response
+    };
+    if state.controller.get(&name).is_err() {
+        return not_found(
+            format!("No Application is named {name}."),
+            StatusCode::NOT_FOUND,
+        );
+    }
+    let (object, options) = match (query.object(), query.options()) {
+        (Ok(object), Ok(options)) => (object, options),
+        (Err(e), _) | (_, Err(e)) => return not_found(e.1, e.0),
+    };
+    let manifest = crate::inspect::manifest_of(&state, &name, &object, !view.managed_fields).await;
+    if let Err(e) = &manifest
+        && e.0 == StatusCode::NOT_FOUND
+        && e.1.contains("is not a resource of")
+    {
+        return not_found(e.1.clone(), StatusCode::NOT_FOUND);
+    }
+    let events = crate::inspect::events_of(&state, &name, &object).await;
+    let logs = if pages::has_logs(&object.kind) {
+        Some(crate::inspect::logs_of(&state, &name, &object, &options).await)
+    } else {
+        None
+    };
+    page(pages::resource(
+        &session,
+        pages::ResourcePage {
+            app: &name,
+            object: &object,
+            query: &query,
+            view: &view,
+            manifest: manifest.map_err(|e| e.1),
+            events: events.map_err(|e| e.1),
+            logs: logs.map(|l| l.map_err(|e| e.1)),
+        },
+    ))
 }
 
 async fn images(State(state): State<Shared>, headers: HeaderMap) -> Response {

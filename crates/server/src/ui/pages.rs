@@ -297,8 +297,26 @@ pub(crate) fn list(
     )
 }
 
+/// The page of one object of `app` (its live manifest, Events and logs).
+pub(crate) fn resource_href(
+    app: &str,
+    group: &str,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+) -> String {
+    format!(
+        "/ui/applications/{}/resource?group={}&kind={}&namespace={}&resourceName={}",
+        encode(app),
+        encode(group),
+        encode(kind),
+        encode(namespace),
+        encode(name)
+    )
+}
+
 /// The resource tree: every managed object with what its controllers made under it.
-fn tree(nodes: &[Value]) -> Markup {
+fn tree(app: &str, nodes: &[Value]) -> Markup {
     // A node's children are the nodes whose parentRefs name its uid.
     fn children<'a>(nodes: &'a [Value], uid: &Value) -> Vec<&'a Value> {
         if uid.is_null() {
@@ -313,7 +331,7 @@ fn tree(nodes: &[Value]) -> Markup {
             })
             .collect()
     }
-    fn node(nodes: &[Value], n: &Value, depth: usize) -> Markup {
+    fn node(app: &str, nodes: &[Value], n: &Value, depth: usize) -> Markup {
         let health = n["health"]["status"].as_str().unwrap_or("");
         let message = n["health"]["message"].as_str().unwrap_or("");
         let kids = if depth < 6 {
@@ -321,16 +339,17 @@ fn tree(nodes: &[Value]) -> Markup {
         } else {
             Vec::new()
         };
+        let field = |key: &str| n[key].as_str().unwrap_or("");
         html! {
-            li data-kind=(n["kind"].as_str().unwrap_or("")) {
-                span.kind { (n["kind"].as_str().unwrap_or("")) }
+            li data-kind=(field("kind")) {
+                span.kind { (field("kind")) }
                 " "
-                span.name { (n["name"].as_str().unwrap_or("")) }
+                a.name href=(resource_href(app, field("group"), field("kind"), field("namespace"), field("name"))) { (field("name")) }
                 @if !health.is_empty() { " " (badge("health", health)) }
                 @if let Some(status) = n["status"].as_str() { " " (badge("sync", status)) }
                 @if !message.is_empty() { " " span.message { (message) } }
                 @if !kids.is_empty() {
-                    ul { @for kid in kids { (node(nodes, kid, depth + 1)) } }
+                    ul { @for kid in kids { (node(app, nodes, kid, depth + 1)) } }
                 }
             }
         }
@@ -340,7 +359,7 @@ fn tree(nodes: &[Value]) -> Markup {
         .filter(|n| n["parentRefs"].as_array().is_none_or(|r| r.is_empty()))
         .collect();
     html! {
-        ul.tree #tree { @for root in roots { (node(nodes, root, 0)) } }
+        ul.tree #tree { @for root in roots { (node(app, nodes, root, 0)) } }
     }
 }
 
@@ -357,7 +376,16 @@ fn history_table(name: &str, history: &[Operation], can_act: bool) -> Markup {
                 @for op in history {
                     tr {
                         td { (op.id) }
-                        td { (op.kind.as_str()) @if op.dry_run { " (dry run)" } }
+                        td {
+                            (op.kind.as_str()) @if op.dry_run { " (dry run)" }
+                            @if !op.selected.is_empty() {
+                                " of "
+                                @for (i, r) in op.selected.iter().enumerate() {
+                                    @if i > 0 { ", " }
+                                    code.selected { (r.group) ":" (r.kind) ":" @if !r.namespace.is_empty() { (r.namespace) "/" } (r.name) }
+                                }
+                            }
+                        }
                         td { (op.initiated_by) }
                         td { time datetime=(op.started_at) { (op.started_at) } }
                         td { @if let Some(ms) = op.duration_ms { (format!("{:.1} s", ms as f64 / 1000.0)) } }
@@ -538,6 +566,27 @@ pub(crate) fn app_main(
                 label { input type="checkbox" id="sync-prune"; " Prune" }
                 label { input type="checkbox" id="sync-dry-run"; " Dry run" }
                 button type="button" data-action="sync" data-app=(name) data-confirm={ "Sync " (name) " to Git now?" } { "Sync" }
+                // Hooks are not offered: a partial sync runs none.
+                @let selectable: Vec<_> = status.resources.iter().filter(|r| !r.hook).collect();
+                @if !selectable.is_empty() {
+                    details.sync-resources {
+                        summary { "Only these resources" }
+                        p.hint { "Checked resources only: nothing else is applied, Prune deletes only among them, and no hook runs." }
+                        ul {
+                            @for r in selectable {
+                                li {
+                                    label {
+                                        input type="checkbox" data-sync-resource data-group=(r.group) data-kind=(r.kind) data-namespace=(r.namespace) data-name=(r.name);
+                                        " " span.kind { (r.kind) } " "
+                                        @if !r.namespace.is_empty() { (r.namespace) "/" } (r.name)
+                                        " " (badge("sync", r.status.as_str()))
+                                        @if r.requires_pruning { " " span.hint { "(to prune)" } }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
                 button type="button" data-action="refresh" data-app=(name) { "Refresh" }
                 output #action-result role="status" {}
             }
@@ -567,13 +616,14 @@ pub(crate) fn app_main(
         section aria-labelledby="resources" {
             h2 #resources { "Resources" }
             label.toggle { input type="checkbox" id="tree-as-list"; " Show as a list" }
-            (tree(nodes))
+            (tree(name, nodes))
             table.resource-list hidden {
                 thead { tr { th scope="col" { "Kind" } th scope="col" { "Namespace" } th scope="col" { "Name" } th scope="col" { "Sync" } th scope="col" { "Health" } } }
                 tbody {
                     @for r in &status.resources {
                         tr {
-                            td { (r.kind) } td { (r.namespace) } td { (r.name) }
+                            td { (r.kind) } td { (r.namespace) }
+                            td { a href=(resource_href(name, &r.group, &r.kind, &r.namespace, &r.name)) { (r.name) } }
                             td { (r.status.as_str()) }
                             td { @if let Some(h) = &r.health { (h.status.as_str()) } }
                         }
@@ -593,6 +643,158 @@ pub(crate) fn app_main(
             (history_table(name, history, can_act))
         }
     }
+}
+
+/// Kinds whose page shows container logs: a Pod's own, or its Pods'.
+pub(crate) fn has_logs(kind: &str) -> bool {
+    matches!(
+        kind,
+        "Pod"
+            | "Deployment"
+            | "ReplicaSet"
+            | "StatefulSet"
+            | "DaemonSet"
+            | "Job"
+            | "CronJob"
+            | "Rollout"
+    )
+}
+
+/// The object part of a resource page's query (what its log form keeps).
+pub(crate) fn object_query(query: &crate::inspect::LogQuery) -> String {
+    format!(
+        "group={}&kind={}&namespace={}&resourceName={}",
+        encode(&query.group),
+        encode(&query.kind),
+        encode(&query.namespace),
+        encode(&query.resource_name)
+    )
+}
+
+/// How a resource page shows the manifest: `managedFields=true` with its managed fields
+/// (hidden by default, as Argo CD's UI does).
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ManifestView {
+    #[serde(default)]
+    pub managed_fields: bool,
+}
+
+/// One object of an Application: its live manifest (Secret values masked), its Events, and its
+/// containers' logs (for a Pod, or a workload's Pods), each as the API answers it.
+pub(crate) struct ResourcePage<'a> {
+    pub app: &'a str,
+    pub object: &'a bosun_controller::inspect::ObjectRef,
+    pub query: &'a crate::inspect::LogQuery,
+    pub view: &'a ManifestView,
+    pub manifest: Result<bosun_api::ResourceManifest, String>,
+    pub events: Result<bosun_api::ResourceEventList, String>,
+    /// `None` for kinds without containers.
+    pub logs: Option<Result<bosun_api::PodLogList, String>>,
+}
+
+pub(crate) fn resource(session: &Session, page: ResourcePage<'_>) -> Markup {
+    let ResourcePage {
+        app,
+        object,
+        query,
+        view,
+        manifest,
+        events,
+        logs,
+    } = page;
+    let tail = query
+        .tail_lines
+        .unwrap_or(bosun_controller::inspect::DEFAULT_TAIL_LINES);
+    layout(
+        &format!("{} {}", object.kind, object.name),
+        Some(session),
+        "applications",
+        html! {
+            nav.crumbs aria-label="Breadcrumb" {
+                a href="/ui/applications" { "Applications" } " / "
+                a href={ "/ui/applications/" (encode(app)) } { (app) } " / "
+                span aria-current="page" { (object.kind) " " (object.name) }
+            }
+            h1 #resource data-kind=(object.kind) {
+                (object.kind) " " (object.name)
+                @if !object.namespace.is_empty() { " " span.hint { "in " (object.namespace) } }
+            }
+            section aria-labelledby="manifest" {
+                h2 #manifest { "Live manifest" }
+                p.hint {
+                    @if view.managed_fields {
+                        a href={ "/ui/applications/" (encode(app)) "/resource?" (object_query(query)) } { "Hide managed fields" }
+                    } @else {
+                        a href={ "/ui/applications/" (encode(app)) "/resource?" (object_query(query)) "&managedFields=true" } { "Show managed fields" }
+                    }
+                }
+                @match &manifest {
+                    Ok(m) => pre.manifest { code { (m.manifest) } },
+                    Err(e) => p.error role="alert" { (e) },
+                }
+            }
+            section aria-labelledby="events" {
+                h2 #events { "Events" }
+                @match &events {
+                    Ok(list) if list.items.is_empty() => p.no-events { "No Events for this object (the cluster keeps them for an hour)." },
+                    Ok(list) => table.events {
+                        thead { tr {
+                            th scope="col" { "Type" } th scope="col" { "Reason" } th scope="col" { "Message" }
+                            th scope="col" { "Count" } th scope="col" { "Last seen" } th scope="col" { "From" }
+                        } }
+                        tbody {
+                            @for e in &list.items {
+                                tr class=(e.event_type.to_lowercase()) {
+                                    td { (e.event_type) } td { (e.reason) } td { (e.message) } td { (e.count) }
+                                    td { @if let Some(at) = &e.last_timestamp { time datetime=(at) { (at) } } }
+                                    td { (e.source) }
+                                }
+                            }
+                        }
+                    },
+                    Err(e) => p.error role="alert" { (e) },
+                }
+            }
+            @if let Some(logs) = &logs {
+                section aria-labelledby="logs" {
+                    h2 #logs { "Logs" }
+                    form.log-options method="get" action={ "/ui/applications/" (encode(app)) "/resource" } {
+                        input type="hidden" name="group" value=(query.group);
+                        input type="hidden" name="kind" value=(query.kind);
+                        input type="hidden" name="namespace" value=(query.namespace);
+                        input type="hidden" name="resourceName" value=(query.resource_name);
+                        label for="tailLines" { "Last lines" }
+                        input #tailLines name="tailLines" type="number" min="1" max=(bosun_controller::inspect::MAX_TAIL_LINES) value=(tail);
+                        label for="container" { "Container" }
+                        input #container name="container" value=(query.container) placeholder="all";
+                        label { input type="checkbox" name="previous" value="true" checked[query.previous]; " Previous run" }
+                        button type="submit" { "Show" }
+                    }
+                    @match logs {
+                        Ok(list) => {
+                            @for log in &list.items {
+                                section.log data-pod=(log.pod_name) data-container=(log.container) aria-label={ "Log of " (log.pod_name) " " (log.container) } {
+                                    h3 {
+                                        a href=(resource_href(app, "", "Pod", &log.namespace, &log.pod_name)) { (log.pod_name) }
+                                        @if !log.container.is_empty() { " · " (log.container) }
+                                    }
+                                    @if let Some(error) = &log.error {
+                                        p.error { (error) }
+                                    } @else if log.content.is_empty() {
+                                        p.hint { "(empty)" }
+                                    } @else {
+                                        pre.log { code { (log.content) } }
+                                    }
+                                }
+                            }
+                        },
+                        Err(e) => p.error role="alert" { (e) },
+                    }
+                }
+            }
+        },
+    )
 }
 
 pub(crate) fn app_page(session: &Session, app: &Application, main: Markup) -> Markup {

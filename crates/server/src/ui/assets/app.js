@@ -81,7 +81,20 @@
   async function act(button) {
     const app = encodeURIComponent(button.dataset.app || "");
     const action = button.dataset.action;
-    if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
+    // A partial sync: the checked resources of the sync form (Argo CD's sync `resources`).
+    const selected = action === "sync"
+      ? [...document.querySelectorAll("input[data-sync-resource]:checked")].map((box) => ({
+          group: box.dataset.group || "",
+          kind: box.dataset.kind,
+          namespace: box.dataset.namespace || "",
+          name: box.dataset.name,
+        }))
+      : [];
+    const confirmText = selected.length > 0
+      ? "Sync only " + selected.map((r) => r.kind + " " + (r.namespace ? r.namespace + "/" : "") + r.name).join(", ") +
+        " of " + decodeURIComponent(app) + " (no hooks)?"
+      : button.dataset.confirm;
+    if (confirmText && !window.confirm(confirmText)) return;
     let path = "/api/v1/applications/" + app + "/" + action;
     let body = {};
     if (action === "rollout") {
@@ -93,6 +106,7 @@
         prune: !!document.getElementById("sync-prune")?.checked,
         dryRun: !!document.getElementById("sync-dry-run")?.checked,
       };
+      if (selected.length > 0) body.resources = selected;
     } else if (action === "rollback") {
       body = { id: Number(button.dataset.id) };
     }
@@ -128,6 +142,13 @@
     if (!appPage) return;
     const kept = document.getElementById("action-result")?.textContent;
     const asList = document.getElementById("tree-as-list")?.checked;
+    // What the reader has set in the sync form survives the re-render.
+    const key = (box) => [box.dataset.group, box.dataset.kind, box.dataset.namespace, box.dataset.name].join(":");
+    const checked = new Set(
+      [...document.querySelectorAll("input[data-sync-resource]:checked")].map(key),
+    );
+    const opened = document.querySelector("details.sync-resources")?.open;
+    const options = ["sync-prune", "sync-dry-run"].filter((id) => document.getElementById(id)?.checked);
     const response = await fetch(
       "/ui/applications/" + encodeURIComponent(appPage.dataset.app) + "?partial=main",
       { credentials: "same-origin" },
@@ -136,6 +157,15 @@
     appPage.innerHTML = await response.text();
     const result = document.getElementById("action-result");
     if (result && kept) result.textContent = kept;
+    document.querySelectorAll("input[data-sync-resource]").forEach((box) => {
+      box.checked = checked.has(key(box));
+    });
+    const details = document.querySelector("details.sync-resources");
+    if (details && opened) details.open = true;
+    options.forEach((id) => {
+      const box = document.getElementById(id);
+      if (box) box.checked = true;
+    });
     const toggle = document.getElementById("tree-as-list");
     if (toggle && asList) {
       toggle.checked = true;
