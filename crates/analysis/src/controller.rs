@@ -291,6 +291,30 @@ impl AnalysisController {
         let Some(value) = to_value(&object) else {
             return Ok(Action::await_change());
         };
+        // A completed run with `ttlStrategy` goes when its time is up.
+        if let Some(expires) = crate::ttl::expires_at(&value) {
+            let left = jiff::Timestamp::now().duration_until(expires);
+            if left.is_positive() {
+                let left = Duration::try_from(left).unwrap_or(CONFLICT_RETRY);
+                return Ok(Action::requeue(left.max(Duration::from_millis(10))));
+            }
+            let api: Api<DynamicObject> = Api::namespaced_with(
+                cluster.client.clone(),
+                &key.namespace,
+                &analysis_run_resource(),
+            );
+            return match api.delete(&key.name, &Default::default()).await {
+                Ok(_) => {
+                    tracing::info!(run = %key, "analysis run deleted: its ttlStrategy expired");
+                    Ok(Action::await_change())
+                }
+                Err(kube::Error::Api(e)) if e.code == 404 => Ok(Action::await_change()),
+                Err(e) => Err(AnalysisError::Kube {
+                    key: key.to_string(),
+                    message: e.to_string(),
+                }),
+            };
+        }
         let Some(http) = self.http.read().unwrap_or_else(|p| p.into_inner()).clone() else {
             return Ok(Action::await_change());
         };

@@ -9,3 +9,4 @@ pub mod phase;
 pub mod providers;
 pub mod run;
 pub mod template;
+mod ttl;

@@ -269,6 +269,27 @@ async fn web_and_job_metrics_judge_a_run_by_argos_rules() {
         status["message"],
         "Analysis spec invalid: metrics[0]: interval must be specified when count > 1"
     );
+
+    // ttlStrategy: a completed run is deleted once its time is up (here at once after success);
+    // the run without one above stays.
+    create_run(
+        &client,
+        "short-lived",
+        json!({
+            "ttlStrategy": {"secondsAfterSuccess": 0, "secondsAfterCompletion": 3600},
+            "metrics": [{"name": "rate", "successCondition": "result >= 0.99",
+                "provider": {"web": {"url": format!("{url}/rate"), "jsonPath": "{$.data.rate}"}}}]
+        }),
+    )
+    .await;
+    let runs: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), "default", &analysis_run_resource());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while runs.get_opt("short-lived").await.unwrap().is_some() {
+        assert!(Instant::now() < deadline, "the expired run was not deleted");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(runs.get_opt("good").await.unwrap().is_some());
     drop(analysis);
     c.shutdown().await;
 }
