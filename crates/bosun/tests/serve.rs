@@ -2426,9 +2426,9 @@ fn blue_green_yaml(image: &str) -> String {
     )
 }
 
-/// A loopback endpoint for a `web` metric: answers `{"healthy": 1}` while `healthy` is true, else
-/// `{"healthy": 0}`; on its own thread, so that the test's blocking waits cannot starve it.
-fn health_endpoint(healthy: std::sync::Arc<std::sync::atomic::AtomicBool>) -> u16 {
+/// A loopback endpoint for a `web` metric: answers `{"healthy": V}` with `value`'s V at the time
+/// of each request; on its own thread, so that the test's blocking waits cannot starve it.
+fn health_endpoint(value: std::sync::Arc<std::sync::atomic::AtomicU8>) -> u16 {
     use std::io::{Read, Write};
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -2443,7 +2443,7 @@ fn health_endpoint(healthy: std::sync::Arc<std::sync::atomic::AtomicBool>) -> u1
                     Ok(n) => request.extend_from_slice(&buf[..n]),
                 }
             }
-            let value = u8::from(healthy.load(std::sync::atomic::Ordering::SeqCst));
+            let value = value.load(std::sync::atomic::Ordering::SeqCst);
             let body = format!("{{\"healthy\": {value}}}");
             let _ = write!(
                 stream,
@@ -2472,7 +2472,7 @@ fn post_promotion_yaml(image: &str, port: u16) -> String {
 /// was is pushed to Git and deployed, ending the hold.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn blue_green_post_promotion_analysis_switches_a_bad_version_back() {
-    let healthy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let healthy = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(1));
     let port = health_endpoint(healthy.clone());
     let mut env = Env::start(Duration::from_millis(400)).await;
     write(
@@ -2529,7 +2529,7 @@ async fn blue_green_post_promotion_analysis_switches_a_bad_version_back() {
         "{view}"
     );
 
-    healthy.store(false, std::sync::atomic::Ordering::SeqCst);
+    healthy.store(0, std::sync::atomic::Ordering::SeqCst);
     write(
         &env.repo,
         "shop/rollout.yaml",
@@ -2602,6 +2602,151 @@ async fn blue_green_post_promotion_analysis_switches_a_bad_version_back() {
         },
     );
     assert_eq!(env.rollout("shop")["summary"]["currentHash"], green);
+}
+
+fn judged_canary_yaml(image: &str, port: u16) -> String {
+    format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n  name: health\nspec:\n  metrics:\n  - name: health\n    interval: 1s\n    count: 4\n    successCondition: result == 1\n    failureCondition: result == 0\n    provider:\n      web:\n        url: http://127.0.0.1:{port}/health\n        jsonPath: \"{{$.healthy}}\"\n---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n  replicas: 4\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n      - name: web\n        image: {image}\n  strategy:\n    canary:\n      steps:\n      - setWeight: 25\n      - analysis:\n          templates:\n          - templateName: health\n      - setWeight: 50\n"
+    )
+}
+
+/// The run of a Rollout's analysis step, from `bosun rollout get`.
+fn step_run(env: &Env) -> Value {
+    env.rollout("web")["analysisRuns"]
+        .as_array()
+        .and_then(|runs| runs.last().cloned())
+        .unwrap_or(Value::Null)
+}
+
+/// An analysis whose measurements meet neither condition is Inconclusive: the Rollout pauses with
+/// `InconclusiveAnalysisRun` for a person, and a promote moves it past the step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inconclusive_analysis_pauses_the_rollout_until_promoted() {
+    let value = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(2));
+    let port = health_endpoint(value.clone());
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(
+        &env.repo,
+        "web/rollout.yaml",
+        &judged_canary_yaml("web:1", port),
+    );
+    env.commit("web:1");
+    env.app("web", "web", "web", AUTO);
+    env.serve("1h");
+    env.eventually(90, "the first revision Healthy", || {
+        env.rollout("web")["summary"]["phase"] == "Healthy"
+    });
+    write(
+        &env.repo,
+        "web/rollout.yaml",
+        &judged_canary_yaml("web:2", port),
+    );
+    env.commit("web:2");
+    let out = env.bosun(DEPLOYER, &["app", "refresh", "web"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(90, "the Rollout paused on an Inconclusive run", || {
+        let view = env.rollout("web");
+        view["summary"]["phase"] == "Paused"
+            && view["object"]["status"]["pauseConditions"]
+                .as_array()
+                .is_some_and(|p| p.iter().any(|p| p["reason"] == "InconclusiveAnalysisRun"))
+    });
+    let run = step_run(&env);
+    assert_eq!(run["phase"], "Inconclusive", "{run}");
+    assert_eq!(env.rollout("web")["summary"]["step"], 1);
+    let out = env.bosun(DEPLOYER, &["rollout", "promote", "web"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(90, "the Rollout past the step and Healthy", || {
+        let view = env.rollout("web");
+        view["summary"]["phase"] == "Healthy"
+            && view["object"]["spec"]["template"]["spec"]["containers"][0]["image"] == "web:2"
+            && view["summary"]["stableHash"] == view["summary"]["currentHash"]
+    });
+}
+
+/// `kill -9` of `bosun serve` while an analysis run is measuring: the restarted server carries
+/// the same run on from the measurements it had (they are in the run's status), and the run
+/// ends with all of its count, none taken twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_an_analysis_then_restart_resumes_its_measurements() {
+    let value = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(1));
+    let port = health_endpoint(value.clone());
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(
+        &env.repo,
+        "web/rollout.yaml",
+        &judged_canary_yaml("web:1", port),
+    );
+    env.commit("web:1");
+    env.app("web", "web", "web", AUTO);
+    env.serve("1h");
+    env.eventually(90, "the first revision Healthy", || {
+        env.rollout("web")["summary"]["phase"] == "Healthy"
+    });
+    write(
+        &env.repo,
+        "web/rollout.yaml",
+        &judged_canary_yaml("web:2", port),
+    );
+    env.commit("web:2");
+    let out = env.bosun(DEPLOYER, &["app", "refresh", "web"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let measured = |run: &Value| -> Vec<Value> {
+        run["metricResults"][0]["measurements"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+    env.eventually(90, "two measurements taken", || {
+        let run = step_run(&env);
+        run["phase"] == "Running" && measured(&run).len() >= 2
+    });
+    env.kill_server();
+    // Read through kubectl: the server is down, the run is in the cluster.
+    let out = env.kubectl(&["get", "analysisruns", "-n", "web", "-o", "json"]);
+    let runs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let stored = runs["items"].as_array().unwrap().last().unwrap().clone();
+    let taken = stored["status"]["metricResults"][0]["measurements"]
+        .as_array()
+        .cloned()
+        .unwrap();
+    assert!(taken.len() >= 2 && taken.len() < 4, "{stored}");
+    env.serve("1h");
+    env.eventually(90, "the same run Successful with its whole count", || {
+        let run = step_run(&env);
+        run["name"] == stored["metadata"]["name"] && run["phase"] == "Successful"
+    });
+    let run = step_run(&env);
+    let all = measured(&run);
+    assert_eq!(all.len(), 4, "{run}");
+    assert_eq!(
+        all[..taken.len()]
+            .iter()
+            .map(|m| m["startedAt"].clone())
+            .collect::<Vec<_>>(),
+        taken
+            .iter()
+            .map(|m| m["startedAt"].clone())
+            .collect::<Vec<_>>(),
+        "the measurements from before the kill are kept as they were"
+    );
+    env.eventually(90, "the Rollout Healthy on web:2", || {
+        let view = env.rollout("web");
+        view["summary"]["phase"] == "Healthy"
+            && view["summary"]["stableHash"] == view["summary"]["currentHash"]
+    });
 }
 
 /// Blue-green: the new revision comes up behind the preview Service while the active one keeps
