@@ -3208,9 +3208,69 @@ impl Prometheus {
 /// The seeds' canary judged by the seeds' success-rate query on a real Prometheus, narrowed to
 /// the canary's pods (`podTemplateHashValue: Latest`) and to a short window for a test: the pods'
 /// answers come from the local cluster's simulated traffic.
+/// `kubectl get replicasets --watch` in the background: every `spec.replicas` each ReplicaSet
+/// of a namespace was given, in order (the watch sees each scale as it is written).
+struct ReplicaSetWatch {
+    child: Child,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<(String, i64)>>>,
+}
+
+impl ReplicaSetWatch {
+    fn start(env: &Env, namespace: &str) -> ReplicaSetWatch {
+        let mut child = Command::new(tools().join("bin/kubectl"))
+            .args([
+                "get",
+                "replicasets",
+                "-n",
+                namespace,
+                "--watch",
+                "-o",
+                "json",
+            ])
+            .env("KUBECONFIG", &env.kubeconfig)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("kubectl get --watch");
+        let stdout = child.stdout.take().unwrap();
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let record = seen.clone();
+        std::thread::spawn(move || {
+            for rs in serde_json::Deserializer::from_reader(stdout).into_iter::<Value>() {
+                let Ok(rs) = rs else { return };
+                let name = rs["metadata"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let replicas = rs["spec"]["replicas"].as_i64().unwrap_or(-1);
+                record.lock().unwrap().push((name, replicas));
+            }
+        });
+        ReplicaSetWatch { child, seen }
+    }
+
+    /// The replica counts `name` went through, each once, leaving out the 0 it starts at.
+    fn steps_of(&self, name: &str) -> Vec<i64> {
+        let mut steps: Vec<i64> = Vec::new();
+        for (_, replicas) in self.seen.lock().unwrap().iter().filter(|(n, _)| n == name) {
+            if *replicas > 0 && steps.last() != Some(replicas) {
+                steps.push(*replicas);
+            }
+        }
+        steps
+    }
+}
+
+impl Drop for ReplicaSetWatch {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn analysed_rollout_yaml(image: &str, error_rate: &str) -> String {
     format!(
-        "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n  name: success-rate\nspec:\n  args:\n  - name: service-name\n  - name: canary-hash\n  metrics:\n  - name: success-rate\n    initialDelay: 4s\n    interval: 2s\n    count: 3\n    failureLimit: 1\n    successCondition: result[0] >= 0.99\n    provider:\n      prometheus:\n        address: {{{{PROMETHEUS}}}}\n        query: |\n          sum(rate(http_requests_total{{\n            service=\"{{{{args.service-name}}}}\", rollouts_pod_template_hash=\"{{{{args.canary-hash}}}}\",\n            status=~\"2..\"\n          }}[20s])) /\n          sum(rate(http_requests_total{{\n            service=\"{{{{args.service-name}}}}\", rollouts_pod_template_hash=\"{{{{args.canary-hash}}}}\"\n          }}[20s]))\n---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n  replicas: 5\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n      - name: web\n        image: {image}\n        env:\n        - name: SIMULATED_ERROR_RATE\n          value: \"{error_rate}\"\n  strategy:\n    canary:\n      steps:\n      - setWeight: 20\n      - analysis:\n          templates:\n          - templateName: success-rate\n          args:\n          - name: service-name\n            value: web\n          - name: canary-hash\n            valueFrom:\n              podTemplateHashValue: Latest\n      - setWeight: 60\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\nspec:\n  selector: {{app: web}}\n  ports:\n  - port: 80\n"
+        "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n  name: success-rate\nspec:\n  args:\n  - name: service-name\n  - name: canary-hash\n  metrics:\n  - name: success-rate\n    initialDelay: 4s\n    interval: 2s\n    count: 5\n    failureLimit: 3\n    successCondition: result[0] >= 0.99\n    provider:\n      prometheus:\n        address: {{{{PROMETHEUS}}}}\n        query: |\n          sum(rate(http_requests_total{{\n            service=\"{{{{args.service-name}}}}\", rollouts_pod_template_hash=\"{{{{args.canary-hash}}}}\",\n            status=~\"2..\"\n          }}[20s])) /\n          sum(rate(http_requests_total{{\n            service=\"{{{{args.service-name}}}}\", rollouts_pod_template_hash=\"{{{{args.canary-hash}}}}\"\n          }}[20s]))\n---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n  replicas: 10\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n      - name: web\n        image: {image}\n        env:\n        - name: SIMULATED_ERROR_RATE\n          value: \"{error_rate}\"\n  strategy:\n    canary:\n      steps:\n      - setWeight: 10\n      - analysis:\n          templates:\n          - templateName: success-rate\n          args:\n          - name: service-name\n            value: web\n          - name: canary-hash\n            valueFrom:\n              podTemplateHashValue: Latest\n      - setWeight: 30\n      - setWeight: 50\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  annotations:\n    bosun.dev/simulated-requests-per-second: \"200\"\nspec:\n  selector: {{app: web}}\n  ports:\n  - port: 80\n"
     )
 }
 
@@ -3234,7 +3294,9 @@ async fn a_canary_is_judged_by_prometheus_and_a_bad_version_is_rolled_back() {
         env.rollout("web")["summary"]["phase"] == "Healthy"
     });
 
-    // A good version: its run measures 1.0 three times and the canary walks on.
+    // A good version: its run measures 1.0 five times and the canary walks 10 → 30 → 50 → 100 %
+    // of 10 replicas, as a watch of the ReplicaSets sees them scaled.
+    let scaled = ReplicaSetWatch::start(&env, "web");
     write(&env.repo, "web/all.yaml", &yaml("web:2", "0"));
     env.commit("web:2");
     let out = env.bosun(DEPLOYER, &["app", "refresh", "web"]);
@@ -3245,15 +3307,33 @@ async fn a_canary_is_judged_by_prometheus_and_a_bad_version_is_rolled_back() {
     );
     env.eventually(120, "the good version through its analysis", || {
         let view = env.rollout("web");
-        view["summary"]["phase"] == "Healthy" && Env::revisions(&view) == vec![(1, 0), (2, 5)]
+        view["summary"]["phase"] == "Healthy" && Env::revisions(&view) == vec![(1, 0), (2, 10)]
     });
     let view = env.rollout("web");
+    let canary = view["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["revision"] == 2)
+        .unwrap()["replicaSet"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // 1, 3, 5 at 10, 30 and 50 %, then up to 10 within maxSurge (25 %: 8 first while the stable
+    // side still has 5), never back down a step.
+    let steps = scaled.steps_of(&canary);
+    assert!(
+        steps.starts_with(&[1, 3, 5])
+            && steps.last() == Some(&10)
+            && steps.windows(2).all(|w| w[0] < w[1]),
+        "the canary's replicas at 10, 30, 50 and 100 %: {steps:?}"
+    );
     let run = &view["analysisRuns"][0];
     assert_eq!(run["phase"], "Successful", "{run}");
     assert_eq!(run["rolloutType"], "Step");
     assert_eq!(run["stepIndex"], 1);
     let metric = &run["metricResults"][0];
-    assert_eq!(metric["count"], 3, "{metric}");
+    assert_eq!(metric["count"], 5, "{metric}");
     // (A first measurement may find no data yet: an Error, retried, never a pass.)
     for m in metric["measurements"].as_array().unwrap() {
         match m["phase"].as_str().unwrap() {
@@ -3279,12 +3359,13 @@ async fn a_canary_is_judged_by_prometheus_and_a_bad_version_is_rolled_back() {
         "the canary's hash reached the query"
     );
 
-    // A bad version: 30 % errors on the canary; two failed measurements > failureLimit 1. bosun
+    // A bad version, the seeds' case: 5 % errors on the canary, a success rate of 0.95 against
+    // `result[0] >= 0.99`; four failed measurements > failureLimit 3. bosun
     // aborts the Rollout (everything back on stable), then rolls the Application back to the
     // last good revision and holds it there: Git still names web:3, and auto-sync must not
     // deploy it again.
     let good_commit = git(&env.repo, &["rev-parse", "HEAD"]);
-    write(&env.repo, "web/all.yaml", &yaml("web:3", "0.3"));
+    write(&env.repo, "web/all.yaml", &yaml("web:3", "0.05"));
     env.commit("web:3");
     let out = env.bosun(DEPLOYER, &["app", "refresh", "web"]);
     assert!(
@@ -3315,15 +3396,15 @@ async fn a_canary_is_judged_by_prometheus_and_a_bad_version_is_rolled_back() {
     assert!(
         log.contains("analysis aborted the rollout: rolling back")
             && log.contains("Step-based analysis phase error/failed")
-            && log.contains("assessed Failed due to failed (2) > failureLimit (1)")
+            && log.contains("assessed Failed due to failed (4) > failureLimit (3)")
             // The values measured, beside Argo's words for the limit.
-            && log.contains("(success-rate measured [0.7"),
+            && log.contains("(success-rate measured [0.95"),
         "{log}"
     );
     env.eventually(60, "the Rollout back on the good version", || {
         let view = env.rollout("web");
         view["summary"]["phase"] == "Healthy"
-            && Env::revisions(&view) == vec![(1, 0), (2, 5), (3, 0)]
+            && Env::revisions(&view) == vec![(1, 0), (2, 10), (3, 0)]
             && view["object"]["spec"]["template"]["spec"]["containers"][0]["image"] == "web:2"
     });
     let view = env.rollout("web");
@@ -3336,7 +3417,7 @@ async fn a_canary_is_judged_by_prometheus_and_a_bad_version_is_rolled_back() {
         .expect("the failed run");
     assert_eq!(
         run["message"],
-        "Metric \"success-rate\" assessed Failed due to failed (2) > failureLimit (1)"
+        "Metric \"success-rate\" assessed Failed due to failed (4) > failureLimit (3)"
     );
     let values: Vec<&str> = run["metricResults"][0]["measurements"]
         .as_array()
@@ -3345,8 +3426,8 @@ async fn a_canary_is_judged_by_prometheus_and_a_bad_version_is_rolled_back() {
         .filter_map(|m| m["value"].as_str())
         .collect();
     assert!(
-        values.iter().any(|v| v.starts_with("[0.7")),
-        "the canary's success rate is measured as 0.7: {values:?}"
+        values.iter().any(|v| v.starts_with("[0.95")),
+        "the canary's success rate is measured as 0.95: {values:?}"
     );
     assert!(
         view["analysisRuns"]
@@ -3398,7 +3479,7 @@ async fn a_canary_is_judged_by_prometheus_and_a_bad_version_is_rolled_back() {
         let view = env.rollout("web");
         view["summary"]["phase"] == "Healthy"
             && view["object"]["spec"]["template"]["spec"]["containers"][0]["image"] == "web:4"
-            && Env::revisions(&view).last() == Some(&(4, 5))
+            && Env::revisions(&view).last() == Some(&(4, 10))
     });
 }
 

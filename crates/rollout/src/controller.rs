@@ -86,6 +86,10 @@ struct ClusterRollouts {
     replica_sets: Store<DynamicObject>,
     /// Routing kinds found by discovery, by `group/kind`.
     resources: Mutex<HashMap<String, ApiResource>>,
+    /// By `namespace/name`: the resourceVersion a Rollout had when this controller last wrote
+    /// its status. While the cache still holds that version, it has not seen the write, and a
+    /// decision on it would undo what the write's decision did (scale a canary back a step).
+    written_over: Mutex<HashMap<String, String>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -107,6 +111,25 @@ pub struct RolloutController {
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Whether `read` is the version a status write of ours replaced (the cache is behind it); a
+/// newer version ends the watch for it.
+fn stale(
+    written_over: &Mutex<HashMap<String, String>>,
+    key: &RolloutKey,
+    read: Option<&str>,
+) -> bool {
+    let mut written_over = lock(written_over);
+    let name = format!("{}/{}", key.namespace, key.name);
+    match (written_over.get(&name), read) {
+        (Some(replaced), Some(read)) if replaced == read => true,
+        (Some(_), _) => {
+            written_over.remove(&name);
+            false
+        }
+        (None, _) => false,
+    }
 }
 
 struct Rollouts(Weak<RolloutController>);
@@ -316,6 +339,7 @@ impl RolloutController {
             rollouts,
             replica_sets,
             resources: Mutex::default(),
+            written_over: Mutex::default(),
             tasks,
         });
         self.clusters
@@ -439,6 +463,14 @@ impl RolloutController {
         };
         if object.metadata.deletion_timestamp.is_some() {
             return Ok(Action::await_change());
+        }
+        if stale(
+            &cluster.written_over,
+            key,
+            object.metadata.resource_version.as_deref(),
+        ) {
+            // Our last status write is not in the cache yet: its watch event brings it.
+            return Ok(Action::requeue(CONFLICT_RETRY));
         }
         let value = to_value(&object, &rollout_resource());
         let owned_objects = owned_by(
@@ -568,7 +600,12 @@ impl RolloutController {
                 .replace_status(&key.name, &PostParams::default(), &body)
                 .await
             {
-                Ok(_) => {}
+                Ok(_) => {
+                    if let Some(read) = object.metadata.resource_version.clone() {
+                        lock(&cluster.written_over)
+                            .insert(format!("{}/{}", key.namespace, key.name), read);
+                    }
+                }
                 Err(kube::Error::Api(e)) if e.code == 409 => {
                     tracing::debug!(rollout = %key, "status written meanwhile; looking again");
                     return Ok(Action::requeue(CONFLICT_RETRY));
