@@ -272,6 +272,18 @@ impl Server {
                     }
                 }
             });
+            // Changed ImageUpdater objects may select other Applications or configure them
+            // differently: every Application is looked at again (unchanged ones cost nothing).
+            let images = Arc::downgrade(&self.state.images);
+            let mut updaters = self.controller.subscribe_image_updaters();
+            tokio::spawn(async move {
+                while updaters.changed().await.is_ok() {
+                    let Some(images) = images.upgrade() else {
+                        return;
+                    };
+                    images.resync();
+                }
+            });
         }
         // The server answers from the start: /healthz at once, /readyz 503 until the first
         // catalog load, the API as soon as that load is done (it waits for it).
@@ -316,6 +328,13 @@ impl bosun_images::updater::Catalog for ControllerCatalog {
 
     fn names(&self) -> Vec<String> {
         self.0.upgrade().map(|c| c.names()).unwrap_or_default()
+    }
+
+    fn image_updaters(&self) -> Arc<Vec<bosun_model::image_updater::ImageUpdaterResource>> {
+        self.0
+            .upgrade()
+            .map(|c| c.image_updaters())
+            .unwrap_or_default()
     }
 
     fn repository_changed(&self, repo_url: &str) {

@@ -3746,6 +3746,91 @@ async fn a_new_image_reaches_dev_by_itself() {
     );
 }
 
+/// Image Updater v1's `ImageUpdater` resource, in the Applications' own file, configures an
+/// Application that has no image annotations: a new tag reaches dev through a write-back commit.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_image_updater_resource_brings_a_new_tag_to_dev() {
+    use common::registry::Registry;
+    let mut env = Env::start(Duration::from_millis(200)).await;
+    let registry = Registry::start(false);
+    registry.push("acme/api", "1.2.0", "2026-01-01T00:00:00Z");
+    git(
+        &env.repo,
+        &["config", "receive.denyCurrentBranch", "updateInstead"],
+    );
+    let values = VALUES.replace("{{REGISTRY}}", &registry.address);
+    write(
+        &env.repo,
+        "api/Chart.yaml",
+        "apiVersion: v2\nname: api\nversion: 0.1.0\n",
+    );
+    write(&env.repo, "api/values.yaml", &values);
+    write(&env.repo, "api/templates/deployment.yaml", DEPLOYMENT);
+    env.commit("api chart");
+    write(
+        env.dir.path(),
+        "apps/api-dev.yaml",
+        &format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: api-dev\n  namespace: argocd\n  labels: {{env: dev}}\nspec:\n  project: default\n  source:\n    repoURL: file://{repo}\n    targetRevision: main\n    path: api\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: api-dev\n  syncPolicy:\n{AUTO}    syncOptions:\n    - CreateNamespace=true\n---\n# Image Updater v1, unchanged\napiVersion: argocd-image-updater.argoproj.io/v1alpha1\nkind: ImageUpdater\nmetadata:\n  name: dev-images\n  namespace: argocd\nspec:\n  commonUpdateSettings:\n    updateStrategy: semver\n    ignoreTags: [latest]\n  writeBackConfig:\n    method: git\n    gitConfig:\n      branch: main\n      writeBackTarget: helmvalues:values.yaml\n  applicationRefs:\n  - namePattern: \"api-*\"\n    labelSelectors:\n      matchLabels: {{env: dev}}\n    images:\n    - alias: api\n      imageName: {registry}/acme/api:~1\n      manifestTargets:\n        helm:\n          tag: image.tag\n      commonUpdateSettings:\n        platforms: [linux/amd64]\n",
+            repo = env.repo.display(),
+            registry = registry.address,
+        ),
+    );
+    let config = env.images_config("");
+    env.serve_config(&config);
+    let first = format!("{}/acme/api:1.2.0", registry.address);
+    env.eventually(90, "1.2.0 deployed", || {
+        env.deployed_image("api-dev").as_deref() == Some(&first)
+    });
+    env.eventually(30, "the first image check", || {
+        env.image_view("api-dev")["images"][0]["latest"] == "1.2.0"
+    });
+    let view = env.image_view("api-dev");
+    assert_eq!(view["images"][0]["alias"], "api", "{view}");
+    assert_eq!(view["images"][0]["key"], "image.tag", "{view}");
+    assert_eq!(view["file"], "api/values.yaml", "{view}");
+    // A field bosun does not act on is named in the log, not silently dropped.
+    assert!(
+        env.log()
+            .contains("spec.applicationRefs[0].images[0].commonUpdateSettings.platforms"),
+        "{}",
+        env.log()
+    );
+
+    // CI pushes new tags; a check (as after a registry webhook) finds 1.10.0.
+    let before = git(&env.repo, &["rev-parse", "HEAD"]);
+    for (tag, created) in [
+        ("1.3.0-rc.1", "2026-03-01T00:00:00Z"),
+        ("1.10.0", "2026-02-01T00:00:00Z"),
+        ("latest", "2026-02-01T00:00:00Z"),
+    ] {
+        registry.push("acme/api", tag, created);
+    }
+    let out = env.bosun(DEPLOYER, &["image", "check", "api-dev", "-o", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(60, "the write-back commit", || {
+        git(&env.repo, &["rev-parse", "HEAD"]) != before
+    });
+    assert_eq!(
+        git(&env.repo, &["log", "-1", "--format=%an <%ae>%n%B"]),
+        "bosun-bot <bot@example.com>\nbuild: automatic update of api-dev\n\nupdates image acme/api tag '1.2.0' to '1.10.0'"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.repo.join("api/values.yaml")).unwrap(),
+        values.replace("\"1.2.0\"", "\"1.10.0\"")
+    );
+    let second = format!("{}/acme/api:1.10.0", registry.address);
+    env.eventually(90, "1.10.0 deployed", || {
+        env.deployed_image("api-dev").as_deref() == Some(&second)
+    });
+    let view = env.image_view("api-dev");
+    assert_eq!(view["history"][0]["outcome"], "Committed", "{view}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn two_hundred_applications_watching_one_image_cost_one_tags_request() {
     use common::registry::Registry;

@@ -11,9 +11,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use bosun_api::CatalogError;
-use bosun_engine::load::load_applications;
+use bosun_engine::load::load_manifests;
 use bosun_engine::pipeline::Engine;
-use bosun_model::{Application, ApplicationSourceConfig};
+use bosun_model::image_updater::ImageUpdaterResource;
+use bosun_model::{Application, ApplicationSourceConfig, Manifests};
 
 use crate::app_objects::Listed;
 
@@ -90,6 +91,9 @@ pub struct Loaded {
     /// A file of a path or Git entry that does not parse is not here: the entry fails as a
     /// whole, and which Application the broken document meant is not known.
     pub invalid: BTreeMap<String, String>,
+    /// Image Updater's `ImageUpdater` objects found beside the Applications (in the files and
+    /// Git folders of path and Git entries), in entry order.
+    pub image_updaters: Vec<ImageUpdaterResource>,
 }
 
 /// Loads every entry. `previous` supplies the Applications of entries that fail now; `listed`
@@ -97,9 +101,9 @@ pub struct Loaded {
 pub async fn load(
     engine: &Engine,
     sources: &[CatalogSource],
-    previous: &BTreeMap<usize, Vec<Application>>,
+    previous: &BTreeMap<usize, Manifests>,
     mut listed: BTreeMap<usize, Result<Listed, String>>,
-) -> (Loaded, BTreeMap<usize, Vec<Application>>) {
+) -> (Loaded, BTreeMap<usize, Manifests>) {
     let mut loaded = Loaded::default();
     let mut by_entry = BTreeMap::new();
     for (i, source) in sources.iter().enumerate() {
@@ -116,15 +120,18 @@ pub async fn load(
                         loaded.invalid.insert(name.clone(), error);
                         let earlier = previous
                             .get(&i)
-                            .and_then(|p| p.iter().find(|a| a.metadata.name == name));
+                            .and_then(|p| p.applications.iter().find(|a| a.metadata.name == name));
                         apps.extend(earlier.cloned());
                     }
-                    Ok(apps)
+                    Ok(Manifests {
+                        applications: apps,
+                        image_updaters: Vec::new(),
+                    })
                 }
                 Some(Err(message)) => Err(message),
                 None => Err("not watched".into()),
             },
-            CatalogSource::Local(path) => load_applications(path, None)
+            CatalogSource::Local(path) => load_manifests(path)
                 .map_err(|e| after_prefix(e.to_string(), &format!("{}: ", path.display()))),
             CatalogSource::Git {
                 repo_url,
@@ -133,10 +140,12 @@ pub async fn load(
             } => match engine.checkout(repo_url, revision).await {
                 Ok((_commit, dir)) => {
                     let dir = dir.join(path.trim_start_matches('/'));
-                    match load_applications(&dir, None) {
-                        Ok(apps) => Ok(apps),
+                    match load_manifests(&dir) {
+                        Ok(manifests) => Ok(manifests),
                         // An app-of-apps directory that became empty means no Applications.
-                        Err(bosun_engine::load::LoadError::Empty { .. }) => Ok(Vec::new()),
+                        Err(bosun_engine::load::LoadError::Empty { .. }) => {
+                            Ok(Manifests::default())
+                        }
                         Err(e) => Err(e.to_string()),
                     }
                 }
@@ -147,8 +156,8 @@ pub async fn load(
                 Err(e) => Err(e.to_string()),
             },
         };
-        let apps = match result {
-            Ok(apps) => apps,
+        let manifests = match result {
+            Ok(manifests) => manifests,
             Err(message) => {
                 loaded.errors.push(CatalogError {
                     source: source.describe(),
@@ -157,7 +166,10 @@ pub async fn load(
                 previous.get(&i).cloned().unwrap_or_default()
             }
         };
-        for app in &apps {
+        loaded
+            .image_updaters
+            .extend(manifests.image_updaters.iter().cloned());
+        for app in &manifests.applications {
             if let Some(earlier) = loaded.apps.get(&app.metadata.name)
                 && earlier != app
             {
@@ -177,7 +189,7 @@ pub async fn load(
             }
             loaded.apps.insert(app.metadata.name.clone(), app.clone());
         }
-        by_entry.insert(i, apps);
+        by_entry.insert(i, manifests);
     }
     (loaded, by_entry)
 }

@@ -25,6 +25,7 @@ use bosun_apply::hooks::Phase as SyncPhase;
 use bosun_apply::sync::{Step, SyncEvent};
 use bosun_engine::connect::ConnectError;
 use bosun_engine::pipeline::{AppRender, Engine, EngineError, SyncSettings};
+use bosun_model::image_updater::ImageUpdaterResource;
 use bosun_model::{Application, BosunConfig, PropagationPolicy};
 use bosun_record::{
     NewOperation, Operation, OperationKind, Phase, Pin, ResourceRecord, SelectedResource, Store,
@@ -206,7 +207,9 @@ pub struct Controller {
     settings: ControllerSettings,
     sources: Vec<CatalogSource>,
     apps: RwLock<BTreeMap<String, Arc<AppEntry>>>,
-    catalog_previous: tokio::sync::Mutex<BTreeMap<usize, Vec<Application>>>,
+    catalog_previous: tokio::sync::Mutex<BTreeMap<usize, bosun_model::Manifests>>,
+    /// Image Updater's `ImageUpdater` objects of the last catalog load, for the image loop.
+    image_updaters: tokio::sync::watch::Sender<Arc<Vec<ImageUpdaterResource>>>,
     /// The errors of the last catalog load (`GET /api/v1/catalog`, `/readyz`).
     catalog_errors: RwLock<Vec<bosun_api::CatalogError>>,
     /// Becomes true when the first catalog load has finished.
@@ -359,6 +362,7 @@ impl Controller {
             sources,
             apps: RwLock::new(BTreeMap::new()),
             catalog_previous: tokio::sync::Mutex::new(BTreeMap::new()),
+            image_updaters: tokio::sync::watch::channel(Arc::new(Vec::new())).0,
             catalog_errors: RwLock::new(Vec::new()),
             catalog_loaded: tokio::sync::watch::channel(false).0,
             events,
@@ -582,6 +586,23 @@ impl Controller {
             tracing::error!(source = %error.source, error = %error.message, "loading Applications");
         }
         *write(&self.catalog_errors) = loaded.errors;
+        let image_updaters = loaded.image_updaters;
+        self.image_updaters.send_if_modified(|current| {
+            if **current == image_updaters {
+                return false;
+            }
+            for resource in &image_updaters {
+                if current.contains(resource) {
+                    continue;
+                }
+                tracing::info!(image_updater = %resource.origin, "read ImageUpdater");
+                for ignored in resource.ignored_fields() {
+                    tracing::warn!(image_updater = %resource.origin, field = %ignored.path, reason = %ignored.reason, "accepted but not acted on");
+                }
+            }
+            *current = Arc::new(image_updaters);
+            true
+        });
         let invalid = loaded.invalid;
         let mut removed = Vec::new();
         {
@@ -1640,6 +1661,18 @@ impl Controller {
         read(&self.apps)
             .get(name)
             .map(|entry| read(&entry.app).clone())
+    }
+
+    /// The `ImageUpdater` objects the catalog read beside its Applications.
+    pub fn image_updaters(&self) -> Arc<Vec<ImageUpdaterResource>> {
+        self.image_updaters.borrow().clone()
+    }
+
+    /// Changes when the `ImageUpdater` objects of a catalog load differ from the last ones.
+    pub fn subscribe_image_updaters(
+        &self,
+    ) -> tokio::sync::watch::Receiver<Arc<Vec<ImageUpdaterResource>>> {
+        self.image_updaters.subscribe()
     }
 
     /// The names of every managed Application.

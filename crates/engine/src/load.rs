@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use bosun_model::{Application, ModelError, parse_applications};
+use bosun_model::{Application, Manifests, ModelError, parse_manifests};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -50,21 +50,35 @@ fn manifest_files(dir: &Path) -> Result<Vec<PathBuf>, LoadError> {
     Ok(files)
 }
 
-/// The Applications in `path` (a file or a directory), optionally only the one named `name`.
-pub fn load_applications(path: &Path, name: Option<&str>) -> Result<Vec<Application>, LoadError> {
+/// The Applications and `ImageUpdater` objects in `path` (a file or a directory); an error when
+/// it holds no Application.
+pub fn load_manifests(path: &Path) -> Result<Manifests, LoadError> {
     let files = if path.is_dir() {
         manifest_files(path)?
     } else {
         vec![path.to_path_buf()]
     };
-    let mut apps = Vec::new();
+    let mut manifests = Manifests::default();
     for file in files {
         let text = std::fs::read_to_string(&file).map_err(|error| LoadError::Read {
             path: file.clone(),
             error,
         })?;
-        apps.extend(parse_applications(&text, &file.display().to_string())?);
+        let found = parse_manifests(&text, &file.display().to_string())?;
+        manifests.applications.extend(found.applications);
+        manifests.image_updaters.extend(found.image_updaters);
     }
+    if manifests.applications.is_empty() {
+        return Err(LoadError::Empty {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(manifests)
+}
+
+/// The Applications in `path` (a file or a directory), optionally only the one named `name`.
+pub fn load_applications(path: &Path, name: Option<&str>) -> Result<Vec<Application>, LoadError> {
+    let apps = load_manifests(path)?.applications;
     if apps.is_empty() {
         return Err(LoadError::Empty {
             path: path.to_path_buf(),

@@ -1,5 +1,5 @@
-//! The image update loop of `bosun serve`: for every Application with Image Updater's
-//! annotations, list its images' tags, let each image's policy pick one, and when Git names
+//! The image update loop of `bosun serve`: for every Application that an Image Updater
+//! `ImageUpdater` object selects or that has Image Updater's annotations, list its images' tags, let each image's policy pick one, and when Git names
 //! another, write the new tag to the Application's values file or kustomization and push the
 //! commit. The Application then syncs it like any other commit.
 //!
@@ -18,6 +18,7 @@ use bosun_api::{ImageApplication, ImageTagChange, ImageUpdateEntry, WatchedImage
 use bosun_model::Application;
 use bosun_model::commit_template::{CommitTemplate, TemplateChange};
 use bosun_model::image_update::{ImageEntry, ImageUpdate, WriteBackTarget, image_update};
+use bosun_model::image_updater::ImageUpdaterResource;
 use bosun_record::{ImageChange, ImageUpdateRecord, Store};
 use bosun_runtime::{Action, Config, ReconcileLoop, Reconciler, RuntimeMetrics};
 use bosun_source::{Author, Credentials, Pushed, WriteError, Writer};
@@ -25,7 +26,7 @@ use tokio::sync::oneshot;
 
 use crate::edit::{self, Edit, KeyPath};
 use crate::metrics::ImageMetrics;
-use crate::policy::{Policy, Strategy, TagInfo};
+use crate::policy::{Policy, PolicyError, Strategy, TagInfo};
 use crate::registry::Registries;
 use crate::write_back::{Expected, WriteBack};
 
@@ -33,6 +34,8 @@ use crate::write_back::{Expected, WriteBack};
 pub trait Catalog: Send + Sync + 'static {
     fn application(&self, name: &str) -> Option<Application>;
     fn names(&self) -> Vec<String>;
+    /// The `ImageUpdater` objects loaded beside the Applications, in load order.
+    fn image_updaters(&self) -> Arc<Vec<ImageUpdaterResource>>;
     /// A write-back was pushed to `repo_url`: refresh the Applications that read it, so that
     /// the new tag is deployed now rather than at the next poll.
     fn repository_changed(&self, repo_url: &str);
@@ -146,20 +149,16 @@ impl ImageUpdater {
             .start(Arc::new(Checker(Arc::downgrade(self))));
     }
 
-    /// The controller saw Application `name` (its status changed): when it is new to the
-    /// updater or its image settings changed, check it now. Status changes are frequent; this
-    /// costs a hash of a few annotations.
+    /// The controller saw Application `name` (its status changed), or the `ImageUpdater`
+    /// objects changed: when it is new to the updater or its image settings changed, check it
+    /// now. Status changes are frequent; this costs reading a few annotations and objects.
     pub fn application_seen(&self, name: &str) {
         let fingerprint = self.catalog.application(name).map(|app| {
-            let mut text: Vec<String> = app
-                .metadata
-                .annotations
-                .iter()
-                .filter(|(k, _)| k.starts_with(bosun_model::image_update::PREFIX))
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            text.push(serde_json::to_string(&app.spec.all_sources()).unwrap_or_default());
-            text.join("\n")
+            format!(
+                "{:?}\n{}",
+                self.settings_of(&app),
+                serde_json::to_string(&app.spec.all_sources()).unwrap_or_default()
+            )
         });
         let changed = {
             let mut seen = lock(&self.seen);
@@ -283,18 +282,18 @@ impl ImageUpdater {
             forget();
             return Ok(Action::await_change());
         };
-        let update = match image_update(&app) {
+        let update = match self.settings_of(&app) {
             Ok(Some(update)) => update,
             Ok(None) => {
                 forget();
                 return Ok(Action::await_change());
             }
             Err(e) => {
-                // Bad annotations: said on the Application's image view; looked at again when
-                // the Application changes.
+                // Bad settings: said on the Application's image view; looked at again when
+                // the Application or the ImageUpdater objects change.
                 self.set_status(ImageApplication {
                     app: name.to_string(),
-                    error: Some(format!("{name}: {e}")),
+                    error: Some(e),
                     checked_at: Some(now()),
                     ..Default::default()
                 });
@@ -321,6 +320,18 @@ impl ImageUpdater {
                 Err(e)
             }
         }
+    }
+
+    /// `app`'s image update settings: from the first `ImageUpdater` that selects it (as in Image
+    /// Updater v1, its annotations then do not count, unless the object says `useAnnotations`),
+    /// else from its annotations (v0.x). `None`: its images are not watched.
+    fn settings_of(&self, app: &Application) -> Result<Option<ImageUpdate>, String> {
+        for resource in self.catalog.image_updaters().iter() {
+            if let Some(update) = resource.image_update(app) {
+                return update.map(Some).map_err(|e| e.to_string());
+            }
+        }
+        image_update(app).map_err(|e| format!("{}: {e}", app.metadata.name))
     }
 
     fn status_of(&self, name: &str) -> ImageApplication {
@@ -564,20 +575,10 @@ impl ImageUpdater {
         // backoff); other registry errors are this image's message only.
         let transient =
             |e: &crate::registry::RegistryError| e.is_transient().then(|| e.to_string());
-        let policy = match option("update-strategy")
-            .unwrap_or("")
-            .parse::<Strategy>()
-            .and_then(|strategy| {
-                Policy::new(
-                    strategy,
-                    entry.constraint.as_deref(),
-                    option("allow-tags"),
-                    option("ignore-tags"),
-                )
-            }) {
+        let policy = match policy_of(entry) {
             Ok(policy) => policy,
             Err(e) => {
-                decision.view = failed(view, format!("{}: {e}", entry.image));
+                decision.view = failed(view, e);
                 return decision;
             }
         };
@@ -690,6 +691,34 @@ impl ImageUpdater {
             .cloned()
             .collect()
     }
+}
+
+/// The image's policy; an error names the annotation or field that set the bad value.
+fn policy_of(entry: &ImageEntry) -> Result<Policy, String> {
+    let option = |name: &str| entry.options.get(name).map(|(_, v)| v.as_str());
+    option("update-strategy")
+        .unwrap_or("")
+        .parse::<Strategy>()
+        .and_then(|strategy| {
+            Policy::new(
+                strategy,
+                entry.constraint.as_deref(),
+                option("allow-tags"),
+                option("ignore-tags"),
+            )
+        })
+        .map_err(|e| {
+            let set_by = match &e {
+                PolicyError::UnknownStrategy(_) => entry.options.get("update-strategy"),
+                PolicyError::Allow { .. } => entry.options.get("allow-tags"),
+                PolicyError::Ignore(_) => entry.options.get("ignore-tags"),
+                _ => None,
+            };
+            match set_by {
+                Some((name, _)) => format!("{}: {name}: {e}", entry.image),
+                None => format!("{}: {e}", entry.image),
+            }
+        })
 }
 
 /// The keys an image's new values go to.

@@ -137,67 +137,21 @@ pub fn image_update(app: &Application) -> Result<Option<ImageUpdate>, ModelError
         )
     })?;
     let source_path = source.path.clone().unwrap_or_default();
-    let target_key = format!("{PREFIX}write-back-target");
-    let target = match get("write-back-target") {
-        None => {
-            return Err(ModelError::invalid(
-                at(&target_key),
-                "is not set: bosun writes to a file in Git; set `helmvalues[:path]` or \
-                 `kustomization[:path]` (Image Updater's default `.argocd-source-<app>.yaml` \
-                 parameter file is not read by bosun's render)",
-            ));
-        }
-        Some(target) => {
-            let (kind, path) = target.split_once(':').unwrap_or((&target, ""));
-            let resolve = |default: &str| {
-                if let Some(absolute) = path.strip_prefix('/') {
-                    clean(absolute)
-                } else if path.is_empty() {
-                    clean(&format!("{source_path}/{default}"))
-                } else {
-                    clean(&format!("{source_path}/{path}"))
-                }
-            };
-            match kind {
-                "kustomization" => WriteBackTarget::Kustomization(resolve(".")),
-                "helmvalues" => WriteBackTarget::HelmValues(resolve("values.yaml")),
-                other => {
-                    return Err(ModelError::invalid(
-                        at(&target_key),
-                        format!(
-                            "`{other}`: expected `helmvalues[:path]` or `kustomization[:path]`"
-                        ),
-                    ));
-                }
-            }
-        }
-    };
+    let target = write_back_target(
+        get("write-back-target").as_deref(),
+        &at(&format!("{PREFIX}write-back-target")),
+        &source_path,
+    )?;
     let method = get("write-back-method");
-    if let Some(method) = &method {
-        let kind = method.split(':').next().unwrap_or_default();
-        if kind != "git" && kind != "argocd" {
-            return Err(ModelError::invalid(
-                at(&format!("{PREFIX}write-back-method")),
-                format!("`{method}`: expected `git`, `git:<credentials>` or `argocd`"),
-            ));
-        }
-    }
-    let branch = get("git-branch").unwrap_or_default();
-    let (base, target_branch) = match branch.split(':').collect::<Vec<_>>().as_slice() {
-        [base] => (base.to_string(), None),
-        [base, target] if !target.is_empty() => (base.to_string(), Some(target.to_string())),
-        _ => {
-            return Err(ModelError::invalid(
-                at(&format!("{PREFIX}git-branch")),
-                format!("`{branch}`: expected `branch` or `base:target`"),
-            ));
-        }
-    };
-    let base_branch = if base.is_empty() {
-        source.target_revision.clone().unwrap_or_default()
-    } else {
-        base
-    };
+    check_method(
+        method.as_deref(),
+        &at(&format!("{PREFIX}write-back-method")),
+    )?;
+    let (base_branch, target_branch) = branches(
+        get("git-branch").as_deref(),
+        &at(&format!("{PREFIX}git-branch")),
+        source,
+    )?;
     Ok(Some(ImageUpdate {
         images,
         target,
@@ -208,8 +162,84 @@ pub fn image_update(app: &Application) -> Result<Option<ImageUpdate>, ModelError
     }))
 }
 
+/// `helmvalues[:path]` or `kustomization[:path]` (the annotation `write-back-target`, the
+/// resource's `gitConfig.writeBackTarget`), resolved against the source's path; `at` names the
+/// field in errors.
+pub(crate) fn write_back_target(
+    target: Option<&str>,
+    at: &str,
+    source_path: &str,
+) -> Result<WriteBackTarget, ModelError> {
+    let Some(target) = target else {
+        return Err(ModelError::invalid(
+            at,
+            "is not set: bosun writes to a file in Git; set `helmvalues[:path]` or \
+             `kustomization[:path]` (Image Updater's default `.argocd-source-<app>.yaml` \
+             parameter file is not read by bosun's render)",
+        ));
+    };
+    let (kind, path) = target.split_once(':').unwrap_or((target, ""));
+    let resolve = |default: &str| {
+        if let Some(absolute) = path.strip_prefix('/') {
+            clean(absolute)
+        } else if path.is_empty() {
+            clean(&format!("{source_path}/{default}"))
+        } else {
+            clean(&format!("{source_path}/{path}"))
+        }
+    };
+    match kind {
+        "kustomization" => Ok(WriteBackTarget::Kustomization(resolve("."))),
+        "helmvalues" => Ok(WriteBackTarget::HelmValues(resolve("values.yaml"))),
+        other => Err(ModelError::invalid(
+            at,
+            format!("`{other}`: expected `helmvalues[:path]` or `kustomization[:path]`"),
+        )),
+    }
+}
+
+/// `git`, `git:<credentials>` or `argocd` (bosun writes to Git whichever it is).
+pub(crate) fn check_method(method: Option<&str>, at: &str) -> Result<(), ModelError> {
+    if let Some(method) = method {
+        let kind = method.split(':').next().unwrap_or_default();
+        if kind != "git" && kind != "argocd" {
+            return Err(ModelError::invalid(
+                at,
+                format!("`{method}`: expected `git`, `git:<credentials>` or `argocd`"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `branch` or `base:target` (`git-branch`, `gitConfig.branch`): the branch read and the one
+/// pushed to when it differs; no base means the source's `targetRevision`.
+pub(crate) fn branches(
+    branch: Option<&str>,
+    at: &str,
+    source: &crate::ApplicationSource,
+) -> Result<(String, Option<String>), ModelError> {
+    let branch = branch.unwrap_or_default();
+    let (base, target_branch) = match branch.split(':').collect::<Vec<_>>().as_slice() {
+        [base] => (base.to_string(), None),
+        [base, target] if !target.is_empty() => (base.to_string(), Some(target.to_string())),
+        _ => {
+            return Err(ModelError::invalid(
+                at,
+                format!("`{branch}`: expected `branch` or `base:target`"),
+            ));
+        }
+    };
+    let base_branch = if base.is_empty() {
+        source.target_revision.clone().unwrap_or_default()
+    } else {
+        base
+    };
+    Ok((base_branch, target_branch))
+}
+
 /// `ghcr.io/acme/api:~1.2` → (`ghcr.io/acme/api`, `~1.2`); a registry's port is not a tag.
-fn split_constraint(reference: &str) -> (&str, Option<&str>) {
+pub(crate) fn split_constraint(reference: &str) -> (&str, Option<&str>) {
     let reference = reference.split('@').next().unwrap_or(reference);
     let name_start = reference.rfind('/').map_or(0, |i| i + 1);
     match reference[name_start..].find(':') {

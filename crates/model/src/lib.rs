@@ -18,8 +18,10 @@ pub mod config;
 pub mod customizations;
 pub mod duration;
 pub mod error;
+pub mod glob;
 pub mod ignored;
 pub mod image_update;
+pub mod image_updater;
 pub mod load;
 pub mod retry;
 pub mod rollout;
@@ -36,7 +38,7 @@ pub use config::{
 pub use duration::{DurationError, parse_backoff_duration, parse_go_duration};
 pub use error::{ErrorKind, ModelError, describe_chain};
 pub use ignored::IgnoredField;
-pub use load::{application_manifests, parse_applications};
+pub use load::{Manifests, application_manifests, parse_applications, parse_manifests};
 pub use retry::RetryDelays;
 pub use serve::{
     ApplicationSourceConfig, MIN_REFRESH_INTERVAL, Role, ServerConfig, TokenConfig, WebhookConfig,

@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use crate::application::{API_VERSION, Application, KIND};
 use crate::error::{ErrorKind, ModelError};
+use crate::image_updater::{self, ImageUpdaterResource};
 use crate::validate::validate_application;
 use crate::yaml;
 
@@ -15,19 +16,44 @@ use crate::yaml;
 /// an `argoproj.io/v1alpha1` `Application`; anything else is an error naming its kind. Unknown
 /// fields, wrong types and invalid values are errors naming the field path and, when the parser
 /// knows it, the line. The first problem found is returned.
+///
+/// Argo CD Image Updater's `ImageUpdater` documents beside the Applications are read too (see
+/// [`parse_manifests`]) and left out here.
 pub fn parse_applications(text: &str, file: &str) -> Result<Vec<Application>, ModelError> {
-    let mut applications = Vec::new();
+    parse_manifests(text, file).map(|m| m.applications)
+}
+
+/// What a file of Application manifests holds: Applications, and the `ImageUpdater` objects
+/// that configure their image updates.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Manifests {
+    pub applications: Vec<Application>,
+    pub image_updaters: Vec<ImageUpdaterResource>,
+}
+
+/// [`parse_applications`], keeping the `ImageUpdater` documents too.
+pub fn parse_manifests(text: &str, file: &str) -> Result<Manifests, ModelError> {
+    let mut manifests = Manifests::default();
     for (index, document) in split_documents(text).into_iter().enumerate() {
         let number = index + 1;
         let at = |e: ModelError| e.in_document(file, Some(number));
         let type_meta: TypeMeta = yaml::decode(document.text, document.line_offset).map_err(at)?;
+        if type_meta.kind.as_deref() == Some(image_updater::KIND) {
+            manifests.image_updaters.push(image_updater::parse_document(
+                document.text,
+                document.line_offset,
+                file,
+                number,
+            )?);
+            continue;
+        }
         check_type(&type_meta).map_err(at)?;
         let application: Application =
             yaml::decode(document.text, document.line_offset).map_err(at)?;
         validate_application(&application).map_err(at)?;
-        applications.push(application);
+        manifests.applications.push(application);
     }
-    Ok(applications)
+    Ok(manifests)
 }
 
 /// The Application manifests in `text` as they are written (JSON values, for an API that keeps
