@@ -2749,6 +2749,78 @@ async fn kill_9_during_an_analysis_then_restart_resumes_its_measurements() {
     });
 }
 
+fn pre_promotion_yaml(image: &str, port: u16) -> String {
+    post_promotion_yaml(image, port).replace("postPromotionAnalysis:", "prePromotionAnalysis:")
+}
+
+/// Blue-green with `prePromotionAnalysis`: a bad preview fails its run before any switch — the
+/// active Service never leaves the old side, the preview is scaled down and the automated
+/// Application is rolled back to the good commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn blue_green_pre_promotion_analysis_blocks_a_bad_preview() {
+    let value = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(1));
+    let port = health_endpoint(value.clone());
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(
+        &env.repo,
+        "shop/rollout.yaml",
+        &pre_promotion_yaml("shop:1", port),
+    );
+    let good = env.commit("shop:1");
+    env.app("shop", "shop", "shop", AUTO);
+    env.serve("1h");
+    env.eventually(90, "the first revision Healthy", || {
+        env.rollout("shop")["summary"]["phase"] == "Healthy"
+    });
+    let blue = env.rollout("shop")["summary"]["currentHash"].clone();
+    value.store(0, std::sync::atomic::Ordering::SeqCst);
+    write(
+        &env.repo,
+        "shop/rollout.yaml",
+        &pre_promotion_yaml("shop:2", port),
+    );
+    env.commit("shop:2");
+    let out = env.bosun(DEPLOYER, &["app", "refresh", "shop"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(
+        120,
+        "the bad preview refused and the Application rolled back",
+        || {
+            let history = env.bosun(ADMIN, &["app", "history", "shop", "-o", "json"]);
+            let history: Value = serde_json::from_slice(&history.stdout).unwrap_or(Value::Null);
+            history["items"][0]["kind"] == "rollback"
+                && history["items"][0]["initiatedBy"]
+                    == "automated (analysis aborted Rollout shop/shop)"
+                && history["items"][0]["revisions"] == json!([good])
+        },
+    );
+    let log = env.log();
+    assert!(
+        log.contains("Blue/green pre-promotion analysis phase error/failed"),
+        "{log}"
+    );
+    assert_eq!(
+        env.selected_hash("shop", "shop"),
+        blue,
+        "the active Service never switched"
+    );
+    env.eventually(60, "shop:1 Healthy, the preview gone", || {
+        let view = env.rollout("shop");
+        view["summary"]["phase"] == "Healthy"
+            && view["summary"]["currentHash"] == blue
+            && view["revisions"].as_array().is_some_and(|revisions| {
+                revisions
+                    .iter()
+                    .all(|r| r["desired"] == if r["hash"] == blue { 3 } else { 0 })
+            })
+    });
+    assert_eq!(env.selected_hash("shop", "shop"), blue);
+}
+
 /// Blue-green: the new revision comes up behind the preview Service while the active one keeps
 /// the old revision; `promote` switches the active Service, and the old side is scaled down
 /// once its scale-down delay has passed.
