@@ -1203,3 +1203,34 @@ async fn argo_controller(client: &kube::Client) -> Option<String> {
         found.metadata.name.clone().unwrap_or_default()
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cached_rollout_is_stale_only_at_the_version_our_write_replaced() {
+        let written_over = Mutex::new(HashMap::new());
+        let key = RolloutKey {
+            cluster: "c".into(),
+            namespace: "shop".into(),
+            name: "web".into(),
+        };
+        assert!(
+            !stale(&written_over, &key, Some("7")),
+            "nothing written yet"
+        );
+        lock(&written_over).insert("shop/web".to_string(), "7".to_string());
+        assert!(
+            stale(&written_over, &key, Some("7")),
+            "the cache is behind our write"
+        );
+        assert!(stale(&written_over, &key, Some("7")), "still behind");
+        assert!(
+            !stale(&written_over, &key, Some("9")),
+            "the write (or a newer) arrived"
+        );
+        assert!(lock(&written_over).is_empty(), "and the mark is gone");
+        assert!(!stale(&written_over, &key, Some("7")));
+    }
+}
