@@ -3903,6 +3903,158 @@ async fn an_image_updater_resource_brings_a_new_tag_to_dev() {
     assert_eq!(view["history"][0]["outcome"], "Committed", "{view}");
 }
 
+/// Image Updater v1 as its users run it: the Application and the `ImageUpdater` are applied with
+/// kubectl into the namespace bosun watches (bosun installs both CRDs). A new tag reaches dev
+/// through a write-back commit; an ImageUpdater that does not parse, applied beside it, is a
+/// catalog error naming the object and the field, and the good one keeps working.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_image_updater_applied_with_kubectl_brings_a_new_tag_to_dev() {
+    use common::registry::Registry;
+    let mut env = Env::start(Duration::from_millis(200)).await;
+    let registry = Registry::start(false);
+    registry.push("acme/api", "1.2.0", "2026-01-01T00:00:00Z");
+    git(
+        &env.repo,
+        &["config", "receive.denyCurrentBranch", "updateInstead"],
+    );
+    let values = VALUES.replace("{{REGISTRY}}", &registry.address);
+    write(
+        &env.repo,
+        "api/Chart.yaml",
+        "apiVersion: v2\nname: api\nversion: 0.1.0\n",
+    );
+    write(&env.repo, "api/values.yaml", &values);
+    write(&env.repo, "api/templates/deployment.yaml", DEPLOYMENT);
+    env.commit("api chart");
+    let config = env.config_with("- namespace: argocd\n", "1h");
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str("images:\n  interval: 1h\n  author: {name: bosun-bot, email: bot@example.com}\n");
+    std::fs::write(&config, text).unwrap();
+    env.serve_config(&config);
+    env.eventually(60, "the ImageUpdater CRD", || {
+        env.kubectl(&[
+            "get",
+            "crd",
+            "imageupdaters.argocd-image-updater.argoproj.io",
+        ])
+        .status
+        .success()
+    });
+    let apply = |file: &str, text: &str| {
+        write(env.dir.path(), file, text);
+        let path = env.dir.path().join(file);
+        let out = env.kubectl(&["apply", "-f", path.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    apply(
+        "api-dev.yaml",
+        &format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: api-dev\n  namespace: argocd\n  labels: {{env: dev}}\nspec:\n  project: default\n  source:\n    repoURL: file://{repo}\n    targetRevision: main\n    path: api\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: api-dev\n  syncPolicy:\n{AUTO}    syncOptions:\n    - CreateNamespace=true\n---\napiVersion: argocd-image-updater.argoproj.io/v1alpha1\nkind: ImageUpdater\nmetadata:\n  name: dev-images\n  namespace: argocd\nspec:\n  commonUpdateSettings:\n    updateStrategy: semver\n    ignoreTags: [latest]\n  writeBackConfig:\n    method: git\n    gitConfig:\n      branch: main\n      writeBackTarget: helmvalues:values.yaml\n  applicationRefs:\n  - namePattern: \"api-*\"\n    labelSelectors:\n      matchLabels: {{env: dev}}\n    images:\n    - alias: api\n      imageName: {registry}/acme/api:~1\n      manifestTargets:\n        helm:\n          tag: image.tag\n",
+            repo = env.repo.display(),
+            registry = registry.address,
+        ),
+    );
+    let first = format!("{}/acme/api:1.2.0", registry.address);
+    env.eventually(90, "1.2.0 deployed", || {
+        env.deployed_image("api-dev").as_deref() == Some(&first)
+    });
+    env.eventually(30, "the first image check", || {
+        env.image_view("api-dev")["images"][0]["latest"] == "1.2.0"
+    });
+    let view = env.image_view("api-dev");
+    assert_eq!(view["images"][0]["alias"], "api", "{view}");
+    assert_eq!(view["images"][0]["key"], "image.tag", "{view}");
+
+    // CI pushes new tags; a check finds 1.10.0 and writes it back.
+    let before = git(&env.repo, &["rev-parse", "HEAD"]);
+    for (tag, created) in [
+        ("1.10.0", "2026-02-01T00:00:00Z"),
+        ("latest", "2026-02-01T00:00:00Z"),
+    ] {
+        registry.push("acme/api", tag, created);
+    }
+    let out = env.bosun(DEPLOYER, &["image", "check", "api-dev", "-o", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.eventually(60, "the write-back commit", || {
+        git(&env.repo, &["rev-parse", "HEAD"]) != before
+    });
+    assert_eq!(
+        git(&env.repo, &["log", "-1", "--format=%an <%ae>%n%B"]),
+        "bosun-bot <bot@example.com>\nbuild: automatic update of api-dev\n\nupdates image acme/api tag '1.2.0' to '1.10.0'"
+    );
+    assert_eq!(
+        std::fs::read_to_string(env.repo.join("api/values.yaml")).unwrap(),
+        values.replace("\"1.2.0\"", "\"1.10.0\"")
+    );
+    let second = format!("{}/acme/api:1.10.0", registry.address);
+    env.eventually(90, "1.10.0 deployed", || {
+        env.deployed_image("api-dev").as_deref() == Some(&second)
+    });
+
+    // A bad ImageUpdater applied beside it: a catalog error naming it and the field.
+    apply(
+        "bad.yaml",
+        "apiVersion: argocd-image-updater.argoproj.io/v1alpha1\nkind: ImageUpdater\nmetadata:\n  name: bad-images\n  namespace: argocd\nspec:\n  writeBackConfig: {method: gitt}\n  applicationRefs:\n  - namePattern: other\n    images: [{alias: a, imageName: x}]\n",
+    );
+    let catalog_errors = || async {
+        let (status, body) = env.get("/api/v1/catalog", Some(VIEWER)).await;
+        assert_eq!(status, 200, "{body}");
+        let catalog: Value = serde_json::from_str(&body).unwrap();
+        catalog["errors"].as_array().cloned().unwrap_or_default()
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let errors = loop {
+        let errors = catalog_errors().await;
+        if !errors.is_empty() {
+            break errors;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no catalog error for bad-images; server log:\n{}",
+            env.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert_eq!(errors[0]["source"], "namespace argocd", "{errors:?}");
+    let message = errors[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("ImageUpdater argocd/bad-images")
+            && message.contains("spec.writeBackConfig.method: `gitt`"),
+        "{message}"
+    );
+    let list = env.bosun(VIEWER, &["app", "list"]);
+    let out = String::from_utf8_lossy(&list.stdout);
+    assert!(out.contains("argocd/bad-images"), "{out}");
+    // The good one is still in effect.
+    let view = env.image_view("api-dev");
+    assert_eq!(view["images"][0]["alias"], "api", "{view}");
+    // Deleted with kubectl, the error goes.
+    let out = env.kubectl(&["delete", "imageupdater", "bad-images", "-n", "argocd"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !catalog_errors().await.is_empty() {
+        assert!(
+            Instant::now() < deadline,
+            "the error stayed; server log:\n{}",
+            env.log()
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn two_hundred_applications_watching_one_image_cost_one_tags_request() {
     use common::registry::Registry;

@@ -1,5 +1,5 @@
 //! CustomResourceDefinitions bosun installs where they are missing (Argo Rollouts' kinds, Argo
-//! CD's Application). A CRD that exists is never changed: it may be the project's own, newer one.
+//! CD's Application, Argo CD Image Updater's ImageUpdater). A CRD that exists is never changed: it may be the project's own, newer one.
 
 use std::time::Duration;
 
@@ -13,6 +13,14 @@ use serde_json::Value;
 pub fn application() -> Value {
     serde_saphyr::from_str(include_str!("../crds/applications.yaml"))
         .expect("crds/applications.yaml parses")
+}
+
+/// Argo CD Image Updater v1's `imageupdaters.argocd-image-updater.argoproj.io` (its own schema,
+/// written here): what `kubectl apply` of an ImageUpdater into a namespace `bosun serve` watches
+/// needs.
+pub fn image_updater() -> Value {
+    serde_saphyr::from_str(include_str!("../crds/imageupdaters.yaml"))
+        .expect("crds/imageupdaters.yaml parses")
 }
 
 /// How long a new CRD may take to be Established.

@@ -5,6 +5,10 @@
 //! bosun's own status writes), writes each Application's status back through the status
 //! subresource so `kubectl get applications` shows SYNC STATUS and HEALTH STATUS, and deletes an
 //! Application's resources before its `resources-finalizer.argocd.argoproj.io` is removed.
+//!
+//! Argo CD Image Updater v1's `ImageUpdater` objects (`argocd-image-updater.argoproj.io/v1alpha1`)
+//! are kept beside them, as Image Updater users `kubectl apply` them: the same namespace, the same
+//! kind of watch (one [`Watched`] per kind), read with the parser of the files' ImageUpdaters.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
@@ -18,6 +22,7 @@ use kube::runtime::watcher::{self, Event};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
+use bosun_model::image_updater::{self, ImageUpdaterResource};
 use bosun_model::{Application, PropagationPolicy};
 
 /// Argo CD's finalizer for a cascading delete (foreground by default); the `/background` and
@@ -31,6 +36,17 @@ fn resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("argoproj.io", "v1alpha1", "Application"),
         "applications",
+    )
+}
+
+fn image_updater_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk(
+            "argocd-image-updater.argoproj.io",
+            "v1alpha1",
+            image_updater::KIND,
+        ),
+        "imageupdaters",
     )
 }
 
@@ -90,30 +106,88 @@ pub struct Listed {
     /// Applications annotated with Argo CD's `argocd.argoproj.io/refresh`: compare them now
     /// (and remove the annotation, as Argo CD does).
     pub refresh: Vec<String>,
+    /// The `ImageUpdater` objects that parse (one being deleted is gone already).
+    pub image_updaters: Vec<ImageUpdaterResource>,
+    /// ImageUpdater name → why it does not parse (named by `ImageUpdater <namespace>/<name>`).
+    pub image_updater_errors: BTreeMap<String, String>,
 }
 
 /// Argo CD's annotation that asks for a refresh (`normal` or `hard`) of one Application.
 pub const REFRESH_ANNOTATION: &str = "argocd.argoproj.io/refresh";
 
-/// The Application objects of one namespace, kept current by a watch.
-pub struct AppObjects {
-    pub namespace: String,
-    client: kube::Client,
+/// The objects of one kind in one namespace, by name, kept current by a watch.
+struct Watched {
+    kind: &'static str,
     objects: Arc<RwLock<BTreeMap<String, Value>>>,
     ready: watch::Receiver<bool>,
     task: tokio::task::JoinHandle<()>,
 }
 
-impl Drop for AppObjects {
+impl Drop for Watched {
     fn drop(&mut self) {
         self.task.abort();
     }
 }
 
+impl Watched {
+    fn start(
+        api: Api<DynamicObject>,
+        kind: &'static str,
+        on_change: Arc<dyn Fn() + Send + Sync>,
+    ) -> Watched {
+        let objects: Arc<RwLock<BTreeMap<String, Value>>> = Arc::default();
+        let (ready_tx, ready) = watch::channel(false);
+        let task = tokio::spawn(watch_namespace(
+            api,
+            kind,
+            objects.clone(),
+            ready_tx,
+            on_change,
+        ));
+        Watched {
+            kind,
+            objects,
+            ready,
+            task,
+        }
+    }
+
+    /// The objects as last seen, once the first list is in (or an error after `timeout`).
+    async fn snapshot(
+        &self,
+        namespace: &str,
+        timeout: Duration,
+    ) -> Result<BTreeMap<String, Value>, String> {
+        let kind = self.kind;
+        let mut ready = self.ready.clone();
+        tokio::time::timeout(timeout, ready.wait_for(|r| *r))
+            .await
+            .map_err(|_| {
+                format!("namespace {namespace}: the {kind} watch has not listed within {timeout:?}")
+            })?
+            .map_err(|_| format!("namespace {namespace}: the {kind} watch stopped"))?;
+        Ok(self
+            .objects
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone())
+    }
+}
+
+/// The Application and ImageUpdater objects of one namespace, kept current by watches.
+pub struct AppObjects {
+    pub namespace: String,
+    client: kube::Client,
+    applications: Watched,
+    /// None where the ImageUpdater CRD is missing and cannot be installed (no right to create
+    /// CRDs): Applications do not need it, so they are read all the same.
+    image_updaters: Option<Watched>,
+}
+
 impl AppObjects {
-    /// Installs the CRD if the cluster lacks it and starts watching `namespace`; `on_change` is
-    /// called when an Application is added, removed, or changed by its user (not by a status
-    /// write).
+    /// Installs the CRDs if the cluster lacks them and starts watching `namespace`; `on_change`
+    /// is called when an Application or ImageUpdater is added, removed, or changed by its user
+    /// (not by a status write).
     pub async fn start(
         client: kube::Client,
         namespace: &str,
@@ -125,43 +199,60 @@ impl AppObjects {
         for name in installed {
             tracing::info!(crd = %name, "installed the Application CRD");
         }
+        let image_updater_crd =
+            bosun_clusters::crds::ensure(&client, vec![bosun_clusters::crds::image_updater()])
+                .await;
+        match &image_updater_crd {
+            Ok(installed) => {
+                for name in installed {
+                    tracing::info!(crd = %name, "installed the ImageUpdater CRD");
+                }
+            }
+            Err(error) => {
+                tracing::warn!(namespace, %error, "ImageUpdater objects are not read: the CRD is missing")
+            }
+        }
         ensure_namespace(&client, namespace).await?;
-        let objects: Arc<RwLock<BTreeMap<String, Value>>> = Arc::default();
-        let (ready_tx, ready) = watch::channel(false);
-        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &resource());
-        let task = tokio::spawn(watch_namespace(api, objects.clone(), ready_tx, on_change));
+        let api = |resource: &ApiResource| -> Api<DynamicObject> {
+            Api::namespaced_with(client.clone(), namespace, resource)
+        };
+        let applications = Watched::start(api(&resource()), "Application", on_change.clone());
+        let image_updaters = image_updater_crd.is_ok().then(|| {
+            Watched::start(
+                api(&image_updater_resource()),
+                image_updater::KIND,
+                on_change,
+            )
+        });
         Ok(AppObjects {
             namespace: namespace.to_owned(),
             client,
-            objects,
-            ready,
-            task,
+            applications,
+            image_updaters,
         })
     }
 
-    /// The Applications as last seen, once the first list is in (or an error after `timeout`).
+    /// The Applications and ImageUpdaters as last seen, once the first lists are in (or an
+    /// error after `timeout`).
     pub async fn list(&self, timeout: Duration) -> Result<Listed, String> {
-        let mut ready = self.ready.clone();
-        tokio::time::timeout(timeout, ready.wait_for(|r| *r))
-            .await
-            .map_err(|_| {
-                format!(
-                    "namespace {}: the Application watch has not listed within {timeout:?}",
-                    self.namespace
-                )
-            })?
-            .map_err(|_| {
-                format!(
-                    "namespace {}: the Application watch stopped",
-                    self.namespace
-                )
-            })?;
-        let objects = self
-            .objects
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
+        let objects = self.applications.snapshot(&self.namespace, timeout).await?;
+        let updaters = match &self.image_updaters {
+            Some(watched) => watched.snapshot(&self.namespace, timeout).await?,
+            None => BTreeMap::new(),
+        };
         let mut listed = Listed::default();
+        for (name, object) in updaters {
+            if !object["metadata"]["deletionTimestamp"].is_null() {
+                continue;
+            }
+            let text = serde_json::to_string(&user_part(&object)).unwrap_or_default();
+            match image_updater::parse_object(&text, &self.namespace, &name) {
+                Ok(resource) => listed.image_updaters.push(resource),
+                Err(e) => {
+                    listed.image_updater_errors.insert(name, e.to_string());
+                }
+            }
+        }
         for (name, object) in objects {
             let origin = format!("{}/{name}", self.namespace);
             let mut user = user_part(&object);
@@ -280,7 +371,8 @@ impl AppObjects {
             }
         };
         let value = serde_json::to_value(&written).map_err(kube::Error::SerdeError)?;
-        self.objects
+        self.applications
+            .objects
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .insert(name.to_owned(), value);
@@ -321,7 +413,8 @@ impl AppObjects {
     }
 
     pub fn has(&self, name: &str) -> bool {
-        self.objects
+        self.applications
+            .objects
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .contains_key(name)
@@ -368,6 +461,7 @@ async fn ensure_namespace(client: &kube::Client, namespace: &str) -> Result<(), 
 /// the starting point, not a change). kube-runtime's watcher re-lists and backs off on errors.
 async fn watch_namespace(
     api: Api<DynamicObject>,
+    kind: &'static str,
     objects: Arc<RwLock<BTreeMap<String, Value>>>,
     ready: watch::Sender<bool>,
     on_change: Arc<dyn Fn() + Send + Sync>,
@@ -425,7 +519,7 @@ async fn watch_namespace(
                     .is_some()
             }
             Err(error) => {
-                tracing::debug!(error = %error, "Application watch: retrying");
+                tracing::debug!(kind, error = %error, "watch: retrying");
                 false
             }
         };

@@ -1,7 +1,8 @@
 //! Which Applications `bosun serve` manages: the manifests under the config's `applications`
 //! entries — local files or directories, a directory in a Git repository (app-of-apps: a
 //! commit there adds, changes and removes Applications), or Application objects in a namespace
-//! of the management cluster (`crate::app_objects`).
+//! of the management cluster (`crate::app_objects`). Image Updater's `ImageUpdater`s are read
+//! from the same places.
 //!
 //! Loading is all or nothing per entry: one bad manifest keeps that entry's previous
 //! Applications (an error, not a deletion), because a typo in Git must never look like "remove
@@ -92,7 +93,8 @@ pub struct Loaded {
     /// whole, and which Application the broken document meant is not known.
     pub invalid: BTreeMap<String, String>,
     /// Image Updater's `ImageUpdater` objects found beside the Applications (in the files and
-    /// Git folders of path and Git entries), in entry order.
+    /// Git folders of path and Git entries, and the objects of namespace entries), in entry
+    /// order.
     pub image_updaters: Vec<ImageUpdaterResource>,
 }
 
@@ -123,9 +125,22 @@ pub async fn load(
                             .and_then(|p| p.applications.iter().find(|a| a.metadata.name == name));
                         apps.extend(earlier.cloned());
                     }
+                    // An ImageUpdater too: the error is the catalog's; its previous version
+                    // goes on updating images.
+                    let mut image_updaters = listed.image_updaters;
+                    for (name, error) in listed.image_updater_errors {
+                        loaded.errors.push(CatalogError {
+                            source: source.describe(),
+                            message: error,
+                        });
+                        let earlier = previous.get(&i).and_then(|p| {
+                            p.image_updaters.iter().find(|u| u.metadata.name == name)
+                        });
+                        image_updaters.extend(earlier.cloned());
+                    }
                     Ok(Manifests {
                         applications: apps,
-                        image_updaters: Vec::new(),
+                        image_updaters,
                     })
                 }
                 Some(Err(message)) => Err(message),

@@ -257,21 +257,44 @@ pub(crate) fn parse_document(
 ) -> Result<ImageUpdaterResource, ModelError> {
     let mut resource: ImageUpdaterResource =
         yaml::decode(text, line_offset).map_err(|e| e.in_document(file, Some(document)))?;
-    if resource.api_version != API_VERSION {
-        return Err(ModelError::invalid(
-            "apiVersion",
-            format!(
-                "`{}` is not supported; expected `{API_VERSION}`",
-                resource.api_version
-            ),
-        )
-        .in_document(file, Some(document)));
-    }
+    check_api_version(&resource).map_err(|e| e.in_document(file, Some(document)))?;
     resource.origin = format!("{file}: {KIND} {}", resource.key());
     resource
         .validate()
         .map_err(|e| e.in_document(&resource.origin, None))?;
     Ok(resource)
+}
+
+/// Parses an `ImageUpdater` kept as a Kubernetes object (`text`, its JSON as a namespace watch
+/// sees it, without status), and checks it as [`parse_document`] does. It and its errors are
+/// named `ImageUpdater <namespace>/<name>`.
+pub fn parse_object(
+    text: &str,
+    namespace: &str,
+    name: &str,
+) -> Result<ImageUpdaterResource, ModelError> {
+    let origin = format!("{KIND} {namespace}/{name}");
+    let mut resource: ImageUpdaterResource =
+        yaml::decode(text, 0).map_err(|e| e.in_document(&origin, None))?;
+    check_api_version(&resource).map_err(|e| e.in_document(&origin, None))?;
+    resource.origin = origin;
+    resource
+        .validate()
+        .map_err(|e| e.in_document(&resource.origin, None))?;
+    Ok(resource)
+}
+
+fn check_api_version(resource: &ImageUpdaterResource) -> Result<(), ModelError> {
+    if resource.api_version == API_VERSION {
+        return Ok(());
+    }
+    Err(ModelError::invalid(
+        "apiVersion",
+        format!(
+            "`{}` is not supported; expected `{API_VERSION}`",
+            resource.api_version
+        ),
+    ))
 }
 
 impl ImageUpdaterResource {
@@ -1028,5 +1051,22 @@ spec:
                 "{spec}\n{error}"
             );
         }
+    }
+
+    #[test]
+    fn an_object_from_a_namespace_watch_is_named_by_namespace_and_name() {
+        let object = r#"{"apiVersion":"argocd-image-updater.argoproj.io/v1alpha1","kind":"ImageUpdater","metadata":{"name":"web","namespace":"team"},"spec":{"applicationRefs":[{"namePattern":"web","images":[{"alias":"a","imageName":"x"}]}]}}"#;
+        let resource = parse_object(object, "team", "web").unwrap();
+        assert_eq!(resource.origin, "ImageUpdater team/web");
+        assert_eq!(resource.namespace(), "team");
+        let bad = object.replace(
+            r#""namePattern":"web","#,
+            r#""namePattern":"web","imagez":1,"#,
+        );
+        let error = parse_object(&bad, "team", "web").unwrap_err().to_string();
+        assert!(
+            error.starts_with("ImageUpdater team/web: ") && error.contains("imagez"),
+            "{error}"
+        );
     }
 }
