@@ -810,6 +810,10 @@ pub struct ImageUpdateEntry {
     pub revision: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
+    /// How many pushes the write-back commit took (a rejected push is rebased on the new head
+    /// and pushed again); absent for failed checks and for records older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

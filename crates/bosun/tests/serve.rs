@@ -3465,6 +3465,34 @@ async fn a_new_image_reaches_dev_by_itself() {
         view["history"][0]["changes"][0],
         json!({"image": format!("{}/acme/api", registry.address), "oldTag": "1.2.0", "newTag": "1.10.0"})
     );
+    assert_eq!(view["history"][0]["attempts"], 1, "{view}");
+    // The images page shows the same: the write-back's commit, its change, its branch.
+    let browser = common::browser::Browser::start().await;
+    browser
+        .client
+        .goto(&format!("{}/ui/images", env.api))
+        .await
+        .unwrap();
+    browser.submit_token(VIEWER).await;
+    let latest = "section[data-app=\"api-dev\"] table.image-history tbody tr:first-child";
+    browser
+        .until(20, "the write-back on the images page", async |b| {
+            let row = b.text(latest).await;
+            row.contains(&commit[..7]) && row.contains("1.2.0 → 1.10.0") && row.contains("main")
+        })
+        .await;
+    let full = browser
+        .client
+        .find(fantoccini::Locator::Css(&format!(
+            "{latest} [data-revision]"
+        )))
+        .await
+        .unwrap()
+        .attr("data-revision")
+        .await
+        .unwrap();
+    assert_eq!(full.as_deref(), Some(commit.as_str()));
+    browser.screenshot("images").await;
 
     // The registry goes down: the check fails, is recorded once, and nothing is committed.
     registry.stop();
@@ -3504,6 +3532,21 @@ async fn a_new_image_reaches_dev_by_itself() {
             .len(),
         2
     );
+    // The failed check is on the page too, newest first, with its error.
+    browser.client.refresh().await.unwrap();
+    browser
+        .until(20, "the failed check on the images page", async |b| {
+            let row = b.text(latest).await;
+            row.contains("Failed") && row.contains("cannot reach the registry")
+        })
+        .await;
+    assert!(
+        browser
+            .text("section[data-app=\"api-dev\"] table.image-history tbody tr:nth-child(2)")
+            .await
+            .contains(&commit[..7])
+    );
+    browser.screenshot("images-failed-check").await;
     // A read-only user may look but not check.
     let out = env.bosun(VIEWER, &["image", "check", "api-dev"]);
     assert!(!out.status.success());

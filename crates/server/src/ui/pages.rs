@@ -808,6 +808,27 @@ pub(crate) fn app_page(session: &Session, app: &Application, main: Markup) -> Ma
     )
 }
 
+/// Where a web host shows a commit of `repository` (GitHub, GitLab, Gitea and Bitbucket
+/// all answer `/commit/ID` under the repository's address), for an http(s) repository only.
+fn commit_href(repository: &str, revision: &str) -> Option<String> {
+    let base = repository.trim_end_matches('/').trim_end_matches(".git");
+    (base.starts_with("https://") || base.starts_with("http://"))
+        .then(|| format!("{base}/commit/{}", encode(revision)))
+}
+
+/// A write-back's commit, abbreviated, linked to its web page where the host has one.
+fn commit(repository: &str, revision: &str) -> Markup {
+    html! {
+        @match commit_href(repository, revision) {
+            Some(href) => a href=(href) title=(revision) { code data-revision=(revision) { (short(revision)) } },
+            None => code title=(revision) data-revision=(revision) { (short(revision)) },
+        }
+    }
+}
+
+/// The images page: per Application, what `GET /api/v1/images/NAME` answers — each watched
+/// image with the tag in Git, the tags seen and the policy's pick, then the write-back commits
+/// and failed checks, newest first.
 pub(crate) fn images(session: &Session, apps: &[ImageApplication]) -> Markup {
     layout(
         "Images",
@@ -819,20 +840,60 @@ pub(crate) fn images(session: &Session, apps: &[ImageApplication]) -> Markup {
                 p { "No Application has images to watch (argocd-image-updater.argoproj.io/image-list)." }
             }
             @for app in apps {
-                section aria-label=(app.app) {
-                    h2 { a href={ "/ui/applications/" (encode(&app.app)) } { (app.app) } }
-                    p { "Writes to " code { (app.file) } " on " code { (app.branch) } " of " (app.repository) }
+                section.images aria-labelledby={ "images-" (app.app) } data-app=(app.app) {
+                    h2 id={ "images-" (app.app) } { a href={ "/ui/applications/" (encode(&app.app)) } { (app.app) } }
+                    p {
+                        "Writes to " code { (app.file) } " on " code { (app.branch) } " of " (app.repository)
+                        @if let Some(at) = &app.checked_at { "; last checked " time datetime=(at) { (at) } }
+                        @else { "; not checked yet" }
+                    }
                     @if let Some(error) = &app.error { p.error role="alert" { (error) } }
-                    table {
-                        thead { tr { th scope="col" { "Image" } th scope="col" { "Policy" } th scope="col" { "In Git" } th scope="col" { "Latest allowed" } th scope="col" { "Message" } } }
+                    table.watched {
+                        caption.visually-hidden { "Watched images of " (app.app) }
+                        thead { tr {
+                            th scope="col" { "Image" } th scope="col" { "Policy" } th scope="col" { "In Git" }
+                            th scope="col" { "Tags seen" } th scope="col" { "Latest allowed" } th scope="col" { "Message" }
+                        } }
                         tbody {
                             @for image in &app.images {
                                 tr {
-                                    td { (image.image) }
+                                    td { @if let Some(alias) = &image.alias { (alias) "=" } (image.image) }
                                     td { (image.strategy) @if let Some(c) = &image.constraint { " " (c) } }
-                                    td { (image.current.clone().unwrap_or_default()) }
-                                    td { (image.latest.clone().unwrap_or_default()) }
-                                    td { (image.message.clone().unwrap_or_default()) }
+                                    td { code { (image.current.as_deref().unwrap_or("")) } }
+                                    td { (image.tags_seen) }
+                                    td { code { (image.latest.as_deref().unwrap_or("")) } }
+                                    td { (image.message.as_deref().unwrap_or("")) }
+                                }
+                            }
+                        }
+                    }
+                    h3 { "Write-backs and failed checks" }
+                    @if app.history.is_empty() {
+                        p.hint { "No write-back yet, and no failed check." }
+                    } @else {
+                        table.image-history {
+                            caption.visually-hidden { "Image updates of " (app.app) ", newest first" }
+                            thead { tr {
+                                th scope="col" { "When" } th scope="col" { "Outcome" } th scope="col" { "Change" }
+                                th scope="col" { "Commit" } th scope="col" { "Branch" } th scope="col" { "Attempts" }
+                                th scope="col" { "Error" }
+                            } }
+                            tbody {
+                                @for entry in &app.history {
+                                    tr data-outcome=(entry.outcome) {
+                                        td { time datetime=(entry.at) { (entry.at) } }
+                                        td { (badge("outcome", &entry.outcome)) }
+                                        td {
+                                            @for (i, change) in entry.changes.iter().enumerate() {
+                                                @if i > 0 { br; }
+                                                span.change { (change.image) " " code { (change.old_tag) } " → " code { (change.new_tag) } }
+                                            }
+                                        }
+                                        td { @if !entry.revision.is_empty() { (commit(&app.repository, &entry.revision)) } }
+                                        td { @if !entry.branch.is_empty() { code { (entry.branch) } } }
+                                        td { @if let Some(n) = entry.attempts { (n) } }
+                                        td.message { (entry.message) }
+                                    }
                                 }
                             }
                         }
@@ -854,4 +915,27 @@ pub(crate) fn not_found(session: &Session, what: &str) -> Markup {
             p { a href="/ui/applications" { "All Applications" } }
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_links_to_its_web_page_on_http_hosts_only() {
+        assert_eq!(
+            commit_href("https://github.com/acme/config.git", "0123abc").as_deref(),
+            Some("https://github.com/acme/config/commit/0123abc")
+        );
+        assert_eq!(commit_href("file:///srv/config", "0123abc"), None);
+        assert_eq!(
+            commit_href("git@github.com:acme/config.git", "0123abc"),
+            None
+        );
+        let html = commit("file:///srv/config", "0123456789abcdef").into_string();
+        assert!(
+            html.contains(">0123456<") && html.contains("title=\"0123456789abcdef\""),
+            "{html}"
+        );
+    }
 }
