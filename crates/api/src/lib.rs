@@ -703,8 +703,23 @@ pub struct RolloutView {
     /// The AnalysisRuns the Rollout owns, oldest first.
     #[serde(default)]
     pub analysis_runs: Vec<AnalysisRunSummary>,
+    /// A canary's share of the traffic now (none for blue-green).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<RolloutWeights>,
     #[schema(value_type = Object)]
     pub object: Value,
+}
+
+/// How a canary's traffic is split now, in percent.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutWeights {
+    pub canary: i64,
+    pub stable: i64,
+    /// `trafficRouting`: the weights set on the traffic router (`status.canary.weights`);
+    /// `replicas`: without a router, the split of the pods between the canary and stable
+    /// ReplicaSets, which the Services spread the traffic over.
+    pub source: String,
 }
 
 /// One AnalysisRun of a Rollout: where it runs, its phase and every metric's measurements (in
@@ -810,6 +825,10 @@ pub struct ImageUpdateEntry {
     pub revision: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub message: String,
+    /// How many pushes the write-back commit took (a rejected push is rebased on the new head
+    /// and pushed again); absent for failed checks and for records older than this field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

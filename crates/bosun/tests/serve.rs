@@ -3129,6 +3129,153 @@ async fn a_routed_canary_sets_istio_nginx_and_gateway_api_weights() {
     );
 }
 
+/// The routed canary with an analysis step between its weight and its pause: three
+/// measurements of a loopback `web` metric, 2 s apart.
+fn routed_analysed_yaml(image: &str, port: u16) -> String {
+    format!(
+        "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n  name: smoke\nspec:\n  metrics:\n  - name: smoke\n    count: 3\n    interval: 2s\n    successCondition: result == 1\n    provider:\n      web:\n        url: http://127.0.0.1:{port}/health\n        jsonPath: \"{{$.healthy}}\"\n---\n{}",
+        routed_yaml(image).replace(
+            "      - setWeight: 25\n      - pause: {}\n",
+            "      - setWeight: 25\n      - analysis:\n          templates:\n          - templateName: smoke\n      - pause: {}\n"
+        )
+    )
+}
+
+/// A Rollout's part of its Application's page, followed live in the browser: the router's
+/// weight, the current step highlighted, the ReplicaSets with their roles, and the step's
+/// AnalysisRun with each measurement appearing as it is taken (the Rollout event stream's
+/// `changes`, no reload), value, phase and times.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rollout_view_shows_weights_and_every_measurement_live() {
+    use common::browser::Browser;
+    let healthy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let port = health_endpoint(healthy);
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    write(
+        &env.repo,
+        "web/all.yaml",
+        &routed_analysed_yaml("web:1", port),
+    );
+    env.commit("a routed, analysed rollout");
+    env.app("web", "web", "web", AUTO);
+    env.serve("1h");
+    env.eventually(90, "the first revision Healthy", || {
+        env.rollout("web")["summary"]["phase"] == "Healthy"
+    });
+    // Read in one script, at one instant: the page re-renders itself as the Rollout changes,
+    // which would make elements found one call earlier stale.
+    let texts = async |b: &Browser, css: &str| -> Vec<String> {
+        let found = b
+            .client
+            .execute(
+                "return [...document.querySelectorAll(arguments[0])].map((e) => e.innerText.replace(/\\s+/g, ' ').trim());",
+                vec![json!(css)],
+            )
+            .await
+            .unwrap_or_default();
+        serde_json::from_value(found).unwrap_or_default()
+    };
+    let browser = Browser::start().await;
+    let b = &browser.client;
+    b.goto(&format!("{}/ui/applications/web", env.api))
+        .await
+        .unwrap();
+    browser.submit_token(VIEWER).await;
+    browser
+        .until(20, "the Rollout on the page", async |b| {
+            b.text("section.rollout h3").await.contains("Rollout web")
+        })
+        .await;
+    assert!(
+        texts(&browser, "section.rollout p.weights")
+            .await
+            .concat()
+            .starts_with("Traffic: canary 0 % · stable 100 %")
+    );
+    b.execute("window.notReloaded = true;", vec![])
+        .await
+        .unwrap();
+
+    write(
+        &env.repo,
+        "web/all.yaml",
+        &routed_analysed_yaml("web:2", port),
+    );
+    env.commit("web:2");
+    env.bosun(DEPLOYER, &["app", "refresh", "web"]);
+    let measurements =
+        "details.analysis section.metric[data-metric=\"smoke\"] table.measurements tbody tr";
+    // Each measurement shows up as it is taken, one at a time.
+    browser
+        .until(90, "the weight set and one measurement", async |b| {
+            texts(b, "section.rollout p.weights")
+                .await
+                .concat()
+                .contains("canary 25 % · stable 75 %")
+                && texts(b, measurements).await.len() == 1
+        })
+        .await;
+    browser
+        .until(30, "a second measurement", async |b| {
+            texts(b, measurements).await.len() == 2
+        })
+        .await;
+    browser
+        .until(30, "the third measurement and the pause", async |b| {
+            texts(b, measurements).await.len() == 3
+                && texts(b, "section.rollout li[aria-current=\"step\"]").await
+                    == ["pause until promoted"]
+                && texts(b, "details.analysis summary")
+                    .await
+                    .concat()
+                    .contains("Successful")
+        })
+        .await;
+    let page = texts(
+        &browser,
+        &format!("{measurements}, details.analysis summary, section.rollout p.weights, table.revisions tr[data-role=\"canary\"], table.revisions tr[data-role=\"stable\"]"),
+    )
+    .await;
+    // In document order: the weights, the revisions, the run, its measurements ("#", value,
+    // phase, started, finished).
+    assert_eq!(page.len(), 7, "{page:?}");
+    assert!(
+        page[0].starts_with("Traffic: canary 25 % · stable 75 %")
+            && page[0].contains("set on the traffic router"),
+        "{page:?}"
+    );
+    assert!(
+        page[1].starts_with("2 canary") && page[1].contains("1/1"),
+        "{page:?}"
+    );
+    assert!(
+        page[2].starts_with("1 stable") && page[2].contains("4/4"),
+        "{page:?}"
+    );
+    assert!(
+        page[3].contains("Successful") && page[3].contains("at step 1 (analysis smoke)"),
+        "{page:?}"
+    );
+    for n in 1..=3 {
+        assert!(
+            page[3 + n].starts_with(&format!("{n} 1 Successful 20")),
+            "{page:?}"
+        );
+    }
+    let same_page = b
+        .execute("return window.notReloaded === true;", vec![])
+        .await
+        .unwrap();
+    assert_eq!(same_page, serde_json::json!(true), "the page was reloaded");
+    b.execute(
+        "document.querySelector('section.rollout').scrollIntoView();",
+        vec![],
+    )
+    .await
+    .unwrap();
+    browser.screenshot("app-rollout-analysis").await;
+}
+
 fn workload_ref_yaml(image: &str) -> String {
     format!(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: legacy\nspec:\n  selector:\n    matchLabels: {{app: legacy}}\n  template:\n    metadata:\n      labels: {{app: legacy}}\n    spec:\n      containers:\n      - name: legacy\n        image: {image}\n---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: legacy\nspec:\n  workloadRef:\n    apiVersion: apps/v1\n    kind: Deployment\n    name: legacy\n    scaleDown: onsuccess\n  strategy:\n    canary:\n      steps:\n      - setWeight: 50\n      - pause: {{}}\n---\napiVersion: autoscaling/v2\nkind: HorizontalPodAutoscaler\nmetadata:\n  name: legacy\nspec:\n  scaleTargetRef:\n    apiVersion: argoproj.io/v1alpha1\n    kind: Rollout\n    name: legacy\n  minReplicas: 4\n  maxReplicas: 8\n"
@@ -3763,6 +3910,34 @@ async fn a_new_image_reaches_dev_by_itself() {
         view["history"][0]["changes"][0],
         json!({"image": format!("{}/acme/api", registry.address), "oldTag": "1.2.0", "newTag": "1.10.0"})
     );
+    assert_eq!(view["history"][0]["attempts"], 1, "{view}");
+    // The images page shows the same: the write-back's commit, its change, its branch.
+    let browser = common::browser::Browser::start().await;
+    browser
+        .client
+        .goto(&format!("{}/ui/images", env.api))
+        .await
+        .unwrap();
+    browser.submit_token(VIEWER).await;
+    let latest = "section[data-app=\"api-dev\"] table.image-history tbody tr:first-child";
+    browser
+        .until(20, "the write-back on the images page", async |b| {
+            let row = b.text(latest).await;
+            row.contains(&commit[..7]) && row.contains("1.2.0 → 1.10.0") && row.contains("main")
+        })
+        .await;
+    let full = browser
+        .client
+        .find(fantoccini::Locator::Css(&format!(
+            "{latest} [data-revision]"
+        )))
+        .await
+        .unwrap()
+        .attr("data-revision")
+        .await
+        .unwrap();
+    assert_eq!(full.as_deref(), Some(commit.as_str()));
+    browser.screenshot("images").await;
 
     // The registry goes down: the check fails, is recorded once, and nothing is committed.
     registry.stop();
@@ -3802,6 +3977,21 @@ async fn a_new_image_reaches_dev_by_itself() {
             .len(),
         2
     );
+    // The failed check is on the page too, newest first, with its error.
+    browser.client.refresh().await.unwrap();
+    browser
+        .until(20, "the failed check on the images page", async |b| {
+            let row = b.text(latest).await;
+            row.contains("Failed") && row.contains("cannot reach the registry")
+        })
+        .await;
+    assert!(
+        browser
+            .text("section[data-app=\"api-dev\"] table.image-history tbody tr:nth-child(2)")
+            .await
+            .contains(&commit[..7])
+    );
+    browser.screenshot("images-failed-check").await;
     // A read-only user may look but not check.
     let out = env.bosun(VIEWER, &["image", "check", "api-dev"]);
     assert!(!out.status.success());

@@ -243,6 +243,7 @@ impl ImageUpdater {
                 branch: r.branch,
                 revision: r.revision,
                 message: r.message,
+                attempts: (r.attempts > 0).then_some(r.attempts),
             })
             .collect();
         Some(view)
@@ -373,6 +374,7 @@ impl ImageUpdater {
             branch: update.base_branch.clone(),
             revision: String::new(),
             message: message.to_string(),
+            attempts: 0,
         });
     }
 
@@ -499,6 +501,7 @@ impl ImageUpdater {
                 branch: target.clone(),
                 revision: id.clone(),
                 message: String::new(),
+                attempts: u32::try_from(*attempts).unwrap_or(u32::MAX),
             });
             for (image, change) in status.images.iter_mut().zip(&decisions) {
                 if change.change.is_some() {

@@ -29,6 +29,10 @@ pub struct ImageUpdateRecord {
     pub branch: String,
     pub revision: String,
     pub message: String,
+    /// How many pushes a `Committed` write-back took (0: not a push, or recorded before this
+    /// was kept).
+    #[serde(default)]
+    pub attempts: u32,
 }
 
 impl Store {
@@ -36,8 +40,8 @@ impl Store {
     pub fn record_image_update(&self, record: &ImageUpdateRecord) -> Result<i64> {
         let conn = self.conn();
         conn.execute(
-            "INSERT INTO image_updates (app, at, outcome, changes, repository, branch, revision, message)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO image_updates (app, at, outcome, changes, repository, branch, revision, message, attempts)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 record.app,
                 now(),
@@ -46,7 +50,8 @@ impl Store {
                 record.repository,
                 record.branch,
                 record.revision,
-                record.message
+                record.message,
+                record.attempts
             ],
         )?;
         Ok(conn.last_insert_rowid())
@@ -56,7 +61,7 @@ impl Store {
     pub fn image_updates(&self, app: &str, limit: usize) -> Result<Vec<ImageUpdateRecord>> {
         let conn = self.conn();
         let mut statement = conn.prepare(
-            "SELECT id, app, at, outcome, changes, repository, branch, revision, message
+            "SELECT id, app, at, outcome, changes, repository, branch, revision, message, attempts
              FROM image_updates WHERE app = ?1 ORDER BY id DESC LIMIT ?2",
         )?;
         let rows = statement.query_map(params![app, limit as i64], |r| {
@@ -70,6 +75,7 @@ impl Store {
                 branch: r.get(6)?,
                 revision: r.get(7)?,
                 message: r.get(8)?,
+                attempts: r.get(9)?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -103,6 +109,7 @@ mod tests {
                     branch: "main".into(),
                     revision: "abc".into(),
                     message: String::new(),
+                    attempts: 1,
                 })
                 .unwrap();
         }
@@ -110,6 +117,7 @@ mod tests {
         assert_eq!(updates.len(), 2);
         assert_eq!(updates[0].changes[0].new_tag, "1.2.0");
         assert_eq!(updates[1].outcome, "Failed");
+        assert_eq!(updates[0].attempts, 1);
         assert!(store.image_updates("other", 10).unwrap().is_empty());
     }
 }

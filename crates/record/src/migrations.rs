@@ -33,6 +33,7 @@ const STEPS: &[Step] = &[
     operation_progress,
     image_updates,
     selected_resources,
+    image_update_attempts,
 ];
 
 /// The schema version this build writes.
@@ -120,6 +121,11 @@ CREATE INDEX image_updates_by_app ON image_updates (app, id);
 /// Step 5: the objects a partial sync was limited to (JSON; `[]`: all of them).
 fn selected_resources(tx: &Transaction) -> rusqlite::Result<()> {
     tx.execute_batch("ALTER TABLE operations ADD COLUMN selected TEXT NOT NULL DEFAULT '[]'")
+}
+
+/// Step 6: how many pushes a write-back took (a rejected push is rebased and tried again).
+fn image_update_attempts(tx: &Transaction) -> rusqlite::Result<()> {
+    tx.execute_batch("ALTER TABLE image_updates ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0")
 }
 
 /// Runs the steps `conn` has not had yet. Refuses a database from a newer bosun rather than

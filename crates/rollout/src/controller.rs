@@ -107,6 +107,9 @@ pub struct RolloutController {
     analysis: RwLock<Option<Arc<AnalysisController>>>,
     reconciles: ReconcileLoop<RolloutKey>,
     events: broadcast::Sender<RolloutEvent>,
+    /// Every change the view of a Rollout is read from: the Rollout, its ReplicaSets, its
+    /// AnalysisRuns (as their caches take it in).
+    changed: broadcast::Sender<RolloutKey>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -169,6 +172,7 @@ impl RolloutController {
             analysis: RwLock::default(),
             reconciles: ReconcileLoop::new(config, metrics),
             events: broadcast::channel(256).0,
+            changed: broadcast::channel(1024).0,
         })
     }
 
@@ -187,14 +191,19 @@ impl RolloutController {
         let mut changes = analysis.subscribe();
         *self.analysis.write().unwrap_or_else(|p| p.into_inner()) = Some(analysis);
         let trigger = self.reconciles.trigger();
+        let changed = self.changed.clone();
         self.reconciles.spawn(async move {
             loop {
                 match changes.recv().await {
-                    Ok((cluster, namespace, name)) => trigger.now(RolloutKey {
-                        cluster,
-                        namespace,
-                        name,
-                    }),
+                    Ok((cluster, namespace, name)) => {
+                        let key = RolloutKey {
+                            cluster,
+                            namespace,
+                            name,
+                        };
+                        let _ = changed.send(key.clone());
+                        trigger.now(key);
+                    }
                     Err(broadcast::error::RecvError::Lagged(_)) => continue,
                     Err(broadcast::error::RecvError::Closed) => return,
                 }
@@ -211,6 +220,13 @@ impl RolloutController {
 
     pub fn subscribe(&self) -> broadcast::Receiver<RolloutEvent> {
         self.events.subscribe()
+    }
+
+    /// Said whenever a Rollout, one of its ReplicaSets or one of its AnalysisRuns changed in the
+    /// caches [`Self::get`] and [`Self::analysis_runs`] read (a new weight, a pod ready, a
+    /// measurement): what a page showing the Rollout in full follows.
+    pub fn subscribe_changes(&self) -> broadcast::Receiver<RolloutKey> {
+        self.changed.subscribe()
     }
 
     /// Takes `cluster`'s Rollouts in hand: installs the CRDs if the cluster lacks them, and
@@ -248,6 +264,7 @@ impl RolloutController {
         let replica_sets = replica_sets_writer.as_reader();
         let mut tasks = Vec::new();
         let trigger = self.reconciles.trigger();
+        let changed = self.changed.clone();
         let name = cluster.clone();
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &rollout_resource());
         tasks.push(tokio::spawn(async move {
@@ -262,6 +279,7 @@ impl RolloutController {
                         if let Some(key) =
                             key_of(&name, &object.metadata.namespace, &object.metadata.name)
                         {
+                            let _ = changed.send(key.clone());
                             trigger.now(key);
                         }
                     }
@@ -270,6 +288,7 @@ impl RolloutController {
             }
         }));
         let trigger = self.reconciles.trigger();
+        let changed = self.changed.clone();
         let name = cluster.clone();
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &replica_set_resource());
         tasks.push(tokio::spawn(async move {
@@ -291,6 +310,7 @@ impl RolloutController {
                             && let Some(key) =
                                 key_of(&name, &rs.metadata.namespace, &Some(owner.name.clone()))
                         {
+                            let _ = changed.send(key.clone());
                             trigger.now(key);
                         }
                     }

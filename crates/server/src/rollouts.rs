@@ -4,18 +4,18 @@
 use std::convert::Infallible;
 
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::sse::{Event, KeepAlive, KeepAliveStream, Sse};
 use axum::{Extension, Json};
 use bosun_api::{
     AnalysisRunSummary, ErrorBody, RolloutList, RolloutRevision, RolloutSummary, RolloutView,
-    RolloutWatchEvent, UndoRequest,
+    RolloutWatchEvent, RolloutWeights, UndoRequest,
 };
 use bosun_model::Role;
 use bosun_rollout::revision::{HASH_LABEL, REVISION_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION};
 use bosun_rollout::{RolloutAction, RolloutError, RolloutKey};
-use futures::Stream;
+use futures::StreamExt as _;
 use serde_json::Value;
 
 use crate::api::{ApiError, ApiResult, Shared, body, require};
@@ -132,11 +132,13 @@ pub(crate) fn view(state: &Shared, key: &RolloutKey) -> ApiResult<RolloutView> {
     let (object, replica_sets) = state.rollouts.get(key)?;
     let summary = summary(key, &object);
     let blue_green = summary.strategy == "blueGreen";
+    let revisions: Vec<RolloutRevision> = replica_sets
+        .iter()
+        .map(|rs| revision(rs, &summary, blue_green))
+        .collect();
     Ok(RolloutView {
-        revisions: replica_sets
-            .iter()
-            .map(|rs| revision(rs, &summary, blue_green))
-            .collect(),
+        weights: (!blue_green).then(|| weights(&object, &revisions)),
+        revisions,
         steps: object["spec"]["strategy"]["canary"]["steps"]
             .as_array()
             .cloned()
@@ -150,6 +152,36 @@ pub(crate) fn view(state: &Shared, key: &RolloutKey) -> ApiResult<RolloutView> {
         summary,
         object,
     })
+}
+
+/// A canary's traffic split: the router's weights where one carries them, else the canary's
+/// and the stable's share of their desired pods (all stable when there is no canary).
+fn weights(object: &Value, revisions: &[RolloutRevision]) -> RolloutWeights {
+    let routed = &object["status"]["canary"]["weights"];
+    if let Some(canary) = routed["canary"]["weight"].as_i64() {
+        return RolloutWeights {
+            canary,
+            stable: routed["stable"]["weight"].as_i64().unwrap_or(100 - canary),
+            source: "trafficRouting".into(),
+        };
+    }
+    let pods = |role: &str| -> i64 {
+        revisions
+            .iter()
+            .filter(|r| r.role == role)
+            .map(|r| r.desired)
+            .sum()
+    };
+    let (canary, stable) = (pods("canary"), pods("stable"));
+    let canary = match canary + stable {
+        0 => 0,
+        total => (canary * 100 + total / 2) / total,
+    };
+    RolloutWeights {
+        canary,
+        stable: 100 - canary,
+        source: "replicas".into(),
+    }
 }
 
 /// The Rollouts named `namespace/name` on any cluster (an Application's managed Rollouts).
@@ -217,33 +249,118 @@ pub async fn act(
     get(State(state), Path((key.cluster, key.namespace, key.name))).await
 }
 
+#[derive(serde::Deserialize, Default)]
+pub struct StreamQuery {
+    #[serde(default)]
+    changes: bool,
+}
+
 #[utoipa::path(get, path = "/api/v1/stream/rollouts", tag = "rollouts",
     summary = "Server-sent events: a RolloutWatchEvent at every change of phase, step or message",
+    params(("changes" = Option<bool>, Query, description = "true: also at every other change of the Rollout, its ReplicaSets or its AnalysisRuns (weights, pods, measurements), each event saying where the Rollout is then")),
     responses((status = 200, description = "text/event-stream of RolloutWatchEvent"),
         (status = 401, body = ErrorBody)))]
 pub async fn stream(
     State(state): State<Shared>,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+    Query(query): Query<StreamQuery>,
+) -> Sse<KeepAliveStream<futures::stream::BoxStream<'static, Result<Event, Infallible>>>> {
+    let event = |wire: RolloutWatchEvent| -> Result<Event, Infallible> {
+        Ok(Event::default().data(serde_json::to_string(&wire).unwrap_or_default()))
+    };
+    if query.changes {
+        let receiver = state.rollouts.subscribe_changes();
+        let events =
+            futures::stream::unfold((receiver, state), move |(mut receiver, state)| async move {
+                loop {
+                    match receiver.recv().await {
+                        Ok(key) => {
+                            // Gone meanwhile: nothing to say.
+                            let Ok((object, _)) = state.rollouts.get(&key) else {
+                                continue;
+                            };
+                            let summary = summary(&key, &object);
+                            let wire = RolloutWatchEvent {
+                                cluster: summary.cluster,
+                                namespace: summary.namespace,
+                                name: summary.name,
+                                phase: summary.phase,
+                                message: summary.message,
+                                step: summary.step,
+                            };
+                            return Some((event(wire), (receiver, state)));
+                        }
+                        Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
+                        Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                    }
+                }
+            });
+        return Sse::new(events.boxed()).keep_alive(KeepAlive::default());
+    }
     let receiver = state.rollouts.subscribe();
-    let events = futures::stream::unfold(receiver, |mut receiver| async move {
+    let events = futures::stream::unfold(receiver, move |mut receiver| async move {
         loop {
             match receiver.recv().await {
-                Ok(event) => {
+                Ok(e) => {
                     let wire = RolloutWatchEvent {
-                        cluster: event.key.cluster,
-                        namespace: event.key.namespace,
-                        name: event.key.name,
-                        phase: event.phase,
-                        message: event.message,
-                        step: event.step,
+                        cluster: e.key.cluster,
+                        namespace: e.key.namespace,
+                        name: e.key.name,
+                        phase: e.phase,
+                        message: e.message,
+                        step: e.step,
                     };
-                    let data = serde_json::to_string(&wire).unwrap_or_default();
-                    return Some((Ok(Event::default().data(data)), receiver));
+                    return Some((event(wire), receiver));
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
             }
         }
     });
-    Sse::new(events).keep_alive(KeepAlive::default())
+    Sse::new(events.boxed()).keep_alive(KeepAlive::default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn revision(role: &str, desired: i64) -> RolloutRevision {
+        RolloutRevision {
+            revision: 1,
+            replica_set: String::new(),
+            hash: String::new(),
+            role: role.into(),
+            desired,
+            ready: desired,
+            available: desired,
+            scale_down_deadline: None,
+        }
+    }
+
+    #[test]
+    fn weights_are_the_routers_else_the_split_of_the_pods() {
+        let routed = json!({"status": {"canary": {"weights": {
+            "canary": {"weight": 25}, "stable": {"weight": 75}}}}});
+        let w = weights(&routed, &[revision("stable", 4), revision("canary", 1)]);
+        assert_eq!(
+            (w.canary, w.stable, w.source.as_str()),
+            (25, 75, "trafficRouting")
+        );
+        let w = weights(
+            &json!({}),
+            &[
+                revision("stable", 4),
+                revision("canary", 1),
+                revision("old", 3),
+            ],
+        );
+        assert_eq!(
+            (w.canary, w.stable, w.source.as_str()),
+            (20, 80, "replicas")
+        );
+        let w = weights(&json!({}), &[revision("stable", 5)]);
+        assert_eq!((w.canary, w.stable), (0, 100));
+        let w = weights(&json!({}), &[]);
+        assert_eq!((w.canary, w.stable), (0, 100));
+    }
 }

@@ -377,7 +377,15 @@ async fn images(State(state): State<Shared>, headers: HeaderMap) -> Response {
     let Some(session) = signed_in(&state, &headers) else {
         return sign_in("/ui/images");
     };
-    page(pages::images(&session, &state.images.list()))
+    // Each Application's view as `GET /api/v1/images/NAME` answers it, history included.
+    let mut apps: Vec<bosun_api::ImageApplication> = state
+        .images
+        .list()
+        .iter()
+        .filter_map(|app| state.images.get(&app.app))
+        .collect();
+    apps.sort_by(|a, b| a.app.cmp(&b.app));
+    page(pages::images(&session, &apps))
 }
 
 async fn asset(Path(file): Path<String>) -> Response {

@@ -450,7 +450,7 @@ fn rollout(view: &RolloutView, can_act: bool) -> Markup {
     );
     let current = summary.step.unwrap_or(summary.steps) as usize;
     html! {
-        section.rollout aria-label={ "Rollout " (summary.name) } data-rollout=(summary.name) {
+        section.rollout aria-label={ "Rollout " (summary.name) } data-rollout=(summary.name) data-namespace=(summary.namespace) data-cluster=(summary.cluster) {
             h3 {
                 "Rollout " (summary.name) " " (badge("phase", &summary.phase))
                 " " span.hint { (summary.strategy) @if summary.steps > 0 { ", step " (current.min(summary.steps as usize)) " of " (summary.steps) } ", " (summary.available) "/" (summary.desired) " available" }
@@ -473,28 +473,92 @@ fn rollout(view: &RolloutView, can_act: bool) -> Markup {
                     }
                 }
             }
-            table {
-                thead { tr { th scope="col" { "Revision" } th scope="col" { "Role" } th scope="col" { "ReplicaSet" } th scope="col" { "Ready" } } }
-                tbody {
-                    @for r in &view.revisions {
-                        tr { td { (r.revision) } td { (r.role) } td { (r.replica_set) } td { (r.ready) "/" (r.desired) } }
+            @if let Some(w) = &view.weights {
+                p.weights data-canary-weight=(w.canary) data-stable-weight=(w.stable) {
+                    strong { "Traffic" } ": canary " (w.canary) " % · stable " (w.stable) " % "
+                    meter min="0" max="100" value=(w.canary) aria-label={ "Canary weight " (w.canary) " %" } {}
+                    " " span.hint {
+                        @if w.source == "trafficRouting" { "(set on the traffic router)" }
+                        @else { "(by pods, without a traffic router)" }
                     }
                 }
             }
-            @for run in &view.analysis_runs {
-                details.analysis open[run.phase == "Running"] {
-                    summary { "Analysis " (run.name) " " (badge("phase", &run.phase)) @if !run.message.is_empty() { " " span.hint { (run.message) } } }
-                    table {
-                        thead { tr { th scope="col" { "Metric" } th scope="col" { "Phase" } th scope="col" { "Measured" } th scope="col" { "Last value" } } }
-                        tbody {
-                            @for metric in &run.metric_results {
-                                @let last = metric["measurements"].as_array().and_then(|m| m.last());
-                                tr {
-                                    td { (metric["name"].as_str().unwrap_or("")) }
-                                    td { (badge("phase", metric["phase"].as_str().unwrap_or(""))) }
-                                    td { (metric["count"].as_i64().unwrap_or(0)) " (" (metric["successful"].as_i64().unwrap_or(0)) " ok, " (metric["failed"].as_i64().unwrap_or(0)) " failed)" }
-                                    td { (last.and_then(|m| m["value"].as_str()).unwrap_or("")) }
-                                }
+            table.revisions {
+                caption.visually-hidden { "ReplicaSets of Rollout " (summary.name) " per revision" }
+                thead { tr {
+                    th scope="col" { "Revision" } th scope="col" { "Role" } th scope="col" { "ReplicaSet" }
+                    th scope="col" { "Pods ready" } th scope="col" { "Available" } th scope="col" { "Scaled down at" }
+                } }
+                tbody {
+                    @for r in &view.revisions {
+                        tr data-role=(r.role) {
+                            td { (r.revision) }
+                            td { span class={ "role " (r.role) } { (r.role) } }
+                            td { (r.replica_set) }
+                            td { (r.ready) "/" (r.desired) }
+                            td { (r.available) }
+                            td { @if let Some(at) = &r.scale_down_deadline { time datetime=(at) { (at) } } }
+                        }
+                    }
+                }
+            }
+            @let last = view.analysis_runs.len().saturating_sub(1);
+            @for (i, run) in view.analysis_runs.iter().enumerate() {
+                details.analysis data-run=(run.name) open[i == last || !matches!(run.phase.as_str(), "Successful")] {
+                    summary {
+                        "Analysis " (run.name) " " (badge("phase", &run.phase))
+                        " " span.hint {
+                            @match run.step_index.and_then(|i| view.steps.get(i as usize).map(|s| (i, s))) {
+                                Some((i, step)) => { "at step " (i) " (" (step_text(step)) ")" },
+                                None => (run.rollout_type),
+                            }
+                            @if !run.pod_template_hash.is_empty() { ", judging " code { (run.pod_template_hash) } }
+                        }
+                        @if !run.message.is_empty() { " " span.message { (run.message) } }
+                    }
+                    @for metric in &run.metric_results {
+                        (metric_result(metric))
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One metric of an AnalysisRun (Argo's `status.metricResults[]`): its counts and every
+/// measurement, oldest first, with value, phase, times and the message of one that failed.
+fn metric_result(metric: &Value) -> Markup {
+    let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+    let count = |key: &str| metric[key].as_i64().unwrap_or(0);
+    let measurements: &[Value] = metric["measurements"].as_array().map_or(&[], Vec::as_slice);
+    html! {
+        section.metric aria-label={ "Metric " (text(&metric["name"])) } data-metric=(text(&metric["name"])) {
+            h4 {
+                (text(&metric["name"])) " " (badge("phase", &text(&metric["phase"])))
+                " " span.hint {
+                    (count("count")) " measured: " (count("successful")) " successful, " (count("failed")) " failed"
+                    @if count("inconclusive") > 0 { ", " (count("inconclusive")) " inconclusive" }
+                    @if count("error") > 0 { ", " (count("error")) " erred" }
+                }
+            }
+            @if let Some(message) = metric["message"].as_str().filter(|m| !m.is_empty()) {
+                p.error { (message) }
+            }
+            @if !measurements.is_empty() {
+                table.measurements {
+                    thead { tr {
+                        th scope="col" { "#" } th scope="col" { "Value" } th scope="col" { "Phase" }
+                        th scope="col" { "Started" } th scope="col" { "Finished" } th scope="col" { "Message" }
+                    } }
+                    tbody {
+                        @for (n, m) in measurements.iter().enumerate() {
+                            tr data-phase=(text(&m["phase"])) {
+                                td { (n + 1) }
+                                td.value { code { (text(&m["value"])) } }
+                                td { (badge("phase", &text(&m["phase"]))) }
+                                td { @if let Some(at) = m["startedAt"].as_str() { time datetime=(at) { (at) } } }
+                                td { @if let Some(at) = m["finishedAt"].as_str() { time datetime=(at) { (at) } } }
+                                td.message { (text(&m["message"])) }
                             }
                         }
                     }
@@ -808,6 +872,27 @@ pub(crate) fn app_page(session: &Session, app: &Application, main: Markup) -> Ma
     )
 }
 
+/// Where a web host shows a commit of `repository` (GitHub, GitLab, Gitea and Bitbucket
+/// all answer `/commit/ID` under the repository's address), for an http(s) repository only.
+fn commit_href(repository: &str, revision: &str) -> Option<String> {
+    let base = repository.trim_end_matches('/').trim_end_matches(".git");
+    (base.starts_with("https://") || base.starts_with("http://"))
+        .then(|| format!("{base}/commit/{}", encode(revision)))
+}
+
+/// A write-back's commit, abbreviated, linked to its web page where the host has one.
+fn commit(repository: &str, revision: &str) -> Markup {
+    html! {
+        @match commit_href(repository, revision) {
+            Some(href) => a href=(href) title=(revision) { code data-revision=(revision) { (short(revision)) } },
+            None => code title=(revision) data-revision=(revision) { (short(revision)) },
+        }
+    }
+}
+
+/// The images page: per Application, what `GET /api/v1/images/NAME` answers — each watched
+/// image with the tag in Git, the tags seen and the policy's pick, then the write-back commits
+/// and failed checks, newest first.
 pub(crate) fn images(session: &Session, apps: &[ImageApplication]) -> Markup {
     layout(
         "Images",
@@ -819,20 +904,60 @@ pub(crate) fn images(session: &Session, apps: &[ImageApplication]) -> Markup {
                 p { "No Application has images to watch (argocd-image-updater.argoproj.io/image-list)." }
             }
             @for app in apps {
-                section aria-label=(app.app) {
-                    h2 { a href={ "/ui/applications/" (encode(&app.app)) } { (app.app) } }
-                    p { "Writes to " code { (app.file) } " on " code { (app.branch) } " of " (app.repository) }
+                section.images aria-labelledby={ "images-" (app.app) } data-app=(app.app) {
+                    h2 id={ "images-" (app.app) } { a href={ "/ui/applications/" (encode(&app.app)) } { (app.app) } }
+                    p {
+                        "Writes to " code { (app.file) } " on " code { (app.branch) } " of " (app.repository)
+                        @if let Some(at) = &app.checked_at { "; last checked " time datetime=(at) { (at) } }
+                        @else { "; not checked yet" }
+                    }
                     @if let Some(error) = &app.error { p.error role="alert" { (error) } }
-                    table {
-                        thead { tr { th scope="col" { "Image" } th scope="col" { "Policy" } th scope="col" { "In Git" } th scope="col" { "Latest allowed" } th scope="col" { "Message" } } }
+                    table.watched {
+                        caption.visually-hidden { "Watched images of " (app.app) }
+                        thead { tr {
+                            th scope="col" { "Image" } th scope="col" { "Policy" } th scope="col" { "In Git" }
+                            th scope="col" { "Tags seen" } th scope="col" { "Latest allowed" } th scope="col" { "Message" }
+                        } }
                         tbody {
                             @for image in &app.images {
                                 tr {
-                                    td { (image.image) }
+                                    td { @if let Some(alias) = &image.alias { (alias) "=" } (image.image) }
                                     td { (image.strategy) @if let Some(c) = &image.constraint { " " (c) } }
-                                    td { (image.current.clone().unwrap_or_default()) }
-                                    td { (image.latest.clone().unwrap_or_default()) }
-                                    td { (image.message.clone().unwrap_or_default()) }
+                                    td { code { (image.current.as_deref().unwrap_or("")) } }
+                                    td { (image.tags_seen) }
+                                    td { code { (image.latest.as_deref().unwrap_or("")) } }
+                                    td { (image.message.as_deref().unwrap_or("")) }
+                                }
+                            }
+                        }
+                    }
+                    h3 { "Write-backs and failed checks" }
+                    @if app.history.is_empty() {
+                        p.hint { "No write-back yet, and no failed check." }
+                    } @else {
+                        table.image-history {
+                            caption.visually-hidden { "Image updates of " (app.app) ", newest first" }
+                            thead { tr {
+                                th scope="col" { "When" } th scope="col" { "Outcome" } th scope="col" { "Change" }
+                                th scope="col" { "Commit" } th scope="col" { "Branch" } th scope="col" { "Attempts" }
+                                th scope="col" { "Error" }
+                            } }
+                            tbody {
+                                @for entry in &app.history {
+                                    tr data-outcome=(entry.outcome) {
+                                        td { time datetime=(entry.at) { (entry.at) } }
+                                        td { (badge("outcome", &entry.outcome)) }
+                                        td {
+                                            @for (i, change) in entry.changes.iter().enumerate() {
+                                                @if i > 0 { br; }
+                                                span.change { (change.image) " " code { (change.old_tag) } " → " code { (change.new_tag) } }
+                                            }
+                                        }
+                                        td { @if !entry.revision.is_empty() { (commit(&app.repository, &entry.revision)) } }
+                                        td { @if !entry.branch.is_empty() { code { (entry.branch) } } }
+                                        td { @if let Some(n) = entry.attempts { (n) } }
+                                        td.message { (entry.message) }
+                                    }
                                 }
                             }
                         }
@@ -854,4 +979,50 @@ pub(crate) fn not_found(session: &Session, what: &str) -> Markup {
             p { a href="/ui/applications" { "All Applications" } }
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_links_to_its_web_page_on_http_hosts_only() {
+        assert_eq!(
+            commit_href("https://github.com/acme/config.git", "0123abc").as_deref(),
+            Some("https://github.com/acme/config/commit/0123abc")
+        );
+        assert_eq!(commit_href("file:///srv/config", "0123abc"), None);
+        assert_eq!(
+            commit_href("git@github.com:acme/config.git", "0123abc"),
+            None
+        );
+        let html = commit("file:///srv/config", "0123456789abcdef").into_string();
+        assert!(
+            html.contains(">0123456<") && html.contains("title=\"0123456789abcdef\""),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn every_measurement_is_shown_with_the_message_of_a_failed_one() {
+        let metric = serde_json::json!({
+            "name": "error-rate", "phase": "Error", "count": 2, "successful": 1, "error": 1,
+            "message": "<b>web metric: connection refused</b>",
+            "measurements": [
+                {"phase": "Successful", "value": "0.01", "startedAt": "2026-01-01T00:00:00Z", "finishedAt": "2026-01-01T00:00:01Z"},
+                {"phase": "Error", "message": "connection refused", "startedAt": "2026-01-01T00:00:10Z", "finishedAt": "2026-01-01T00:00:10Z"},
+            ],
+        });
+        let html = metric_result(&metric).into_string();
+        assert_eq!(html.matches("<tr data-phase=").count(), 2, "{html}");
+        assert!(html.contains("<code>0.01</code>"), "{html}");
+        assert!(
+            html.contains("<td class=\"message\">connection refused</td>"),
+            "{html}"
+        );
+        assert!(html.contains("datetime=\"2026-01-01T00:00:10Z\""), "{html}");
+        // Escaped by the template engine.
+        assert!(html.contains("&lt;b&gt;web metric"), "{html}");
+        assert!(html.contains("1 erred"), "{html}");
+    }
 }

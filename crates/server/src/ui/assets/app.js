@@ -173,7 +173,34 @@
     }
   }
 
-  // ---- live: the API's event stream ----
+  // At most one re-render every 300 ms however fast events come (a debounce would starve while
+  // a Rollout changes steadily); an event during a re-render brings one more after it.
+  function scheduleReload() {
+    if (reloadTimer !== null) return;
+    reloadTimer = setTimeout(() => {
+      reloadTimer = null;
+      reloadApp();
+    }, 300);
+  }
+
+  // ---- live: the API's event streams ----
+  // An Application's page also follows its Rollouts in full: weights, pods, every measurement.
+  if (csrf && appPage) {
+    const rollouts = new EventSource("/api/v1/stream/rollouts?changes=true");
+    rollouts.onmessage = (message) => {
+      let event;
+      try {
+        event = JSON.parse(message.data);
+      } catch {
+        return;
+      }
+      const shown = [...document.querySelectorAll("section.rollout[data-rollout]")].some((section) =>
+        section.dataset.rollout === event.name &&
+        section.dataset.namespace === event.namespace &&
+        section.dataset.cluster === event.cluster);
+      if (shown) scheduleReload();
+    };
+  }
   if (csrf && (filters || appPage)) {
     const events = new EventSource("/api/v1/stream/applications");
     events.onmessage = (message) => {
@@ -187,8 +214,7 @@
       if (!app || !app.metadata) return;
       const name = app.metadata.name;
       if (appPage && appPage.dataset.app === name) {
-        clearTimeout(reloadTimer);
-        reloadTimer = setTimeout(reloadApp, 300);
+        scheduleReload();
         return;
       }
       const row = [...document.querySelectorAll("tr[data-app]")].find((r) => r.dataset.app === name);
