@@ -3148,7 +3148,7 @@ fn routed_analysed_yaml(image: &str, port: u16) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_rollout_view_shows_weights_and_every_measurement_live() {
     use common::browser::Browser;
-    let healthy = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let healthy = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(1));
     let port = health_endpoint(healthy);
     let mut env = Env::start(Duration::from_millis(400)).await;
     write(
