@@ -578,8 +578,12 @@ impl Run<'_> {
         let options = options_of(object, &req.options)?;
         let mut prepared = prepare(self.resolver, object, &req.app, &req.namespace).await?;
         if bosun_plan::live::is_service(&prepared) {
-            // As the plan predicted it: a Rollout's Service keeps the hash in its selector.
-            let live = bosun_plan::live::get_live(self.resolver, &prepared).await?;
+            // As the plan predicted it: a Rollout's Service keeps the hash in its selector. A
+            // read that fails leaves the object as Git has it (the apply says what is wrong).
+            let live = bosun_plan::live::get_live(self.resolver, &prepared)
+                .await
+                .ok()
+                .flatten();
             bosun_plan::live::keep_rollout_selector(&mut prepared, live.as_ref());
         }
         let planned = req.planned.get(&prepared.key).copied();

@@ -372,11 +372,15 @@ pub fn normalize_content(rt: &ResourceType, object: &mut Value) -> Result<(), Ap
         &["binaryData"]
     };
     for field in byte_fields.iter().copied() {
-        if let Some(map) = object.get(field).and_then(Value::as_object) {
-            for value in map.values() {
+        if let Some(map) = object.get_mut(field).and_then(Value::as_object_mut) {
+            for value in map.values_mut() {
                 match value {
                     Value::String(s) => {
-                        decode_bytes(s).map_err(&undecodable)?;
+                        // Stored canonical, as the apiserver re-encodes the bytes it decoded
+                        // (a certificate's base64 wrapped at 76 columns loses its line breaks).
+                        use base64::Engine;
+                        let bytes = decode_bytes(s).map_err(&undecodable)?;
+                        *s = base64::engine::general_purpose::STANDARD.encode(bytes);
                     }
                     Value::Null => {}
                     other => {
@@ -592,5 +596,17 @@ mod tests {
             label_key_errors("Example.com/x")[0],
             format!("prefix part {DNS1123_SUBDOMAIN_MSG}")
         );
+    }
+
+    #[test]
+    fn wrapped_base64_is_stored_canonical_and_decodes() {
+        let rt = crate::resources::Registry::new()
+            .by_plural("", "v1", "secrets")
+            .unwrap();
+        let mut secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": "tls"}, "data": {"tls.crt": "YWJj\nZGVm\r\n"}});
+        normalize_content(&rt, &mut secret).unwrap();
+        assert_eq!(secret["data"]["tls.crt"], "YWJjZGVm");
+        crate::codec::decode(&rt, &secret, crate::codec::FieldValidation::Strict).unwrap();
     }
 }

@@ -82,7 +82,7 @@ impl Revert<'_> {
             "Revert {name} to {good}\n\n{reason}\n\nbosun rolled the Application back from {bad} to {good}; this commit puts {folder} back as it was at {good}.\n",
             good = short(self.good),
             bad = short(self.bad),
-            reason = self.reason,
+            reason = without_error_messages(self.reason),
             folder = if path.is_empty() || path == "." {
                 "the repository".to_string()
             } else {
@@ -112,6 +112,54 @@ impl Revert<'_> {
     }
 }
 
+/// `text` without the providers' error messages (`: "Error Message: ..."`, as Argo's run message
+/// carries them): an error can quote a request (a URL with a key in it) that Args' masking did not
+/// recognise, and Git history is kept for good and read more widely than the cluster. The
+/// Rollout, the metric, the limit and the measured values stay.
+fn without_error_messages(text: &str) -> String {
+    const OPEN: &str = ": \"Error Message: ";
+    let mut out = String::new();
+    let mut rest = text;
+    while let Some(at) = rest.find(OPEN) {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + OPEN.len()..];
+        // The message ends at the quote before the measured values or the end of the text.
+        rest = match after.find("\" (") {
+            Some(end) => &after[end + 1..],
+            None => match after.rfind('"') {
+                Some(end) => &after[end + 1..],
+                None => "",
+            },
+        };
+    }
+    out.push_str(rest);
+    out
+}
+
 fn short(commit: &str) -> &str {
     &commit[..commit.len().min(7)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_messages_stay_out_of_the_commit() {
+        let reason = "analysis aborted Rollout shop/web: RolloutAborted: Rollout aborted update to revision 3: Step-based analysis phase error/failed: Metric \"smoke\" assessed Error due to consecutiveErrors (5) > consecutiveErrorLimit (4): \"Error Message: Get \\\"https://x/api?key=s3cr%20t\\\": refused\" (smoke measured 0)";
+        let kept = without_error_messages(reason);
+        assert!(!kept.contains("s3cr"), "{kept}");
+        assert!(
+            kept.ends_with("consecutiveErrorLimit (4) (smoke measured 0)"),
+            "{kept}"
+        );
+        let plain =
+            "Metric \"m\" assessed Failed due to failed (4) > failureLimit (3) (m measured [0.95])";
+        assert_eq!(without_error_messages(plain), plain);
+        let last = "Metric \"m\" assessed Error due to x: \"Error Message: boom\"";
+        assert_eq!(
+            without_error_messages(last),
+            "Metric \"m\" assessed Error due to x"
+        );
+    }
 }

@@ -45,6 +45,11 @@ pub const HELM_HOOK_WEIGHT: &str = "helm.sh/hook-weight";
 pub const HELM_HOOK_DELETE_POLICY: &str = "helm.sh/hook-delete-policy";
 /// The `helm.sh/hook` value that is not a hook to Argo CD: the object is applied normally.
 pub const HELM_CRD_INSTALL: &str = "crd-install";
+/// Argo Rollouts' label that tells a Rollout's revisions apart; the controller puts it in the
+/// selectors of the Services a Rollout names.
+pub const ROLLOUT_POD_TEMPLATE_HASH: &str = "rollouts-pod-template-hash";
+/// Argo Rollouts' annotation on a Service whose selector a Rollout manages.
+pub const ROLLOUT_MANAGED_BY: &str = "argo-rollouts.argoproj.io/managed-by-rollouts";
 
 /// An Argo CD hook type, as `argocd.argoproj.io/hook` spells it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

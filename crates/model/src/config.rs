@@ -157,6 +157,20 @@ pub struct AuthorConfig {
     pub email: String,
 }
 
+impl AuthorConfig {
+    /// A commit author needs both: Git refuses an empty name, and an address without `@`
+    /// is a typo.
+    fn check(&self, field: &str) -> Result<(), ModelError> {
+        if self.name.trim().is_empty() || !self.email.contains('@') {
+            return Err(ModelError::invalid(
+                field,
+                "needs a name and an email address",
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// How to reach one registry. Credentials are environment variable names, never values.
 #[derive(Clone, Debug, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -202,13 +216,8 @@ impl ImagesConfig {
                 ));
             }
         }
-        if let Some(author) = &self.author
-            && (author.name.trim().is_empty() || !author.email.contains('@'))
-        {
-            return Err(ModelError::invalid(
-                "images.author",
-                "needs a name and an email address",
-            ));
+        if let Some(author) = &self.author {
+            author.check("images.author")?;
         }
         self.commit_template()?;
         for (i, registry) in self.registries.iter().enumerate() {
@@ -385,13 +394,8 @@ impl BosunConfig {
             }
         }
         self.images.check()?;
-        if let Some(author) = &self.rollouts.author
-            && (author.name.trim().is_empty() || !author.email.contains('@'))
-        {
-            return Err(ModelError::invalid(
-                "rollouts.author",
-                "needs a name and an email address",
-            ));
+        if let Some(author) = &self.rollouts.author {
+            author.check("rollouts.author")?;
         }
         check_application_sources(&self.applications)?;
         for (i, cluster) in self.clusters.iter().enumerate() {

@@ -82,10 +82,9 @@ pub async fn prepare(
     })
 }
 
-/// The selector key the Rollout controller (bosun's own) adds to the Services a Rollout names,
-/// and the annotation it marks such a Service with.
-const ROLLOUT_HASH: &str = "rollouts-pod-template-hash";
-const MANAGED_BY_ROLLOUTS: &str = "argo-rollouts.argoproj.io/managed-by-rollouts";
+use bosun_model::argo::{
+    ROLLOUT_MANAGED_BY as MANAGED_BY_ROLLOUTS, ROLLOUT_POD_TEMPLATE_HASH as ROLLOUT_HASH,
+};
 
 /// Whether a prepared object may need [`keep_rollout_selector`] (a core Service).
 pub fn is_service(prepared: &Prepared) -> bool {

@@ -87,9 +87,10 @@ struct ClusterRollouts {
     /// Routing kinds found by discovery, by `group/kind`.
     resources: Mutex<HashMap<String, ApiResource>>,
     /// By `namespace/name`: the resourceVersion a Rollout had when this controller last wrote
-    /// its status. While the cache still holds that version, it has not seen the write, and a
-    /// decision on it would undo what the write's decision did (scale a canary back a step).
-    written_over: Mutex<HashMap<String, String>>,
+    /// its status (a write that made a new version), and when. While the cache still holds
+    /// that version, it has not seen the write, and a decision on it would undo what the
+    /// write's decision did (scale a canary back a step).
+    written_over: Mutex<HashMap<String, (String, std::time::Instant)>>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -116,17 +117,23 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// How long a cache may lag behind our own write before it is trusted again anyway (a watch
+/// that missed the event relists within this).
+const STALE_AT_MOST: Duration = Duration::from_secs(5);
+
 /// Whether `read` is the version a status write of ours replaced (the cache is behind it); a
-/// newer version ends the watch for it.
+/// newer version, or [`STALE_AT_MOST`] passing, ends the watch for it.
 fn stale(
-    written_over: &Mutex<HashMap<String, String>>,
+    written_over: &Mutex<HashMap<String, (String, std::time::Instant)>>,
     key: &RolloutKey,
     read: Option<&str>,
 ) -> bool {
     let mut written_over = lock(written_over);
     let name = format!("{}/{}", key.namespace, key.name);
     match (written_over.get(&name), read) {
-        (Some(replaced), Some(read)) if replaced == read => true,
+        (Some((replaced, at)), Some(read)) if replaced == read && at.elapsed() < STALE_AT_MOST => {
+            true
+        }
         (Some(_), _) => {
             written_over.remove(&name);
             false
@@ -620,10 +627,16 @@ impl RolloutController {
                 .replace_status(&key.name, &PostParams::default(), &body)
                 .await
             {
-                Ok(_) => {
-                    if let Some(read) = object.metadata.resource_version.clone() {
-                        lock(&cluster.written_over)
-                            .insert(format!("{}/{}", key.namespace, key.name), read);
+                Ok(written) => {
+                    // A write the server took as a no-op keeps the version: no event follows,
+                    // and there is nothing to wait for.
+                    if let Some(read) = object.metadata.resource_version.clone()
+                        && written.metadata.resource_version.as_ref() != Some(&read)
+                    {
+                        lock(&cluster.written_over).insert(
+                            format!("{}/{}", key.namespace, key.name),
+                            (read, std::time::Instant::now()),
+                        );
                     }
                 }
                 Err(kube::Error::Api(e)) if e.code == 409 => {
@@ -1240,7 +1253,10 @@ mod tests {
             !stale(&written_over, &key, Some("7")),
             "nothing written yet"
         );
-        lock(&written_over).insert("shop/web".to_string(), "7".to_string());
+        lock(&written_over).insert(
+            "shop/web".to_string(),
+            ("7".to_string(), std::time::Instant::now()),
+        );
         assert!(
             stale(&written_over, &key, Some("7")),
             "the cache is behind our write"
@@ -1251,6 +1267,10 @@ mod tests {
             "the write (or a newer) arrived"
         );
         assert!(lock(&written_over).is_empty(), "and the mark is gone");
+        assert!(!stale(&written_over, &key, Some("7")));
+        // A cache that never catches up is trusted again after a while.
+        let long_ago = std::time::Instant::now() - STALE_AT_MOST;
+        lock(&written_over).insert("shop/web".to_string(), ("7".to_string(), long_ago));
         assert!(!stale(&written_over, &key, Some("7")));
     }
 }

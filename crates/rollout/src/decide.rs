@@ -1326,8 +1326,11 @@ fn blue_green_step(
                 match run.phase.as_str() {
                     "Successful" => true,
                     "Failed" | "Error" => {
+                        // Traffic goes back first: the new side, still what the active Service
+                        // selects until this decision's Services are written, is scaled down by
+                        // the abort on the next look, never in the same breath.
                         state.abort_for("Blue/green post-promotion", &run, now, new.revision);
-                        decision.scale.insert(new.name.clone(), 0);
+                        decision.scale.remove(&new.name);
                         return (active_hash.to_string(), active_hash.to_string());
                     }
                     "Inconclusive" => state.pause(INCONCLUSIVE_PAUSE, None, now),

@@ -7,14 +7,14 @@ use bosun_model::rollout::RolloutSpec;
 
 /// The label that tells a Rollout's revisions apart (Argo Rollouts' name, so Services and tools
 /// written for Argo select the same pods).
-pub const HASH_LABEL: &str = "rollouts-pod-template-hash";
+pub const HASH_LABEL: &str = bosun_model::argo::ROLLOUT_POD_TEMPLATE_HASH;
 /// The ReplicaSet's revision number.
 pub const REVISION_ANNOTATION: &str = "rollout.argoproj.io/revision";
 pub const DESIRED_REPLICAS_ANNOTATION: &str = "rollout.argoproj.io/desired-replicas";
 /// When an old ReplicaSet is scaled down (blue-green's `scaleDownDelaySeconds`).
 pub const SCALE_DOWN_DEADLINE_ANNOTATION: &str = "scale-down-deadline";
 /// On a Service whose selector a Rollout manages.
-pub const MANAGED_BY_ANNOTATION: &str = "argo-rollouts.argoproj.io/managed-by-rollouts";
+pub const MANAGED_BY_ANNOTATION: &str = bosun_model::argo::ROLLOUT_MANAGED_BY;
 
 /// The hash of a pod template: FNV-1a (32 bits) over its canonical JSON (keys sorted), written
 /// with Kubernetes' "safe" alphabet as Argo writes its hashes (no vowels, no look-alikes).

@@ -46,12 +46,31 @@ pub fn media_type(headers: &HeaderMap) -> Result<MediaType, ApiError> {
     })
 }
 
+/// How much of a too-large body is read (and dropped) before the 413 is sent: answering while
+/// the client still writes closes the connection under it, and it sees a broken pipe instead
+/// of the 413.
+const DRAINED_AT_MOST: usize = 64 * 1024 * 1024;
+
 /// Reads at most [`MAX_BODY_BYTES`]; a larger body is refused with 413 before it is parsed.
 pub async fn read(body: Body) -> Result<Vec<u8>, ApiError> {
-    axum::body::to_bytes(body, MAX_BODY_BYTES)
-        .await
-        .map(|b| b.to_vec())
-        .map_err(|_| ApiError::too_large(MAX_BODY_BYTES))
+    use futures::StreamExt;
+    let mut stream = body.into_data_stream();
+    let mut bytes = Vec::new();
+    let mut seen = 0usize;
+    while let Some(chunk) = stream.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::bad_request(format!("reading the request body: {e}")))?;
+        seen += chunk.len();
+        if seen <= MAX_BODY_BYTES {
+            bytes.extend_from_slice(&chunk);
+        } else if seen > DRAINED_AT_MOST {
+            break;
+        }
+    }
+    if seen > MAX_BODY_BYTES {
+        return Err(ApiError::too_large(MAX_BODY_BYTES));
+    }
+    Ok(bytes)
 }
 
 /// Decodes a body as JSON, or YAML for the YAML media types (apply patches are YAML, of which
