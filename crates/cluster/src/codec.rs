@@ -44,10 +44,13 @@ impl FieldValidation {
     }
 }
 
-/// Decodes `object` as the Go type of its built-in kind; other kinds pass.
+/// Decodes `object` as the Go type of its built-in kind, and drops the fields the type does not
+/// have (unless `Strict` refuses them), as the apiserver's decoding loses them: a typo stored
+/// under `Warn` would otherwise make every later strict write fail on a field its writer never
+/// sent. Other kinds pass unchanged.
 pub fn decode(
     rt: &ResourceType,
-    object: &Value,
+    object: &mut Value,
     validation: FieldValidation,
 ) -> Result<(), ApiError> {
     use k8s_openapi::api::{
@@ -106,7 +109,7 @@ pub fn decode(
 
 fn typed<T: DeserializeOwned + Serialize>(
     rt: &ResourceType,
-    object: &Value,
+    object: &mut Value,
     strict: bool,
 ) -> Result<(), ApiError> {
     let kind = &rt.kind;
@@ -116,7 +119,7 @@ fn typed<T: DeserializeOwned + Serialize>(
             "{kind} in version \"{version}\" cannot be handled as a {kind}: {why}"
         ))
     };
-    let decoded: T = match serde_path_to_error::deserialize(object) {
+    let decoded: T = match serde_path_to_error::deserialize(&*object) {
         Ok(decoded) => decoded,
         Err(e) => {
             let path = e.path().to_string();
@@ -130,12 +133,15 @@ fn typed<T: DeserializeOwned + Serialize>(
             return Err(undecodable(go_type_error(kind, &path, &message)));
         }
     };
+    // What the type keeps of the object: a field of the body it drops is one it lacks.
+    let kept = serde_json::to_value(&decoded).unwrap_or(Value::Null);
+    let mut unknown = Vec::new();
+    unknown_fields(object, &kept, &mut String::new(), &mut unknown);
+    if unknown.is_empty() {
+        return Ok(());
+    }
     if strict {
-        // What the type keeps of the object: a field of the body it drops is one it lacks.
-        let kept = serde_json::to_value(&decoded).unwrap_or(Value::Null);
-        let mut unknown = Vec::new();
-        unknown_fields(object, &kept, &mut String::new(), &mut unknown);
-        if !unknown.is_empty() {
+        {
             let listed: Vec<String> = unknown
                 .iter()
                 .map(|f| format!("unknown field {f:?}"))
@@ -146,7 +152,28 @@ fn typed<T: DeserializeOwned + Serialize>(
             )));
         }
     }
+    drop_unknown(object, &kept);
     Ok(())
+}
+
+/// Removes from `sent` the fields `kept` lacks (nulls aside), at every depth.
+fn drop_unknown(sent: &mut Value, kept: &Value) {
+    match (sent, kept) {
+        (Value::Object(sent), Value::Object(kept)) => {
+            sent.retain(|key, value| value.is_null() || kept.contains_key(key));
+            for (key, value) in sent.iter_mut() {
+                if let Some(kept) = kept.get(key) {
+                    drop_unknown(value, kept);
+                }
+            }
+        }
+        (Value::Array(sent), Value::Array(kept)) => {
+            for (sent, kept) in sent.iter_mut().zip(kept) {
+                drop_unknown(sent, kept);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// serde's "missing field `name`".
@@ -244,19 +271,16 @@ mod tests {
 
     #[test]
     fn a_valid_deployment_passes_even_strictly() {
-        decode(
-            &deployment(),
-            &manifest(good_spec()),
-            FieldValidation::Strict,
-        )
-        .unwrap();
+        let mut object = manifest(good_spec());
+        decode(&deployment(), &mut object, FieldValidation::Strict).unwrap();
+        assert_eq!(object, manifest(good_spec()), "nothing dropped");
     }
 
     #[test]
     fn a_wrong_type_is_refused_in_go_words() {
         let mut spec = good_spec();
         spec["replicas"] = json!("abc");
-        let e = decode(&deployment(), &manifest(spec), FieldValidation::Ignore).unwrap_err();
+        let e = decode(&deployment(), &mut manifest(spec), FieldValidation::Ignore).unwrap_err();
         assert_eq!(e.code, 400);
         assert_eq!(
             e.message,
@@ -270,23 +294,29 @@ mod tests {
         let rt = crate::resources::Registry::new()
             .by_plural("policy", "v1", "poddisruptionbudgets")
             .unwrap();
-        let object = json!({
+        let mut object = json!({
             "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": {"name": "web"},
             "spec": {"minAvailable": 1},
             "status": {"conditions": [{"type": "DisruptionAllowed", "status": "True", "reason": "x", "message": ""}],
                        "currentHealthy": 1, "desiredHealthy": 1, "disruptionsAllowed": 0, "expectedPods": 1}
         });
-        decode(&rt, &object, FieldValidation::Warn).unwrap();
+        decode(&rt, &mut object, FieldValidation::Warn).unwrap();
     }
 
     #[test]
-    fn unknown_fields_are_refused_only_when_strict() {
+    fn unknown_fields_are_refused_when_strict_and_dropped_otherwise() {
         let mut spec = good_spec();
         spec["replica"] = json!(3);
         spec["template"]["spec"]["containers"][0]["imagee"] = json!("x");
         let object = manifest(spec);
-        decode(&deployment(), &object, FieldValidation::Warn).unwrap();
-        let e = decode(&deployment(), &object, FieldValidation::Strict).unwrap_err();
+        let mut dropped = object.clone();
+        decode(&deployment(), &mut dropped, FieldValidation::Warn).unwrap();
+        assert_eq!(
+            dropped,
+            manifest(good_spec()),
+            "as the apiserver's decoding loses them"
+        );
+        let e = decode(&deployment(), &mut object.clone(), FieldValidation::Strict).unwrap_err();
         assert_eq!(e.code, 400);
         assert!(
             e.message.ends_with(

@@ -213,7 +213,7 @@ impl Objects {
         drop_nulls(&mut object);
         validate::normalize_content(rt, &mut object)?;
         if let Some(validation) = opts.field_validation {
-            codec::decode(rt, &object, validation)?;
+            codec::decode(rt, &mut object, validation)?;
             validate::validate_workload(rt, &object)?;
         }
         defaults::apply_defaults(rt, &mut object);
@@ -359,7 +359,7 @@ impl Objects {
                     }
                 }
                 if let Some(validation) = opts.field_validation {
-                    codec::decode(rt, &next, validation)?;
+                    codec::decode(rt, &mut next, validation)?;
                     validate::validate_workload(rt, &next)?;
                 }
                 defaults::apply_defaults(rt, &mut next);

@@ -607,6 +607,6 @@ mod tests {
             "metadata": {"name": "tls"}, "data": {"tls.crt": "YWJj\nZGVm\r\n"}});
         normalize_content(&rt, &mut secret).unwrap();
         assert_eq!(secret["data"]["tls.crt"], "YWJjZGVm");
-        crate::codec::decode(&rt, &secret, crate::codec::FieldValidation::Strict).unwrap();
+        crate::codec::decode(&rt, &mut secret, crate::codec::FieldValidation::Strict).unwrap();
     }
 }
