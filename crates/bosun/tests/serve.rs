@@ -2257,6 +2257,19 @@ fn rollout_yaml(image: &str) -> String {
 }
 
 impl Env {
+    /// Commits `yaml` as `file` and has `app` look at Git at once; the commit.
+    fn push_and_refresh(&self, file: &str, yaml: &str, message: &str, app: &str) -> String {
+        write(&self.repo, file, yaml);
+        let commit = self.commit(message);
+        let out = self.bosun(DEPLOYER, &["app", "refresh", app]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        commit
+    }
+
     fn rollout(&self, name: &str) -> Value {
         let out = self.bosun(ADMIN, &["rollout", "get", name, "-o", "json"]);
         if !out.status.success() {
@@ -2498,21 +2511,12 @@ async fn blue_green_post_promotion_analysis_switches_a_bad_version_back() {
     env.eventually(90, "the first revision Healthy", || {
         env.rollout("shop")["summary"]["phase"] == "Healthy"
     });
-    write(
-        &env.repo,
+    let good = env.push_and_refresh(
         "shop/rollout.yaml",
         &post_promotion_yaml("shop:2", port),
+        "shop:2",
+        "shop",
     );
-    let good = env.commit("shop:2");
-    let refresh = |env: &Env| {
-        let out = env.bosun(DEPLOYER, &["app", "refresh", "shop"]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    };
-    refresh(&env);
     env.eventually(90, "shop:2 judged, stable, and the old side down", || {
         let view = env.rollout("shop");
         view["summary"]["phase"] == "Healthy"
@@ -2530,13 +2534,12 @@ async fn blue_green_post_promotion_analysis_switches_a_bad_version_back() {
     );
 
     healthy.store(0, std::sync::atomic::Ordering::SeqCst);
-    write(
-        &env.repo,
+    env.push_and_refresh(
         "shop/rollout.yaml",
         &post_promotion_yaml("shop:3", port),
+        "shop:3",
+        "shop",
     );
-    env.commit("shop:3");
-    refresh(&env);
     env.eventually(
         120,
         "shop:3 failed after the switch and rolled back",
@@ -2588,7 +2591,12 @@ async fn blue_green_post_promotion_analysis_switches_a_bad_version_back() {
     );
     // Git moved past the rejected commit: the hold ends, and the revert (what runs already) is
     // in sync with nothing to apply — as Argo CD, auto-sync acts only on OutOfSync.
-    refresh(&env);
+    let out = env.bosun(DEPLOYER, &["app", "refresh", "shop"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     env.eventually(
         60,
         "the Application Synced at the revert commit, the hold gone",
@@ -2636,17 +2644,11 @@ async fn an_inconclusive_analysis_pauses_the_rollout_until_promoted() {
     env.eventually(90, "the first revision Healthy", || {
         env.rollout("web")["summary"]["phase"] == "Healthy"
     });
-    write(
-        &env.repo,
+    env.push_and_refresh(
         "web/rollout.yaml",
         &judged_canary_yaml("web:2", port),
-    );
-    env.commit("web:2");
-    let out = env.bosun(DEPLOYER, &["app", "refresh", "web"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "web:2",
+        "web",
     );
     env.eventually(90, "the Rollout paused on an Inconclusive run", || {
         let view = env.rollout("web");
@@ -2691,17 +2693,11 @@ async fn kill_9_during_an_analysis_then_restart_resumes_its_measurements() {
     env.eventually(90, "the first revision Healthy", || {
         env.rollout("web")["summary"]["phase"] == "Healthy"
     });
-    write(
-        &env.repo,
+    env.push_and_refresh(
         "web/rollout.yaml",
         &judged_canary_yaml("web:2", port),
-    );
-    env.commit("web:2");
-    let out = env.bosun(DEPLOYER, &["app", "refresh", "web"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "web:2",
+        "web",
     );
     let measured = |run: &Value| -> Vec<Value> {
         run["metricResults"][0]["measurements"]
@@ -2774,17 +2770,11 @@ async fn blue_green_pre_promotion_analysis_blocks_a_bad_preview() {
     });
     let blue = env.rollout("shop")["summary"]["currentHash"].clone();
     value.store(0, std::sync::atomic::Ordering::SeqCst);
-    write(
-        &env.repo,
+    env.push_and_refresh(
         "shop/rollout.yaml",
         &pre_promotion_yaml("shop:2", port),
-    );
-    env.commit("shop:2");
-    let out = env.bosun(DEPLOYER, &["app", "refresh", "shop"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        "shop:2",
+        "shop",
     );
     env.eventually(
         120,
