@@ -174,6 +174,9 @@ impl Watched {
     }
 }
 
+/// How many times a write of an Application object reads and writes again after a conflict.
+const PUT_ATTEMPTS: usize = 5;
+
 /// The Application and ImageUpdater objects of one namespace, kept current by watches.
 pub struct AppObjects {
     pub namespace: String,
@@ -351,23 +354,34 @@ impl AppObjects {
     pub async fn put(&self, object: &Value) -> Result<(), kube::Error> {
         let name = object["metadata"]["name"].as_str().unwrap_or_default();
         let api = self.api();
-        let written = match api.get_opt(name).await? {
-            None => {
-                let object: DynamicObject =
-                    serde_json::from_value(object.clone()).map_err(kube::Error::SerdeError)?;
-                api.create(&post_params(), &object).await?
-            }
-            Some(mut live) => {
-                let meta = &object["metadata"];
-                live.metadata.labels = serde_json::from_value(meta["labels"].clone()).ok();
-                live.metadata.annotations =
-                    serde_json::from_value(meta["annotations"].clone()).ok();
-                live.metadata.finalizers = serde_json::from_value(meta["finalizers"].clone()).ok();
-                live.data["spec"] = object["spec"].clone();
-                if let Some(operation) = object.get("operation") {
-                    live.data["operation"] = operation.clone();
+        // The replace carries the version read; bosun's own status writes (a reconcile of this
+        // Application) may land in between: read again and replace again, a few times.
+        let mut attempts = 0;
+        let written = loop {
+            attempts += 1;
+            let result = match api.get_opt(name).await? {
+                None => {
+                    let object: DynamicObject =
+                        serde_json::from_value(object.clone()).map_err(kube::Error::SerdeError)?;
+                    api.create(&post_params(), &object).await
                 }
-                api.replace(name, &post_params(), &live).await?
+                Some(mut live) => {
+                    let meta = &object["metadata"];
+                    live.metadata.labels = serde_json::from_value(meta["labels"].clone()).ok();
+                    live.metadata.annotations =
+                        serde_json::from_value(meta["annotations"].clone()).ok();
+                    live.metadata.finalizers =
+                        serde_json::from_value(meta["finalizers"].clone()).ok();
+                    live.data["spec"] = object["spec"].clone();
+                    if let Some(operation) = object.get("operation") {
+                        live.data["operation"] = operation.clone();
+                    }
+                    api.replace(name, &post_params(), &live).await
+                }
+            };
+            match result {
+                Err(kube::Error::Api(e)) if e.code == 409 && attempts < PUT_ATTEMPTS => continue,
+                other => break other?,
             }
         };
         let value = serde_json::to_value(&written).map_err(kube::Error::SerdeError)?;
