@@ -359,6 +359,8 @@ impl Objects {
                     }
                 }
                 if let Some(validation) = opts.field_validation {
+                    // A patch is held to what a create or replace is (names, labels).
+                    validate::validate_object(rt, rt.namespaced.then_some(namespace), &next)?;
                     codec::decode(rt, &mut next, validation)?;
                     validate::validate_workload(rt, &next)?;
                 }

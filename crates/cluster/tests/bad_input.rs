@@ -502,5 +502,27 @@ async fn secret_and_config_map_content_is_validated() {
     )
     .await;
     assert_eq!((s.code, s.reason.as_str()), (422, "Invalid"));
+    // A merge patch of labels is checked as a create is: a value over 63 characters is refused.
+    let long = "a".repeat(64);
+    let s = refused(
+        &client,
+        "PATCH",
+        &format!("{SECRET_PATH}/ok"),
+        "application/merge-patch+json",
+        format!(r#"{{"metadata": {{"labels": {{"app": "{long}"}}}}}}"#).into_bytes(),
+    )
+    .await;
+    assert_eq!(
+        (s.code, s.reason.as_str()),
+        (422, "Invalid"),
+        "{}",
+        s.message
+    );
+    assert!(
+        s.message.contains("metadata.labels: Invalid value: \"aaaa")
+            && s.message.contains("must be no more than 63 characters"),
+        "{}",
+        s.message
+    );
     assert_eq!(store_version(&client).await, mid);
 }
