@@ -2257,6 +2257,42 @@ fn rollout_yaml(image: &str) -> String {
 }
 
 impl Env {
+    /// The ImageUpdater e2es' second half: CI pushes `tags` of acme/api, a check of api-dev
+    /// writes 1.10.0 back to `values` (Image Updater's default message, only the tag changed),
+    /// and dev deploys it.
+    fn checked_tags_reach_dev(
+        &self,
+        registry: &common::registry::Registry,
+        values: &str,
+        tags: &[(&str, &str)],
+    ) {
+        let before = git(&self.repo, &["rev-parse", "HEAD"]);
+        for (tag, created) in tags {
+            registry.push("acme/api", tag, created);
+        }
+        let out = self.bosun(DEPLOYER, &["image", "check", "api-dev", "-o", "json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        self.eventually(60, "the write-back commit", || {
+            git(&self.repo, &["rev-parse", "HEAD"]) != before
+        });
+        assert_eq!(
+            git(&self.repo, &["log", "-1", "--format=%an <%ae>%n%B"]),
+            "bosun-bot <bot@example.com>\nbuild: automatic update of api-dev\n\nupdates image acme/api tag '1.2.0' to '1.10.0'"
+        );
+        assert_eq!(
+            std::fs::read_to_string(self.repo.join("api/values.yaml")).unwrap(),
+            values.replace("\"1.2.0\"", "\"1.10.0\"")
+        );
+        let second = format!("{}/acme/api:1.10.0", registry.address);
+        self.eventually(90, "1.10.0 deployed", || {
+            self.deployed_image("api-dev").as_deref() == Some(&second)
+        });
+    }
+
     /// Commits `yaml` as `file` and has `app` look at Git at once; the commit.
     fn push_and_refresh(&self, file: &str, yaml: &str, message: &str, app: &str) -> String {
         write(&self.repo, file, yaml);
@@ -4052,35 +4088,15 @@ async fn an_image_updater_resource_brings_a_new_tag_to_dev() {
     );
 
     // CI pushes new tags; a check (as after a registry webhook) finds 1.10.0.
-    let before = git(&env.repo, &["rev-parse", "HEAD"]);
-    for (tag, created) in [
-        ("1.3.0-rc.1", "2026-03-01T00:00:00Z"),
-        ("1.10.0", "2026-02-01T00:00:00Z"),
-        ("latest", "2026-02-01T00:00:00Z"),
-    ] {
-        registry.push("acme/api", tag, created);
-    }
-    let out = env.bosun(DEPLOYER, &["image", "check", "api-dev", "-o", "json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    env.checked_tags_reach_dev(
+        &registry,
+        &values,
+        &[
+            ("1.3.0-rc.1", "2026-03-01T00:00:00Z"),
+            ("1.10.0", "2026-02-01T00:00:00Z"),
+            ("latest", "2026-02-01T00:00:00Z"),
+        ],
     );
-    env.eventually(60, "the write-back commit", || {
-        git(&env.repo, &["rev-parse", "HEAD"]) != before
-    });
-    assert_eq!(
-        git(&env.repo, &["log", "-1", "--format=%an <%ae>%n%B"]),
-        "bosun-bot <bot@example.com>\nbuild: automatic update of api-dev\n\nupdates image acme/api tag '1.2.0' to '1.10.0'"
-    );
-    assert_eq!(
-        std::fs::read_to_string(env.repo.join("api/values.yaml")).unwrap(),
-        values.replace("\"1.2.0\"", "\"1.10.0\"")
-    );
-    let second = format!("{}/acme/api:1.10.0", registry.address);
-    env.eventually(90, "1.10.0 deployed", || {
-        env.deployed_image("api-dev").as_deref() == Some(&second)
-    });
     let view = env.image_view("api-dev");
     assert_eq!(view["history"][0]["outcome"], "Committed", "{view}");
 }
@@ -4152,34 +4168,14 @@ async fn an_image_updater_applied_with_kubectl_brings_a_new_tag_to_dev() {
     assert_eq!(view["images"][0]["key"], "image.tag", "{view}");
 
     // CI pushes new tags; a check finds 1.10.0 and writes it back.
-    let before = git(&env.repo, &["rev-parse", "HEAD"]);
-    for (tag, created) in [
-        ("1.10.0", "2026-02-01T00:00:00Z"),
-        ("latest", "2026-02-01T00:00:00Z"),
-    ] {
-        registry.push("acme/api", tag, created);
-    }
-    let out = env.bosun(DEPLOYER, &["image", "check", "api-dev", "-o", "json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    env.checked_tags_reach_dev(
+        &registry,
+        &values,
+        &[
+            ("1.10.0", "2026-02-01T00:00:00Z"),
+            ("latest", "2026-02-01T00:00:00Z"),
+        ],
     );
-    env.eventually(60, "the write-back commit", || {
-        git(&env.repo, &["rev-parse", "HEAD"]) != before
-    });
-    assert_eq!(
-        git(&env.repo, &["log", "-1", "--format=%an <%ae>%n%B"]),
-        "bosun-bot <bot@example.com>\nbuild: automatic update of api-dev\n\nupdates image acme/api tag '1.2.0' to '1.10.0'"
-    );
-    assert_eq!(
-        std::fs::read_to_string(env.repo.join("api/values.yaml")).unwrap(),
-        values.replace("\"1.2.0\"", "\"1.10.0\"")
-    );
-    let second = format!("{}/acme/api:1.10.0", registry.address);
-    env.eventually(90, "1.10.0 deployed", || {
-        env.deployed_image("api-dev").as_deref() == Some(&second)
-    });
 
     // A bad ImageUpdater applied beside it: a catalog error naming it and the field.
     apply(
