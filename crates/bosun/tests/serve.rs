@@ -2258,15 +2258,16 @@ fn rollout_yaml(image: &str) -> String {
 
 impl Env {
     /// The ImageUpdater e2es' second half: CI pushes `tags` of acme/api, a check of api-dev
-    /// writes 1.10.0 back to `values` (Image Updater's default message, only the tag changed),
-    /// and dev deploys it.
+    /// writes 1.10.0 back to `values` on `main` of `remote` (Image Updater's default message,
+    /// only the tag changed), and dev deploys it.
     fn checked_tags_reach_dev(
         &self,
         registry: &common::registry::Registry,
+        remote: &Path,
         values: &str,
         tags: &[(&str, &str)],
     ) {
-        let before = git(&self.repo, &["rev-parse", "HEAD"]);
+        let before = git(remote, &["rev-parse", "main"]);
         for (tag, created) in tags {
             registry.push("acme/api", tag, created);
         }
@@ -2277,14 +2278,19 @@ impl Env {
             String::from_utf8_lossy(&out.stderr)
         );
         self.eventually(60, "the write-back commit", || {
-            git(&self.repo, &["rev-parse", "HEAD"]) != before
+            git(remote, &["rev-parse", "main"]) != before
         });
         assert_eq!(
-            git(&self.repo, &["log", "-1", "--format=%an <%ae>%n%B"]),
+            git(remote, &["log", "-1", "--format=%an <%ae>%n%B", "main"]),
             "bosun-bot <bot@example.com>\nbuild: automatic update of api-dev\n\nupdates image acme/api tag '1.2.0' to '1.10.0'"
         );
+        let written = Command::new("git")
+            .args(["show", "main:api/values.yaml"])
+            .current_dir(remote)
+            .output()
+            .unwrap();
         assert_eq!(
-            std::fs::read_to_string(self.repo.join("api/values.yaml")).unwrap(),
+            String::from_utf8_lossy(&written.stdout),
             values.replace("\"1.2.0\"", "\"1.10.0\"")
         );
         let second = format!("{}/acme/api:1.10.0", registry.address);
@@ -3739,12 +3745,17 @@ const DEPLOYMENT: &str = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  na
 impl Env {
     /// An Application of a Helm chart at `path` whose image Image Updater's annotations watch.
     fn image_app(&self, name: &str, path: &str, image_list: &str) {
+        self.image_app_at(name, path, image_list, &self.repo);
+    }
+
+    /// The same, of the repository at `repo`.
+    fn image_app_at(&self, name: &str, path: &str, image_list: &str, repo: &Path) {
         write(
             self.dir.path(),
             &format!("apps/{name}.yaml"),
             &format!(
                 "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: {name}\n  annotations:\n    argocd-image-updater.argoproj.io/image-list: {image_list}\n    argocd-image-updater.argoproj.io/api.update-strategy: semver\n    argocd-image-updater.argoproj.io/write-back-method: git\n    argocd-image-updater.argoproj.io/write-back-target: helmvalues\nspec:\n  project: default\n  source:\n    repoURL: file://{}\n    targetRevision: main\n    path: {path}\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: {name}\n  syncPolicy:\n{AUTO}    syncOptions:\n    - CreateNamespace=true\n",
-                self.repo.display()
+                repo.display()
             ),
         );
     }
@@ -4090,6 +4101,7 @@ async fn an_image_updater_resource_brings_a_new_tag_to_dev() {
     // CI pushes new tags; a check (as after a registry webhook) finds 1.10.0.
     env.checked_tags_reach_dev(
         &registry,
+        &env.repo,
         &values,
         &[
             ("1.3.0-rc.1", "2026-03-01T00:00:00Z"),
@@ -4170,6 +4182,7 @@ async fn an_image_updater_applied_with_kubectl_brings_a_new_tag_to_dev() {
     // CI pushes new tags; a check finds 1.10.0 and writes it back.
     env.checked_tags_reach_dev(
         &registry,
+        &env.repo,
         &values,
         &[
             ("1.10.0", "2026-02-01T00:00:00Z"),
@@ -4231,6 +4244,106 @@ async fn an_image_updater_applied_with_kubectl_brings_a_new_tag_to_dev() {
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
+}
+
+/// A person's push lands between bosun's fetch and its push of a write-back, to the same file:
+/// the configuration repository is a bare remote whose pre-receive hook, on bosun's first push,
+/// pushes the person's commit first (so the race happens every time, not by luck). bosun's
+/// push is refused, it makes its edit again on the person's commit and pushes that — both
+/// changes kept, the person's commit an ancestor, nothing forced.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_push_racing_a_write_back_keeps_both_changes() {
+    use common::registry::Registry;
+    let mut env = Env::start(Duration::from_millis(200)).await;
+    let registry = Registry::start(false);
+    registry.push("acme/api", "1.2.0", "2026-01-01T00:00:00Z");
+    let values = VALUES.replace("{{REGISTRY}}", &registry.address);
+    write(
+        &env.repo,
+        "api/Chart.yaml",
+        "apiVersion: v2\nname: api\nversion: 0.1.0\n",
+    );
+    write(&env.repo, "api/values.yaml", &values);
+    write(&env.repo, "api/templates/deployment.yaml", DEPLOYMENT);
+    env.commit("api chart");
+    let remote = env.dir.path().join("remote.git");
+    git(
+        env.dir.path(),
+        &[
+            "clone",
+            "-q",
+            "--bare",
+            env.repo.to_str().unwrap(),
+            remote.to_str().unwrap(),
+        ],
+    );
+    // The person's change, committed in their clone and not pushed yet: two replicas, in the
+    // file the write-back edits.
+    let theirs = values.replace("replicaCount: 1", "replicaCount: 2");
+    write(&env.repo, "api/values.yaml", &theirs);
+    let person = env.commit("api: two replicas");
+    let armed = env.dir.path().join("race-armed");
+    std::fs::write(&armed, "").unwrap();
+    let hook = remote.join("hooks/pre-receive");
+    // The hook's environment points git at the quarantined push; the person's push is a
+    // separate one, as from another machine.
+    std::fs::write(
+        &hook,
+        format!(
+            "#!/bin/sh\ncat >/dev/null\nif rm '{armed}' 2>/dev/null; then\n  env -i PATH=\"$PATH\" HOME=\"$HOME\" git -C '{clone}' push -q '{remote}' main || exit 1\nfi\n",
+            armed = armed.display(),
+            clone = env.repo.display(),
+            remote = remote.display(),
+        ),
+    )
+    .unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&hook, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    env.image_app_at(
+        "api-dev",
+        "api",
+        &format!("api={}/acme/api:~1", registry.address),
+        &remote,
+    );
+    let config = env.images_config("");
+    env.serve_config(&config);
+    let first = format!("{}/acme/api:1.2.0", registry.address);
+    env.eventually(90, "1.2.0 deployed", || {
+        env.deployed_image("api-dev").as_deref() == Some(&first)
+    });
+    env.eventually(30, "the first image check", || {
+        env.image_view("api-dev")["images"][0]["latest"] == "1.2.0"
+    });
+
+    env.checked_tags_reach_dev(
+        &registry,
+        &remote,
+        &theirs,
+        &[("1.10.0", "2026-02-01T00:00:00Z")],
+    );
+    assert!(!armed.exists(), "the hook did not run");
+    assert_eq!(
+        git(&remote, &["rev-parse", "main^"]),
+        person,
+        "the write-back is made on the person's commit"
+    );
+    let view = env.image_view("api-dev");
+    assert_eq!(view["history"][0]["outcome"], "Committed", "{view}");
+    assert_eq!(
+        view["history"][0]["attempts"], 2,
+        "refused once, then pushed: {view}"
+    );
+    assert!(
+        env.log().contains("push rejected: the branch moved"),
+        "{}",
+        env.log()
+    );
+    env.eventually(60, "the person's two replicas deployed too", || {
+        let out = env.kubectl(&["get", "deployment", "api", "-n", "api-dev", "-o", "json"]);
+        serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|d| d["spec"]["replicas"] == 2)
+    });
 }
 
 #[tokio::test(flavor = "multi_thread")]
