@@ -577,18 +577,12 @@ impl Run<'_> {
         let req = self.req;
         let options = options_of(object, &req.options)?;
         let mut prepared = prepare(self.resolver, object, &req.app, &req.namespace).await?;
-        if bosun_plan::live::is_service(&prepared) {
-            // As the plan predicted it: a Rollout's Service keeps the hash in its selector. A
-            // read that fails leaves the object as Git has it (the apply says what is wrong).
-            let live = bosun_plan::live::get_live(self.resolver, &prepared)
-                .await
-                .ok()
-                .flatten();
-            bosun_plan::live::keep_rollout_selector(&mut prepared, live.as_ref());
-        }
+        let as_git = prepared.object.clone();
+        let mut conditional = self.keep_rollout_selector(&mut prepared).await;
         let planned = req.planned.get(&prepared.key).copied();
+        let key = prepared.key.clone();
         let result = |action: Action, message: &str| ResourceResult {
-            key: prepared.key.clone(),
+            key: key.clone(),
             phase,
             wave,
             action,
@@ -637,11 +631,28 @@ impl Run<'_> {
         } else {
             let mut pp = PatchParams::apply(&req.manager).force();
             pp.dry_run = req.dry_run;
-            api.patch(&name, &pp, &Patch::Apply(&prepared.object))
-                .await
-                .map(|response| bosun_plan::live::to_value(response, &prepared.resolved))
-                .or_else(|e| self.in_namespace_not_created(&prepared, e))
-                .map_err(|e| self.write_error("apply", &prepared.object, &e))?
+            let mut conflicts = 0;
+            loop {
+                match api.patch(&name, &pp, &Patch::Apply(&prepared.object)).await {
+                    // The Rollout moved the Service's hash between the read and the write
+                    // (a promotion): read it again rather than put the old hash back.
+                    Err(kube::Error::Api(status))
+                        if status.code == 409 && conditional && conflicts < 3 =>
+                    {
+                        conflicts += 1;
+                        prepared.object = as_git.clone();
+                        conditional = self.keep_rollout_selector(&mut prepared).await;
+                    }
+                    result => {
+                        break result
+                            .map(|response| {
+                                bosun_plan::live::to_value(response, &prepared.resolved)
+                            })
+                            .or_else(|e| self.in_namespace_not_created(&prepared, e))
+                            .map_err(|e| self.write_error("apply", &prepared.object, &e))?;
+                    }
+                }
+            }
         };
         // The Plan's dry run already said what this apply does.
         let action = match planned {
@@ -651,6 +662,27 @@ impl Run<'_> {
         };
         let message = if req.dry_run { "(dry run)" } else { "" };
         Ok((result(action, message), Some((prepared, response))))
+    }
+
+    /// As the plan predicted it: a Rollout's Service keeps the hash in its selector, and the
+    /// apply is then conditional on the Service being as it was read (true). A read that fails
+    /// leaves the object as Git has it (the apply says what is wrong).
+    async fn keep_rollout_selector(&self, prepared: &mut Prepared) -> bool {
+        if !bosun_plan::live::is_service(prepared) {
+            return false;
+        }
+        let live = bosun_plan::live::get_live(self.resolver, prepared)
+            .await
+            .ok()
+            .flatten();
+        if !bosun_plan::live::keep_rollout_selector(prepared, live.as_ref()) {
+            return false;
+        }
+        let version = live
+            .as_ref()
+            .map(|l| l["metadata"]["resourceVersion"].clone());
+        prepared.object["metadata"]["resourceVersion"] = version.unwrap_or_default();
+        true
     }
 
     async fn prune(&mut self, objects: &[Value], wave: i64) -> Result<(), SyncError> {

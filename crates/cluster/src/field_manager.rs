@@ -152,6 +152,8 @@ pub fn apply(
     }
     crate::validate::validate_object(rt, rt.namespaced.then_some(ns), &applied)?;
     let updated = objects.modify(rt, ns, name, subresource, &opts, |live| {
+        // An applied configuration that carries a resourceVersion is conditional on it.
+        crate::objects::expect_resource_version(rt, name, &applied, live)?;
         ssa::apply(Some(live), &applied, &options, &rt.merge_schema)
             .map(|w| w.object)
             .map_err(|e| apply_error(rt, name, e))

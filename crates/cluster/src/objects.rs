@@ -172,6 +172,26 @@ fn store_error(rt: &ResourceType, name: &str, e: StoreError) -> ApiError {
     }
 }
 
+/// Optimistic concurrency: a resourceVersion in what a client writes (a replace, a patch or an
+/// apply that carries one) must be the stored one, or the write is a 409 Conflict, as the
+/// apiserver's storage checks it. Without one, the write is unconditional.
+pub(crate) fn expect_resource_version(
+    rt: &ResourceType,
+    name: &str,
+    written: &Value,
+    live: &Value,
+) -> ApiResult<()> {
+    match written["metadata"]["resourceVersion"].as_str() {
+        Some(expected)
+            if !expected.is_empty()
+                && live["metadata"]["resourceVersion"].as_str() != Some(expected) =>
+        {
+            Err(ApiError::conflict(rt, name))
+        }
+        _ => Ok(()),
+    }
+}
+
 impl Objects {
     pub fn new(registry: Registry, store: Store) -> Self {
         Self { registry, store }
@@ -314,15 +334,8 @@ impl Objects {
                 name_of(&object)
             )));
         }
-        let expected_rv = object["metadata"]["resourceVersion"]
-            .as_str()
-            .map(String::from);
         self.modify(rt, namespace, name, subresource, opts, move |live| {
-            if let Some(expected) = &expected_rv
-                && live["metadata"]["resourceVersion"].as_str() != Some(expected.as_str())
-            {
-                return Err(ApiError::conflict(rt, name));
-            }
+            expect_resource_version(rt, name, &object, live)?;
             Ok(object)
         })
     }

@@ -244,3 +244,64 @@ async fn optimistic_concurrency_conflict() {
     assert_eq!(cms.get("cc").await.unwrap().data.unwrap()["k"], "first");
     c.shutdown().await;
 }
+
+/// A patch or an apply that carries a resourceVersion is conditional on it, as the apiserver's
+/// storage makes it: a stale one is a 409 Conflict and changes nothing, the current one
+/// writes; without one, the write is unconditional.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_patch_or_apply_with_a_resource_version_is_conditional() {
+    let c = TestCluster::start().await;
+    let cms: Api<ConfigMap> = Api::namespaced(c.client(), "default");
+    let original = cms
+        .create(&PostParams::default(), &configmap("pc"))
+        .await
+        .expect("create");
+    let stale = original.metadata.resource_version.clone().unwrap();
+    let moved = cms
+        .patch(
+            "pc",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"k": "moved"}})),
+        )
+        .await
+        .expect("an unconditional merge patch");
+    let current = moved.metadata.resource_version.clone().unwrap();
+    let apply = |rv: &str, value: &str| {
+        json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "pc", "resourceVersion": rv},
+            "data": {"k": value},
+        })
+    };
+    let ssa = PatchParams::apply("tester").force();
+    for (what, result) in [
+        (
+            "merge",
+            cms.patch(
+                "pc",
+                &PatchParams::default(),
+                &Patch::Merge(
+                    json!({"metadata": {"resourceVersion": stale}, "data": {"k": "stale"}}),
+                ),
+            )
+            .await,
+        ),
+        (
+            "apply",
+            cms.patch("pc", &ssa, &Patch::Apply(apply(&stale, "stale")))
+                .await,
+        ),
+    ] {
+        match result {
+            Err(kube::Error::Api(status)) => assert_eq!(status.code, 409, "{what}: {status:?}"),
+            other => panic!("{what}: expected a 409 Conflict, got {other:?}"),
+        }
+    }
+    assert_eq!(cms.get("pc").await.unwrap().data.unwrap()["k"], "moved");
+    let applied = cms
+        .patch("pc", &ssa, &Patch::Apply(apply(&current, "applied")))
+        .await
+        .expect("an apply at the current resourceVersion");
+    assert_eq!(applied.data.unwrap()["k"], "applied");
+    c.shutdown().await;
+}

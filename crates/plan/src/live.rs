@@ -96,23 +96,30 @@ pub fn is_service(prepared: &Prepared) -> bool {
 /// the hash out — the Service would send traffic to every version until the Rollout put it
 /// back, and the Application would read OutOfSync after each sync (as Argo CD with
 /// server-side apply does; Argo Rollouts issue 3437).
-pub fn keep_rollout_selector(prepared: &mut Prepared, live: Option<&Value>) {
-    let Some(live) = live else { return };
+///
+/// Whether it kept one: then what is applied is only right while the live Service still has
+/// that hash (a promotion can move it between the read and the write), and the caller makes
+/// the write conditional on the live resourceVersion.
+pub fn keep_rollout_selector(prepared: &mut Prepared, live: Option<&Value>) -> bool {
+    let Some(live) = live else { return false };
     if !is_service(prepared) || live["metadata"]["annotations"][MANAGED_BY_ROLLOUTS].is_null() {
-        return;
+        return false;
     }
     let Some(hash) = live["spec"]["selector"][ROLLOUT_HASH].as_str() else {
-        return;
+        return false;
     };
-    if let Some(selector) = prepared
+    let Some(selector) = prepared
         .object
         .pointer_mut("/spec/selector")
         .and_then(Value::as_object_mut)
-    {
-        selector
-            .entry(ROLLOUT_HASH)
-            .or_insert_with(|| Value::String(hash.to_string()));
+    else {
+        return false;
+    };
+    if selector.contains_key(ROLLOUT_HASH) {
+        return false;
     }
+    selector.insert(ROLLOUT_HASH.to_string(), Value::String(hash.to_string()));
+    true
 }
 
 /// `desired` with its namespace made right for its scope.

@@ -566,6 +566,10 @@ fn patch(
     }
     let patch_doc = body::decode(bytes, media)?;
     let patched = state.objects.modify(rt, ns, name, sub, &opts, |live| {
+        // A merge patch that sets metadata.resourceVersion is conditional on it.
+        if media != MediaType::JsonPatch {
+            crate::objects::expect_resource_version(rt, name, &patch_doc, live)?;
+        }
         crate::field_manager::patch(rt, live, &patch_doc, media)
     })?;
     Ok(json_response(StatusCode::OK, &patched))
@@ -628,11 +632,7 @@ async fn scale(
         let current = to_scale(live);
         let wanted = match *method {
             Method::PUT => {
-                if let Some(rv) = doc["metadata"]["resourceVersion"].as_str()
-                    && live["metadata"]["resourceVersion"].as_str() != Some(rv)
-                {
-                    return Err(ApiError::conflict(rt, name));
-                }
+                crate::objects::expect_resource_version(rt, name, &doc, live)?;
                 doc.clone()
             }
             Method::PATCH => crate::field_manager::patch(rt, &current, &doc, media)?,
