@@ -549,6 +549,84 @@ async fn signed_webhook_syncs_and_forged_one_changes_nothing() {
     }
 }
 
+/// While the first catalog load hangs (a Git server that takes connections and never answers),
+/// who asks is still checked at once: a bad token or a forged webhook is refused 401 (after the
+/// wait it would have been a 503), a good caller is told 503 with a Retry-After, and a signed
+/// delivery answered 503 is not remembered, so the same delivery sent again is acted on.
+#[tokio::test(flavor = "multi_thread")]
+async fn while_the_first_load_hangs_callers_are_checked_at_once_and_told_to_retry() {
+    let mut env = Env::start(Duration::from_millis(200)).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (asked, mut connections) = tokio::sync::mpsc::unbounded_channel();
+    let stalled = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+            let _ = asked.send(());
+        }
+    });
+    let config = env.config_with(
+        &format!("- repoURL: http://127.0.0.1:{port}/apps.git\n  path: apps\n"),
+        "1h",
+    );
+    env.serve_config(&config);
+    tokio::time::timeout(Duration::from_secs(30), connections.recv())
+        .await
+        .unwrap_or_else(|_| panic!("bosun never asked the Git server; log:\n{}", env.log()));
+
+    for token in [None, Some("wrong-token-0123456789")] {
+        let (status, body) = env.get("/api/v1/applications", token).await;
+        assert_eq!(status, 401, "{token:?}: {body}");
+    }
+    let body = env.push_payload();
+    let forged = bosun_server::webhook::sign(b"not the secret", body.as_bytes());
+    let (status, answer) = env
+        .post(
+            "/api/webhook",
+            &[
+                ("X-GitHub-Event", "push".into()),
+                ("X-Hub-Signature-256", forged),
+            ],
+            &body,
+        )
+        .await;
+    assert_eq!(status, 401, "{answer}");
+
+    let response = http()
+        .get(format!("{}/api/v1/applications", env.api))
+        .bearer_auth(VIEWER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status().as_u16(), 503);
+    assert_eq!(response.headers()["retry-after"], "5");
+    let text = response.text().await.unwrap();
+    assert!(text.contains("still loading"), "{text}");
+    let delivery = [
+        ("X-GitHub-Event", "push".to_string()),
+        ("X-Hub-Signature-256", sign(&body)),
+        ("X-GitHub-Delivery", "5d1e0c3a-first-load-wait".to_string()),
+    ];
+    let (status, answer) = env.post("/api/webhook", &delivery, &body).await;
+    assert_eq!(status, 503, "{answer}");
+
+    // The Git server goes away: the load ends with its error, and the delivery is acted on.
+    stalled.abort();
+    let _ = stalled.await;
+    env.eventually(90, "the first load to end", || {
+        let out = Command::new("curl")
+            .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+            .arg(format!("{}/readyz", env.api))
+            .output()
+            .unwrap();
+        out.stdout == b"200"
+    });
+    let (status, answer) = env.post("/api/webhook", &delivery, &body).await;
+    assert_eq!(status, 200, "{answer}");
+    assert!(answer.get("alreadyReceived").is_none(), "{answer}");
+}
+
 /// selfHeal reverts a kubectl change within seconds; a manual Application stays OutOfSync until
 /// someone with the deployer role syncs it; a read-only token cannot.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -210,26 +210,31 @@ pub fn router(state: Shared) -> Router {
         .route("/api/v1/images", get(crate::images::list))
         .route("/api/v1/images/{name}", get(crate::images::get))
         .route("/api/v1/images/{name}/check", post(crate::images::check))
+        // What reads or changes Applications waits for the first catalog load: before it, a
+        // list would be empty and a get a 404. Who asks is checked first (the outer layer): a
+        // bad token is refused at once, not after the wait.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            after_first_catalog_load,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), authenticate));
-    // What reads or changes Applications waits for the first catalog load: before it, a list
-    // would be empty and a get a 404. The probes and metrics answer at once.
-    let catalog_bound = Router::new()
+    let ui = crate::ui::routes().layer(middleware::from_fn_with_state(
+        state.clone(),
+        after_first_catalog_load,
+    ));
+    // The webhooks check their signature, then wait (see [`first_catalog_load`]). The probes
+    // and metrics answer at once.
+    let routes = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .route("/api/webhook", post(github_webhook))
         .route(
             "/api/webhook/registry",
             post(crate::images::registry_webhook),
         )
-        .merge(crate::ui::routes())
+        .merge(ui)
         .merge(authenticated)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            after_first_catalog_load,
-        ));
-    let routes = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics))
-        .merge(catalog_bound)
         .with_state(state);
     with_error_bodies(routes)
 }
@@ -244,16 +249,25 @@ async fn after_first_catalog_load(
     request: Request,
     next: Next,
 ) -> Response {
-    match first_load(state.controller.catalog_loaded(), FIRST_LOAD_WAIT).await {
+    match first_catalog_load(&state).await {
         Ok(()) => next.run(request).await,
-        Err(e) => {
+        Err(response) => response,
+    }
+}
+
+/// Waits for the first catalog load (up to [`FIRST_LOAD_WAIT`]), or the 503 to answer, with a
+/// Retry-After. A webhook waits after its signature is checked and before its delivery id is
+/// remembered, so a delivery answered 503 is acted on when it is sent again.
+pub(crate) async fn first_catalog_load(state: &Shared) -> Result<(), Response> {
+    first_load(state.controller.catalog_loaded(), FIRST_LOAD_WAIT)
+        .await
+        .map_err(|e| {
             let mut response = e.into_response();
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
             response
-        }
-    }
+        })
 }
 
 /// Waits for `loaded` up to `bound`; then a 503 that says what is awaited and where to look.
@@ -900,6 +914,9 @@ async fn github_webhook(State(state): State<Shared>, headers: HeaderMap, bytes: 
         Ok(push) => push,
         Err(e) => return ApiError(StatusCode::BAD_REQUEST, e.to_string()).into_response(),
     };
+    if let Err(response) = first_catalog_load(&state).await {
+        return response;
+    }
     // After the signature and the payload are checked: a forged or refused delivery neither
     // takes an id nor is remembered, so GitHub's "Redeliver" of a refused one still works.
     let delivery = delivery_id(&headers);

@@ -155,6 +155,9 @@ pub(crate) async fn registry_webhook(
             .into_response();
         }
     };
+    if let Err(response) = crate::api::first_catalog_load(&state).await {
+        return response;
+    }
     // Signed deliveries are handled once, as the Git webhook's (a forged one never gets here).
     let delivery = crate::api::delivery_id(&headers);
     if matches!(kind.as_str(), "ghcr.io" | "generic")
