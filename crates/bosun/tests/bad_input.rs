@@ -323,6 +323,18 @@ async fn bad_input_is_refused_by_name_and_changes_nothing() {
         "resources:\n- not-here.yaml\n",
     );
     write(&repo, "values/prod.yaml", "greeting: prod\n");
+    // A Deployment, and the same with a selector that changed (a chart's new labels).
+    let api = |labels: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\nspec:\n  selector:\n    matchLabels: {{{labels}}}\n  template:\n    metadata:\n      labels: {{{labels}}}\n    spec:\n      containers:\n      - name: api\n        image: api:1\n"
+        )
+    };
+    write(&repo, "selector/v1/deploy.yaml", &api("app: api"));
+    write(
+        &repo,
+        "selector/v2/deploy.yaml",
+        &api("app: api, app.kubernetes.io/name: api"),
+    );
     git(&repo, &["add", "-A"]);
     git(&repo, &["commit", "-q", "-m", "config"]);
 
@@ -385,6 +397,26 @@ async fn bad_input_is_refused_by_name_and_changes_nothing() {
     app(
         "bad/unknown-cluster.yaml",
         good.replace("server: https://kubernetes.default.svc", "name: prod"),
+    );
+    let create_namespace = "  syncPolicy:\n    syncOptions:\n    - CreateNamespace=true\n";
+    app(
+        "setup/api.yaml",
+        application("api", &repo, "selector/v1", create_namespace),
+    );
+    app(
+        "bad/selector.yaml",
+        application("api", &repo, "selector/v2", create_namespace),
+    );
+    let synced = Command::new(env!("CARGO_BIN_EXE_bosun"))
+        .args(["sync", &d("setup/api.yaml"), "--wait"])
+        .env("KUBECONFIG", &kubeconfig)
+        .env("BOSUN_CACHE", dir.join("cache"))
+        .output()
+        .unwrap();
+    assert!(
+        synced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&synced.stderr)
     );
     std::fs::create_dir_all(dir.join("empty")).unwrap();
     write(&dir, "empty/README.md", "no manifests here\n");
@@ -622,6 +654,14 @@ async fn bad_input_is_refused_by_name_and_changes_nothing() {
             "sync: destination names an unknown cluster",
             &["sync", &d("bad/unknown-cluster.yaml")],
             &["web: spec.destination.name", "`prod`"],
+        ),
+        case(
+            "sync: a change the cluster refuses (a Deployment's selector is immutable)",
+            &["sync", &d("bad/selector.yaml")],
+            &[
+                "apps/Deployment/api/api",
+                "spec.selector: Invalid value: v1.LabelSelector{MatchLabels:map[string]string{\"app\":\"api\", \"app.kubernetes.io/name\":\"api\"}, MatchExpressions:[]v1.LabelSelectorRequirement(nil)}: field is immutable",
+            ],
         ),
         case(
             "sync: --app names no Application of the file",

@@ -378,6 +378,9 @@ impl Objects {
                     validate::validate_workload(rt, &next)?;
                 }
                 defaults::apply_defaults(rt, &mut next);
+                if opts.field_validation.is_some() && subresource.is_none() {
+                    validate::validate_update(rt, live, &next)?;
+                }
                 if tracks_generation(rt) && spec_part(rt, live) != spec_part(rt, &next) {
                     let generation = live["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
                     next["metadata"]["generation"] = json!(generation);

@@ -293,14 +293,192 @@ pub fn validate_workload(rt: &ResourceType, object: &Value) -> Result<(), ApiErr
     }
 }
 
+/// The fields an update may not change, as the apiserver's update validation refuses them (422
+/// Invalid): a workload's selector; a Job's selector and Pod template; a StatefulSet's spec
+/// outside what may change; a PersistentVolumeClaim's spec but for its storage request; a
+/// Service's cluster IP once set; a Secret's type; the content of a ConfigMap or Secret marked
+/// `immutable`. These are the errors a sync meets on a real cluster (a chart that changed its
+/// selector labels, a Job whose image changed) — a simulation that let them through would
+/// pass what production refuses. `live` and `next` are compared after defaulting, so that a
+/// field the client left out is not taken for a change.
+pub fn validate_update(rt: &ResourceType, live: &Value, next: &Value) -> Result<(), ApiError> {
+    let mut causes = Vec::new();
+    let immutable = |field: &str, value: &Value| Cause {
+        reason: "FieldValueInvalid",
+        field: field.into(),
+        message: format!(
+            "Invalid value: {}: field is immutable",
+            truncate(&value.to_string())
+        ),
+    };
+    let changed = |path: &[&str]| {
+        let at = |o: &Value| path.iter().fold(o, |v, k| &v[*k]).clone();
+        (at(live) != at(next)).then(|| at(next))
+    };
+    match (rt.group.as_str(), rt.kind.as_str()) {
+        ("apps", "Deployment" | "ReplicaSet" | "DaemonSet" | "StatefulSet") => {
+            if let Some(selector) = changed(&["spec", "selector"]) {
+                causes.push(Cause {
+                    message: format!(
+                        "Invalid value: {}: field is immutable",
+                        go_selector(&selector)
+                    ),
+                    ..immutable("spec.selector", &selector)
+                });
+            }
+            if rt.kind == "StatefulSet" {
+                const MAY_CHANGE: &[&str] = &[
+                    "replicas",
+                    "ordinals",
+                    "template",
+                    "updateStrategy",
+                    "persistentVolumeClaimRetentionPolicy",
+                    "minReadySeconds",
+                    "selector",
+                ];
+                let rest = |o: &Value| {
+                    let mut spec = o["spec"].as_object().cloned().unwrap_or_default();
+                    spec.retain(|k, _| !MAY_CHANGE.contains(&k.as_str()));
+                    spec
+                };
+                if rest(live) != rest(next) {
+                    causes.push(Cause {
+                        reason: "FieldValueForbidden",
+                        field: "spec".into(),
+                        message: "Forbidden: updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden".into(),
+                    });
+                }
+            }
+        }
+        ("batch", "Job") => {
+            for path in [["spec", "selector"], ["spec", "template"]] {
+                if let Some(value) = changed(&path) {
+                    causes.push(immutable(&path.join("."), &value));
+                }
+            }
+        }
+        ("", "PersistentVolumeClaim") => {
+            let fixed = |o: &Value| {
+                let mut spec = o["spec"].clone();
+                if let Some(resources) = spec.get_mut("resources").and_then(Value::as_object_mut) {
+                    resources.remove("requests");
+                }
+                if let Some(spec) = spec.as_object_mut() {
+                    spec.remove("volumeAttributesClassName");
+                }
+                spec
+            };
+            if fixed(live) != fixed(next) {
+                causes.push(Cause {
+                    reason: "FieldValueForbidden",
+                    field: "spec".into(),
+                    message: "Forbidden: spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims".into(),
+                });
+            }
+        }
+        ("", "Service") => {
+            // A cluster IP left out is kept (the registry fills it from the live Service).
+            let was = live["spec"]["clusterIP"].as_str().unwrap_or_default();
+            if let Some(ip) = next["spec"]["clusterIP"].as_str()
+                && !was.is_empty()
+                && !ip.is_empty()
+                && ip != was
+                && next["spec"]["type"] != "ExternalName"
+            {
+                causes.push(immutable("spec.clusterIP", &Value::String(ip.into())));
+            }
+        }
+        ("", "ConfigMap" | "Secret") => {
+            if rt.kind == "Secret"
+                && let Some(kind) = changed(&["type"])
+            {
+                causes.push(immutable("type", &kind));
+            }
+            if live["immutable"] == true {
+                const WHEN_SET: &str = "Forbidden: field is immutable when `immutable` is set";
+                if next["immutable"] != true {
+                    causes.push(Cause {
+                        reason: "FieldValueForbidden",
+                        field: "immutable".into(),
+                        message: WHEN_SET.into(),
+                    });
+                }
+                for field in ["data", "binaryData"] {
+                    if changed(&[field]).is_some() {
+                        causes.push(Cause {
+                            reason: "FieldValueForbidden",
+                            field: field.into(),
+                            message: WHEN_SET.into(),
+                        });
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+    if causes.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            &rt.group,
+            &rt.kind,
+            crate::objects::name_of(next),
+            causes,
+        ))
+    }
+}
+
 /// A label map as Go's `%#v` prints it: `map[string]string{"app":"web"}`.
 fn go_string_map(labels: &std::collections::BTreeMap<String, String>) -> String {
     let pairs: Vec<String> = labels.iter().map(|(k, v)| format!("{k:?}:{v:?}")).collect();
     format!("map[string]string{{{}}}", pairs.join(", "))
 }
 
+/// A label selector as Go's `%#v` prints the apiserver's `v1.LabelSelector`.
 fn go_selector(selector: &Value) -> String {
-    format!("v1.LabelSelector{{{selector}}}")
+    let labels: std::collections::BTreeMap<String, String> = selector["matchLabels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+        .collect();
+    let labels = if labels.is_empty() {
+        "map[string]string(nil)".to_string()
+    } else {
+        go_string_map(&labels)
+    };
+    let expressions: Vec<String> = selector["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            let values: Vec<String> = e["values"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|v| format!("{:?}", v.as_str().unwrap_or_default()))
+                .collect();
+            format!(
+                "v1.LabelSelectorRequirement{{Key:{:?}, Operator:{:?}, Values:{}}}",
+                e["key"].as_str().unwrap_or_default(),
+                e["operator"].as_str().unwrap_or_default(),
+                if values.is_empty() {
+                    "[]string(nil)".to_string()
+                } else {
+                    format!("[]string{{{}}}", values.join(", "))
+                }
+            )
+        })
+        .collect();
+    let expressions = if expressions.is_empty() {
+        "[]v1.LabelSelectorRequirement(nil)".to_string()
+    } else {
+        format!(
+            "[]v1.LabelSelectorRequirement{{{}}}",
+            expressions.join(", ")
+        )
+    };
+    format!("v1.LabelSelector{{MatchLabels:{labels}, MatchExpressions:{expressions}}}")
 }
 
 const CONFIG_KEY_MSG: &str = "a valid config key must consist of alphanumeric characters, '-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or 'key-name', regex used for validation is '[-._a-zA-Z0-9]+')";

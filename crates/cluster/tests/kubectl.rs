@@ -1224,3 +1224,89 @@ async fn apply_of_invalid_built_in_objects_is_refused() {
         c.shutdown().await;
     }
 }
+
+/// `kubectl apply` of a change the apiserver's update validation refuses: a Deployment's
+/// selector, a Job's Pod template (a new image), the data of a ConfigMap marked `immutable`.
+/// Each is a 422 with the apiserver's words and changes nothing; a change that may be made (a
+/// Deployment's image) still is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_of_a_change_to_an_immutable_field_is_refused() {
+    let deployment = |labels: &str, image: &str| {
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels: {{{labels}}}\n  template:\n    metadata:\n      labels: {{{labels}}}\n    spec:\n      containers:\n      - name: web\n        image: {image}\n"
+        )
+    };
+    let job = |image: &str| {
+        format!(
+            "apiVersion: batch/v1\nkind: Job\nmetadata:\n  name: migrate\nspec:\n  template:\n    spec:\n      restartPolicy: Never\n      containers:\n      - name: migrate\n        image: {image}\n"
+        )
+    };
+    let settings = |value: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\nimmutable: true\ndata:\n  level: {value}\n"
+        )
+    };
+    for kubectl in kubectls() {
+        let c = TestCluster::start().await;
+        for manifest in [
+            deployment("app: web", "web:1"),
+            job("migrate:1"),
+            settings("info"),
+        ] {
+            c.kubectl_ok_stdin(&kubectl, &["apply", "-f", "-"], Some(&manifest))
+                .await;
+        }
+        for (manifest, words) in [
+            (
+                deployment("app: web, tier: front", "web:1"),
+                "\"web\" is invalid: spec.selector: Invalid value: v1.LabelSelector",
+            ),
+            (
+                job("migrate:2"),
+                "\"migrate\" is invalid: spec.template: Invalid value: ",
+            ),
+            (
+                settings("debug"),
+                "ConfigMap \"settings\" is invalid: data: Forbidden: field is immutable when `immutable` is set",
+            ),
+        ] {
+            let out = c
+                .kubectl_stdin(&kubectl, &["apply", "-f", "-"], Some(&manifest))
+                .await;
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{manifest} was accepted");
+            assert!(
+                stderr.contains(words) && stderr.contains("immutable"),
+                "{manifest}\nwanted {words}\ngot {stderr}"
+            );
+        }
+        let get = async |what: &str, path: &str| {
+            c.kubectl_ok(&kubectl, &["get", what, "-o", &format!("jsonpath={path}")])
+                .await
+        };
+        assert_eq!(
+            get("job/migrate", "{.spec.template.spec.containers[0].image}").await,
+            "migrate:1"
+        );
+        assert_eq!(get("configmap/settings", "{.data.level}").await, "info");
+        assert_eq!(
+            get("deployment/web", "{.spec.selector.matchLabels}").await,
+            "{\"app\":\"web\"}"
+        );
+        c.kubectl_ok_stdin(
+            &kubectl,
+            &["apply", "-f", "-"],
+            Some(&deployment("app: web", "web:2")),
+        )
+        .await;
+        assert_eq!(
+            get(
+                "deployment/web",
+                "{.spec.template.spec.containers[0].image}"
+            )
+            .await,
+            "web:2"
+        );
+        c.shutdown().await;
+    }
+}
