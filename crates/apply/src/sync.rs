@@ -605,6 +605,7 @@ impl Run<'_> {
         }
         let api = api_for(self.resolver, &prepared);
         let name = prepared.key.name.clone();
+        let mut recreated = false;
         let response = if options.replace {
             // Replace=true: create, or replace the whole object (Argo CD's `kubectl replace`).
             let object: DynamicObject = serde_json::from_value(prepared.object.clone())
@@ -619,6 +620,14 @@ impl Run<'_> {
                 .map_err(|e| self.write_error("read", &prepared.object, &e))?;
             match &live {
                 None => api.create(&pp, &object).await,
+                // With Force=true, Argo CD's `kubectl replace --force`: delete, then create.
+                Some(_) if options.force && req.dry_run => Ok(object.clone()),
+                Some(_) if options.force => {
+                    self.delete_and_wait(&prepared, "delete to re-create")
+                        .await?;
+                    recreated = true;
+                    api.create(&pp, &object).await
+                }
                 Some(live) => {
                     let mut object = object.clone();
                     object.metadata.resource_version = live.metadata.resource_version.clone();
@@ -643,6 +652,19 @@ impl Run<'_> {
                         prepared.object = as_git.clone();
                         conditional = self.keep_rollout_selector(&mut prepared).await;
                     }
+                    // Force=true: Argo CD's `kubectl apply --force` — a change the cluster
+                    // refuses (an immutable field) is made by deleting the object and
+                    // creating it again.
+                    Err(kube::Error::Api(status))
+                        if status.code == 422 && options.force && !recreated =>
+                    {
+                        if req.dry_run {
+                            break prepared.object.clone();
+                        }
+                        self.delete_and_wait(&prepared, "delete to re-create")
+                            .await?;
+                        recreated = true;
+                    }
                     result => {
                         break result
                             .map(|response| {
@@ -660,7 +682,11 @@ impl Run<'_> {
             Some(SyncState::Synced) => Action::Unchanged,
             _ => Action::Configured,
         };
-        let message = if req.dry_run { "(dry run)" } else { "" };
+        let message = match (req.dry_run, recreated) {
+            (true, _) => "(dry run)",
+            (false, true) => "deleted and re-created (Force=true)",
+            (false, false) => "",
+        };
         Ok((result(action, message), Some((prepared, response))))
     }
 
@@ -846,7 +872,8 @@ impl Run<'_> {
             let prepared =
                 prepare(self.resolver, &named, &self.req.app, &self.req.namespace).await?;
             if policies.contains(&DeletePolicy::BeforeHookCreation) {
-                self.delete_and_wait(&prepared).await?;
+                self.delete_and_wait(&prepared, "delete previous hook")
+                    .await?;
             }
             let api = api_for(self.resolver, &prepared);
             let pp = PatchParams::apply(&self.req.manager).force();
@@ -914,7 +941,13 @@ impl Run<'_> {
         hook
     }
 
-    async fn delete_and_wait(&self, prepared: &Prepared) -> Result<(), SyncError> {
+    /// Deletes the object (foreground: its dependents first) and waits until it is gone, so
+    /// that it can be created again under its name.
+    async fn delete_and_wait(
+        &self,
+        prepared: &Prepared,
+        action: &'static str,
+    ) -> Result<(), SyncError> {
         let api = api_for(self.resolver, prepared);
         match api
             .delete(&prepared.key.name, &DeleteParams::foreground())
@@ -922,15 +955,13 @@ impl Run<'_> {
         {
             Ok(_) => {}
             Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
-            Err(e) => return Err(self.write_error("delete previous hook", &prepared.object, &e)),
+            Err(e) => return Err(self.write_error(action, &prepared.object, &e)),
         }
         while Instant::now() < self.deadline {
             match api.get_opt(&prepared.key.name).await {
                 Ok(None) => return Ok(()),
                 Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(200)).await,
-                Err(e) => {
-                    return Err(self.write_error("delete previous hook", &prepared.object, &e));
-                }
+                Err(e) => return Err(self.write_error(action, &prepared.object, &e)),
             }
         }
         Ok(())

@@ -315,6 +315,108 @@ async fn replace_creates_and_replaces_the_whole_object() {
     );
 }
 
+/// A change the cluster refuses (a Deployment's selector is immutable) does not stop the plan:
+/// the Deployment is OutOfSync with the cluster's words, the sync applies what comes before it
+/// and fails on it, as Argo CD does. With `Force=true` the sync deletes it and creates it again
+/// with the new selector (`kubectl apply --force`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_change_fails_on_its_object_and_force_re_creates_it() {
+    let c = TestCluster::start().await;
+    c.synced(&deployment("web")).await;
+    c.synced(&configmap("settings", json!({"level": "info"})))
+        .await;
+    let before = c.must_get("apps/v1", "Deployment", "web").await;
+    let mut relabelled = deployment("web");
+    for path in [
+        "/spec/selector/matchLabels",
+        "/spec/template/metadata/labels",
+    ] {
+        relabelled.pointer_mut(path).unwrap()["tier"] = json!("front");
+    }
+    let settings = configmap("settings", json!({"level": "debug"}));
+    let objects = vec![relabelled.clone(), settings];
+
+    let plan = c.plan(&objects).await;
+    let web = plan
+        .resources
+        .iter()
+        .find(|r| r.key.kind == "Deployment")
+        .unwrap();
+    assert_eq!(web.status, SyncState::OutOfSync);
+    let refused = web.refused.as_deref().unwrap_or_default();
+    assert!(
+        refused.contains("spec.selector") && refused.contains("field is immutable"),
+        "{refused}"
+    );
+    let diff = bosun_plan::text::unified_diff(web).unwrap();
+    assert!(
+        diff.starts_with("# the cluster refuses this change: Deployment.apps \"web\" is invalid"),
+        "{diff}"
+    );
+    let req = c.request(objects, SyncOptions::default()).await;
+    let error = sync(&c.resolver, &req, &|_: &SyncEvent| {})
+        .await
+        .expect_err("a refused write fails the sync")
+        .to_string();
+    assert!(
+        error.contains("apps/Deployment/default/web") && error.contains("field is immutable"),
+        "{error}"
+    );
+    // ConfigMaps go before workloads: applied; the Deployment is as it was.
+    assert_eq!(
+        c.must_get("v1", "ConfigMap", "settings").await["data"]["level"],
+        "debug"
+    );
+    let after = c.must_get("apps/v1", "Deployment", "web").await;
+    assert_eq!(after["metadata"]["uid"], before["metadata"]["uid"]);
+    assert_eq!(after["spec"]["selector"], before["spec"]["selector"]);
+
+    // Force=true: deleted, then created with the new selector.
+    let forced = annotated(
+        relabelled,
+        json!({"argocd.argoproj.io/sync-options": "Force=true"}),
+    );
+    let req = c.request(vec![forced], SyncOptions::default()).await;
+    let (outcome, _) = c.run(&req).await;
+    assert!(outcome.succeeded, "{}", outcome.message);
+    assert_eq!(
+        result_of(&outcome, "Deployment", "web").message,
+        "deleted and re-created (Force=true)"
+    );
+    let recreated = c.must_get("apps/v1", "Deployment", "web").await;
+    assert_ne!(recreated["metadata"]["uid"], before["metadata"]["uid"]);
+    assert_eq!(
+        recreated["spec"]["selector"]["matchLabels"],
+        json!({"app": "web", "tier": "front"})
+    );
+}
+
+/// `Force=true,Replace=true` on a Job (Argo CD's way to run a Job at every sync): each sync
+/// deletes it and creates it again, even unchanged (`kubectl replace --force`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn force_and_replace_re_create_a_job_at_every_sync() {
+    let c = TestCluster::start().await;
+    let job = annotated(
+        json!({"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": "migrate", "namespace": NS},
+            "spec": {"backoffLimit": 0,
+                "template": {"spec": {"restartPolicy": "Never",
+                    "containers": [{"name": "task", "image": "migrate:1"}]}}}}),
+        json!({"argocd.argoproj.io/sync-options": "Force=true,Replace=true"}),
+    );
+    let mut uids = Vec::new();
+    for _ in 0..2 {
+        let req = c.request(vec![job.clone()], SyncOptions::default()).await;
+        let (outcome, _) = c.run(&req).await;
+        assert!(outcome.succeeded, "{}", outcome.message);
+        uids.push(c.must_get("batch/v1", "Job", "migrate").await["metadata"]["uid"].clone());
+    }
+    assert_ne!(
+        uids[0], uids[1],
+        "the second sync did not re-create the Job"
+    );
+}
+
 /// `ApplyOutOfSyncOnly=true`: an object the Plan found in sync is skipped without a write (even
 /// one an apply would change, here by taking over its fields); an out-of-sync one is configured.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

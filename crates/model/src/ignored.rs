@@ -153,10 +153,7 @@ fn unheeded(option: SyncOption) -> Option<&'static str> {
             "`RespectIgnoreDifferences=true`: ignoreDifferences only affects the comparison; \
              a sync applies the ignored fields as rendered",
         ),
-        SyncOption::Force(false) => None,
-        SyncOption::Force(true) => {
-            Some("`Force=true`: bosun never deletes and re-creates an object to apply it")
-        }
+        SyncOption::Force(_) => None,
         SyncOption::ClientSideApplyMigration(false) => None,
         SyncOption::ClientSideApplyMigration(true) => Some(
             "`ClientSideApplyMigration=true`: bosun does not move fields owned by a \
@@ -279,8 +276,6 @@ spec:
                 "spec.syncPolicy.syncOptions[5]: ignored (`RespectIgnoreDifferences=true`: \
                  ignoreDifferences only affects the comparison; a sync applies the ignored fields \
                  as rendered)",
-                "spec.syncPolicy.syncOptions[6]: ignored (`Force=true`: bosun never deletes and \
-                 re-creates an object to apply it)",
                 "spec.syncPolicy.syncOptions[7]: ignored (`ClientSideApplyMigration=true`: bosun \
                  does not move fields owned by a client-side-apply manager to its own field \
                  manager)",

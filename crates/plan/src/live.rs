@@ -33,6 +33,11 @@ pub struct Predicted {
     pub predicted: Value,
     /// The object in the cluster now; `None` when it does not exist.
     pub live: Option<Value>,
+    /// The cluster refused the change to the live object (422 Invalid: a selector, a Job's
+    /// template, data marked immutable): its words. `predicted` is then the object as Git has
+    /// it. The Application is out of sync on it, as Argo CD shows it, and the sync fails on it —
+    /// or, with `Force=true`, deletes and re-creates it.
+    pub refused: Option<String>,
 }
 
 /// Resolves `desired`'s kind, gives a namespaced object without a namespace the destination
@@ -228,16 +233,22 @@ pub async fn predict_with(
             prepared,
             predicted,
             live: Some(live.clone()),
+            refused: None,
         });
     }
     let api = api_for(resolver, &prepared);
     let params = PatchParams::apply(manager).force().dry_run();
+    let mut refused = None;
     let predicted = match api
         .patch(&prepared.key.name, &params, &Patch::Apply(&prepared.object))
         .await
     {
         Ok(object) => to_value(object, &prepared.resolved),
         Err(kube::Error::Api(status)) if live.is_none() && status.code == 404 => {
+            prepared.object.clone()
+        }
+        Err(kube::Error::Api(status)) if live.is_some() && status.code == 422 => {
+            refused = Some(status.message);
             prepared.object.clone()
         }
         Err(source) => {
@@ -251,6 +262,7 @@ pub async fn predict_with(
         prepared,
         predicted,
         live,
+        refused,
     })
 }
 

@@ -62,6 +62,10 @@ pub struct ResourceDiff {
     /// with `FailOnSharedResource=true`, refuses to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub shared_with: Option<String>,
+    /// The cluster refused the change in the dry run (see [`Predicted::refused`]): its words.
+    /// Out of sync; `predicted` is the object as Git has it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 impl ResourceDiff {
@@ -187,13 +191,13 @@ pub async fn plan_with_tracked(
             predictions
                 .iter()
                 .filter_map(|outcome| match outcome {
-                    Outcome::Predicted(p) => Some((
+                    Outcome::Predicted(p) if p.refused.is_none() => Some((
                         p.prepared.key.clone(),
                         &p.prepared.object,
                         p.live.as_ref()?,
                         &p.predicted,
                     )),
-                    Outcome::PendingCrd { .. } => None,
+                    Outcome::Predicted(_) | Outcome::PendingCrd { .. } => None,
                 })
                 .collect(),
         );
@@ -231,6 +235,7 @@ pub async fn plan_with_tracked(
             observed: None,
             noop: false,
             shared_with: None,
+            refused: None,
         });
     }
     resources.sort_by(|a, b| a.key.cmp(&b.key));
@@ -333,16 +338,17 @@ fn crd_scope(desired: &[Value], group: &str, kind: &str) -> Option<bool> {
 }
 
 fn compare(outcome: Outcome, app: &str, rules: &IgnoreRules) -> ResourceDiff {
-    let (key, mut predicted, live) = match outcome {
+    let (key, mut predicted, live, refused) = match outcome {
         Outcome::Predicted(p) => {
             let Predicted {
                 prepared,
                 predicted,
                 live,
+                refused,
             } = *p;
-            (prepared.key, predicted, live)
+            (prepared.key, predicted, live, refused)
         }
-        Outcome::PendingCrd { key, object } => (key, object, None),
+        Outcome::PendingCrd { key, object } => (key, object, None, None),
     };
     let Some(mut live) = live else {
         normalize(&mut predicted);
@@ -357,9 +363,10 @@ fn compare(outcome: Outcome, app: &str, rules: &IgnoreRules) -> ResourceDiff {
             observed: None,
             noop: false,
             shared_with: None,
+            refused: None,
         };
     };
-    let noop = predicted == live;
+    let noop = refused.is_none() && predicted == live;
     let shared_with = tracking::owner(&live).filter(|owner| owner != app);
     let mut observed = live.clone();
     crate::mask::mask(&mut observed);
@@ -369,7 +376,7 @@ fn compare(outcome: Outcome, app: &str, rules: &IgnoreRules) -> ResourceDiff {
         normalize(side);
         rules.remove_ignored(&key, side);
     }
-    let status = if predicted == live {
+    let status = if predicted == live && refused.is_none() {
         SyncState::Synced
     } else {
         SyncState::OutOfSync
@@ -384,6 +391,7 @@ fn compare(outcome: Outcome, app: &str, rules: &IgnoreRules) -> ResourceDiff {
         observed: Some(observed),
         noop,
         shared_with,
+        refused,
     }
 }
 
@@ -417,5 +425,6 @@ fn hook_entry(hook: &Value, destination_namespace: &str) -> ResourceDiff {
         observed: None,
         noop: false,
         shared_with: None,
+        refused: None,
     }
 }

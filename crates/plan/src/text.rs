@@ -37,7 +37,12 @@ pub fn unified_diff(resource: &ResourceDiff) -> Option<String> {
             &format!("desired/{}", resource.key),
         )
         .to_string();
-    Some(text)
+    Some(match &resource.refused {
+        // Said before the diff: it is why the sync of this object will fail (or, with
+        // Force=true, delete and re-create it).
+        Some(words) => format!("# the cluster refuses this change: {words}\n{text}"),
+        None => text,
+    })
 }
 
 /// Every differing object's unified diff, one after the other, without colour.
@@ -94,6 +99,7 @@ pub fn to_json(plan: &Plan) -> Value {
                 "status": status_name(r.status),
                 "hook": r.hook,
                 "sharedWith": r.shared_with,
+                "refused": r.refused,
                 "live": r.live,
                 "predicted": r.predicted,
                 "diff": unified_diff(r),
