@@ -1,0 +1,156 @@
+//! The digests of one cluster's ConfigMaps and Secrets, kept by kube-runtime watchers: only
+//! `(kind, namespace, name) → digest` is kept, never the content — a Secret's values live no
+//! longer than the watch event they arrive in, and reach no log, status or store. A change of
+//! a digest is said to a callback (the controller queues the Rollouts that reference the object).
+//!
+//! Not a reflector: a reflector's store holds whole objects. The watcher's events are applied as
+//! a reflector applies them (a relist replaces the kind's entries at its end, so an object
+//! deleted while the watch was down goes too).
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use futures::StreamExt;
+use kube::api::{Api, DynamicObject};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::runtime::{WatchStreamExt, watcher};
+use tokio::sync::watch;
+
+use crate::config::{Kind, digest};
+use crate::revision::HASH_LABEL;
+
+type Key = (Kind, String, String);
+
+pub struct ConfigDigests {
+    digests: RwLock<HashMap<Key, String>>,
+    /// Whether each kind's first list is in (ConfigMaps, Secrets).
+    listed: watch::Sender<(bool, bool)>,
+}
+
+impl ConfigDigests {
+    pub fn new() -> Arc<ConfigDigests> {
+        Arc::new(ConfigDigests {
+            digests: RwLock::default(),
+            listed: watch::channel((false, false)).0,
+        })
+    }
+
+    pub fn get(&self, kind: Kind, namespace: &str, name: &str) -> Option<String> {
+        self.digests
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(kind, namespace.to_string(), name.to_string()))
+            .cloned()
+    }
+
+    /// Waits until both kinds are listed (before that, an object would look missing).
+    pub async fn wait_until_ready(&self) {
+        let mut listed = self.listed.subscribe();
+        let _ = listed.wait_for(|(c, s)| *c && *s).await;
+    }
+
+    /// Watches `kind` in every namespace until the task is dropped; `changed(namespace, name)`
+    /// is called for each object whose digest changed, appeared or went. The revisions' own
+    /// copies (labelled with a pod-template hash) are left out: no template references them.
+    pub async fn watch(
+        self: Arc<Self>,
+        client: kube::Client,
+        kind: Kind,
+        cluster: String,
+        changed: impl Fn(&str, &str),
+    ) {
+        let resource = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("", "v1", kind.as_str()),
+            kind.plural(),
+        );
+        let api: Api<DynamicObject> = Api::all_with(client, &resource);
+        let config = watcher::Config::default().labels(&format!("!{HASH_LABEL}"));
+        let stream = watcher::watcher(api, config).default_backoff();
+        let mut stream = std::pin::pin!(stream);
+        let key = |object: &DynamicObject| -> Key {
+            (
+                kind,
+                object.metadata.namespace.clone().unwrap_or_default(),
+                object.metadata.name.clone().unwrap_or_default(),
+            )
+        };
+        let mut relist: Option<HashMap<Key, String>> = None;
+        while let Some(event) = stream.next().await {
+            let event = match event {
+                Ok(event) => event,
+                Err(e) => {
+                    tracing::debug!(cluster = %cluster, kind = kind.as_str(), error = %e, "watching config");
+                    continue;
+                }
+            };
+            // Each object is digested and dropped here; only the digest is kept.
+            let mut notify: Vec<Key> = Vec::new();
+            match event {
+                watcher::Event::Init => relist = Some(HashMap::new()),
+                watcher::Event::InitApply(object) => {
+                    if let Some(relist) = &mut relist {
+                        relist.insert(key(&object), digest(&object.data));
+                    }
+                }
+                watcher::Event::InitDone => {
+                    let fresh = relist.take().unwrap_or_default();
+                    // The first list changes nothing anyone decided on: reconciles wait for it.
+                    let first = match kind {
+                        Kind::ConfigMap => !self.listed.borrow().0,
+                        Kind::Secret => !self.listed.borrow().1,
+                    };
+                    let mut digests = self.digests.write().unwrap_or_else(|p| p.into_inner());
+                    digests.retain(|k, old| {
+                        if k.0 != kind {
+                            return true;
+                        }
+                        if fresh.get(k) != Some(old) {
+                            notify.push(k.clone());
+                        }
+                        fresh.contains_key(k)
+                    });
+                    for (k, d) in fresh {
+                        if !digests.contains_key(&k) {
+                            notify.push(k.clone());
+                        }
+                        digests.insert(k, d);
+                    }
+                    drop(digests);
+                    if first {
+                        notify.clear();
+                    }
+                    self.listed.send_modify(|(c, s)| match kind {
+                        Kind::ConfigMap => *c = true,
+                        Kind::Secret => *s = true,
+                    });
+                }
+                watcher::Event::Apply(object) => {
+                    let k = key(&object);
+                    let d = digest(&object.data);
+                    let old = self
+                        .digests
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(k.clone(), d.clone());
+                    if old.as_ref() != Some(&d) {
+                        notify.push(k);
+                    }
+                }
+                watcher::Event::Delete(object) => {
+                    let k = key(&object);
+                    let old = self
+                        .digests
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .remove(&k);
+                    if old.is_some() {
+                        notify.push(k);
+                    }
+                }
+            }
+            for (_, namespace, name) in notify {
+                changed(&namespace, &name);
+            }
+        }
+    }
+}
