@@ -935,9 +935,22 @@ async fn many_deployments_settle_and_go_quiet() {
     c.shutdown().await;
 }
 
+/// The requests `service` answered with `status`, in a `/metrics` text.
+fn requests(text: &str, service: &str, status: &str) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.starts_with("http_requests_total{")
+                && l.contains(&format!("service=\"{service}\""))
+                && l.contains(&format!("status=\"{status}\""))
+        })
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
 /// Simulated traffic: a canary Ingress (NGINX's annotations) sends 20 % to the canary Service,
 /// the stable Ingress of the same host the rest; each Service's requests go to its ready pods,
-/// and a pod answers 500 as often as its `SIMULATED_ERROR_RATE` says. Counted exactly (a
+/// and a pod answers 500 as often as its `SIMULATED_ERROR_RATE` says — a literal value, or a
+/// ConfigMap's key read as a kubelet reads it, once, when the pod starts. Counted exactly (a
 /// `Traffic` of the test's own, advanced by hand, so the cluster's clock adds nothing).
 #[tokio::test]
 async fn services_receive_simulated_traffic_by_router_weight_and_pod_behaviour() {
@@ -949,9 +962,18 @@ async fn services_receive_simulated_traffic_by_router_weight_and_pod_behaviour()
     let mut good = deployment("good", 2, "shop:1", json!({}));
     good["spec"]["template"]["spec"]["containers"][0]["env"] =
         json!([{"name": "SIMULATED_LATENCY_MS", "value": "30"}]);
+    let config_maps = rt(&c, "", "v1", "configmaps");
+    let config = |rate: &str| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shop-config"},
+            "data": {"error-rate": rate}})
+    };
+    c.state
+        .objects
+        .create(&config_maps, "default", config("50%"), &client())
+        .unwrap();
     let mut bad = deployment("bad", 1, "shop:2", json!({}));
-    bad["spec"]["template"]["spec"]["containers"][0]["env"] =
-        json!([{"name": "SIMULATED_ERROR_RATE", "value": "50%"}]);
+    bad["spec"]["template"]["spec"]["containers"][0]["env"] = json!([{"name": "SIMULATED_ERROR_RATE",
+        "valueFrom": {"configMapKeyRef": {"name": "shop-config", "key": "error-rate"}}}]);
     for d in [good, bad] {
         c.state
             .objects
@@ -995,16 +1017,7 @@ async fn services_receive_simulated_traffic_by_router_weight_and_pod_behaviour()
     let traffic = bosun_cluster::traffic::Traffic::new(10.0);
     traffic.advance(&c.state, Duration::from_secs(10));
     let text = traffic.exposition();
-    let sum = |service: &str, status: &str| -> f64 {
-        text.lines()
-            .filter(|l| {
-                l.starts_with("http_requests_total{")
-                    && l.contains(&format!("service=\"{service}\""))
-                    && l.contains(&format!("status=\"{status}\""))
-            })
-            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
-            .sum()
-    };
+    let sum = |service: &str, status: &str| requests(&text, service, status);
     // 10 requests/s for 10 s: 80 % to the stable (2 pods), 20 % to the canary (half of them 500).
     assert_eq!(sum("shop-stable", "200"), 80.0, "{text}");
     assert_eq!(sum("shop-stable", "500"), 0.0, "{text}");
@@ -1022,4 +1035,16 @@ async fn services_receive_simulated_traffic_by_router_weight_and_pod_behaviour()
     assert_eq!(bucket("0.025"), 0.0, "{text}");
     assert_eq!(bucket("0.05"), 80.0, "{text}");
     assert!(text.contains("# TYPE http_request_duration_seconds histogram"));
+    // The ConfigMap changed under a running pod: its environment is the one it started with.
+    let mut changed = config("0");
+    changed["metadata"]["resourceVersion"] =
+        get(&c, &config_maps, "default", "shop-config").unwrap()["metadata"]["resourceVersion"]
+            .clone();
+    c.state
+        .objects
+        .replace(&config_maps, "default", "shop-config", None, changed, &client())
+        .unwrap();
+    traffic.advance(&c.state, Duration::from_secs(10));
+    let text = traffic.exposition();
+    assert_eq!(requests(&text, "shop-canary", "500"), 20.0, "{text}");
 }
