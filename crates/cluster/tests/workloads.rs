@@ -1048,3 +1048,63 @@ async fn services_receive_simulated_traffic_by_router_weight_and_pod_behaviour()
     let text = traffic.exposition();
     assert_eq!(requests(&text, "shop-canary", "500"), 20.0, "{text}");
 }
+
+/// A Rollout revision's copy of its ConfigMap (bosun-rollout's `config::copy`): owned by the
+/// ReplicaSet as a plain owner (`controller: false`), it goes when the ReplicaSet is deleted,
+/// and so do the ReplicaSet's pods; a ConfigMap with no such owner stays.
+#[tokio::test]
+async fn a_replica_sets_config_copy_is_deleted_with_it() {
+    let c = cluster(1).await;
+    let replicasets = rt(&c, "apps", "v1", "replicasets");
+    let config_maps = rt(&c, "", "v1", "configmaps");
+    let pods = rt(&c, "", "v1", "pods");
+    let rs = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": "web-5f6d8", "labels": {"app": "web"}},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{
+                "name": "web", "image": "web:1",
+                "envFrom": [{"configMapRef": {"name": "web-config-5f6d8"}}]}]}}}});
+    let rs = c
+        .state
+        .objects
+        .create(&replicasets, "default", rs, &client())
+        .unwrap();
+    for (name, owners) in [
+        (
+            "web-config-5f6d8",
+            json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-5f6d8",
+                "uid": rs["metadata"]["uid"], "controller": false}]),
+        ),
+        ("web-config", json!([])),
+    ] {
+        let copy = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "labels": {"rollouts-pod-template-hash": "5f6d8"},
+                "ownerReferences": owners},
+            "immutable": true, "data": {"rate": "0"}});
+        c.state
+            .objects
+            .create(&config_maps, "default", copy, &client())
+            .unwrap();
+    }
+    wait_for("the ReplicaSet's pod", || {
+        (!list(&c, &pods, "default").is_empty()).then_some(())
+    })
+    .await;
+    c.state
+        .objects
+        .delete(
+            &replicasets,
+            "default",
+            "web-5f6d8",
+            &DeleteOptions::default(),
+        )
+        .unwrap();
+    wait_for("the copy and the pod deleted with the ReplicaSet", || {
+        (get(&c, &config_maps, "default", "web-config-5f6d8").is_none()
+            && list(&c, &pods, "default").is_empty())
+        .then_some(())
+    })
+    .await;
+    assert!(get(&c, &config_maps, "default", "web-config").is_some());
+    c.shutdown().await;
+}
