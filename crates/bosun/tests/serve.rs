@@ -3761,7 +3761,11 @@ async fn a_config_map_only_change_is_a_revision_judged_and_rolled_back_with_its_
             "apiVersion: v1\nkind: Secret\nmetadata:\n  name: web-secret\ntype: Opaque\ndata:\n  API_TOKEN: {SECRET_BASE64}\n"
         ),
     );
-    write(&env.repo, "web/config.yaml", &configmap("web-config", "0", ""));
+    write(
+        &env.repo,
+        "web/config.yaml",
+        &configmap("web-config", "0", ""),
+    );
     env.commit("a canary whose error rate is configured");
     env.app("web", "web", "web", AUTO);
     env.serve("1h");

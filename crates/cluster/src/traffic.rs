@@ -244,9 +244,8 @@ pub fn behaviour(
         .flatten()
         .map(|c| environment(c, &config_map))
         .collect();
-    let env = |name: &str| -> Option<String> {
-        environments.iter().find_map(|e| e.get(name).cloned())
-    };
+    let env =
+        |name: &str| -> Option<String> { environments.iter().find_map(|e| e.get(name).cloned()) };
     let error_rate = env("SIMULATED_ERROR_RATE")
         .and_then(|v| {
             let v = v.trim();

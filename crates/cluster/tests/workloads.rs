@@ -1037,12 +1037,19 @@ async fn services_receive_simulated_traffic_by_router_weight_and_pod_behaviour()
     assert!(text.contains("# TYPE http_request_duration_seconds histogram"));
     // The ConfigMap changed under a running pod: its environment is the one it started with.
     let mut changed = config("0");
-    changed["metadata"]["resourceVersion"] =
-        get(&c, &config_maps, "default", "shop-config").unwrap()["metadata"]["resourceVersion"]
-            .clone();
+    changed["metadata"]["resourceVersion"] = get(&c, &config_maps, "default", "shop-config")
+        .unwrap()["metadata"]["resourceVersion"]
+        .clone();
     c.state
         .objects
-        .replace(&config_maps, "default", "shop-config", None, changed, &client())
+        .replace(
+            &config_maps,
+            "default",
+            "shop-config",
+            None,
+            changed,
+            &client(),
+        )
         .unwrap();
     traffic.advance(&c.state, Duration::from_secs(10));
     let text = traffic.exposition();

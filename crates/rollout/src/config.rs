@@ -15,6 +15,7 @@
 
 use std::collections::BTreeMap;
 
+use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 
@@ -35,11 +36,13 @@ impl Kind {
         }
     }
 
-    pub fn plural(self) -> &'static str {
-        match self {
+    /// The core group's resource of this kind.
+    pub fn resource(self) -> ApiResource {
+        let plural = match self {
             Kind::ConfigMap => "configmaps",
             Kind::Secret => "secrets",
-        }
+        };
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk("", "v1", self.as_str()), plural)
     }
 }
 
@@ -83,7 +86,12 @@ fn sites(template: &Value) -> Vec<Site> {
     for list in ["initContainers", "containers"] {
         for (c, container) in spec[list].as_array().into_iter().flatten().enumerate() {
             let at = format!("/spec/{list}/{c}");
-            for (e, env) in container["env"].as_array().into_iter().flatten().enumerate() {
+            for (e, env) in container["env"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
                 let from = &env["valueFrom"];
                 let pointer = format!("{at}/env/{e}/valueFrom");
                 site(
@@ -353,25 +361,25 @@ mod tests {
 
     fn template() -> Value {
         json!({"metadata": {"labels": {"app": "web"}}, "spec": {
-            "initContainers": [{"name": "init", "envFrom": [{"secretRef": {"name": "db"}}]}],
-            "containers": [{"name": "web", "image": "web:1",
-                "env": [
-                    {"name": "A", "value": "1"},
-                    {"name": "RATE", "valueFrom": {"configMapKeyRef": {"name": "web-config", "key": "rate"}}},
-                    {"name": "PASS", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
-                    {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
-                ],
-                "envFrom": [{"configMapRef": {"name": "flags", "optional": true}, "prefix": "F_"}]}],
-            "volumes": [
-                {"name": "a", "configMap": {"name": "web-config"}},
-                {"name": "b", "secret": {"secretName": "tls", "optional": true}},
-                {"name": "c", "projected": {"sources": [
-                    {"configMap": {"name": "extra"}},
-                    {"secret": {"name": "tls"}},
-                    {"serviceAccountToken": {"path": "token"}}
-                ]}},
-                {"name": "d", "emptyDir": {}}
-            ]}})
+        "initContainers": [{"name": "init", "envFrom": [{"secretRef": {"name": "db"}}]}],
+        "containers": [{"name": "web", "image": "web:1",
+            "env": [
+                {"name": "A", "value": "1"},
+                {"name": "RATE", "valueFrom": {"configMapKeyRef": {"name": "web-config", "key": "rate"}}},
+                {"name": "PASS", "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}}},
+                {"name": "POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}
+            ],
+            "envFrom": [{"configMapRef": {"name": "flags", "optional": true}, "prefix": "F_"}]}],
+        "volumes": [
+            {"name": "a", "configMap": {"name": "web-config"}},
+            {"name": "b", "secret": {"secretName": "tls", "optional": true}},
+            {"name": "c", "projected": {"sources": [
+                {"configMap": {"name": "extra"}},
+                {"secret": {"name": "tls"}},
+                {"serviceAccountToken": {"path": "token"}}
+            ]}},
+            {"name": "d", "emptyDir": {}}
+        ]}})
     }
 
     #[test]
@@ -466,7 +474,8 @@ mod tests {
 
     #[test]
     fn the_digest_follows_the_content_only() {
-        let a = json!({"metadata": {"name": "a", "labels": {"x": "y"}}, "data": {"k": "1", "j": "2"}});
+        let a =
+            json!({"metadata": {"name": "a", "labels": {"x": "y"}}, "data": {"k": "1", "j": "2"}});
         let b = json!({"metadata": {"name": "b"}, "data": {"j": "2", "k": "1"}, "binaryData": {}});
         assert_eq!(digest(&a), digest(&b));
         assert_eq!(digest(&a).len(), 32);
@@ -506,7 +515,8 @@ mod tests {
                     "kubectl.kubernetes.io/last-applied-configuration": "{\"data\":{}}"}},
             "type": "kubernetes.io/basic-auth",
             "data": {"password": "aHVudGVyMg=="}});
-        let owner = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-h", "uid": "u2"});
+        let owner =
+            json!({"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-h", "uid": "u2"});
         let copy = copy(&original, Kind::Secret, "db-h", "h", owner.clone());
         assert_eq!(
             copy,

@@ -12,7 +12,6 @@ use std::sync::{Arc, RwLock};
 
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject};
-use kube::core::{ApiResource, GroupVersionKind};
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
 
@@ -25,6 +24,9 @@ pub struct ConfigDigests {
     digests: RwLock<HashMap<Key, String>>,
     /// Whether each kind's first list is in (ConfigMaps, Secrets).
     listed: watch::Sender<(bool, bool)>,
+    /// The kinds this client may not list (403): they are left out of revisions, as before
+    /// config versioning, rather than holding every Rollout that references them.
+    forbidden: RwLock<Vec<Kind>>,
 }
 
 impl ConfigDigests {
@@ -32,7 +34,23 @@ impl ConfigDigests {
         Arc::new(ConfigDigests {
             digests: RwLock::default(),
             listed: watch::channel((false, false)).0,
+            forbidden: RwLock::default(),
         })
+    }
+
+    /// Whether `kind` cannot be listed in this cluster (its objects are not versioned there).
+    pub fn forbidden(&self, kind: Kind) -> bool {
+        self.forbidden
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&kind)
+    }
+
+    fn set_listed(&self, kind: Kind) {
+        self.listed.send_modify(|(c, s)| match kind {
+            Kind::ConfigMap => *c = true,
+            Kind::Secret => *s = true,
+        });
     }
 
     pub fn get(&self, kind: Kind, namespace: &str, name: &str) -> Option<String> {
@@ -59,11 +77,7 @@ impl ConfigDigests {
         cluster: String,
         changed: impl Fn(&str, &str),
     ) {
-        let resource = ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("", "v1", kind.as_str()),
-            kind.plural(),
-        );
-        let api: Api<DynamicObject> = Api::all_with(client, &resource);
+        let api: Api<DynamicObject> = Api::all_with(client, &kind.resource());
         let config = watcher::Config::default().labels(&format!("!{HASH_LABEL}"));
         let stream = watcher::watcher(api, config).default_backoff();
         let mut stream = std::pin::pin!(stream);
@@ -78,6 +92,16 @@ impl ConfigDigests {
         while let Some(event) = stream.next().await {
             let event = match event {
                 Ok(event) => event,
+                Err(watcher::Error::InitialListFailed(kube::Error::Api(e))) if e.code == 403 => {
+                    let mut forbidden = self.forbidden.write().unwrap_or_else(|p| p.into_inner());
+                    if !forbidden.contains(&kind) {
+                        forbidden.push(kind);
+                        tracing::warn!(cluster = %cluster, kind = kind.as_str(), error = %e, "may not list this kind: its objects are not part of Rollout revisions in this cluster");
+                    }
+                    drop(forbidden);
+                    self.set_listed(kind);
+                    continue;
+                }
                 Err(e) => {
                     tracing::debug!(cluster = %cluster, kind = kind.as_str(), error = %e, "watching config");
                     continue;
@@ -119,10 +143,11 @@ impl ConfigDigests {
                     if first {
                         notify.clear();
                     }
-                    self.listed.send_modify(|(c, s)| match kind {
-                        Kind::ConfigMap => *c = true,
-                        Kind::Secret => *s = true,
-                    });
+                    self.forbidden
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .retain(|k| *k != kind);
+                    self.set_listed(kind);
                 }
                 watcher::Event::Apply(object) => {
                     let k = key(&object);

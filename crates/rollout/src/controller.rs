@@ -576,16 +576,18 @@ impl RolloutController {
         };
         // The config the template references is part of the revision: its digests, or why
         // the revision cannot be made (a required ConfigMap or Secret missing).
-        let references = match &resolved {
+        let mut references = match &resolved {
             Ok(effective) => crate::config::references(&effective["spec"]["template"]),
             Err(_) => Vec::new(),
         };
-        if !references.is_empty()
-            && tokio::time::timeout(CACHE_WAIT, cluster.configs.wait_until_ready())
+        if !references.is_empty() {
+            if tokio::time::timeout(CACHE_WAIT, cluster.configs.wait_until_ready())
                 .await
                 .is_err()
-        {
-            return Ok(Action::requeue(CACHE_RETRY));
+            {
+                return Ok(Action::requeue(CACHE_RETRY));
+            }
+            references.retain(|r| !cluster.configs.forbidden(r.kind));
         }
         let configs = crate::config::resolve(&references, |kind, name| {
             cluster.configs.get(kind, &key.namespace, name)
@@ -608,7 +610,9 @@ impl RolloutController {
                     &cluster,
                     key,
                     &object,
-                    rs["metadata"]["labels"][HASH_LABEL].as_str().unwrap_or_default(),
+                    rs["metadata"]["labels"][HASH_LABEL]
+                        .as_str()
+                        .unwrap_or_default(),
                     &decision.copies,
                 )
                 .await?
@@ -1144,7 +1148,7 @@ impl RolloutController {
         for copy in copies {
             let api = config_api(cluster, &key.namespace, copy.kind);
             let original = match api.get_opt(&copy.name).await {
-                Ok(Some(original)) => to_value(&original, &config_resource(copy.kind)),
+                Ok(Some(original)) => to_value(&original, &copy.kind.resource()),
                 Ok(None) => return Ok(false),
                 Err(e) => return Err(kube_error(key, e)),
             };
@@ -1395,15 +1399,8 @@ fn to_value(object: &DynamicObject, resource: &ApiResource) -> Value {
     value
 }
 
-fn config_resource(kind: Kind) -> ApiResource {
-    ApiResource::from_gvk_with_plural(
-        &GroupVersionKind::gvk("", "v1", kind.as_str()),
-        kind.plural(),
-    )
-}
-
 fn config_api(cluster: &ClusterRollouts, namespace: &str, kind: Kind) -> Api<DynamicObject> {
-    Api::namespaced_with(cluster.client.clone(), namespace, &config_resource(kind))
+    Api::namespaced_with(cluster.client.clone(), namespace, &kind.resource())
 }
 
 fn kube_error(key: &RolloutKey, e: kube::Error) -> RolloutError {

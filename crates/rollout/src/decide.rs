@@ -1799,7 +1799,13 @@ mod tests {
         /// Reconciles until nothing changes; returns the last decision.
         fn settle(&mut self) -> &Decision {
             for _ in 0..20 {
-                let d = decide_with_runs(&self.rollout, &self.configs, &self.rss, &self.runs, self.now);
+                let d = decide_with_runs(
+                    &self.rollout,
+                    &self.configs,
+                    &self.rss,
+                    &self.runs,
+                    self.now,
+                );
                 let mut changed = d.status != self.rollout["status"];
                 for request in &d.runs {
                     if self.runs.iter().any(|r| r.name == request.name) {
@@ -1901,12 +1907,15 @@ mod tests {
         let key = (config::Kind::ConfigMap, "web-config".to_string());
         w.configs.insert(key.clone(), "digest-1".into());
         let d = w.settle().clone();
-        assert_eq!(w.replicas(), vec![(1, 5)], "the first revision skips the steps");
+        assert_eq!(
+            w.replicas(),
+            vec![(1, 5)],
+            "the first revision skips the steps"
+        );
         let first = w.status("stableRS").as_str().unwrap().to_string();
         let copy = format!("web-config-{first}");
         assert_eq!(
-            w.made[0]["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["configMapRef"]
-                ["name"],
+            w.made[0]["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["configMapRef"]["name"],
             json!(copy)
         );
         assert!(d.copies.is_empty(), "made with the ReplicaSet, not again");
@@ -1928,8 +1937,7 @@ mod tests {
         assert_eq!(w.replicas(), vec![(1, 4), (2, 1)], "paused at 20 %");
         assert_eq!(w.status("stableRS"), &json!(first));
         assert_eq!(
-            w.rollout["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["configMapRef"]
-                ["name"],
+            w.rollout["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["configMapRef"]["name"],
             "web-config",
             "the Rollout's own template is not changed"
         );

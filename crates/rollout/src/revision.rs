@@ -197,10 +197,16 @@ mod tests {
         )
         .unwrap();
         let none = Digests::new();
-        assert_eq!(pod_template_hash(&a, &none, 0), pod_template_hash(&b, &none, 0));
+        assert_eq!(
+            pod_template_hash(&a, &none, 0),
+            pod_template_hash(&b, &none, 0)
+        );
         let mut c = a.clone();
         c["spec"]["containers"][0]["image"] = json!("web:2");
-        assert_ne!(pod_template_hash(&a, &none, 0), pod_template_hash(&c, &none, 0));
+        assert_ne!(
+            pod_template_hash(&a, &none, 0),
+            pod_template_hash(&c, &none, 0)
+        );
         assert!(
             pod_template_hash(&a, &none, 0)
                 .chars()
@@ -219,7 +225,10 @@ mod tests {
         );
         let with = |digest: &str| {
             let mut d = Digests::new();
-            d.insert((config::Kind::ConfigMap, "web-config".into()), digest.into());
+            d.insert(
+                (config::Kind::ConfigMap, "web-config".into()),
+                digest.into(),
+            );
             pod_template_hash(&t, &d, 0)
         };
         assert_ne!(with("a"), with("b"), "only the config's content changed");

@@ -145,8 +145,14 @@ async fn config_copies_survive_a_crash_follow_a_secret_and_wait_for_missing_conf
         );
     }
     let env_from = &rs["spec"]["template"]["spec"]["containers"][0]["envFrom"];
-    assert_eq!(env_from[0]["configMapRef"]["name"], format!("web-config-{first}"));
-    assert_eq!(env_from[1]["secretRef"]["name"], format!("web-secret-{first}"));
+    assert_eq!(
+        env_from[0]["configMapRef"]["name"],
+        format!("web-config-{first}")
+    );
+    assert_eq!(
+        env_from[1]["secretRef"]["name"],
+        format!("web-secret-{first}")
+    );
 
     // The Secret changes: a new revision, with a copy of the new content.
     let mut changed = get(&secrets, "web-secret").await.unwrap();
@@ -159,7 +165,10 @@ async fn config_copies_survive_a_crash_follow_a_secret_and_wait_for_missing_conf
         )
         .await
         .unwrap();
-    digests.insert((Kind::Secret, "web-secret".into()), config::digest(&changed));
+    digests.insert(
+        (Kind::Secret, "web-secret".into()),
+        config::digest(&changed),
+    );
     let second = pod_template_hash(&web, &digests, 0);
     let copy = wait_for("the second revision's copy of the Secret", || async {
         get(&replica_sets, &format!("web-{second}")).await?;
@@ -186,10 +195,12 @@ async fn config_copies_survive_a_crash_follow_a_secret_and_wait_for_missing_conf
     );
     let listed = replica_sets.list(&Default::default()).await.unwrap();
     assert!(
-        !listed
-            .items
-            .iter()
-            .any(|rs| rs.metadata.name.as_deref().unwrap_or("").starts_with("lost-")),
+        !listed.items.iter().any(|rs| rs
+            .metadata
+            .name
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("lost-")),
         "no ReplicaSet without its config"
     );
     create(
@@ -198,13 +209,22 @@ async fn config_copies_survive_a_crash_follow_a_secret_and_wait_for_missing_conf
             "data": {"value": "1"}}),
     )
     .await;
-    wait_for("the waiting revision made once its ConfigMap is there", || async {
-        let listed = replica_sets.list(&Default::default()).await.ok()?;
-        listed
-            .items
-            .iter()
-            .any(|rs| rs.metadata.name.as_deref().unwrap_or("").starts_with("lost-"))
-            .then_some(())
-    })
+    wait_for(
+        "the waiting revision made once its ConfigMap is there",
+        || async {
+            let listed = replica_sets.list(&Default::default()).await.ok()?;
+            listed
+                .items
+                .iter()
+                .any(|rs| {
+                    rs.metadata
+                        .name
+                        .as_deref()
+                        .unwrap_or("")
+                        .starts_with("lost-")
+                })
+                .then_some(())
+        },
+    )
     .await;
 }
