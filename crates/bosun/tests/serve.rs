@@ -2333,6 +2333,18 @@ impl Env {
         svc["spec"]["selector"]["rollouts-pod-template-hash"].clone()
     }
 
+    /// The name of the ReplicaSet of revision `revision` in a `bosun rollout get` view.
+    fn replica_set_of(view: &Value, revision: u64) -> String {
+        view["revisions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["revision"] == revision)
+            .and_then(|r| r["replicaSet"].as_str())
+            .unwrap_or_else(|| panic!("no revision {revision}: {view}"))
+            .to_string()
+    }
+
     /// (revision, desired replicas) of each ReplicaSet of the Rollout, oldest first.
     fn revisions(view: &Value) -> Vec<(u64, i64)> {
         let mut r: Vec<(u64, i64)> = view["revisions"]
@@ -3573,15 +3585,7 @@ async fn a_canary_is_judged_by_prometheus_and_a_bad_version_is_rolled_back() {
         view["summary"]["phase"] == "Healthy" && Env::revisions(&view) == vec![(1, 0), (2, 10)]
     });
     let view = env.rollout("web");
-    let canary = view["revisions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["revision"] == 2)
-        .unwrap()["replicaSet"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let canary = Env::replica_set_of(&view, 2);
     // 1, 3, 5 at 10, 30 and 50 %, then up to 10 within maxSurge (25 %: 8 first while the stable
     // side still has 5), never back down a step.
     let steps = scaled.steps_of(&canary);
@@ -3843,14 +3847,7 @@ async fn a_config_map_only_change_is_a_revision_judged_and_rolled_back_with_its_
         view["object"]["spec"]["template"]["spec"]["containers"][0]["image"], "web:1",
         "the template never changed"
     );
-    let second = view["revisions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["revision"] == 2)
-        .unwrap()["replicaSet"]
-        .as_str()
-        .unwrap()
+    let second = Env::replica_set_of(&view, 2)
         .trim_start_matches("web-")
         .to_string();
     assert_ne!(second, first);

@@ -6,27 +6,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bosun_cluster::controllers::Timing;
-use bosun_cluster::server::{ClusterConfig, RunningCluster, start};
+use bosun_cluster::server::{ClusterConfig, start};
 use bosun_rollout::config::{self, Digests, Kind};
 use bosun_rollout::revision::pod_template_hash;
 use bosun_rollout::{RolloutController, controller::rollout_resource};
 use kube::api::{Api, DynamicObject, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
-
-async fn cluster() -> RunningCluster {
-    start(ClusterConfig {
-        timing: Timing {
-            pod_ready_delay: Duration::from_millis(200),
-            job_run_time: Duration::from_millis(300),
-            resync: Duration::from_secs(1),
-        },
-        ..Default::default()
-    })
-    .await
-    .expect("cluster starts")
-}
 
 fn api(client: &kube::Client, group: &str, kind: &str, plural: &str) -> Api<DynamicObject> {
     Api::namespaced_with(
@@ -78,7 +64,10 @@ fn template(app: &str, config_map: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_copies_survive_a_crash_follow_a_secret_and_wait_for_missing_config() {
-    let c = cluster().await;
+    // The default timing: nothing here waits for a pod.
+    let c = start(ClusterConfig::default())
+        .await
+        .expect("cluster starts");
     let client = kube::Client::try_from(kube::Config::new(c.url().parse().unwrap())).unwrap();
     let mut registry = prometheus_client::registry::Registry::default();
     let controller: Arc<RolloutController> =
