@@ -207,13 +207,31 @@ pub fn digest(object: &Value) -> String {
     sum.iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
+/// A required ConfigMap or Secret that is not there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Missing {
+    pub kind: Kind,
+    pub name: String,
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {:?} referenced by the pod template not found",
+            self.kind.as_str(),
+            self.name
+        )
+    }
+}
+
 /// The digests of `references` as `lookup` (kind, name → digest of the live object) has them.
 /// A missing optional reference is left out (the pods do without it); a missing required one is
 /// an error that names it: nothing is invented for it, and the revision waits for it.
 pub fn resolve(
     references: &[Reference],
     lookup: impl Fn(Kind, &str) -> Option<String>,
-) -> Result<Digests, String> {
+) -> Result<Digests, Missing> {
     let mut digests = Digests::new();
     for reference in references {
         match lookup(reference.kind, &reference.name) {
@@ -222,11 +240,10 @@ pub fn resolve(
             }
             None if reference.optional => {}
             None => {
-                return Err(format!(
-                    "{} {:?} referenced by the pod template not found",
-                    reference.kind.as_str(),
-                    reference.name
-                ));
+                return Err(Missing {
+                    kind: reference.kind,
+                    name: reference.name.clone(),
+                });
             }
         }
     }
@@ -467,7 +484,8 @@ mod tests {
             resolve(&refs, |kind, name| {
                 (kind != Kind::Secret || name != "db").then(|| "d".to_string())
             })
-            .unwrap_err(),
+            .unwrap_err()
+            .to_string(),
             "Secret \"db\" referenced by the pod template not found"
         );
     }

@@ -16,7 +16,6 @@ use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::watch;
 
 use crate::config::{Kind, digest};
-use crate::revision::HASH_LABEL;
 
 type Key = (Kind, String, String);
 
@@ -69,7 +68,8 @@ impl ConfigDigests {
 
     /// Watches `kind` in every namespace until the task is dropped; `changed(namespace, name)`
     /// is called for each object whose digest changed, appeared or went. The revisions' own
-    /// copies (labelled with a pod-template hash) are left out: no template references them.
+    /// copies are watched too: a template set back to a ReplicaSet's (Argo's `kubectl
+    /// argo rollouts undo`) references them.
     pub async fn watch(
         self: Arc<Self>,
         client: kube::Client,
@@ -78,8 +78,7 @@ impl ConfigDigests {
         changed: impl Fn(&str, &str),
     ) {
         let api: Api<DynamicObject> = Api::all_with(client, &kind.resource());
-        let config = watcher::Config::default().labels(&format!("!{HASH_LABEL}"));
-        let stream = watcher::watcher(api, config).default_backoff();
+        let stream = watcher::watcher(api, watcher::Config::default()).default_backoff();
         let mut stream = std::pin::pin!(stream);
         let key = |object: &DynamicObject| -> Key {
             (

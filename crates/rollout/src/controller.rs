@@ -592,6 +592,14 @@ impl RolloutController {
         let configs = crate::config::resolve(&references, |kind, name| {
             cluster.configs.get(kind, &key.namespace, name)
         });
+        if let Err(missing) = &configs
+            && self.exists(&cluster, key, missing).await?
+        {
+            // Made after the Rollout (or in the same sync) and not yet in the digests: its watch
+            // event brings it.
+            return Ok(Action::requeue(CACHE_RETRY));
+        }
+        let configs = configs.map_err(|missing| missing.to_string());
         let resolved = resolved.and_then(|effective| configs.map(|c| (effective, c)));
         let (effective, mut decision) = match resolved {
             Ok((effective, configs)) => {
@@ -1123,6 +1131,21 @@ impl RolloutController {
             decision.status["message"] = json!("rollout is restarting");
         }
         Ok(())
+    }
+
+    /// Whether a ConfigMap or Secret the digests do not have is there after all (their watch is
+    /// behind). Its metadata only: a Secret's values are not read for this.
+    async fn exists(
+        &self,
+        cluster: &ClusterRollouts,
+        key: &RolloutKey,
+        missing: &crate::config::Missing,
+    ) -> Result<bool, RolloutError> {
+        let api = config_api(cluster, &key.namespace, missing.kind);
+        match api.get_metadata_opt(&missing.name).await {
+            Ok(found) => Ok(found.is_some()),
+            Err(e) => Err(kube_error(key, e)),
+        }
     }
 
     /// Makes the immutable copies of the new revision's config (owned by the Rollout until its
