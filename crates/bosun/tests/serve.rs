@@ -2390,6 +2390,18 @@ impl Env {
         commit
     }
 
+    /// Whether `app`'s last operation is the rollback bosun made by itself after an analysis
+    /// aborted its Rollout (named as the app, in the namespace of that name), back to `good`.
+    fn rolled_back_by_analysis(&self, app: &str, good: &str) -> bool {
+        let out = self.bosun(ADMIN, &["app", "history", app, "-o", "json"]);
+        let history: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        let op = &history["items"][0];
+        op["kind"] == "rollback"
+            && op["initiatedBy"] == format!("automated (analysis aborted Rollout {app}/{app})")
+            && op["phase"] == "Succeeded"
+            && op["revisions"] == json!([good])
+    }
+
     fn rollout(&self, name: &str) -> Value {
         let out = self.bosun(ADMIN, &["rollout", "get", name, "-o", "json"]);
         if !out.status.success() {
@@ -2403,6 +2415,18 @@ impl Env {
         let out = self.kubectl(&["get", "service", service, "-n", ns, "-o", "json"]);
         let svc: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
         svc["spec"]["selector"]["rollouts-pod-template-hash"].clone()
+    }
+
+    /// The name of the ReplicaSet of revision `revision` in a `bosun rollout get` view.
+    fn replica_set_of(view: &Value, revision: u64) -> String {
+        view["revisions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|r| r["revision"] == revision)
+            .and_then(|r| r["replicaSet"].as_str())
+            .unwrap_or_else(|| panic!("no revision {revision}: {view}"))
+            .to_string()
     }
 
     /// (revision, desired replicas) of each ReplicaSet of the Rollout, oldest first.
@@ -3598,8 +3622,14 @@ impl Drop for ReplicaSetWatch {
 }
 
 fn analysed_rollout_yaml(image: &str, error_rate: &str) -> String {
+    analysed_rollout_yaml_from(image, &format!("value: \"{error_rate}\""))
+}
+
+/// [`analysed_rollout_yaml`] whose container takes `SIMULATED_ERROR_RATE` from `source` (the
+/// rest of the env entry after its name, and any further container fields).
+fn analysed_rollout_yaml_from(image: &str, source: &str) -> String {
     format!(
-        "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n  name: success-rate\nspec:\n  args:\n  - name: service-name\n  - name: canary-hash\n  metrics:\n  - name: success-rate\n    initialDelay: 4s\n    interval: 2s\n    count: 5\n    failureLimit: 3\n    successCondition: result[0] >= 0.99\n    provider:\n      prometheus:\n        address: {{{{PROMETHEUS}}}}\n        query: |\n          sum(rate(http_requests_total{{\n            service=\"{{{{args.service-name}}}}\", rollouts_pod_template_hash=\"{{{{args.canary-hash}}}}\",\n            status=~\"2..\"\n          }}[20s])) /\n          sum(rate(http_requests_total{{\n            service=\"{{{{args.service-name}}}}\", rollouts_pod_template_hash=\"{{{{args.canary-hash}}}}\"\n          }}[20s]))\n---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n  replicas: 10\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n      - name: web\n        image: {image}\n        env:\n        - name: SIMULATED_ERROR_RATE\n          value: \"{error_rate}\"\n  strategy:\n    canary:\n      steps:\n      - setWeight: 10\n      - analysis:\n          templates:\n          - templateName: success-rate\n          args:\n          - name: service-name\n            value: web\n          - name: canary-hash\n            valueFrom:\n              podTemplateHashValue: Latest\n      - setWeight: 30\n      - setWeight: 50\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  annotations:\n    bosun.dev/simulated-requests-per-second: \"200\"\nspec:\n  selector: {{app: web}}\n  ports:\n  - port: 80\n"
+        "apiVersion: argoproj.io/v1alpha1\nkind: AnalysisTemplate\nmetadata:\n  name: success-rate\nspec:\n  args:\n  - name: service-name\n  - name: canary-hash\n  metrics:\n  - name: success-rate\n    initialDelay: 4s\n    interval: 2s\n    count: 5\n    failureLimit: 3\n    successCondition: result[0] >= 0.99\n    provider:\n      prometheus:\n        address: {{{{PROMETHEUS}}}}\n        query: |\n          sum(rate(http_requests_total{{\n            service=\"{{{{args.service-name}}}}\", rollouts_pod_template_hash=\"{{{{args.canary-hash}}}}\",\n            status=~\"2..\"\n          }}[20s])) /\n          sum(rate(http_requests_total{{\n            service=\"{{{{args.service-name}}}}\", rollouts_pod_template_hash=\"{{{{args.canary-hash}}}}\"\n          }}[20s]))\n---\napiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: web\nspec:\n  replicas: 10\n  selector:\n    matchLabels: {{app: web}}\n  template:\n    metadata:\n      labels: {{app: web}}\n    spec:\n      containers:\n      - name: web\n        image: {image}\n        env:\n        - name: SIMULATED_ERROR_RATE\n          {source}\n  strategy:\n    canary:\n      steps:\n      - setWeight: 10\n      - analysis:\n          templates:\n          - templateName: success-rate\n          args:\n          - name: service-name\n            value: web\n          - name: canary-hash\n            valueFrom:\n              podTemplateHashValue: Latest\n      - setWeight: 30\n      - setWeight: 50\n---\napiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  annotations:\n    bosun.dev/simulated-requests-per-second: \"200\"\nspec:\n  selector: {{app: web}}\n  ports:\n  - port: 80\n"
     )
 }
 
@@ -3639,15 +3669,7 @@ async fn a_canary_is_judged_by_prometheus_and_a_bad_version_is_rolled_back() {
         view["summary"]["phase"] == "Healthy" && Env::revisions(&view) == vec![(1, 0), (2, 10)]
     });
     let view = env.rollout("web");
-    let canary = view["revisions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["revision"] == 2)
-        .unwrap()["replicaSet"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let canary = Env::replica_set_of(&view, 2);
     // 1, 3, 5 at 10, 30 and 50 %, then up to 10 within maxSurge (25 %: 8 first while the stable
     // side still has 5), never back down a step.
     let steps = scaled.steps_of(&canary);
@@ -3702,25 +3724,11 @@ async fn a_canary_is_judged_by_prometheus_and_a_bad_version_is_rolled_back() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let history = |env: &Env| -> Vec<Value> {
-        let out = env.bosun(ADMIN, &["app", "history", "web", "-o", "json"]);
-        serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null)["items"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
-    };
     env.eventually(
         120,
         "the bad version aborted by its analysis and rolled back",
-        || {
-            history(&env).first().is_some_and(|op| {
-                op["kind"] == "rollback"
-                    && op["initiatedBy"] == "automated (analysis aborted Rollout web/web)"
-                    && op["phase"] == "Succeeded"
-            })
-        },
+        || env.rolled_back_by_analysis("web", &good_commit),
     );
-    assert_eq!(history(&env)[0]["revisions"], json!([good_commit]));
     let log = env.log();
     assert!(
         log.contains("analysis aborted the rollout: rolling back")
@@ -3812,6 +3820,190 @@ async fn a_canary_is_judged_by_prometheus_and_a_bad_version_is_rolled_back() {
             && view["object"]["spec"]["template"]["spec"]["containers"][0]["image"] == "web:4"
             && Env::revisions(&view).last() == Some(&(4, 10))
     });
+}
+
+/// The error rate from the ConfigMap `web-config` (key `value`), and a Secret's keys in the
+/// environment: config the revision includes.
+const CONFIG_SOURCE: &str = "valueFrom: {configMapKeyRef: {name: web-config, key: value}}\n        envFrom: [{secretRef: {name: web-secret}}]";
+
+/// Config versioning (docs/rollouts.md): a commit that changes only the ConfigMap a canary's
+/// error rate comes from is a new revision, judged by Prometheus like an image change; its
+/// analysis fails, the Rollout aborts, and the stable pods still read their own copy of the old
+/// ConfigMap, so traffic back on the stable is good traffic. The copies are the ReplicaSets',
+/// never the Application's (not in its resources, never pruned), and the Secret's copy is made
+/// without its value reaching the server's log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_map_only_change_is_a_revision_judged_and_rolled_back_with_its_config() {
+    let mut env = Env::start(Duration::from_millis(400)).await;
+    let prometheus = Prometheus::start(&env.cluster.as_ref().unwrap().url());
+    write(
+        &env.repo,
+        "web/all.yaml",
+        &analysed_rollout_yaml_from("web:1", CONFIG_SOURCE)
+            .replace("{{PROMETHEUS}}", &prometheus.url),
+    );
+    write(
+        &env.repo,
+        "web/secret.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret\nmetadata:\n  name: web-secret\ntype: Opaque\ndata:\n  API_TOKEN: {SECRET_BASE64}\n"
+        ),
+    );
+    write(
+        &env.repo,
+        "web/config.yaml",
+        &configmap("web-config", "0", ""),
+    );
+    env.commit("a canary whose error rate is configured");
+    env.app("web", "web", "web", AUTO);
+    env.serve("1h");
+    env.eventually(90, "the first revision Healthy", || {
+        env.rollout("web")["summary"]["phase"] == "Healthy"
+    });
+    let first = env.rollout("web")["summary"]["stableHash"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let get = |kind: &str, name: &str| -> Value {
+        let out = env.kubectl(&["get", kind, name, "-n", "web", "-o", "json"]);
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+    };
+    // The revision's copies: immutable, the same content, the ReplicaSet's, and not tracked.
+    for (kind, name) in [("configmap", "web-config"), ("secret", "web-secret")] {
+        let copy = get(kind, &format!("{name}-{first}"));
+        assert_eq!(copy["immutable"], true, "{copy}");
+        assert_eq!(
+            copy["metadata"]["ownerReferences"],
+            json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": format!("web-{first}"),
+                "uid": get("replicaset", &format!("web-{first}"))["metadata"]["uid"],
+                "controller": false}]),
+            "{copy}"
+        );
+        assert_eq!(
+            copy["metadata"]["labels"],
+            json!({"rollouts-pod-template-hash": first}),
+            "{copy}"
+        );
+        assert!(
+            copy["metadata"]["annotations"]
+                .as_object()
+                .is_some_and(|a| !a.keys().any(|k| k.contains("tracking-id"))),
+            "{copy}"
+        );
+    }
+    assert_eq!(
+        get("secret", &format!("web-secret-{first}"))["data"]["API_TOKEN"],
+        SECRET_BASE64
+    );
+    assert_eq!(
+        env.data("web", &format!("web-config-{first}")).as_deref(),
+        Some("0")
+    );
+    let app = env.app_json("web");
+    assert_eq!(app["status"]["sync"]["status"], "Synced", "{app}");
+    let resources = app["status"]["resources"].to_string();
+    assert!(
+        resources.contains("\"web-config\"") && !resources.contains(&first),
+        "the copies are not the Application's resources: {resources}"
+    );
+
+    // Only the ConfigMap changes: 5 % errors, a new revision, judged and aborted.
+    let good = git(&env.repo, &["rev-parse", "HEAD"]);
+    env.push_and_refresh(
+        "web/config.yaml",
+        &configmap("web-config", "0.05", ""),
+        "web-config: 5 % errors",
+        "web",
+    );
+    env.eventually(
+        120,
+        "the new config aborted by its analysis and rolled back",
+        || env.rolled_back_by_analysis("web", &good),
+    );
+    env.eventually(60, "the Rollout Healthy on its first revision", || {
+        let view = env.rollout("web");
+        view["summary"]["phase"] == "Healthy"
+            && view["summary"]["stableHash"] == first.as_str()
+            && Env::revisions(&view) == vec![(1, 10), (2, 0)]
+    });
+    let view = env.rollout("web");
+    assert_eq!(
+        view["object"]["spec"]["template"]["spec"]["containers"][0]["image"], "web:1",
+        "the template never changed"
+    );
+    let second = Env::replica_set_of(&view, 2)
+        .trim_start_matches("web-")
+        .to_string();
+    assert_ne!(second, first);
+    // Each revision kept the config it was deployed with.
+    assert_eq!(
+        env.data("web", &format!("web-config-{second}")).as_deref(),
+        Some("0.05")
+    );
+    assert_eq!(
+        env.data("web", &format!("web-config-{first}")).as_deref(),
+        Some("0")
+    );
+    let log = env.log();
+    assert!(
+        log.contains("Step-based analysis phase error/failed")
+            && log.contains("(success-rate measured [0.9"),
+        "{log}"
+    );
+    let pods = env.kubectl(&[
+        "get",
+        "pods",
+        "-n",
+        "web",
+        "-l",
+        &format!("rollouts-pod-template-hash={first}"),
+        "-o",
+        "json",
+    ]);
+    let pods: Value = serde_json::from_slice(&pods.stdout).unwrap();
+    let pods = pods["items"].as_array().unwrap();
+    assert_eq!(pods.len(), 10);
+    for pod in pods {
+        let container = &pod["spec"]["containers"][0];
+        assert_eq!(
+            container["env"][0]["valueFrom"]["configMapKeyRef"]["name"],
+            format!("web-config-{first}")
+        );
+        assert_eq!(
+            container["envFrom"][0]["secretRef"]["name"],
+            format!("web-secret-{first}")
+        );
+    }
+    // Traffic is back on the stable: only its pods are the Service's endpoints.
+    let endpoints = get("endpoints", "web");
+    let addresses: Vec<&str> = endpoints["subsets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["addresses"].as_array().into_iter().flatten())
+        .filter_map(|a| a["targetRef"]["name"].as_str())
+        .collect();
+    assert!(
+        addresses.len() == 10
+            && addresses
+                .iter()
+                .all(|a| a.starts_with(&format!("web-{first}-"))),
+        "{addresses:?}"
+    );
+    // The rollback was a sync with prune: the copies are still there, and still not the
+    // Application's.
+    assert!(get("configmap", &format!("web-config-{first}")).is_object());
+    assert!(get("secret", &format!("web-secret-{second}")).is_object());
+    let resources = env.app_json("web")["status"]["resources"].to_string();
+    assert!(
+        !resources.contains(&first) && !resources.contains(&second),
+        "{resources}"
+    );
+    let log = env.log();
+    assert!(
+        !log.contains(SECRET_CLEAR) && !log.contains(SECRET_BASE64),
+        "the Secret's value in the log:\n{log}"
+    );
 }
 
 // ---- image automation ----

@@ -15,7 +15,14 @@
 //! Each pod answers as its pod template says, from the environment of its first container that
 //! sets them: `SIMULATED_ERROR_RATE` (a fraction, `0.05`, or a percentage, `5%`; default 0) of
 //! its requests are answered 500, the rest 200, each after `SIMULATED_LATENCY_MS` milliseconds
-//! (default 10). The simulation is deterministic (an exact share of errors, one latency per pod),
+//! (default 10). The environment is resolved as a kubelet resolves it, against the ConfigMaps of
+//! the pod's namespace: `envFrom[].configMapRef` (with its `prefix`) first, then `env[]`, whose
+//! entries win — a literal `value` or a `valueFrom.configMapKeyRef`. A ConfigMap or key that is
+//! not there leaves the variable unset (a kubelet would not start a container whose required
+//! reference is missing; the simulation answers with the defaults instead). As with a kubelet,
+//! which resolves the environment once when the container starts, a pod's answers are fixed
+//! when the simulation first sends it requests: a ConfigMap changed later changes only the
+//! answers of pods that start later. The simulation is deterministic (an exact share of errors, one latency per pod),
 //! so a PromQL ratio reads exactly the configured rate.
 //!
 //! The counts are served at the cluster's `/metrics` in Prometheus' text format:
@@ -70,6 +77,8 @@ pub struct Behaviour {
 pub struct Traffic {
     requests_per_second: f64,
     series: Mutex<BTreeMap<SeriesKey, Series>>,
+    /// By pod uid: how it answers, resolved once (its environment, as at its start).
+    behaviours: Mutex<HashMap<String, Behaviour>>,
 }
 
 impl Traffic {
@@ -77,6 +86,7 @@ impl Traffic {
         Self {
             requests_per_second,
             series: Mutex::new(BTreeMap::new()),
+            behaviours: Mutex::new(HashMap::new()),
         }
     }
 
@@ -91,8 +101,10 @@ impl Traffic {
             .map(|s| ((namespace_of(&s).to_string(), name_of(&s).to_string()), s))
             .collect();
         let pods = GroupResource::new("", "pods");
+        let config_maps = GroupResource::new("", "configmaps");
         let mut live = std::collections::HashSet::new();
         let mut series = self.series.lock().unwrap_or_else(|p| p.into_inner());
+        let mut behaviours = self.behaviours.lock().unwrap_or_else(|p| p.into_inner());
         for endpoints in store.list(&GroupResource::new("", "endpoints"), None).items {
             let namespace = namespace_of(&endpoints).to_string();
             let service = name_of(&endpoints).to_string();
@@ -132,7 +144,10 @@ impl Traffic {
                         .to_string(),
                     pod: pod_name,
                 };
-                let behaviour = behaviour(&pod);
+                let uid = pod["metadata"]["uid"].as_str().unwrap_or_default();
+                let behaviour = *behaviours.entry(uid.to_string()).or_insert_with(|| {
+                    behaviour(&pod, |name| store.get(&config_maps, &namespace, name))
+                });
                 let s = series.entry(key.clone()).or_default();
                 s.errors += per_pod * behaviour.error_rate;
                 s.ok += per_pod * (1.0 - behaviour.error_rate);
@@ -150,6 +165,15 @@ impl Traffic {
             live.contains(&(k.namespace.clone(), k.pod.clone()))
                 || store.get(&pods, &k.namespace, &k.pod).is_some()
         });
+        if !behaviours.is_empty() {
+            let uids: std::collections::HashSet<String> = store
+                .list(&pods, None)
+                .items
+                .iter()
+                .filter_map(|p| p["metadata"]["uid"].as_str().map(str::to_string))
+                .collect();
+            behaviours.retain(|uid, _| uids.contains(uid));
+        }
     }
 
     /// The counts in Prometheus' text exposition format (counters as whole requests).
@@ -208,16 +232,20 @@ fn escape(v: &str) -> String {
         .replace('\n', "\\n")
 }
 
-/// How a pod answers, from the environment of its first container that says.
-pub fn behaviour(pod: &Value) -> Behaviour {
-    let env = |name: &str| -> Option<String> {
-        pod["spec"]["containers"]
-            .as_array()?
-            .iter()
-            .flat_map(|c| c["env"].as_array().into_iter().flatten())
-            .find(|e| e["name"] == name)
-            .and_then(|e| e["value"].as_str().map(str::to_string))
-    };
+/// How a pod answers, from the environment of its first container that says; `config_map`
+/// reads a ConfigMap of the pod's namespace by name.
+pub fn behaviour(
+    pod: &Value,
+    config_map: impl Fn(&str) -> Option<std::sync::Arc<Value>>,
+) -> Behaviour {
+    let environments: Vec<HashMap<String, String>> = pod["spec"]["containers"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| environment(c, &config_map))
+        .collect();
+    let env =
+        |name: &str| -> Option<String> { environments.iter().find_map(|e| e.get(name).cloned()) };
     let error_rate = env("SIMULATED_ERROR_RATE")
         .and_then(|v| {
             let v = v.trim();
@@ -236,6 +264,47 @@ pub fn behaviour(pod: &Value) -> Behaviour {
         error_rate,
         latency_seconds: latency_ms / 1000.0,
     }
+}
+
+/// A container's environment as a kubelet makes it (ConfigMaps only): `envFrom` in order, then
+/// `env`, later entries over earlier ones.
+fn environment(
+    container: &Value,
+    config_map: &impl Fn(&str) -> Option<std::sync::Arc<Value>>,
+) -> HashMap<String, String> {
+    let mut env = HashMap::new();
+    for from in container["envFrom"].as_array().into_iter().flatten() {
+        let Some(map) = from["configMapRef"]["name"].as_str().and_then(config_map) else {
+            continue;
+        };
+        let prefix = from["prefix"].as_str().unwrap_or_default();
+        for (key, value) in map["data"].as_object().into_iter().flatten() {
+            if let Some(value) = value.as_str() {
+                env.insert(format!("{prefix}{key}"), value.to_string());
+            }
+        }
+    }
+    for entry in container["env"].as_array().into_iter().flatten() {
+        let Some(name) = entry["name"].as_str() else {
+            continue;
+        };
+        let reference = &entry["valueFrom"]["configMapKeyRef"];
+        let value = match entry["value"].as_str() {
+            Some(value) => Some(value.to_string()),
+            None => reference["name"]
+                .as_str()
+                .and_then(config_map)
+                .and_then(|map| {
+                    let key = reference["key"].as_str()?;
+                    map["data"][key].as_str().map(str::to_string)
+                }),
+        };
+        match value {
+            Some(value) => env.insert(name.to_string(), value),
+            None => env.remove(name),
+        };
+    }
+    env
 }
 
 /// The share of traffic each Service receives from the routers that name it: (namespace,
@@ -385,8 +454,9 @@ mod tests {
                 {"name": "SIMULATED_LATENCY_MS", "value": "250"}
             ]}
         ]}});
+        let none = |_: &str| None;
         assert_eq!(
-            behaviour(&pod),
+            behaviour(&pod, none),
             Behaviour {
                 error_rate: 0.05,
                 latency_seconds: 0.25
@@ -395,14 +465,52 @@ mod tests {
         let fraction = json!({"spec": {"containers": [{"env": [
             {"name": "SIMULATED_ERROR_RATE", "value": "0.5"}
         ]}]}});
-        assert_eq!(behaviour(&fraction).error_rate, 0.5);
+        assert_eq!(behaviour(&fraction, none).error_rate, 0.5);
         assert_eq!(
-            behaviour(&json!({})),
+            behaviour(&json!({}), none),
             Behaviour {
                 error_rate: 0.0,
                 latency_seconds: 0.01
             }
         );
+    }
+
+    #[test]
+    fn the_environment_is_resolved_from_config_maps_as_a_kubelet_does() {
+        let maps = |name: &str| -> Option<std::sync::Arc<Value>> {
+            let data = match name {
+                "rates" => json!({"error-rate": "0.25", "SIMULATED_LATENCY_MS": "40"}),
+                "prefixed" => json!({"LATENCY_MS": "70"}),
+                _ => return None,
+            };
+            Some(std::sync::Arc::new(json!({"data": data})))
+        };
+        let from_key = json!({"spec": {"containers": [{"env": [
+            {"name": "SIMULATED_ERROR_RATE",
+             "valueFrom": {"configMapKeyRef": {"name": "rates", "key": "error-rate"}}}
+        ]}]}});
+        assert_eq!(behaviour(&from_key, maps).error_rate, 0.25);
+        // envFrom, then env over it; a prefix is put before each key.
+        let from_map = json!({"spec": {"containers": [{
+            "envFrom": [{"configMapRef": {"name": "rates"}},
+                        {"configMapRef": {"name": "prefixed"}, "prefix": "SIMULATED_"}],
+            "env": [{"name": "SIMULATED_ERROR_RATE", "value": "0.5"}]
+        }]}});
+        assert_eq!(
+            behaviour(&from_map, maps),
+            Behaviour {
+                error_rate: 0.5,
+                latency_seconds: 0.07
+            }
+        );
+        // A missing ConfigMap or key leaves the variable unset: the default.
+        let missing = json!({"spec": {"containers": [{"env": [
+            {"name": "SIMULATED_ERROR_RATE",
+             "valueFrom": {"configMapKeyRef": {"name": "rates", "key": "nope"}}},
+            {"name": "SIMULATED_LATENCY_MS",
+             "valueFrom": {"configMapKeyRef": {"name": "gone", "key": "x"}}}
+        ]}]}});
+        assert_eq!(behaviour(&missing, maps), behaviour(&json!({}), maps));
     }
 
     #[test]

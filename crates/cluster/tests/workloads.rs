@@ -935,9 +935,22 @@ async fn many_deployments_settle_and_go_quiet() {
     c.shutdown().await;
 }
 
+/// The requests `service` answered with `status`, in a `/metrics` text.
+fn requests(text: &str, service: &str, status: &str) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.starts_with("http_requests_total{")
+                && l.contains(&format!("service=\"{service}\""))
+                && l.contains(&format!("status=\"{status}\""))
+        })
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
 /// Simulated traffic: a canary Ingress (NGINX's annotations) sends 20 % to the canary Service,
 /// the stable Ingress of the same host the rest; each Service's requests go to its ready pods,
-/// and a pod answers 500 as often as its `SIMULATED_ERROR_RATE` says. Counted exactly (a
+/// and a pod answers 500 as often as its `SIMULATED_ERROR_RATE` says — a literal value, or a
+/// ConfigMap's key read as a kubelet reads it, once, when the pod starts. Counted exactly (a
 /// `Traffic` of the test's own, advanced by hand, so the cluster's clock adds nothing).
 #[tokio::test]
 async fn services_receive_simulated_traffic_by_router_weight_and_pod_behaviour() {
@@ -949,9 +962,18 @@ async fn services_receive_simulated_traffic_by_router_weight_and_pod_behaviour()
     let mut good = deployment("good", 2, "shop:1", json!({}));
     good["spec"]["template"]["spec"]["containers"][0]["env"] =
         json!([{"name": "SIMULATED_LATENCY_MS", "value": "30"}]);
+    let config_maps = rt(&c, "", "v1", "configmaps");
+    let config = |rate: &str| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "shop-config"},
+            "data": {"error-rate": rate}})
+    };
+    c.state
+        .objects
+        .create(&config_maps, "default", config("50%"), &client())
+        .unwrap();
     let mut bad = deployment("bad", 1, "shop:2", json!({}));
-    bad["spec"]["template"]["spec"]["containers"][0]["env"] =
-        json!([{"name": "SIMULATED_ERROR_RATE", "value": "50%"}]);
+    bad["spec"]["template"]["spec"]["containers"][0]["env"] = json!([{"name": "SIMULATED_ERROR_RATE",
+        "valueFrom": {"configMapKeyRef": {"name": "shop-config", "key": "error-rate"}}}]);
     for d in [good, bad] {
         c.state
             .objects
@@ -995,16 +1017,7 @@ async fn services_receive_simulated_traffic_by_router_weight_and_pod_behaviour()
     let traffic = bosun_cluster::traffic::Traffic::new(10.0);
     traffic.advance(&c.state, Duration::from_secs(10));
     let text = traffic.exposition();
-    let sum = |service: &str, status: &str| -> f64 {
-        text.lines()
-            .filter(|l| {
-                l.starts_with("http_requests_total{")
-                    && l.contains(&format!("service=\"{service}\""))
-                    && l.contains(&format!("status=\"{status}\""))
-            })
-            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
-            .sum()
-    };
+    let sum = |service: &str, status: &str| requests(&text, service, status);
     // 10 requests/s for 10 s: 80 % to the stable (2 pods), 20 % to the canary (half of them 500).
     assert_eq!(sum("shop-stable", "200"), 80.0, "{text}");
     assert_eq!(sum("shop-stable", "500"), 0.0, "{text}");
@@ -1022,4 +1035,83 @@ async fn services_receive_simulated_traffic_by_router_weight_and_pod_behaviour()
     assert_eq!(bucket("0.025"), 0.0, "{text}");
     assert_eq!(bucket("0.05"), 80.0, "{text}");
     assert!(text.contains("# TYPE http_request_duration_seconds histogram"));
+    // The ConfigMap changed under a running pod: its environment is the one it started with.
+    let mut changed = config("0");
+    changed["metadata"]["resourceVersion"] = get(&c, &config_maps, "default", "shop-config")
+        .unwrap()["metadata"]["resourceVersion"]
+        .clone();
+    c.state
+        .objects
+        .replace(
+            &config_maps,
+            "default",
+            "shop-config",
+            None,
+            changed,
+            &client(),
+        )
+        .unwrap();
+    traffic.advance(&c.state, Duration::from_secs(10));
+    let text = traffic.exposition();
+    assert_eq!(requests(&text, "shop-canary", "500"), 20.0, "{text}");
+}
+
+/// A Rollout revision's copy of its ConfigMap (bosun-rollout's `config::copy`): owned by the
+/// ReplicaSet as a plain owner (`controller: false`), it goes when the ReplicaSet is deleted,
+/// and so do the ReplicaSet's pods; a ConfigMap with no such owner stays.
+#[tokio::test]
+async fn a_replica_sets_config_copy_is_deleted_with_it() {
+    let c = cluster(1).await;
+    let replicasets = rt(&c, "apps", "v1", "replicasets");
+    let config_maps = rt(&c, "", "v1", "configmaps");
+    let pods = rt(&c, "", "v1", "pods");
+    let rs = json!({"apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": "web-5f6d8", "labels": {"app": "web"}},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+            "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{
+                "name": "web", "image": "web:1",
+                "envFrom": [{"configMapRef": {"name": "web-config-5f6d8"}}]}]}}}});
+    let rs = c
+        .state
+        .objects
+        .create(&replicasets, "default", rs, &client())
+        .unwrap();
+    for (name, owners) in [
+        (
+            "web-config-5f6d8",
+            json!([{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "web-5f6d8",
+                "uid": rs["metadata"]["uid"], "controller": false}]),
+        ),
+        ("web-config", json!([])),
+    ] {
+        let copy = json!({"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "labels": {"rollouts-pod-template-hash": "5f6d8"},
+                "ownerReferences": owners},
+            "immutable": true, "data": {"rate": "0"}});
+        c.state
+            .objects
+            .create(&config_maps, "default", copy, &client())
+            .unwrap();
+    }
+    wait_for("the ReplicaSet's pod", || {
+        (!list(&c, &pods, "default").is_empty()).then_some(())
+    })
+    .await;
+    c.state
+        .objects
+        .delete(
+            &replicasets,
+            "default",
+            "web-5f6d8",
+            &DeleteOptions::default(),
+        )
+        .unwrap();
+    wait_for("the copy and the pod deleted with the ReplicaSet", || {
+        (get(&c, &config_maps, "default", "web-config-5f6d8").is_none()
+            && list(&c, &pods, "default").is_empty())
+        .then_some(())
+    })
+    .await;
+    assert!(get(&c, &config_maps, "default", "web-config").is_some());
+    c.shutdown().await;
 }

@@ -147,6 +147,9 @@ impl RolloutAction {
                 if let Some(labels) = template["metadata"]["labels"].as_object_mut() {
                     labels.remove(HASH_LABEL);
                 }
+                // The revision's pods reference its copies of the config; the Rollout names
+                // the originals (their content now is what the new revision takes).
+                crate::config::point_at_originals(&mut template, target);
                 vec![(Target::Spec, json!({"spec": {"template": template}}))]
             }
         })

@@ -20,7 +20,11 @@ use tokio::task::JoinHandle;
 
 use bosun_analysis::controller::AnalysisController;
 
-use crate::decide::{AnalysisRunView, Decision, ReplicaSetView, RunKind, decide_with_runs};
+use crate::config::Kind;
+use crate::config_cache::ConfigDigests;
+use crate::decide::{
+    AnalysisRunView, ConfigCopy, Decision, ReplicaSetView, RunKind, decide_with_runs,
+};
 use crate::revision::{HASH_LABEL, MANAGED_BY_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION};
 
 /// A Rollout, by cluster (bosun.yaml's name), namespace and name.
@@ -84,6 +88,8 @@ struct ClusterRollouts {
     client: kube::Client,
     rollouts: Store<DynamicObject>,
     replica_sets: Store<DynamicObject>,
+    /// The digests of the ConfigMaps and Secrets (never their content).
+    configs: Arc<ConfigDigests>,
     /// Routing kinds found by discovery, by `group/kind`.
     resources: Mutex<HashMap<String, ApiResource>>,
     /// By `namespace/name`: the resourceVersion a Rollout had when this controller last wrote
@@ -165,6 +171,9 @@ const ROUTER_RETRY: Duration = Duration::from_secs(10);
 
 /// When a cache the decision reads is not listed yet: soon.
 const CACHE_RETRY: Duration = Duration::from_secs(1);
+
+/// How long a reconcile waits for a cache's first list before it lets its slot go.
+const CACHE_WAIT: Duration = Duration::from_secs(5);
 
 /// After a conflicting status write, in case the newer object's watch event was already taken
 /// in: soon, not on the failure backoff.
@@ -361,10 +370,42 @@ impl RolloutController {
                 }
             }
         }));
+        // A ConfigMap's or Secret's new content reaches the Rollouts whose template references
+        // it (a Rollout with a workloadRef is looked at whatever it references: its template
+        // is the workload's).
+        let configs = ConfigDigests::new();
+        for kind in [Kind::ConfigMap, Kind::Secret] {
+            let trigger = self.reconciles.trigger();
+            let name = cluster.clone();
+            let store = rollouts.clone();
+            let changed = move |namespace: &str, object: &str| {
+                for rollout in store.state() {
+                    if rollout.metadata.namespace.as_deref() != Some(namespace) {
+                        continue;
+                    }
+                    let spec = &rollout.data["spec"];
+                    let referenced = spec.get("workloadRef").is_some()
+                        || crate::config::references_object(&spec["template"], kind, object);
+                    if referenced
+                        && let Some(key) =
+                            key_of(&name, &rollout.metadata.namespace, &rollout.metadata.name)
+                    {
+                        trigger.now(key);
+                    }
+                }
+            };
+            tasks.push(tokio::spawn(configs.clone().watch(
+                client.clone(),
+                kind,
+                cluster.clone(),
+                changed,
+            )));
+        }
         let entry = Arc::new(ClusterRollouts {
             client,
             rollouts,
             replica_sets,
+            configs,
             resources: Mutex::default(),
             written_over: Mutex::default(),
             tasks,
@@ -533,9 +574,36 @@ impl RolloutController {
             }
             _ => Vec::new(),
         };
+        // The config the template references is part of the revision: its digests, or why
+        // the revision cannot be made (a required ConfigMap or Secret missing).
+        let mut references = match &resolved {
+            Ok(effective) => crate::config::references(&effective["spec"]["template"]),
+            Err(_) => Vec::new(),
+        };
+        if !references.is_empty() {
+            if tokio::time::timeout(CACHE_WAIT, cluster.configs.wait_until_ready())
+                .await
+                .is_err()
+            {
+                return Ok(Action::requeue(CACHE_RETRY));
+            }
+            references.retain(|r| !cluster.configs.forbidden(r.kind));
+        }
+        let configs = crate::config::resolve(&references, |kind, name| {
+            cluster.configs.get(kind, &key.namespace, name)
+        });
+        if let Err(missing) = &configs
+            && self.exists(&cluster, key, missing).await?
+        {
+            // Made after the Rollout (or in the same sync) and not yet in the digests: its watch
+            // event brings it.
+            return Ok(Action::requeue(CACHE_RETRY));
+        }
+        let configs = configs.map_err(|missing| missing.to_string());
+        let resolved = resolved.and_then(|effective| configs.map(|c| (effective, c)));
         let (effective, mut decision) = match resolved {
-            Ok(effective) => {
-                let decision = decide_with_runs(&effective, &owned, &runs, now);
+            Ok((effective, configs)) => {
+                let decision = decide_with_runs(&effective, &configs, &owned, &runs, now);
                 (effective, decision)
             }
             Err(message) => {
@@ -543,6 +611,35 @@ impl RolloutController {
                 (value.clone(), decision)
             }
         };
+        // The new revision's copies of its config before its ReplicaSet (whose pods name them).
+        if let Some(rs) = &decision.create
+            && !self
+                .copy_configs(
+                    &cluster,
+                    key,
+                    &object,
+                    rs["metadata"]["labels"][HASH_LABEL]
+                        .as_str()
+                        .unwrap_or_default(),
+                    &decision.copies,
+                )
+                .await?
+        {
+            // The content changed since its digest was taken: the watch event brings the new
+            // digest, and the revision is decided on it.
+            return Ok(Action::requeue(CONFLICT_RETRY));
+        }
+        // Copies made before their ReplicaSet, not yet handed to it (a crash in between).
+        for rs in &owned_objects {
+            if rs
+                .metadata
+                .annotations
+                .as_ref()
+                .is_some_and(|a| a.contains_key(crate::config::UNOWNED_ANNOTATION))
+            {
+                self.hand_copies_over(&cluster, key, rs).await?;
+            }
+        }
         let collided = self.carry_out(&cluster, key, &mut decision).await?;
         if collided {
             // Count the collision (the hash changes with it) and decide again.
@@ -1036,6 +1133,121 @@ impl RolloutController {
         Ok(())
     }
 
+    /// Whether a ConfigMap or Secret the digests do not have is there after all (their watch is
+    /// behind). Its metadata only: a Secret's values are not read for this.
+    async fn exists(
+        &self,
+        cluster: &ClusterRollouts,
+        key: &RolloutKey,
+        missing: &crate::config::Missing,
+    ) -> Result<bool, RolloutError> {
+        let api = config_api(cluster, &key.namespace, missing.kind);
+        match api.get_metadata_opt(&missing.name).await {
+            Ok(found) => Ok(found.is_some()),
+            Err(e) => Err(kube_error(key, e)),
+        }
+    }
+
+    /// Makes the immutable copies of the new revision's config (owned by the Rollout until its
+    /// ReplicaSet exists), each from one read of the original. `false` when an original's
+    /// content is no longer what the revision's hash was taken over (or it is gone): no copy
+    /// that disagrees with its hash is made. A copy already there (made before a crash) is
+    /// taken as it is: its name carries the hash of its content.
+    async fn copy_configs(
+        &self,
+        cluster: &ClusterRollouts,
+        key: &RolloutKey,
+        rollout: &DynamicObject,
+        hash: &str,
+        copies: &[ConfigCopy],
+    ) -> Result<bool, RolloutError> {
+        let owner = json!({
+            "apiVersion": "argoproj.io/v1alpha1",
+            "kind": "Rollout",
+            "name": key.name,
+            "uid": rollout.metadata.uid,
+            "controller": false,
+        });
+        for copy in copies {
+            let api = config_api(cluster, &key.namespace, copy.kind);
+            let original = match api.get_opt(&copy.name).await {
+                Ok(Some(original)) => to_value(&original, &copy.kind.resource()),
+                Ok(None) => return Ok(false),
+                Err(e) => return Err(kube_error(key, e)),
+            };
+            if crate::config::digest(&original) != copy.digest {
+                tracing::debug!(rollout = %key, kind = copy.kind.as_str(), name = %copy.name, "config changed since its digest was taken; deciding again");
+                return Ok(false);
+            }
+            let object = crate::config::copy(&original, copy.kind, &copy.copy, hash, owner.clone());
+            drop(original);
+            let object: DynamicObject =
+                serde_json::from_value(object).map_err(|e| RolloutError::Kube {
+                    key: key.to_string(),
+                    message: e.to_string(),
+                })?;
+            match api.create(&PostParams::default(), &object).await {
+                Ok(_) => {
+                    tracing::info!(rollout = %key, kind = copy.kind.as_str(), copy = %copy.copy, "config copied for the new revision")
+                }
+                Err(kube::Error::Api(e)) if e.code == 409 => {}
+                Err(e) => return Err(kube_error(key, e)),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Makes the ReplicaSet `rs` the only owner of the copies it references (they go with it),
+    /// then takes the mark that they were not yet off it.
+    async fn hand_copies_over(
+        &self,
+        cluster: &ClusterRollouts,
+        key: &RolloutKey,
+        rs: &DynamicObject,
+    ) -> Result<(), RolloutError> {
+        let value = to_value(rs, &replica_set_resource());
+        let copies = crate::config::copies_of(&value);
+        if copies.is_empty() {
+            return Ok(());
+        }
+        let owner = json!({"metadata": {"ownerReferences": [{
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "name": rs.metadata.name,
+            "uid": rs.metadata.uid,
+            "controller": false,
+        }]}});
+        for (kind, _, copy) in &copies {
+            let api = config_api(cluster, &key.namespace, *kind);
+            match api
+                .patch(copy, &PatchParams::default(), &Patch::Merge(&owner))
+                .await
+            {
+                Ok(_) => {}
+                Err(kube::Error::Api(e)) if e.code == 404 => {}
+                Err(e) => return Err(kube_error(key, e)),
+            }
+        }
+        let done = json!({"metadata": {"annotations": {crate::config::UNOWNED_ANNOTATION: null}}});
+        let replica_sets: Api<DynamicObject> = Api::namespaced_with(
+            cluster.client.clone(),
+            &key.namespace,
+            &replica_set_resource(),
+        );
+        match replica_sets
+            .patch(
+                rs.metadata.name.as_deref().unwrap_or_default(),
+                &PatchParams::default(),
+                &Patch::Merge(&done),
+            )
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(kube::Error::Api(e)) if e.code == 404 => Ok(()),
+            Err(e) => Err(kube_error(key, e)),
+        }
+    }
+
     /// Creates, scales and annotates ReplicaSets and points Services, as `decision` says. A
     /// Service that does not exist turns the Rollout Degraded with a message that names it.
     /// `true` when the new ReplicaSet's name belongs to another owner's ReplicaSet (nothing
@@ -1064,7 +1276,7 @@ impl RolloutController {
                 message: e.to_string(),
             })?;
             match replica_sets.create(&PostParams::default(), &rs).await {
-                Ok(_) => {}
+                Ok(created) => self.hand_copies_over(cluster, key, &created).await?,
                 Err(kube::Error::Api(e)) if e.code == 409 => {
                     // Made by a reconcile whose watch event has not arrived yet, or a name
                     // taken by another owner's ReplicaSet: a collision.
@@ -1091,6 +1303,8 @@ impl RolloutController {
                     if !ours {
                         return Ok(true);
                     }
+                    // Ours: its copies were handed over, or the next reconcile sees that they
+                    // were not (its annotation) and does it.
                 }
                 Err(e) => return Err(kube_error(key, e)),
             }
@@ -1206,6 +1420,10 @@ fn to_value(object: &DynamicObject, resource: &ApiResource) -> Value {
         map.insert("kind".into(), resource.kind.clone().into());
     }
     value
+}
+
+fn config_api(cluster: &ClusterRollouts, namespace: &str, kind: Kind) -> Api<DynamicObject> {
+    Api::namespaced_with(cluster.client.clone(), namespace, &kind.resource())
 }
 
 fn kube_error(key: &RolloutKey, e: kube::Error) -> RolloutError {

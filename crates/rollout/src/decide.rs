@@ -14,6 +14,7 @@ use bosun_model::rollout::{BlueGreen, Canary, IntOrString, RolloutSpec, parse_pa
 use jiff::Timestamp;
 use serde_json::{Map, Value, json};
 
+use crate::config::{self, Digests};
 use crate::replicas;
 use crate::revision::{self, HASH_LABEL, REVISION_ANNOTATION, SCALE_DOWN_DEADLINE_ANNOTATION};
 
@@ -61,6 +62,9 @@ impl ReplicaSetView {
 pub struct Decision {
     /// A ReplicaSet to create (the new revision's).
     pub create: Option<Value>,
+    /// The copies of its config to make before it: (kind, original's name, the digest the hash
+    /// took, the copy's name).
+    pub copies: Vec<ConfigCopy>,
     /// ReplicaSet name → `spec.replicas`, for those that differ.
     pub scale: BTreeMap<String, i32>,
     /// ReplicaSet name → the scale-down deadline to write (`None` removes it).
@@ -82,6 +86,17 @@ pub struct Decision {
     /// Completed AnalysisRuns (by name) to delete: beyond the history limits, or of a revision
     /// whose ReplicaSet is gone.
     pub delete_runs: Vec<String>,
+}
+
+/// A ConfigMap or Secret to copy for the new revision ([`crate::config`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigCopy {
+    pub kind: config::Kind,
+    pub name: String,
+    /// The digest of the content the revision's hash was taken over: a copy of other content
+    /// would disagree with its hash, and is not made.
+    pub digest: String,
+    pub copy: String,
 }
 
 /// Argo's run history (`FilterAnalysisRunsToDelete`): the newest
@@ -574,12 +589,14 @@ pub fn refuse(object: &Value, owned: &[ReplicaSetView], now: Timestamp, message:
 
 /// Decides the next actions of the Rollout `object`, which owns `owned`, at `now`.
 pub fn decide(object: &Value, owned: &[ReplicaSetView], now: Timestamp) -> Decision {
-    decide_with_runs(object, owned, &[], now)
+    decide_with_runs(object, &Digests::new(), owned, &[], now)
 }
 
-/// [`decide`], knowing the Rollout's AnalysisRuns (oldest first).
+/// [`decide`], knowing the digests of the config the pod template references (part of the
+/// revision) and the Rollout's AnalysisRuns (oldest first).
 pub fn decide_with_runs(
     object: &Value,
+    configs: &Digests,
     owned: &[ReplicaSetView],
     runs: &[AnalysisRunView],
     now: Timestamp,
@@ -596,12 +613,21 @@ pub fn decide_with_runs(
         Err(e) => return refuse(object, owned, now, &e.to_string()),
     };
     let collisions = status["collisionCount"].as_i64().unwrap_or(0);
-    let hash = revision::pod_template_hash(&spec.template, collisions);
+    let hash = revision::pod_template_hash(&spec.template, configs, collisions);
     let mut decision = Decision::default();
     let new_rs = owned.iter().find(|rs| rs.hash == hash);
     if new_rs.is_none() {
         let next = owned.iter().map(|rs| rs.revision).max().unwrap_or(0) + 1;
-        decision.create = Some(revision::replica_set(object, &spec, &hash, next));
+        decision.create = Some(revision::replica_set(object, &spec, &hash, next, configs));
+        decision.copies = configs
+            .iter()
+            .map(|((kind, name), digest)| ConfigCopy {
+                kind: *kind,
+                name: name.clone(),
+                digest: digest.clone(),
+                copy: config::copy_name(name, &hash),
+            })
+            .collect();
     }
     let new = new_rs.cloned().unwrap_or_else(|| ReplicaSetView {
         name: revision::replica_set_name(object, &hash),
@@ -1749,6 +1775,10 @@ mod tests {
         last: Decision,
         /// The AnalysisRuns made so far (Running when made; a test sets their phase).
         runs: Vec<AnalysisRunView>,
+        /// The digests of the config the template references, as the controller read them.
+        configs: Digests,
+        /// Every ReplicaSet made, as made.
+        made: Vec<Value>,
     }
 
     impl World {
@@ -1761,13 +1791,21 @@ mod tests {
                 services: BTreeMap::new(),
                 last: Decision::default(),
                 runs: Vec::new(),
+                configs: Digests::new(),
+                made: Vec::new(),
             }
         }
 
         /// Reconciles until nothing changes; returns the last decision.
         fn settle(&mut self) -> &Decision {
             for _ in 0..20 {
-                let d = decide_with_runs(&self.rollout, &self.rss, &self.runs, self.now);
+                let d = decide_with_runs(
+                    &self.rollout,
+                    &self.configs,
+                    &self.rss,
+                    &self.runs,
+                    self.now,
+                );
                 let mut changed = d.status != self.rollout["status"];
                 for request in &d.runs {
                     if self.runs.iter().any(|r| r.name == request.name) {
@@ -1794,6 +1832,7 @@ mod tests {
                     changed = true;
                 }
                 if let Some(rs) = &d.create {
+                    self.made.push(rs.clone());
                     let mut view = ReplicaSetView::from_object(rs).unwrap();
                     view.desired = d.scale.get(&view.name).copied().unwrap_or(0);
                     self.rss.push(view);
@@ -1858,6 +1897,50 @@ mod tests {
             "template": template("web:1"),
             "strategy": {"canary": {"canaryService": "web-canary", "stableService": "web-stable", "steps": steps}}}),
         )
+    }
+
+    #[test]
+    fn a_change_of_config_alone_is_a_new_revision_whose_pods_reference_its_copies() {
+        let mut w = canary(json!([{"setWeight": 20}, {"pause": {}}]));
+        w.rollout["spec"]["template"]["spec"]["containers"][0]["envFrom"] =
+            json!([{"configMapRef": {"name": "web-config"}}]);
+        let key = (config::Kind::ConfigMap, "web-config".to_string());
+        w.configs.insert(key.clone(), "digest-1".into());
+        let d = w.settle().clone();
+        assert_eq!(
+            w.replicas(),
+            vec![(1, 5)],
+            "the first revision skips the steps"
+        );
+        let first = w.status("stableRS").as_str().unwrap().to_string();
+        let copy = format!("web-config-{first}");
+        assert_eq!(
+            w.made[0]["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["configMapRef"]["name"],
+            json!(copy)
+        );
+        assert!(d.copies.is_empty(), "made with the ReplicaSet, not again");
+        // The same template, other content: a new revision that walks the steps.
+        w.configs.insert(key, "digest-2".into());
+        let d = decide_with_runs(&w.rollout, &w.configs, &w.rss, &w.runs, w.now);
+        let second = d.status["currentPodHash"].as_str().unwrap().to_string();
+        assert_ne!(second, first);
+        assert_eq!(
+            d.copies,
+            vec![ConfigCopy {
+                kind: config::Kind::ConfigMap,
+                name: "web-config".into(),
+                digest: "digest-2".into(),
+                copy: format!("web-config-{second}"),
+            }]
+        );
+        w.settle();
+        assert_eq!(w.replicas(), vec![(1, 4), (2, 1)], "paused at 20 %");
+        assert_eq!(w.status("stableRS"), &json!(first));
+        assert_eq!(
+            w.rollout["spec"]["template"]["spec"]["containers"][0]["envFrom"][0]["configMapRef"]["name"],
+            "web-config",
+            "the Rollout's own template is not changed"
+        );
     }
 
     #[test]
@@ -2118,7 +2201,7 @@ mod tests {
         assert_eq!(w.runs.len(), 1);
         let mut stale = w.rollout.clone();
         stale["status"]["canary"] = json!({});
-        let d = decide_with_runs(&stale, &w.rss, &w.runs, w.now);
+        let d = decide_with_runs(&stale, &Digests::new(), &w.rss, &w.runs, w.now);
         assert!(d.runs.is_empty(), "{:?}", d.runs);
         assert_eq!(
             d.status["canary"]["currentStepAnalysisRunStatus"]["name"],

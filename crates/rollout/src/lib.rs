@@ -4,12 +4,17 @@
 //!   function of its spec, its status, its ReplicaSets and the time;
 //! - [`controller`]: the reconciler on bosun's runtime that reads Rollouts and ReplicaSets
 //!   from per-cluster watch caches and carries a decision out;
+//! - [`config`]: the ConfigMaps and Secrets a pod template references, part of its revision
+//!   (in the hash, and copied for each revision's ReplicaSet); [`config_cache`] watches their
+//!   digests;
 //! - [`actions`]: promote, abort, retry, pause, undo, restart, as the patches Argo's plugin writes;
 //! - [`restart`]: `spec.restartAt`, pods recreated a few at a time;
 //! - [`workload`]: `spec.workloadRef`, the pod template taken from a Deployment;
 //! - [`crds`]: the `argoproj.io` CRDs, installed where missing.
 
 pub mod actions;
+pub mod config;
+mod config_cache;
 pub mod controller;
 pub mod crds;
 pub mod decide;

@@ -5,6 +5,8 @@ use serde_json::{Map, Value, json};
 
 use bosun_model::rollout::RolloutSpec;
 
+use crate::config::{self, Digests};
+
 /// The label that tells a Rollout's revisions apart (Argo Rollouts' name, so Services and tools
 /// written for Argo select the same pods).
 pub const HASH_LABEL: &str = bosun_model::argo::ROLLOUT_POD_TEMPLATE_HASH;
@@ -16,16 +18,24 @@ pub const SCALE_DOWN_DEADLINE_ANNOTATION: &str = "scale-down-deadline";
 /// On a Service whose selector a Rollout manages.
 pub const MANAGED_BY_ANNOTATION: &str = bosun_model::argo::ROLLOUT_MANAGED_BY;
 
-/// The hash of a pod template: FNV-1a (32 bits) over its canonical JSON (keys sorted), written
-/// with Kubernetes' "safe" alphabet as Argo writes its hashes (no vowels, no look-alikes).
+/// The hash of a revision: FNV-1a (32 bits) over the pod template's canonical JSON (keys
+/// sorted), written with Kubernetes' "safe" alphabet as Argo writes its hashes (no vowels, no
+/// look-alikes). `configs` are the digests of the ConfigMaps and Secrets the template references
+/// ([`crate::config`]): with any, the input is `[template, {"configs": {...}}]`, so a change of
+/// their content is a new revision; without, it is the template alone, as in Argo.
 /// `collisions` is `status.collisionCount`: as in Argo (and Deployments), a ReplicaSet name
 /// taken by something else (a Deployment of the same name running the same template, as with
 /// a `workloadRef`) is counted there, and the count goes into the hash.
-pub fn pod_template_hash(template: &Value, collisions: i64) -> String {
+pub fn pod_template_hash(template: &Value, configs: &Digests, collisions: i64) -> String {
+    let input = if configs.is_empty() {
+        template.clone()
+    } else {
+        json!([template, config::hash_input(configs)])
+    };
     if collisions == 0 {
-        return hash_value(template);
+        return hash_value(&input);
     }
-    hash_value(&json!([template, collisions]))
+    hash_value(&json!([input, collisions]))
 }
 
 /// The hash of the canary steps (`status.currentStepHash`): a change of steps restarts them.
@@ -49,7 +59,7 @@ fn hash_value(value: &Value) -> String {
 }
 
 /// JSON with object keys sorted, whatever the map's own order.
-fn canonical(value: &Value, out: &mut String) {
+pub(crate) fn canonical(value: &Value, out: &mut String) {
     match value {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
@@ -87,14 +97,30 @@ pub fn replica_set_name(rollout: &Value, hash: &str) -> String {
 }
 
 /// The ReplicaSet of revision `revision` (pod-template hash `hash`) of `rollout`, owned by it
-/// and created with no replicas: the decision scales it.
-pub fn replica_set(rollout: &Value, spec: &RolloutSpec, hash: &str, revision: u64) -> Value {
+/// and created with no replicas: the decision scales it. Its pods reference the revision's
+/// copies of the config in `configs`, which the annotations name.
+pub fn replica_set(
+    rollout: &Value,
+    spec: &RolloutSpec,
+    hash: &str,
+    revision: u64,
+    configs: &Digests,
+) -> Value {
     let mut template = spec.template.clone();
     let labels = with_hash(&template["metadata"]["labels"], hash);
     template["metadata"]["labels"] = labels.clone();
+    config::point_at_copies(&mut template, configs, hash);
     let mut selector = spec.selector.clone();
     selector["matchLabels"] = with_hash(&selector["matchLabels"], hash);
     let meta = &rollout["metadata"];
+    let mut annotations = json!({
+        REVISION_ANNOTATION: revision.to_string(),
+        DESIRED_REPLICAS_ANNOTATION: spec.replicas().to_string(),
+    });
+    if !configs.is_empty() {
+        annotations[config::COPIES_ANNOTATION] = config::copies_annotation(configs, hash);
+        annotations[config::UNOWNED_ANNOTATION] = json!("true");
+    }
     json!({
         "apiVersion": "apps/v1",
         "kind": "ReplicaSet",
@@ -102,10 +128,7 @@ pub fn replica_set(rollout: &Value, spec: &RolloutSpec, hash: &str, revision: u6
             "name": replica_set_name(rollout, hash),
             "namespace": meta["namespace"],
             "labels": labels,
-            "annotations": {
-                REVISION_ANNOTATION: revision.to_string(),
-                DESIRED_REPLICAS_ANNOTATION: spec.replicas().to_string(),
-            },
+            "annotations": annotations,
             "ownerReferences": [{
                 "apiVersion": "argoproj.io/v1alpha1",
                 "kind": "Rollout",
@@ -173,15 +196,44 @@ mod tests {
             r#"{"spec": {"containers": [{"name": "web", "image": "web:1"}]}, "metadata": {"labels": {"tier": "fe", "app": "web"}}}"#,
         )
         .unwrap();
-        assert_eq!(pod_template_hash(&a, 0), pod_template_hash(&b, 0));
+        let none = Digests::new();
+        assert_eq!(
+            pod_template_hash(&a, &none, 0),
+            pod_template_hash(&b, &none, 0)
+        );
         let mut c = a.clone();
         c["spec"]["containers"][0]["image"] = json!("web:2");
-        assert_ne!(pod_template_hash(&a, 0), pod_template_hash(&c, 0));
+        assert_ne!(
+            pod_template_hash(&a, &none, 0),
+            pod_template_hash(&c, &none, 0)
+        );
         assert!(
-            pod_template_hash(&a, 0)
+            pod_template_hash(&a, &none, 0)
                 .chars()
                 .all(|ch| "bcdfghjklmnpqrstvwxz2456789".contains(ch))
         );
+    }
+
+    #[test]
+    fn a_template_without_config_keeps_its_hash_and_config_content_makes_a_new_one() {
+        let t = json!({"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "web:1"}]}});
+        // The hash a Rollout without references had before configs counted: unchanged.
+        assert_eq!(hash_value(&t), pod_template_hash(&t, &Digests::new(), 0));
+        assert_eq!(
+            hash_value(&json!([t, 2])),
+            pod_template_hash(&t, &Digests::new(), 2)
+        );
+        let with = |digest: &str| {
+            let mut d = Digests::new();
+            d.insert(
+                (config::Kind::ConfigMap, "web-config".into()),
+                digest.into(),
+            );
+            pod_template_hash(&t, &d, 0)
+        };
+        assert_ne!(with("a"), with("b"), "only the config's content changed");
+        assert_eq!(with("a"), with("a"));
+        assert_ne!(with("a"), pod_template_hash(&t, &Digests::new(), 0));
     }
 
     #[test]
