@@ -311,6 +311,17 @@ impl Env {
         (response.status().as_u16(), response.text().await.unwrap())
     }
 
+    /// A push signed with another secret is refused 401.
+    async fn forged_push_is_refused(&self, body: &str) {
+        let forged = bosun_server::webhook::sign(b"not the secret", body.as_bytes());
+        let headers = [
+            ("X-GitHub-Event", "push".into()),
+            ("X-Hub-Signature-256", forged),
+        ];
+        let (status, answer) = self.post("/api/webhook", &headers, body).await;
+        assert_eq!(status, 401, "{answer}");
+    }
+
     fn push_payload(&self) -> String {
         json!({
             "ref": "refs/heads/main",
@@ -369,18 +380,7 @@ async fn signed_webhook_syncs_and_forged_one_changes_nothing() {
     write(&env.repo, "web/cm.yaml", &configmap("web", "v2", ""));
     let second = env.commit("v2");
     let body = env.push_payload();
-    let forged = bosun_server::webhook::sign(b"not the secret", body.as_bytes());
-    let (status, answer) = env
-        .post(
-            "/api/webhook",
-            &[
-                ("X-GitHub-Event", "push".into()),
-                ("X-Hub-Signature-256", forged),
-            ],
-            &body,
-        )
-        .await;
-    assert_eq!(status, 401, "{answer}");
+    env.forged_push_is_refused(&body).await;
     let (status, _) = env
         .post("/api/webhook", &[("X-GitHub-Event", "push".into())], &body)
         .await;
@@ -580,18 +580,7 @@ async fn while_the_first_load_hangs_callers_are_checked_at_once_and_told_to_retr
         assert_eq!(status, 401, "{token:?}: {body}");
     }
     let body = env.push_payload();
-    let forged = bosun_server::webhook::sign(b"not the secret", body.as_bytes());
-    let (status, answer) = env
-        .post(
-            "/api/webhook",
-            &[
-                ("X-GitHub-Event", "push".into()),
-                ("X-Hub-Signature-256", forged),
-            ],
-            &body,
-        )
-        .await;
-    assert_eq!(status, 401, "{answer}");
+    env.forged_push_is_refused(&body).await;
 
     let response = http()
         .get(format!("{}/api/v1/applications", env.api))
