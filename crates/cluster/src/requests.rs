@@ -116,7 +116,8 @@ fn verb_and_resource(method: &str, uri: &str) -> (String, String) {
         [plural] | [plural, _] => plural.to_string(),
         [plural, _, sub, ..] => format!("{plural}/{sub}"),
     };
-    let named = rest.len() >= 2;
+    // A discovery document is one object.
+    let named = rest.len() >= 2 || rest.is_empty();
     let watch = query
         .split('&')
         .any(|p| p == "watch=true" || p == "watch=1");
@@ -186,11 +187,20 @@ mod tests {
     fn requests_are_counted_by_verb_and_resource() {
         let log = RequestLog::default();
         for (method, uri) in [
-            ("GET", "/apis/apps/v1/namespaces/a/replicasets?labelSelector=x"),
-            ("GET", "/apis/apps/v1/replicasets?watch=true&resourceVersion=4"),
+            (
+                "GET",
+                "/apis/apps/v1/namespaces/a/replicasets?labelSelector=x",
+            ),
+            (
+                "GET",
+                "/apis/apps/v1/replicasets?watch=true&resourceVersion=4",
+            ),
             ("PATCH", "/apis/apps/v1/namespaces/a/replicasets/web-1"),
             ("PATCH", "/apis/apps/v1/namespaces/b/replicasets/web-2"),
-            ("PUT", "/apis/argoproj.io/v1alpha1/namespaces/a/rollouts/web/status"),
+            (
+                "PUT",
+                "/apis/argoproj.io/v1alpha1/namespaces/a/rollouts/web/status",
+            ),
             ("GET", "/api/v1/namespaces/a"),
             ("PUT", "/api/v1/namespaces/a/finalize"),
             ("GET", "/apis/apps/v1"),
