@@ -37,8 +37,8 @@ pub struct RequestRecord {
 /// How many requests of one verb on one resource were answered.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RequestCount {
-    /// `get`, `list`, `watch`, `create`, `update`, `patch`, `apply`, `delete`,
-    /// `deletecollection`, or the lower-case method of anything else.
+    /// `get`, `list`, `watch`, `create`, `update`, `patch`, `delete`, `deletecollection`, or
+    /// the lower-case method of anything else; with the code when it was refused (`update (409)`).
     pub verb: String,
     /// The resource's plural, with its subresource (`rollouts/status`); `discovery` for the API
     /// group and version documents, and the path for what is not under /api or /apis.
@@ -55,7 +55,12 @@ pub struct RequestLog {
 
 impl RequestLog {
     pub fn record(&self, record: RequestRecord) {
-        let kind = verb_and_resource(&record.method, &record.uri);
+        let (mut verb, resource) = verb_and_resource(&record.method, &record.uri);
+        if record.code >= 400 {
+            // Refusals apart (`update (409)`): a conflict costs a request and does nothing.
+            verb = format!("{verb} ({})", record.code);
+        }
+        let kind = (verb, resource);
         *self
             .counts
             .lock()
@@ -186,29 +191,23 @@ mod tests {
     #[test]
     fn requests_are_counted_by_verb_and_resource() {
         let log = RequestLog::default();
-        for (method, uri) in [
-            (
-                "GET",
-                "/apis/apps/v1/namespaces/a/replicasets?labelSelector=x",
-            ),
-            (
-                "GET",
-                "/apis/apps/v1/replicasets?watch=true&resourceVersion=4",
-            ),
-            ("PATCH", "/apis/apps/v1/namespaces/a/replicasets/web-1"),
-            ("PATCH", "/apis/apps/v1/namespaces/b/replicasets/web-2"),
-            (
-                "PUT",
-                "/apis/argoproj.io/v1alpha1/namespaces/a/rollouts/web/status",
-            ),
-            ("GET", "/api/v1/namespaces/a"),
-            ("PUT", "/api/v1/namespaces/a/finalize"),
-            ("GET", "/apis/apps/v1"),
-            ("GET", "/version"),
+        let status = "/apis/argoproj.io/v1alpha1/namespaces/a/rollouts/web/status";
+        for (method, uri, code) in [
+            ("GET", "/apis/apps/v1/namespaces/a/replicasets?l=x", 200),
+            ("GET", "/apis/apps/v1/replicasets?watch=true&r=4", 200),
+            ("PATCH", "/apis/apps/v1/namespaces/a/replicasets/web-1", 200),
+            ("PATCH", "/apis/apps/v1/namespaces/b/replicasets/web-2", 200),
+            ("PUT", status, 200),
+            ("PUT", status, 409),
+            ("GET", "/api/v1/namespaces/a", 200),
+            ("PUT", "/api/v1/namespaces/a/finalize", 200),
+            ("GET", "/apis/apps/v1", 200),
+            ("GET", "/version", 200),
         ] {
             let mut r = record(0);
             r.method = method.into();
             r.uri = uri.into();
+            r.code = code;
             log.record(r);
         }
         let counts: Vec<(String, String, u64)> = log
@@ -224,6 +223,7 @@ mod tests {
             ("patch", "replicasets", 2),
             ("update", "namespaces/finalize", 1),
             ("update", "rollouts/status", 1),
+            ("update (409)", "rollouts/status", 1),
             ("watch", "replicasets", 1),
         ];
         let expected: Vec<(String, String, u64)> = expected

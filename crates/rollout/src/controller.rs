@@ -3,7 +3,7 @@
 //! a reconcile reads both from memory, asks [`decide`] what to do and does it. It waits for
 //! nothing: a pause or a scale-down delay is a requeue, a scaling ReplicaSet is a watch event.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -91,8 +91,14 @@ struct ClusterRollouts {
     /// that version, it has not seen the write, and a decision on it would undo what the
     /// write's decision did (scale a canary back a step).
     written_over: Mutex<HashMap<String, (String, std::time::Instant)>>,
+    /// The ReplicaSets each Rollout (by uid) controls, as (namespace, name): kept from the
+    /// ReplicaSet watch and checked against the cache on every read, so that a reconcile looks
+    /// up its own ReplicaSets instead of scanning every ReplicaSet of the cluster.
+    owned: Arc<Mutex<OwnedReplicaSets>>,
     tasks: Vec<JoinHandle<()>>,
 }
+
+type OwnedReplicaSets = HashMap<String, BTreeSet<(String, String)>>;
 
 impl Drop for ClusterRollouts {
     fn drop(&mut self) {
@@ -298,6 +304,8 @@ impl RolloutController {
         let changed = self.changed.clone();
         let name = cluster.clone();
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &replica_set_resource());
+        let owned: Arc<Mutex<OwnedReplicaSets>> = Arc::default();
+        let index = owned.clone();
         tasks.push(tokio::spawn(async move {
             let stream = watcher::watcher(api, watcher::Config::default().labels(HASH_LABEL))
                 .default_backoff()
@@ -317,6 +325,12 @@ impl RolloutController {
                             && let Some(key) =
                                 key_of(&name, &rs.metadata.namespace, &Some(owner.name.clone()))
                         {
+                            if let Some(rs_name) = &rs.metadata.name {
+                                lock(&index)
+                                    .entry(owner.uid.clone())
+                                    .or_default()
+                                    .insert((key.namespace.clone(), rs_name.clone()));
+                            }
                             let _ = changed.send(key.clone());
                             trigger.now(key);
                         }
@@ -367,6 +381,7 @@ impl RolloutController {
             replica_sets,
             resources: Mutex::default(),
             written_over: Mutex::default(),
+            owned,
             tasks,
         });
         self.clusters
@@ -412,7 +427,7 @@ impl RolloutController {
         let object = find(&cluster.rollouts, key)
             .ok_or_else(|| RolloutError::NotFound(format!("Rollout {key}")))?;
         let uid = object.metadata.uid.clone();
-        let mut owned: Vec<Value> = owned_by(&cluster.replica_sets, &key.namespace, uid.as_deref())
+        let mut owned: Vec<Value> = owned_by(&cluster, &key.namespace, uid.as_deref())
             .into_iter()
             .map(|rs| to_value(&rs, &replica_set_resource()))
             .collect();
@@ -500,11 +515,7 @@ impl RolloutController {
             return Ok(Action::requeue(CONFLICT_RETRY));
         }
         let value = to_value(&object, &rollout_resource());
-        let owned_objects = owned_by(
-            &cluster.replica_sets,
-            &key.namespace,
-            object.metadata.uid.as_deref(),
-        );
+        let owned_objects = owned_by(&cluster, &key.namespace, object.metadata.uid.as_deref());
         let owned: Vec<ReplicaSetView> = owned_objects
             .iter()
             .filter_map(|rs| ReplicaSetView::from_object(&to_value(rs, &replica_set_resource())))
@@ -1095,25 +1106,33 @@ impl RolloutController {
                 Err(e) => return Err(kube_error(key, e)),
             }
         }
+        // One patch per ReplicaSet (its replicas and its scale-down deadline together), all
+        // sent at once: a reconcile that moves a canary a step waits for one round trip, not
+        // one per ReplicaSet and annotation.
+        let mut patches: std::collections::BTreeMap<&str, Value> = Default::default();
         for (name, replicas) in &decision.scale {
-            let patch = json!({
-                "metadata": {"annotations": {crate::revision::DESIRED_REPLICAS_ANNOTATION: replicas.to_string()}},
-                "spec": {"replicas": replicas},
-            });
-            replica_sets
-                .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-                .map_err(|e| kube_error(key, e))?;
+            let patch = patches.entry(name).or_insert_with(|| json!({}));
+            patch["metadata"]["annotations"][crate::revision::DESIRED_REPLICAS_ANNOTATION] =
+                json!(replicas.to_string());
+            patch["spec"]["replicas"] = json!(replicas);
         }
         for (name, deadline) in &decision.deadlines {
-            let patch = json!({"metadata": {"annotations": {
-                SCALE_DOWN_DEADLINE_ANNOTATION: deadline.map(|d| d.to_string()),
-            }}});
-            replica_sets
-                .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-                .map_err(|e| kube_error(key, e))?;
+            let patch = patches.entry(name).or_insert_with(|| json!({}));
+            patch["metadata"]["annotations"][SCALE_DOWN_DEADLINE_ANNOTATION] =
+                json!(deadline.map(|d| d.to_string()));
         }
+        let params = PatchParams::default();
+        let patches: Vec<(&str, Patch<&Value>)> = patches
+            .iter()
+            .map(|(name, patch)| (*name, Patch::Merge(patch)))
+            .collect();
+        futures::future::try_join_all(
+            patches
+                .iter()
+                .map(|(name, patch)| replica_sets.patch(name, &params, patch)),
+        )
+        .await
+        .map_err(|e| kube_error(key, e))?;
         for name in &decision.delete {
             match replica_sets.delete(name, &Default::default()).await {
                 Ok(_) => {}
@@ -1179,24 +1198,44 @@ fn find(store: &Store<DynamicObject>, key: &RolloutKey) -> Option<Arc<DynamicObj
     store.get(&reflector::ObjectRef::new_with(&key.name, rollout_resource()).within(&key.namespace))
 }
 
+/// The ReplicaSets in `namespace` that the Rollout of `uid` controls, from the cache.
 fn owned_by(
-    store: &Store<DynamicObject>,
+    cluster: &ClusterRollouts,
     namespace: &str,
     uid: Option<&str>,
 ) -> Vec<Arc<DynamicObject>> {
     let Some(uid) = uid else { return Vec::new() };
-    store
-        .state()
-        .into_iter()
-        .filter(|rs| rs.metadata.namespace.as_deref() == Some(namespace))
-        .filter(|rs| {
-            rs.metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|o| o.uid == uid && o.controller == Some(true))
-        })
-        .collect()
+    let mut index = lock(&cluster.owned);
+    let Some(names) = index.get_mut(uid) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    // Entries are hints: what the cache no longer holds under this owner leaves the index.
+    names.retain(|(ns, name)| {
+        let cached = cluster
+            .replica_sets
+            .get(&reflector::ObjectRef::new_with(name, replica_set_resource()).within(ns));
+        match cached {
+            Some(rs)
+                if rs
+                    .metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|o| o.uid == uid && o.controller == Some(true)) =>
+            {
+                if ns == namespace {
+                    found.push(rs);
+                }
+                true
+            }
+            _ => false,
+        }
+    });
+    if names.is_empty() {
+        index.remove(uid);
+    }
+    found
 }
 
 fn to_value(object: &DynamicObject, resource: &ApiResource) -> Value {
