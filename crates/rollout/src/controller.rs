@@ -621,6 +621,12 @@ impl RolloutController {
                     .await?;
             }
         }
+        let scaling = async {
+            if collided {
+                return Ok(());
+            }
+            self.scale(&cluster, key, &decision).await
+        };
         if decision.status != value["status"] {
             let mut next = value.clone();
             next["status"] = decision.status.clone();
@@ -634,10 +640,14 @@ impl RolloutController {
             // A replace with the resourceVersion we read: a promote or abort written meanwhile
             // (or our own last write, not yet in the reflector) makes it conflict, and the
             // reconcile runs again on the newer object, which its watch event brings.
-            match api
-                .replace_status(&key.name, &PostParams::default(), &body)
-                .await
-            {
+            // The ReplicaSets are scaled at the same time: the status records the step the
+            // decision took (the next decision, from that status, asks for the same replicas
+            // again if a patch failed), and the step is recorded one round trip after the
+            // decision, not after every patch.
+            let params = PostParams::default();
+            let (written, scaled) =
+                futures::join!(api.replace_status(&key.name, &params, &body), scaling);
+            match written {
                 Ok(written) => {
                     // A write the server took as a no-op keeps the version: no event follows,
                     // and there is nothing to wait for.
@@ -652,10 +662,12 @@ impl RolloutController {
                 }
                 Err(kube::Error::Api(e)) if e.code == 409 => {
                     tracing::debug!(rollout = %key, "status written meanwhile; looking again");
+                    scaled?;
                     return Ok(Action::requeue(CONFLICT_RETRY));
                 }
                 Err(e) => return Err(kube_error(key, e)),
             }
+            scaled?;
             let said = |s: &Value| {
                 (
                     s["phase"].clone(),
@@ -684,6 +696,8 @@ impl RolloutController {
                     "rollout"
                 );
             }
+        } else {
+            scaling.await?;
         }
         Ok(match decision.requeue {
             Some(after) => Action::requeue(after.min(RESYNC)),
@@ -1047,7 +1061,48 @@ impl RolloutController {
         Ok(())
     }
 
-    /// Creates, scales and annotates ReplicaSets and points Services, as `decision` says. A
+    /// Sets the replicas and scale-down deadlines `decision` asks for: one patch per ReplicaSet
+    /// (its replicas and its deadline together), all sent at once.
+    async fn scale(
+        &self,
+        cluster: &ClusterRollouts,
+        key: &RolloutKey,
+        decision: &Decision,
+    ) -> Result<(), RolloutError> {
+        let replica_sets: Api<DynamicObject> = Api::namespaced_with(
+            cluster.client.clone(),
+            &key.namespace,
+            &replica_set_resource(),
+        );
+        let mut patches: std::collections::BTreeMap<&str, Value> = Default::default();
+        for (name, replicas) in &decision.scale {
+            let patch = patches.entry(name).or_insert_with(|| json!({}));
+            patch["metadata"]["annotations"][crate::revision::DESIRED_REPLICAS_ANNOTATION] =
+                json!(replicas.to_string());
+            patch["spec"]["replicas"] = json!(replicas);
+        }
+        for (name, deadline) in &decision.deadlines {
+            let patch = patches.entry(name).or_insert_with(|| json!({}));
+            patch["metadata"]["annotations"][SCALE_DOWN_DEADLINE_ANNOTATION] =
+                json!(deadline.map(|d| d.to_string()));
+        }
+        let params = PatchParams::default();
+        let patches: Vec<(&str, Patch<&Value>)> = patches
+            .iter()
+            .map(|(name, patch)| (*name, Patch::Merge(patch)))
+            .collect();
+        futures::future::try_join_all(
+            patches
+                .iter()
+                .map(|(name, patch)| replica_sets.patch(name, &params, patch)),
+        )
+        .await
+        .map_err(|e| kube_error(key, e))?;
+        Ok(())
+    }
+
+    /// Creates, deletes and annotates ReplicaSets and points Services, as `decision` says (its
+    /// replicas are set by [`Self::scale`], together with the status write). A
     /// Service that does not exist turns the Rollout Degraded with a message that names it.
     /// `true` when the new ReplicaSet's name belongs to another owner's ReplicaSet (nothing
     /// else is done then).
@@ -1106,33 +1161,6 @@ impl RolloutController {
                 Err(e) => return Err(kube_error(key, e)),
             }
         }
-        // One patch per ReplicaSet (its replicas and its scale-down deadline together), all
-        // sent at once: a reconcile that moves a canary a step waits for one round trip, not
-        // one per ReplicaSet and annotation.
-        let mut patches: std::collections::BTreeMap<&str, Value> = Default::default();
-        for (name, replicas) in &decision.scale {
-            let patch = patches.entry(name).or_insert_with(|| json!({}));
-            patch["metadata"]["annotations"][crate::revision::DESIRED_REPLICAS_ANNOTATION] =
-                json!(replicas.to_string());
-            patch["spec"]["replicas"] = json!(replicas);
-        }
-        for (name, deadline) in &decision.deadlines {
-            let patch = patches.entry(name).or_insert_with(|| json!({}));
-            patch["metadata"]["annotations"][SCALE_DOWN_DEADLINE_ANNOTATION] =
-                json!(deadline.map(|d| d.to_string()));
-        }
-        let params = PatchParams::default();
-        let patches: Vec<(&str, Patch<&Value>)> = patches
-            .iter()
-            .map(|(name, patch)| (*name, Patch::Merge(patch)))
-            .collect();
-        futures::future::try_join_all(
-            patches
-                .iter()
-                .map(|(name, patch)| replica_sets.patch(name, &params, patch)),
-        )
-        .await
-        .map_err(|e| kube_error(key, e))?;
         for name in &decision.delete {
             match replica_sets.delete(name, &Default::default()).await {
                 Ok(_) => {}
