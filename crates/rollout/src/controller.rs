@@ -89,7 +89,9 @@ struct ClusterRollouts {
     /// By `namespace/name`: the resourceVersion a Rollout had when this controller last wrote
     /// its status (a write that made a new version), and when. While the cache still holds
     /// that version, it has not seen the write, and a decision on it would undo what the
-    /// write's decision did (scale a canary back a step).
+    /// write's decision did (scale a canary back a step). The same, by
+    /// `replicasets/namespace/name`, for the ReplicaSets this controller scaled: a decision on
+    /// a ReplicaSet the cache has from before our patch would patch it again to the same.
     written_over: Mutex<HashMap<String, (String, std::time::Instant)>>,
     /// The ReplicaSets each Rollout (by uid) controls, as (namespace, name): kept from the
     /// ReplicaSet watch and checked against the cache on every read, so that a reconcile looks
@@ -131,17 +133,16 @@ const STALE_AT_MOST: Duration = Duration::from_secs(5);
 /// newer version, or [`STALE_AT_MOST`] passing, ends the watch for it.
 fn stale(
     written_over: &Mutex<HashMap<String, (String, std::time::Instant)>>,
-    key: &RolloutKey,
+    name: &str,
     read: Option<&str>,
 ) -> bool {
     let mut written_over = lock(written_over);
-    let name = format!("{}/{}", key.namespace, key.name);
-    match (written_over.get(&name), read) {
+    match (written_over.get(name), read) {
         (Some((replaced, at)), Some(read)) if replaced == read && at.elapsed() < STALE_AT_MOST => {
             true
         }
         (Some(_), _) => {
-            written_over.remove(&name);
+            written_over.remove(name);
             false
         }
         (None, _) => false,
@@ -508,7 +509,7 @@ impl RolloutController {
         }
         if stale(
             &cluster.written_over,
-            key,
+            &format!("{}/{}", key.namespace, key.name),
             object.metadata.resource_version.as_deref(),
         ) {
             // Our last status write is not in the cache yet: its watch event brings it.
@@ -516,6 +517,19 @@ impl RolloutController {
         }
         let value = to_value(&object, &rollout_resource());
         let owned_objects = owned_by(&cluster, &key.namespace, object.metadata.uid.as_deref());
+        if owned_objects.iter().any(|rs| {
+            stale(
+                &cluster.written_over,
+                &replica_set_mark(
+                    &key.namespace,
+                    rs.metadata.name.as_deref().unwrap_or_default(),
+                ),
+                rs.metadata.resource_version.as_deref(),
+            )
+        }) {
+            // Our last scale of one of them is not in the cache yet: its watch event brings it.
+            return Ok(Action::requeue(CONFLICT_RETRY));
+        }
         let owned: Vec<ReplicaSetView> = owned_objects
             .iter()
             .filter_map(|rs| ReplicaSetView::from_object(&to_value(rs, &replica_set_resource())))
@@ -1091,13 +1105,36 @@ impl RolloutController {
             .iter()
             .map(|(name, patch)| (*name, Patch::Merge(patch)))
             .collect();
-        futures::future::try_join_all(
+        let read: Vec<Option<String>> = patches
+            .iter()
+            .map(|(name, _)| {
+                let at = reflector::ObjectRef::new_with(name, replica_set_resource())
+                    .within(&key.namespace);
+                cluster
+                    .replica_sets
+                    .get(&at)
+                    .and_then(|rs| rs.metadata.resource_version.clone())
+            })
+            .collect();
+        let written = futures::future::try_join_all(
             patches
                 .iter()
                 .map(|(name, patch)| replica_sets.patch(name, &params, patch)),
         )
         .await
         .map_err(|e| kube_error(key, e))?;
+        let mut written_over = lock(&cluster.written_over);
+        for (((name, _), read), written) in patches.iter().zip(read).zip(written) {
+            // A patch that changed nothing keeps the version: no event follows.
+            if let Some(read) = read
+                && written.metadata.resource_version.as_ref() != Some(&read)
+            {
+                written_over.insert(
+                    replica_set_mark(&key.namespace, name),
+                    (read, std::time::Instant::now()),
+                );
+            }
+        }
         Ok(())
     }
 
@@ -1214,6 +1251,11 @@ fn split_namespace<'a>(name: &'a str, default: &'a str) -> (&'a str, &'a str) {
     name.split_once('.').unwrap_or((name, default))
 }
 
+/// A ReplicaSet's key in `written_over`.
+fn replica_set_mark(namespace: &str, name: &str) -> String {
+    format!("replicasets/{namespace}/{name}")
+}
+
 fn key_of(cluster: &str, namespace: &Option<String>, name: &Option<String>) -> Option<RolloutKey> {
     Some(RolloutKey {
         cluster: cluster.to_string(),
@@ -1311,33 +1353,26 @@ mod tests {
     #[test]
     fn a_cached_rollout_is_stale_only_at_the_version_our_write_replaced() {
         let written_over = Mutex::new(HashMap::new());
-        let key = RolloutKey {
-            cluster: "c".into(),
-            namespace: "shop".into(),
-            name: "web".into(),
-        };
-        assert!(
-            !stale(&written_over, &key, Some("7")),
-            "nothing written yet"
-        );
+        let key = "shop/web";
+        assert!(!stale(&written_over, key, Some("7")), "nothing written yet");
         lock(&written_over).insert(
             "shop/web".to_string(),
             ("7".to_string(), std::time::Instant::now()),
         );
         assert!(
-            stale(&written_over, &key, Some("7")),
+            stale(&written_over, key, Some("7")),
             "the cache is behind our write"
         );
-        assert!(stale(&written_over, &key, Some("7")), "still behind");
+        assert!(stale(&written_over, key, Some("7")), "still behind");
         assert!(
-            !stale(&written_over, &key, Some("9")),
+            !stale(&written_over, key, Some("9")),
             "the write (or a newer) arrived"
         );
         assert!(lock(&written_over).is_empty(), "and the mark is gone");
-        assert!(!stale(&written_over, &key, Some("7")));
+        assert!(!stale(&written_over, key, Some("7")));
         // A cache that never catches up is trusted again after a while.
         let long_ago = std::time::Instant::now() - STALE_AT_MOST;
         lock(&written_over).insert("shop/web".to_string(), ("7".to_string(), long_ago));
-        assert!(!stale(&written_over, &key, Some("7")));
+        assert!(!stale(&written_over, key, Some("7")));
     }
 }
