@@ -97,10 +97,10 @@ fn release_owners(state: &Shared, dependent: &Value) {
         .unwrap_or_default()
     {
         let uid = r["uid"].as_str().unwrap_or_default();
-        if let Some((_, owner)) = state.objects.store.by_uid(uid) {
-            if owner["metadata"]["deletionTimestamp"].is_string() {
-                reconcile_deleting_owner(state, &owner);
-            }
+        if let Some((_, owner)) = state.objects.store.by_uid(uid)
+            && owner["metadata"]["deletionTimestamp"].is_string()
+        {
+            reconcile_deleting_owner(state, &owner);
         }
     }
 }
