@@ -17,8 +17,13 @@
 //! Prints a Markdown table; serve's log goes to `BENCH_OUT` (default
 //! `$TMPDIR/bosun-rollout-scale`).
 //!
+//! Also recorded: the API requests of the image change per Rollout, by verb and resource (the
+//! cluster's `/admin/requests` counts, from the image change to all Healthy; the benchmark's own
+//! N patches included), printed after the table.
+//!
 //! `BENCH_CLUSTER_CPUS` and `BENCH_SERVE_CPUS` pin the cluster and serve (`taskset -c`), to see
-//! serve's own latency apart from the cluster it shares the machine with.
+//! serve's own latency apart from the cluster it shares the machine with. `BENCH_BOSUN` runs
+//! another `bosun` binary (cluster and serve) than this build's, e.g. the previous commit's.
 //!
 //! Run: `BENCH_ROLLOUTS=1000 cargo bench -p bosun --bench rollout_scale`.
 
@@ -28,7 +33,7 @@ use common::{
     clk_tck, kube_client, serve_one_application, start_cluster, usage, wait_for_crds_and_namespace,
 };
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -198,6 +203,34 @@ async fn wait_healthy(
     }
 }
 
+/// The cluster's count of every request so far, by (verb, resource): `GET /admin/requests`
+/// over plain HTTP/1.0 (the answer ends with the connection).
+fn request_counts(port: u16) -> BTreeMap<(String, String), u64> {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .write_all(b"GET /admin/requests HTTP/1.0\r\nHost: localhost\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let (_, text) = answer.split_once("\r\n\r\n").unwrap_or_default();
+    let body: Value = serde_json::from_str(text).unwrap_or_default();
+    body["counts"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            (
+                (
+                    c["verb"].as_str().unwrap_or_default().to_string(),
+                    c["resource"].as_str().unwrap_or_default().to_string(),
+                ),
+                c["count"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect()
+}
+
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;
@@ -228,7 +261,9 @@ async fn main() {
         .map(PathBuf::from)
         .unwrap_or_else(|| std::env::temp_dir().join("bosun-rollout-scale"));
     std::fs::create_dir_all(&out).unwrap();
-    let bosun = PathBuf::from(env!("CARGO_BIN_EXE_bosun"));
+    let bosun = var("BENCH_BOSUN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_bosun")));
     let clk = clk_tck();
 
     let dir = tempfile::tempdir().unwrap();
@@ -284,6 +319,7 @@ async fn main() {
         "rollout_scale: first revision {first:?} ({first_total:.1} s with creation); updating the image …"
     );
 
+    let requests_before = request_counts(cluster.port());
     let started = Instant::now();
     futures::stream::iter(0..n)
         .map(|i| {
@@ -325,6 +361,7 @@ async fn main() {
     };
     let (rss, cpu) = usage(serve_pid, clk);
     let (cluster_rss, cluster_cpu) = usage(cluster_pid, clk);
+    let requests_after = request_counts(cluster.port());
     follower.abort();
     let mut lateness = watched.lock().unwrap().lateness.clone();
     lateness.sort_by(f64::total_cmp);
@@ -347,5 +384,15 @@ async fn main() {
         percentile(&lateness, 0.99),
         lateness.last().copied().unwrap_or(f64::NAN),
     );
+    println!("\nAPI requests of the image change per Rollout (verb resource: count / {n}):\n");
+    let mut total = 0;
+    for (kind, after) in &requests_after {
+        let count = after - requests_before.get(kind).copied().unwrap_or(0);
+        if count > 0 {
+            total += count;
+            println!("- {} {}: {:.2}", kind.0, kind.1, count as f64 / n as f64);
+        }
+    }
+    println!("- all: {:.2}", total as f64 / n as f64);
     eprintln!("serve's log: {}", log_path.display());
 }

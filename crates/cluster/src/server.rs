@@ -224,7 +224,10 @@ async fn record_request(State(state): State<Shared>, request: Request, next: Nex
 }
 
 async fn get_requests(State(state): State<Shared>) -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({"items": state.requests.recent()}))
+    axum::Json(serde_json::json!({
+        "items": state.requests.recent(),
+        "counts": state.requests.counts(),
+    }))
 }
 
 async fn get_faults(State(state): State<Shared>) -> axum::Json<FaultConfig> {

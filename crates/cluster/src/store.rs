@@ -3,7 +3,7 @@
 //! told 410 Gone when it is older than the history). With a data directory, every write also goes
 //! to SQLite before it becomes visible, so objects survive a restart.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -68,9 +68,17 @@ pub struct TooOld {
 
 type Key = (String, String);
 
+/// Where an object is stored: its type and its namespace/name.
+type Location = (GroupResource, Key);
+
 struct Inner {
     rv: u64,
     objects: HashMap<GroupResource, BTreeMap<Key, Arc<Value>>>,
+    /// Every stored object's location by its uid, and the uids of the objects whose
+    /// ownerReferences name a uid (the owner's dependents, whether the owner exists or not):
+    /// the garbage collector's lookups, kept by every commit so that none is a scan of the store.
+    by_uid: HashMap<String, Location>,
+    dependents: HashMap<String, BTreeSet<String>>,
     history: VecDeque<Arc<WatchEvent>>,
     /// The resourceVersion just before the oldest retained event: watches from here on are served.
     history_floor: u64,
@@ -116,14 +124,25 @@ impl Store {
         history_limit: usize,
     ) -> Self {
         let (events, _) = broadcast::channel(65_536);
+        let mut inner = Inner {
+            rv,
+            objects,
+            by_uid: HashMap::new(),
+            dependents: HashMap::new(),
+            history: VecDeque::new(),
+            history_floor: rv,
+            db,
+        };
+        let stored: Vec<(Location, Arc<Value>)> = inner
+            .objects
+            .iter()
+            .flat_map(|(gr, m)| m.iter().map(|(k, o)| ((gr.clone(), k.clone()), o.clone())))
+            .collect();
+        for (location, object) in stored {
+            inner.index(location, &object);
+        }
         Self {
-            inner: Mutex::new(Inner {
-                rv,
-                objects,
-                history: VecDeque::new(),
-                history_floor: rv,
-                db,
-            }),
+            inner: Mutex::new(inner),
             events,
             history_limit,
         }
@@ -260,6 +279,12 @@ impl Store {
             EventType::Deleted => objects.remove(&key),
             _ => objects.insert(key.clone(), object.clone()),
         };
+        if let Some(previous) = &previous {
+            inner.unindex(previous);
+        }
+        if event_type != EventType::Deleted {
+            inner.index((gr.clone(), key.clone()), &object);
+        }
         let event = Arc::new(WatchEvent {
             rv,
             gr: gr.clone(),
@@ -322,9 +347,97 @@ impl Store {
     }
 }
 
+fn uid(object: &Value) -> &str {
+    object["metadata"]["uid"].as_str().unwrap_or_default()
+}
+
+/// The uids an object's ownerReferences name.
+fn owner_uids(object: &Value) -> impl Iterator<Item = &str> {
+    object["metadata"]["ownerReferences"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["uid"].as_str())
+}
+
+impl Inner {
+    fn index(&mut self, location: Location, object: &Value) {
+        let uid = uid(object);
+        if uid.is_empty() {
+            return;
+        }
+        self.by_uid.insert(uid.to_string(), location);
+        for owner in owner_uids(object) {
+            self.dependents
+                .entry(owner.to_string())
+                .or_default()
+                .insert(uid.to_string());
+        }
+    }
+
+    fn unindex(&mut self, object: &Value) {
+        let uid = uid(object);
+        if uid.is_empty() {
+            return;
+        }
+        self.by_uid.remove(uid);
+        for owner in owner_uids(object) {
+            if let Some(set) = self.dependents.get_mut(owner) {
+                set.remove(uid);
+                if set.is_empty() {
+                    self.dependents.remove(owner);
+                }
+            }
+        }
+    }
+
+    fn at(&self, location: &Location) -> Option<(GroupResource, Arc<Value>)> {
+        let (gr, key) = location;
+        let object = self.objects.get(gr)?.get(key)?;
+        Some((gr.clone(), object.clone()))
+    }
+}
+
 impl Store {
-    /// Every stored object for which `pred` holds, with its type (a full scan: the garbage
-    /// collector uses it to find dependents by owner uid).
+    /// The stored object whose uid is `uid`, with its type.
+    pub fn by_uid(&self, uid: &str) -> Option<(GroupResource, Arc<Value>)> {
+        let inner = self.lock();
+        inner.by_uid.get(uid).and_then(|l| inner.at(l))
+    }
+
+    /// The stored objects whose ownerReferences name `owner_uid` (whether or not it exists).
+    pub fn dependents(&self, owner_uid: &str) -> Vec<(GroupResource, Arc<Value>)> {
+        let inner = self.lock();
+        inner
+            .dependents
+            .get(owner_uid)
+            .into_iter()
+            .flatten()
+            .filter_map(|uid| inner.by_uid.get(uid).and_then(|l| inner.at(l)))
+            .collect()
+    }
+
+    /// The stored objects whose ownerReferences name a uid that no stored object has (the
+    /// garbage collector's orphans, if none of their owners exists).
+    pub fn with_missing_owners(&self) -> Vec<(GroupResource, Arc<Value>)> {
+        let inner = self.lock();
+        let uids: BTreeSet<&String> = inner
+            .dependents
+            .iter()
+            .filter(|(owner, _)| !inner.by_uid.contains_key(*owner))
+            .flat_map(|(_, uids)| uids)
+            .collect();
+        uids.into_iter()
+            .filter_map(|uid| inner.by_uid.get(uid).and_then(|l| inner.at(l)))
+            .collect()
+    }
+
+    /// Whether an object with this uid is stored.
+    pub fn has_uid(&self, uid: &str) -> bool {
+        self.lock().by_uid.contains_key(uid)
+    }
+
+    /// Every stored object for which `pred` holds, with its type (a full scan).
     pub fn find(&self, pred: impl Fn(&Value) -> bool) -> Vec<(GroupResource, Arc<Value>)> {
         let inner = self.lock();
         inner
@@ -336,5 +449,62 @@ impl Store {
                     .map(move |o| (gr.clone(), o.clone()))
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn object(name: &str, uid: &str, owners: &[&str]) -> Value {
+        let refs: Vec<Value> = owners.iter().map(|o| json!({"uid": o})).collect();
+        json!({"metadata": {"name": name, "uid": uid, "ownerReferences": refs}})
+    }
+
+    fn names(found: Vec<(GroupResource, Arc<Value>)>) -> Vec<String> {
+        let mut names: Vec<String> = found
+            .iter()
+            .map(|(_, o)| o["metadata"]["name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
+    // The garbage collector's lookups follow every create, update and delete.
+    #[test]
+    fn owners_and_dependents_are_indexed_by_uid() {
+        let store = Store::in_memory(100);
+        let rs = GroupResource::new("apps", "replicasets");
+        let pods = GroupResource::new("", "pods");
+        store
+            .create(&rs, "a", "web", |_| object("web", "u-rs", &[]))
+            .unwrap();
+        for (name, uid) in [("p1", "u-p1"), ("p2", "u-p2")] {
+            store
+                .create(&pods, "a", name, |_| object(name, uid, &["u-rs"]))
+                .unwrap();
+        }
+        store
+            .create(&pods, "a", "lost", |_| {
+                object("lost", "u-lost", &["u-gone"])
+            })
+            .unwrap();
+        assert_eq!(names(store.dependents("u-rs")), ["p1", "p2"]);
+        assert_eq!(store.by_uid("u-rs").map(|(gr, _)| gr), Some(rs.clone()));
+        assert!(store.has_uid("u-p1") && !store.has_uid("u-gone"));
+        assert_eq!(names(store.with_missing_owners()), ["lost"]);
+        // An update that drops the reference, and a delete.
+        store
+            .update(&pods, "a", "p1", |_, _| {
+                Ok::<_, ()>(Some(object("p1", "u-p1", &[])))
+            })
+            .unwrap()
+            .unwrap();
+        store.delete(&pods, "a", "p2", |o, _| o.clone()).unwrap();
+        assert!(store.dependents("u-rs").is_empty());
+        assert!(!store.has_uid("u-p2"));
+        store.delete(&rs, "a", "web", |o, _| o.clone()).unwrap();
+        assert!(store.by_uid("u-rs").is_none());
     }
 }

@@ -3,7 +3,7 @@
 //! a reconcile reads both from memory, asks [`decide`] what to do and does it. It waits for
 //! nothing: a pause or a scale-down delay is a requeue, a scaling ReplicaSet is a watch event.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
@@ -95,10 +95,18 @@ struct ClusterRollouts {
     /// By `namespace/name`: the resourceVersion a Rollout had when this controller last wrote
     /// its status (a write that made a new version), and when. While the cache still holds
     /// that version, it has not seen the write, and a decision on it would undo what the
-    /// write's decision did (scale a canary back a step).
+    /// write's decision did (scale a canary back a step). The same, by
+    /// `replicasets/namespace/name`, for the ReplicaSets this controller scaled: a decision on
+    /// a ReplicaSet the cache has from before our patch would patch it again to the same.
     written_over: Mutex<HashMap<String, (String, std::time::Instant)>>,
+    /// The ReplicaSets each Rollout (by uid) controls, as (namespace, name): kept from the
+    /// ReplicaSet watch and checked against the cache on every read, so that a reconcile looks
+    /// up its own ReplicaSets instead of scanning every ReplicaSet of the cluster.
+    owned: Arc<Mutex<OwnedReplicaSets>>,
     tasks: Vec<JoinHandle<()>>,
 }
+
+type OwnedReplicaSets = HashMap<String, BTreeSet<(String, String)>>;
 
 impl Drop for ClusterRollouts {
     fn drop(&mut self) {
@@ -131,17 +139,16 @@ const STALE_AT_MOST: Duration = Duration::from_secs(5);
 /// newer version, or [`STALE_AT_MOST`] passing, ends the watch for it.
 fn stale(
     written_over: &Mutex<HashMap<String, (String, std::time::Instant)>>,
-    key: &RolloutKey,
+    name: &str,
     read: Option<&str>,
 ) -> bool {
     let mut written_over = lock(written_over);
-    let name = format!("{}/{}", key.namespace, key.name);
-    match (written_over.get(&name), read) {
+    match (written_over.get(name), read) {
         (Some((replaced, at)), Some(read)) if replaced == read && at.elapsed() < STALE_AT_MOST => {
             true
         }
         (Some(_), _) => {
-            written_over.remove(&name);
+            written_over.remove(name);
             false
         }
         (None, _) => false,
@@ -307,6 +314,8 @@ impl RolloutController {
         let changed = self.changed.clone();
         let name = cluster.clone();
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &replica_set_resource());
+        let owned: Arc<Mutex<OwnedReplicaSets>> = Arc::default();
+        let index = owned.clone();
         tasks.push(tokio::spawn(async move {
             let stream = watcher::watcher(api, watcher::Config::default().labels(HASH_LABEL))
                 .default_backoff()
@@ -326,6 +335,12 @@ impl RolloutController {
                             && let Some(key) =
                                 key_of(&name, &rs.metadata.namespace, &Some(owner.name.clone()))
                         {
+                            if let Some(rs_name) = &rs.metadata.name {
+                                lock(&index)
+                                    .entry(owner.uid.clone())
+                                    .or_default()
+                                    .insert((key.namespace.clone(), rs_name.clone()));
+                            }
                             let _ = changed.send(key.clone());
                             trigger.now(key);
                         }
@@ -408,6 +423,7 @@ impl RolloutController {
             configs,
             resources: Mutex::default(),
             written_over: Mutex::default(),
+            owned,
             tasks,
         });
         self.clusters
@@ -453,7 +469,7 @@ impl RolloutController {
         let object = find(&cluster.rollouts, key)
             .ok_or_else(|| RolloutError::NotFound(format!("Rollout {key}")))?;
         let uid = object.metadata.uid.clone();
-        let mut owned: Vec<Value> = owned_by(&cluster.replica_sets, &key.namespace, uid.as_deref())
+        let mut owned: Vec<Value> = owned_by(&cluster, &key.namespace, uid.as_deref())
             .into_iter()
             .map(|rs| to_value(&rs, &replica_set_resource()))
             .collect();
@@ -534,18 +550,27 @@ impl RolloutController {
         }
         if stale(
             &cluster.written_over,
-            key,
+            &format!("{}/{}", key.namespace, key.name),
             object.metadata.resource_version.as_deref(),
         ) {
             // Our last status write is not in the cache yet: its watch event brings it.
             return Ok(Action::requeue(CONFLICT_RETRY));
         }
         let value = to_value(&object, &rollout_resource());
-        let owned_objects = owned_by(
-            &cluster.replica_sets,
-            &key.namespace,
-            object.metadata.uid.as_deref(),
-        );
+        let owned_objects = owned_by(&cluster, &key.namespace, object.metadata.uid.as_deref());
+        if owned_objects.iter().any(|rs| {
+            stale(
+                &cluster.written_over,
+                &replica_set_mark(
+                    &key.namespace,
+                    rs.metadata.name.as_deref().unwrap_or_default(),
+                ),
+                rs.metadata.resource_version.as_deref(),
+            )
+        }) {
+            // Our last scale of one of them is not in the cache yet: its watch event brings it.
+            return Ok(Action::requeue(CONFLICT_RETRY));
+        }
         let owned: Vec<ReplicaSetView> = owned_objects
             .iter()
             .filter_map(|rs| ReplicaSetView::from_object(&to_value(rs, &replica_set_resource())))
@@ -707,6 +732,12 @@ impl RolloutController {
                     .await?;
             }
         }
+        let scaling = async {
+            if collided {
+                return Ok(());
+            }
+            self.scale(&cluster, key, &decision).await
+        };
         if decision.status != value["status"] {
             let mut next = value.clone();
             next["status"] = decision.status.clone();
@@ -720,10 +751,14 @@ impl RolloutController {
             // A replace with the resourceVersion we read: a promote or abort written meanwhile
             // (or our own last write, not yet in the reflector) makes it conflict, and the
             // reconcile runs again on the newer object, which its watch event brings.
-            match api
-                .replace_status(&key.name, &PostParams::default(), &body)
-                .await
-            {
+            // The ReplicaSets are scaled at the same time: the status records the step the
+            // decision took (the next decision, from that status, asks for the same replicas
+            // again if a patch failed), and the step is recorded one round trip after the
+            // decision, not after every patch.
+            let params = PostParams::default();
+            let (written, scaled) =
+                futures::join!(api.replace_status(&key.name, &params, &body), scaling);
+            match written {
                 Ok(written) => {
                     // A write the server took as a no-op keeps the version: no event follows,
                     // and there is nothing to wait for.
@@ -738,10 +773,12 @@ impl RolloutController {
                 }
                 Err(kube::Error::Api(e)) if e.code == 409 => {
                     tracing::debug!(rollout = %key, "status written meanwhile; looking again");
+                    scaled?;
                     return Ok(Action::requeue(CONFLICT_RETRY));
                 }
                 Err(e) => return Err(kube_error(key, e)),
             }
+            scaled?;
             let said = |s: &Value| {
                 (
                     s["phase"].clone(),
@@ -770,6 +807,8 @@ impl RolloutController {
                     "rollout"
                 );
             }
+        } else {
+            scaling.await?;
         }
         Ok(match decision.requeue {
             Some(after) => Action::requeue(after.min(RESYNC)),
@@ -1248,7 +1287,71 @@ impl RolloutController {
         }
     }
 
-    /// Creates, scales and annotates ReplicaSets and points Services, as `decision` says. A
+    /// Sets the replicas and scale-down deadlines `decision` asks for: one patch per ReplicaSet
+    /// (its replicas and its deadline together), all sent at once.
+    async fn scale(
+        &self,
+        cluster: &ClusterRollouts,
+        key: &RolloutKey,
+        decision: &Decision,
+    ) -> Result<(), RolloutError> {
+        let replica_sets: Api<DynamicObject> = Api::namespaced_with(
+            cluster.client.clone(),
+            &key.namespace,
+            &replica_set_resource(),
+        );
+        let mut patches: std::collections::BTreeMap<&str, Value> = Default::default();
+        for (name, replicas) in &decision.scale {
+            let patch = patches.entry(name).or_insert_with(|| json!({}));
+            patch["metadata"]["annotations"][crate::revision::DESIRED_REPLICAS_ANNOTATION] =
+                json!(replicas.to_string());
+            patch["spec"]["replicas"] = json!(replicas);
+        }
+        for (name, deadline) in &decision.deadlines {
+            let patch = patches.entry(name).or_insert_with(|| json!({}));
+            patch["metadata"]["annotations"][SCALE_DOWN_DEADLINE_ANNOTATION] =
+                json!(deadline.map(|d| d.to_string()));
+        }
+        let params = PatchParams::default();
+        let patches: Vec<(&str, Patch<&Value>)> = patches
+            .iter()
+            .map(|(name, patch)| (*name, Patch::Merge(patch)))
+            .collect();
+        let read: Vec<Option<String>> = patches
+            .iter()
+            .map(|(name, _)| {
+                let at = reflector::ObjectRef::new_with(name, replica_set_resource())
+                    .within(&key.namespace);
+                cluster
+                    .replica_sets
+                    .get(&at)
+                    .and_then(|rs| rs.metadata.resource_version.clone())
+            })
+            .collect();
+        let written = futures::future::try_join_all(
+            patches
+                .iter()
+                .map(|(name, patch)| replica_sets.patch(name, &params, patch)),
+        )
+        .await
+        .map_err(|e| kube_error(key, e))?;
+        let mut written_over = lock(&cluster.written_over);
+        for (((name, _), read), written) in patches.iter().zip(read).zip(written) {
+            // A patch that changed nothing keeps the version: no event follows.
+            if let Some(read) = read
+                && written.metadata.resource_version.as_ref() != Some(&read)
+            {
+                written_over.insert(
+                    replica_set_mark(&key.namespace, name),
+                    (read, std::time::Instant::now()),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates, deletes and annotates ReplicaSets and points Services, as `decision` says (its
+    /// replicas are set by [`Self::scale`], together with the status write). A
     /// Service that does not exist turns the Rollout Degraded with a message that names it.
     /// `true` when the new ReplicaSet's name belongs to another owner's ReplicaSet (nothing
     /// else is done then).
@@ -1309,25 +1412,6 @@ impl RolloutController {
                 Err(e) => return Err(kube_error(key, e)),
             }
         }
-        for (name, replicas) in &decision.scale {
-            let patch = json!({
-                "metadata": {"annotations": {crate::revision::DESIRED_REPLICAS_ANNOTATION: replicas.to_string()}},
-                "spec": {"replicas": replicas},
-            });
-            replica_sets
-                .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-                .map_err(|e| kube_error(key, e))?;
-        }
-        for (name, deadline) in &decision.deadlines {
-            let patch = json!({"metadata": {"annotations": {
-                SCALE_DOWN_DEADLINE_ANNOTATION: deadline.map(|d| d.to_string()),
-            }}});
-            replica_sets
-                .patch(name, &PatchParams::default(), &Patch::Merge(&patch))
-                .await
-                .map_err(|e| kube_error(key, e))?;
-        }
         for name in &decision.delete {
             match replica_sets.delete(name, &Default::default()).await {
                 Ok(_) => {}
@@ -1381,6 +1465,11 @@ fn split_namespace<'a>(name: &'a str, default: &'a str) -> (&'a str, &'a str) {
     name.split_once('.').unwrap_or((name, default))
 }
 
+/// A ReplicaSet's key in `written_over`.
+fn replica_set_mark(namespace: &str, name: &str) -> String {
+    format!("replicasets/{namespace}/{name}")
+}
+
 fn key_of(cluster: &str, namespace: &Option<String>, name: &Option<String>) -> Option<RolloutKey> {
     Some(RolloutKey {
         cluster: cluster.to_string(),
@@ -1393,24 +1482,44 @@ fn find(store: &Store<DynamicObject>, key: &RolloutKey) -> Option<Arc<DynamicObj
     store.get(&reflector::ObjectRef::new_with(&key.name, rollout_resource()).within(&key.namespace))
 }
 
+/// The ReplicaSets in `namespace` that the Rollout of `uid` controls, from the cache.
 fn owned_by(
-    store: &Store<DynamicObject>,
+    cluster: &ClusterRollouts,
     namespace: &str,
     uid: Option<&str>,
 ) -> Vec<Arc<DynamicObject>> {
     let Some(uid) = uid else { return Vec::new() };
-    store
-        .state()
-        .into_iter()
-        .filter(|rs| rs.metadata.namespace.as_deref() == Some(namespace))
-        .filter(|rs| {
-            rs.metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|o| o.uid == uid && o.controller == Some(true))
-        })
-        .collect()
+    let mut index = lock(&cluster.owned);
+    let Some(names) = index.get_mut(uid) else {
+        return Vec::new();
+    };
+    let mut found = Vec::new();
+    // Entries are hints: what the cache no longer holds under this owner leaves the index.
+    names.retain(|(ns, name)| {
+        let cached = cluster
+            .replica_sets
+            .get(&reflector::ObjectRef::new_with(name, replica_set_resource()).within(ns));
+        match cached {
+            Some(rs)
+                if rs
+                    .metadata
+                    .owner_references
+                    .iter()
+                    .flatten()
+                    .any(|o| o.uid == uid && o.controller == Some(true)) =>
+            {
+                if ns == namespace {
+                    found.push(rs);
+                }
+                true
+            }
+            _ => false,
+        }
+    });
+    if names.is_empty() {
+        index.remove(uid);
+    }
+    found
 }
 
 fn to_value(object: &DynamicObject, resource: &ApiResource) -> Value {
@@ -1462,33 +1571,26 @@ mod tests {
     #[test]
     fn a_cached_rollout_is_stale_only_at_the_version_our_write_replaced() {
         let written_over = Mutex::new(HashMap::new());
-        let key = RolloutKey {
-            cluster: "c".into(),
-            namespace: "shop".into(),
-            name: "web".into(),
-        };
-        assert!(
-            !stale(&written_over, &key, Some("7")),
-            "nothing written yet"
-        );
+        let key = "shop/web";
+        assert!(!stale(&written_over, key, Some("7")), "nothing written yet");
         lock(&written_over).insert(
             "shop/web".to_string(),
             ("7".to_string(), std::time::Instant::now()),
         );
         assert!(
-            stale(&written_over, &key, Some("7")),
+            stale(&written_over, key, Some("7")),
             "the cache is behind our write"
         );
-        assert!(stale(&written_over, &key, Some("7")), "still behind");
+        assert!(stale(&written_over, key, Some("7")), "still behind");
         assert!(
-            !stale(&written_over, &key, Some("9")),
+            !stale(&written_over, key, Some("9")),
             "the write (or a newer) arrived"
         );
         assert!(lock(&written_over).is_empty(), "and the mark is gone");
-        assert!(!stale(&written_over, &key, Some("7")));
+        assert!(!stale(&written_over, key, Some("7")));
         // A cache that never catches up is trusted again after a while.
         let long_ago = std::time::Instant::now() - STALE_AT_MOST;
         lock(&written_over).insert("shop/web".to_string(), ("7".to_string(), long_ago));
-        assert!(!stale(&written_over, &key, Some("7")));
+        assert!(!stale(&written_over, key, Some("7")));
     }
 }

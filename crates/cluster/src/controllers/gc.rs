@@ -16,14 +16,8 @@ pub async fn run(state: Shared) {
     event_loop(state, on_event, sync_all).await;
 }
 
-fn owned_by(object: &Value, uid: &str) -> bool {
-    object["metadata"]["ownerReferences"]
-        .as_array()
-        .is_some_and(|refs| refs.iter().any(|r| r["uid"] == uid))
-}
-
 fn dependents(state: &Shared, uid: &str) -> Vec<(GroupResource, Arc<Value>)> {
-    state.objects.store.find(|o| owned_by(o, uid))
+    state.objects.store.dependents(uid)
 }
 
 fn has_finalizer(object: &Value, f: &str) -> bool {
@@ -41,27 +35,17 @@ fn sync_all(state: &Shared) {
         reconcile_deleting_owner(state, &object);
     }
     // Dependents whose owners no longer exist.
-    let with_owners = state.objects.store.find(|o| {
-        o["metadata"]["ownerReferences"]
-            .as_array()
-            .is_some_and(|r| !r.is_empty())
-    });
-    let live_uids: std::collections::HashSet<String> = state
-        .objects
-        .store
-        .find(|_| true)
-        .iter()
-        .map(|(_, o)| uid_of(o).to_string())
-        .collect();
-    for (_, object) in with_owners {
+    for (_, object) in state.objects.store.with_missing_owners() {
         let refs = object["metadata"]["ownerReferences"]
             .as_array()
             .cloned()
             .unwrap_or_default();
-        if refs
-            .iter()
-            .all(|r| !live_uids.contains(r["uid"].as_str().unwrap_or_default()))
-        {
+        if refs.iter().all(|r| {
+            !state
+                .objects
+                .store
+                .has_uid(r["uid"].as_str().unwrap_or_default())
+        }) {
             delete(state, &object, Propagation::Background);
         }
     }
@@ -113,10 +97,10 @@ fn release_owners(state: &Shared, dependent: &Value) {
         .unwrap_or_default()
     {
         let uid = r["uid"].as_str().unwrap_or_default();
-        for (_, owner) in state.objects.store.find(|o| uid_of(o) == uid) {
-            if owner["metadata"]["deletionTimestamp"].is_string() {
-                reconcile_deleting_owner(state, &owner);
-            }
+        if let Some((_, owner)) = state.objects.store.by_uid(uid)
+            && owner["metadata"]["deletionTimestamp"].is_string()
+        {
+            reconcile_deleting_owner(state, &owner);
         }
     }
 }

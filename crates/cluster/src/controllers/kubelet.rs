@@ -335,6 +335,12 @@ impl Kubelet {
     }
 
     fn write_status(&mut self, state: &Shared, pod: &Value, status: Value) {
+        let status = keep_transition_times(&pod["status"], status);
+        if status == pod["status"] {
+            // Nothing to write (a resync, or an event of the Pod's own last write): a write
+            // would cost the whole write path to find the same.
+            return;
+        }
         let pods = builtin(state, "", "v1", "pods");
         let uid = uid_of(pod).to_string();
         let _ = state.objects.modify(

@@ -102,6 +102,10 @@ impl Reconciler for ReplicaSetController {
         // Status counts what exists now (the Pods just created show up with their events).
         let owned = self.pods.children(state, uid_of(&rs));
         let (status, recheck) = calculate_status(&rs, &owned, failure);
+        if status == rs["status"] {
+            // As upstream: an unchanged status is not written.
+            return recheck;
+        }
         let _ = state.objects.modify(
             &rt,
             &key.0,
