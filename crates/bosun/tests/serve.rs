@@ -4029,6 +4029,20 @@ impl Env {
         file
     }
 
+    /// Commits the api chart whose values name acme/api:1.2.0 of `registry`; the values.
+    fn api_chart(&self, registry: &common::registry::Registry) -> String {
+        let values = VALUES.replace("{{REGISTRY}}", &registry.address);
+        write(
+            &self.repo,
+            "api/Chart.yaml",
+            "apiVersion: v2\nname: api\nversion: 0.1.0\n",
+        );
+        write(&self.repo, "api/values.yaml", &values);
+        write(&self.repo, "api/templates/deployment.yaml", DEPLOYMENT);
+        self.commit("api chart");
+        values
+    }
+
     fn image_view(&self, name: &str) -> Value {
         let out = self.bosun(ADMIN, &["image", "get", name, "-o", "json"]);
         if !out.status.success() {
@@ -4318,15 +4332,7 @@ async fn an_image_updater_resource_brings_a_new_tag_to_dev() {
         &env.repo,
         &["config", "receive.denyCurrentBranch", "updateInstead"],
     );
-    let values = VALUES.replace("{{REGISTRY}}", &registry.address);
-    write(
-        &env.repo,
-        "api/Chart.yaml",
-        "apiVersion: v2\nname: api\nversion: 0.1.0\n",
-    );
-    write(&env.repo, "api/values.yaml", &values);
-    write(&env.repo, "api/templates/deployment.yaml", DEPLOYMENT);
-    env.commit("api chart");
+    let values = env.api_chart(&registry);
     write(
         env.dir.path(),
         "apps/api-dev.yaml",
@@ -4386,15 +4392,7 @@ async fn an_image_updater_applied_with_kubectl_brings_a_new_tag_to_dev() {
         &env.repo,
         &["config", "receive.denyCurrentBranch", "updateInstead"],
     );
-    let values = VALUES.replace("{{REGISTRY}}", &registry.address);
-    write(
-        &env.repo,
-        "api/Chart.yaml",
-        "apiVersion: v2\nname: api\nversion: 0.1.0\n",
-    );
-    write(&env.repo, "api/values.yaml", &values);
-    write(&env.repo, "api/templates/deployment.yaml", DEPLOYMENT);
-    env.commit("api chart");
+    let values = env.api_chart(&registry);
     let config = env.config_with("- namespace: argocd\n", "1h");
     let mut text = std::fs::read_to_string(&config).unwrap();
     text.push_str("images:\n  interval: 1h\n  author: {name: bosun-bot, email: bot@example.com}\n");
@@ -4516,15 +4514,7 @@ async fn a_push_racing_a_write_back_keeps_both_changes() {
     let mut env = Env::start(Duration::from_millis(200)).await;
     let registry = Registry::start(false);
     registry.push("acme/api", "1.2.0", "2026-01-01T00:00:00Z");
-    let values = VALUES.replace("{{REGISTRY}}", &registry.address);
-    write(
-        &env.repo,
-        "api/Chart.yaml",
-        "apiVersion: v2\nname: api\nversion: 0.1.0\n",
-    );
-    write(&env.repo, "api/values.yaml", &values);
-    write(&env.repo, "api/templates/deployment.yaml", DEPLOYMENT);
-    env.commit("api chart");
+    let values = env.api_chart(&registry);
     let remote = env.dir.path().join("remote.git");
     git(
         env.dir.path(),
