@@ -4043,6 +4043,20 @@ impl Env {
         values
     }
 
+    /// Starts serve with the images config and waits until api-dev runs 1.2.0 of `registry`
+    /// and its first image check is done.
+    fn serve_until_first_check(&mut self, registry: &common::registry::Registry) {
+        let config = self.images_config("");
+        self.serve_config(&config);
+        let first = format!("{}/acme/api:1.2.0", registry.address);
+        self.eventually(90, "1.2.0 deployed", || {
+            self.deployed_image("api-dev").as_deref() == Some(&first)
+        });
+        self.eventually(30, "the first image check", || {
+            self.image_view("api-dev")["images"][0]["latest"] == "1.2.0"
+        });
+    }
+
     fn image_view(&self, name: &str) -> Value {
         let out = self.bosun(ADMIN, &["image", "get", name, "-o", "json"]);
         if !out.status.success() {
@@ -4101,15 +4115,7 @@ async fn a_new_image_reaches_dev_by_itself() {
         "locked",
         &format!("api={}/acme/api", locked.address),
     );
-    let config = env.images_config("");
-    env.serve_config(&config);
-    let first = format!("{}/acme/api:1.2.0", registry.address);
-    env.eventually(90, "1.2.0 deployed", || {
-        env.deployed_image("api-dev").as_deref() == Some(&first)
-    });
-    env.eventually(30, "the first image check", || {
-        env.image_view("api-dev")["images"][0]["latest"] == "1.2.0"
-    });
+    env.serve_until_first_check(&registry);
     let view = env.image_view("api-dev");
     assert_eq!(view["images"][0]["current"], "1.2.0", "{view}");
     assert_eq!(view["images"][0]["key"], "image.tag", "{view}");
@@ -4342,15 +4348,7 @@ async fn an_image_updater_resource_brings_a_new_tag_to_dev() {
             registry = registry.address,
         ),
     );
-    let config = env.images_config("");
-    env.serve_config(&config);
-    let first = format!("{}/acme/api:1.2.0", registry.address);
-    env.eventually(90, "1.2.0 deployed", || {
-        env.deployed_image("api-dev").as_deref() == Some(&first)
-    });
-    env.eventually(30, "the first image check", || {
-        env.image_view("api-dev")["images"][0]["latest"] == "1.2.0"
-    });
+    env.serve_until_first_check(&registry);
     let view = env.image_view("api-dev");
     assert_eq!(view["images"][0]["alias"], "api", "{view}");
     assert_eq!(view["images"][0]["key"], "image.tag", "{view}");
@@ -4556,15 +4554,7 @@ async fn a_push_racing_a_write_back_keeps_both_changes() {
         &format!("api={}/acme/api:~1", registry.address),
         &remote,
     );
-    let config = env.images_config("");
-    env.serve_config(&config);
-    let first = format!("{}/acme/api:1.2.0", registry.address);
-    env.eventually(90, "1.2.0 deployed", || {
-        env.deployed_image("api-dev").as_deref() == Some(&first)
-    });
-    env.eventually(30, "the first image check", || {
-        env.image_view("api-dev")["images"][0]["latest"] == "1.2.0"
-    });
+    env.serve_until_first_check(&registry);
 
     env.checked_tags_reach_dev(
         &registry,
