@@ -15,7 +15,8 @@
 //! `bosun serve` and of the cluster. Bounded by `BENCH_TIMEOUT` seconds per phase (default 900).
 //!
 //! Prints a Markdown table; serve's log goes to `BENCH_OUT` (default
-//! `$TMPDIR/bosun-rollout-scale`).
+//! `$TMPDIR/bosun-rollout-scale`), with `lateness.tsv`: every timed pause's Rollout, step,
+//! deadline and lateness.
 //!
 //! Also recorded: the API requests of the image change per Rollout, by verb and resource (the
 //! cluster's `/admin/requests` counts, from the image change to all Healthy; the benchmark's own
@@ -94,6 +95,9 @@ struct Watched {
     rollouts: HashMap<String, Seen>,
     /// Seconds each timed pause ended after its deadline.
     lateness: Vec<f64>,
+    /// Each timed pause: its Rollout, the step it ended, its deadline and its lateness (for
+    /// `lateness.tsv`, to see where the late ones are).
+    pauses: Vec<(String, i64, jiff::Timestamp, f64)>,
 }
 
 fn observe(watched: &Mutex<Watched>, object: &DynamicObject) {
@@ -109,13 +113,15 @@ fn observe(watched: &Mutex<Watched>, object: &DynamicObject) {
         .and_then(|s| s.parse::<jiff::Timestamp>().ok());
     let now = jiff::Timestamp::now();
     let mut w = watched.lock().unwrap();
-    let seen = w.rollouts.entry(name).or_default().clone();
+    let seen = w.rollouts.entry(name.clone()).or_default().clone();
     let mut next = seen.clone();
     if let (Some(before), Some(after), Some(started)) = (seen.step, step, seen.pause_start)
         && after > before
     {
         let deadline = started + jiff::SignedDuration::from_secs_f64(PAUSE_SECONDS);
-        w.lateness.push(now.duration_since(deadline).as_secs_f64());
+        let late = now.duration_since(deadline).as_secs_f64();
+        w.lateness.push(late);
+        w.pauses.push((name.clone(), before, deadline, late));
         next.pause_start = None;
     }
     if step != seen.step {
@@ -363,6 +369,14 @@ async fn main() {
     let (cluster_rss, cluster_cpu) = usage(cluster_pid, clk);
     let requests_after = request_counts(cluster.port());
     follower.abort();
+    let pauses: String = watched
+        .lock()
+        .unwrap()
+        .pauses
+        .iter()
+        .map(|(name, step, deadline, late)| format!("{name}\t{step}\t{deadline}\t{late:.3}\n"))
+        .collect();
+    std::fs::write(out.join("lateness.tsv"), pauses).unwrap();
     let mut lateness = watched.lock().unwrap().lateness.clone();
     lateness.sort_by(f64::total_cmp);
 

@@ -50,8 +50,8 @@ pub fn record_update(
         now,
         reset_fields: &reset,
     };
-    match ssa::record_update(live, next, &options, &rt.merge_schema) {
-        Ok(recorded) => *next = recorded,
+    match ssa::record_update_in_place(live, next, &options, &rt.merge_schema) {
+        Ok(()) => {}
         // The object does not fit its schema's shapes (a list where a map is declared, say):
         // ownership cannot be tracked, but the write itself is the validator's business.
         Err(e) => tracing::debug!(error = %e, kind = %rt.kind, "managedFields not recorded"),

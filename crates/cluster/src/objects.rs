@@ -151,16 +151,20 @@ fn tracks_generation(rt: &ResourceType) -> bool {
     rt.schema.is_some() || (!rt.group.is_empty() && rt.status_subresource)
 }
 
-/// The object without the parts whose changes do not bump the generation.
-fn spec_part(rt: &ResourceType, object: &Value) -> Value {
-    let mut o = object.clone();
-    if let Some(map) = o.as_object_mut() {
-        map.remove("metadata");
-        if rt.status_subresource {
-            map.remove("status");
+/// Whether a write changes the parts whose changes bump the generation (all but metadata, and
+/// but status where it is a subresource). Compared in place: every write asks.
+fn spec_changed(rt: &ResourceType, live: &Value, next: &Value) -> bool {
+    let counts = |key: &str| key != "metadata" && !(rt.status_subresource && key == "status");
+    match (live.as_object(), next.as_object()) {
+        (Some(live), Some(next)) => {
+            live.keys().filter(|k| counts(k)).count() != next.keys().filter(|k| counts(k)).count()
+                || live
+                    .iter()
+                    .filter(|(k, _)| counts(k))
+                    .any(|(k, v)| next.get(k) != Some(v))
         }
+        _ => live != next,
     }
-    o
 }
 
 fn store_error(rt: &ResourceType, name: &str, e: StoreError) -> ApiError {
@@ -381,7 +385,7 @@ impl Objects {
                 if opts.field_validation.is_some() && subresource.is_none() {
                     validate::validate_update(rt, live, &next)?;
                 }
-                if tracks_generation(rt) && spec_part(rt, live) != spec_part(rt, &next) {
+                if tracks_generation(rt) && spec_changed(rt, live, &next) {
                     let generation = live["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
                     next["metadata"]["generation"] = json!(generation);
                 }
@@ -397,11 +401,10 @@ impl Objects {
                     );
                 }
                 // Unchanged object: no new resourceVersion, no event (as the apiserver skips no-op writes).
-                let mut same = next.clone();
-                same["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"].clone();
-                if same == *live {
+                next["metadata"]["resourceVersion"] = live["metadata"]["resourceVersion"].clone();
+                if next == *live {
                     if opts.dry_run {
-                        dry_result = Some(same);
+                        dry_result = Some(next);
                     }
                     return Ok(None);
                 }

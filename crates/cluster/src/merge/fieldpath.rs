@@ -214,6 +214,11 @@ impl FieldPath {
     }
 
     /// This path extended by one element.
+    /// Whether this is the path `.metadata`.
+    pub fn is_metadata(&self) -> bool {
+        matches!(self.0.as_slice(), [PathElement::Field(f)] if f == "metadata")
+    }
+
     pub fn child(&self, pe: PathElement) -> FieldPath {
         let mut elements = self.0.clone();
         elements.push(pe);
@@ -328,6 +333,24 @@ impl FieldSet {
             }
         }
         out
+    }
+
+    /// [`FieldSet::difference`] in place; whether `self` changed. A write's changed fields
+    /// rarely touch most managers' sets, which then stay as they are, uncopied.
+    pub fn remove_all(&mut self, other: &FieldSet) -> bool {
+        let members = self.members.len();
+        if !other.members.is_empty() {
+            self.members.retain(|pe| !other.members.contains(pe));
+        }
+        let mut changed = self.members.len() != members;
+        for (pe, child) in &mut self.children {
+            if let Some(theirs) = other.children.get(pe) {
+                changed |= child.remove_all(theirs);
+            }
+        }
+        let children = self.children.len();
+        self.children.retain(|_, child| !child.is_empty());
+        changed || self.children.len() != children
     }
 
     /// Paths of `self` that neither are paths of `other` nor lie under one.
@@ -523,6 +546,31 @@ mod tests {
         let ensured = a.with_field_ancestors();
         assert!(ensured.has(&FieldPath::fields(&["spec"])));
         assert!(ensured.has(&FieldPath::fields(&["spec", "b"])));
+    }
+
+    #[test]
+    fn removing_in_place_is_the_difference_and_says_whether_anything_went() {
+        let set = |paths: &[&[&str]]| {
+            let mut s = FieldSet::new();
+            for p in paths {
+                s.insert(&FieldPath::fields(p));
+            }
+            s
+        };
+        let a = set(&[&["spec", "a"], &["spec", "b", "c"], &["status", "x"]]);
+        for other in [
+            set(&[&["spec", "b"], &["spec", "a"]]),
+            set(&[&["status", "x"]]),
+            set(&[&["spec", "b", "c"], &["status", "y"]]),
+            set(&[&["metadata", "name"]]),
+            FieldSet::new(),
+            a.clone(),
+        ] {
+            let mut removed = a.clone();
+            let changed = removed.remove_all(&other);
+            assert_eq!(removed, a.difference(&other), "{other:?}");
+            assert_eq!(changed, removed != a, "{other:?}");
+        }
     }
 
     // Malformed documents are errors, not panics.

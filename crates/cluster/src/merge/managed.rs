@@ -163,7 +163,14 @@ pub enum ManagedFieldsError {
 pub fn decode_managed_fields(
     object: &Value,
 ) -> Result<Vec<ManagedFieldsEntry>, ManagedFieldsError> {
-    match object.pointer("/metadata/managedFields") {
+    decode_entries(object.pointer("/metadata/managedFields"))
+}
+
+/// The entries of a `metadata.managedFields` value.
+fn decode_entries(
+    managed_fields: Option<&Value>,
+) -> Result<Vec<ManagedFieldsEntry>, ManagedFieldsError> {
+    match managed_fields {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(entries)) => entries.iter().map(ManagedFieldsEntry::from_json).collect(),
         Some(_) => Err(ManagedFieldsError::Invalid(
@@ -176,9 +183,17 @@ pub fn decode_managed_fields(
 /// sorting like the apiserver (operation, then time, manager, apiVersion, subresource). With no
 /// entries left, the field is removed.
 pub fn encode_managed_fields(object: &mut Value, entries: &[ManagedFieldsEntry]) {
-    let mut entries: Vec<&ManagedFieldsEntry> =
-        entries.iter().filter(|e| !e.fields.is_empty()).collect();
-    entries.sort_by(|a, b| {
+    encode_entries(object, entries.iter().map(|e| (e, None)).collect());
+}
+
+/// [`encode_managed_fields`] of entries that may come with their stored JSON (`Some` when the
+/// entry is as stored), which is then written again as it is instead of being encoded anew.
+fn encode_entries(object: &mut Value, entries: Vec<(&ManagedFieldsEntry, Option<Value>)>) {
+    let mut entries: Vec<(&ManagedFieldsEntry, Option<Value>)> = entries
+        .into_iter()
+        .filter(|(e, _)| !e.fields.is_empty())
+        .collect();
+    entries.sort_by(|(a, _), (b, _)| {
         a.operation
             .cmp(&b.operation)
             .then_with(|| compare_times(a.time.as_deref(), b.time.as_deref()))
@@ -200,7 +215,12 @@ pub fn encode_managed_fields(object: &mut Value, entries: &[ManagedFieldsEntry])
     } else {
         metadata.insert(
             "managedFields".into(),
-            Value::Array(entries.iter().map(|e| e.to_json()).collect()),
+            Value::Array(
+                entries
+                    .into_iter()
+                    .map(|(e, stored)| stored.unwrap_or_else(|| e.to_json()))
+                    .collect(),
+            ),
         );
     }
 }
@@ -208,7 +228,9 @@ pub fn encode_managed_fields(object: &mut Value, entries: &[ManagedFieldsEntry])
 /// Go compares whole seconds, with a missing time counting as 0. RFC 3339 times in UTC with the
 /// same layout order as text.
 fn compare_times(a: Option<&str>, b: Option<&str>) -> Ordering {
-    let seconds = |t: Option<&str>| t.map(|t| t.get(..19).unwrap_or(t).to_string());
+    fn seconds(t: Option<&str>) -> Option<&str> {
+        t.map(|t| t.get(..19).unwrap_or(t))
+    }
     seconds(a).cmp(&seconds(b))
 }
 
@@ -228,7 +250,12 @@ pub fn default_manager(user_agent: &str) -> String {
 }
 
 /// Paths that no manager ever owns (`stripMetaManager`): identity and server-set metadata.
-fn stripped_fields() -> FieldSet {
+fn stripped_fields() -> &'static FieldSet {
+    static STRIPPED: std::sync::LazyLock<FieldSet> = std::sync::LazyLock::new(stripped_field_set);
+    &STRIPPED
+}
+
+fn stripped_field_set() -> FieldSet {
     let mut set = FieldSet::new();
     for path in [
         &["apiVersion"][..],
@@ -524,7 +551,7 @@ pub fn apply(
     if live.is_some() && managers.is_empty() {
         let empty = Value::Object(Map::new());
         let comparison = structured::compare(&empty, &live_content, root)?;
-        let fields = comparison.changed().difference(&stripped_fields());
+        let fields = comparison.changed().difference(stripped_fields());
         managers.push(ManagedFieldsEntry {
             manager: BEFORE_FIRST_APPLY.into(),
             operation: Operation::Update,
@@ -555,7 +582,7 @@ pub fn apply(
 
     let reset = path_set(options.reset_fields);
     let applied_set = structured::field_set(applied, root)?
-        .difference(&stripped_fields())
+        .difference(stripped_fields())
         .recursive_difference(&reset);
 
     let mut merged = structured::merge(&live_content, applied, root)?;
@@ -650,33 +677,68 @@ pub fn record_update(
     options: &UpdateOptions<'_>,
     schema: &Schema,
 ) -> Result<Value, StructureError> {
+    let mut new = new.clone();
+    record_update_in_place(old, &mut new, options, schema)?;
+    Ok(new)
+}
+
+/// [`record_update`] on `new` itself, which is left as it was on an error. Every write of the
+/// cluster goes through here, so neither object is copied: `old`'s managedFields are skipped by
+/// the comparison rather than removed from a copy.
+pub fn record_update_in_place(
+    old: Option<&Value>,
+    new: &mut Value,
+    options: &UpdateOptions<'_>,
+    schema: &Schema,
+) -> Result<(), StructureError> {
     let root = schema.root();
-    let mut managers = match decode_managed_fields(new) {
-        Ok(entries) if !entries.is_empty() => entries,
+    let sent = new
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .and_then(|metadata| metadata.remove("managedFields"));
+    let stored = old.and_then(|o| o.pointer("/metadata/managedFields"));
+    let (mut managers, source) = match decode_entries(sent.as_ref()) {
+        Ok(entries) if !entries.is_empty() => (entries, sent.as_ref()),
         // A client that does not know managedFields must not wipe them; undecodable ones are
         // reset (the apiserver logs and drops them).
-        _ => old
-            .map(decode_managed_fields)
-            .and_then(Result::ok)
-            .unwrap_or_default(),
+        _ => match stored.map(|s| decode_entries(Some(s))) {
+            Some(Ok(entries)) => (entries, stored),
+            _ => (Vec::new(), None),
+        },
     };
-    let old_content = old
-        .map(without_managed_fields)
-        .unwrap_or_else(|| Value::Object(Map::new()));
-    let mut new_object = without_managed_fields(new);
-
+    // The JSON of each entry as stored (what a writer that read the object sends back), to be
+    // written again unless the entry changes: encoding every entry anew was most of the cost
+    // of a kubelet's status write.
+    let mut as_stored: Vec<Option<Value>> = match source {
+        Some(Value::Array(raw)) if source == stored && raw.len() == managers.len() => {
+            raw.iter().cloned().map(Some).collect()
+        }
+        _ => vec![None; managers.len()],
+    };
+    let empty = Value::Object(Map::new());
     let reset = path_set(options.reset_fields);
-    let comparison = structured::compare(&old_content, &new_object, root)?.without(&reset);
+    let comparison = match structured::compare(old.unwrap_or(&empty), new, root) {
+        Ok(comparison) => comparison.without(&reset),
+        Err(e) => {
+            if let (Some(sent), Some(metadata)) =
+                (sent, new.get_mut("metadata").and_then(Value::as_object_mut))
+            {
+                metadata.insert("managedFields".into(), sent);
+            }
+            return Err(e);
+        }
+    };
     let changed = comparison.changed();
-    for entry in &mut managers {
-        entry.fields = entry
-            .fields
-            .difference(&changed)
-            .difference(&comparison.removed);
+    for (entry, as_stored) in managers.iter_mut().zip(as_stored.iter_mut()) {
+        let lost_changed = entry.fields.remove_all(&changed);
+        let lost_removed = entry.fields.remove_all(&comparison.removed);
+        if lost_changed || lost_removed {
+            *as_stored = None;
+        }
     }
-    let taken = changed.difference(&stripped_fields());
+    let taken = changed.difference(stripped_fields());
     if !taken.is_empty() {
-        let api_version = new_object
+        let api_version = new
             .get("apiVersion")
             .and_then(Value::as_str)
             .unwrap_or_default()
@@ -689,21 +751,34 @@ pub fn record_update(
             subresource: options.subresource.map(str::to_string),
             fields: FieldSet::new(),
         };
-        match managers.iter_mut().find(|e| e.same_manager(&me)) {
-            Some(entry) => {
-                entry.fields = entry.fields.union(&taken);
-                entry.time = me.time;
+        match managers.iter().position(|e| e.same_manager(&me)) {
+            Some(i) => {
+                managers[i].fields = managers[i].fields.union(&taken);
+                managers[i].time = me.time;
+                as_stored[i] = None;
             }
-            None => managers.push(ManagedFieldsEntry {
-                fields: taken,
-                ..me
-            }),
+            None => {
+                managers.push(ManagedFieldsEntry {
+                    fields: taken,
+                    ..me
+                });
+                as_stored.push(None);
+            }
         }
     }
-    managers.retain(|e| !e.fields.is_empty());
-    cap_update_managers(&mut managers);
-    encode_managed_fields(&mut new_object, &managers);
-    Ok(new_object)
+    let updaters = managers
+        .iter()
+        .filter(|e| e.operation == Operation::Update && !e.fields.is_empty())
+        .count();
+    if updaters > MAX_UPDATE_MANAGERS {
+        // Folding rewrites entries; encode them all.
+        managers.retain(|e| !e.fields.is_empty());
+        cap_update_managers(&mut managers);
+        encode_managed_fields(new, &managers);
+    } else {
+        encode_entries(new, managers.iter().zip(as_stored).collect());
+    }
+    Ok(())
 }
 
 /// Keeps at most [`MAX_UPDATE_MANAGERS`] `Update` entries (`capManagersManager`): the oldest ones
@@ -1147,6 +1222,49 @@ mod tests {
         // An update that changes nothing leaves managedFields as they were.
         let again = update_as(Some(&updated), &updated, "someone", &schema);
         assert_eq!(again, updated);
+    }
+
+    // A write that leaves another manager's fields alone writes that manager's entry as stored
+    // (not encoded anew), and what it writes is what encoding every entry anew would give.
+    #[test]
+    fn untouched_entries_are_kept_as_stored_and_as_encoding_would_give() {
+        let schema = deploy_schema();
+        let mut object = deployment(1);
+        object["metadata"]["labels"] = json!({"app": "web"});
+        let created = update_as(None, &object, "kubectl-create", &schema);
+        let mut scaled = created.clone();
+        scaled["spec"]["replicas"] = json!(2);
+        let scaled = update_as(Some(&created), &scaled, "scaler", &schema);
+        let mut edited = scaled.clone();
+        edited["spec"]["replicas"] = json!(3);
+        let edited = update_as(Some(&scaled), &edited, "scaler", &schema);
+        assert_eq!(
+            entry(&edited, "kubectl-create"),
+            entry(&scaled, "kubectl-create")
+        );
+        assert_eq!(
+            entry(&edited, "kubectl-create").unwrap()["fieldsV1"],
+            json!({"f:metadata": {"f:labels": {".": {}, "f:app": {}}}})
+        );
+        assert_eq!(
+            entry(&edited, "scaler").unwrap()["fieldsV1"],
+            json!({"f:spec": {"f:replicas": {}}})
+        );
+        let mut encoded = edited.clone();
+        encode_managed_fields(&mut encoded, &decode_managed_fields(&edited).unwrap());
+        assert_eq!(encoded, edited);
+        // Taking a field from a manager encodes that manager's entry anew.
+        let mut relabelled = edited.clone();
+        relabelled["metadata"]["labels"]["app"] = json!("api");
+        let relabelled = update_as(Some(&edited), &relabelled, "scaler", &schema);
+        assert_eq!(
+            entry(&relabelled, "kubectl-create").unwrap()["fieldsV1"],
+            json!({"f:metadata": {"f:labels": {}}})
+        );
+        assert_eq!(
+            entry(&relabelled, "scaler").unwrap()["fieldsV1"],
+            json!({"f:metadata": {"f:labels": {"f:app": {}}}, "f:spec": {"f:replicas": {}}})
+        );
     }
 
     // A client may clear managedFields by sending `[{}]`.

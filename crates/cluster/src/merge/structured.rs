@@ -160,7 +160,8 @@ impl Comparison {
 
 /// Compares two versions of an object (`typed.Compare`). Leaves are scalars, atomic values and
 /// pairs of empty containers; a granular container present on one side only is itself added or
-/// removed, along with everything in it.
+/// removed, along with everything in it. `metadata.managedFields` is not compared: the
+/// apiserver compares objects without it.
 pub fn compare(old: &Value, new: &Value, node: &Node) -> Result<Comparison, StructureError> {
     let mut out = Comparison::default();
     walk_compare(Some(old), Some(new), node, &FieldPath::default(), &mut out)?;
@@ -186,6 +187,13 @@ fn walk_compare(
     let Some(probe) = new.or(old) else {
         return Ok(());
     };
+    // Nothing below two equal values is added, modified or removed; most of an object is
+    // unchanged by a write, and walking it would cost a path per field.
+    if let (Some(o), Some(n)) = (old, new)
+        && o == n
+    {
+        return Ok(());
+    }
     let resolved = node.resolve(probe);
     let same_type = match (old, new) {
         (Some(o), Some(n)) => std::mem::discriminant(o) == std::mem::discriminant(n),
@@ -215,6 +223,9 @@ fn walk_compare(
             keys.sort();
             keys.dedup();
             for key in keys {
+                if key == "managedFields" && path.is_metadata() {
+                    continue;
+                }
                 let child = node.child(key).0;
                 let child_path = path.child(PathElement::Field(key.clone()));
                 walk_compare(old_map.get(key), new_map.get(key), child, &child_path, out)?;
