@@ -176,6 +176,12 @@ fn store_error(rt: &ResourceType, name: &str, e: StoreError) -> ApiError {
     }
 }
 
+/// What a controller's status write of `live` sends: its name and `status`, all that a status
+/// write takes (the rest is the live object's), so that the object is not copied to say it.
+pub(crate) fn status_write(live: &Value, status: Value) -> Value {
+    json!({"metadata": {"name": name_of(live)}, "status": status})
+}
+
 /// Optimistic concurrency: a resourceVersion in what a client writes (a replace, a patch or an
 /// apply that carries one) must be the stored one, or the write is a 409 Conflict, as the
 /// apiserver's storage checks it. Without one, the write is unconditional.
@@ -471,9 +477,11 @@ impl Objects {
         let mut next = match subresource {
             Some("status") => {
                 // A status write changes status only.
+                let mut desired = desired;
+                let status = desired.as_object_mut().and_then(|d| d.remove("status"));
                 let mut next = live.clone();
-                match desired.get("status") {
-                    Some(status) => next["status"] = status.clone(),
+                match status {
+                    Some(status) => next["status"] = status,
                     None => {
                         next.as_object_mut().expect("object").remove("status");
                     }

@@ -67,9 +67,15 @@ impl WatchSpec {
     }
 }
 
+/// One watch event's line, `{"type":…,"object":…}` (serialized from the stored object, not
+/// from a copy of it: every watcher of a busy kind writes one per change).
 fn line(event_type: &str, object: &Value) -> Bytes {
-    let mut text = json!({"type": event_type, "object": object}).to_string();
-    text.push('\n');
+    let mut text = Vec::with_capacity(4096);
+    text.extend_from_slice(b"{\"type\":");
+    serde_json::to_writer(&mut text, event_type).expect("a string serializes");
+    text.extend_from_slice(b",\"object\":");
+    serde_json::to_writer(&mut text, object).expect("a JSON value serializes");
+    text.extend_from_slice(b"}\n");
     Bytes::from(text)
 }
 
@@ -235,4 +241,20 @@ fn stream_response(rx: mpsc::Receiver<Result<Bytes, Infallible>>) -> Response {
         .header("content-type", "application/json")
         .body(Body::from_stream(stream))
         .expect("static response parts")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_is_the_event_as_the_apiserver_writes_it() {
+        let object = json!({"kind": "Pod", "metadata": {"name": "a \"quoted\" name"}});
+        let line = line("MODIFIED", &object);
+        let text = std::str::from_utf8(&line).unwrap();
+        assert!(text.starts_with("{\"type\":\"MODIFIED\",\"object\":{"));
+        assert!(text.ends_with("}\n") && text.matches('\n').count() == 1);
+        let parsed: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(parsed, json!({"type": "MODIFIED", "object": object}));
+    }
 }

@@ -353,9 +353,8 @@ impl Kubelet {
                 if uid_of(live) != uid {
                     return Err(crate::status::ApiError::conflict(&pods, name_of(live)));
                 }
-                let mut next = live.clone();
-                next["status"] = keep_transition_times(&live["status"], status);
-                Ok(next)
+                let status = keep_transition_times(&live["status"], status);
+                Ok(crate::objects::status_write(live, status))
             },
         );
     }

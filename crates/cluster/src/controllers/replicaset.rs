@@ -112,11 +112,7 @@ impl Reconciler for ReplicaSetController {
             &key.1,
             Some("status"),
             &controller_write(),
-            |live| {
-                let mut next = live.clone();
-                next["status"] = status;
-                Ok(next)
-            },
+            |live| Ok(crate::objects::status_write(live, status)),
         );
         recheck
     }
