@@ -3,9 +3,12 @@
 //! branch it follows, so that Git names what runs (the pin alone holds the cluster on the good
 //! revision while Git still names the rejected one).
 //!
-//! The commit is made only while the branch's head is still the rejected commit: if someone
-//! pushed meanwhile, the next commit is deployed (and judged) as usual and a revert would undo
-//! their work. It is never forced.
+//! The commit is made only while the Application's folder on the branch is still as the rejected
+//! commit left it: if someone changed it meanwhile, the next commit is deployed (and judged) as
+//! usual and a revert would undo their work. Commits elsewhere in the repository (another
+//! Application's revert) do not stop it: it is made on top of them. It is never forced; a push
+//! that finds the branch moved is made again on the new head. Reverts of one repository run one
+//! at a time.
 
 use std::path::PathBuf;
 
@@ -59,57 +62,74 @@ impl Revert<'_> {
         let dir = settings
             .work_dir
             .join(bosun_source::dir_name(&source.repo_url));
+        // One revert at a time per repository: two Applications of one repository aborted
+        // together would otherwise fetch into, and commit in, the same directory at once.
+        let serial = repository_lock(&dir);
+        let _serial = serial.lock().unwrap_or_else(|p| p.into_inner());
         let writer = Writer::bare(dir, &source.repo_url, credentials).map_err(|e| e.to_string())?;
         let branch = match source.target_revision.as_deref() {
             None | Some("") | Some("HEAD") => writer.default_branch().map_err(|e| e.to_string())?,
             Some(revision) => revision.to_string(),
         };
-        let Some(head) = writer.fetch(&branch).map_err(|e| e.to_string())? else {
-            return Ok(Reverted::Skipped(format!(
-                "{branch} is not a branch of {}",
-                bosun_source::redact_url(&source.repo_url)
-            )));
-        };
-        if head != self.bad {
-            return Ok(Reverted::Skipped(format!(
-                "{branch} moved on to {} since {}: the new commit is deployed as usual",
-                short(&head),
-                short(self.bad)
-            )));
-        }
         let path = source.path.as_deref().unwrap_or("");
+        let folder = if path.is_empty() || path == "." {
+            "the repository".to_string()
+        } else {
+            format!("`{path}`")
+        };
         let message = format!(
             "Revert {name} to {good}\n\n{reason}\n\nbosun rolled the Application back from {bad} to {good}; this commit puts {folder} back as it was at {good}.\n",
             good = short(self.good),
             bad = short(self.bad),
             reason = without_error_messages(self.reason),
-            folder = if path.is_empty() || path == "." {
-                "the repository".to_string()
-            } else {
-                format!("`{path}`")
-            },
         );
-        let commit = writer
-            .restore(&head, self.good, path, &message, &settings.author)
-            .map_err(|e| e.to_string())?;
-        let Some(commit) = commit else {
-            return Ok(Reverted::Skipped(format!(
-                "`{path}` is the same at {} and {}",
-                short(self.good),
-                short(self.bad)
-            )));
-        };
-        if writer
-            .push_once(&commit, &branch)
-            .map_err(|e| e.to_string())?
-        {
-            Ok(Reverted::Pushed(commit))
-        } else {
-            Ok(Reverted::Skipped(format!(
-                "{branch} moved on while the revert was pushed: the new commit is deployed as usual"
-            )))
+        // Made again on the new head when a push finds the branch moved, as long as the
+        // Application's folder is still as the rejected commit left it.
+        let pushed = writer.push_retrying(&branch, |_| {
+            let Some(head) = writer.fetch(&branch)? else {
+                return Ok(Err(format!(
+                    "{branch} is not a branch of {}",
+                    bosun_source::redact_url(&source.repo_url)
+                )));
+            };
+            if head != self.bad && !writer.same_folder(&head, self.bad, path)? {
+                // Someone changed the folder since: the new commit is theirs to deploy, and a
+                // revert would undo their work. Commits elsewhere (another Application's
+                // revert, say) leave this one's revert as it was.
+                return Ok(Err(format!(
+                    "{folder} changed on {branch} since {} (now at {}): the new commit is deployed as usual",
+                    short(self.bad),
+                    short(&head),
+                )));
+            }
+            match writer.restore(&head, self.good, path, &message, &settings.author)? {
+                Some(commit) => Ok(Ok(commit)),
+                None => Ok(Err(format!(
+                    "{folder} is the same at {} and {}",
+                    short(self.good),
+                    short(self.bad)
+                ))),
+            }
+        });
+        match pushed {
+            Ok(Ok((commit, _))) => Ok(Reverted::Pushed(commit)),
+            Ok(Err(why)) => Ok(Reverted::Skipped(why)),
+            Err(e) => Err(e.to_string()),
         }
     }
+}
+
+/// The lock of bosun's own repository at `dir`, one per directory for the whole process.
+fn repository_lock(dir: &std::path::Path) -> std::sync::Arc<std::sync::Mutex<()>> {
+    static LOCKS: std::sync::LazyLock<
+        std::sync::Mutex<std::collections::HashMap<PathBuf, std::sync::Arc<std::sync::Mutex<()>>>>,
+    > = std::sync::LazyLock::new(Default::default);
+    LOCKS
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .entry(dir.to_path_buf())
+        .or_default()
+        .clone()
 }
 
 /// `text` without the providers' error messages (`: "Error Message: ..."`, as Argo's run message
@@ -160,6 +180,122 @@ mod tests {
         assert_eq!(
             without_error_messages(last),
             "Metric \"m\" assessed Error due to x"
+        );
+    }
+}
+
+#[cfg(test)]
+mod repository_tests {
+    use super::*;
+    use std::path::Path;
+
+    fn git(dir: &Path, args: &[&str]) -> String {
+        let out = std::process::Command::new("git")
+            .current_dir(dir)
+            .args(args)
+            .env("GIT_AUTHOR_NAME", "t")
+            .env("GIT_AUTHOR_EMAIL", "t@t")
+            .env("GIT_COMMITTER_NAME", "t")
+            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// A remote whose `main` has a good commit (`a/` and `b/` at 1), then a rejected one that
+    /// changed both folders (2); a person's clone; the two commits.
+    fn remote() -> (tempfile::TempDir, String, PathBuf, String, String) {
+        let root = tempfile::tempdir().unwrap();
+        git(
+            root.path(),
+            &["init", "--bare", "-q", "-b", "main", "remote.git"],
+        );
+        let remote = root.path().join("remote.git").display().to_string();
+        git(root.path(), &["clone", "-q", &remote, "person"]);
+        let person = root.path().join("person");
+        let commit = |version: &str| {
+            for folder in ["a", "b"] {
+                std::fs::create_dir_all(person.join(folder)).unwrap();
+                std::fs::write(
+                    person.join(folder).join("v.yaml"),
+                    format!("v: {version}\n"),
+                )
+                .unwrap();
+            }
+            git(&person, &["add", "-A"]);
+            git(&person, &["commit", "-q", "-m", version]);
+            git(&person, &["push", "-q", "origin", "HEAD:main"]);
+            git(&person, &["rev-parse", "HEAD"])
+        };
+        let good = commit("1");
+        let bad = commit("2");
+        (root, remote, person, good, bad)
+    }
+
+    fn app(name: &str, remote: &str, path: &str) -> Application {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+            "metadata": {"name": name},
+            "spec": {"project": "default",
+                     "source": {"repoURL": remote, "path": path, "targetRevision": "main"},
+                     "destination": {"server": "https://kubernetes.default.svc", "namespace": name}}
+        }))
+        .unwrap()
+    }
+
+    // Two Applications of one repository rejected by the same commit are both reverted: one
+    // after the other, the second on top of the first's revert; a folder someone changed since
+    // is left to them.
+    #[test]
+    fn reverts_of_one_repository_are_made_one_on_top_of_the_other() {
+        let (root, remote, person, good, bad) = remote();
+        let settings = RevertSettings {
+            work_dir: root.path().join("reverts"),
+            author: Author::default(),
+        };
+        let (a, b) = (app("a", &remote, "a"), app("b", &remote, "b"));
+        let revert = |app: &Application| {
+            Revert {
+                app,
+                bad: &bad,
+                good: &good,
+                reason: "aborted",
+            }
+            .run(&settings, Credentials::default())
+        };
+        let (ra, rb) = std::thread::scope(|s| {
+            let ra = s.spawn(|| revert(&a));
+            let rb = s.spawn(|| revert(&b));
+            (ra.join().unwrap(), rb.join().unwrap())
+        });
+        assert!(matches!(ra, Ok(Reverted::Pushed(_))), "{ra:?}");
+        assert!(matches!(rb, Ok(Reverted::Pushed(_))), "{rb:?}");
+        git(&person, &["pull", "-q", "--ff-only", "origin", "main"]);
+        for folder in ["a", "b"] {
+            assert_eq!(
+                std::fs::read_to_string(person.join(folder).join("v.yaml")).unwrap(),
+                "v: 1\n"
+            );
+        }
+        let log = git(&person, &["log", "--format=%s", "main"]);
+        assert_eq!(log.lines().count(), 4, "{log}");
+        assert!(
+            log.contains("Revert a to") && log.contains("Revert b to"),
+            "{log}"
+        );
+
+        // The person changes `a/`: a late revert of `a` for the same rejection is not made.
+        std::fs::write(person.join("a").join("v.yaml"), "v: 3\n").unwrap();
+        git(&person, &["commit", "-q", "-am", "3"]);
+        git(&person, &["push", "-q", "origin", "HEAD:main"]);
+        match revert(&a) {
+            Ok(Reverted::Skipped(why)) => assert!(why.contains("`a` changed on main"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            git(&person, &["log", "--format=%s", "-1", "origin/main"]),
+            "3"
         );
     }
 }

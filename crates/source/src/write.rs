@@ -292,6 +292,23 @@ impl Writer {
         )
     }
 
+    /// The files of the folder `path` (`""` or `.`: the whole tree) at `commit`, as `ls-tree -r`
+    /// prints them (mode, blob and path of each: two commits with the same listing have the
+    /// same folder), which is what `update-index --index-info` reads.
+    fn folder(&self, commit: &str, path: &str) -> Result<String, WriteError> {
+        let path = path.trim_matches('/');
+        let mut args = vec!["ls-tree", "-r", "-z", "--full-tree", commit];
+        if !path.is_empty() && path != "." {
+            args.extend(["--", path]);
+        }
+        self.git(&args, None)
+    }
+
+    /// Whether the folder `path` is the same at commits `a` and `b`.
+    pub fn same_folder(&self, a: &str, b: &str, path: &str) -> Result<bool, WriteError> {
+        Ok(self.folder(a, path)? == self.folder(b, path)?)
+    }
+
     /// A commit on `parent` whose tree is `parent`'s with the folder `path` (`""` or `.`: the
     /// whole tree) as it is in `from`: files added since are removed, changed ones restored,
     /// removed ones brought back. No ref moves. `None` when nothing differs.
@@ -303,17 +320,7 @@ impl Writer {
         message: &str,
         author: &Author,
     ) -> Result<Option<String>, WriteError> {
-        let path = path.trim_matches('/');
-        let path = if path == "." { "" } else { path };
-        // Entries as `ls-tree -r` prints them, which is what `update-index --index-info` reads.
-        let entries = |commit: &str| -> Result<String, WriteError> {
-            let mut args = vec!["ls-tree", "-r", "-z", "--full-tree", commit];
-            if !path.is_empty() {
-                args.extend(["--", path]);
-            }
-            self.git(&args, None)
-        };
-        let (now, then) = (entries(parent)?, entries(from)?);
+        let (now, then) = (self.folder(parent, path)?, self.folder(from, path)?);
         if now == then {
             return Ok(None);
         }
@@ -428,56 +435,73 @@ impl Writer {
         change: &FileChange<'_>,
         first: Option<(&str, &str)>,
     ) -> Result<Pushed, WriteError> {
+        let pushed = self.push_retrying(target, |attempt| {
+            if let (1, Some((commit, _))) = (attempt, first) {
+                return Ok(Ok(commit.to_string()));
+            }
+            let head = match self.fetch(target)? {
+                Some(head) => head,
+                None => self.fetch(base)?.ok_or_else(|| WriteError::NoBranch {
+                    remote: self.remote_name(),
+                    branch: base.to_string(),
+                })?,
+            };
+            if let (2.., Some((_, first_parent))) = (attempt, first)
+                && !self.is_ancestor(first_parent, &head)?
+            {
+                return Err(WriteError::Conflict(format!(
+                    "{target} on {} moved and your branch has commits it does not have; \
+                     pull (git pull --rebase) and run again",
+                    self.remote_name()
+                )));
+            }
+            let current = self
+                .read(&head, change.path)?
+                .ok_or_else(|| WriteError::NoFile {
+                    remote: self.remote_name(),
+                    commit: head.clone(),
+                    path: change.path.to_string(),
+                })?;
+            let current = String::from_utf8_lossy(&current);
+            match (change.edit)(&current).map_err(WriteError::Conflict)? {
+                None => Ok(Err(Pushed::Unchanged { head })),
+                Some(content) => self
+                    .commit(
+                        &head,
+                        change.path,
+                        content.as_bytes(),
+                        change.message,
+                        change.author,
+                    )
+                    .map(Ok),
+            }
+        })?;
+        Ok(match pushed {
+            Ok((id, attempts)) => Pushed::Commit { id, attempts },
+            Err(unchanged) => unchanged,
+        })
+    }
+
+    /// Pushes to `branch`, without force, what `commit_on_head(attempt)` makes (`Ok(commit)`),
+    /// again on the new head each time the push finds the branch moved, with a growing wait,
+    /// up to `attempts` pushes: `Ok((commit, pushes))`. `commit_on_head` may instead stop
+    /// (`Err(why)`: the change is there already, or no longer makes sense on the new head).
+    /// Blocking (it runs git, and waits between attempts).
+    pub fn push_retrying<T>(
+        &self,
+        branch: &str,
+        mut commit_on_head: impl FnMut(usize) -> Result<Result<String, T>, WriteError>,
+    ) -> Result<Result<(String, usize), T>, WriteError> {
         let mut wait = self.backoff;
         for attempt in 1..=self.attempts {
-            let commit = match (attempt, first) {
-                (1, Some((commit, _))) => commit.to_string(),
-                _ => {
-                    let head = match self.fetch(target)? {
-                        Some(head) => head,
-                        None => self.fetch(base)?.ok_or_else(|| WriteError::NoBranch {
-                            remote: self.remote_name(),
-                            branch: base.to_string(),
-                        })?,
-                    };
-                    if let (2.., Some((_, first_parent))) = (attempt, first)
-                        && !self.is_ancestor(first_parent, &head)?
-                    {
-                        return Err(WriteError::Conflict(format!(
-                            "{target} on {} moved and your branch has commits it does not have; \
-                             pull (git pull --rebase) and run again",
-                            self.remote_name()
-                        )));
-                    }
-                    let current =
-                        self.read(&head, change.path)?
-                            .ok_or_else(|| WriteError::NoFile {
-                                remote: self.remote_name(),
-                                commit: head.clone(),
-                                path: change.path.to_string(),
-                            })?;
-                    let current = String::from_utf8_lossy(&current);
-                    match (change.edit)(&current).map_err(WriteError::Conflict)? {
-                        None => return Ok(Pushed::Unchanged { head }),
-                        Some(content) => self.commit(
-                            &head,
-                            change.path,
-                            content.as_bytes(),
-                            change.message,
-                            change.author,
-                        )?,
-                    }
-                }
+            let commit = match commit_on_head(attempt)? {
+                Ok(commit) => commit,
+                Err(stop) => return Ok(Err(stop)),
             };
-            match self.push(&commit, target)? {
-                PushResult::Done => {
-                    return Ok(Pushed::Commit {
-                        id: commit,
-                        attempts: attempt,
-                    });
-                }
+            match self.push(&commit, branch)? {
+                PushResult::Done => return Ok(Ok((commit, attempt))),
                 PushResult::Moved => {
-                    tracing::info!(branch = target, attempt, "push rejected: the branch moved");
+                    tracing::info!(branch, attempt, "push rejected: the branch moved");
                     if attempt < self.attempts {
                         std::thread::sleep(wait);
                         wait *= 2;
@@ -487,7 +511,7 @@ impl Writer {
         }
         Err(WriteError::KeptMoving {
             remote: self.remote_name(),
-            branch: target.to_string(),
+            branch: branch.to_string(),
             attempts: self.attempts,
         })
     }
