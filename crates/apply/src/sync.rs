@@ -957,14 +957,29 @@ impl Run<'_> {
             Err(kube::Error::Api(s)) if s.code == 404 => return Ok(()),
             Err(e) => return Err(self.write_error(action, &prepared.object, &e)),
         }
+        let mut finalizers = Vec::new();
         while Instant::now() < self.deadline {
             match api.get_opt(&prepared.key.name).await {
                 Ok(None) => return Ok(()),
-                Ok(Some(_)) => tokio::time::sleep(Duration::from_millis(200)).await,
+                Ok(Some(live)) => {
+                    finalizers = live.metadata.finalizers.unwrap_or_default();
+                    tokio::time::sleep(Duration::from_millis(200)).await
+                }
                 Err(e) => return Err(self.write_error(action, &prepared.object, &e)),
             }
         }
-        Ok(())
+        // Said here rather than left to the create that follows, whose AlreadyExists would not
+        // name the cause.
+        let waiting_for = if finalizers.is_empty() {
+            String::new()
+        } else {
+            format!(" (finalizers: {})", finalizers.join(", "))
+        };
+        Err(SyncError::Write {
+            key: ResourceKey::of(&prepared.object).to_string(),
+            action,
+            message: format!("still being deleted when the sync's time ran out{waiting_for}"),
+        })
     }
 
     /// A hook is done when a Job completes or fails, a Pod succeeds or fails, or any other kind is

@@ -417,6 +417,34 @@ async fn force_and_replace_re_create_a_job_at_every_sync() {
     );
 }
 
+/// An object to re-create that a finalizer keeps from going: the sync fails on it at its
+/// deadline, naming the deletion and the finalizer (not with the create's AlreadyExists).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_re_create_held_by_a_finalizer_says_so() {
+    let c = TestCluster::start().await;
+    let mut held = annotated(
+        configmap("held", json!({"k": "v"})),
+        json!({"argocd.argoproj.io/sync-options": "Force=true,Replace=true"}),
+    );
+    held["metadata"]["finalizers"] = json!(["example.com/hold"]);
+    let req = c.request(vec![held.clone()], SyncOptions::default()).await;
+    let (outcome, _) = c.run(&req).await;
+    assert!(outcome.succeeded, "{}", outcome.message);
+    let mut req = c.request(vec![held], SyncOptions::default()).await;
+    req.timeout = Duration::from_secs(2);
+    let error = sync(&c.resolver, &req, &|_: &SyncEvent| {})
+        .await
+        .expect_err("the re-create cannot finish")
+        .to_string();
+    assert!(
+        error.contains("ConfigMap/default/held")
+            && error.contains("still being deleted when the sync's time ran out")
+            && error.contains("(finalizers: example.com/hold)")
+            && !error.contains("already exists"),
+        "{error}"
+    );
+}
+
 /// `ApplyOutOfSyncOnly=true`: an object the Plan found in sync is skipped without a write (even
 /// one an apply would change, here by taking over its fields); an out-of-sync one is configured.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
