@@ -8,11 +8,11 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock, Weak};
 use std::time::Duration;
 
-use bosun_runtime::{Action, Config, ReconcileLoop, Reconciler, RuntimeMetrics};
+use bosun_runtime::{Action, Config, OwnerIndex, ReconcileLoop, Reconciler, RuntimeMetrics};
 use futures::StreamExt;
 use kube::api::{Api, DynamicObject, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use serde_json::Value;
 use tokio::sync::broadcast;
@@ -56,6 +56,8 @@ fn job_resource() -> ApiResource {
 struct ClusterRuns {
     client: kube::Client,
     runs: Store<DynamicObject>,
+    /// The runs each Rollout controls.
+    owned: Arc<OwnerIndex>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -145,10 +147,12 @@ impl AnalysisController {
         let writer = reflector::store::Writer::new(analysis_run_resource());
         let runs = writer.as_reader();
         let mut tasks = Vec::new();
-        let (trigger, name, owners) = (
+        let owned = Arc::new(OwnerIndex::new("Rollout"));
+        let (trigger, name, owners, index) = (
             self.reconciles.trigger(),
             cluster.clone(),
             self.owners.clone(),
+            owned.clone(),
         );
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &analysis_run_resource());
         tasks.push(tokio::spawn(async move {
@@ -161,13 +165,7 @@ impl AnalysisController {
                 match event {
                     Ok(run) => {
                         if let Some(key) = key_of(&name, &run) {
-                            if let Some(owner) = run
-                                .metadata
-                                .owner_references
-                                .iter()
-                                .flatten()
-                                .find(|o| o.kind == "Rollout" && o.controller == Some(true))
-                            {
+                            if let Some(owner) = index.record(&run) {
                                 let _ = owners.send((
                                     name.clone(),
                                     key.namespace.clone(),
@@ -216,6 +214,7 @@ impl AnalysisController {
                 Arc::new(ClusterRuns {
                     client,
                     runs,
+                    owned,
                     tasks,
                 }),
             );
@@ -242,23 +241,21 @@ impl AnalysisController {
             .is_ok_and(|r| r.is_ok())
     }
 
-    /// The AnalysisRuns of `namespace` that `owner_uid` owns, as the cluster has them.
+    /// The AnalysisRuns of `namespace` that `owner_uid` controls, as the cluster has them
+    /// (Argo's rule: the run's controller reference, `metav1.GetControllerOf`).
     pub fn runs_owned_by(&self, cluster: &str, namespace: &str, owner_uid: &str) -> Vec<Value> {
         let Ok(cluster) = self.cluster(cluster) else {
             return Vec::new();
         };
         let mut runs: Vec<Value> = cluster
-            .runs
-            .state()
+            .owned
+            .owned(
+                &cluster.runs,
+                &analysis_run_resource(),
+                namespace,
+                owner_uid,
+            )
             .into_iter()
-            .filter(|r| r.metadata.namespace.as_deref() == Some(namespace))
-            .filter(|r| {
-                r.metadata
-                    .owner_references
-                    .iter()
-                    .flatten()
-                    .any(|o| o.uid == owner_uid)
-            })
             .filter_map(|r| to_value(&r))
             .collect();
         runs.sort_by(|a, b| {
@@ -279,10 +276,9 @@ impl AnalysisController {
         if cluster.runs.wait_until_ready().await.is_err() {
             return Ok(Action::await_change());
         }
-        let Some(object) = cluster.runs.state().into_iter().find(|r| {
-            r.metadata.namespace.as_deref() == Some(key.namespace.as_str())
-                && r.metadata.name.as_deref() == Some(key.name.as_str())
-        }) else {
+        let reference =
+            ObjectRef::new_with(&key.name, analysis_run_resource()).within(&key.namespace);
+        let Some(object) = cluster.runs.get(&reference) else {
             return Ok(Action::await_change());
         };
         if object.metadata.deletion_timestamp.is_some() {

@@ -3,11 +3,11 @@
 //! a reconcile reads both from memory, asks [`decide`] what to do and does it. It waits for
 //! nothing: a pause or a scale-down delay is a requeue, a scaling ReplicaSet is a watch event.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
-use bosun_runtime::{Action, Config, ReconcileLoop, Reconciler, RuntimeMetrics};
+use bosun_runtime::{Action, Config, OwnerIndex, ReconcileLoop, Reconciler, RuntimeMetrics};
 use futures::StreamExt;
 use jiff::Timestamp;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
@@ -102,11 +102,10 @@ struct ClusterRollouts {
     /// The ReplicaSets each Rollout (by uid) controls, as (namespace, name): kept from the
     /// ReplicaSet watch and checked against the cache on every read, so that a reconcile looks
     /// up its own ReplicaSets instead of scanning every ReplicaSet of the cluster.
-    owned: Arc<Mutex<OwnedReplicaSets>>,
+    /// The ReplicaSets each Rollout controls.
+    owned: Arc<OwnerIndex>,
     tasks: Vec<JoinHandle<()>>,
 }
-
-type OwnedReplicaSets = HashMap<String, BTreeSet<(String, String)>>;
 
 impl Drop for ClusterRollouts {
     fn drop(&mut self) {
@@ -314,7 +313,7 @@ impl RolloutController {
         let changed = self.changed.clone();
         let name = cluster.clone();
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &replica_set_resource());
-        let owned: Arc<Mutex<OwnedReplicaSets>> = Arc::default();
+        let owned = Arc::new(OwnerIndex::new("Rollout"));
         let index = owned.clone();
         tasks.push(tokio::spawn(async move {
             let stream = watcher::watcher(api, watcher::Config::default().labels(HASH_LABEL))
@@ -325,22 +324,10 @@ impl RolloutController {
             while let Some(event) = stream.next().await {
                 match event {
                     Ok(rs) => {
-                        let owner = rs
-                            .metadata
-                            .owner_references
-                            .iter()
-                            .flatten()
-                            .find(|o| o.kind == "Rollout" && o.controller == Some(true));
-                        if let Some(owner) = owner
+                        if let Some(owner) = index.record(&rs)
                             && let Some(key) =
                                 key_of(&name, &rs.metadata.namespace, &Some(owner.name.clone()))
                         {
-                            if let Some(rs_name) = &rs.metadata.name {
-                                lock(&index)
-                                    .entry(owner.uid.clone())
-                                    .or_default()
-                                    .insert((key.namespace.clone(), rs_name.clone()));
-                            }
                             let _ = changed.send(key.clone());
                             trigger.now(key);
                         }
@@ -1488,38 +1475,15 @@ fn owned_by(
     namespace: &str,
     uid: Option<&str>,
 ) -> Vec<Arc<DynamicObject>> {
-    let Some(uid) = uid else { return Vec::new() };
-    let mut index = lock(&cluster.owned);
-    let Some(names) = index.get_mut(uid) else {
-        return Vec::new();
-    };
-    let mut found = Vec::new();
-    // Entries are hints: what the cache no longer holds under this owner leaves the index.
-    names.retain(|(ns, name)| {
-        let cached = cluster
-            .replica_sets
-            .get(&reflector::ObjectRef::new_with(name, replica_set_resource()).within(ns));
-        match cached {
-            Some(rs)
-                if rs
-                    .metadata
-                    .owner_references
-                    .iter()
-                    .flatten()
-                    .any(|o| o.uid == uid && o.controller == Some(true)) =>
-            {
-                if ns == namespace {
-                    found.push(rs);
-                }
-                true
-            }
-            _ => false,
-        }
-    });
-    if names.is_empty() {
-        index.remove(uid);
+    match uid {
+        Some(uid) => cluster.owned.owned(
+            &cluster.replica_sets,
+            &replica_set_resource(),
+            namespace,
+            uid,
+        ),
+        None => Vec::new(),
     }
-    found
 }
 
 fn to_value(object: &DynamicObject, resource: &ApiResource) -> Value {

@@ -10,11 +10,14 @@
 //!   finish and then runs once, however many requests arrived meanwhile;
 //! - **a concurrency limit** across keys;
 //! - **an error policy** — a failed reconcile comes back after an exponential backoff;
-//! - **metrics** per controller ([`RuntimeMetrics`]).
+//! - **metrics** per controller ([`RuntimeMetrics`]);
+//! - an [`OwnerIndex`] of the objects each owner controls, for controllers that read their
+//!   children from a watch cache.
 //!
 //! Because the runtime owns time, time-driven behaviour is tested with a paused tokio clock.
 
 mod metrics;
+mod owner_index;
 mod reconcile_loop;
 mod runner;
 mod trigger;
@@ -25,6 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use metrics::RuntimeMetrics;
+pub use owner_index::{OwnerIndex, controller_of};
 pub use reconcile_loop::ReconcileLoop;
 pub use runner::{Config, Runtime};
 pub use trigger::Trigger;
