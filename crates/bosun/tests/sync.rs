@@ -5,11 +5,11 @@ mod common;
 
 use common::{WIDGET_CRD, WIDGET_HEALTH, git, tools, write};
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use bosun_cluster::server::{self, ClusterConfig, RunningCluster};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 struct Env {
     cluster: RunningCluster,
@@ -1098,4 +1098,138 @@ async fn a_secret_with_string_data_stays_synced() {
         String::from_utf8_lossy(&diff.stdout),
         String::from_utf8_lossy(&diff.stderr)
     );
+}
+
+/// A Helm repository on loopback: Python's `http.server` serving `dir` (a real HTTP server,
+/// stopped on drop).
+struct HelmRepository {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for HelmRepository {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl HelmRepository {
+    /// Charts `hello` at each version, packaged and indexed by the real helm, then served.
+    fn start(root: &Path, versions: &[&str]) -> HelmRepository {
+        let helm = tools().join("bin/helm");
+        let repo = root.join("helm-repo");
+        let homes = |c: &mut Command| {
+            c.env("HELM_CACHE_HOME", root.join("h/cache"))
+                .env("HELM_CONFIG_HOME", root.join("h/config"))
+                .env("HELM_DATA_HOME", root.join("h/data"));
+        };
+        for version in versions {
+            let chart = root.join(format!("chart-src-{version}"));
+            write(
+                &chart,
+                "Chart.yaml",
+                &format!("apiVersion: v2\nname: hello\nversion: {version}\n"),
+            );
+            write(&chart, "values.yaml", "greeting: hello\n");
+            write(&chart, "values-loud.yaml", "greeting: HELLO\n");
+            write(
+                &chart,
+                "templates/configmap.yaml",
+                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  greeting: {{ .Values.greeting | quote }}\n  chart: {{ .Chart.Version | quote }}\n",
+            );
+            let mut package = Command::new(&helm);
+            package.args([
+                "package",
+                chart.to_str().unwrap(),
+                "-d",
+                repo.to_str().unwrap(),
+            ]);
+            homes(&mut package);
+            assert!(package.status().unwrap().success(), "helm package");
+        }
+        let mut index = Command::new(&helm);
+        index.args(["repo", "index", repo.to_str().unwrap()]);
+        homes(&mut index);
+        assert!(index.status().unwrap().success(), "helm repo index");
+        let mut child = Command::new("python3")
+            .args([
+                "-u",
+                "-m",
+                "http.server",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+            ])
+            .arg(&repo)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("python3");
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+            &mut line,
+        )
+        .unwrap();
+        // "Serving HTTP on 127.0.0.1 port 41234 (http://127.0.0.1:41234/) ..."
+        let port = line
+            .split_whitespace()
+            .skip_while(|w| *w != "port")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no port in {line:?}"))
+            .to_string();
+        HelmRepository {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        }
+    }
+}
+
+/// An Argo CD chart source (`chart:` with `repoURL` a Helm repository) is pulled at the version
+/// `targetRevision` names, or the newest a constraint allows, rendered with the chart's own value
+/// files and synced; the chart's version is the source's revision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chart_of_a_helm_repository_is_synced_at_its_version() {
+    let env = Env::start().await;
+    let helm_repo = HelmRepository::start(env.dir.path(), &["1.0.0", "1.1.0"]);
+    let app = |version: &str| {
+        let file = env.dir.path().join("hello.yaml");
+        std::fs::write(
+            &file,
+            format!(
+                "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: hello\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: {}\n    chart: hello\n    targetRevision: \"{version}\"\n    helm:\n      valueFiles: [values-loud.yaml]\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: charts\n  syncPolicy:\n    syncOptions:\n    - CreateNamespace=true\n",
+                helm_repo.url
+            ),
+        )
+        .unwrap();
+        file.display().to_string()
+    };
+    let file = app("1.0.0");
+    let out = env.bosun_ok(&["sync", &file]);
+    assert!(
+        out.contains("successfully synced (revision 1.0.0)"),
+        "the chart's version is the revision:\n{out}"
+    );
+    let cm = env
+        .get(&["configmap", "hello", "-n", "charts"])
+        .expect("synced");
+    assert_eq!(cm["data"], json!({"greeting": "HELLO", "chart": "1.0.0"}));
+    assert_eq!(env.bosun(&["diff", &file]).status.code(), Some(0));
+
+    let file = app("1.*");
+    env.bosun_ok(&["sync", &file]);
+    let cm = env.get(&["configmap", "hello", "-n", "charts"]).unwrap();
+    assert_eq!(cm["data"]["chart"], "1.1.0");
+
+    let file = app("3.0.0");
+    let out = env.bosun(&["sync", &file]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("hello") && stderr.contains("3.0.0"),
+        "{stderr}"
+    );
+    env.cluster.shutdown().await;
 }

@@ -654,10 +654,28 @@ impl Engine {
         let mut objects = Vec::new();
         for source in app.spec.all_sources() {
             let revision = source.target_revision.clone().unwrap_or_default();
-            let checkout = self.fetch(&name, &source.repo_url, &revision).await?;
+            // A chart of a Helm repository is pulled (its revision is the chart's version); any
+            // other source is a Git checkout.
+            let (root, commit) = match source.chart.as_deref().filter(|c| !c.is_empty()) {
+                Some(chart) => {
+                    let pulled = self
+                        .renderer
+                        .pull_chart(&source.repo_url, chart, &revision)
+                        .await
+                        .map_err(|cause| EngineError::Render {
+                            app: name.clone(),
+                            cause,
+                        })?;
+                    (pulled.root, pulled.version)
+                }
+                None => {
+                    let checkout = self.fetch(&name, &source.repo_url, &revision).await?;
+                    (checkout.dir, checkout.commit.as_str().to_string())
+                }
+            };
             let request = RenderRequest {
-                checkout_root: &checkout.dir,
-                commit: checkout.commit.as_str(),
+                checkout_root: &root,
+                commit: &commit,
                 source,
                 app_name: &name,
                 namespace: &namespace,
@@ -674,7 +692,7 @@ impl Engine {
                 app: name.clone(),
                 cause,
             })?;
-            revisions.push(checkout.commit.as_str().to_string());
+            revisions.push(commit);
             objects.extend(rendered.objects);
         }
         Ok(AppRender { revisions, objects })

@@ -158,6 +158,109 @@ pub(crate) async fn template(
         .map_err(tidy_error)
 }
 
+/// Whether a chart's `targetRevision` names one version (`1.2.3`, `1.2.3-rc.1+b5`) rather than
+/// a constraint (`1.2.*`, `^1.2`, `>=1 <2`) or the latest (empty): only then may a pulled copy
+/// be reused without asking the repository.
+pub(crate) fn exact_version(version: &str) -> bool {
+    let core = version.split(['-', '+']).next().unwrap_or_default();
+    let parts: Vec<&str> = core.split('.').collect();
+    parts.len() == 3
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// A chart name as Helm repositories index them: one path segment, nothing helm would read as
+/// an option or a path.
+fn check_chart_name(chart: &str) -> Result<(), RenderError> {
+    let bad = chart.is_empty()
+        || chart.starts_with('-')
+        || chart.starts_with('.')
+        || chart.contains(['/', '\\', '\0'])
+        || chart.chars().any(char::is_whitespace);
+    if bad {
+        return Err(RenderError::Unsupported(format!(
+            "chart {chart:?} is not a chart name of a Helm repository"
+        )));
+    }
+    Ok(())
+}
+
+/// `helm pull` of `chart` from the Helm repository at `repo_url` (`version`: a version, a
+/// constraint, or empty for the latest), unpacked into `into/<chart>`, as Argo CD's repo
+/// server fetches a chart source; the version pulled (the chart's own `Chart.yaml`). Helm's
+/// homes are a scratch directory, so no repository or cache of the user's is read or written.
+pub(crate) async fn pull(
+    runner: &ToolRunner,
+    helm: &Path,
+    repo_url: &str,
+    chart: &str,
+    version: &str,
+    into: &Path,
+) -> Result<String, RenderError> {
+    check_chart_name(chart)?;
+    if !(repo_url.starts_with("https://") || repo_url.starts_with("http://")) {
+        return Err(RenderError::Unsupported(format!(
+            "chart {chart:?}: repoURL {repo_url:?} is not an http(s) Helm repository (OCI \
+             registries are not supported yet)"
+        )));
+    }
+    let home = tempfile::Builder::new()
+        .prefix("bosun-helm-")
+        .tempdir()
+        .map_err(|err| RenderError::io("creating a helm work directory", err))?;
+    let env: Vec<(OsString, OsString)> = [
+        ("HELM_CACHE_HOME", home.path().join("cache")),
+        ("HELM_CONFIG_HOME", home.path().join("config")),
+        ("HELM_DATA_HOME", home.path().join("data")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.into(), v.into_os_string()))
+    .collect();
+    let mut args: Vec<OsString> = vec![
+        "pull".into(),
+        chart.into(),
+        "--repo".into(),
+        repo_url.into(),
+        "--untar".into(),
+        "--untardir".into(),
+        into.as_os_str().to_owned(),
+    ];
+    if !version.is_empty() {
+        args.extend(["--version".into(), version.into()]);
+    }
+    runner
+        .run(Invocation {
+            name: "helm pull",
+            binary: helm,
+            args,
+            cwd: Some(home.path()),
+            env,
+            hide_roots: vec![into.to_path_buf()],
+            stdout_in_errors: true,
+            timeout: None,
+        })
+        .await
+        .map_err(tidy_error)?;
+    let chart_file = into.join(chart).join("Chart.yaml");
+    let text = std::fs::read_to_string(&chart_file)
+        .map_err(|err| RenderError::io("reading the pulled chart's Chart.yaml", err))?;
+    let meta: Value =
+        serde_saphyr::from_str(&text).map_err(|err| RenderError::InvalidManifest {
+            origin: format!("Chart.yaml of chart {chart:?} from {repo_url}"),
+            line: err.location().map(|l| l.line()),
+            document: None,
+            template: None,
+            message: err.without_snippet().to_string(),
+        })?;
+    match meta["version"].as_str() {
+        Some(pulled) if !pulled.is_empty() => Ok(pulled.to_string()),
+        _ => Err(RenderError::Unsupported(format!(
+            "chart {chart:?} from {repo_url} has no version in its Chart.yaml"
+        ))),
+    }
+}
+
 /// helm ends every failure with advice about `--debug` that does not apply to bosun.
 fn tidy_error(err: RenderError) -> RenderError {
     match err {

@@ -98,6 +98,17 @@ pub struct Renderer {
     symlinks_checked: Arc<std::sync::Mutex<std::collections::HashSet<PathBuf>>>,
     /// Config management plugins Applications may name (bosun.yaml's `plugins`).
     plugins: Vec<PluginConfig>,
+    /// Charts pulled from Helm repositories, by repository, chart and version, for the life of
+    /// the process (made on the first pull).
+    charts: Arc<std::sync::OnceLock<tempfile::TempDir>>,
+}
+
+/// A chart pulled from a Helm repository: `root/<chart>` is the chart, `version` the version
+/// pulled (a source's revision, as Argo CD records it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PulledChart {
+    pub root: PathBuf,
+    pub version: String,
 }
 
 impl Default for Renderer {
@@ -116,7 +127,69 @@ impl Renderer {
             cache: RenderCache::new(DEFAULT_CACHE_CAPACITY),
             symlinks_checked: Arc::default(),
             plugins: Vec::new(),
+            charts: Arc::default(),
         }
+    }
+
+    /// The chart `chart` of the Helm repository `repo_url` at `version` (a version, a semver
+    /// constraint, or empty for the latest), pulled with `helm pull`. A version already pulled
+    /// is not asked for again; a constraint asks the repository every time (a new release may
+    /// match it).
+    pub async fn pull_chart(
+        &self,
+        repo_url: &str,
+        chart: &str,
+        version: &str,
+    ) -> Result<PulledChart, RenderError> {
+        let charts = match self.charts.get() {
+            Some(dir) => dir.path().to_path_buf(),
+            None => {
+                let dir = tempfile::Builder::new()
+                    .prefix("bosun-charts-")
+                    .tempdir()
+                    .map_err(|err| RenderError::io("creating the chart cache", err))?;
+                let _ = self.charts.set(dir);
+                self.charts.get().expect("set above").path().to_path_buf()
+            }
+        };
+        let repository = charts.join(cache_name(repo_url)).join(chart);
+        let version = version.trim();
+        if helm::exact_version(version) && repository.join(version).join(chart).is_dir() {
+            return Ok(PulledChart {
+                root: repository.join(version),
+                version: version.to_string(),
+            });
+        }
+        std::fs::create_dir_all(&repository)
+            .map_err(|err| RenderError::io("creating the chart cache", err))?;
+        let scratch = tempfile::Builder::new()
+            .prefix(".pull-")
+            .tempdir_in(&repository)
+            .map_err(|err| RenderError::io("creating the chart cache", err))?;
+        let pulled = helm::pull(
+            &self.runner,
+            &self.tools.helm,
+            repo_url,
+            chart,
+            version,
+            scratch.path(),
+        )
+        .await?;
+        let root = repository.join(&pulled);
+        if !root.join(chart).is_dir() {
+            // Another pull of the same version may have got there first: theirs is kept.
+            let scratch = scratch.keep();
+            if let Err(err) = std::fs::rename(&scratch, &root)
+                && !root.join(chart).is_dir()
+            {
+                return Err(RenderError::io("keeping the pulled chart", err));
+            }
+            let _ = std::fs::remove_dir_all(&scratch);
+        }
+        Ok(PulledChart {
+            root,
+            version: pulled,
+        })
     }
 
     /// The config management plugins sources may name.
@@ -150,12 +223,6 @@ impl Renderer {
     /// Renders `req.source`. Any error, and an empty result unless `allow_empty`, means the
     /// caller has no desired state for this commit: nothing may be applied or pruned.
     pub async fn render(&self, req: &RenderRequest<'_>) -> Result<Rendered, RenderError> {
-        if let Some(chart) = &req.source.chart {
-            return Err(RenderError::Unsupported(format!(
-                "chart {chart:?} from a Helm repository is not supported yet; \
-                 keep the chart in Git and set source.path"
-            )));
-        }
         let path = source_path(req.source);
         let key = cache_key(req, &path);
         if let Some(cached) = self.cache.get(&key) {
@@ -265,7 +332,12 @@ impl Renderer {
 }
 
 /// `source.path`, with the checkout root for an unset or empty path (`.` in Argo CD).
+/// The directory of the source in its checkout: `path`, or, for a chart of a Helm repository,
+/// the chart (a pulled chart's root holds it under its name).
 fn source_path(source: &ApplicationSource) -> String {
+    if let Some(chart) = source.chart.as_deref().filter(|c| !c.is_empty()) {
+        return chart.to_string();
+    }
     match source
         .path
         .as_deref()
@@ -339,4 +411,20 @@ fn finish(
         kind,
         from_cache,
     })
+}
+
+/// A directory name for a repository URL: readable, and unique by a hash.
+fn cache_name(url: &str) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    url.hash(&mut hasher);
+    let readable: String = url
+        .split("://")
+        .last()
+        .unwrap_or(url)
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .take(48)
+        .collect();
+    format!("{readable}-{:016x}", hasher.finish())
 }

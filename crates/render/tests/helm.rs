@@ -450,3 +450,188 @@ async fn an_unreachable_dependency_repository_is_named_in_the_error() {
         "{error}"
     );
 }
+
+/// A Helm repository on loopback: `dir` served over HTTP, counting requests.
+struct HelmRepository {
+    url: String,
+    requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for HelmRepository {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+impl HelmRepository {
+    async fn serve(dir: std::path::PathBuf) -> HelmRepository {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counted = requests.clone();
+        let server = tokio::spawn(async move {
+            while let Ok((mut stream, _)) = listener.accept().await {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let dir = dir.clone();
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buf = [0u8; 4096];
+                    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => request.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let text = String::from_utf8_lossy(&request);
+                    let path = text.split_whitespace().nth(1).unwrap_or("/");
+                    let file = dir.join(path.trim_start_matches('/'));
+                    let response = match std::fs::read(&file) {
+                        Ok(body) if !path.contains("..") => {
+                            let mut r = format!(
+                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                                body.len()
+                            )
+                            .into_bytes();
+                            r.extend(body);
+                            r
+                        }
+                        _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                            .to_vec(),
+                    };
+                    let _ = stream.write_all(&response).await;
+                });
+            }
+        });
+        HelmRepository {
+            url,
+            requests,
+            server,
+        }
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// Packages chart `hello` at each version into `repo/` and indexes it, with the real helm.
+fn helm_repository(root: &Path, versions: &[&str]) -> std::path::PathBuf {
+    let helm = tools().helm;
+    let repo = root.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    for version in versions {
+        let chart = root.join(format!("src-{version}/hello"));
+        write(
+            &chart,
+            "Chart.yaml",
+            &format!("apiVersion: v2\nname: hello\nversion: {version}\n"),
+        );
+        write(&chart, "values.yaml", "greeting: hello\n");
+        write(&chart, "values-loud.yaml", "greeting: HELLO\n");
+        write(
+            &chart,
+            "templates/configmap.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  greeting: {{ .Values.greeting | quote }}\n  chart: {{ .Chart.Version | quote }}\n",
+        );
+        let out = std::process::Command::new(&helm)
+            .args([
+                "package",
+                chart.to_str().unwrap(),
+                "-d",
+                repo.to_str().unwrap(),
+            ])
+            .env("HELM_CACHE_HOME", root.join("h/cache"))
+            .env("HELM_CONFIG_HOME", root.join("h/config"))
+            .env("HELM_DATA_HOME", root.join("h/data"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "helm package: {out:?}");
+    }
+    let out = std::process::Command::new(&helm)
+        .args(["repo", "index", repo.to_str().unwrap()])
+        .env("HELM_CACHE_HOME", root.join("h/cache"))
+        .env("HELM_CONFIG_HOME", root.join("h/config"))
+        .env("HELM_DATA_HOME", root.join("h/data"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "helm repo index: {out:?}");
+    repo
+}
+
+/// `chart:` with `repoURL` a Helm repository (Argo CD's chart source): the chart is pulled
+/// with `helm pull` at the version `targetRevision` names, or the newest one a constraint
+/// allows, and rendered with its own value files; a version already pulled is not asked for
+/// again; a version the repository does not have is an error that names it.
+#[tokio::test]
+async fn a_chart_of_a_helm_repository_is_pulled_at_its_version_and_rendered() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = helm_repository(dir.path(), &["1.0.0", "1.1.0", "2.0.0"]);
+    let server = HelmRepository::serve(repo).await;
+    let renderer = Renderer::new(tools());
+    let chart_source = |version: &str, helm: Option<HelmSource>| bosun_model::ApplicationSource {
+        repo_url: server.url.clone(),
+        chart: Some("hello".into()),
+        target_revision: Some(version.into()),
+        helm,
+        ..Default::default()
+    };
+
+    let pulled = renderer
+        .pull_chart(&server.url, "hello", "1.0.0")
+        .await
+        .expect("pull 1.0.0");
+    assert_eq!(pulled.version, "1.0.0");
+    let source = chart_source("1.0.0", Some(helm(&["values-loud.yaml"])));
+    let mut req = request(&pulled.root, &source);
+    req.commit = &pulled.version;
+    let rendered = renderer.render(&req).await.expect("render 1.0.0");
+    assert_eq!(rendered.kind, RenderKind::Helm);
+    let cm = find(&rendered.objects, "ConfigMap", "web");
+    assert_eq!(cm["data"], json!({"greeting": "HELLO", "chart": "1.0.0"}));
+
+    // The same version again: from the cache, without asking the repository.
+    let asked = server.requests();
+    let again = renderer
+        .pull_chart(&server.url, "hello", "1.0.0")
+        .await
+        .unwrap();
+    assert_eq!(again, pulled);
+    assert_eq!(
+        server.requests(),
+        asked,
+        "an exact version already pulled is not pulled again"
+    );
+
+    // A constraint: the newest version it allows, asked of the repository.
+    let newest_1 = renderer
+        .pull_chart(&server.url, "hello", "1.*")
+        .await
+        .unwrap();
+    assert_eq!(newest_1.version, "1.1.0");
+    assert!(server.requests() > asked);
+    let latest = renderer.pull_chart(&server.url, "hello", "").await.unwrap();
+    assert_eq!(latest.version, "2.0.0");
+    let source = chart_source("", None);
+    let mut req = request(&latest.root, &source);
+    req.commit = &latest.version;
+    let rendered = renderer.render(&req).await.expect("render 2.0.0");
+    assert_eq!(
+        find(&rendered.objects, "ConfigMap", "web")["data"],
+        json!({"greeting": "hello", "chart": "2.0.0"})
+    );
+
+    let missing = renderer
+        .pull_chart(&server.url, "hello", "9.9.9")
+        .await
+        .expect_err("no such version")
+        .to_string();
+    assert!(missing.contains("9.9.9"), "{missing}");
+    let bad = renderer
+        .pull_chart(&server.url, "../hello", "1.0.0")
+        .await
+        .expect_err("not a chart name")
+        .to_string();
+    assert!(bad.contains("not a chart name"), "{bad}");
+}
