@@ -1233,3 +1233,75 @@ async fn a_chart_of_a_helm_repository_is_synced_at_its_version() {
     );
     env.cluster.shutdown().await;
 }
+
+/// Argo CD's multi-source Application with value files from another repository: the chart's
+/// source names `$values/envs/prod.yaml`, the second source (`ref: values`, no path) only gives
+/// value files and is not rendered itself (its YAML is not Kubernetes objects). A commit to the
+/// values repository alone changes what is synced; each source's commit is a revision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn value_files_from_another_repository_by_ref() {
+    let env = Env::start().await;
+    helm_repo(&env);
+    env.commit("chart");
+    let values = env.dir.path().join("values-repo");
+    std::fs::create_dir_all(&values).unwrap();
+    git(&values, &["init", "-q", "-b", "main"]);
+    write(
+        &values,
+        "envs/prod.yaml",
+        "env: from-values-repo\nreplicas: 2\n",
+    );
+    git(&values, &["add", "-A"]);
+    git(&values, &["commit", "-q", "-m", "prod values"]);
+    let file = env.dir.path().join("web.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: web\n  namespace: argocd\nspec:\n  project: default\n  sources:\n  - repoURL: file://{}\n    targetRevision: main\n    path: charts/web\n    helm:\n      valueFiles: [values-prod.yaml, $values/envs/prod.yaml]\n  - repoURL: file://{}\n    targetRevision: main\n    ref: values\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: web\n  syncPolicy:\n    syncOptions:\n    - CreateNamespace=true\n",
+            env.repo.display(),
+            values.display()
+        ),
+    )
+    .unwrap();
+    let file = file.to_str().unwrap();
+    let out = env.bosun_ok(&["sync", file]);
+    let values_commit = git(&values, &["rev-parse", "HEAD"]);
+    assert!(
+        out.contains(&values_commit[..7]),
+        "both sources' revisions:\n{out}"
+    );
+    let deployment = env
+        .get(&["deployment", "web", "-n", "web"])
+        .expect("synced");
+    assert_eq!(
+        deployment["spec"]["replicas"], 2,
+        "the values repository's file wins"
+    );
+    assert_eq!(env.bosun(&["diff", file]).status.code(), Some(0));
+
+    // A commit to the values repository alone.
+    write(
+        &values,
+        "envs/prod.yaml",
+        "env: from-values-repo\nreplicas: 4\n",
+    );
+    git(&values, &["commit", "-q", "-am", "more replicas"]);
+    assert_eq!(env.bosun(&["diff", file]).status.code(), Some(1));
+    env.bosun_ok(&["sync", file]);
+    let deployment = env.get(&["deployment", "web", "-n", "web"]).unwrap();
+    assert_eq!(deployment["spec"]["replicas"], 4);
+
+    // A ref no source has: an error naming the file, and nothing changes.
+    let text = std::fs::read_to_string(file)
+        .unwrap()
+        .replace("$values/", "$nope/");
+    std::fs::write(file, text).unwrap();
+    let out = env.bosun(&["sync", file]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("$nope/envs/prod.yaml") && stderr.contains("no source has ref: nope"),
+        "{stderr}"
+    );
+    env.cluster.shutdown().await;
+}

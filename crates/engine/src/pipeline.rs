@@ -650,9 +650,12 @@ impl Engine {
             .and_then(|p| p.automated.as_ref())
             .is_some_and(|a| a.allow_empty);
         let project = app.spec.project.clone().unwrap_or_else(|| "default".into());
-        let mut revisions = Vec::new();
-        let mut objects = Vec::new();
-        for source in app.spec.all_sources() {
+        // Every source's checkout (or pulled chart) first: a source's helm value files may
+        // come from another source, named by its `ref` (`$values/...`).
+        let sources = app.spec.all_sources();
+        let mut fetched = Vec::with_capacity(sources.len());
+        let mut refs = std::collections::BTreeMap::new();
+        for source in &sources {
             let revision = source.target_revision.clone().unwrap_or_default();
             // A chart of a Helm repository is pulled (its revision is the chart's version); any
             // other source is a Git checkout.
@@ -673,6 +676,27 @@ impl Engine {
                     (checkout.dir, checkout.commit.as_str().to_string())
                 }
             };
+            if let Some(reference) = source.reference.as_deref().filter(|r| !r.is_empty()) {
+                refs.insert(
+                    reference.to_string(),
+                    bosun_render::RefSource {
+                        root: root.clone(),
+                        commit: commit.clone(),
+                    },
+                );
+            }
+            fetched.push((root, commit));
+        }
+        let mut revisions = Vec::new();
+        let mut objects = Vec::new();
+        for (source, (root, commit)) in sources.iter().zip(fetched) {
+            // A source with a ref and no path gives value files only, as in Argo CD.
+            let values_only = source.reference.as_deref().is_some_and(|r| !r.is_empty())
+                && source.path.as_deref().is_none_or(|p| p.trim().is_empty());
+            if values_only {
+                revisions.push(commit);
+                continue;
+            }
             let request = RenderRequest {
                 checkout_root: &root,
                 commit: &commit,
@@ -683,6 +707,7 @@ impl Engine {
                 api_versions: cluster.map(|c| c.api_versions.clone()).unwrap_or_default(),
                 allow_empty,
                 project: &project,
+                refs: &refs,
             };
             let started = std::time::Instant::now();
             let rendered = self.renderer.render(&request).await;

@@ -36,8 +36,24 @@ pub fn validate_application(application: &Application) -> Result<(), ModelError>
     match (&spec.source, spec.sources.is_empty()) {
         (Some(source), true) => check_source(source).map_err(|e| e.under("spec.source"))?,
         (None, false) => {
+            let mut refs = std::collections::HashSet::new();
             for (i, source) in spec.sources.iter().enumerate() {
                 check_source(source).map_err(|e| e.under(&format!("spec.sources[{i}]")))?;
+                if let Some(name) = source.reference.as_deref().filter(|r| !r.is_empty()) {
+                    // As Argo CD: a chart of a Helm repository cannot give value files.
+                    if source.chart.is_some() {
+                        return Err(ModelError::invalid(
+                            format!("spec.sources[{i}].ref"),
+                            "a source with ref cannot also set chart",
+                        ));
+                    }
+                    if !refs.insert(name) {
+                        return Err(ModelError::invalid(
+                            format!("spec.sources[{i}].ref"),
+                            format!("{name:?} is the ref of an earlier source too"),
+                        ));
+                    }
+                }
             }
         }
         _ => {
@@ -378,6 +394,29 @@ spec:
         );
         let e = parse_applications(&none, "app.yaml").unwrap_err();
         assert_eq!(e.path, "spec");
+    }
+
+    #[test]
+    fn a_ref_is_one_source_s_and_not_a_chart_s() {
+        for (sources, expected) in [
+            (
+                "  sources:\n  - repoURL: https://a/b.git\n    ref: values\n  - repoURL: https://c/d.git\n    ref: values\n",
+                "a.yaml: document 1: spec.sources[1].ref: \"values\" is the ref of an earlier source too",
+            ),
+            (
+                "  sources:\n  - repoURL: https://charts.example\n    chart: web\n    ref: values\n",
+                "a.yaml: document 1: spec.sources[0].ref: a source with ref cannot also set chart",
+            ),
+        ] {
+            let text = APP.replace(
+                "  source:\n    repoURL: https://github.com/org/repo.git\n    path: guestbook\n",
+                sources,
+            );
+            assert_eq!(
+                parse_applications(&text, "a.yaml").unwrap_err().to_string(),
+                expected
+            );
+        }
     }
 
     #[test]

@@ -29,7 +29,7 @@ pub enum RenderError {
     #[error("{0}")]
     Plugin(String),
 
-    #[error("helm value file {file:?} does not exist (relative to the chart directory {chart:?})")]
+    #[error("helm value file {file:?} does not exist (relative to {})", if chart.starts_with('$') { format!("the root of source {chart}") } else { format!("the chart directory {chart:?}") })]
     ValueFileMissing { file: String, chart: String },
 
     #[error("helm value file {file:?} leaves the checkout")]

@@ -8,6 +8,7 @@
 //! Helm runs with private `HELM_CACHE_HOME`/`HELM_CONFIG_HOME`/`HELM_DATA_HOME` (as Argo CD does),
 //! so neither the host's repositories nor a previous render can change the output.
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -16,6 +17,7 @@ use serde_json::Value;
 
 use crate::error::RenderError;
 use crate::process::{Invocation, ToolRunner};
+use crate::renderer::RefSource;
 use crate::workdir::WorkCopy;
 
 /// What `helm template` needs beyond the chart.
@@ -24,6 +26,8 @@ pub(crate) struct HelmRender<'a> {
     pub root: &'a Path,
     /// Canonical chart directory inside `root`.
     pub chart_dir: &'a Path,
+    /// The sources `$ref/...` value files name.
+    pub refs: &'a BTreeMap<String, RefSource>,
     pub release: &'a str,
     pub namespace: &'a str,
     pub kube_version: Option<&'a str>,
@@ -48,7 +52,8 @@ pub(crate) async fn template(
         let root = render.root.to_path_buf();
         let chart_dir = render.chart_dir.to_path_buf();
         let options = render.options.cloned().unwrap_or_default();
-        tokio::task::spawn_blocking(move || prepare(&root, &chart_dir, &options))
+        let refs = render.refs.clone();
+        tokio::task::spawn_blocking(move || prepare(&root, &chart_dir, &refs, &options))
             .await
             .expect("helm preparation task does not panic")?
     };
@@ -70,6 +75,7 @@ pub(crate) async fn template(
         .iter()
         .map(|c| c.root.clone())
         .chain([render.root.to_path_buf()])
+        .chain(render.refs.values().map(|r| r.root.clone()))
         .collect();
 
     if prepared.copy.is_some() {
@@ -286,14 +292,19 @@ fn tidy_error(err: RenderError) -> RenderError {
     }
 }
 
-fn prepare(root: &Path, chart_dir: &Path, options: &HelmSource) -> Result<Prepared, RenderError> {
+fn prepare(
+    root: &Path,
+    chart_dir: &Path,
+    refs: &BTreeMap<String, RefSource>,
+    options: &HelmSource,
+) -> Result<Prepared, RenderError> {
     let scratch = tempfile::Builder::new()
         .prefix("bosun-helm-")
         .tempdir()
         .map_err(|err| RenderError::io("creating a helm work directory", err))?;
     let mut value_files = Vec::new();
     for file in &options.value_files {
-        match value_file(root, chart_dir, file) {
+        match value_file(root, chart_dir, refs, file) {
             Ok(path) => value_files.push(path),
             Err(RenderError::ValueFileMissing { .. })
                 if options.ignore_missing_value_files == Some(true) =>
@@ -328,19 +339,44 @@ fn prepare(root: &Path, chart_dir: &Path, options: &HelmSource) -> Result<Prepar
 }
 
 /// A value file is relative to the chart directory and must exist inside the checkout. A URL is
-/// passed to helm as it is, as Argo CD does.
-fn value_file(root: &Path, chart_dir: &Path, file: &str) -> Result<OsString, RenderError> {
+/// passed to helm as it is, as Argo CD does. `$name/path` is `path` from the root of the source
+/// whose `ref` is `name` (Argo CD's value files from another source), and must exist inside that
+/// source's checkout.
+fn value_file(
+    root: &Path,
+    chart_dir: &Path,
+    refs: &BTreeMap<String, RefSource>,
+    file: &str,
+) -> Result<OsString, RenderError> {
     if file.starts_with("http://") || file.starts_with("https://") {
         return Ok(file.into());
     }
-    let chart = chart_dir
-        .strip_prefix(root)
-        .unwrap_or(chart_dir)
-        .display()
-        .to_string();
+    let (root, chart_dir, relative, named) = match file.strip_prefix('$') {
+        Some(reference) => {
+            let (name, path) = reference.split_once('/').unwrap_or((reference, ""));
+            let source = refs.get(name).ok_or_else(|| {
+                RenderError::Unsupported(format!(
+                    "helm value file {file:?} names the source ${name}, but no source has ref: {name}"
+                ))
+            })?;
+            let root = source.root.canonicalize().map_err(|err| {
+                RenderError::io(format!("reading the checkout of source ${name}"), err)
+            })?;
+            (root.clone(), root, path, Some(format!("${name}")))
+        }
+        None => (root.to_path_buf(), chart_dir.to_path_buf(), file, None),
+    };
+    let (root, chart_dir) = (root.as_path(), chart_dir.as_path());
+    let chart = named.unwrap_or_else(|| {
+        chart_dir
+            .strip_prefix(root)
+            .unwrap_or(chart_dir)
+            .display()
+            .to_string()
+    });
     let resolved =
         chart_dir
-            .join(file)
+            .join(relative)
             .canonicalize()
             .map_err(|_| RenderError::ValueFileMissing {
                 file: file.to_string(),

@@ -32,6 +32,6 @@ mod workdir;
 pub use detect::RenderKind;
 pub use error::RenderError;
 pub use renderer::{
-    DEFAULT_CACHE_CAPACITY, DEFAULT_TIMEOUT, PulledChart, RenderRequest, Rendered, Renderer, Tools,
-    tools_dir,
+    DEFAULT_CACHE_CAPACITY, DEFAULT_TIMEOUT, PulledChart, RefSource, RenderRequest, Rendered,
+    Renderer, Tools, tools_dir,
 };

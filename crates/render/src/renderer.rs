@@ -1,6 +1,7 @@
 //! The Render stage's entry point: one Application source at one commit → its objects, or an
 //! error that says why there are none.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -74,6 +75,16 @@ pub struct RenderRequest<'a> {
     pub allow_empty: bool,
     /// The Application's project (`ARGOCD_APP_PROJECT_NAME` for plugins).
     pub project: &'a str,
+    /// The sources other sources name by their `ref` (`$values/...` in helm `valueFiles`), by
+    /// that name.
+    pub refs: &'a BTreeMap<String, RefSource>,
+}
+
+/// A source named by its `ref`: its checkout and commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefSource {
+    pub root: PathBuf,
+    pub commit: String,
 }
 
 /// A source's objects, in the order the files or tools gave them.
@@ -305,6 +316,7 @@ impl Renderer {
                     HelmRender {
                         root: &root,
                         chart_dir: &dir,
+                        refs: req.refs,
                         release,
                         namespace: req.namespace,
                         kube_version: req.kube_version.as_deref(),
@@ -357,6 +369,8 @@ fn cache_key(req: &RenderRequest<'_>, path: &str) -> CacheKey {
         "directory": req.source.directory,
         "plugin": req.source.plugin,
         "project": req.project,
+        // A value file of another source's commit is part of what is rendered.
+        "refs": req.refs.iter().map(|(name, r)| (name.clone(), r.commit.clone())).collect::<BTreeMap<_, _>>(),
     });
     CacheKey {
         commit: req.commit.to_string(),

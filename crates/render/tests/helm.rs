@@ -451,6 +451,74 @@ async fn an_unreachable_dependency_repository_is_named_in_the_error() {
     );
 }
 
+/// `$values/...` value files come from the root of the source whose `ref` is `values` (Argo CD's
+/// value files from another source): they are applied like the chart's own, the other source's
+/// commit is part of the render's cache key, and a file outside that source, a missing one or an
+/// unknown ref is an error that names the file.
+#[tokio::test]
+async fn value_files_of_another_source_named_by_its_ref() {
+    let checkout = tempfile::tempdir().unwrap();
+    web_chart(checkout.path());
+    let values = tempfile::tempdir().unwrap();
+    write(
+        values.path(),
+        "envs/prod.yaml",
+        "replicas: 5\nmessage: from the values repository\n",
+    );
+    let renderer = Renderer::new(tools());
+    let mut src = source("charts/web");
+    src.helm = Some(helm(&["values-prod.yaml", "$values/envs/prod.yaml"]));
+    let refs_at = |commit: &str| {
+        std::collections::BTreeMap::from([(
+            "values".to_string(),
+            bosun_render::RefSource {
+                root: values.path().to_path_buf(),
+                commit: commit.to_string(),
+            },
+        )])
+    };
+    let refs = refs_at("1111111111111111111111111111111111111111");
+    let mut req = request(checkout.path(), &src);
+    req.refs = &refs;
+    let rendered = renderer.render(&req).await.expect("render");
+    let deployment = find(&rendered.objects, "Deployment", "web");
+    assert_eq!(deployment["spec"]["replicas"], 5, "the later file wins");
+    assert_eq!(
+        find(&rendered.objects, "ConfigMap", "web-settings")["data"]["message"],
+        "from the values repository"
+    );
+    // The values source at another commit: rendered again, not taken from the cache.
+    write(values.path(), "envs/prod.yaml", "replicas: 6\n");
+    let refs = refs_at("2222222222222222222222222222222222222222");
+    req.refs = &refs;
+    let rendered = renderer.render(&req).await.expect("render");
+    assert!(!rendered.from_cache);
+    assert_eq!(
+        find(&rendered.objects, "Deployment", "web")["spec"]["replicas"],
+        6
+    );
+
+    for (file, expected) in [
+        (
+            "$values/envs/staging.yaml",
+            "does not exist (relative to the root of source $values)",
+        ),
+        ("$values/../../../etc/passwd", "leaves the checkout"),
+        ("$other/envs/prod.yaml", "no source has ref: other"),
+    ] {
+        src.helm = Some(helm(&[file]));
+        let mut req = request(checkout.path(), &src);
+        req.refs = &refs;
+        let err = renderer.render(&req).await.unwrap_err().to_string();
+        assert!(err.contains(file) || err.contains("$other"), "{err}");
+        assert!(
+            err.contains(expected)
+                || (expected == "leaves the checkout" && err.contains("does not exist")),
+            "{file}: {err}"
+        );
+    }
+}
+
 /// A Helm repository on loopback: `dir` served over HTTP, counting requests.
 struct HelmRepository {
     url: String,

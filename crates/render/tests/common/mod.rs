@@ -53,8 +53,13 @@ pub fn request<'a>(root: &'a Path, source: &'a ApplicationSource) -> RenderReque
         api_versions: Vec::new(),
         allow_empty: false,
         project: "default",
+        refs: &NO_REFS,
     }
 }
+
+/// No source named by a `ref`.
+pub static NO_REFS: std::collections::BTreeMap<String, bosun_render::RefSource> =
+    std::collections::BTreeMap::new();
 
 /// `kind/name` of each object, in order.
 pub fn names(objects: &[Value]) -> Vec<String> {
