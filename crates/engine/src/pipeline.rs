@@ -659,23 +659,31 @@ impl Engine {
             let revision = source.target_revision.clone().unwrap_or_default();
             // A chart of a Helm repository is pulled (its revision is the chart's version); any
             // other source is a Git checkout.
-            let (root, commit) = match source.chart.as_deref().filter(|c| !c.is_empty()) {
-                Some(chart) => {
-                    let pulled = self
-                        .renderer
-                        .pull_chart(&source.repo_url, chart, &revision)
-                        .await
-                        .map_err(|cause| EngineError::Render {
-                            app: name.clone(),
-                            cause,
-                        })?;
-                    (pulled.root, pulled.version)
-                }
-                None => {
-                    let checkout = self.fetch(&name, &source.repo_url, &revision).await?;
-                    (checkout.dir, checkout.commit.as_str().to_string())
-                }
-            };
+            let (root, commit) =
+                match source.chart.as_deref().filter(|c| !c.is_empty()) {
+                    Some(chart) => {
+                        let credentials = self.credentials(&name, &source.repo_url)?;
+                        let credentials = credentials.secret.as_ref().map(|secret| {
+                            bosun_render::ChartCredentials {
+                                username: credentials.username.clone().unwrap_or_default(),
+                                password: secret.expose().to_string(),
+                            }
+                        });
+                        let pulled = self
+                            .renderer
+                            .pull_chart(&source.repo_url, chart, &revision, credentials.as_ref())
+                            .await
+                            .map_err(|cause| EngineError::Render {
+                                app: name.clone(),
+                                cause,
+                            })?;
+                        (pulled.root, pulled.version)
+                    }
+                    None => {
+                        let checkout = self.fetch(&name, &source.repo_url, &revision).await?;
+                        (checkout.dir, checkout.commit.as_str().to_string())
+                    }
+                };
             if let Some(reference) = source.reference.as_deref().filter(|r| !r.is_empty()) {
                 refs.insert(
                     reference.to_string(),

@@ -92,6 +92,7 @@ pub(crate) async fn template(
                 env: env.clone(),
                 hide_roots: hide_roots.clone(),
                 stdout_in_errors: true,
+                stdin: None,
                 timeout: None,
             })
             .await
@@ -158,10 +159,27 @@ pub(crate) async fn template(
             env,
             hide_roots,
             stdout_in_errors: true,
+            stdin: None,
             timeout: None,
         })
         .await
         .map_err(tidy_error)
+}
+
+/// The user name and password of a Helm repository (`Debug` leaves the password out).
+#[derive(Clone)]
+pub struct ChartCredentials {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for ChartCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChartCredentials")
+            .field("username", &self.username)
+            .field("password", &"********")
+            .finish()
+    }
 }
 
 /// Whether a chart's `targetRevision` names one version (`1.2.3`, `1.2.3-rc.1+b5`) rather than
@@ -202,6 +220,7 @@ pub(crate) async fn pull(
     repo_url: &str,
     chart: &str,
     version: &str,
+    credentials: Option<&ChartCredentials>,
     into: &Path,
 ) -> Result<String, RenderError> {
     check_chart_name(chart)?;
@@ -223,15 +242,42 @@ pub(crate) async fn pull(
     .into_iter()
     .map(|(k, v)| (k.into(), v.into_os_string()))
     .collect();
-    let mut args: Vec<OsString> = vec![
-        "pull".into(),
-        chart.into(),
-        "--repo".into(),
-        repo_url.into(),
+    let mut args: Vec<OsString> = vec!["pull".into()];
+    match credentials {
+        // With credentials, the repository is added to the scratch home first, its password
+        // on stdin (never on a command line), and the chart pulled through it.
+        Some(credentials) => {
+            runner
+                .run(Invocation {
+                    name: "helm repo add",
+                    binary: helm,
+                    args: vec![
+                        "repo".into(),
+                        "add".into(),
+                        "bosun".into(),
+                        repo_url.into(),
+                        "--username".into(),
+                        credentials.username.as_str().into(),
+                        "--password-stdin".into(),
+                    ],
+                    cwd: Some(home.path()),
+                    env: env.clone(),
+                    hide_roots: vec![into.to_path_buf()],
+                    stdout_in_errors: true,
+                    stdin: Some(credentials.password.as_bytes().to_vec()),
+                    timeout: None,
+                })
+                .await
+                .map_err(tidy_error)?;
+            args.push(format!("bosun/{chart}").into());
+        }
+        None => args.extend([chart.into(), "--repo".into(), repo_url.into()]),
+    }
+    args.extend([
         "--untar".into(),
         "--untardir".into(),
         into.as_os_str().to_owned(),
-    ];
+    ]);
     if !version.is_empty() {
         args.extend(["--version".into(), version.into()]);
     }
@@ -244,6 +290,7 @@ pub(crate) async fn pull(
             env,
             hide_roots: vec![into.to_path_buf()],
             stdout_in_errors: true,
+            stdin: None,
             timeout: None,
         })
         .await

@@ -90,6 +90,7 @@ pub(crate) async fn build(
                 .chain([root.to_path_buf()])
                 .collect(),
             stdout_in_errors: false,
+            stdin: None,
             timeout: None,
         })
         .await;

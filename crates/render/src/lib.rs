@@ -31,6 +31,7 @@ mod workdir;
 
 pub use detect::RenderKind;
 pub use error::RenderError;
+pub use helm::ChartCredentials;
 pub use renderer::{
     DEFAULT_CACHE_CAPACITY, DEFAULT_TIMEOUT, PulledChart, RefSource, RenderRequest, Rendered,
     Renderer, Tools, tools_dir,

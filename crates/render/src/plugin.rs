@@ -127,6 +127,7 @@ async fn run(
             env: env.to_vec(),
             hide_roots: hide_roots.to_vec(),
             stdout_in_errors: false,
+            stdin: None,
             timeout: Some(
                 deadline
                     .saturating_duration_since(tokio::time::Instant::now())

@@ -35,6 +35,9 @@ pub(crate) struct Invocation<'a> {
     pub stdout_in_errors: bool,
     /// This run's limit instead of the runner's (a plugin's own timeout).
     pub timeout: Option<Duration>,
+    /// What the tool reads on stdin (a password, which never goes on the command line, where
+    /// other users of the machine could read it); nothing when `None`.
+    pub stdin: Option<Vec<u8>>,
     /// Directories (the checkout, its temporary copy) whose `<dir>/` prefix is cut from paths in
     /// stderr, so errors name files relative to the checkout and never a temporary directory.
     pub hide_roots: Vec<PathBuf>,
@@ -61,7 +64,11 @@ impl ToolRunner {
         let mut command = Command::new(invocation.binary);
         command
             .args(&invocation.args)
-            .stdin(Stdio::null())
+            .stdin(if invocation.stdin.is_some() {
+                Stdio::piped()
+            } else {
+                Stdio::null()
+            })
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             // Dropping the wait future on timeout drops the child, which kills it; its own
@@ -84,6 +91,12 @@ impl ToolRunner {
                 RenderError::io(format!("starting {}", invocation.name), err)
             }
         })?;
+        let mut child = child;
+        if let (Some(input), Some(mut pipe)) = (&invocation.stdin, child.stdin.take()) {
+            use tokio::io::AsyncWriteExt as _;
+            // A tool that exits without reading it all is judged by its exit status.
+            let _ = pipe.write_all(input).await;
+        }
         let group = child.id();
         let timeout = invocation.timeout.unwrap_or(self.timeout);
         let output = match tokio::time::timeout(timeout, child.wait_with_output()).await {

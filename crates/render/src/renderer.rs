@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::cache::{CacheKey, CachedRender, RenderCache};
 use crate::detect::{self, RenderKind};
 use crate::error::RenderError;
-use crate::helm::{self, HelmRender};
+use crate::helm::{self, ChartCredentials, HelmRender};
 use crate::process::ToolRunner;
 use crate::{build_env, directory, kustomize, manifests, plugin};
 
@@ -151,6 +151,7 @@ impl Renderer {
         repo_url: &str,
         chart: &str,
         version: &str,
+        credentials: Option<&ChartCredentials>,
     ) -> Result<PulledChart, RenderError> {
         let charts = match self.charts.get() {
             Some(dir) => dir.path().to_path_buf(),
@@ -183,6 +184,7 @@ impl Renderer {
             repo_url,
             chart,
             version,
+            credentials,
             scratch.path(),
         )
         .await?;

@@ -534,6 +534,14 @@ impl Drop for HelmRepository {
 
 impl HelmRepository {
     async fn serve(dir: std::path::PathBuf) -> HelmRepository {
+        HelmRepository::serve_with(dir, None).await
+    }
+
+    /// With `authorization`, a request without that `Authorization` header is answered 401.
+    async fn serve_with(
+        dir: std::path::PathBuf,
+        authorization: Option<&'static str>,
+    ) -> HelmRepository {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -554,6 +562,17 @@ impl HelmRepository {
                     }
                     let text = String::from_utf8_lossy(&request);
                     let path = text.split_whitespace().nth(1).unwrap_or("/");
+                    if let Some(expected) = authorization
+                        && !text.lines().any(|l| {
+                            l.to_ascii_lowercase().starts_with("authorization:")
+                                && l.split_once(':').is_some_and(|(_, v)| v.trim() == expected)
+                        })
+                    {
+                        let _ = stream
+                            .write_all(b"HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"charts\"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                            .await;
+                        return;
+                    }
                     let file = dir.join(path.trim_start_matches('/'));
                     let response = match std::fs::read(&file) {
                         Ok(body) if !path.contains("..") => {
@@ -647,7 +666,7 @@ async fn a_chart_of_a_helm_repository_is_pulled_at_its_version_and_rendered() {
     };
 
     let pulled = renderer
-        .pull_chart(&server.url, "hello", "1.0.0")
+        .pull_chart(&server.url, "hello", "1.0.0", None)
         .await
         .expect("pull 1.0.0");
     assert_eq!(pulled.version, "1.0.0");
@@ -662,7 +681,7 @@ async fn a_chart_of_a_helm_repository_is_pulled_at_its_version_and_rendered() {
     // The same version again: from the cache, without asking the repository.
     let asked = server.requests();
     let again = renderer
-        .pull_chart(&server.url, "hello", "1.0.0")
+        .pull_chart(&server.url, "hello", "1.0.0", None)
         .await
         .unwrap();
     assert_eq!(again, pulled);
@@ -674,12 +693,15 @@ async fn a_chart_of_a_helm_repository_is_pulled_at_its_version_and_rendered() {
 
     // A constraint: the newest version it allows, asked of the repository.
     let newest_1 = renderer
-        .pull_chart(&server.url, "hello", "1.*")
+        .pull_chart(&server.url, "hello", "1.*", None)
         .await
         .unwrap();
     assert_eq!(newest_1.version, "1.1.0");
     assert!(server.requests() > asked);
-    let latest = renderer.pull_chart(&server.url, "hello", "").await.unwrap();
+    let latest = renderer
+        .pull_chart(&server.url, "hello", "", None)
+        .await
+        .unwrap();
     assert_eq!(latest.version, "2.0.0");
     let source = chart_source("", None);
     let mut req = request(&latest.root, &source);
@@ -691,15 +713,55 @@ async fn a_chart_of_a_helm_repository_is_pulled_at_its_version_and_rendered() {
     );
 
     let missing = renderer
-        .pull_chart(&server.url, "hello", "9.9.9")
+        .pull_chart(&server.url, "hello", "9.9.9", None)
         .await
         .expect_err("no such version")
         .to_string();
     assert!(missing.contains("9.9.9"), "{missing}");
     let bad = renderer
-        .pull_chart(&server.url, "../hello", "1.0.0")
+        .pull_chart(&server.url, "../hello", "1.0.0", None)
         .await
         .expect_err("not a chart name")
         .to_string();
     assert!(bad.contains("not a chart name"), "{bad}");
+}
+
+/// A Helm repository that needs a user name and password: without them the pull fails with the
+/// repository's 401; with them (the password on helm's stdin, never its command line) the chart
+/// is pulled, and the password appears in no error.
+#[tokio::test]
+async fn a_chart_of_a_repository_that_needs_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = helm_repository(dir.path(), &["1.0.0"]);
+    // base64("reader:s3cret-chart-pass")
+    let server =
+        HelmRepository::serve_with(repo, Some("Basic cmVhZGVyOnMzY3JldC1jaGFydC1wYXNz")).await;
+    let renderer = Renderer::new(tools());
+    let refused = renderer
+        .pull_chart(&server.url, "hello", "1.0.0", None)
+        .await
+        .expect_err("no credentials")
+        .to_string();
+    assert!(refused.contains("401"), "{refused}");
+    let wrong = bosun_render::ChartCredentials {
+        username: "reader".into(),
+        password: "wrong-pass".into(),
+    };
+    let refused = renderer
+        .pull_chart(&server.url, "hello", "1.0.0", Some(&wrong))
+        .await
+        .expect_err("wrong password")
+        .to_string();
+    assert!(!refused.contains("wrong-pass"), "{refused}");
+    let right = bosun_render::ChartCredentials {
+        username: "reader".into(),
+        password: "s3cret-chart-pass".into(),
+    };
+    assert!(!format!("{right:?}").contains("s3cret"));
+    let pulled = renderer
+        .pull_chart(&server.url, "hello", "1.0.0", Some(&right))
+        .await
+        .expect("pulled with credentials");
+    assert_eq!(pulled.version, "1.0.0");
+    assert!(pulled.root.join("hello/Chart.yaml").is_file());
 }
