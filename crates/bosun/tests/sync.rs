@@ -1100,11 +1100,30 @@ async fn a_secret_with_string_data_stays_synced() {
     );
 }
 
+impl Env {
+    /// The Application `hello` of chart `hello` of `repo_url` at `version`, with the chart's
+    /// `values-loud.yaml`, into namespace `charts`; its file.
+    fn chart_app(&self, repo_url: &str, version: &str) -> String {
+        let file = self.dir.path().join("hello.yaml");
+        std::fs::write(
+            &file,
+            format!(
+                "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: hello\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: {repo_url}\n    chart: hello\n    targetRevision: \"{version}\"\n    helm:\n      valueFiles: [values-loud.yaml]\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: charts\n  syncPolicy:\n    syncOptions:\n    - CreateNamespace=true\n"
+            ),
+        )
+        .unwrap();
+        file.display().to_string()
+    }
+}
+
 /// A Helm repository on loopback: Python's `http.server` serving `dir` (a real HTTP server,
 /// stopped on drop).
 struct HelmRepository {
     child: std::process::Child,
     url: String,
+    /// The packaged charts.
+    repo: PathBuf,
+    helm: PathBuf,
 }
 
 impl Drop for HelmRepository {
@@ -1183,7 +1202,24 @@ impl HelmRepository {
         HelmRepository {
             child,
             url: format!("http://127.0.0.1:{port}"),
+            repo,
+            helm,
         }
+    }
+
+    /// Pushes the packaged chart `hello` at `version` to the OCI `reference` (`host/path`).
+    fn push_to(&self, version: &str, reference: &str) {
+        let out = Command::new(&self.helm)
+            .arg("push")
+            .arg(self.repo.join(format!("hello-{version}.tgz")))
+            .arg(format!("oci://{reference}"))
+            .arg("--plain-http")
+            .env("HELM_CONFIG_HOME", self.repo.join("../h/config"))
+            .env("HELM_CACHE_HOME", self.repo.join("../h/cache"))
+            .env("HELM_DATA_HOME", self.repo.join("../h/data"))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "helm push: {out:?}");
     }
 }
 
@@ -1194,18 +1230,7 @@ impl HelmRepository {
 async fn a_chart_of_a_helm_repository_is_synced_at_its_version() {
     let env = Env::start().await;
     let helm_repo = HelmRepository::start(env.dir.path(), &["1.0.0", "1.1.0"]);
-    let app = |version: &str| {
-        let file = env.dir.path().join("hello.yaml");
-        std::fs::write(
-            &file,
-            format!(
-                "apiVersion: argoproj.io/v1alpha1\nkind: Application\nmetadata:\n  name: hello\n  namespace: argocd\nspec:\n  project: default\n  source:\n    repoURL: {}\n    chart: hello\n    targetRevision: \"{version}\"\n    helm:\n      valueFiles: [values-loud.yaml]\n  destination:\n    server: https://kubernetes.default.svc\n    namespace: charts\n  syncPolicy:\n    syncOptions:\n    - CreateNamespace=true\n",
-                helm_repo.url
-            ),
-        )
-        .unwrap();
-        file.display().to_string()
-    };
+    let app = |version: &str| env.chart_app(&helm_repo.url, version);
     let file = app("1.0.0");
     let out = env.bosun_ok(&["sync", &file]);
     assert!(
@@ -1303,5 +1328,34 @@ async fn value_files_from_another_repository_by_ref() {
         stderr.contains("$nope/envs/prod.yaml") && stderr.contains("no source has ref: nope"),
         "{stderr}"
     );
+    env.cluster.shutdown().await;
+}
+
+/// A chart in an OCI registry (a real distribution registry on loopback, spoken to in plain
+/// HTTP as the image updater does for a registry on this machine), named `oci://host/path` or,
+/// as Argo CD writes it, `host/path`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chart_of_an_oci_registry_is_synced_at_its_version() {
+    let env = Env::start().await;
+    let charts = HelmRepository::start(env.dir.path(), &["1.0.0", "1.1.0"]);
+    let registry = common::registry::Registry::start(false);
+    let reference = format!("{}/charts", registry.address);
+    charts.push_to("1.0.0", &reference);
+    charts.push_to("1.1.0", &reference);
+    let out = env.bosun_ok(&[
+        "sync",
+        &env.chart_app(&format!("oci://{reference}"), "1.0.0"),
+    ]);
+    assert!(
+        out.contains("successfully synced (revision 1.0.0)"),
+        "{out}"
+    );
+    let cm = env
+        .get(&["configmap", "hello", "-n", "charts"])
+        .expect("synced");
+    assert_eq!(cm["data"], json!({"greeting": "HELLO", "chart": "1.0.0"}));
+    env.bosun_ok(&["sync", &env.chart_app(&reference, "1.1.0")]);
+    let cm = env.get(&["configmap", "hello", "-n", "charts"]).unwrap();
+    assert_eq!(cm["data"]["chart"], "1.1.0");
     env.cluster.shutdown().await;
 }

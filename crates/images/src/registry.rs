@@ -129,17 +129,7 @@ fn canonical(registry: &str) -> &str {
     }
 }
 
-/// Whether `registry` (`host[:port]`) is on this machine.
-fn is_loopback(registry: &str) -> bool {
-    let host = match registry.strip_prefix('[') {
-        Some(rest) => rest.split(']').next().unwrap_or(rest),
-        None => registry.rsplit_once(':').map_or(registry, |(h, _)| h),
-    };
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
+use bosun_model::registry_host::is_loopback;
 
 impl Registries {
     pub fn new(settings: Vec<RegistrySettings>) -> Registries {

@@ -23,6 +23,7 @@ pub mod ignored;
 pub mod image_update;
 pub mod image_updater;
 pub mod load;
+pub mod registry_host;
 pub mod retry;
 pub mod rollout;
 pub mod serve;

@@ -224,10 +224,21 @@ pub(crate) async fn pull(
     into: &Path,
 ) -> Result<String, RenderError> {
     check_chart_name(chart)?;
-    if !(repo_url.starts_with("https://") || repo_url.starts_with("http://")) {
+    // An OCI registry: `oci://host/path`, or `host/path` without a scheme (Argo CD's form).
+    let oci = match repo_url.strip_prefix("oci://") {
+        Some(rest) => Some(rest),
+        None if !repo_url.contains("://") => Some(repo_url),
+        None if repo_url.starts_with("https://") || repo_url.starts_with("http://") => None,
+        None => {
+            return Err(RenderError::Unsupported(format!(
+                "chart {chart:?}: repoURL {repo_url:?} is neither an http(s) Helm repository nor \
+                 an OCI registry"
+            )));
+        }
+    };
+    if oci.is_some() && credentials.is_some() {
         return Err(RenderError::Unsupported(format!(
-            "chart {chart:?}: repoURL {repo_url:?} is not an http(s) Helm repository (OCI \
-             registries are not supported yet)"
+            "chart {chart:?}: credentials for OCI registries are not supported yet ({repo_url})"
         )));
     }
     let home = tempfile::Builder::new()
@@ -243,7 +254,16 @@ pub(crate) async fn pull(
     .map(|(k, v)| (k.into(), v.into_os_string()))
     .collect();
     let mut args: Vec<OsString> = vec!["pull".into()];
-    match credentials {
+    if let Some(reference) = oci {
+        let reference = reference.trim_end_matches('/');
+        let host = reference.split('/').next().unwrap_or_default();
+        args.push(format!("oci://{reference}/{chart}").into());
+        // Plain HTTP for a registry on this machine only, as the image updater does.
+        if bosun_model::registry_host::is_loopback(host) {
+            args.push("--plain-http".into());
+        }
+    }
+    match credentials.filter(|_| oci.is_none()) {
         // With credentials, the repository is added to the scratch home first, its password
         // on stdin (never on a command line), and the chart pulled through it.
         Some(credentials) => {
@@ -271,6 +291,7 @@ pub(crate) async fn pull(
                 .map_err(tidy_error)?;
             args.push(format!("bosun/{chart}").into());
         }
+        None if oci.is_some() => {}
         None => args.extend([chart.into(), "--repo".into(), repo_url.into()]),
     }
     args.extend([
