@@ -1123,7 +1123,8 @@ struct HelmRepository {
     url: String,
     /// The packaged charts.
     repo: PathBuf,
-    helm: PathBuf,
+    /// helm's homes, for pushes.
+    homes: PathBuf,
 }
 
 impl Drop for HelmRepository {
@@ -1134,43 +1135,10 @@ impl Drop for HelmRepository {
 }
 
 impl HelmRepository {
-    /// Charts `hello` at each version, packaged and indexed by the real helm, then served.
-    fn start(root: &Path, versions: &[&str]) -> HelmRepository {
-        let helm = tools().join("bin/helm");
-        let repo = root.join("helm-repo");
-        let homes = |c: &mut Command| {
-            c.env("HELM_CACHE_HOME", root.join("h/cache"))
-                .env("HELM_CONFIG_HOME", root.join("h/config"))
-                .env("HELM_DATA_HOME", root.join("h/data"));
-        };
-        for version in versions {
-            let chart = root.join(format!("chart-src-{version}"));
-            write(
-                &chart,
-                "Chart.yaml",
-                &format!("apiVersion: v2\nname: hello\nversion: {version}\n"),
-            );
-            write(&chart, "values.yaml", "greeting: hello\n");
-            write(&chart, "values-loud.yaml", "greeting: HELLO\n");
-            write(
-                &chart,
-                "templates/configmap.yaml",
-                "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  greeting: {{ .Values.greeting | quote }}\n  chart: {{ .Chart.Version | quote }}\n",
-            );
-            let mut package = Command::new(&helm);
-            package.args([
-                "package",
-                chart.to_str().unwrap(),
-                "-d",
-                repo.to_str().unwrap(),
-            ]);
-            homes(&mut package);
-            assert!(package.status().unwrap().success(), "helm package");
-        }
-        let mut index = Command::new(&helm);
-        index.args(["repo", "index", repo.to_str().unwrap()]);
-        homes(&mut index);
-        assert!(index.status().unwrap().success(), "helm repo index");
+    /// The render crate's Helm repository of chart `hello` (1.0.0, 1.1.0, 2.0.0), served; `root`
+    /// holds helm's homes for pushes.
+    fn start(root: &Path) -> HelmRepository {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../render/tests/data/hello-repo");
         let mut child = Command::new("python3")
             .args([
                 "-u",
@@ -1203,20 +1171,20 @@ impl HelmRepository {
             child,
             url: format!("http://127.0.0.1:{port}"),
             repo,
-            helm,
+            homes: root.join("helm-homes"),
         }
     }
 
     /// Pushes the packaged chart `hello` at `version` to the OCI `reference` (`host/path`).
     fn push_to(&self, version: &str, reference: &str) {
-        let out = Command::new(&self.helm)
+        let out = Command::new(tools().join("bin/helm"))
             .arg("push")
             .arg(self.repo.join(format!("hello-{version}.tgz")))
             .arg(format!("oci://{reference}"))
             .arg("--plain-http")
-            .env("HELM_CONFIG_HOME", self.repo.join("../h/config"))
-            .env("HELM_CACHE_HOME", self.repo.join("../h/cache"))
-            .env("HELM_DATA_HOME", self.repo.join("../h/data"))
+            .env("HELM_CONFIG_HOME", self.homes.join("config"))
+            .env("HELM_CACHE_HOME", self.homes.join("cache"))
+            .env("HELM_DATA_HOME", self.homes.join("data"))
             .output()
             .unwrap();
         assert!(out.status.success(), "helm push: {out:?}");
@@ -1229,7 +1197,7 @@ impl HelmRepository {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chart_of_a_helm_repository_is_synced_at_its_version() {
     let env = Env::start().await;
-    let helm_repo = HelmRepository::start(env.dir.path(), &["1.0.0", "1.1.0"]);
+    let helm_repo = HelmRepository::start(env.dir.path());
     let app = |version: &str| env.chart_app(&helm_repo.url, version);
     let file = app("1.0.0");
     let out = env.bosun_ok(&["sync", &file]);
@@ -1337,7 +1305,7 @@ async fn value_files_from_another_repository_by_ref() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_chart_of_an_oci_registry_is_synced_at_its_version() {
     let env = Env::start().await;
-    let charts = HelmRepository::start(env.dir.path(), &["1.0.0", "1.1.0"]);
+    let charts = HelmRepository::start(env.dir.path());
     let registry = common::registry::Registry::start(false);
     let reference = format!("{}/charts", registry.address);
     charts.push_to("1.0.0", &reference);

@@ -189,14 +189,17 @@ mod repository_tests {
     use super::*;
     use std::path::Path;
 
+    /// git in `dir` as a person with an identity of their own.
     fn git(dir: &Path, args: &[&str]) -> String {
+        let identity = [
+            "-c",
+            "user.name=person",
+            "-c",
+            "user.email=person@example.com",
+        ];
         let out = std::process::Command::new("git")
             .current_dir(dir)
-            .args(args)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@t")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@t")
+            .args(identity.iter().chain(args))
             .output()
             .unwrap();
         assert!(out.status.success(), "git {args:?}: {out:?}");

@@ -603,48 +603,9 @@ impl HelmRepository {
     }
 }
 
-/// Packages chart `hello` at each version into `repo/` and indexes it, with the real helm.
-fn helm_repository(root: &Path, versions: &[&str]) -> std::path::PathBuf {
-    let helm = tools().helm;
-    let repo = root.join("repo");
-    std::fs::create_dir_all(&repo).unwrap();
-    for version in versions {
-        let chart = root.join(format!("src-{version}/hello"));
-        write(
-            &chart,
-            "Chart.yaml",
-            &format!("apiVersion: v2\nname: hello\nversion: {version}\n"),
-        );
-        write(&chart, "values.yaml", "greeting: hello\n");
-        write(&chart, "values-loud.yaml", "greeting: HELLO\n");
-        write(
-            &chart,
-            "templates/configmap.yaml",
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  greeting: {{ .Values.greeting | quote }}\n  chart: {{ .Chart.Version | quote }}\n",
-        );
-        let out = std::process::Command::new(&helm)
-            .args([
-                "package",
-                chart.to_str().unwrap(),
-                "-d",
-                repo.to_str().unwrap(),
-            ])
-            .env("HELM_CACHE_HOME", root.join("h/cache"))
-            .env("HELM_CONFIG_HOME", root.join("h/config"))
-            .env("HELM_DATA_HOME", root.join("h/data"))
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "helm package: {out:?}");
-    }
-    let out = std::process::Command::new(&helm)
-        .args(["repo", "index", repo.to_str().unwrap()])
-        .env("HELM_CACHE_HOME", root.join("h/cache"))
-        .env("HELM_CONFIG_HOME", root.join("h/config"))
-        .env("HELM_DATA_HOME", root.join("h/data"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "helm repo index: {out:?}");
-    repo
+/// The Helm repository of chart `hello` at 1.0.0, 1.1.0 and 2.0.0 (`tests/data/README.md`).
+fn hello_repository() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/hello-repo")
 }
 
 /// `chart:` with `repoURL` a Helm repository (Argo CD's chart source): the chart is pulled
@@ -653,9 +614,7 @@ fn helm_repository(root: &Path, versions: &[&str]) -> std::path::PathBuf {
 /// again; a version the repository does not have is an error that names it.
 #[tokio::test]
 async fn a_chart_of_a_helm_repository_is_pulled_at_its_version_and_rendered() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = helm_repository(dir.path(), &["1.0.0", "1.1.0", "2.0.0"]);
-    let server = HelmRepository::serve(repo).await;
+    let server = HelmRepository::serve(hello_repository()).await;
     let renderer = Renderer::new(tools());
     let chart_source = |version: &str, helm: Option<HelmSource>| bosun_model::ApplicationSource {
         repo_url: server.url.clone(),
@@ -731,11 +690,12 @@ async fn a_chart_of_a_helm_repository_is_pulled_at_its_version_and_rendered() {
 /// is pulled, and the password appears in no error.
 #[tokio::test]
 async fn a_chart_of_a_repository_that_needs_credentials() {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = helm_repository(dir.path(), &["1.0.0"]);
     // base64("reader:s3cret-chart-pass")
-    let server =
-        HelmRepository::serve_with(repo, Some("Basic cmVhZGVyOnMzY3JldC1jaGFydC1wYXNz")).await;
+    let server = HelmRepository::serve_with(
+        hello_repository(),
+        Some("Basic cmVhZGVyOnMzY3JldC1jaGFydC1wYXNz"),
+    )
+    .await;
     let renderer = Renderer::new(tools());
     let refused = renderer
         .pull_chart(&server.url, "hello", "1.0.0", None)
