@@ -186,6 +186,9 @@ impl std::fmt::Debug for ChartCredentials {
 /// a constraint (`1.2.*`, `^1.2`, `>=1 <2`) or the latest (empty): only then may a pulled copy
 /// be reused without asking the repository.
 pub(crate) fn exact_version(version: &str) -> bool {
+    if !safe_version(version) {
+        return false;
+    }
     let core = version.split(['-', '+']).next().unwrap_or_default();
     let parts: Vec<&str> = core.split('.').collect();
     parts.len() == 3
@@ -194,9 +197,20 @@ pub(crate) fn exact_version(version: &str) -> bool {
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
 }
 
+/// Whether a version is made of what semver versions are made of (it names a directory of the
+/// chart cache: a chart's own `Chart.yaml` must not lead it elsewhere).
+fn safe_version(version: &str) -> bool {
+    !version.is_empty()
+        && !version.starts_with('.')
+        && !version.contains("..")
+        && version
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".+-_".contains(&b))
+}
+
 /// A chart name as Helm repositories index them: one path segment, nothing helm would read as
 /// an option or a path.
-fn check_chart_name(chart: &str) -> Result<(), RenderError> {
+pub(crate) fn check_chart_name(chart: &str) -> Result<(), RenderError> {
     let bad = chart.is_empty()
         || chart.starts_with('-')
         || chart.starts_with('.')
@@ -328,9 +342,9 @@ pub(crate) async fn pull(
             message: err.without_snippet().to_string(),
         })?;
     match meta["version"].as_str() {
-        Some(pulled) if !pulled.is_empty() => Ok(pulled.to_string()),
+        Some(pulled) if safe_version(pulled) => Ok(pulled.to_string()),
         _ => Err(RenderError::Unsupported(format!(
-            "chart {chart:?} from {repo_url} has no version in its Chart.yaml"
+            "chart {chart:?} from {repo_url} has no semver version in its Chart.yaml"
         ))),
     }
 }
@@ -541,6 +555,35 @@ fn missing_dependencies(chart_dir: &Path) -> Result<Vec<String>, RenderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // Only a plain version may skip asking the repository, and no version or chart name from an
+    // Application or a chart's Chart.yaml can name a directory outside the chart cache.
+    #[test]
+    fn exact_versions_and_names_that_stay_in_the_cache() {
+        for exact in ["1.2.3", "10.0.1-rc.1", "1.2.3+build.5", "0.0.0-x_y"] {
+            assert!(exact_version(exact), "{exact}");
+        }
+        for not in [
+            "",
+            "1.2",
+            "1.2.*",
+            "^1.2.3",
+            ">=1.0.0 <2",
+            "~1.2.3",
+            "1.x.0",
+            "v1.2.3",
+            "1.2.3-/../../etc",
+            "1.2.3+..",
+            "1.2.3/x",
+        ] {
+            assert!(!exact_version(not), "{not:?}");
+        }
+        assert!(!safe_version("../../x") && !safe_version(".hidden") && safe_version("1.2.3"));
+        for bad in ["", "../x", "a/b", "-x", ".x", "a b"] {
+            assert!(check_chart_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_chart_name("kube-prometheus-stack").is_ok());
+    }
 
     #[test]
     fn set_values_escape_commas_like_argo_cd() {

@@ -153,6 +153,7 @@ impl Renderer {
         version: &str,
         credentials: Option<&ChartCredentials>,
     ) -> Result<PulledChart, RenderError> {
+        helm::check_chart_name(chart)?;
         let charts = match self.charts.get() {
             Some(dir) => dir.path().to_path_buf(),
             None => {
