@@ -61,15 +61,7 @@ pub(crate) async fn template(
         Some(copy) => copy.path_of(render.root, render.chart_dir),
         None => render.chart_dir.to_path_buf(),
     };
-    let home = prepared.scratch.path();
-    let env: Vec<(OsString, OsString)> = [
-        ("HELM_CACHE_HOME", home.join("cache")),
-        ("HELM_CONFIG_HOME", home.join("config")),
-        ("HELM_DATA_HOME", home.join("data")),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.into(), v.into_os_string()))
-    .collect();
+    let env = private_homes(prepared.scratch.path());
     let hide_roots: Vec<PathBuf> = prepared
         .copy
         .iter()
@@ -166,6 +158,19 @@ pub(crate) async fn template(
         .map_err(tidy_error)
 }
 
+/// Helm's cache, config and data homes under `dir` (as Argo CD runs it): no repository, cache
+/// or login of the host's, nor of an earlier run, reaches this one.
+fn private_homes(dir: &Path) -> Vec<(OsString, OsString)> {
+    [
+        ("HELM_CACHE_HOME", dir.join("cache")),
+        ("HELM_CONFIG_HOME", dir.join("config")),
+        ("HELM_DATA_HOME", dir.join("data")),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.into(), v.into_os_string()))
+    .collect()
+}
+
 /// The user name and password of a Helm repository (`Debug` leaves the password out).
 #[derive(Clone)]
 pub struct ChartCredentials {
@@ -224,8 +229,9 @@ pub(crate) fn check_chart_name(chart: &str) -> Result<(), RenderError> {
     Ok(())
 }
 
-/// `helm pull` of `chart` from the Helm repository at `repo_url` (`version`: a version, a
-/// constraint, or empty for the latest), unpacked into `into/<chart>`, as Argo CD's repo
+/// `helm pull` of `chart` (a name [`check_chart_name`] took) from the Helm repository at
+/// `repo_url` (`version`: a version, a constraint, or empty for the latest), unpacked into
+/// `into/<chart>`, as Argo CD's repo
 /// server fetches a chart source; the version pulled (the chart's own `Chart.yaml`). Helm's
 /// homes are a scratch directory, so no repository or cache of the user's is read or written.
 pub(crate) async fn pull(
@@ -237,7 +243,6 @@ pub(crate) async fn pull(
     credentials: Option<&ChartCredentials>,
     into: &Path,
 ) -> Result<String, RenderError> {
-    check_chart_name(chart)?;
     // An OCI registry: `oci://host/path`, or `host/path` without a scheme (Argo CD's form).
     let oci = match repo_url.strip_prefix("oci://") {
         Some(rest) => Some(rest),
@@ -259,14 +264,7 @@ pub(crate) async fn pull(
         .prefix("bosun-helm-")
         .tempdir()
         .map_err(|err| RenderError::io("creating a helm work directory", err))?;
-    let env: Vec<(OsString, OsString)> = [
-        ("HELM_CACHE_HOME", home.path().join("cache")),
-        ("HELM_CONFIG_HOME", home.path().join("config")),
-        ("HELM_DATA_HOME", home.path().join("data")),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.into(), v.into_os_string()))
-    .collect();
+    let env = private_homes(home.path());
     let mut args: Vec<OsString> = vec!["pull".into()];
     if let Some(reference) = oci {
         let reference = reference.trim_end_matches('/');
@@ -277,7 +275,7 @@ pub(crate) async fn pull(
             args.push("--plain-http".into());
         }
     }
-    match credentials.filter(|_| oci.is_none()) {
+    match credentials {
         // With credentials, the repository is added to the scratch home first, its password
         // on stdin (never on a command line), and the chart pulled through it.
         Some(credentials) => {

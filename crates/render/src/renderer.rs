@@ -430,18 +430,11 @@ fn finish(
     })
 }
 
-/// A directory name for a repository URL: readable, and unique by a hash.
+/// A directory name for a repository URL: a hash only, so that nothing of the URL (user-info a
+/// repoURL may carry) is written into a path; the directory lives as long as the process.
 fn cache_name(url: &str) -> String {
     use std::hash::{Hash, Hasher};
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     url.hash(&mut hasher);
-    let readable: String = url
-        .split("://")
-        .last()
-        .unwrap_or(url)
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .take(48)
-        .collect();
-    format!("{readable}-{:016x}", hasher.finish())
+    format!("{:016x}", hasher.finish())
 }
